@@ -1,0 +1,462 @@
+//! The quorum client (SPEC §6 "Parallel quorum").
+//!
+//! Each operation opens its own UDP socket, sends its request to all N
+//! servers of the key's preference list before reading anything, then
+//! gathers replies until the quorum is met (it returns at once), can no longer
+//! be met, or the deadline passes. Replies are matched by source address: a
+//! datagram from any other address, or a second reply from the same server,
+//! is ignored, and since the socket lives only as long as the operation a
+//! late reply can never count for a later one.
+//!
+//! Every operation records a [`Trace`]; an observer sees it after each change,
+//! which is how the REPL and the TUI show a quorum forming.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use dkvs::client::Client;
+//! use dkvs::quorum::QuorumOptions;
+//!
+//! let client = Client::open("cluster.toml")?;
+//! client.put(b"colour", b"blue", QuorumOptions::default().w(3)).await?;
+//! let value = client.get(b"colour", QuorumOptions::default()).await?;
+//! assert_eq!(value, b"blue");
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+use crate::config::{ClusterConfig, ConfigError};
+use crate::protocol::{self, Dump, GetReply, PutReply};
+use crate::quorum::{Quorum, QuorumError, QuorumOptions};
+use crate::ring::Ring;
+use crate::trace::{Failure, OpKind, Reply, ReplicaTrace, Trace, Verdict};
+
+/// Why a get or put through the simple API failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpError {
+    /// The options cannot be honoured by this ring.
+    #[error("{0}")]
+    Quorum(#[from] QuorumError),
+    /// The key is absent (R servers said so).
+    #[error("key not found")]
+    NotFound,
+    /// The quorum was not reached; the message says why.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Receives the trace after each change (sent, each reply, verdict, end).
+pub type Observer<'a> = &'a mut (dyn FnMut(&Trace) + Send);
+
+/// A client of one cluster.
+#[derive(Debug, Clone)]
+pub struct Client {
+    config: Arc<ClusterConfig>,
+    ring: Arc<Ring>,
+    timeout: Duration,
+    complete_traces: bool,
+}
+
+impl Client {
+    /// Reads a `servers.txt` or `cluster.toml` and builds its ring.
+    pub fn open(path: impl AsRef<Path>) -> Result<Client, ConfigError> {
+        Ok(Client::new(ClusterConfig::load(path.as_ref())?))
+    }
+
+    /// A client of an already-loaded configuration.
+    pub fn new(config: ClusterConfig) -> Client {
+        let ring = Ring::new(&config);
+        let timeout = Duration::from_millis(config.defaults.timeout_ms);
+        Client {
+            config: Arc::new(config),
+            ring: Arc::new(ring),
+            timeout,
+            complete_traces: false,
+        }
+    }
+
+    /// Sets the operation deadline.
+    pub fn with_timeout(mut self, timeout: Duration) -> Client {
+        self.timeout = timeout;
+        self
+    }
+
+    /// When true, an operation keeps listening after its verdict until every
+    /// server answered or the deadline passed, so traces show late replies
+    /// too. The verdict itself is never delayed. Off by default.
+    pub fn with_complete_traces(mut self, complete: bool) -> Client {
+        self.complete_traces = complete;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// The operation deadline.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Resolves options against the ring (SPEC §6 rules).
+    pub fn quorum(&self, options: QuorumOptions) -> Result<Quorum, QuorumError> {
+        options.resolve(&self.config.defaults, self.config.server_count())
+    }
+
+    /// Quorum read: the value R servers agree on.
+    pub async fn get(&self, key: &[u8], options: QuorumOptions) -> Result<Vec<u8>, OpError> {
+        let trace = self.get_traced(key, self.quorum(options)?, &mut |_| {}).await;
+        into_result(trace).map(|v| v.unwrap_or_default())
+    }
+
+    /// Quorum write: succeeds once W servers stored the value.
+    pub async fn put(&self, key: &[u8], value: &[u8], options: QuorumOptions) -> Result<(), OpError> {
+        let trace = self.put_traced(key, value, self.quorum(options)?, &mut |_| {}).await;
+        into_result(trace).map(drop)
+    }
+
+    /// Quorum read with its full trace.
+    pub async fn get_traced(&self, key: &[u8], quorum: Quorum, observer: Observer<'_>) -> Trace {
+        let request = protocol::encode_get(key);
+        self.run(OpKind::Get, key, None, request, quorum, observer).await
+    }
+
+    /// Quorum write with its full trace.
+    pub async fn put_traced(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        quorum: Quorum,
+        observer: Observer<'_>,
+    ) -> Trace {
+        let request = protocol::encode_put(key, value);
+        self.run(OpKind::Put, key, Some(value.to_vec()), request, quorum, observer)
+            .await
+    }
+
+    async fn run(
+        &self,
+        kind: OpKind,
+        key: &[u8],
+        written: Option<Vec<u8>>,
+        request: Result<Vec<u8>, protocol::EncodeError>,
+        quorum: Quorum,
+        observer: Observer<'_>,
+    ) -> Trace {
+        let replicas = self
+            .ring
+            .replicas(key, quorum.n)
+            .into_iter()
+            .map(|r| ReplicaTrace {
+                server: r.server,
+                addr: self.config.servers[r.server].addr(),
+                ring_index: r.ring_index,
+                node_number: r.node_number,
+                reply: None,
+                latency: None,
+                counted: false,
+            })
+            .collect();
+        let mut trace = Trace {
+            kind,
+            key: key.to_vec(),
+            written,
+            quorum,
+            replicas,
+            verdict: Verdict::Pending,
+            value: None,
+            decided_after: None,
+            finished: false,
+        };
+        match request {
+            Ok(request) => {
+                if let Err(e) = self.exchange(&mut trace, &request, observer).await {
+                    decide(&mut trace, Verdict::Failed(Failure::Network(e.to_string())), None);
+                }
+            }
+            Err(e) => decide(&mut trace, Verdict::Failed(Failure::Invalid(e.to_string())), None),
+        }
+        trace.finished = true;
+        observer(&trace);
+        trace
+    }
+
+    /// Sends to every replica, then gathers replies into `trace`.
+    async fn exchange(&self, trace: &mut Trace, request: &[u8], observer: Observer<'_>) -> io::Result<()> {
+        let socket = open_socket()?;
+        let start = Instant::now();
+        let deadline = start + self.timeout;
+        for replica in &mut trace.replicas {
+            if let Err(e) = socket.send_to(request, replica.addr).await {
+                replica.reply = Some(Reply::SendFailed(e.to_string()));
+                replica.latency = Some(start.elapsed());
+            }
+        }
+        observer(trace);
+        evaluate(trace, start.elapsed());
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let all_answered = trace.replicas.iter().all(|r| r.reply.is_some());
+            let decided = trace.verdict != Verdict::Pending;
+            if all_answered || (decided && !self.complete_traces) {
+                break;
+            }
+            let (len, from) = match tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
+                Err(_) => break,
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) if is_transient(&e) => continue,
+                Ok(Err(e)) => return Err(e),
+            };
+            let SocketAddr::V4(from) = from else { continue };
+            let Some(replica) = trace
+                .replicas
+                .iter_mut()
+                .find(|r| r.addr == from && r.reply.is_none())
+            else {
+                tracing::debug!(%from, "ignored a reply from an unexpected address or a duplicate");
+                continue;
+            };
+            let datagram = &buf[..len];
+            replica.reply = Some(match trace.kind {
+                OpKind::Get => match protocol::decode_get_reply(datagram) {
+                    GetReply::Value(v) => Reply::Value(v.to_vec()),
+                    GetReply::NotFound => Reply::NotFound,
+                    GetReply::Invalid => Reply::Invalid(datagram.to_vec()),
+                },
+                OpKind::Put => match protocol::decode_put_reply(datagram) {
+                    PutReply::Stored => Reply::Stored,
+                    PutReply::Refused => Reply::Refused,
+                    PutReply::Invalid => Reply::Invalid(datagram.to_vec()),
+                },
+            });
+            replica.latency = Some(start.elapsed());
+            evaluate(trace, start.elapsed());
+            observer(trace);
+        }
+        for replica in &mut trace.replicas {
+            if replica.reply.is_none() && Instant::now() >= deadline {
+                replica.reply = Some(Reply::Timeout);
+            }
+        }
+        if trace.verdict == Verdict::Pending {
+            let failure = if trace.kind == OpKind::Get && not_found_count(trace) >= trace.quorum.r {
+                mark_counted(trace, |r| r == &Reply::NotFound);
+                Failure::NotFound
+            } else {
+                Failure::Timeout
+            };
+            decide(trace, Verdict::Failed(failure), Some(start.elapsed()));
+        }
+        Ok(())
+    }
+
+    /// Asks one server for its contents (SPEC §4 dump). Waits up to the
+    /// deadline for the first datagram, then until every announced pair has
+    /// arrived or no datagram came for `idle`.
+    pub async fn dump(&self, server: usize, idle: Duration) -> io::Result<DumpReply> {
+        dump_server(self.config.servers[server].addr(), self.timeout, idle).await
+    }
+}
+
+/// Everything a server sent back to a dump request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DumpReply {
+    /// Datagrams from the server, in arrival order.
+    pub datagrams: Vec<Vec<u8>>,
+    /// Datagrams from any other address, with that address.
+    pub foreign: Vec<(SocketAddr, Vec<u8>)>,
+    /// The server's datagrams parsed into pairs.
+    pub parsed: Dump,
+}
+
+impl DumpReply {
+    /// True when the server answered at all.
+    pub fn answered(&self) -> bool {
+        !self.datagrams.is_empty()
+    }
+}
+
+/// Sends a dump request to `addr` and gathers its reply (see [`Client::dump`]).
+pub async fn dump_server(addr: SocketAddrV4, first: Duration, idle: Duration) -> io::Result<DumpReply> {
+    let socket = open_socket()?;
+    socket.send_to(&[], addr).await?;
+    let mut reply = DumpReply::default();
+    let mut buf = vec![0u8; 65536];
+    let mut deadline = Instant::now() + first;
+    loop {
+        let (len, from) = match tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
+            Err(_) => break,
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) if is_transient(&e) => continue,
+            Ok(Err(e)) => return Err(e),
+        };
+        let datagram = buf[..len].to_vec();
+        if from == SocketAddr::V4(addr) {
+            reply.parsed.add_datagram(&datagram);
+            reply.datagrams.push(datagram);
+            if let Some(count) = reply.parsed.announced
+                && reply.parsed.pairs.len() >= count
+            {
+                break;
+            }
+        } else {
+            reply.foreign.push((from, datagram));
+        }
+        deadline = Instant::now() + idle;
+    }
+    Ok(reply)
+}
+
+fn open_socket() -> io::Result<UdpSocket> {
+    let socket = crate::server::bind_udp(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))?;
+    UdpSocket::from_std(socket)
+}
+
+/// ICMP "port unreachable" surfaces as a receive error on some systems; it
+/// cannot be attributed to one server, so it is not a reason to stop.
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted
+    )
+}
+
+fn not_found_count(trace: &Trace) -> usize {
+    trace.replicas.iter().filter(|r| r.reply == Some(Reply::NotFound)).count()
+}
+
+fn mark_counted(trace: &mut Trace, counts: impl Fn(&Reply) -> bool) {
+    for r in &mut trace.replicas {
+        r.counted = r.reply.as_ref().is_some_and(&counts);
+    }
+}
+
+fn decide(trace: &mut Trace, verdict: Verdict, at: Option<Duration>) {
+    trace.verdict = verdict;
+    trace.decided_after = at;
+}
+
+/// Decides the verdict, once, as soon as the replies so far allow it.
+fn evaluate(trace: &mut Trace, now: Duration) {
+    if trace.verdict != Verdict::Pending {
+        return;
+    }
+    let outstanding = trace.replicas.iter().filter(|r| r.reply.is_none()).count();
+    match trace.kind {
+        OpKind::Put => {
+            let acks = trace.replicas.iter().filter(|r| r.reply == Some(Reply::Stored)).count();
+            if acks >= trace.quorum.w {
+                mark_counted(trace, |r| r == &Reply::Stored);
+                decide(trace, Verdict::Reached, Some(now));
+            } else if acks + outstanding < trace.quorum.w {
+                mark_counted(trace, |r| r == &Reply::Stored);
+                decide(trace, Verdict::Failed(Failure::NotEnough), Some(now));
+            }
+        }
+        OpKind::Get => {
+            let mut tally: HashMap<&[u8], usize> = HashMap::new();
+            for r in &trace.replicas {
+                if let Some(Reply::Value(v)) = &r.reply {
+                    *tally.entry(v.as_slice()).or_default() += 1;
+                }
+            }
+            let best = tally.iter().max_by_key(|(_, c)| **c).map(|(v, c)| (v.to_vec(), *c));
+            let best_count = best.as_ref().map_or(0, |b| b.1);
+            if let Some((value, count)) = best
+                && count >= trace.quorum.r
+            {
+                mark_counted(trace, |r| r == &Reply::Value(value.clone()));
+                trace.value = Some(value);
+                decide(trace, Verdict::Reached, Some(now));
+            } else if best_count + outstanding < trace.quorum.r {
+                let failure = if not_found_count(trace) >= trace.quorum.r {
+                    mark_counted(trace, |r| r == &Reply::NotFound);
+                    Failure::NotFound
+                } else {
+                    Failure::NotEnough
+                };
+                decide(trace, Verdict::Failed(failure), Some(now));
+            }
+        }
+    }
+}
+
+/// Turns a finished trace into the simple API's result.
+pub fn into_result(trace: Trace) -> Result<Option<Vec<u8>>, OpError> {
+    match &trace.verdict {
+        Verdict::Reached => Ok(trace.value),
+        Verdict::Failed(Failure::NotFound) => Err(OpError::NotFound),
+        _ => Err(OpError::Failed(
+            trace.failure_reason().unwrap_or_else(|| "no verdict".into()),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_servers_txt;
+    use crate::server::Server;
+
+    async fn cluster(count: usize) -> (ClusterConfig, Vec<tokio::sync::oneshot::Sender<()>>) {
+        let mut lines = String::new();
+        let mut stops = Vec::new();
+        for _ in 0..count {
+            let server = Server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let port = server.local_addr().unwrap().port();
+            lines.push_str(&format!("127.0.0.1 {port} 2\n"));
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(server.run(async move {
+                let _ = rx.await;
+            }));
+            stops.push(tx);
+        }
+        (parse_servers_txt(&lines, "t").unwrap(), stops)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn put_then_get_in_process() {
+        let (config, _stops) = cluster(3).await;
+        let client = Client::new(config).with_timeout(Duration::from_millis(500));
+        assert_eq!(client.get(b"k", QuorumOptions::default()).await, Err(OpError::NotFound));
+        client.put(b"k", b"v", QuorumOptions::default().w(3)).await.unwrap();
+        assert_eq!(client.get(b"k", QuorumOptions::default().r(3)).await.unwrap(), b"v");
+        assert!(matches!(
+            client.get(b"", QuorumOptions::default()).await,
+            Err(OpError::Failed(_))
+        ));
+        assert!(matches!(
+            client.get(b"k", QuorumOptions::default().n(9)).await,
+            Err(OpError::Quorum(_))
+        ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn trace_records_every_server_and_observer_sees_changes() {
+        let (config, _stops) = cluster(3).await;
+        let client = Client::new(config).with_complete_traces(true);
+        let q = client.quorum(QuorumOptions::default()).unwrap();
+        let mut snapshots = 0;
+        let trace = client
+            .put_traced(b"key", b"value", q, &mut |_| snapshots += 1)
+            .await;
+        assert_eq!(trace.verdict, Verdict::Reached);
+        assert!(trace.replicas.iter().all(|r| r.reply == Some(Reply::Stored)));
+        assert_eq!(trace.counted(), 2);
+        assert!(snapshots >= 4, "sent + 3 replies + finish, got {snapshots}");
+    }
+}

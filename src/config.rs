@@ -1,0 +1,582 @@
+//! Cluster configuration: `servers.txt` (SPEC §2) and `cluster.toml` (SPEC §9).
+//!
+//! Both formats describe the same thing — an ordered list of servers, each
+//! with a number of virtual nodes — so both parse into one [`ClusterConfig`].
+//! The ring is built from that list alone, which is why a `cluster.toml` and a
+//! `servers.txt` listing the same servers in the same order give the same ring.
+//! Every error names the file, the line and (where there is one) the field, so
+//! a user can go straight to the mistake.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Environment variable naming the configuration file (SPEC §2).
+pub const SERVERS_ENV: &str = "DKVS_SERVERS";
+/// Default N when neither the command nor the configuration gives one (SPEC §6).
+pub const DEFAULT_N: u32 = 3;
+/// Default W (SPEC §6).
+pub const DEFAULT_W: u32 = 2;
+/// Default R (SPEC §6).
+pub const DEFAULT_R: u32 = 2;
+/// Default operation deadline in milliseconds (SPEC §9 example; documented in docs/).
+pub const DEFAULT_TIMEOUT_MS: u64 = 1000;
+/// The largest number of virtual nodes one server may have.
+pub const MAX_NODES_PER_SERVER: u32 = 1_000_000;
+
+/// One server of the cluster: an IPv4 address, a UDP port and its virtual nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSpec {
+    /// The address the server binds and clients send to.
+    pub ip: Ipv4Addr,
+    /// UDP port, 1..=65535.
+    pub port: u16,
+    /// Number of virtual nodes (>= 1) this server owns on the ring.
+    pub nodes: u32,
+    /// Whether `dkvs-tui` starts this server itself (SPEC §9).
+    pub spawn: bool,
+}
+
+impl ServerSpec {
+    /// Builds a server with the default `spawn` rule (true for 127.0.0.0/8).
+    pub fn new(ip: Ipv4Addr, port: u16, nodes: u32) -> ServerSpec {
+        ServerSpec {
+            ip,
+            port,
+            nodes,
+            spawn: ip.is_loopback(),
+        }
+    }
+
+    /// The server's UDP address.
+    pub fn addr(&self) -> SocketAddrV4 {
+        SocketAddrV4::new(self.ip, self.port)
+    }
+
+    /// The server's address as a generic socket address.
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::V4(self.addr())
+    }
+}
+
+impl fmt::Display for ServerSpec {
+    /// `ip:port`, the way servers are named in output.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.ip, self.port)
+    }
+}
+
+/// Cluster-wide defaults (`[defaults]` of `cluster.toml`). `None` means "not
+/// given", which matters: values not given are lowered to what the ring can
+/// serve, values given are checked (SPEC §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defaults {
+    /// Replication factor N.
+    pub n: Option<u32>,
+    /// Write quorum W.
+    pub w: Option<u32>,
+    /// Read quorum R.
+    pub r: Option<u32>,
+    /// Operation deadline in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            n: None,
+            w: None,
+            r: None,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+        }
+    }
+}
+
+/// A parsed, validated cluster description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// The file it was read from (used in messages), if any.
+    pub source: Option<PathBuf>,
+    /// The servers, in file order (this order numbers them 1..S).
+    pub servers: Vec<ServerSpec>,
+    /// Defaults for quorum operations.
+    pub defaults: Defaults,
+}
+
+/// A configuration error: which file, which line, which field, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// The file, as the user named it.
+    pub file: String,
+    /// 1-based line number, when the error is tied to a line.
+    pub line: Option<usize>,
+    /// The field concerned, when there is one.
+    pub field: Option<String>,
+    /// What is wrong, and where possible what to do.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": ")?;
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}`: ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+impl ConfigError {
+    fn new(file: &str, line: Option<usize>, field: Option<&str>, message: String) -> ConfigError {
+        ConfigError {
+            file: file.to_string(),
+            line,
+            field: field.map(str::to_string),
+            message,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// Builds a configuration from servers directly (no file), checking for
+    /// duplicates.
+    pub fn from_servers(servers: Vec<ServerSpec>) -> Result<ClusterConfig, ConfigError> {
+        if servers.is_empty() {
+            return Err(ConfigError::new("<servers>", None, None, "no servers".into()));
+        }
+        for (i, s) in servers.iter().enumerate() {
+            if servers[..i].iter().any(|o| o.ip == s.ip && o.port == s.port) {
+                return Err(ConfigError::new(
+                    "<servers>",
+                    None,
+                    None,
+                    format!("server {s} is listed twice"),
+                ));
+            }
+        }
+        Ok(ClusterConfig {
+            source: None,
+            servers,
+            defaults: Defaults::default(),
+        })
+    }
+
+    /// Reads a configuration file: `cluster.toml` format when the name ends in
+    /// `.toml`, `servers.txt` format otherwise.
+    pub fn load(path: &Path) -> Result<ClusterConfig, ConfigError> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| {
+            ConfigError::new(&name, None, None, format!("cannot read the file: {e}"))
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let line = line_of(&e.as_bytes()[..e.utf8_error().valid_up_to()], 0);
+            ConfigError::new(&name, Some(line), None, "the file is not valid UTF-8".into())
+        })?;
+        let mut config = if is_toml(path) {
+            parse_cluster_toml(&text, &name)?
+        } else {
+            parse_servers_txt(&text, &name)?
+        };
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// Finds and reads the configuration: `explicit` (from an option or
+    /// `DKVS_SERVERS`), else `./servers.txt`, else `./cluster.toml` (SPEC §2).
+    pub fn locate(explicit: Option<&Path>) -> Result<ClusterConfig, ConfigError> {
+        ClusterConfig::load(&locate_path(explicit)?)
+    }
+
+    /// Number of distinct servers S.
+    pub fn server_count(&self) -> usize {
+        self.servers.len()
+    }
+
+    /// Finds a server by its 1-based position or by `ip:port` (SPEC §10).
+    pub fn find_server(&self, name: &str) -> Option<usize> {
+        if let Ok(pos) = name.parse::<usize>() {
+            return (pos >= 1 && pos <= self.servers.len()).then(|| pos - 1);
+        }
+        let addr: SocketAddrV4 = name.parse().ok()?;
+        self.servers.iter().position(|s| s.addr() == addr)
+    }
+
+    /// The file name used in messages.
+    pub fn source_name(&self) -> String {
+        match &self.source {
+            Some(p) => p.display().to_string(),
+            None => "<servers>".to_string(),
+        }
+    }
+}
+
+/// Where the configuration comes from when no file is named: see [`ClusterConfig::locate`].
+pub fn locate_path(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os(SERVERS_ENV).filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    for candidate in ["servers.txt", "cluster.toml"] {
+        let p = PathBuf::from(candidate);
+        if p.exists() {
+            return Ok(p);
+        }
+    }
+    Err(ConfigError::new(
+        "servers.txt",
+        None,
+        None,
+        format!(
+            "no servers.txt or cluster.toml in the current directory; name one with --servers FILE or {SERVERS_ENV}=FILE"
+        ),
+    ))
+}
+
+fn is_toml(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+}
+
+/// Parses the `servers.txt` format (SPEC §2). `file` names the file in errors.
+pub fn parse_servers_txt(text: &str, file: &str) -> Result<ClusterConfig, ConfigError> {
+    let mut servers: Vec<ServerSpec> = Vec::new();
+    for (index, raw_line) in text.split('\n').enumerate() {
+        let lineno = index + 1;
+        // Tolerate CRLF files: a trailing CR is not part of the last field.
+        let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let err = |field: Option<&str>, msg: String| {
+            Err(ConfigError::new(file, Some(lineno), field, msg))
+        };
+        let fields: Vec<&str> = line.split(' ').collect();
+        if fields.len() < 3 {
+            return err(
+                None,
+                format!(
+                    "expected `<ip> <port> <nodes>` separated by single spaces, found {} field(s) in {line:?}",
+                    fields.len()
+                ),
+            );
+        }
+        if fields.len() > 3 {
+            return err(
+                None,
+                format!(
+                    "expected `<ip> <port> <nodes>` separated by single spaces, found {} fields in {line:?}",
+                    fields.len()
+                ),
+            );
+        }
+        let ip = match parse_ipv4(fields[0]) {
+            Ok(ip) => ip,
+            Err(m) => return err(Some("ip"), m),
+        };
+        let port = match parse_number(fields[1], 1, 65535) {
+            Ok(p) => p as u16,
+            Err(m) => return err(Some("port"), m),
+        };
+        let nodes = match parse_number(fields[2], 1, MAX_NODES_PER_SERVER as u64) {
+            Ok(n) => n as u32,
+            Err(m) => return err(Some("nodes"), m),
+        };
+        if let Some(prev) = servers.iter().position(|s| s.ip == ip && s.port == port) {
+            return err(
+                None,
+                format!(
+                    "server {ip} {port} is listed twice (first as server {}); each server must appear once",
+                    prev + 1
+                ),
+            );
+        }
+        servers.push(ServerSpec::new(ip, port, nodes));
+    }
+    if servers.is_empty() {
+        return Err(ConfigError::new(
+            file,
+            None,
+            None,
+            "no servers: add lines of the form `<ip> <port> <nodes>`".into(),
+        ));
+    }
+    Ok(ClusterConfig {
+        source: None,
+        servers,
+        defaults: Defaults::default(),
+    })
+}
+
+fn parse_ipv4(text: &str) -> Result<Ipv4Addr, String> {
+    text.parse::<Ipv4Addr>()
+        .map_err(|_| format!("{text:?} is not an IPv4 address in dotted-quad form (like 127.0.0.1)"))
+}
+
+/// Parses a decimal number in `min..=max`: digits only (no sign, no spaces).
+fn parse_number(text: &str, min: u64, max: u64) -> Result<u64, String> {
+    if text.is_empty() {
+        return Err("missing value".into());
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{text:?} is not a whole number"));
+    }
+    match text.parse::<u64>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(format!("{text} is out of range ({min}..={max})")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    defaults: Option<RawDefaults>,
+    server: Option<Vec<Spanned<RawServer>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    n: Option<Spanned<i64>>,
+    w: Option<Spanned<i64>>,
+    r: Option<Spanned<i64>>,
+    timeout_ms: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    ip: Spanned<String>,
+    port: Spanned<i64>,
+    nodes: Option<Spanned<i64>>,
+    spawn: Option<bool>,
+}
+
+/// 1-based line number of byte `offset` in `text`.
+fn line_of(text: &[u8], offset: usize) -> usize {
+    let end = offset.min(text.len());
+    1 + text[..end].iter().filter(|&&b| b == b'\n').count()
+}
+
+/// Parses the `cluster.toml` format (SPEC §9). `file` names the file in errors.
+pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, ConfigError> {
+    let at = |span: Range<usize>, field: &str, msg: String| {
+        ConfigError::new(file, Some(line_of(text.as_bytes(), span.start)), Some(field), msg)
+    };
+    let raw: RawCluster = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text.as_bytes(), s.start));
+        // The field is the key on the offending line, when there is one.
+        let field = line.and_then(|l| {
+            let src = text.split('\n').nth(l - 1)?;
+            let (key, _) = src.split_once('=')?;
+            let key = key.trim();
+            (!key.is_empty() && !key.starts_with('[')).then(|| key.to_string())
+        });
+        let message = e.message().trim().replace('\n', " ");
+        ConfigError {
+            file: file.to_string(),
+            line,
+            field,
+            message,
+        }
+    })?;
+
+    let positive = |v: &Spanned<i64>, field: &str, max: i64| -> Result<i64, ConfigError> {
+        let value = *v.get_ref();
+        if value < 1 || value > max {
+            Err(at(
+                v.span(),
+                field,
+                format!("{value} is out of range (1..={max})"),
+            ))
+        } else {
+            Ok(value)
+        }
+    };
+
+    let mut defaults = Defaults::default();
+    if let Some(d) = &raw.defaults {
+        let q = |v: &Option<Spanned<i64>>, name| -> Result<Option<u32>, ConfigError> {
+            v.as_ref()
+                .map(|v| positive(v, name, u32::MAX as i64).map(|x| x as u32))
+                .transpose()
+        };
+        defaults.n = q(&d.n, "n")?;
+        defaults.w = q(&d.w, "w")?;
+        defaults.r = q(&d.r, "r")?;
+        if let Some(t) = &d.timeout_ms {
+            defaults.timeout_ms = positive(t, "timeout_ms", 3_600_000)? as u64;
+        }
+        let n = defaults.n.unwrap_or(DEFAULT_N);
+        for (value, name) in [(&d.w, "w"), (&d.r, "r")] {
+            if let Some(v) = value
+                && *v.get_ref() as u32 > n
+            {
+                return Err(at(
+                    v.span(),
+                    name,
+                    format!(
+                        "{name} = {} is larger than n = {n}; a quorum cannot exceed the replicas",
+                        v.get_ref()
+                    ),
+                ));
+            }
+        }
+    }
+
+    let mut servers: Vec<ServerSpec> = Vec::new();
+    for entry in raw.server.unwrap_or_default() {
+        let span = entry.span();
+        let s = entry.into_inner();
+        let ip = parse_ipv4(s.ip.get_ref()).map_err(|m| at(s.ip.span(), "ip", m))?;
+        let port = positive(&s.port, "port", 65535)? as u16;
+        let nodes = match &s.nodes {
+            Some(n) => positive(n, "nodes", MAX_NODES_PER_SERVER as i64)? as u32,
+            None => 1,
+        };
+        if let Some(prev) = servers.iter().position(|o| o.ip == ip && o.port == port) {
+            return Err(at(
+                s.port.span(),
+                "port",
+                format!(
+                    "server {ip}:{port} is listed twice (first as server {}); each server must appear once",
+                    prev + 1
+                ),
+            ));
+        }
+        let mut spec = ServerSpec::new(ip, port, nodes);
+        if let Some(spawn) = s.spawn {
+            spec.spawn = spawn;
+        }
+        let _ = span;
+        servers.push(spec);
+    }
+    if servers.is_empty() {
+        return Err(ConfigError::new(
+            file,
+            None,
+            None,
+            "no servers: add at least one [[server]] table with ip and port".into(),
+        ));
+    }
+    Ok(ClusterConfig {
+        source: None,
+        servers,
+        defaults,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn txt(s: &str) -> Result<ClusterConfig, ConfigError> {
+        parse_servers_txt(s, "servers.txt")
+    }
+
+    #[test]
+    fn servers_txt_basic() {
+        let c = txt("127.0.0.1 1234 3\n# comment\n\n127.0.0.1 1235 2").unwrap();
+        assert_eq!(c.servers.len(), 2);
+        assert_eq!(c.servers[0].nodes, 3);
+        assert_eq!(c.servers[1].port, 1235);
+        assert!(c.servers[0].spawn);
+        let remote = txt("8.8.8.8 1236 1\n").unwrap();
+        assert!(!remote.servers[0].spawn);
+    }
+
+    #[test]
+    fn servers_txt_errors_name_line_and_field() {
+        let cases = [
+            ("127.0.0.1 1234 3\n-127.0.0.1 1235 1\n", 2, Some("ip")),
+            ("127.0.0.1 1234\n", 1, None),
+            ("127.0.0.1 1234 1 9\n", 1, None),
+            ("127.0.0.1 12a4 1\n", 1, Some("port")),
+            ("127.0.0.1 -1234 1\n", 1, Some("port")),
+            ("127.0.0.1 70000 1\n", 1, Some("port")),
+            ("127.0.0.1 0 1\n", 1, Some("port")),
+            ("127.0.0.1 1234 0\n", 1, Some("nodes")),
+            ("127.0.0.1 1234 -3\n", 1, Some("nodes")),
+            ("127.0.0.1 1234 x\n", 1, Some("nodes")),
+            ("256.0.0.1 1234 1\n", 1, Some("ip")),
+            ("localhost 1234 1\n", 1, Some("ip")),
+            ("127.0.0.1  1234 1\n", 1, None),
+            ("\n127.0.0.1 1234 1\n127.0.0.1 1234 2\n", 3, None),
+        ];
+        for (input, line, field) in cases {
+            let e = txt(input).unwrap_err();
+            assert_eq!(e.line, Some(line), "{input:?}: {e}");
+            assert_eq!(e.field.as_deref(), field, "{input:?}: {e}");
+            assert!(e.to_string().starts_with(&format!("servers.txt:{line}: ")), "{e}");
+        }
+        assert!(txt("").is_err());
+        assert!(txt("# only a comment\n").is_err());
+    }
+
+    #[test]
+    fn servers_txt_crlf_tolerated() {
+        let c = txt("127.0.0.1 1234 3\r\n127.0.0.1 1235 1\r\n").unwrap();
+        assert_eq!(c.servers[1].nodes, 1);
+    }
+
+    fn toml_cfg(s: &str) -> Result<ClusterConfig, ConfigError> {
+        parse_cluster_toml(s, "cluster.toml")
+    }
+
+    #[test]
+    fn cluster_toml_basic() {
+        let c = toml_cfg(
+            "[defaults]\nn = 4\nw = 3\nr = 2\ntimeout_ms = 500\n\n[[server]]\nip = \"127.0.0.1\"\nport = 1234\nnodes = 3\n\n[[server]]\nip = \"10.0.0.1\"\nport = 1235\nnodes = 2\nspawn = true\n",
+        )
+        .unwrap();
+        assert_eq!(c.defaults.n, Some(4));
+        assert_eq!(c.defaults.w, Some(3));
+        assert_eq!(c.defaults.timeout_ms, 500);
+        assert_eq!(c.servers.len(), 2);
+        assert!(c.servers[1].spawn);
+    }
+
+    #[test]
+    fn cluster_toml_errors_name_line_and_field() {
+        let server = "[[server]]\nip = \"127.0.0.1\"\nport = 1234\nnodes = 3\n";
+        let cases = [
+            (format!("{server}colour = 1\n"), 5, Some("colour")),
+            ("[[server]]\nip = \"127.0.0.1\"\nport = \"x\"\n".to_string(), 3, Some("port")),
+            ("[[server]]\nip = \"127.0.0.1\"\nport = 0\n".to_string(), 3, Some("port")),
+            ("[[server]]\nip = \"127.0.0.1\"\nport = 1\nnodes = 0\n".to_string(), 4, Some("nodes")),
+            ("[[server]]\nip = \"nope\"\nport = 1\n".to_string(), 2, Some("ip")),
+            (format!("{server}{server}"), 7, Some("port")),
+            (format!("[defaults]\nn = 2\nw = 3\n{server}"), 3, Some("w")),
+            (format!("[defaults]\nr = 4\n{server}"), 2, Some("r")),
+        ];
+        for (input, line, field) in cases {
+            let e = toml_cfg(&input).unwrap_err();
+            assert_eq!(e.line, Some(line), "{input:?}: {e}");
+            assert_eq!(e.field.as_deref(), field, "{input:?}: {e}");
+            assert!(!e.to_string().contains('\n'), "{e}");
+        }
+        assert!(toml_cfg("").is_err());
+        assert!(toml_cfg("[defaults]\nn = 3\n").is_err());
+    }
+
+    #[test]
+    fn find_server_by_position_or_address() {
+        let c = txt("127.0.0.1 1234 3\n127.0.0.1 1235 2\n").unwrap();
+        assert_eq!(c.find_server("1"), Some(0));
+        assert_eq!(c.find_server("2"), Some(1));
+        assert_eq!(c.find_server("3"), None);
+        assert_eq!(c.find_server("0"), None);
+        assert_eq!(c.find_server("127.0.0.1:1235"), Some(1));
+        assert_eq!(c.find_server("127.0.0.1:9"), None);
+        assert_eq!(c.find_server("bogus"), None);
+    }
+}

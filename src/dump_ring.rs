@@ -1,0 +1,86 @@
+//! `dkvs-dump-ring` output (SPEC §7): the ring's nodes, then each server's
+//! contents in ring order. Kept in the library so the REPL's `dump` and the
+//! binary print the very same text.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::time::Duration;
+
+use crate::client::{DumpReply, dump_server};
+use crate::config::ClusterConfig;
+use crate::ring::Ring;
+
+/// Asks every server of `config` for its contents, all at once, waiting up to
+/// `first` for a first datagram and `idle` between datagrams.
+pub async fn dump_all(config: &ClusterConfig, first: Duration, idle: Duration) -> Vec<io::Result<DumpReply>> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, server) in config.servers.iter().enumerate() {
+        let addr = server.addr();
+        tasks.spawn(async move { (index, dump_server(addr, first, idle).await) });
+    }
+    let mut replies: Vec<Option<io::Result<DumpReply>>> = (0..config.servers.len()).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, reply)) => replies[index] = Some(reply),
+            Err(e) => tracing::error!(error = %e, "dump task failed"),
+        }
+    }
+    replies
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(io::Error::other("dump task failed"))))
+        .collect()
+}
+
+/// Writes the §7 ring listing.
+pub fn write_ring(out: &mut impl Write, config: &ClusterConfig, ring: &Ring) -> io::Result<()> {
+    writeln!(out, "Ring nodes:")?;
+    for node in ring.nodes() {
+        let s = &config.servers[node.server];
+        writeln!(out, "{} ({} {})", node.position, s.ip, s.port)?;
+    }
+    Ok(())
+}
+
+/// Writes the §7 per-node sections, given each server's dump reply.
+pub fn write_sections(
+    out: &mut impl Write,
+    config: &ClusterConfig,
+    ring: &Ring,
+    replies: &[io::Result<DumpReply>],
+) -> io::Result<()> {
+    let mut first_shown: HashMap<usize, usize> = HashMap::new();
+    for (index, node) in ring.nodes().iter().enumerate() {
+        let s = &config.servers[node.server];
+        write!(out, "\n{}:{}:", s.ip, s.port)?;
+        if let Some(first) = first_shown.get(&node.server) {
+            writeln!(out, " node {index} has same server as node {first}")?;
+            continue;
+        }
+        first_shown.insert(node.server, index);
+        writeln!(out)?;
+        match &replies[node.server] {
+            Ok(reply) => {
+                for datagram in &reply.datagrams {
+                    write_datagram(out, "", datagram)?;
+                }
+                for (from, datagram) in &reply.foreign {
+                    write_datagram(out, &format!("/!\\ FROM {from}: "), datagram)?;
+                }
+            }
+            Err(e) => tracing::warn!(server = %s, error = %e, "dump failed"),
+        }
+    }
+    Ok(())
+}
+
+fn write_datagram(out: &mut impl Write, prefix: &str, datagram: &[u8]) -> io::Result<()> {
+    if datagram.is_empty() {
+        return Ok(());
+    }
+    out.write_all(prefix.as_bytes())?;
+    out.write_all(datagram)?;
+    if !datagram.ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! dkvs — a Dynamo-style distributed key-value store.
+//!
+//! Data lives on a SHA-1 consistent-hashing ring with virtual nodes
+//! ([`ring`]), is stored on N servers ([`server`], [`store`]) and is written
+//! and read with tunable quorums W and R by a client that contacts all N
+//! servers at once ([`client`], [`quorum`]). Servers speak a small UDP
+//! protocol ([`protocol`]); clusters are described by `servers.txt` or
+//! `cluster.toml` ([`config`]). The binaries in `src/bin/` are thin
+//! front-ends over this library; see `docs/ARCHITECTURE.md`.
+
+pub mod client;
+pub mod commands;
+pub mod config;
+pub mod dump_ring;
+pub mod logging;
+pub mod protocol;
+pub mod quorum;
+pub mod ring;
+pub mod server;
+pub mod store;
+pub mod trace;
+
+pub use client::Client;
+pub use config::ClusterConfig;
+pub use quorum::{Quorum, QuorumOptions};

@@ -1,0 +1,396 @@
+//! The version-1 wire protocol (SPEC §4): pure encoding and decoding, no I/O.
+//!
+//! A v1 request is told apart by its shape alone: an empty datagram is a dump,
+//! a datagram with a NUL is a put, anything else is a get. Replies carry no
+//! request identity, so their meaning depends on what was asked
+//! ([`decode_get_reply`], [`decode_put_reply`]). Keeping the codec free of
+//! sockets lets it be tested and fuzzed exhaustively, and leaves room for a
+//! framed protocol v2 beside it: a v2 datagram starts with a NUL, which v1
+//! only ever sees as an (invalid) empty-key put.
+
+/// Largest key, in bytes.
+pub const MAX_KEY_LEN: usize = 32753;
+/// Largest value, in bytes.
+pub const MAX_VALUE_LEN: usize = 32753;
+/// Largest UDP payload over IPv4.
+pub const MAX_DATAGRAM: usize = 65507;
+
+/// Reply to a get of an absent key.
+pub const REPLY_NOT_FOUND: &[u8] = b"\0";
+/// Reply to a stored put.
+pub const REPLY_STORED: &[u8] = b"\0";
+/// Reply to a refused put.
+pub const REPLY_REFUSED: &[u8] = b"";
+
+/// A decoded request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request<'a> {
+    /// Read a key (never empty, never contains NUL).
+    Get {
+        /// The key.
+        key: &'a [u8],
+    },
+    /// Store a value under a key.
+    Put {
+        /// The key (validated: non-empty, at most [`MAX_KEY_LEN`]).
+        key: &'a [u8],
+        /// The value (validated: no NUL, at most [`MAX_VALUE_LEN`]).
+        value: &'a [u8],
+    },
+    /// List the server's contents.
+    Dump,
+}
+
+/// Why a put datagram was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PutError {
+    /// `NUL <value>`: nothing before the NUL.
+    #[error("empty key")]
+    EmptyKey,
+    /// Key longer than [`MAX_KEY_LEN`].
+    #[error("key longer than {MAX_KEY_LEN} bytes")]
+    KeyTooLong,
+    /// Value longer than [`MAX_VALUE_LEN`].
+    #[error("value longer than {MAX_VALUE_LEN} bytes")]
+    ValueTooLong,
+    /// More than one NUL in the datagram.
+    #[error("more than one NUL byte")]
+    ExtraNul,
+}
+
+/// Decodes a request datagram. A get's key may be longer than
+/// [`MAX_KEY_LEN`]: such a key simply cannot be present.
+pub fn parse_request(datagram: &[u8]) -> Result<Request<'_>, PutError> {
+    if datagram.is_empty() {
+        return Ok(Request::Dump);
+    }
+    let Some(nul) = memchr::memchr(0, datagram) else {
+        return Ok(Request::Get { key: datagram });
+    };
+    let (key, value) = (&datagram[..nul], &datagram[nul + 1..]);
+    if key.is_empty() {
+        return Err(PutError::EmptyKey);
+    }
+    if memchr::memchr(0, value).is_some() {
+        return Err(PutError::ExtraNul);
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(PutError::KeyTooLong);
+    }
+    if value.len() > MAX_VALUE_LEN {
+        return Err(PutError::ValueTooLong);
+    }
+    Ok(Request::Put { key, value })
+}
+
+/// Why a key or value cannot be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// Keys must be at least one byte.
+    #[error("the key must not be empty")]
+    EmptyKey,
+    /// Keys and values cannot contain NUL bytes.
+    #[error("keys and values cannot contain NUL bytes")]
+    Nul,
+    /// Key longer than [`MAX_KEY_LEN`].
+    #[error("the key is longer than {MAX_KEY_LEN} bytes")]
+    KeyTooLong,
+    /// Value longer than [`MAX_VALUE_LEN`].
+    #[error("the value is longer than {MAX_VALUE_LEN} bytes")]
+    ValueTooLong,
+}
+
+/// Checks that `key` can be sent.
+pub fn check_key(key: &[u8]) -> Result<(), EncodeError> {
+    if key.is_empty() {
+        Err(EncodeError::EmptyKey)
+    } else if key.len() > MAX_KEY_LEN {
+        Err(EncodeError::KeyTooLong)
+    } else if memchr::memchr(0, key).is_some() {
+        Err(EncodeError::Nul)
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks that `value` can be sent.
+pub fn check_value(value: &[u8]) -> Result<(), EncodeError> {
+    if value.len() > MAX_VALUE_LEN {
+        Err(EncodeError::ValueTooLong)
+    } else if memchr::memchr(0, value).is_some() {
+        Err(EncodeError::Nul)
+    } else {
+        Ok(())
+    }
+}
+
+/// Encodes a get request.
+pub fn encode_get(key: &[u8]) -> Result<Vec<u8>, EncodeError> {
+    check_key(key)?;
+    Ok(key.to_vec())
+}
+
+/// Encodes a put request: `<key> NUL <value>`.
+pub fn encode_put(key: &[u8], value: &[u8]) -> Result<Vec<u8>, EncodeError> {
+    check_key(key)?;
+    check_value(value)?;
+    let mut d = Vec::with_capacity(key.len() + 1 + value.len());
+    d.extend_from_slice(key);
+    d.push(0);
+    d.extend_from_slice(value);
+    Ok(d)
+}
+
+/// A server's reply to a get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GetReply<'a> {
+    /// The stored value (possibly empty).
+    Value(&'a [u8]),
+    /// The key is absent.
+    NotFound,
+    /// Not a valid get reply (contains a NUL byte but is not exactly one).
+    Invalid,
+}
+
+/// Interprets a reply to a get.
+pub fn decode_get_reply(datagram: &[u8]) -> GetReply<'_> {
+    if datagram == REPLY_NOT_FOUND {
+        GetReply::NotFound
+    } else if datagram.len() > MAX_VALUE_LEN || memchr::memchr(0, datagram).is_some() {
+        GetReply::Invalid
+    } else {
+        GetReply::Value(datagram)
+    }
+}
+
+/// A server's reply to a put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutReply {
+    /// Stored.
+    Stored,
+    /// Refused by the server.
+    Refused,
+    /// Not a valid put reply.
+    Invalid,
+}
+
+/// Interprets a reply to a put.
+pub fn decode_put_reply(datagram: &[u8]) -> PutReply {
+    match datagram {
+        b"\0" => PutReply::Stored,
+        b"" => PutReply::Refused,
+        _ => PutReply::Invalid,
+    }
+}
+
+/// The first line of a dump reply.
+pub fn dump_header(count: usize) -> String {
+    format!("storing {count} key-value pairs:\n")
+}
+
+/// Splits a dump reply into datagrams of at most [`MAX_DATAGRAM`] bytes,
+/// never splitting a pair's line. `count` must be the number of pairs.
+///
+/// A line can be longer than a datagram only when key and value together
+/// come within 5 bytes of the put limit; such a line is sent alone with its
+/// value shortened to fit (documented in docs/PROTOCOL-V1.md).
+pub fn encode_dump<'a, I>(count: usize, pairs: I) -> Vec<Vec<u8>>
+where
+    I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+{
+    let mut datagrams = Vec::new();
+    let mut current = dump_header(count).into_bytes();
+    for (key, value) in pairs {
+        let line_len = key.len() + 5 + value.len() + 1;
+        if current.len() + line_len > MAX_DATAGRAM {
+            datagrams.push(std::mem::take(&mut current));
+        }
+        let value = if line_len > MAX_DATAGRAM {
+            &value[..value.len() - (line_len - MAX_DATAGRAM)]
+        } else {
+            value
+        };
+        current.extend_from_slice(key);
+        current.extend_from_slice(b" --> ");
+        current.extend_from_slice(value);
+        current.push(b'\n');
+    }
+    datagrams.push(current);
+    datagrams
+}
+
+/// A dump reply read back into pairs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Dump {
+    /// The count announced by the header, if the header was seen.
+    pub announced: Option<usize>,
+    /// The pairs received.
+    pub pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Lines that were neither the header nor a pair.
+    pub malformed: usize,
+}
+
+impl Dump {
+    /// True when the header was seen and every announced pair arrived.
+    pub fn is_complete(&self) -> bool {
+        self.announced == Some(self.pairs.len())
+    }
+
+    /// Adds one datagram of a dump reply.
+    pub fn add_datagram(&mut self, datagram: &[u8]) {
+        for line in datagram.split(|&b| b == b'\n') {
+            if line.is_empty() {
+                continue;
+            }
+            if self.announced.is_none()
+                && let Some(count) = parse_header(line)
+            {
+                self.announced = Some(count);
+                continue;
+            }
+            match memchr::memmem::find(line, b" --> ") {
+                Some(at) => self
+                    .pairs
+                    .push((line[..at].to_vec(), line[at + 5..].to_vec())),
+                None => self.malformed += 1,
+            }
+        }
+    }
+}
+
+fn parse_header(line: &[u8]) -> Option<usize> {
+    let rest = line.strip_prefix(b"storing ")?;
+    let digits = rest.strip_suffix(b" key-value pairs:")?;
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn request_shapes() {
+        assert_eq!(parse_request(b""), Ok(Request::Dump));
+        assert_eq!(parse_request(b"k"), Ok(Request::Get { key: b"k" }));
+        assert_eq!(
+            parse_request(b"k\0v"),
+            Ok(Request::Put {
+                key: b"k",
+                value: b"v"
+            })
+        );
+        assert_eq!(
+            parse_request(b"k\0"),
+            Ok(Request::Put {
+                key: b"k",
+                value: b""
+            })
+        );
+        assert_eq!(parse_request(b"\0v"), Err(PutError::EmptyKey));
+        assert_eq!(parse_request(b"\0"), Err(PutError::EmptyKey));
+        assert_eq!(parse_request(b"k\0v\0"), Err(PutError::ExtraNul));
+        let long_key = vec![b'k'; MAX_KEY_LEN + 1];
+        let mut d = long_key.clone();
+        d.push(0);
+        assert_eq!(parse_request(&d), Err(PutError::KeyTooLong));
+        assert_eq!(parse_request(&long_key), Ok(Request::Get { key: &long_key }));
+        let mut d = b"k\0".to_vec();
+        d.extend(vec![b'v'; MAX_VALUE_LEN + 1]);
+        assert_eq!(parse_request(&d), Err(PutError::ValueTooLong));
+        let mut d = vec![b'k'; MAX_KEY_LEN];
+        d.push(0);
+        d.extend(vec![b'v'; MAX_VALUE_LEN]);
+        assert!(matches!(parse_request(&d), Ok(Request::Put { .. })));
+    }
+
+    #[test]
+    fn encoders() {
+        assert_eq!(encode_get(b"a").unwrap(), b"a");
+        assert_eq!(encode_put(b"a", b"b").unwrap(), b"a\0b");
+        assert_eq!(encode_put(b"a", b"").unwrap(), b"a\0");
+        assert_eq!(encode_get(b""), Err(EncodeError::EmptyKey));
+        assert_eq!(encode_put(b"a\0", b"b"), Err(EncodeError::Nul));
+        assert_eq!(encode_put(b"a", b"b\0"), Err(EncodeError::Nul));
+        assert_eq!(
+            encode_put(b"a", &vec![1; MAX_VALUE_LEN + 1]),
+            Err(EncodeError::ValueTooLong)
+        );
+        assert_eq!(
+            encode_get(&vec![1; MAX_KEY_LEN + 1]),
+            Err(EncodeError::KeyTooLong)
+        );
+    }
+
+    #[test]
+    fn replies() {
+        assert_eq!(decode_get_reply(b"\0"), GetReply::NotFound);
+        assert_eq!(decode_get_reply(b""), GetReply::Value(b""));
+        assert_eq!(decode_get_reply(b"v"), GetReply::Value(b"v"));
+        assert_eq!(decode_get_reply(b"v\0"), GetReply::Invalid);
+        assert_eq!(decode_put_reply(b"\0"), PutReply::Stored);
+        assert_eq!(decode_put_reply(b""), PutReply::Refused);
+        assert_eq!(decode_put_reply(b"x"), PutReply::Invalid);
+    }
+
+    #[test]
+    fn dump_small() {
+        let pairs: Vec<(&[u8], &[u8])> = vec![(b"a", b"b"), (b"cc", b"dd")];
+        let d = encode_dump(2, pairs);
+        assert_eq!(d, vec![b"storing 2 key-value pairs:\na --> b\ncc --> dd\n".to_vec()]);
+        assert_eq!(encode_dump(0, Vec::<(&[u8], &[u8])>::new()), vec![b"storing 0 key-value pairs:\n".to_vec()]);
+        let mut parsed = Dump::default();
+        parsed.add_datagram(&d[0]);
+        assert!(parsed.is_complete());
+        assert_eq!(parsed.pairs[1], (b"cc".to_vec(), b"dd".to_vec()));
+    }
+
+    #[test]
+    fn dump_splits_between_pairs() {
+        let value = vec![b'v'; 30000];
+        let keys: Vec<Vec<u8>> = (0..10).map(|i| format!("key{i}").into_bytes()).collect();
+        let pairs: Vec<(&[u8], &[u8])> = keys.iter().map(|k| (&k[..], &value[..])).collect();
+        let d = encode_dump(10, pairs);
+        assert!(d.len() >= 5);
+        let mut parsed = Dump::default();
+        for g in &d {
+            assert!(g.len() <= MAX_DATAGRAM);
+            assert!(g.ends_with(b"\n"));
+            parsed.add_datagram(g);
+        }
+        assert!(parsed.is_complete());
+        assert!(parsed.pairs.iter().all(|(_, v)| v.len() == 30000));
+    }
+
+    #[test]
+    fn dump_oversized_line_is_shortened_alone() {
+        let key = vec![b'k'; MAX_KEY_LEN];
+        let value = vec![b'v'; MAX_VALUE_LEN];
+        let d = encode_dump(1, vec![(&key[..], &value[..])]);
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[1].len(), MAX_DATAGRAM);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn parse_never_panics(d in proptest::collection::vec(any::<u8>(), 0..70000)) {
+            let _ = parse_request(&d);
+            let _ = decode_get_reply(&d);
+            let _ = decode_put_reply(&d);
+            let mut dump = Dump::default();
+            dump.add_datagram(&d);
+        }
+
+        #[test]
+        fn put_roundtrip(key in proptest::collection::vec(1u8..=255, 1..200), value in proptest::collection::vec(1u8..=255, 0..200)) {
+            let d = encode_put(&key, &value).unwrap();
+            prop_assert_eq!(parse_request(&d), Ok(Request::Put { key: &key, value: &value }));
+            let g = encode_get(&key).unwrap();
+            prop_assert_eq!(parse_request(&g), Ok(Request::Get { key: &key }));
+        }
+    }
+}
