@@ -37,7 +37,7 @@ use crate::config::{ClusterConfig, ConfigError};
 use crate::protocol::{self, Dump, GetReply, PutReply};
 use crate::quorum::{Quorum, QuorumError, QuorumOptions};
 use crate::ring::Ring;
-use crate::trace::{Failure, OpKind, Reply, ReplicaTrace, Trace, Verdict};
+use crate::trace::{Failure, OpKind, ReplicaTrace, Reply, Trace, Verdict};
 
 /// Why a get or put through the simple API failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -119,20 +119,30 @@ impl Client {
 
     /// Quorum read: the value R servers agree on.
     pub async fn get(&self, key: &[u8], options: QuorumOptions) -> Result<Vec<u8>, OpError> {
-        let trace = self.get_traced(key, self.quorum(options)?, &mut |_| {}).await;
+        let trace = self
+            .get_traced(key, self.quorum(options)?, &mut |_| {})
+            .await;
         into_result(trace).map(|v| v.unwrap_or_default())
     }
 
     /// Quorum write: succeeds once W servers stored the value.
-    pub async fn put(&self, key: &[u8], value: &[u8], options: QuorumOptions) -> Result<(), OpError> {
-        let trace = self.put_traced(key, value, self.quorum(options)?, &mut |_| {}).await;
+    pub async fn put(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        options: QuorumOptions,
+    ) -> Result<(), OpError> {
+        let trace = self
+            .put_traced(key, value, self.quorum(options)?, &mut |_| {})
+            .await;
         into_result(trace).map(drop)
     }
 
     /// Quorum read with its full trace.
     pub async fn get_traced(&self, key: &[u8], quorum: Quorum, observer: Observer<'_>) -> Trace {
         let request = protocol::encode_get(key);
-        self.run(OpKind::Get, key, None, request, quorum, observer).await
+        self.run(OpKind::Get, key, None, request, quorum, observer)
+            .await
     }
 
     /// Quorum write with its full trace.
@@ -144,8 +154,15 @@ impl Client {
         observer: Observer<'_>,
     ) -> Trace {
         let request = protocol::encode_put(key, value);
-        self.run(OpKind::Put, key, Some(value.to_vec()), request, quorum, observer)
-            .await
+        self.run(
+            OpKind::Put,
+            key,
+            Some(value.to_vec()),
+            request,
+            quorum,
+            observer,
+        )
+        .await
     }
 
     async fn run(
@@ -185,10 +202,18 @@ impl Client {
         match request {
             Ok(request) => {
                 if let Err(e) = self.exchange(&mut trace, &request, observer).await {
-                    decide(&mut trace, Verdict::Failed(Failure::Network(e.to_string())), None);
+                    decide(
+                        &mut trace,
+                        Verdict::Failed(Failure::Network(e.to_string())),
+                        None,
+                    );
                 }
             }
-            Err(e) => decide(&mut trace, Verdict::Failed(Failure::Invalid(e.to_string())), None),
+            Err(e) => decide(
+                &mut trace,
+                Verdict::Failed(Failure::Invalid(e.to_string())),
+                None,
+            ),
         }
         trace.finished = true;
         observer(&trace);
@@ -196,7 +221,12 @@ impl Client {
     }
 
     /// Sends to every replica, then gathers replies into `trace`.
-    async fn exchange(&self, trace: &mut Trace, request: &[u8], observer: Observer<'_>) -> io::Result<()> {
+    async fn exchange(
+        &self,
+        trace: &mut Trace,
+        request: &[u8],
+        observer: Observer<'_>,
+    ) -> io::Result<()> {
         let socket = open_socket()?;
         let start = Instant::now();
         let deadline = start + self.timeout;
@@ -215,12 +245,13 @@ impl Client {
             if all_answered || (decided && !self.complete_traces) {
                 break;
             }
-            let (len, from) = match tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
-                Err(_) => break,
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) if is_transient(&e) => continue,
-                Ok(Err(e)) => return Err(e),
-            };
+            let (len, from) =
+                match tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
+                    Err(_) => break,
+                    Ok(Ok(r)) => r,
+                    Ok(Err(e)) if is_transient(&e) => continue,
+                    Ok(Err(e)) => return Err(e),
+                };
             let SocketAddr::V4(from) = from else { continue };
             let Some(replica) = trace
                 .replicas
@@ -291,14 +322,19 @@ impl DumpReply {
 }
 
 /// Sends a dump request to `addr` and gathers its reply (see [`Client::dump`]).
-pub async fn dump_server(addr: SocketAddrV4, first: Duration, idle: Duration) -> io::Result<DumpReply> {
+pub async fn dump_server(
+    addr: SocketAddrV4,
+    first: Duration,
+    idle: Duration,
+) -> io::Result<DumpReply> {
     let socket = open_socket()?;
     socket.send_to(&[], addr).await?;
     let mut reply = DumpReply::default();
     let mut buf = vec![0u8; 65536];
     let mut deadline = Instant::now() + first;
     loop {
-        let (len, from) = match tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
+        let (len, from) = match tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await
+        {
             Err(_) => break,
             Ok(Ok(r)) => r,
             Ok(Err(e)) if is_transient(&e) => continue,
@@ -322,7 +358,8 @@ pub async fn dump_server(addr: SocketAddrV4, first: Duration, idle: Duration) ->
 }
 
 fn open_socket() -> io::Result<UdpSocket> {
-    let socket = crate::server::bind_udp(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))?;
+    let socket =
+        crate::server::bind_udp(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))?;
     UdpSocket::from_std(socket)
 }
 
@@ -331,12 +368,18 @@ fn open_socket() -> io::Result<UdpSocket> {
 fn is_transient(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
     )
 }
 
 fn not_found_count(trace: &Trace) -> usize {
-    trace.replicas.iter().filter(|r| r.reply == Some(Reply::NotFound)).count()
+    trace
+        .replicas
+        .iter()
+        .filter(|r| r.reply == Some(Reply::NotFound))
+        .count()
 }
 
 fn mark_counted(trace: &mut Trace, counts: impl Fn(&Reply) -> bool) {
@@ -358,7 +401,11 @@ fn evaluate(trace: &mut Trace, now: Duration) {
     let outstanding = trace.replicas.iter().filter(|r| r.reply.is_none()).count();
     match trace.kind {
         OpKind::Put => {
-            let acks = trace.replicas.iter().filter(|r| r.reply == Some(Reply::Stored)).count();
+            let acks = trace
+                .replicas
+                .iter()
+                .filter(|r| r.reply == Some(Reply::Stored))
+                .count();
             if acks >= trace.quorum.w {
                 mark_counted(trace, |r| r == &Reply::Stored);
                 decide(trace, Verdict::Reached, Some(now));
@@ -374,7 +421,10 @@ fn evaluate(trace: &mut Trace, now: Duration) {
                     *tally.entry(v.as_slice()).or_default() += 1;
                 }
             }
-            let best = tally.iter().max_by_key(|(_, c)| **c).map(|(v, c)| (v.to_vec(), *c));
+            let best = tally
+                .iter()
+                .max_by_key(|(_, c)| **c)
+                .map(|(v, c)| (v.to_vec(), *c));
             let best_count = best.as_ref().map_or(0, |b| b.1);
             if let Some((value, count)) = best
                 && count >= trace.quorum.r
@@ -401,7 +451,9 @@ pub fn into_result(trace: Trace) -> Result<Option<Vec<u8>>, OpError> {
         Verdict::Reached => Ok(trace.value),
         Verdict::Failed(Failure::NotFound) => Err(OpError::NotFound),
         _ => Err(OpError::Failed(
-            trace.failure_reason().unwrap_or_else(|| "no verdict".into()),
+            trace
+                .failure_reason()
+                .unwrap_or_else(|| "no verdict".into()),
         )),
     }
 }
@@ -432,9 +484,21 @@ mod tests {
     async fn put_then_get_in_process() {
         let (config, _stops) = cluster(3).await;
         let client = Client::new(config).with_timeout(Duration::from_millis(500));
-        assert_eq!(client.get(b"k", QuorumOptions::default()).await, Err(OpError::NotFound));
-        client.put(b"k", b"v", QuorumOptions::default().w(3)).await.unwrap();
-        assert_eq!(client.get(b"k", QuorumOptions::default().r(3)).await.unwrap(), b"v");
+        assert_eq!(
+            client.get(b"k", QuorumOptions::default()).await,
+            Err(OpError::NotFound)
+        );
+        client
+            .put(b"k", b"v", QuorumOptions::default().w(3))
+            .await
+            .unwrap();
+        assert_eq!(
+            client
+                .get(b"k", QuorumOptions::default().r(3))
+                .await
+                .unwrap(),
+            b"v"
+        );
         assert!(matches!(
             client.get(b"", QuorumOptions::default()).await,
             Err(OpError::Failed(_))
@@ -455,7 +519,12 @@ mod tests {
             .put_traced(b"key", b"value", q, &mut |_| snapshots += 1)
             .await;
         assert_eq!(trace.verdict, Verdict::Reached);
-        assert!(trace.replicas.iter().all(|r| r.reply == Some(Reply::Stored)));
+        assert!(
+            trace
+                .replicas
+                .iter()
+                .all(|r| r.reply == Some(Reply::Stored))
+        );
         assert_eq!(trace.counted(), 2);
         assert!(snapshots >= 4, "sent + 3 replies + finish, got {snapshots}");
     }

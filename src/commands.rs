@@ -144,14 +144,22 @@ pub struct Outcome {
 
 /// The start of `substr`'s range, or `None` when it falls outside the value
 /// (SPEC §6: position from 0 at the start or from -1 at the end, length >= 0).
-pub fn substr_range(value_len: usize, position: i64, length: i64) -> Option<std::ops::Range<usize>> {
+pub fn substr_range(
+    value_len: usize,
+    position: i64,
+    length: i64,
+) -> Option<std::ops::Range<usize>> {
     if length < 0 {
         return None;
     }
     let len = i64::try_from(value_len).ok()?;
-    let start = if position < 0 { len.checked_add(position)? } else { position };
+    let start = if position < 0 {
+        len.checked_add(position)?
+    } else {
+        position
+    };
     let end = start.checked_add(length)?;
-    (start >= 0 && end <= len).then(|| start as usize..end as usize)
+    (start >= 0 && end <= len).then_some(start as usize..end as usize)
 }
 
 /// Leftmost byte position of `needle` in `haystack`, or -1 (SPEC §6 find).
@@ -176,7 +184,14 @@ pub fn trace_error(trace: &Trace) -> Option<CommandError> {
     let code = match f {
         Failure::NotFound => exit::NOT_FOUND,
         Failure::Invalid(_) => exit::USAGE,
-        Failure::NotEnough if trace.replicas.iter().any(|r| r.reply == Some(crate::trace::Reply::Refused)) => exit::FAILED,
+        Failure::NotEnough
+            if trace
+                .replicas
+                .iter()
+                .any(|r| r.reply == Some(crate::trace::Reply::Refused)) =>
+        {
+            exit::FAILED
+        }
         Failure::NotEnough | Failure::Timeout | Failure::Network(_) => exit::QUORUM,
     };
     let message = match f {
@@ -187,7 +202,12 @@ pub fn trace_error(trace: &Trace) -> Option<CommandError> {
 }
 
 /// Runs `command` with `quorum`; `observer` sees every trace as it changes.
-pub async fn execute(client: &Client, command: &Command, quorum: Quorum, observer: Observer<'_>) -> Outcome {
+pub async fn execute(
+    client: &Client,
+    command: &Command,
+    quorum: Quorum,
+    observer: Observer<'_>,
+) -> Outcome {
     let mut traces = Vec::new();
     let result = run(client, command, quorum, observer, &mut traces).await;
     Outcome { traces, result }
@@ -234,7 +254,9 @@ async fn run(
     traces: &mut Vec<Trace>,
 ) -> Result<Success, CommandError> {
     match command {
-        Command::Get { key } => read(client, key, quorum, observer, traces).await.map(Success::Value),
+        Command::Get { key } => read(client, key, quorum, observer, traces)
+            .await
+            .map(Success::Value),
         Command::Put { key, value } => write(client, key, value, quorum, observer, traces).await,
         Command::Cat { sources, dest } => {
             let mut joined = Vec::new();
@@ -322,7 +344,9 @@ mod tests {
     #[test]
     fn success_lines() {
         let mut out = Vec::new();
-        Success::Value(b"v w".to_vec()).write_line(&mut out).unwrap();
+        Success::Value(b"v w".to_vec())
+            .write_line(&mut out)
+            .unwrap();
         Success::Done.write_line(&mut out).unwrap();
         Success::Position(-1).write_line(&mut out).unwrap();
         assert_eq!(out, b"OK v w\nOK\nOK -1\n");

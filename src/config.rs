@@ -150,10 +150,18 @@ impl ClusterConfig {
     /// duplicates.
     pub fn from_servers(servers: Vec<ServerSpec>) -> Result<ClusterConfig, ConfigError> {
         if servers.is_empty() {
-            return Err(ConfigError::new("<servers>", None, None, "no servers".into()));
+            return Err(ConfigError::new(
+                "<servers>",
+                None,
+                None,
+                "no servers".into(),
+            ));
         }
         for (i, s) in servers.iter().enumerate() {
-            if servers[..i].iter().any(|o| o.ip == s.ip && o.port == s.port) {
+            if servers[..i]
+                .iter()
+                .any(|o| o.ip == s.ip && o.port == s.port)
+            {
                 return Err(ConfigError::new(
                     "<servers>",
                     None,
@@ -178,7 +186,12 @@ impl ClusterConfig {
         })?;
         let text = String::from_utf8(bytes).map_err(|e| {
             let line = line_of(&e.as_bytes()[..e.utf8_error().valid_up_to()], 0);
-            ConfigError::new(&name, Some(line), None, "the file is not valid UTF-8".into())
+            ConfigError::new(
+                &name,
+                Some(line),
+                None,
+                "the file is not valid UTF-8".into(),
+            )
         })?;
         let mut config = if is_toml(path) {
             parse_cluster_toml(&text, &name)?
@@ -318,8 +331,9 @@ pub fn parse_servers_txt(text: &str, file: &str) -> Result<ClusterConfig, Config
 }
 
 fn parse_ipv4(text: &str) -> Result<Ipv4Addr, String> {
-    text.parse::<Ipv4Addr>()
-        .map_err(|_| format!("{text:?} is not an IPv4 address in dotted-quad form (like 127.0.0.1)"))
+    text.parse::<Ipv4Addr>().map_err(|_| {
+        format!("{text:?} is not an IPv4 address in dotted-quad form (like 127.0.0.1)")
+    })
 }
 
 /// Parses a decimal number in `min..=max`: digits only (no sign, no spaces).
@@ -370,7 +384,12 @@ fn line_of(text: &[u8], offset: usize) -> usize {
 /// Parses the `cluster.toml` format (SPEC §9). `file` names the file in errors.
 pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, ConfigError> {
     let at = |span: Range<usize>, field: &str, msg: String| {
-        ConfigError::new(file, Some(line_of(text.as_bytes(), span.start)), Some(field), msg)
+        ConfigError::new(
+            file,
+            Some(line_of(text.as_bytes(), span.start)),
+            Some(field),
+            msg,
+        )
     };
     let raw: RawCluster = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| line_of(text.as_bytes(), s.start));
@@ -516,7 +535,10 @@ mod tests {
             let e = txt(input).unwrap_err();
             assert_eq!(e.line, Some(line), "{input:?}: {e}");
             assert_eq!(e.field.as_deref(), field, "{input:?}: {e}");
-            assert!(e.to_string().starts_with(&format!("servers.txt:{line}: ")), "{e}");
+            assert!(
+                e.to_string().starts_with(&format!("servers.txt:{line}: ")),
+                "{e}"
+            );
         }
         assert!(txt("").is_err());
         assert!(txt("# only a comment\n").is_err());
@@ -550,10 +572,26 @@ mod tests {
         let server = "[[server]]\nip = \"127.0.0.1\"\nport = 1234\nnodes = 3\n";
         let cases = [
             (format!("{server}colour = 1\n"), 5, Some("colour")),
-            ("[[server]]\nip = \"127.0.0.1\"\nport = \"x\"\n".to_string(), 3, Some("port")),
-            ("[[server]]\nip = \"127.0.0.1\"\nport = 0\n".to_string(), 3, Some("port")),
-            ("[[server]]\nip = \"127.0.0.1\"\nport = 1\nnodes = 0\n".to_string(), 4, Some("nodes")),
-            ("[[server]]\nip = \"nope\"\nport = 1\n".to_string(), 2, Some("ip")),
+            (
+                "[[server]]\nip = \"127.0.0.1\"\nport = \"x\"\n".to_string(),
+                3,
+                Some("port"),
+            ),
+            (
+                "[[server]]\nip = \"127.0.0.1\"\nport = 0\n".to_string(),
+                3,
+                Some("port"),
+            ),
+            (
+                "[[server]]\nip = \"127.0.0.1\"\nport = 1\nnodes = 0\n".to_string(),
+                4,
+                Some("nodes"),
+            ),
+            (
+                "[[server]]\nip = \"nope\"\nport = 1\n".to_string(),
+                2,
+                Some("ip"),
+            ),
             (format!("{server}{server}"), 7, Some("port")),
             (format!("[defaults]\nn = 2\nw = 3\n{server}"), 3, Some("w")),
             (format!("[defaults]\nr = 4\n{server}"), 2, Some("r")),

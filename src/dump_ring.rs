@@ -12,13 +12,18 @@ use crate::ring::Ring;
 
 /// Asks every server of `config` for its contents, all at once, waiting up to
 /// `first` for a first datagram and `idle` between datagrams.
-pub async fn dump_all(config: &ClusterConfig, first: Duration, idle: Duration) -> Vec<io::Result<DumpReply>> {
+pub async fn dump_all(
+    config: &ClusterConfig,
+    first: Duration,
+    idle: Duration,
+) -> Vec<io::Result<DumpReply>> {
     let mut tasks = tokio::task::JoinSet::new();
     for (index, server) in config.servers.iter().enumerate() {
         let addr = server.addr();
         tasks.spawn(async move { (index, dump_server(addr, first, idle).await) });
     }
-    let mut replies: Vec<Option<io::Result<DumpReply>>> = (0..config.servers.len()).map(|_| None).collect();
+    let mut replies: Vec<Option<io::Result<DumpReply>>> =
+        (0..config.servers.len()).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok((index, reply)) => replies[index] = Some(reply),

@@ -297,7 +297,10 @@ mod tests {
         let mut d = long_key.clone();
         d.push(0);
         assert_eq!(parse_request(&d), Err(PutError::KeyTooLong));
-        assert_eq!(parse_request(&long_key), Ok(Request::Get { key: &long_key }));
+        assert_eq!(
+            parse_request(&long_key),
+            Ok(Request::Get { key: &long_key })
+        );
         let mut d = b"k\0".to_vec();
         d.extend(vec![b'v'; MAX_VALUE_LEN + 1]);
         assert_eq!(parse_request(&d), Err(PutError::ValueTooLong));
@@ -340,8 +343,14 @@ mod tests {
     fn dump_small() {
         let pairs: Vec<(&[u8], &[u8])> = vec![(b"a", b"b"), (b"cc", b"dd")];
         let d = encode_dump(2, pairs);
-        assert_eq!(d, vec![b"storing 2 key-value pairs:\na --> b\ncc --> dd\n".to_vec()]);
-        assert_eq!(encode_dump(0, Vec::<(&[u8], &[u8])>::new()), vec![b"storing 0 key-value pairs:\n".to_vec()]);
+        assert_eq!(
+            d,
+            vec![b"storing 2 key-value pairs:\na --> b\ncc --> dd\n".to_vec()]
+        );
+        assert_eq!(
+            encode_dump(0, Vec::<(&[u8], &[u8])>::new()),
+            vec![b"storing 0 key-value pairs:\n".to_vec()]
+        );
         let mut parsed = Dump::default();
         parsed.add_datagram(&d[0]);
         assert!(parsed.is_complete());

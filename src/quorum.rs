@@ -83,7 +83,9 @@ impl QuorumOptions {
             }
         }
         let n = match self.n {
-            Some(n) if n as usize > servers => return Err(QuorumError::NTooLarge { n, s: servers }),
+            Some(n) if n as usize > servers => {
+                return Err(QuorumError::NTooLarge { n, s: servers });
+            }
             Some(n) => n as usize,
             None => (defaults.n.unwrap_or(DEFAULT_N) as usize).min(servers),
         };
@@ -123,9 +125,18 @@ mod tests {
     fn explicit_values_checked() {
         let d = QuorumOptions::default();
         assert_eq!(q(d.n(4), 3), Err(QuorumError::NTooLarge { n: 4, s: 3 }));
-        assert!(matches!(q(d.w(4), 5), Err(QuorumError::QuorumTooLarge { name: "W", .. })));
-        assert!(matches!(q(d.n(2).r(3), 5), Err(QuorumError::QuorumTooLarge { name: "R", .. })));
-        assert!(matches!(q(d.w(2), 1), Err(QuorumError::QuorumTooLarge { .. })));
+        assert!(matches!(
+            q(d.w(4), 5),
+            Err(QuorumError::QuorumTooLarge { name: "W", .. })
+        ));
+        assert!(matches!(
+            q(d.n(2).r(3), 5),
+            Err(QuorumError::QuorumTooLarge { name: "R", .. })
+        ));
+        assert!(matches!(
+            q(d.w(2), 1),
+            Err(QuorumError::QuorumTooLarge { .. })
+        ));
         assert_eq!(q(d.n(0), 3), Err(QuorumError::Zero("N")));
         assert_eq!(q(d.w(0), 3), Err(QuorumError::Zero("W")));
         assert_eq!(q(d.r(0), 3), Err(QuorumError::Zero("R")));
@@ -142,6 +153,9 @@ mod tests {
         let o = QuorumOptions::default();
         assert_eq!(o.resolve(&defaults, 5), Ok(Quorum { n: 4, w: 3, r: 1 }));
         assert_eq!(o.resolve(&defaults, 2), Ok(Quorum { n: 2, w: 2, r: 1 }));
-        assert_eq!(o.n(2).resolve(&defaults, 5), Ok(Quorum { n: 2, w: 2, r: 1 }));
+        assert_eq!(
+            o.n(2).resolve(&defaults, 5),
+            Ok(Quorum { n: 2, w: 2, r: 1 })
+        );
     }
 }

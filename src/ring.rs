@@ -116,7 +116,8 @@ impl Ring {
 
     /// Builds the ring of a list of servers (their order numbers them).
     pub fn from_servers(servers: &[ServerSpec]) -> Ring {
-        let mut nodes: Vec<Node> = Vec::with_capacity(servers.iter().map(|s| s.nodes as usize).sum());
+        let mut nodes: Vec<Node> =
+            Vec::with_capacity(servers.iter().map(|s| s.nodes as usize).sum());
         let mut label = String::new();
         for (index, server) in servers.iter().enumerate() {
             for number in 1..=server.nodes {
@@ -132,7 +133,9 @@ impl Ring {
         }
         // Ties (equal SHA-1s) are practically impossible; break them by
         // configuration order so the ring is still deterministic.
-        nodes.sort_by(|a, b| (a.position, a.server, a.number).cmp(&(b.position, b.server, b.number)));
+        nodes.sort_by(|a, b| {
+            (a.position, a.server, a.number).cmp(&(b.position, b.server, b.number))
+        });
         Ring {
             nodes,
             server_count: servers.len(),
@@ -224,9 +227,18 @@ mod tests {
     #[test]
     fn sha1_vectors() {
         let v = [
-            ("127.0.0.1 1234 1", "aa66f3e5a8d9cdc5c0bd49708bc59847e6915634"),
-            ("192.168.1.10 1235 1", "ce5da604e4ef60dbe45042bfcb1c445c7db4ec81"),
-            ("192.168.1.10 1235 2", "f53e1ad3c8539aff77cecbdce77829ff1e40170d"),
+            (
+                "127.0.0.1 1234 1",
+                "aa66f3e5a8d9cdc5c0bd49708bc59847e6915634",
+            ),
+            (
+                "192.168.1.10 1235 1",
+                "ce5da604e4ef60dbe45042bfcb1c445c7db4ec81",
+            ),
+            (
+                "192.168.1.10 1235 2",
+                "f53e1ad3c8539aff77cecbdce77829ff1e40170d",
+            ),
             ("8.8.8.8 1236 1", "5b0d0f036d577a486c101c150238165f585fcafd"),
             ("8.8.8.8 1236 2", "b273a74003065f0112a1c30a87416ba3e1a5027b"),
             ("8.8.8.8 1236 3", "11c3f81514637c68aef649a1b93577ba8662c699"),
@@ -252,7 +264,10 @@ mod tests {
         let (c, r) = ring("127.0.0.1 1234 3\n127.0.0.1 1235 3\n127.0.0.1 1236 3\n");
         let reps = r.replicas(b"coucou", 3);
         assert_eq!(ports(&c, &reps), vec![1236, 1235, 1234]);
-        assert_eq!(reps.iter().map(|r| r.node_number).collect::<Vec<_>>(), vec![3, 3, 2]);
+        assert_eq!(
+            reps.iter().map(|r| r.node_number).collect::<Vec<_>>(),
+            vec![3, 3, 2]
+        );
         let hex: Vec<String> = reps
             .iter()
             .map(|x| r.nodes()[x.ring_index].position.to_string()[..6].to_string())
@@ -266,11 +281,20 @@ mod tests {
         let order: Vec<(u16, String)> = r
             .nodes()
             .iter()
-            .map(|n| (c.servers[n.server].port, n.position.to_string()[..6].to_string()))
+            .map(|n| {
+                (
+                    c.servers[n.server].port,
+                    n.position.to_string()[..6].to_string(),
+                )
+            })
             .collect();
         assert_eq!(
             order,
-            vec![(1236, "93149f".into()), (1234, "aa66f3".into()), (1235, "c484ea".into())]
+            vec![
+                (1236, "93149f".into()),
+                (1234, "aa66f3".into()),
+                (1235, "c484ea".into())
+            ]
         );
         for (key, want) in [
             ("key42", [1235, 1236, 1234]),
@@ -307,7 +331,11 @@ mod tests {
         // The walk records skipped nodes of already-collected servers.
         let p = r.placement(b"a", 3);
         assert!(p.steps.iter().any(|s| matches!(s, Step::Skipped { .. })) || p.steps.len() == 3);
-        let used = p.steps.iter().filter(|s| matches!(s, Step::Used(_))).count();
+        let used = p
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::Used(_)))
+            .count();
         assert_eq!(used, 3);
     }
 

@@ -105,7 +105,12 @@ impl Server {
     /// Serves until `shutdown` completes.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let loops: Vec<_> = (0..self.workers)
-            .map(|_| tokio::spawn(serve_loop(Arc::clone(&self.socket), Arc::clone(&self.store))))
+            .map(|_| {
+                tokio::spawn(serve_loop(
+                    Arc::clone(&self.socket),
+                    Arc::clone(&self.store),
+                ))
+            })
             .collect();
         shutdown.await;
         for l in &loops {
@@ -158,21 +163,88 @@ async fn serve_loop(socket: Arc<UdpSocket>, store: Arc<Store>) {
     }
 }
 
-/// Completes on SIGINT or SIGTERM (the server's clean-exit signals).
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot watch SIGTERM");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// What `dkvs-server` was asked to do: an address and initial pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// Address to bind.
+    pub addr: SocketAddrV4,
+    /// Pairs stored at start, as if put.
+    pub initial: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl ServeOptions {
+    /// Checks the command line's trailing `<key> <value>` words.
+    pub fn new(
+        ip: std::net::Ipv4Addr,
+        port: u16,
+        words: Vec<std::ffi::OsString>,
+    ) -> Result<ServeOptions, String> {
+        use std::os::unix::ffi::OsStringExt;
+        if !words.len().is_multiple_of(2) {
+            return Err(format!(
+                "initial pairs come as <key> <value>; got an odd number of words ({}), the last key has no value",
+                words.len()
+            ));
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+        let mut initial = Vec::with_capacity(words.len() / 2);
+        let mut words = words.into_iter().map(OsStringExt::into_vec);
+        while let (Some(key), Some(value)) = (words.next(), words.next()) {
+            protocol::check_key(&key)
+                .and_then(|_| protocol::check_value(&value))
+                .map_err(|e| format!("initial pair {:?}: {e}", String::from_utf8_lossy(&key)))?;
+            initial.push((key, value));
+        }
+        Ok(ServeOptions {
+            addr: SocketAddrV4::new(ip, port),
+            initial,
+        })
     }
+}
+
+/// Runs a server as `dkvs-server` does: binds, stores the initial pairs,
+/// serves until SIGINT/SIGTERM. Errors are ready to print.
+pub fn serve_until_signal(options: ServeOptions) -> Result<(), String> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async {
+        let shutdown = shutdown_signal().map_err(|e| format!("cannot watch signals: {e}"))?;
+        let server = Server::bind(options.addr).map_err(|e| {
+            let hint = if e.kind() == io::ErrorKind::AddrInUse {
+                " (is another server already running on this port?)"
+            } else if e.kind() == io::ErrorKind::AddrNotAvailable {
+                " (this machine has no such address)"
+            } else {
+                ""
+            };
+            format!("cannot bind UDP {}: {e}{hint}", options.addr)
+        })?;
+        for (key, value) in &options.initial {
+            server.store().put(key, value);
+        }
+        tracing::info!(addr = %options.addr, pairs = options.initial.len(), "serving");
+        server.run(shutdown).await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// Registers SIGINT and SIGTERM at once (so a signal that arrives while the
+/// server is still starting is not lost) and returns a future that completes
+/// on the first of them.
+pub fn shutdown_signal() -> io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
 
 #[cfg(test)]
@@ -183,15 +255,23 @@ mod tests {
     fn respond_cases() {
         let s = Store::new();
         assert_eq!(respond(&s, b"k"), Response::One(Bytes::from_static(b"\0")));
-        assert_eq!(respond(&s, b"k\0v"), Response::One(Bytes::from_static(b"\0")));
+        assert_eq!(
+            respond(&s, b"k\0v"),
+            Response::One(Bytes::from_static(b"\0"))
+        );
         assert_eq!(respond(&s, b"k"), Response::One(Bytes::from_static(b"v")));
-        assert_eq!(respond(&s, b"e\0"), Response::One(Bytes::from_static(b"\0")));
+        assert_eq!(
+            respond(&s, b"e\0"),
+            Response::One(Bytes::from_static(b"\0"))
+        );
         assert_eq!(respond(&s, b"e"), Response::One(Bytes::from_static(b"")));
         assert_eq!(respond(&s, b"\0x"), Response::One(Bytes::new()));
         assert_eq!(respond(&s, b"a\0b\0c"), Response::One(Bytes::new()));
         assert_eq!(
             respond(&s, b""),
-            Response::Many(vec![b"storing 2 key-value pairs:\ne --> \nk --> v\n".to_vec()])
+            Response::Many(vec![
+                b"storing 2 key-value pairs:\ne --> \nk --> v\n".to_vec()
+            ])
         );
     }
 }

@@ -155,7 +155,11 @@ impl Trace {
             OpKind::Get => ("R", self.quorum.r),
             OpKind::Put => ("W", self.quorum.w),
         };
-        let answered = self.replicas.iter().filter(|r| matches!(&r.reply, Some(x) if *x != Reply::Timeout)).count();
+        let answered = self
+            .replicas
+            .iter()
+            .filter(|r| matches!(&r.reply, Some(x) if *x != Reply::Timeout))
+            .count();
         let silent = self.quorum.n - answered.min(self.quorum.n);
         Some(match f {
             Failure::NotFound => "key not found".to_string(),
@@ -165,7 +169,10 @@ impl Trace {
                 ),
                 OpKind::Put => format!(
                     "{name}={needed} cannot be reached: {} of {} servers stored the value",
-                    self.replicas.iter().filter(|r| r.reply == Some(Reply::Stored)).count(),
+                    self.replicas
+                        .iter()
+                        .filter(|r| r.reply == Some(Reply::Stored))
+                        .count(),
                     self.quorum.n
                 ),
             },
@@ -183,7 +190,11 @@ impl Trace {
     /// values for a get) — how close the operation came to its quorum.
     pub fn best_tally(&self) -> usize {
         match self.kind {
-            OpKind::Put => self.replicas.iter().filter(|r| r.reply == Some(Reply::Stored)).count(),
+            OpKind::Put => self
+                .replicas
+                .iter()
+                .filter(|r| r.reply == Some(Reply::Stored))
+                .count(),
             OpKind::Get => {
                 let values: Vec<&Vec<u8>> = self
                     .replicas

@@ -1,0 +1,52 @@
+//! `dkvs-server`: one storage server on a UDP port (SPEC §5).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use dkvs::cli;
+use dkvs::server::ServeOptions;
+
+/// Serve a dkvs store on UDP <IP>:<PORT> until SIGINT or SIGTERM.
+///
+/// Trailing <key> <value> pairs are stored at start exactly as if put.
+/// Prints nothing in normal operation; errors go to stderr. Exit status:
+/// 0 clean stop, 1 cannot serve (address in use, …), 2 usage error.
+#[derive(Debug, Parser)]
+#[command(name = "dkvs-server", version, about, long_about)]
+struct Cli {
+    /// IPv4 address to bind
+    ip: std::net::Ipv4Addr,
+    /// UDP port to bind
+    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
+    port: u16,
+    /// Initial pairs: <key> <value> ...
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "KEY VALUE"
+    )]
+    pairs: Vec<std::ffi::OsString>,
+    /// More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+fn main() -> ExitCode {
+    let cli: Cli = cli::parse_or_exit(false);
+    dkvs::logging::init(cli.verbose);
+    let options = match ServeOptions::new(cli.ip, cli.port, cli.pairs) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            eprintln!("Usage: dkvs-server [options] <IP> <PORT> [<key> <value>]...");
+            return ExitCode::from(dkvs::commands::exit::USAGE);
+        }
+    };
+    match dkvs::server::serve_until_signal(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            ExitCode::from(dkvs::commands::exit::FAILED)
+        }
+    }
+}
