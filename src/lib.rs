@@ -16,9 +16,11 @@ pub mod dump_ring;
 pub mod logging;
 pub mod protocol;
 pub mod quorum;
+pub mod repl;
 pub mod ring;
 pub mod server;
 pub mod store;
+pub mod supervisor;
 pub mod trace;
 
 pub use client::Client;

@@ -1,0 +1,578 @@
+//! Parsing REPL lines (SPEC §10) into [`ReplCommand`]s.
+//!
+//! Words are separated by spaces; a word may be double-quoted with `\"` and
+//! `\\` escapes; an unquoted `name=value` word is an option. Parsing checks
+//! everything that can be checked without the network — arity, option names
+//! and values, server names — so a bad line prints one clear error and
+//! changes nothing.
+
+use std::fmt;
+
+use crate::commands::Command;
+use crate::config::ClusterConfig;
+use crate::quorum::QuorumOptions;
+
+/// One word of a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    /// The word's bytes after quote removal.
+    pub text: String,
+    /// True when any part of it was quoted (quoted words are never options).
+    pub quoted: bool,
+}
+
+/// A parse error: one line for the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError(msg.into()))
+}
+
+/// Splits a line into words (double quotes group, `\"` and `\\` escape
+/// inside quotes).
+pub fn split_words(line: &str) -> Result<Vec<Word>, ParseError> {
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return Ok(words);
+        }
+        let mut word = Word {
+            text: String::new(),
+            quoted: false,
+        };
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() {
+                break;
+            }
+            chars.next();
+            if c != '"' {
+                word.text.push(c);
+                continue;
+            }
+            word.quoted = true;
+            loop {
+                match chars.next() {
+                    None => return err("unterminated quote: add the closing \""),
+                    Some('"') => break,
+                    Some('\\') => match chars.next() {
+                        Some(e @ ('"' | '\\')) => word.text.push(e),
+                        Some(other) => {
+                            word.text.push('\\');
+                            word.text.push(other);
+                        }
+                        None => return err("unterminated quote: add the closing \""),
+                    },
+                    Some(other) => word.text.push(other),
+                }
+            }
+        }
+        words.push(word);
+    }
+}
+
+/// A server named on a line, resolved to its index in the configuration.
+pub type ServerIndex = usize;
+
+/// Process actions on a spawned server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessAction {
+    /// SIGKILL.
+    Kill,
+    /// SIGTERM.
+    Stop,
+    /// Start a stopped server.
+    Start,
+    /// Stop then start.
+    Restart,
+    /// SIGSTOP.
+    Pause,
+    /// SIGCONT.
+    Resume,
+}
+
+impl ProcessAction {
+    /// The REPL word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            ProcessAction::Kill => "kill",
+            ProcessAction::Stop => "stop",
+            ProcessAction::Start => "start",
+            ProcessAction::Restart => "restart",
+            ProcessAction::Pause => "pause",
+            ProcessAction::Resume => "resume",
+        }
+    }
+}
+
+/// The slow-motion setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slow {
+    /// Show each reply after this many milliseconds.
+    On(u64),
+    /// Show results at once.
+    Off,
+}
+
+/// A what-if question about membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WhatIf {
+    /// A new server with `nodes` virtual nodes.
+    Add {
+        /// Its address.
+        addr: std::net::SocketAddrV4,
+        /// Its virtual nodes.
+        nodes: u32,
+    },
+    /// Removing a configured server.
+    Remove(ServerIndex),
+    /// Clear the what-if view.
+    Off,
+}
+
+/// A parsed REPL line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplCommand {
+    /// get/put/cat/substr/find with their options.
+    Data(Command, QuorumOptions),
+    /// `where <key>`.
+    Where(Vec<u8>),
+    /// `ring`.
+    Ring,
+    /// `dump [<server>]`.
+    Dump(Option<ServerIndex>),
+    /// kill/stop/start/restart/pause/resume.
+    Process(ProcessAction, ServerIndex),
+    /// `status`.
+    Status,
+    /// `help [<command>]`.
+    Help(Option<String>),
+    /// `slow on|off|<ms>`.
+    Slow(Slow),
+    /// `whatif add|remove|off`.
+    WhatIf(WhatIf),
+    /// `quit`.
+    Quit,
+}
+
+/// Every command word, for help and completion.
+pub const COMMANDS: &[&str] = &[
+    "put", "get", "cat", "substr", "find", "where", "ring", "dump", "kill", "stop", "start",
+    "restart", "pause", "resume", "status", "slow", "whatif", "help", "quit",
+];
+
+impl fmt::Display for ReplCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+/// Splits words into arguments and `name=value` options.
+fn split_options(words: Vec<Word>) -> (Vec<Word>, Vec<(String, String)>) {
+    let mut args = Vec::new();
+    let mut options = Vec::new();
+    for w in words {
+        if !w.quoted
+            && let Some((name, value)) = w.text.split_once('=')
+            && !name.is_empty()
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            options.push((name.to_string(), value.to_string()));
+            continue;
+        }
+        args.push(w);
+    }
+    (args, options)
+}
+
+fn positive(name: &str, value: &str) -> Result<u32, ParseError> {
+    match value.parse::<u32>() {
+        Ok(v) if v >= 1 => Ok(v),
+        _ => err(format!("{name}={value}: {name} must be a strictly positive integer")),
+    }
+}
+
+fn quorum_options(
+    command: &str,
+    options: &[(String, String)],
+    allowed: &[&str],
+) -> Result<QuorumOptions, ParseError> {
+    let mut q = QuorumOptions::default();
+    for (name, value) in options {
+        if !allowed.contains(&name.as_str()) {
+            let list: Vec<String> = allowed.iter().map(|a| format!("{a}=")).collect();
+            return err(format!(
+                "{command} does not take {name}=; its options are {}",
+                list.join(" ")
+            ));
+        }
+        let v = positive(name, value)?;
+        match name.as_str() {
+            "n" => q.n = Some(v),
+            "w" => q.w = Some(v),
+            _ => q.r = Some(v),
+        }
+    }
+    Ok(q)
+}
+
+fn no_options(command: &str, options: &[(String, String)]) -> Result<(), ParseError> {
+    match options.first() {
+        Some((name, _)) => err(format!("{command} takes no options (got {name}=)")),
+        None => Ok(()),
+    }
+}
+
+fn arity(command: &str, args: &[Word], min: usize, max: usize, usage: &str) -> Result<(), ParseError> {
+    if args.len() < min || args.len() > max {
+        return err(format!("usage: {command} {usage}"));
+    }
+    Ok(())
+}
+
+/// Resolves a server name: 1-based position or `ip:port`.
+pub fn resolve_server(config: &ClusterConfig, name: &str) -> Result<ServerIndex, ParseError> {
+    config.find_server(name).ok_or_else(|| {
+        ParseError(format!(
+            "unknown server `{name}`: name it by its position 1..{} or as ip:port (see `status`)",
+            config.servers.len()
+        ))
+    })
+}
+
+fn bytes(w: &Word) -> Vec<u8> {
+    w.text.as_bytes().to_vec()
+}
+
+fn integer(name: &str, w: &Word) -> Result<i64, ParseError> {
+    w.text
+        .parse::<i64>()
+        .map_err(|_| ParseError(format!("{name} `{}` is not an integer", w.text)))
+}
+
+/// Parses one line. `Ok(None)` for an empty line.
+pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplCommand>, ParseError> {
+    let words = split_words(line)?;
+    let Some(first) = words.first() else {
+        return Ok(None);
+    };
+    if first.quoted {
+        return err(format!("unknown command \"{}\"; type `help`", first.text));
+    }
+    let name = first.text.clone();
+    let (args, options) = split_options(words.into_iter().skip(1).collect());
+    let command = match name.as_str() {
+        "put" => {
+            arity("put", &args, 2, 2, "<key> <value> [n=N] [w=W]")?;
+            let q = quorum_options("put", &options, &["n", "w"])?;
+            ReplCommand::Data(
+                Command::Put {
+                    key: bytes(&args[0]),
+                    value: bytes(&args[1]),
+                },
+                q,
+            )
+        }
+        "get" => {
+            arity("get", &args, 1, 1, "<key> [n=N] [r=R]")?;
+            let q = quorum_options("get", &options, &["n", "r"])?;
+            ReplCommand::Data(Command::Get { key: bytes(&args[0]) }, q)
+        }
+        "cat" => {
+            arity("cat", &args, 2, usize::MAX, "<key>... <dest> [n=N] [r=R] [w=W]")?;
+            let q = quorum_options("cat", &options, &["n", "r", "w"])?;
+            let dest = bytes(&args[args.len() - 1]);
+            let sources = args[..args.len() - 1].iter().map(bytes).collect();
+            ReplCommand::Data(Command::Cat { sources, dest }, q)
+        }
+        "substr" => {
+            arity("substr", &args, 4, 4, "<key> <position> <length> <dest> [n=N] [r=R] [w=W]")?;
+            let q = quorum_options("substr", &options, &["n", "r", "w"])?;
+            ReplCommand::Data(
+                Command::Substr {
+                    key: bytes(&args[0]),
+                    position: integer("position", &args[1])?,
+                    length: integer("length", &args[2])?,
+                    dest: bytes(&args[3]),
+                },
+                q,
+            )
+        }
+        "find" => {
+            arity("find", &args, 2, 2, "<haystack-key> <needle-key> [n=N] [r=R]")?;
+            let q = quorum_options("find", &options, &["n", "r"])?;
+            ReplCommand::Data(
+                Command::Find {
+                    haystack: bytes(&args[0]),
+                    needle: bytes(&args[1]),
+                },
+                q,
+            )
+        }
+        "where" => {
+            arity("where", &args, 1, 1, "<key>")?;
+            no_options("where", &options)?;
+            if args[0].text.is_empty() {
+                return err("where: the key must not be empty");
+            }
+            ReplCommand::Where(bytes(&args[0]))
+        }
+        "ring" | "status" | "quit" | "q" | "exit" => {
+            arity(&name, &args, 0, 0, "")?;
+            no_options(&name, &options)?;
+            match name.as_str() {
+                "ring" => ReplCommand::Ring,
+                "status" => ReplCommand::Status,
+                _ => ReplCommand::Quit,
+            }
+        }
+        "dump" => {
+            arity("dump", &args, 0, 1, "[<server>]")?;
+            no_options("dump", &options)?;
+            let server = args.first().map(|w| resolve_server(config, &w.text)).transpose()?;
+            ReplCommand::Dump(server)
+        }
+        "kill" | "stop" | "start" | "restart" | "pause" | "resume" => {
+            arity(&name, &args, 1, 1, "<server>")?;
+            no_options(&name, &options)?;
+            let action = match name.as_str() {
+                "kill" => ProcessAction::Kill,
+                "stop" => ProcessAction::Stop,
+                "start" => ProcessAction::Start,
+                "restart" => ProcessAction::Restart,
+                "pause" => ProcessAction::Pause,
+                _ => ProcessAction::Resume,
+            };
+            ReplCommand::Process(action, resolve_server(config, &args[0].text)?)
+        }
+        "help" | "?" => {
+            arity("help", &args, 0, 1, "[<command>]")?;
+            no_options("help", &options)?;
+            ReplCommand::Help(args.first().map(|w| w.text.clone()))
+        }
+        "slow" => {
+            arity("slow", &args, 1, 1, "on|off|<ms>")?;
+            no_options("slow", &options)?;
+            ReplCommand::Slow(match args[0].text.as_str() {
+                "on" => Slow::On(DEFAULT_SLOW_MS),
+                "off" => Slow::Off,
+                ms => match ms.parse::<u64>() {
+                    Ok(0) => Slow::Off,
+                    Ok(v) if v <= 60_000 => Slow::On(v),
+                    _ => return err("usage: slow on|off|<ms> (ms from 1 to 60000)"),
+                },
+            })
+        }
+        "whatif" => parse_whatif(&args, &options, config)?,
+        other => return err(format!("unknown command `{other}`; type `help` for the list")),
+    };
+    Ok(Some(command))
+}
+
+/// Slow-motion delay per reply when `slow on` gives none.
+pub const DEFAULT_SLOW_MS: u64 = 700;
+
+fn parse_whatif(
+    args: &[Word],
+    options: &[(String, String)],
+    config: &ClusterConfig,
+) -> Result<ReplCommand, ParseError> {
+    const USAGE: &str = "usage: whatif add <ip:port> nodes=<k> | whatif remove <server> | whatif off";
+    match args.first().map(|w| w.text.as_str()) {
+        Some("add") if args.len() == 2 => {
+            let addr: std::net::SocketAddrV4 = args[1]
+                .text
+                .parse()
+                .map_err(|_| ParseError(format!("whatif add: `{}` is not an ip:port address", args[1].text)))?;
+            if addr.port() == 0 {
+                return err("whatif add: the port must be 1..65535");
+            }
+            if config.servers.iter().any(|s| s.addr() == addr) {
+                return err(format!("whatif add: {addr} is already in the ring"));
+            }
+            let mut nodes = 1;
+            for (name, value) in options {
+                if name != "nodes" {
+                    return err(format!("whatif add does not take {name}=; its option is nodes="));
+                }
+                nodes = positive("nodes", value)?;
+                if nodes > 10_000 {
+                    return err("whatif add: nodes must be at most 10000");
+                }
+            }
+            Ok(ReplCommand::WhatIf(WhatIf::Add { addr, nodes }))
+        }
+        Some("remove") if args.len() == 2 => {
+            no_options("whatif remove", options)?;
+            if config.servers.len() < 2 {
+                return err("whatif remove: the ring would be empty");
+            }
+            Ok(ReplCommand::WhatIf(WhatIf::Remove(resolve_server(config, &args[1].text)?)))
+        }
+        Some("off") if args.len() == 1 => {
+            no_options("whatif off", options)?;
+            Ok(ReplCommand::WhatIf(WhatIf::Off))
+        }
+        _ => err(USAGE),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_servers_txt;
+
+    fn cfg() -> ClusterConfig {
+        parse_servers_txt("127.0.0.1 1234 3\n127.0.0.1 1235 2\n127.0.0.1 1236 2\n127.0.0.1 1237 1\n127.0.0.1 1238 1\n", "t")
+            .unwrap()
+    }
+
+    fn p(line: &str) -> Result<Option<ReplCommand>, ParseError> {
+        parse_line(line, &cfg())
+    }
+
+    fn ok(line: &str) -> ReplCommand {
+        p(line).unwrap_or_else(|e| panic!("{line}: {e}")).unwrap()
+    }
+
+    fn bad(line: &str) -> String {
+        match p(line) {
+            Err(e) => e.0,
+            Ok(c) => panic!("{line} parsed as {c:?}"),
+        }
+    }
+
+    #[test]
+    fn words_and_quotes() {
+        let w = split_words(r#"put "two words" a\b "q\"x\\y" """#).unwrap();
+        let t: Vec<&str> = w.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(t, vec!["put", "two words", "a\\b", "q\"x\\y", ""]);
+        assert!(w[1].quoted && !w[2].quoted);
+        assert!(split_words("put \"open").is_err());
+        assert!(split_words("put \"open\\").is_err());
+        assert_eq!(split_words("   ").unwrap(), vec![]);
+        assert_eq!(split_words("a\tb").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn data_commands() {
+        assert_eq!(
+            ok("put a b n=4 w=3"),
+            ReplCommand::Data(
+                Command::Put {
+                    key: b"a".to_vec(),
+                    value: b"b".to_vec()
+                },
+                QuorumOptions::default().n(4).w(3)
+            )
+        );
+        assert_eq!(
+            ok("get a r=1"),
+            ReplCommand::Data(Command::Get { key: b"a".to_vec() }, QuorumOptions::default().r(1))
+        );
+        assert_eq!(
+            ok(r#"put k "" "#),
+            ReplCommand::Data(
+                Command::Put {
+                    key: b"k".to_vec(),
+                    value: vec![]
+                },
+                QuorumOptions::default()
+            )
+        );
+        assert_eq!(
+            ok(r#"put "n=3" x"#),
+            ReplCommand::Data(
+                Command::Put {
+                    key: b"n=3".to_vec(),
+                    value: b"x".to_vec()
+                },
+                QuorumOptions::default()
+            )
+        );
+        assert!(matches!(ok("cat a b c dest w=1"), ReplCommand::Data(Command::Cat { ref sources, .. }, _) if sources.len() == 3));
+        assert!(matches!(
+            ok("substr example -2 2 d"),
+            ReplCommand::Data(Command::Substr { position: -2, length: 2, .. }, _)
+        ));
+        assert!(matches!(ok("find ab a n=2 r=1"), ReplCommand::Data(Command::Find { .. }, _)));
+        assert!(matches!(ok("put url http://x?a=b"), ReplCommand::Data(Command::Put { .. }, _)));
+    }
+
+    #[test]
+    fn other_commands() {
+        assert_eq!(ok("where coucou"), ReplCommand::Where(b"coucou".to_vec()));
+        assert_eq!(ok("ring"), ReplCommand::Ring);
+        assert_eq!(ok("dump"), ReplCommand::Dump(None));
+        assert_eq!(ok("dump 2"), ReplCommand::Dump(Some(1)));
+        assert_eq!(ok("dump 127.0.0.1:1238"), ReplCommand::Dump(Some(4)));
+        assert_eq!(ok("kill 1"), ReplCommand::Process(ProcessAction::Kill, 0));
+        assert_eq!(ok("stop 2"), ReplCommand::Process(ProcessAction::Stop, 1));
+        assert_eq!(ok("start 3"), ReplCommand::Process(ProcessAction::Start, 2));
+        assert_eq!(ok("restart 4"), ReplCommand::Process(ProcessAction::Restart, 3));
+        assert_eq!(ok("pause 127.0.0.1:1235"), ReplCommand::Process(ProcessAction::Pause, 1));
+        assert_eq!(ok("resume 5"), ReplCommand::Process(ProcessAction::Resume, 4));
+        assert_eq!(ok("status"), ReplCommand::Status);
+        assert_eq!(ok("help"), ReplCommand::Help(None));
+        assert_eq!(ok("help put"), ReplCommand::Help(Some("put".into())));
+        assert_eq!(ok("quit"), ReplCommand::Quit);
+        assert_eq!(ok("q"), ReplCommand::Quit);
+        assert_eq!(ok("slow on"), ReplCommand::Slow(Slow::On(DEFAULT_SLOW_MS)));
+        assert_eq!(ok("slow 250"), ReplCommand::Slow(Slow::On(250)));
+        assert_eq!(ok("slow off"), ReplCommand::Slow(Slow::Off));
+        assert_eq!(
+            ok("whatif add 127.0.0.1:1239 nodes=2"),
+            ReplCommand::WhatIf(WhatIf::Add {
+                addr: "127.0.0.1:1239".parse().unwrap(),
+                nodes: 2
+            })
+        );
+        assert_eq!(ok("whatif remove 1"), ReplCommand::WhatIf(WhatIf::Remove(0)));
+        assert_eq!(ok("whatif off"), ReplCommand::WhatIf(WhatIf::Off));
+        assert_eq!(p("").unwrap(), None);
+        assert_eq!(p("   ").unwrap(), None);
+    }
+
+    #[test]
+    fn errors() {
+        assert!(bad("frobnicate").contains("unknown command `frobnicate`"));
+        assert!(bad("\"get\" a").contains("unknown command"));
+        assert!(bad("put a").starts_with("usage: put"));
+        assert!(bad("put a b c").starts_with("usage: put"));
+        assert!(bad("get").starts_with("usage: get"));
+        assert!(bad("get a b").starts_with("usage: get"));
+        assert!(bad("cat a").starts_with("usage: cat"));
+        assert!(bad("substr a 1 2").starts_with("usage: substr"));
+        assert!(bad("substr a x 2 d").contains("not an integer"));
+        assert!(bad("find a").starts_with("usage: find"));
+        assert!(bad("get a w=2").contains("does not take w="));
+        assert!(bad("put a b r=2").contains("does not take r="));
+        assert!(bad("get a x=1").contains("does not take x="));
+        assert!(bad("get a n=0").contains("strictly positive"));
+        assert!(bad("get a n=-1").contains("strictly positive"));
+        assert!(bad("get a r=abc").contains("strictly positive"));
+        assert!(bad("put \"a b").contains("unterminated quote"));
+        assert!(bad("kill 0").contains("unknown server `0`"));
+        assert!(bad("kill 6").contains("unknown server `6`"));
+        assert!(bad("kill 127.0.0.1:9999").contains("unknown server"));
+        assert!(bad("kill").starts_with("usage: kill"));
+        assert!(bad("dump nope").contains("unknown server"));
+        assert!(bad("ring extra").starts_with("usage: ring"));
+        assert!(bad("status n=2").contains("takes no options"));
+        assert!(bad("where").starts_with("usage: where"));
+        assert!(bad("where \"\"").contains("must not be empty"));
+        assert!(bad("slow fast").starts_with("usage: slow"));
+        assert!(bad("whatif").starts_with("usage: whatif"));
+        assert!(bad("whatif add nowhere").contains("not an ip:port"));
+        assert!(bad("whatif add 127.0.0.1:1234").contains("already in the ring"));
+        assert!(bad("whatif add 127.0.0.1:1239 nodes=0").contains("strictly positive"));
+        assert!(bad("whatif add 127.0.0.1:1239 weight=2").contains("does not take weight="));
+        assert!(bad("whatif remove 9").contains("unknown server"));
+        assert!(bad("help a b").starts_with("usage: help"));
+    }
+}
