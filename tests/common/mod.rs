@@ -1,0 +1,695 @@
+//! Test harness shared by the integration tests in `tests/`.
+//!
+//! Everything here drives the real binaries (`dkvs-server`, `dkvs-client`,
+//! `dkvs-dump-ring`, found through Cargo's `CARGO_BIN_EXE_*` variables) over
+//! real UDP on loopback. The rules it enforces:
+//!
+//! - **No port collisions between parallel tests.** Each [`Cluster`] picks a
+//!   random loopback address `127.X.Y.Z` (Linux routes all of 127/8 to `lo`)
+//!   and ports that the kernel reported free on that address; see
+//!   [`loopback_ip`] and [`free_ports`].
+//! - **No stray processes.** Every child is registered in a [`Procs`] guard
+//!   that SIGKILLs and reaps it by PID on drop, also when the test panics.
+//! - **No unbounded waits.** Every process run ([`run`]), readiness probe
+//!   ([`wait_ready`]) and stop ([`Procs::terminate`]) has a time limit.
+//! - **A clean environment.** Child processes never inherit `DKVS_SERVERS`,
+//!   `DKVS_LOG` or `RUST_LOG` from the test runner ([`clean_command`]).
+//!
+//! Typical use:
+//!
+//! ```ignore
+//! mod common;
+//! use common::*;
+//!
+//! let mut cluster = Cluster::new(&[1, 1, 1]); // three servers, one node each
+//! cluster.start_all();
+//! cluster.client(&["put", "--", "k", "v"]).assert_stdout("OK\n");
+//! cluster.client(&["get", "--", "k"]).assert_stdout("OK v\n");
+//! // every server is killed when `cluster` goes out of scope
+//! ```
+
+#![allow(dead_code)]
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use dkvs::ClusterConfig;
+use dkvs::config::{parse_cluster_toml, parse_servers_txt};
+use dkvs::ring::Ring;
+use rand::RngExt;
+
+/// Path of the `dkvs-server` binary under test.
+pub const SERVER: &str = env!("CARGO_BIN_EXE_dkvs-server");
+/// Path of the `dkvs-client` binary under test.
+pub const CLIENT: &str = env!("CARGO_BIN_EXE_dkvs-client");
+/// Path of the `dkvs-dump-ring` binary under test.
+pub const DUMP_RING: &str = env!("CARGO_BIN_EXE_dkvs-dump-ring");
+
+/// Default limit for one client or dump-ring run. Generous, because the
+/// suite runs many processes in parallel on small machines; tests that care
+/// about timing measure [`Output::elapsed`] themselves.
+pub const RUN_LIMIT: Duration = Duration::from_secs(10);
+/// How long a freshly spawned server has to start answering.
+pub const READY_LIMIT: Duration = Duration::from_secs(5);
+
+/// Exit codes of the tools, re-exported for brevity (see `dkvs::commands::exit`).
+pub mod code {
+    pub use dkvs::commands::exit::*;
+}
+
+/// A random loopback address `127.X.Y.Z` with X, Y, Z in 1..250, so that
+/// tests running in parallel (each with its own address) never compete for
+/// ports.
+pub fn loopback_ip() -> Ipv4Addr {
+    let mut rng = rand::rng();
+    Ipv4Addr::new(
+        127,
+        rng.random_range(1..250),
+        rng.random_range(1..250),
+        rng.random_range(1..250),
+    )
+}
+
+/// `count` distinct UDP ports that are free on `ip` right now. All sockets are
+/// held until every port is chosen, so the kernel cannot hand out the same
+/// port twice.
+pub fn free_ports(ip: Ipv4Addr, count: usize) -> Vec<u16> {
+    let sockets: Vec<UdpSocket> = (0..count)
+        .map(|_| UdpSocket::bind((ip, 0)).expect("bind a UDP port on loopback"))
+        .collect();
+    sockets
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect()
+}
+
+/// A UDP socket bound to a fresh port of `ip` (used as a fake server: it
+/// can read requests and answer — or not — as a test wishes).
+pub fn bind_socket(ip: Ipv4Addr) -> UdpSocket {
+    UdpSocket::bind((ip, 0)).expect("bind a UDP port on loopback")
+}
+
+/// Builds a command for `program` with stdin closed, run in `dir`, and with
+/// the variables that would change the tools' behaviour removed.
+pub fn clean_command(program: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir)
+        .stdin(Stdio::null())
+        .env_remove(dkvs::config::SERVERS_ENV)
+        .env_remove("DKVS_LOG")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+/// What one finished (or stopped) process produced.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Human-readable command line, for messages.
+    pub command: String,
+    /// Raw standard output.
+    pub stdout_bytes: Vec<u8>,
+    /// Standard output, lossily decoded.
+    pub stdout: String,
+    /// Standard error, lossily decoded.
+    pub stderr: String,
+    /// Exit code; `None` when killed by a signal (for instance on timeout).
+    pub code: Option<i32>,
+    /// Wall time from spawn to exit.
+    pub elapsed: Duration,
+    /// True when the process hit the time limit and was killed.
+    pub timed_out: bool,
+}
+
+impl Output {
+    /// Asserts exit 0 and exactly `stdout` on standard output.
+    #[track_caller]
+    pub fn assert_stdout(&self, stdout: &str) -> &Self {
+        assert_eq!(
+            (self.code, self.stdout.as_str()),
+            (Some(0), stdout),
+            "unexpected result of {}\n{self}",
+            self.command
+        );
+        self.assert_no_panic()
+    }
+
+    /// Asserts the client's failure shape: exit `code`, `FAIL` alone on
+    /// stdout, exactly one line starting with `ERROR: ` on stderr, no panic.
+    #[track_caller]
+    pub fn assert_fail(&self, code: u8) -> &Self {
+        assert_eq!(
+            (self.code, self.stdout.as_str()),
+            (Some(i32::from(code)), "FAIL\n"),
+            "unexpected result of {}\n{self}",
+            self.command
+        );
+        self.assert_one_error_line()
+    }
+
+    /// Asserts exit `code` with nothing on stdout and exactly one `ERROR: `
+    /// line on stderr (the shape of dkvs-server's and dkvs-dump-ring's errors).
+    #[track_caller]
+    pub fn assert_error(&self, code: u8) -> &Self {
+        assert_eq!(
+            (self.code, self.stdout.as_str()),
+            (Some(i32::from(code)), ""),
+            "unexpected result of {}\n{self}",
+            self.command
+        );
+        self.assert_one_error_line()
+    }
+
+    /// Asserts that stderr holds exactly one line starting with `ERROR: `, that
+    /// it is the first line, that it says something, and that nothing panicked.
+    #[track_caller]
+    pub fn assert_one_error_line(&self) -> &Self {
+        let errors: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("ERROR:"))
+            .collect();
+        assert_eq!(errors.len(), 1, "one ERROR line expected\n{self}");
+        assert!(
+            self.stderr.starts_with("ERROR: "),
+            "stderr must start with the ERROR line\n{self}"
+        );
+        assert!(
+            errors[0].len() > "ERROR: ".len() + 5,
+            "the ERROR line must say what is wrong\n{self}"
+        );
+        self.assert_no_panic()
+    }
+
+    /// Asserts that neither stream mentions a panic.
+    #[track_caller]
+    pub fn assert_no_panic(&self) -> &Self {
+        assert!(
+            !self.stderr.contains("panicked") && !self.stdout.contains("panicked"),
+            "a panic\n{self}"
+        );
+        assert!(!self.timed_out, "timed out\n{self}");
+        self
+    }
+
+    /// The first `ERROR:` line of stderr (empty when there is none).
+    pub fn error_line(&self) -> &str {
+        self.stderr
+            .lines()
+            .find(|l| l.starts_with("ERROR:"))
+            .unwrap_or("")
+    }
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "command: {}\nexit: {:?}{} after {:?}\n--- stdout ---\n{}--- stderr ---\n{}--------------",
+            self.command,
+            self.code,
+            if self.timed_out { " (TIMED OUT)" } else { "" },
+            self.elapsed,
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    if let Some(name) = Path::new(&s).file_name() {
+        s = name.to_string_lossy().into_owned();
+    }
+    for a in cmd.get_args() {
+        let _ = write!(s, " {:?}", a.to_string_lossy());
+    }
+    s
+}
+
+/// Runs `cmd` to completion with stdout and stderr captured, killing it if it
+/// is still running after `limit`. Stdin is closed.
+pub fn run(cmd: &mut Command, limit: Duration) -> Output {
+    let command = describe(cmd);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {command}: {e}"));
+    // Read both pipes on threads so a chatty child cannot block on a full pipe.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let (status, timed_out) = wait_bounded(&mut child, limit);
+    let elapsed = start.elapsed();
+    let stdout_bytes = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    Output {
+        command,
+        stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(),
+        stdout_bytes,
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        code: status.code(),
+        elapsed,
+        timed_out,
+    }
+}
+
+/// Waits for `child` at most `limit`; past it, SIGKILLs and reaps it.
+/// Returns the exit status and whether the limit was hit.
+pub fn wait_bounded(child: &mut Child, limit: Duration) -> (ExitStatus, bool) {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return (status, false),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                return (child.wait().expect("reap a killed child"), true);
+            }
+        }
+    }
+}
+
+/// Sends SIGTERM to a process by PID (through `kill(1)`, so the tests need no
+/// extra dependency).
+pub fn send_sigterm(pid: u32) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run kill(1)");
+    assert!(status.success(), "kill -TERM {pid} failed");
+}
+
+/// A guard over child processes: on drop, every child still registered is
+/// SIGKILLed and reaped, whatever happened in the test (including panics).
+#[derive(Debug, Default)]
+pub struct Procs {
+    children: Vec<(String, Option<Child>)>,
+}
+
+impl Procs {
+    /// An empty guard.
+    pub fn new() -> Procs {
+        Procs::default()
+    }
+
+    /// Takes ownership of `child`; returns its handle (an index).
+    pub fn add(&mut self, label: impl Into<String>, child: Child) -> usize {
+        self.children.push((label.into(), Some(child)));
+        self.children.len() - 1
+    }
+
+    /// Spawns `cmd` and registers it.
+    pub fn spawn(&mut self, label: impl Into<String>, cmd: &mut Command) -> usize {
+        let label = label.into();
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {label}: {e}"));
+        self.add(label, child)
+    }
+
+    /// The PID of a registered, still-owned child.
+    pub fn pid(&self, handle: usize) -> u32 {
+        self.children[handle]
+            .1
+            .as_ref()
+            .expect("child already stopped")
+            .id()
+    }
+
+    /// Whether the child is still running.
+    pub fn is_running(&mut self, handle: usize) -> bool {
+        match self.children[handle].1.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// The child's exit status if it has exited (without waiting).
+    pub fn try_status(&mut self, handle: usize) -> Option<ExitStatus> {
+        self.children[handle].1.as_mut()?.try_wait().ok().flatten()
+    }
+
+    /// SIGKILLs and reaps the child.
+    pub fn kill(&mut self, handle: usize) -> Option<ExitStatus> {
+        let mut child = self.children[handle].1.take()?;
+        let _ = child.kill();
+        child.wait().ok()
+    }
+
+    /// SIGTERMs the child and waits up to `limit` for it to exit (SIGKILL
+    /// after that). Returns its status and whether it had to be killed.
+    pub fn terminate(&mut self, handle: usize, limit: Duration) -> (ExitStatus, bool) {
+        let mut child = self.children[handle]
+            .1
+            .take()
+            .expect("child already stopped");
+        if let Ok(Some(status)) = child.try_wait() {
+            return (status, false);
+        }
+        send_sigterm(child.id());
+        wait_bounded(&mut child, limit)
+    }
+
+    /// The label given when the child was registered.
+    pub fn label(&self, handle: usize) -> &str {
+        &self.children[handle].0
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            if let Some(mut c) = child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+/// Sends a get request for a probe key to `addr` until any datagram comes
+/// back from it, for at most `limit`. Returns whether it answered.
+pub fn probe(addr: SocketAddrV4, limit: Duration) -> bool {
+    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind a probe socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(25)))
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    let mut buf = [0u8; 65536];
+    while Instant::now() < deadline {
+        let _ = socket.send_to(b"__dkvs_test_probe__", addr);
+        let until = (Instant::now() + Duration::from_millis(100)).min(deadline);
+        while Instant::now() < until {
+            if let Ok((_, from)) = socket.recv_from(&mut buf)
+                && from == SocketAddr::V4(addr)
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Waits until the server at `addr` answers, panicking (with its stderr) if
+/// it exits or stays silent for [`READY_LIMIT`].
+pub fn wait_ready(procs: &mut Procs, handle: usize, addr: SocketAddrV4, stderr_file: &Path) {
+    let deadline = Instant::now() + READY_LIMIT;
+    while Instant::now() < deadline {
+        if let Some(status) = procs.try_status(handle) {
+            let log = std::fs::read_to_string(stderr_file).unwrap_or_default();
+            panic!("server {addr} exited at start with {status}; stderr:\n{log}");
+        }
+        if probe(addr, Duration::from_millis(200)) {
+            return;
+        }
+    }
+    let log = std::fs::read_to_string(stderr_file).unwrap_or_default();
+    panic!("server {addr} did not answer within {READY_LIMIT:?}; stderr:\n{log}");
+}
+
+/// The configuration file format a [`Cluster`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `servers.txt` (SPEC §2).
+    ServersTxt,
+    /// `cluster.toml` (SPEC §9).
+    ClusterToml,
+}
+
+/// `servers.txt` text for `(ip, port, nodes)` lines.
+pub fn servers_txt(servers: &[(Ipv4Addr, u16, u32)]) -> String {
+    servers
+        .iter()
+        .map(|(ip, port, nodes)| format!("{ip} {port} {nodes}\n"))
+        .collect()
+}
+
+/// `cluster.toml` text for `(ip, port, nodes)` servers, with `defaults` (the
+/// body of a `[defaults]` table, may be empty).
+pub fn cluster_toml(servers: &[(Ipv4Addr, u16, u32)], defaults: &str) -> String {
+    let mut s = String::new();
+    if !defaults.is_empty() {
+        let _ = writeln!(s, "[defaults]\n{defaults}");
+    }
+    for (ip, port, nodes) in servers {
+        let _ = writeln!(
+            s,
+            "[[server]]\nip = \"{ip}\"\nport = {port}\nnodes = {nodes}\n"
+        );
+    }
+    s
+}
+
+/// A test cluster: a temporary directory holding its configuration file,
+/// servers on a private loopback address, and the guard that stops them.
+///
+/// Servers are described by their node counts and numbered 0.. in file
+/// order. Nothing runs until [`Cluster::start`] / [`Cluster::start_all`].
+pub struct Cluster {
+    /// The temporary directory (the cwd of every process run through here).
+    pub dir: tempfile::TempDir,
+    /// The cluster's loopback address.
+    pub ip: Ipv4Addr,
+    /// `(ip, port, nodes)` of every server, in file order.
+    pub servers: Vec<(Ipv4Addr, u16, u32)>,
+    /// The configuration file.
+    pub config_path: PathBuf,
+    /// The parsed configuration (as the tools see it).
+    pub config: ClusterConfig,
+    /// The ring, computed by the library (used for expected orders).
+    pub ring: Ring,
+    /// The guard over every process started through this cluster.
+    pub procs: Procs,
+    running: Vec<Option<usize>>,
+}
+
+impl Cluster {
+    /// A cluster with one server per entry of `nodes` (its node count), on a
+    /// fresh loopback address, described by a `servers.txt`.
+    pub fn new(nodes: &[u32]) -> Cluster {
+        Cluster::with_format(nodes, Format::ServersTxt, "")
+    }
+
+    /// Like [`Cluster::new`] with a `cluster.toml` whose `[defaults]` table
+    /// has body `defaults` (no table when empty).
+    pub fn with_toml(nodes: &[u32], defaults: &str) -> Cluster {
+        Cluster::with_format(nodes, Format::ClusterToml, defaults)
+    }
+
+    /// A cluster described in `format`.
+    pub fn with_format(nodes: &[u32], format: Format, defaults: &str) -> Cluster {
+        let ip = loopback_ip();
+        let ports = free_ports(ip, nodes.len());
+        let servers: Vec<_> = ports
+            .iter()
+            .zip(nodes)
+            .map(|(&port, &n)| (ip, port, n))
+            .collect();
+        Cluster::from_servers(servers, format, defaults)
+    }
+
+    /// A cluster of explicitly given servers (addresses may be fake servers
+    /// bound by the test).
+    pub fn from_servers(
+        servers: Vec<(Ipv4Addr, u16, u32)>,
+        format: Format,
+        defaults: &str,
+    ) -> Cluster {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let (name, text) = match format {
+            Format::ServersTxt => ("servers.txt", servers_txt(&servers)),
+            Format::ClusterToml => ("cluster.toml", cluster_toml(&servers, defaults)),
+        };
+        let config_path = dir.path().join(name);
+        std::fs::write(&config_path, &text).expect("write the configuration");
+        let config = match format {
+            Format::ServersTxt => parse_servers_txt(&text, name),
+            Format::ClusterToml => parse_cluster_toml(&text, name),
+        }
+        .expect("the test configuration parses");
+        let ring = Ring::new(&config);
+        let ip = servers.first().map_or(Ipv4Addr::LOCALHOST, |s| s.0);
+        Cluster {
+            dir,
+            ip,
+            running: vec![None; servers.len()],
+            servers,
+            config_path,
+            config,
+            ring,
+            procs: Procs::new(),
+        }
+    }
+
+    /// Number of servers S.
+    pub fn len(&self) -> usize {
+        self.servers.len()
+    }
+
+    /// Address of server `i`.
+    pub fn addr(&self, i: usize) -> SocketAddrV4 {
+        SocketAddrV4::new(self.servers[i].0, self.servers[i].1)
+    }
+
+    /// Port of server `i`.
+    pub fn port(&self, i: usize) -> u16 {
+        self.servers[i].1
+    }
+
+    /// Server indices of the first `n` replicas of `key`, in preference order.
+    pub fn replicas(&self, key: &str, n: usize) -> Vec<usize> {
+        self.ring
+            .replicas(key.as_bytes(), n)
+            .iter()
+            .map(|r| r.server)
+            .collect()
+    }
+
+    /// A key (`<prefix><number>`) whose preference list of length `n`
+    /// satisfies `want`.
+    pub fn find_key(&self, prefix: &str, n: usize, want: impl Fn(&[usize]) -> bool) -> String {
+        (0..1_000_000)
+            .map(|i| format!("{prefix}{i}"))
+            .find(|k| want(&self.replicas(k, n)))
+            .expect("some key has the wanted preference list")
+    }
+
+    /// Spawns server `i` with no initial pairs and waits until it answers.
+    pub fn start(&mut self, i: usize) {
+        self.start_with(i, &[]);
+    }
+
+    /// Spawns server `i` with initial `<key> <value>` pairs and waits until it
+    /// answers. Its stdout and stderr go to files in the cluster directory
+    /// (`server-<i>.out` / `.err`).
+    pub fn start_with(&mut self, i: usize, pairs: &[(&str, &str)]) {
+        assert!(self.running[i].is_none(), "server {i} already running");
+        let (ip, port, _) = self.servers[i];
+        let out_path = self.dir.path().join(format!("server-{i}.out"));
+        let err_path = self.dir.path().join(format!("server-{i}.err"));
+        let mut cmd = clean_command(SERVER, self.dir.path());
+        cmd.arg(ip.to_string()).arg(port.to_string());
+        for (k, v) in pairs {
+            cmd.arg(k).arg(v);
+        }
+        cmd.stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&err_path).unwrap());
+        let handle = self
+            .procs
+            .spawn(format!("dkvs-server {ip} {port}"), &mut cmd);
+        self.running[i] = Some(handle);
+        let addr = self.addr(i);
+        wait_ready(&mut self.procs, handle, addr, &err_path);
+    }
+
+    /// Starts every server (no initial pairs).
+    pub fn start_all(&mut self) {
+        for i in 0..self.len() {
+            self.start(i);
+        }
+    }
+
+    /// SIGKILLs server `i`.
+    pub fn kill(&mut self, i: usize) {
+        let handle = self.running[i].take().expect("server not running");
+        self.procs.kill(handle);
+    }
+
+    /// SIGTERMs server `i` and waits for it (at most 5 s); returns its status.
+    pub fn terminate(&mut self, i: usize) -> ExitStatus {
+        let handle = self.running[i].take().expect("server not running");
+        let (status, killed) = self.procs.terminate(handle, Duration::from_secs(5));
+        assert!(!killed, "server {i} ignored SIGTERM for 5 s");
+        status
+    }
+
+    /// Whether server `i` was started and is still running.
+    pub fn is_running(&mut self, i: usize) -> bool {
+        match self.running[i] {
+            Some(h) => self.procs.is_running(h),
+            None => false,
+        }
+    }
+
+    /// What server `i` wrote to stdout and stderr so far.
+    pub fn server_output(&self, i: usize) -> (String, String) {
+        let read = |ext| {
+            std::fs::read_to_string(self.dir.path().join(format!("server-{i}.{ext}")))
+                .unwrap_or_default()
+        };
+        (read("out"), read("err"))
+    }
+
+    /// A `dkvs-client` command in the cluster directory, pointed at the
+    /// configuration through `DKVS_SERVERS`, with `args` appended.
+    pub fn client_command(&self, args: &[&str]) -> Command {
+        let mut cmd = clean_command(CLIENT, self.dir.path());
+        cmd.env(dkvs::config::SERVERS_ENV, &self.config_path)
+            .args(args);
+        cmd
+    }
+
+    /// Runs `dkvs-client args…` against this cluster (limit [`RUN_LIMIT`]).
+    pub fn client(&self, args: &[&str]) -> Output {
+        run(&mut self.client_command(args), RUN_LIMIT)
+    }
+
+    /// Runs `dkvs-dump-ring <config file> args…` (limit [`RUN_LIMIT`]).
+    pub fn dump_ring(&self, args: &[&str]) -> Output {
+        let mut cmd = clean_command(DUMP_RING, self.dir.path());
+        cmd.arg(&self.config_path).args(args);
+        run(&mut cmd, RUN_LIMIT)
+    }
+
+    /// `put` through the client with the given extra flags; asserts `OK`.
+    #[track_caller]
+    pub fn put_ok(&self, flags: &[&str], key: &str, value: &str) {
+        let mut args = vec!["put"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--", key, value]);
+        self.client(&args).assert_stdout("OK\n");
+    }
+
+    /// `get` through the client with the given extra flags.
+    pub fn get(&self, flags: &[&str], key: &str) -> Output {
+        let mut args = vec!["get"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--", key]);
+        self.client(&args)
+    }
+}
+
+/// Runs `f` until it returns true or `limit` passes (checked every 10 ms);
+/// returns whether it succeeded.
+pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
