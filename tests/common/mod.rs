@@ -58,6 +58,7 @@ pub const READY_LIMIT: Duration = Duration::from_secs(5);
 
 /// Exit codes of the tools, re-exported for brevity (see `dkvs::commands::exit`).
 pub mod code {
+    #[allow(unused_imports)]
     pub use dkvs::commands::exit::*;
 }
 
@@ -285,18 +286,23 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> (ExitStatus, bool) {
     }
 }
 
-/// Sends SIGTERM to a process by PID (through `kill(1)`, so the tests need no
-/// extra dependency).
-pub fn send_sigterm(pid: u32) {
+/// Sends signal `name` (`"TERM"`, `"INT"`, `"STOP"`, …) to a process by PID,
+/// through `kill(1)`, so the tests need no extra dependency.
+pub fn send_signal(pid: u32, name: &str) {
     let status = Command::new("kill")
-        .arg("-TERM")
+        .arg(format!("-{name}"))
         .arg(pid.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .expect("run kill(1)");
-    assert!(status.success(), "kill -TERM {pid} failed");
+    assert!(status.success(), "kill -{name} {pid} failed");
+}
+
+/// Sends SIGTERM to a process by PID.
+pub fn send_sigterm(pid: u32) {
+    send_signal(pid, "TERM");
 }
 
 /// A guard over child processes: on drop, every child still registered is
@@ -359,6 +365,18 @@ impl Procs {
     /// SIGTERMs the child and waits up to `limit` for it to exit (SIGKILL
     /// after that). Returns its status and whether it had to be killed.
     pub fn terminate(&mut self, handle: usize, limit: Duration) -> (ExitStatus, bool) {
+        self.signal_and_wait(handle, "TERM", limit)
+    }
+
+    /// Sends signal `name` (see [`send_signal`]) to the child and waits up
+    /// to `limit` for it to exit (SIGKILL after that). Returns its status and
+    /// whether it had to be killed.
+    pub fn signal_and_wait(
+        &mut self,
+        handle: usize,
+        name: &str,
+        limit: Duration,
+    ) -> (ExitStatus, bool) {
         let mut child = self.children[handle]
             .1
             .take()
@@ -366,7 +384,7 @@ impl Procs {
         if let Ok(Some(status)) = child.try_wait() {
             return (status, false);
         }
-        send_sigterm(child.id());
+        send_signal(child.id(), name);
         wait_bounded(&mut child, limit)
     }
 
@@ -623,6 +641,21 @@ impl Cluster {
         status
     }
 
+    /// Sends signal `name` to server `i` and waits for it (at most 5 s).
+    pub fn signal(&mut self, i: usize, name: &str) -> ExitStatus {
+        let handle = self.running[i].take().expect("server not running");
+        let (status, killed) = self
+            .procs
+            .signal_and_wait(handle, name, Duration::from_secs(5));
+        assert!(!killed, "server {i} ignored SIG{name} for 5 s");
+        status
+    }
+
+    /// PID of running server `i`.
+    pub fn pid(&self, i: usize) -> u32 {
+        self.procs.pid(self.running[i].expect("server not running"))
+    }
+
     /// Whether server `i` was started and is still running.
     pub fn is_running(&mut self, i: usize) -> bool {
         match self.running[i] {
@@ -691,5 +724,77 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A fake server: a thread that reads requests on `socket` and hands each one
+/// to a handler (which may answer, answer from elsewhere, or stay silent).
+/// It stops when dropped, or after 20 s at the latest.
+pub struct FakeServer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<usize>>,
+    /// The address it listens on.
+    pub addr: SocketAddrV4,
+}
+
+impl FakeServer {
+    /// Starts serving `socket` with `handler(socket, request, from)`.
+    pub fn spawn(
+        socket: UdpSocket,
+        mut handler: impl FnMut(&UdpSocket, &[u8], SocketAddr) + Send + 'static,
+    ) -> FakeServer {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let SocketAddr::V4(addr) = socket.local_addr().unwrap() else {
+            panic!("IPv4 only")
+        };
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let thread = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut buf = vec![0u8; 65536];
+            let mut requests = 0;
+            while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
+                if let Ok((len, from)) = socket.recv_from(&mut buf) {
+                    requests += 1;
+                    handler(&socket, &buf[..len], from);
+                }
+            }
+            requests
+        });
+        FakeServer {
+            stop,
+            thread: Some(thread),
+            addr,
+        }
+    }
+
+    /// A server that reads every request and never answers.
+    pub fn silent(socket: UdpSocket) -> FakeServer {
+        FakeServer::spawn(socket, |_, _, _| {})
+    }
+
+    /// Stops the thread and returns how many requests it received.
+    pub fn stop(mut self) -> usize {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread
+            .take()
+            .map_or(0, |t| t.join().expect("fake server thread panicked"))
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.finish();
+        } else {
+            self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }

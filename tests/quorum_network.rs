@@ -1,0 +1,201 @@
+//! SPEC §6 "Parallel quorum" and §4's address rule, against fake servers
+//! (UDP sockets owned by the test) mixed with real `dkvs-server`s:
+//!
+//! - a server that never answers, first on a key's list, does not delay a
+//!   quorum the others can meet (proof that all N requests go out at once);
+//! - replies from an address that is not one of the operation's N servers,
+//!   or repeated replies from one server, never count.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use common::*;
+
+/// A ring of two real servers and one silent fake, one node each; the fake
+/// is server index 2.
+fn two_real_one_silent() -> (Cluster, FakeServer) {
+    let ip = loopback_ip();
+    let ports = free_ports(ip, 2);
+    let silent = FakeServer::silent(bind_socket(ip));
+    let servers = vec![
+        (ip, ports[0], 1),
+        (ip, ports[1], 1),
+        (ip, silent.addr.port(), 1),
+    ];
+    let mut c = Cluster::from_servers(servers, Format::ServersTxt, "");
+    c.start(0);
+    c.start(1);
+    (c, silent)
+}
+
+#[test]
+fn silent_first_server_does_not_delay_the_quorum() {
+    let (c, silent) = two_real_one_silent();
+    let key = c.find_key("fan", 3, |r| r[0] == 2);
+
+    let put = c.client(&["put", "-t", "3000", "-n", "3", "-w", "2", "--", &key, "v1"]);
+    put.assert_stdout("OK\n");
+    assert!(
+        put.elapsed < Duration::from_millis(1500),
+        "put waited for the silent first server: {put}"
+    );
+
+    let get = c.client(&["get", "-t", "3000", "-n", "3", "-r", "2", "--", &key]);
+    get.assert_stdout("OK v1\n");
+    assert!(
+        get.elapsed < Duration::from_millis(1500),
+        "get waited for the silent first server: {get}"
+    );
+
+    // The defaults (N=3, W=R=2) behave the same.
+    let get = c.client(&["get", "-t", "3000", "--", &key]);
+    get.assert_stdout("OK v1\n");
+    assert!(get.elapsed < Duration::from_millis(1500), "{get}");
+
+    // And the silent server was asked every time.
+    assert!(silent.stop() >= 3, "the silent server was not contacted");
+}
+
+/// The silent server second on the list changes nothing either, and an
+/// operation that needs it fails at the deadline, not before.
+#[test]
+fn silent_server_needed_means_failure_at_deadline() {
+    let (c, silent) = two_real_one_silent();
+    let key = c.find_key("need", 3, |r| r[1] == 2);
+    c.client(&["put", "-t", "3000", "--", &key, "v"])
+        .assert_stdout("OK\n");
+    let out = c.client(&["get", "-t", "600", "-r", "3", "--", &key]);
+    out.assert_fail(code::QUORUM);
+    assert!(out.elapsed >= Duration::from_millis(600), "{out}");
+    drop(silent);
+}
+
+/// A one-server ring whose server is a fake that answers through `reply`.
+fn one_fake(
+    reply: impl FnMut(&std::net::UdpSocket, &[u8], std::net::SocketAddr) + Send + 'static,
+    socket: std::net::UdpSocket,
+) -> (Cluster, FakeServer) {
+    let ip = socket.local_addr().unwrap().ip();
+    let std::net::IpAddr::V4(ip) = ip else {
+        unreachable!()
+    };
+    let fake = FakeServer::spawn(socket, reply);
+    let c = Cluster::from_servers(vec![(ip, fake.addr.port(), 1)], Format::ServersTxt, "");
+    (c, fake)
+}
+
+#[test]
+fn reply_from_a_foreign_port_is_ignored() {
+    let ip = loopback_ip();
+    let foreign = bind_socket(ip);
+    // Only the foreign port answers: the get must time out.
+    let (c, fake) = one_fake(
+        move |_, _, from| {
+            foreign.send_to(b"evil", from).unwrap();
+        },
+        bind_socket(ip),
+    );
+    c.get(&["-t", "500"], "k").assert_fail(code::QUORUM);
+    // A put acknowledged only from the foreign port fails too.
+    c.client(&["put", "-t", "500", "--", "k", "v"])
+        .assert_fail(code::QUORUM);
+    assert_eq!(fake.stop(), 2);
+}
+
+#[test]
+fn foreign_reply_before_the_real_one_is_skipped() {
+    let ip = loopback_ip();
+    let foreign = bind_socket(ip);
+    let (c, _fake) = one_fake(
+        move |server, request, from| {
+            let (bad, good): (&[u8], &[u8]) = if request.contains(&0) {
+                (b"", b"\0") // a refusal from the foreign port, then stored
+            } else {
+                (b"evil", b"good")
+            };
+            foreign.send_to(bad, from).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            server.send_to(good, from).unwrap();
+        },
+        bind_socket(ip),
+    );
+    c.get(&["-t", "3000"], "k").assert_stdout("OK good\n");
+    c.client(&["put", "-t", "3000", "--", "k", "v"])
+        .assert_stdout("OK\n");
+}
+
+/// The foreign reply comes from another server of the ring, one that is not
+/// among this operation's N: it still does not count.
+#[test]
+fn reply_from_a_ring_server_outside_the_n_is_ignored() {
+    let ip = loopback_ip();
+    let outsider = bind_socket(ip);
+    let outsider_port = outsider.local_addr().unwrap().port();
+    let outsider_clone = outsider.try_clone().unwrap();
+    let target = bind_socket(ip);
+    let target_port = target.local_addr().unwrap().port();
+    let target_fake = FakeServer::spawn(target, move |_, _, from| {
+        outsider_clone.send_to(b"evil", from).unwrap();
+    });
+    let outsider_fake = FakeServer::silent(outsider);
+    let c = Cluster::from_servers(
+        vec![(ip, target_port, 1), (ip, outsider_port, 1)],
+        Format::ServersTxt,
+        "",
+    );
+    let key = c.find_key("out", 1, |r| r[0] == 0);
+    c.get(&["-n", "1", "-t", "500"], &key)
+        .assert_fail(code::QUORUM);
+    assert_eq!(target_fake.stop(), 1);
+    assert_eq!(outsider_fake.stop(), 0, "n=1 must contact one server only");
+}
+
+/// A server that answers twice counts once: R=2 needs two distinct servers.
+#[test]
+fn duplicate_replies_count_once() {
+    let ip = loopback_ip();
+    let chatty = FakeServer::spawn(bind_socket(ip), |socket, _, from| {
+        for _ in 0..3 {
+            socket.send_to(b"same", from).unwrap();
+        }
+    });
+    let silent = FakeServer::silent(bind_socket(ip));
+    let c = Cluster::from_servers(
+        vec![(ip, chatty.addr.port(), 1), (ip, silent.addr.port(), 1)],
+        Format::ServersTxt,
+        "",
+    );
+    c.get(&["-n", "2", "-r", "2", "-t", "500"], "k")
+        .assert_fail(code::QUORUM);
+    c.get(&["-n", "2", "-r", "1", "-t", "3000"], "k")
+        .assert_stdout("OK same\n");
+    // Put acknowledgements likewise.
+    c.client(&["put", "-n", "2", "-w", "2", "-t", "500", "--", "k", "v"])
+        .assert_fail(code::QUORUM);
+}
+
+/// A server that answers garbage to a put (neither NUL nor empty) is not an
+/// acknowledgement; one that answers NUL to a get is "not found".
+#[test]
+fn malformed_replies_do_not_count() {
+    let ip = loopback_ip();
+    let fake = FakeServer::spawn(bind_socket(ip), |socket, request, from| {
+        if request.contains(&0) {
+            socket.send_to(b"yes!", from).unwrap();
+        } else {
+            socket.send_to(b"\0", from).unwrap();
+        }
+    });
+    let c = Cluster::from_servers(
+        vec![(Ipv4Addr::from(fake.addr.ip().octets()), fake.addr.port(), 1)],
+        Format::ServersTxt,
+        "",
+    );
+    let put = c.client(&["put", "-t", "2000", "--", "k", "v"]);
+    assert_ne!(put.code, Some(0), "{put}");
+    assert_eq!(put.stdout, "FAIL\n", "{put}");
+    put.assert_one_error_line();
+    c.get(&["-t", "2000"], "k").assert_fail(code::NOT_FOUND);
+}
