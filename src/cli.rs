@@ -72,6 +72,11 @@ pub fn parse_or_exit<P: clap::Parser>(fail_line: bool) -> P {
             let rendered = e.render().to_string();
             let rendered = rendered.strip_prefix("error: ").unwrap_or(&rendered);
             eprint!("ERROR: {rendered}");
+            // Some clap errors (bad option values) carry no usage line; usage
+            // errors always show the usage (SPEC §6).
+            if !rendered.contains("Usage:") {
+                eprintln!("{}", P::command().render_usage());
+            }
             std::process::exit(exit::USAGE as i32);
         }
     }

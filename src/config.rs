@@ -185,7 +185,7 @@ impl ClusterConfig {
             ConfigError::new(&name, None, None, format!("cannot read the file: {e}"))
         })?;
         let text = String::from_utf8(bytes).map_err(|e| {
-            let line = line_of(&e.as_bytes()[..e.utf8_error().valid_up_to()], 0);
+            let line = line_of(e.as_bytes(), e.utf8_error().valid_up_to());
             ConfigError::new(
                 &name,
                 Some(line),

@@ -19,7 +19,13 @@ use dkvs::quorum::QuorumOptions;
 /// long, put refused), 2 usage error, 3 configuration error, 4 not found,
 /// 5 quorum not reached / network.
 #[derive(Debug, Parser)]
-#[command(name = "dkvs-client", version, about, long_about)]
+#[command(
+    name = "dkvs-client",
+    version,
+    about,
+    long_about,
+    override_usage = "dkvs-client <command> [-n N] [-w W] [-r R] [other options] -- <arguments>..."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -65,6 +71,10 @@ enum Cmd {
         needle: OsString,
     },
 }
+
+/// The §6 usage line, printed after usage errors found past argument parsing.
+const USAGE: &str =
+    "Usage: dkvs-client <command> [-n N] [-w W] [-r R] [other options] -- <arguments>...";
 
 fn bytes(s: OsString) -> Vec<u8> {
     s.into_vec()
@@ -122,9 +132,7 @@ fn main() -> ExitCode {
         Ok(q) => q,
         Err(e) => {
             let code = cli::fail(true, &e, exit::USAGE);
-            eprintln!(
-                "Usage: dkvs-client <command> [-n N] [-w W] [-r R] [other options] -- <arguments>..."
-            );
+            eprintln!("{USAGE}");
             return code;
         }
     };
@@ -143,6 +151,13 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => cli::fail(true, &e, e.code),
+        Err(e) => {
+            let code = cli::fail(true, &e, e.code);
+            if e.code == exit::USAGE {
+                // An argument the command cannot take (an empty key, …).
+                eprintln!("{USAGE}");
+            }
+            code
+        }
     }
 }
