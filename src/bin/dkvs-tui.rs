@@ -1,6 +1,274 @@
-//! `dkvs-tui`: the cluster manager (work in progress, see issue 3).
+//! `dkvs-tui`: runs a whole local cluster in one terminal (SPEC §11).
+//!
+//! Modes:
+//! - `dkvs-tui [cluster.toml]` on a terminal: the full-screen UI
+//!   (`dkvs::tui`), with the supervisor and the interpreter.
+//! - `--shell`, or standard input not a terminal: no full screen; an
+//!   interactive line shell on a terminal, else piped commands read line by
+//!   line (each echoed as `> <line>`, then its output; exit status 1 if any
+//!   command failed).
+//! - `dkvs-tui --serve-internal [-v] <IP> <PORT>` (hidden): one storage
+//!   server, how the supervisor starts its children from this same
+//!   executable so `cargo run --release` is enough.
+//!
+//! Every spawned server is stopped on every exit path: `quit`, Ctrl-D, end
+//! of input, SIGINT / SIGTERM / SIGHUP (clean stop, then exit 130 / 143 /
+//! 129), and panic (SIGKILL from the panic hook).
 
-fn main() {
-    eprintln!("dkvs-tui: not built yet");
-    std::process::exit(1);
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use dkvs::cli::{self, ClusterArgs};
+use dkvs::client::Client;
+use dkvs::commands::exit;
+use dkvs::config::ClusterConfig;
+use dkvs::repl::{Interpreter, shell};
+use dkvs::supervisor::{Launcher, SERVE_FLAG, Supervisor};
+
+/// Run a local dkvs cluster in one terminal: ring, live status, a REPL with
+/// quorum traces, process control (kill, stop, pause…) and what-if questions.
+///
+/// Without a terminal on standard input (or with --shell) it reads REPL
+/// commands line by line instead and prints their results as text.
+#[derive(Debug, Parser)]
+#[command(name = "dkvs-tui", version, about, long_about)]
+struct Cli {
+    /// The cluster file (cluster.toml, or servers.txt format) [default: ./cluster.toml]
+    config: Option<PathBuf>,
+
+    /// A line shell instead of the full-screen UI
+    #[arg(long)]
+    shell: bool,
+
+    /// In piped mode, do not echo each command as `> <line>` before its output
+    #[arg(long)]
+    no_echo: bool,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+/// Exit status after a signal: 128 + its number, as shells report it.
+fn signal_status(signal: i32) -> i32 {
+    128 + signal
+}
+
+fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == SERVE_FLAG) {
+        return serve_internal(&args[2..]);
+    }
+    let cli: Cli = cli::parse_or_exit(false);
+    let config = match load_config(&cli) {
+        Ok(c) => c,
+        Err(e) => return cli::config_failure(false, &e),
+    };
+    let stdin_tty = std::io::stdin().is_terminal();
+    let stdout_tty = std::io::stdout().is_terminal();
+    let full_screen = !cli.shell && stdin_tty && stdout_tty;
+    if !full_screen {
+        dkvs::logging::init(cli.cluster.verbose);
+    }
+    let timeout = cli.cluster.timeout(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return cli::fail(
+                false,
+                format!("cannot start the runtime: {e}"),
+                exit::FAILED,
+            );
+        }
+    };
+    let launcher = match Launcher::current_exe() {
+        Ok(mut l) => {
+            for _ in 1..cli.cluster.verbose {
+                l.args.push("-v".into());
+            }
+            l
+        }
+        Err(e) => {
+            return cli::fail(
+                false,
+                format!("cannot find this executable: {e}"),
+                exit::FAILED,
+            );
+        }
+    };
+    let config = Arc::new(config);
+    let supervisor = runtime.block_on(async { Supervisor::start(config.clone(), launcher) });
+
+    // Panic: SIGKILL every child at once (the UI's own hook restores the
+    // terminal first when it wraps this one).
+    let previous = std::panic::take_hook();
+    let for_panic = supervisor.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        for_panic.kill_all_now();
+        previous(info);
+    }));
+    if !full_screen {
+        // The full-screen UI listens to signals itself and returns normally.
+        watch_signals(&runtime, supervisor.clone());
+    }
+
+    let client = Client::new((*config).clone()).with_timeout(timeout);
+    let mut interpreter = Interpreter::new(client, Some(supervisor.clone()));
+    let code = if full_screen {
+        run_full_screen(&runtime, interpreter, supervisor.clone())
+    } else {
+        // Let the children bind their ports before the first command.
+        runtime.block_on(supervisor.wait_started(Duration::from_secs(3)));
+        let result = if stdin_tty {
+            shell::run_interactive(&runtime, &mut interpreter).map(|_| true)
+        } else {
+            let stdin = std::io::stdin();
+            shell::run_piped(
+                &runtime,
+                &mut interpreter,
+                stdin.lock(),
+                &mut std::io::stdout(),
+                !cli.no_echo,
+            )
+        };
+        match result {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(exit::FAILED),
+            Err(e) => {
+                eprintln!("ERROR: {e}");
+                ExitCode::from(exit::FAILED)
+            }
+        }
+    };
+    runtime.block_on(supervisor.shutdown());
+    code
+}
+
+/// The configuration: the positional file, else --servers / DKVS_SERVERS,
+/// else ./cluster.toml, else ./servers.txt.
+fn load_config(cli: &Cli) -> Result<ClusterConfig, dkvs::config::ConfigError> {
+    if let Some(path) = cli.config.as_deref().or(cli.cluster.servers.as_deref()) {
+        return ClusterConfig::load(path);
+    }
+    let default = std::path::Path::new("cluster.toml");
+    if default.exists() {
+        return ClusterConfig::load(default);
+    }
+    ClusterConfig::locate(None)
+}
+
+/// The full-screen UI (`dkvs::tui`), until quit or a signal.
+fn run_full_screen(
+    runtime: &tokio::runtime::Runtime,
+    interpreter: Interpreter,
+    supervisor: Supervisor,
+) -> ExitCode {
+    // Until `dkvs::tui` is committed: the line shell.
+    let mut interpreter = interpreter;
+    runtime.block_on(supervisor.wait_started(Duration::from_secs(3)));
+    match shell::run_interactive(runtime, &mut interpreter) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            ExitCode::from(exit::FAILED)
+        }
+    }
+}
+
+/// Shell modes: on SIGINT, SIGTERM or SIGHUP stop the children cleanly and
+/// exit with 128 + the signal number.
+fn watch_signals(runtime: &tokio::runtime::Runtime, supervisor: Supervisor) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let _guard = runtime.enter();
+    let kinds = [
+        (SignalKind::interrupt(), 2),
+        (SignalKind::terminate(), 15),
+        (SignalKind::hangup(), 1),
+    ];
+    let mut streams = Vec::new();
+    for (kind, number) in kinds {
+        match signal(kind) {
+            Ok(s) => streams.push((s, number)),
+            Err(e) => eprintln!("WARNING: cannot watch signal {number}: {e}"),
+        }
+    }
+    runtime.spawn(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for (mut stream, number) in streams {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                if stream.recv().await.is_some() {
+                    let _ = tx.send(number);
+                }
+            });
+        }
+        let Some(number) = rx.recv().await else {
+            return;
+        };
+        supervisor.shutdown().await;
+        std::process::exit(signal_status(number));
+    });
+}
+
+/// The hidden server mode: `--serve-internal [-v]... <IP> <PORT>`. Exits by
+/// itself if its parent disappears (e.g. `dkvs-tui` was SIGKILLed), so a
+/// crashed manager never leaves servers behind.
+fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
+    let mut verbose = 0u8;
+    let mut positional = Vec::new();
+    for a in args {
+        match a.to_str() {
+            Some("-v") => verbose = verbose.saturating_add(1),
+            Some("-vv") => verbose = verbose.saturating_add(2),
+            _ => positional.push(a.clone()),
+        }
+    }
+    dkvs::logging::init(verbose);
+    let usage = || {
+        eprintln!("Usage: dkvs-tui {SERVE_FLAG} [-v] <IP> <PORT>");
+        ExitCode::from(exit::USAGE)
+    };
+    let [ip, port] = positional.as_slice() else {
+        return usage();
+    };
+    let (Some(Ok(ip)), Some(Ok(port))) = (
+        ip.to_str().map(str::parse::<std::net::Ipv4Addr>),
+        port.to_str().map(str::parse::<u16>),
+    ) else {
+        return usage();
+    };
+    if port == 0 {
+        return usage();
+    }
+    let parent = std::os::unix::process::parent_id();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_millis(500));
+            if std::os::unix::process::parent_id() != parent {
+                tracing::warn!("dkvs-tui is gone: stopping");
+                std::process::exit(0);
+            }
+        }
+    });
+    let options = match dkvs::server::ServeOptions::new(ip, port, Vec::new()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    match dkvs::server::serve_until_signal(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            ExitCode::from(exit::FAILED)
+        }
+    }
 }

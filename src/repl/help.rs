@@ -4,44 +4,142 @@
 
 /// (command, usage, one-line summary)
 pub const SUMMARY: &[(&str, &str, &str)] = &[
-    ("put", "put <key> <value> [n=N] [w=W]", "quorum write: stored once W servers acknowledge"),
-    ("get", "get <key> [n=N] [r=R]", "quorum read: a value returned by R servers"),
-    ("cat", "cat <key>... <dest> [n= r= w=]", "concatenate values into <dest>"),
-    ("substr", "substr <key> <pos> <len> <dest> [n= r= w=]", "copy bytes pos..pos+len (pos<0 counts from the end)"),
-    ("find", "find <key1> <key2> [n= r=]", "position of key2's value in key1's value, or -1"),
-    ("where", "where <key>", "the key's SHA-1 and preference list (no network)"),
-    ("ring", "ring", "nodes in ring order: SHA-1, server, node, status"),
-    ("dump", "dump [<server>]", "contents of one server, or of all"),
-    ("kill", "kill <server>", "SIGKILL a spawned server (a crash)"),
-    ("stop", "stop <server>", "SIGTERM a spawned server (a clean stop)"),
-    ("start", "start <server>", "start a spawned server that is down"),
-    ("restart", "restart <server>", "stop, then start a spawned server"),
-    ("pause", "pause <server>", "SIGSTOP a spawned server (alive but silent)"),
+    (
+        "put",
+        "put <key> <value> [n=N] [w=W]",
+        "quorum write: stored once W servers acknowledge",
+    ),
+    (
+        "get",
+        "get <key> [n=N] [r=R]",
+        "quorum read: a value returned by R servers",
+    ),
+    (
+        "cat",
+        "cat <key>... <dest> [n= r= w=]",
+        "concatenate values into <dest>",
+    ),
+    (
+        "substr",
+        "substr <key> <pos> <len> <dest> [n= r= w=]",
+        "copy bytes pos..pos+len (pos<0 counts from the end)",
+    ),
+    (
+        "find",
+        "find <key1> <key2> [n= r=]",
+        "position of key2's value in key1's value, or -1",
+    ),
+    (
+        "where",
+        "where <key>",
+        "the key's SHA-1 and preference list (no network)",
+    ),
+    (
+        "ring",
+        "ring",
+        "nodes in ring order: SHA-1, server, node, status",
+    ),
+    (
+        "dump",
+        "dump [<server>]",
+        "contents of one server, or of all",
+    ),
+    (
+        "kill",
+        "kill <server>",
+        "SIGKILL a spawned server (a crash)",
+    ),
+    (
+        "stop",
+        "stop <server>",
+        "SIGTERM a spawned server (a clean stop)",
+    ),
+    (
+        "start",
+        "start <server>",
+        "start a spawned server that is down",
+    ),
+    (
+        "restart",
+        "restart <server>",
+        "stop, then start a spawned server",
+    ),
+    (
+        "pause",
+        "pause <server>",
+        "SIGSTOP a spawned server (alive but silent)",
+    ),
     ("resume", "resume <server>", "SIGCONT a paused server"),
-    ("status", "status", "each server: address, nodes, pid, state, last answer"),
-    ("slow", "slow on|off|<ms>", "slow motion: show a quorum forming reply by reply"),
-    ("whatif", "whatif add <ip:port> nodes=<k> | remove <server> | off", "which keys would move"),
-    ("help", "help [<command>]", "this list, or one command in detail"),
-    ("quit", "quit", "stop the servers dkvs-tui started and leave"),
+    (
+        "status",
+        "status",
+        "each server: address, nodes, pid, state, last answer",
+    ),
+    (
+        "slow",
+        "slow on|off|<ms>",
+        "slow motion: show a quorum forming reply by reply",
+    ),
+    (
+        "whatif",
+        "whatif add <ip:port> nodes=<k> | remove <server> | off",
+        "which keys would move",
+    ),
+    (
+        "help",
+        "help [<command>]",
+        "this list, or one command in detail",
+    ),
+    (
+        "quit",
+        "quit",
+        "stop the servers dkvs-tui started and leave",
+    ),
 ];
 
 /// Longer explanations for `help <command>`.
 fn detail(command: &str) -> Option<&'static str> {
     Some(match command {
-        "put" => "Sends the value to the key's N servers at once and succeeds as soon as W of them stored it.\nN, W default to [defaults] of cluster.toml (else 3 and 2), lowered to the ring's size when not given.",
-        "get" => "Asks the key's N servers at once and succeeds as soon as R of them returned the same value.\n`not found` replies are not values; if R servers say not found, the key is not found.",
-        "cat" => "Gets every source key (quorum R), concatenates the values in order, puts the result under <dest> (quorum W).",
-        "substr" => "Gets <key>, copies <len> bytes starting at <pos> (0 = first byte, -1 = last byte) and puts them under <dest>.\nFails unless the range lies inside the value.",
-        "find" => "Gets both keys and prints the leftmost position of key2's value inside key1's value (-1 when absent).",
-        "where" => "Shows the key's SHA-1, the first node at or after it, and the walk around the ring: nodes used (one per server) and nodes skipped because their server was already chosen. Also drawn on the ring.",
-        "ring" => "Lists every virtual node in ring order with its SHA-1, server, node number and the server's state.",
-        "dump" => "Sends the dump request to one server (by number or ip:port) or to every server, and prints the pairs each holds.",
-        "kill" | "stop" | "start" | "restart" | "pause" | "resume" => "<server> is a position 1..S from `status`, or ip:port. Only servers dkvs-tui started can be controlled.\nkill = SIGKILL (crash), stop = SIGTERM, pause = SIGSTOP (the process lives but does not answer), resume = SIGCONT.",
-        "status" => "Each server's address, virtual nodes, pid, state (up, down, paused, starting, unreachable) and the age of its last answer to a probe.",
-        "slow" => "In slow motion every reply of a quorum operation appears one by one, <ms> apart (default 700), so a class can watch W or R being reached.",
-        "whatif" => "Shows what a membership change would do without doing it: the nodes a new server would add (or a removed server would take away), the share of the key space that would change owners, and how many stored keys would move.",
+        "put" => {
+            "Sends the value to the key's N servers at once and succeeds as soon as W of them stored it.\nN, W default to [defaults] of cluster.toml (else 3 and 2), lowered to the ring's size when not given."
+        }
+        "get" => {
+            "Asks the key's N servers at once and succeeds as soon as R of them returned the same value.\n`not found` replies are not values; if R servers say not found, the key is not found."
+        }
+        "cat" => {
+            "Gets every source key (quorum R), concatenates the values in order, puts the result under <dest> (quorum W)."
+        }
+        "substr" => {
+            "Gets <key>, copies <len> bytes starting at <pos> (0 = first byte, -1 = last byte) and puts them under <dest>.\nFails unless the range lies inside the value."
+        }
+        "find" => {
+            "Gets both keys and prints the leftmost position of key2's value inside key1's value (-1 when absent)."
+        }
+        "where" => {
+            "Shows the key's SHA-1, the first node at or after it, and the walk around the ring: nodes used (one per server) and nodes skipped because their server was already chosen. Also drawn on the ring."
+        }
+        "ring" => {
+            "Lists every virtual node in ring order with its SHA-1, server, node number and the server's state."
+        }
+        "dump" => {
+            "Sends the dump request to one server (by number or ip:port) or to every server, and prints the pairs each holds."
+        }
+        "kill" | "stop" | "start" | "restart" | "pause" | "resume" => {
+            "<server> is a position 1..S from `status`, or ip:port. Only servers dkvs-tui started can be controlled.\nkill = SIGKILL (crash), stop = SIGTERM, pause = SIGSTOP (the process lives but does not answer), resume = SIGCONT."
+        }
+        "status" => {
+            "Each server's address, virtual nodes, pid, state (up, down, paused, starting, unreachable) and the age of its last answer to a probe."
+        }
+        "slow" => {
+            "In slow motion every reply of a quorum operation appears one by one, <ms> apart (default 700), so a class can watch W or R being reached."
+        }
+        "whatif" => {
+            "Shows what a membership change would do without doing it: the nodes a new server would add (or a removed server would take away), the share of the key space that would change owners, and how many stored keys would move."
+        }
         "help" => "help lists every command; help <command> explains one.",
-        "quit" => "Stops every server dkvs-tui started (never the others) and exits. Ctrl-C and q (outside the REPL line) also quit.",
+        "quit" => {
+            "Stops every server dkvs-tui started (never the others) and exits. Ctrl-C and q (outside the REPL line) also quit."
+        }
         _ => return None,
     })
 }
@@ -50,7 +148,8 @@ fn detail(command: &str) -> Option<&'static str> {
 pub fn help_lines(topic: Option<&str>) -> Result<Vec<String>, String> {
     match topic {
         None => {
-            let mut lines = vec!["commands (options are k=v words; <server> is 1..S or ip:port):".to_string()];
+            let mut lines =
+                vec!["commands (options are k=v words; <server> is 1..S or ip:port):".to_string()];
             for (_, usage, summary) in SUMMARY {
                 lines.push(format!("  {usage:<46} {summary}"));
             }
@@ -58,12 +157,20 @@ pub fn help_lines(topic: Option<&str>) -> Result<Vec<String>, String> {
         }
         Some(t) => {
             let t = if t == "q" || t == "exit" { "quit" } else { t };
-            let (_, usage, summary) = SUMMARY
-                .iter()
-                .find(|(name, _, _)| *name == t)
-                .ok_or_else(|| format!("no help for `{t}`: type `help` for the list of commands"))?;
+            let (_, usage, summary) =
+                SUMMARY
+                    .iter()
+                    .find(|(name, _, _)| *name == t)
+                    .ok_or_else(|| {
+                        format!("no help for `{t}`: type `help` for the list of commands")
+                    })?;
             let mut lines = vec![format!("{usage} — {summary}")];
-            lines.extend(detail(t).unwrap_or_default().lines().map(|l| format!("  {l}")));
+            lines.extend(
+                detail(t)
+                    .unwrap_or_default()
+                    .lines()
+                    .map(|l| format!("  {l}")),
+            );
             Ok(lines)
         }
     }

@@ -4,15 +4,18 @@
 //! shell (`dkvs-tui --shell`) and for piped scripts, so all three print the
 //! same text (kept in one place, `format`).
 
+pub mod format;
 pub mod help;
+pub mod interpreter;
 pub mod parse;
+pub mod shell;
+pub mod whatif;
 
+pub use interpreter::Interpreter;
 pub use parse::{COMMANDS, ProcessAction, ReplCommand, Slow, WhatIf, parse_line};
 
-use crate::client::Client;
 use crate::config::{ClusterConfig, ServerSpec};
 use crate::ring::{Placement, Ring};
-use crate::supervisor::Supervisor;
 use crate::trace::Trace;
 
 /// What the screen should highlight (read after each command).
@@ -61,47 +64,7 @@ pub struct LineOutcome {
     pub quit: bool,
 }
 
-/// Runs REPL lines against a cluster.
-pub struct Interpreter {
-    client: Client,
-    supervisor: Option<Supervisor>,
-    view: View,
-}
-
-impl Interpreter {
-    /// An interpreter using `client` (and `supervisor` for process actions and
-    /// live states, when there is one).
-    pub fn new(client: Client, supervisor: Option<Supervisor>) -> Interpreter {
-        Interpreter {
-            client,
-            supervisor,
-            view: View::default(),
-        }
-    }
-
-    /// What the screen should highlight.
-    pub fn view(&self) -> &View {
-        &self.view
-    }
-
-    /// The client.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// Runs one line; reports lines and traces to `sink` as they come.
-    pub async fn run_line(
-        &mut self,
-        line: &str,
-        sink: &mut (dyn FnMut(ReplEvent) + Send),
-    ) -> LineOutcome {
-        let _ = (line, sink, &self.supervisor);
-        todo!()
-    }
-}
-
 /// The §10 text of a trace: one line per contacted server, then the verdict.
 pub fn format_trace(trace: &Trace, config: &ClusterConfig) -> Vec<String> {
-    let _ = (trace, config);
-    todo!()
+    format::format_trace(trace, config)
 }

@@ -193,7 +193,9 @@ fn split_options(words: Vec<Word>) -> (Vec<Word>, Vec<(String, String)>) {
 fn positive(name: &str, value: &str) -> Result<u32, ParseError> {
     match value.parse::<u32>() {
         Ok(v) if v >= 1 => Ok(v),
-        _ => err(format!("{name}={value}: {name} must be a strictly positive integer")),
+        _ => err(format!(
+            "{name}={value}: {name} must be a strictly positive integer"
+        )),
     }
 }
 
@@ -228,7 +230,13 @@ fn no_options(command: &str, options: &[(String, String)]) -> Result<(), ParseEr
     }
 }
 
-fn arity(command: &str, args: &[Word], min: usize, max: usize, usage: &str) -> Result<(), ParseError> {
+fn arity(
+    command: &str,
+    args: &[Word],
+    min: usize,
+    max: usize,
+    usage: &str,
+) -> Result<(), ParseError> {
     if args.len() < min || args.len() > max {
         return err(format!("usage: {command} {usage}"));
     }
@@ -281,17 +289,34 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
         "get" => {
             arity("get", &args, 1, 1, "<key> [n=N] [r=R]")?;
             let q = quorum_options("get", &options, &["n", "r"])?;
-            ReplCommand::Data(Command::Get { key: bytes(&args[0]) }, q)
+            ReplCommand::Data(
+                Command::Get {
+                    key: bytes(&args[0]),
+                },
+                q,
+            )
         }
         "cat" => {
-            arity("cat", &args, 2, usize::MAX, "<key>... <dest> [n=N] [r=R] [w=W]")?;
+            arity(
+                "cat",
+                &args,
+                2,
+                usize::MAX,
+                "<key>... <dest> [n=N] [r=R] [w=W]",
+            )?;
             let q = quorum_options("cat", &options, &["n", "r", "w"])?;
             let dest = bytes(&args[args.len() - 1]);
             let sources = args[..args.len() - 1].iter().map(bytes).collect();
             ReplCommand::Data(Command::Cat { sources, dest }, q)
         }
         "substr" => {
-            arity("substr", &args, 4, 4, "<key> <position> <length> <dest> [n=N] [r=R] [w=W]")?;
+            arity(
+                "substr",
+                &args,
+                4,
+                4,
+                "<key> <position> <length> <dest> [n=N] [r=R] [w=W]",
+            )?;
             let q = quorum_options("substr", &options, &["n", "r", "w"])?;
             ReplCommand::Data(
                 Command::Substr {
@@ -304,7 +329,13 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
             )
         }
         "find" => {
-            arity("find", &args, 2, 2, "<haystack-key> <needle-key> [n=N] [r=R]")?;
+            arity(
+                "find",
+                &args,
+                2,
+                2,
+                "<haystack-key> <needle-key> [n=N] [r=R]",
+            )?;
             let q = quorum_options("find", &options, &["n", "r"])?;
             ReplCommand::Data(
                 Command::Find {
@@ -334,7 +365,10 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
         "dump" => {
             arity("dump", &args, 0, 1, "[<server>]")?;
             no_options("dump", &options)?;
-            let server = args.first().map(|w| resolve_server(config, &w.text)).transpose()?;
+            let server = args
+                .first()
+                .map(|w| resolve_server(config, &w.text))
+                .transpose()?;
             ReplCommand::Dump(server)
         }
         "kill" | "stop" | "start" | "restart" | "pause" | "resume" => {
@@ -369,7 +403,11 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
             })
         }
         "whatif" => parse_whatif(&args, &options, config)?,
-        other => return err(format!("unknown command `{other}`; type `help` for the list")),
+        other => {
+            return err(format!(
+                "unknown command `{other}`; type `help` for the list"
+            ));
+        }
     };
     Ok(Some(command))
 }
@@ -382,13 +420,16 @@ fn parse_whatif(
     options: &[(String, String)],
     config: &ClusterConfig,
 ) -> Result<ReplCommand, ParseError> {
-    const USAGE: &str = "usage: whatif add <ip:port> nodes=<k> | whatif remove <server> | whatif off";
+    const USAGE: &str =
+        "usage: whatif add <ip:port> nodes=<k> | whatif remove <server> | whatif off";
     match args.first().map(|w| w.text.as_str()) {
         Some("add") if args.len() == 2 => {
-            let addr: std::net::SocketAddrV4 = args[1]
-                .text
-                .parse()
-                .map_err(|_| ParseError(format!("whatif add: `{}` is not an ip:port address", args[1].text)))?;
+            let addr: std::net::SocketAddrV4 = args[1].text.parse().map_err(|_| {
+                ParseError(format!(
+                    "whatif add: `{}` is not an ip:port address",
+                    args[1].text
+                ))
+            })?;
             if addr.port() == 0 {
                 return err("whatif add: the port must be 1..65535");
             }
@@ -398,7 +439,9 @@ fn parse_whatif(
             let mut nodes = 1;
             for (name, value) in options {
                 if name != "nodes" {
-                    return err(format!("whatif add does not take {name}=; its option is nodes="));
+                    return err(format!(
+                        "whatif add does not take {name}=; its option is nodes="
+                    ));
                 }
                 nodes = positive("nodes", value)?;
                 if nodes > 10_000 {
@@ -412,7 +455,10 @@ fn parse_whatif(
             if config.servers.len() < 2 {
                 return err("whatif remove: the ring would be empty");
             }
-            Ok(ReplCommand::WhatIf(WhatIf::Remove(resolve_server(config, &args[1].text)?)))
+            Ok(ReplCommand::WhatIf(WhatIf::Remove(resolve_server(
+                config,
+                &args[1].text,
+            )?)))
         }
         Some("off") if args.len() == 1 => {
             no_options("whatif off", options)?;
@@ -473,7 +519,10 @@ mod tests {
         );
         assert_eq!(
             ok("get a r=1"),
-            ReplCommand::Data(Command::Get { key: b"a".to_vec() }, QuorumOptions::default().r(1))
+            ReplCommand::Data(
+                Command::Get { key: b"a".to_vec() },
+                QuorumOptions::default().r(1)
+            )
         );
         assert_eq!(
             ok(r#"put k "" "#),
@@ -495,13 +544,28 @@ mod tests {
                 QuorumOptions::default()
             )
         );
-        assert!(matches!(ok("cat a b c dest w=1"), ReplCommand::Data(Command::Cat { ref sources, .. }, _) if sources.len() == 3));
+        assert!(
+            matches!(ok("cat a b c dest w=1"), ReplCommand::Data(Command::Cat { ref sources, .. }, _) if sources.len() == 3)
+        );
         assert!(matches!(
             ok("substr example -2 2 d"),
-            ReplCommand::Data(Command::Substr { position: -2, length: 2, .. }, _)
+            ReplCommand::Data(
+                Command::Substr {
+                    position: -2,
+                    length: 2,
+                    ..
+                },
+                _
+            )
         ));
-        assert!(matches!(ok("find ab a n=2 r=1"), ReplCommand::Data(Command::Find { .. }, _)));
-        assert!(matches!(ok("put url http://x?a=b"), ReplCommand::Data(Command::Put { .. }, _)));
+        assert!(matches!(
+            ok("find ab a n=2 r=1"),
+            ReplCommand::Data(Command::Find { .. }, _)
+        ));
+        assert!(matches!(
+            ok("put url http://x?a=b"),
+            ReplCommand::Data(Command::Put { .. }, _)
+        ));
     }
 
     #[test]
@@ -514,9 +578,18 @@ mod tests {
         assert_eq!(ok("kill 1"), ReplCommand::Process(ProcessAction::Kill, 0));
         assert_eq!(ok("stop 2"), ReplCommand::Process(ProcessAction::Stop, 1));
         assert_eq!(ok("start 3"), ReplCommand::Process(ProcessAction::Start, 2));
-        assert_eq!(ok("restart 4"), ReplCommand::Process(ProcessAction::Restart, 3));
-        assert_eq!(ok("pause 127.0.0.1:1235"), ReplCommand::Process(ProcessAction::Pause, 1));
-        assert_eq!(ok("resume 5"), ReplCommand::Process(ProcessAction::Resume, 4));
+        assert_eq!(
+            ok("restart 4"),
+            ReplCommand::Process(ProcessAction::Restart, 3)
+        );
+        assert_eq!(
+            ok("pause 127.0.0.1:1235"),
+            ReplCommand::Process(ProcessAction::Pause, 1)
+        );
+        assert_eq!(
+            ok("resume 5"),
+            ReplCommand::Process(ProcessAction::Resume, 4)
+        );
         assert_eq!(ok("status"), ReplCommand::Status);
         assert_eq!(ok("help"), ReplCommand::Help(None));
         assert_eq!(ok("help put"), ReplCommand::Help(Some("put".into())));
@@ -532,7 +605,10 @@ mod tests {
                 nodes: 2
             })
         );
-        assert_eq!(ok("whatif remove 1"), ReplCommand::WhatIf(WhatIf::Remove(0)));
+        assert_eq!(
+            ok("whatif remove 1"),
+            ReplCommand::WhatIf(WhatIf::Remove(0))
+        );
         assert_eq!(ok("whatif off"), ReplCommand::WhatIf(WhatIf::Off));
         assert_eq!(p("").unwrap(), None);
         assert_eq!(p("   ").unwrap(), None);

@@ -1,0 +1,499 @@
+//! Every piece of REPL text (SPEC §10) in one place, so the line shell, piped
+//! scripts and the TUI's panes print the very same words: traces and
+//! verdicts, `where`, `ring`, `status`, `what-if`, errors.
+
+use std::net::SocketAddrV4;
+use std::time::{Duration, Instant};
+
+use crate::commands::{CommandError, Success};
+use crate::config::{ClusterConfig, ServerSpec};
+use crate::ring::{Placement, Ring, Step};
+use crate::supervisor::{ServerState, ServerStatus};
+use crate::trace::{Failure, OpKind, ReplicaTrace, Reply, Trace, Verdict};
+
+/// Longest value shown inside a per-server line before it is cut with `…`.
+pub const VALUE_PREVIEW: usize = 40;
+
+/// The one line printed for an invalid or failed non-data command.
+pub fn error_line(message: impl std::fmt::Display) -> String {
+    format!("ERROR: {message}")
+}
+
+/// Bytes as text: UTF-8 (lossy), control characters escaped, cut at `max`
+/// characters with `…`.
+pub fn printable(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::new();
+    for (count, c) in text.chars().enumerate() {
+        if count >= max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, … `11th`, `21st`.
+pub fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// Addresses as a list, later ones shortened to `:port` when they share the
+/// first one's IP: `127.0.0.1:1234, :1236, :1235`.
+pub fn short_addrs(addrs: &[SocketAddrV4]) -> String {
+    let Some(first) = addrs.first() else {
+        return "no server".into();
+    };
+    let mut parts = vec![first.to_string()];
+    for a in &addrs[1..] {
+        parts.push(short_addr(a, first));
+    }
+    parts.join(", ")
+}
+
+fn short_addr(a: &SocketAddrV4, reference: &SocketAddrV4) -> String {
+    if a.ip() == reference.ip() {
+        format!(":{}", a.port())
+    } else {
+        a.to_string()
+    }
+}
+
+/// A latency in ms with a precision that suits it.
+pub fn latency(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+/// The age of an answer: `0.3 s ago`, `12 s ago`, `4 min ago`.
+pub fn age(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.1} s ago")
+    } else if s < 120.0 {
+        format!("{s:.0} s ago")
+    } else {
+        format!("{:.0} min ago", s / 60.0)
+    }
+}
+
+/// A reply as the word(s) of §10: `stored`, `value "…"`, `not found`,
+/// `refused`, `timeout`, or `…` while none has arrived.
+pub fn reply_text(reply: Option<&Reply>) -> String {
+    match reply {
+        None => "…".into(),
+        Some(Reply::Value(v)) => format!("value \"{}\"", printable(v, VALUE_PREVIEW)),
+        Some(Reply::Invalid(v)) => format!("invalid reply ({} bytes)", v.len()),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// True when a reply is the kind that counted (an ack, or the agreed value)
+/// — for a server that did not count, it means it arrived after the verdict.
+fn counts_like_winner(trace: &Trace, r: &ReplicaTrace) -> bool {
+    if trace.verdict != Verdict::Reached {
+        return false;
+    }
+    match (&r.reply, trace.kind) {
+        (Some(Reply::Stored), OpKind::Put) => true,
+        (Some(Reply::Value(v)), OpKind::Get) => trace.value.as_ref() == Some(v),
+        _ => false,
+    }
+}
+
+fn reply_short(reply: Option<&Reply>) -> String {
+    match reply {
+        None => "no answer yet".into(),
+        Some(Reply::Timeout) => "timed out".into(),
+        Some(Reply::Value(v)) => format!("\"{}\"", printable(v, 12)),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// `get "a" (N=3 R=2)` / `put "a" (N=4 W=3)`.
+pub fn trace_header(trace: &Trace) -> String {
+    let q = match trace.kind {
+        OpKind::Get => format!("N={} R={}", trace.quorum.n, trace.quorum.r),
+        OpKind::Put => format!("N={} W={}", trace.quorum.n, trace.quorum.w),
+    };
+    format!(
+        "{} \"{}\" ({q})",
+        trace.kind,
+        printable(&trace.key, VALUE_PREVIEW)
+    )
+}
+
+/// One contacted server: position, address, selecting node, reply, latency,
+/// counted or not.
+pub fn replica_line(trace: &Trace, r: &ReplicaTrace) -> String {
+    let lat = r.latency.map_or_else(|| "—".to_string(), latency);
+    let counted = match (&r.reply, r.counted) {
+        (None, _) => "",
+        (Some(_), true) => "counted",
+        (Some(_), false) => "not counted",
+    };
+    let late = if r.counted || !counts_like_winner(trace, r) {
+        ""
+    } else {
+        ", late"
+    };
+    format!(
+        "  [{}] {:<21} {:<13} {:<22} {:>9}  {counted}{late}",
+        r.server + 1,
+        r.addr.to_string(),
+        format!("node {} #{}", r.node_number, r.ring_index),
+        reply_text(r.reply.as_ref()),
+        lat
+    )
+    .trim_end()
+    .to_string()
+}
+
+/// How the quorum was reached or why not, e.g.
+/// `W=3 reached with 127.0.0.1:1234, :1236, :1235 (4th, :1237, timed out)`.
+pub fn quorum_explanation(trace: &Trace) -> String {
+    let (name, needed) = match trace.kind {
+        OpKind::Get => ("R", trace.quorum.r),
+        OpKind::Put => ("W", trace.quorum.w),
+    };
+    let Some(first) = trace.replicas.first().map(|r| r.addr) else {
+        return format!("{name}={needed}: no server to ask");
+    };
+    let mut counted: Vec<&ReplicaTrace> = trace.replicas.iter().filter(|r| r.counted).collect();
+    counted.sort_by_key(|r| r.latency.unwrap_or(Duration::MAX));
+    let with: Vec<String> = counted
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            if i == 0 {
+                r.addr.to_string()
+            } else {
+                short_addr(&r.addr, &counted[0].addr)
+            }
+        })
+        .collect();
+    let others: Vec<String> = trace
+        .replicas
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.counted)
+        .map(|(i, r)| {
+            format!(
+                "{}, {}, {}{}",
+                ordinal(i + 1),
+                short_addr(&r.addr, &first),
+                reply_short(r.reply.as_ref()),
+                if counts_like_winner(trace, r) {
+                    " too late"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect();
+    let others = if others.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", others.join("; "))
+    };
+    let after = trace
+        .decided_after
+        .map(|d| format!(" in {}", latency(d)))
+        .unwrap_or_default();
+    match &trace.verdict {
+        Verdict::Pending => format!(
+            "{name}={needed}: {} of {needed} so far, waiting{others}",
+            trace.best_tally()
+        ),
+        Verdict::Reached => format!(
+            "{name}={needed} reached{after} with {}{others}",
+            with.join(", ")
+        ),
+        Verdict::Failed(Failure::NotFound) => format!(
+            "not found: {} servers said so, {name}={needed} needed ({}){others}",
+            with.len(),
+            with.join(", ")
+        ),
+        Verdict::Failed(_) => {
+            let reason = trace.failure_reason().unwrap_or_default();
+            format!("{reason}{others}")
+        }
+    }
+}
+
+/// The verdict of one operation alone: `OK`, `OK <value>` or `FAIL`, then
+/// ` — ` and the explanation.
+pub fn trace_verdict_line(trace: &Trace) -> String {
+    let head = match (&trace.verdict, trace.kind) {
+        (Verdict::Pending, _) => "…".to_string(),
+        (Verdict::Reached, OpKind::Put) => "OK".to_string(),
+        (Verdict::Reached, OpKind::Get) => {
+            Success::Value(trace.value.clone().unwrap_or_default()).to_string()
+        }
+        (Verdict::Failed(_), _) => "FAIL".to_string(),
+    };
+    format!("{head} — {}", quorum_explanation(trace))
+}
+
+/// The §10 text of a trace: one line per contacted server, then the verdict.
+pub fn format_trace(trace: &Trace, config: &ClusterConfig) -> Vec<String> {
+    let _ = config;
+    let mut lines: Vec<String> = trace
+        .replicas
+        .iter()
+        .map(|r| replica_line(trace, r))
+        .collect();
+    lines.push(trace_verdict_line(trace));
+    lines
+}
+
+/// The verdict line of a whole command: exactly the CLI's `OK…` / `FAIL`,
+/// then ` — ` and how the (last) quorum was reached, or why it failed.
+pub fn command_verdict_line(result: &Result<Success, CommandError>, traces: &[Trace]) -> String {
+    match result {
+        Ok(success) => match traces.last() {
+            Some(t) if traces.len() == 1 => format!("{success} — {}", quorum_explanation(t)),
+            Some(t) => format!(
+                "{success} — {} operations; last: {}",
+                traces.len(),
+                quorum_explanation(t)
+            ),
+            None => success.to_string(),
+        },
+        Err(e) => {
+            let failing = traces
+                .iter()
+                .rev()
+                .find(|t| matches!(t.verdict, Verdict::Failed(_)));
+            match failing {
+                Some(t) if !matches!(t.verdict, Verdict::Failed(Failure::Invalid(_))) => {
+                    format!("FAIL — {}", quorum_explanation(t))
+                }
+                _ => format!("FAIL — {}", e.message),
+            }
+        }
+    }
+}
+
+/// Lines describing what changed between two snapshots of a trace (slow
+/// motion in the line shell): `sent`, each new reply, the verdict.
+pub fn trace_progress(previous: Option<&Trace>, current: &Trace) -> Vec<String> {
+    let mut lines = Vec::new();
+    let fresh = previous.is_none_or(|p| {
+        p.key != current.key || p.kind != current.kind || p.replicas.len() != current.replicas.len()
+    });
+    if fresh {
+        lines.push(format!(
+            "  … {}: sent to {}",
+            trace_header(current),
+            short_addrs(&current.replicas.iter().map(|r| r.addr).collect::<Vec<_>>())
+        ));
+    }
+    let needed = current.needed();
+    for (i, r) in current.replicas.iter().enumerate() {
+        let before = previous
+            .filter(|_| !fresh)
+            .and_then(|p| p.replicas.get(i))
+            .and_then(|p| p.reply.as_ref());
+        if r.reply.is_some() && before.is_none() {
+            lines.push(format!(
+                "  … {} {} after {} — {} of {needed}",
+                r.addr,
+                reply_text(r.reply.as_ref()),
+                r.latency.map_or_else(|| "—".into(), latency),
+                current.best_tally().min(needed)
+            ));
+        }
+    }
+    let was_pending = previous
+        .filter(|_| !fresh)
+        .is_none_or(|p| p.verdict == Verdict::Pending);
+    if was_pending && current.verdict != Verdict::Pending {
+        lines.push(format!("  … {}", trace_verdict_line(current)));
+    }
+    lines
+}
+
+/// `where <key>`: the key's SHA-1, and the walk from its first node.
+pub fn where_lines(
+    config: &ClusterConfig,
+    ring: &Ring,
+    key: &[u8],
+    placement: &Placement,
+    n: usize,
+) -> Vec<String> {
+    let mut lines = vec![format!(
+        "key \"{}\" sha1 {} ({:.1}% around the ring)",
+        printable(key, VALUE_PREVIEW),
+        placement.key_position,
+        placement.key_position.fraction() * 100.0
+    )];
+    let nodes = ring.nodes();
+    if nodes.is_empty() {
+        lines.push("the ring has no nodes".into());
+        return lines;
+    }
+    lines.push(format!("walk from ring #{} (N={n}):", placement.start));
+    for step in &placement.steps {
+        match step {
+            Step::Used(r) => {
+                let node = &nodes[r.ring_index];
+                let s = &config.servers[r.server];
+                lines.push(format!(
+                    "  used     #{:<3} {}  [{}] {} node {}",
+                    r.ring_index,
+                    short_hex(&node.position.to_string()),
+                    r.server + 1,
+                    s.addr(),
+                    r.node_number
+                ));
+            }
+            Step::Skipped {
+                ring_index,
+                by_ring_index,
+            } => {
+                let node = &nodes[*ring_index];
+                let s = &config.servers[node.server];
+                lines.push(format!(
+                    "  skipped #{:<3} {}  [{}] {} node {} (same server as #{by_ring_index})",
+                    ring_index,
+                    short_hex(&node.position.to_string()),
+                    node.server + 1,
+                    s.addr(),
+                    node.number
+                ));
+            }
+        }
+    }
+    let addrs: Vec<SocketAddrV4> = placement
+        .replicas
+        .iter()
+        .map(|r| config.servers[r.server].addr())
+        .collect();
+    lines.push(format!("preference list: {}", short_addrs(&addrs)));
+    lines
+}
+
+fn short_hex(hex: &str) -> String {
+    format!("{}…", &hex[..hex.len().min(12)])
+}
+
+/// `ring`: every node in ring order with its SHA-1, server, node number and
+/// (when known) the server's live state.
+pub fn ring_lines(
+    config: &ClusterConfig,
+    ring: &Ring,
+    states: Option<&[ServerState]>,
+) -> Vec<String> {
+    let mut lines = vec![format!(
+        "ring: {} nodes on {} servers",
+        ring.nodes().len(),
+        ring.server_count()
+    )];
+    for (i, node) in ring.nodes().iter().enumerate() {
+        let s = &config.servers[node.server];
+        let state = states
+            .and_then(|st| st.get(node.server))
+            .map(|st| format!("  {} {}", st.glyph(), st.word()))
+            .unwrap_or_default();
+        lines.push(format!(
+            "  #{i:<3} {}  [{}] {:<21} node {}{state}",
+            node.position,
+            node.server + 1,
+            s.addr().to_string(),
+            node.number
+        ));
+    }
+    lines
+}
+
+/// `status`: one line per server.
+pub fn status_lines(statuses: &[ServerStatus], now: Instant) -> Vec<String> {
+    let mut lines = vec![format!(
+        "  {:<3} {:<21} {:>5}  {:>7}  {:<13} {:<13} {}",
+        "#", "address", "nodes", "pid", "state", "last answer", "note"
+    )];
+    for s in statuses {
+        let pid = s.pid.map_or_else(|| "-".into(), |p| p.to_string());
+        let answer = s
+            .last_answer
+            .map_or_else(|| "never".into(), |t| age(now.saturating_duration_since(t)));
+        let mut note = Vec::new();
+        if !s.managed {
+            note.push("not started by dkvs-tui".to_string());
+        }
+        if let Some(exit) = &s.last_exit
+            && s.pid.is_none()
+        {
+            note.push(exit.clone());
+        }
+        lines.push(
+            format!(
+                "  {:<3} {:<21} {:>5}  {:>7}  {} {:<11} {:<13} {}",
+                s.index + 1,
+                s.spec.addr().to_string(),
+                s.spec.nodes,
+                pid,
+                s.state.glyph(),
+                s.state.word(),
+                answer,
+                note.join("; ")
+            )
+            .trim_end()
+            .to_string(),
+        );
+    }
+    lines
+}
+
+/// A server's label for messages: `[2] 127.0.0.1:1235`.
+pub fn server_label(index: usize, spec: &ServerSpec) -> String {
+    format!("[{}] {}", index + 1, spec.addr())
+}
+
+/// Percentage with one decimal.
+pub fn percent(fraction: f64) -> String {
+    format!("{:.1}%", fraction * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_helpers() {
+        assert_eq!(ordinal(1), "1st");
+        assert_eq!(ordinal(2), "2nd");
+        assert_eq!(ordinal(3), "3rd");
+        assert_eq!(ordinal(4), "4th");
+        assert_eq!(ordinal(11), "11th");
+        assert_eq!(ordinal(22), "22nd");
+        let a: SocketAddrV4 = "127.0.0.1:1234".parse().unwrap();
+        let b: SocketAddrV4 = "127.0.0.1:1236".parse().unwrap();
+        let c: SocketAddrV4 = "10.0.0.1:1".parse().unwrap();
+        assert_eq!(short_addrs(&[a, b, c]), "127.0.0.1:1234, :1236, 10.0.0.1:1");
+        assert_eq!(printable(b"a\nb", 10), "a\\nb");
+        assert_eq!(printable(b"abcdef", 3), "abc…");
+        assert_eq!(printable(&[0xff], 3), "\u{fffd}");
+        assert_eq!(age(Duration::from_millis(300)), "0.3 s ago");
+        assert_eq!(age(Duration::from_secs(300)), "5 min ago");
+        assert_eq!(percent(0.5), "50.0%");
+        assert_eq!(error_line("x"), "ERROR: x");
+    }
+}

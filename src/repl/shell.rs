@@ -1,0 +1,277 @@
+//! The text front-ends of the interpreter: the interactive line shell
+//! (rustyline: history, completion of commands, options and server names,
+//! Ctrl-C cancels the line, Ctrl-D quits) and the piped mode that reads one
+//! command per line and prints each command's §10 text.
+//!
+//! Both run on the caller's thread and drive the interpreter with
+//! `Runtime::block_on`, one line at a time, so background tasks (the
+//! supervisor's prober and child owners, signal handlers) keep running on
+//! the runtime's worker threads while the shell waits for input.
+//!
+//! Piped mode echoes each command as `> <line>` before its output (decision:
+//! a transcript of a script is unreadable without the commands; the prefix
+//! keeps it distinguishable from output and copy-pastable after stripping).
+
+use std::io::{self, BufRead, Write};
+
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
+use rustyline::{Context, Editor, Helper};
+
+use crate::config::ClusterConfig;
+use crate::trace::Trace;
+
+use super::parse::{COMMANDS, split_words};
+use super::{Interpreter, ReplEvent, format};
+
+/// The prompt of the interactive shell.
+pub const PROMPT: &str = "dkvs> ";
+
+/// Prints interpreter events as text: lines as they are; traces (only in
+/// slow motion) as progress lines.
+struct Printer<W: Write + Send> {
+    out: W,
+    slow: bool,
+    previous: Option<Trace>,
+    error: Option<io::Error>,
+}
+
+impl<W: Write + Send> Printer<W> {
+    fn event(&mut self, event: ReplEvent) {
+        let lines = match event {
+            ReplEvent::Line(line) => vec![line],
+            ReplEvent::Trace(trace) if self.slow => {
+                let lines = format::trace_progress(self.previous.as_ref(), &trace);
+                self.previous = Some(trace);
+                lines
+            }
+            ReplEvent::Trace(_) => Vec::new(),
+        };
+        for line in lines {
+            if self.error.is_none() {
+                let written = writeln!(self.out, "{line}").and_then(|_| self.out.flush());
+                if let Err(e) = written {
+                    self.error = Some(e);
+                }
+            }
+        }
+    }
+}
+
+/// Runs one line and prints its output to `out`. Returns (ok, quit).
+pub fn run_one<W: Write + Send>(
+    runtime: &tokio::runtime::Runtime,
+    interpreter: &mut Interpreter,
+    line: &str,
+    out: W,
+) -> io::Result<(bool, bool)> {
+    let mut printer = Printer {
+        out,
+        slow: interpreter.view().slow_ms.is_some(),
+        previous: None,
+        error: None,
+    };
+    let outcome = runtime.block_on(interpreter.run_line(line, &mut |e| printer.event(e)));
+    if let Some(e) = printer.error {
+        return Err(e);
+    }
+    Ok((outcome.ok, outcome.quit))
+}
+
+/// Reads commands from `input` one per line until `quit` or the end, echoing
+/// each as `> <line>` (when `echo`) before its output. Returns true when
+/// every command succeeded.
+pub fn run_piped<W: Write + Send>(
+    runtime: &tokio::runtime::Runtime,
+    interpreter: &mut Interpreter,
+    input: impl BufRead,
+    out: &mut W,
+    echo: bool,
+) -> io::Result<bool> {
+    let mut all_ok = true;
+    for line in input.lines() {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                writeln!(out, "{}", format::error_line("the line is not valid UTF-8"))?;
+                all_ok = false;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let line = line.trim_end_matches('\r');
+        if echo && !line.trim().is_empty() {
+            writeln!(out, "> {line}")?;
+            out.flush()?;
+        }
+        let (ok, quit) = run_one(runtime, interpreter, line, &mut *out)?;
+        all_ok &= ok;
+        if quit {
+            break;
+        }
+    }
+    Ok(all_ok)
+}
+
+/// Completion of commands, option names and server names.
+pub struct ShellHelper {
+    servers: Vec<String>,
+}
+
+impl ShellHelper {
+    /// A helper for a configuration's servers (by position and ip:port).
+    pub fn new(config: &ClusterConfig) -> ShellHelper {
+        let mut servers: Vec<String> = (1..=config.servers.len()).map(|i| i.to_string()).collect();
+        servers.extend(config.servers.iter().map(|s| s.addr().to_string()));
+        ShellHelper { servers }
+    }
+
+    /// Candidates for the word under the cursor: (start of that word,
+    /// candidates).
+    pub fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
+        let before = line.get(..pos).unwrap_or(line);
+        let start = before.rfind(' ').map_or(0, |i| i + 1);
+        let partial = &before[start..];
+        let previous: Vec<String> = split_words(&before[..start])
+            .map(|w| w.into_iter().map(|w| w.text).collect())
+            .unwrap_or_default();
+        let options: &[&str] = match previous.first().map(String::as_str) {
+            None => COMMANDS,
+            Some("put") => &["n=", "w="],
+            Some("get") | Some("find") => &["n=", "r="],
+            Some("cat") | Some("substr") => &["n=", "r=", "w="],
+            Some("slow") if previous.len() == 1 => &["on", "off", "100", "700"],
+            Some("whatif") if previous.len() == 1 => &["add", "remove", "off"],
+            Some("whatif") if previous.get(1).is_some_and(|w| w == "add") => &["nodes="],
+            Some("help") if previous.len() == 1 => COMMANDS,
+            _ => &[],
+        };
+        let takes_server = match previous.first().map(String::as_str) {
+            Some("kill" | "stop" | "start" | "restart" | "pause" | "resume" | "dump") => {
+                previous.len() == 1
+            }
+            Some("whatif") => previous.len() == 2 && previous[1] == "remove",
+            _ => false,
+        };
+        let mut found: Vec<String> = options
+            .iter()
+            .filter(|o| o.starts_with(partial))
+            .map(|o| o.to_string())
+            .collect();
+        if takes_server {
+            found.extend(
+                self.servers
+                    .iter()
+                    .filter(|s| s.starts_with(partial))
+                    .cloned(),
+            );
+        }
+        (start, found)
+    }
+}
+
+impl Completer for ShellHelper {
+    type Candidate = Pair;
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let (start, found) = self.candidates(line, pos);
+        Ok((
+            start,
+            found
+                .into_iter()
+                .map(|c| Pair {
+                    display: c.clone(),
+                    replacement: if c.ends_with('=') { c } else { format!("{c} ") },
+                })
+                .collect(),
+        ))
+    }
+}
+
+impl Hinter for ShellHelper {
+    type Hint = String;
+}
+impl Highlighter for ShellHelper {}
+impl Validator for ShellHelper {}
+impl Helper for ShellHelper {}
+
+/// The interactive shell on a terminal. Returns false when any command
+/// failed (as piped mode).
+pub fn run_interactive(
+    runtime: &tokio::runtime::Runtime,
+    interpreter: &mut Interpreter,
+) -> io::Result<bool> {
+    let mut editor: Editor<ShellHelper, DefaultHistory> =
+        Editor::new().map_err(|e| io::Error::other(e.to_string()))?;
+    editor.set_helper(Some(ShellHelper::new(interpreter.client().config())));
+    println!(
+        "dkvs-tui shell: type `help` for the commands, Tab completes, Ctrl-D or `quit` leaves."
+    );
+    let mut all_ok = true;
+    loop {
+        match editor.readline(PROMPT) {
+            Ok(line) => {
+                if !line.trim().is_empty() {
+                    let _ = editor.add_history_entry(line.as_str());
+                }
+                let (ok, quit) = run_one(runtime, interpreter, &line, io::stdout())?;
+                all_ok &= ok;
+                if quit {
+                    break;
+                }
+            }
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(io::Error::other(e.to_string())),
+        }
+    }
+    Ok(all_ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_servers_txt;
+
+    #[test]
+    fn completion_candidates() {
+        let config = parse_servers_txt("127.0.0.1 1234 3\n127.0.0.1 1235 1\n", "t").unwrap();
+        let h = ShellHelper::new(&config);
+        assert_eq!(h.candidates("pu", 2), (0, vec!["put".to_string()]));
+        let (_, all) = h.candidates("", 0);
+        assert_eq!(all.len(), COMMANDS.len());
+        assert_eq!(h.candidates("st", 2).1, vec!["stop", "start", "status"]);
+        assert_eq!(
+            h.candidates("put a b ", 8),
+            (8, vec!["n=".into(), "w=".into()])
+        );
+        assert_eq!(h.candidates("get a r", 7).1, vec!["r="]);
+        assert_eq!(
+            h.candidates("kill ", 5).1,
+            vec!["1", "2", "127.0.0.1:1234", "127.0.0.1:1235"]
+        );
+        assert_eq!(
+            h.candidates("kill 127.0.0.1:1235", 19).1,
+            vec!["127.0.0.1:1235"]
+        );
+        assert!(h.candidates("kill 1 ", 7).1.is_empty());
+        assert_eq!(h.candidates("whatif r", 8).1, vec!["remove"]);
+        assert_eq!(h.candidates("whatif remove 2", 15).1, vec!["2"]);
+        assert_eq!(
+            h.candidates("whatif add 1.2.3.4:5 no", 23).1,
+            vec!["nodes="]
+        );
+        assert_eq!(h.candidates("slow o", 6).1, vec!["on", "off"]);
+        assert_eq!(h.candidates("help wh", 7).1, vec!["where", "whatif"]);
+        // A cursor inside a multi-byte character must not panic.
+        let _ = h.candidates("put é", 5);
+    }
+}
