@@ -12,14 +12,22 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::commands::exit;
-use crate::config::{ClusterConfig, ConfigError, SERVERS_ENV};
+use crate::config::{ClusterConfig, ConfigError};
 
 /// Options every tool that reads the cluster configuration accepts.
 #[derive(Debug, Clone, Args)]
 pub struct ClusterArgs {
     /// The cluster file: servers.txt format, or cluster.toml when it ends in
-    /// .toml [default: ./servers.txt, else ./cluster.toml]
-    #[arg(short = 's', long = "servers", visible_alias = "config", value_name = "FILE", env = SERVERS_ENV, global = true)]
+    /// .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]
+    // DKVS_SERVERS is read by `config::locate_path`, not by clap, so that an
+    // empty variable counts as unset instead of being an empty file name.
+    #[arg(
+        short = 's',
+        long = "servers",
+        visible_alias = "config",
+        value_name = "FILE",
+        global = true
+    )]
     pub servers: Option<PathBuf>,
 
     /// Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]

@@ -191,6 +191,30 @@ fn configuration_is_located_as_specified() {
     )
     .assert_fail(code::QUORUM);
 
+    // An empty DKVS_SERVERS counts as unset.
+    run(
+        clean_command(CLIENT, dir)
+            .env(dkvs::config::SERVERS_ENV, "")
+            .args(["get", "-t", "300", "--", "where"]),
+        RUN_LIMIT,
+    )
+    .assert_fail(code::QUORUM);
+    std::fs::remove_file(dir.join("servers.txt")).unwrap();
+    run(
+        clean_command(CLIENT, dir)
+            .env(dkvs::config::SERVERS_ENV, "")
+            .args(["get", "--", "where"]),
+        RUN_LIMIT,
+    )
+    .assert_stdout("OK toml\n");
+    let out = run(
+        clean_command(DUMP_RING, dir)
+            .env(dkvs::config::SERVERS_ENV, "")
+            .args(["-t", "1000"]),
+        RUN_LIMIT,
+    );
+    assert!(out.stdout.contains("where --> toml"), "{out}");
+
     // DKVS_SERVERS and -s override the current directory.
     let toml = c.config_path.to_str().unwrap();
     run(
@@ -213,7 +237,7 @@ fn configuration_is_located_as_specified() {
     // The option wins over the variable.
     run(
         clean_command(CLIENT, other.path())
-            .env(dkvs::config::SERVERS_ENV, dir.join("servers.txt"))
+            .env(dkvs::config::SERVERS_ENV, dir.join("missing.txt"))
             .args(["get", "-s", toml, "--", "where"]),
         RUN_LIMIT,
     )
