@@ -22,6 +22,7 @@ pub mod server;
 pub mod store;
 pub mod supervisor;
 pub mod trace;
+pub mod tui;
 
 pub use client::Client;
 pub use config::ClusterConfig;

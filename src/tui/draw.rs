@@ -1,0 +1,703 @@
+//! Layout and widgets: turns an [`App`] into cells.
+//!
+//! Drawing reads only the `App` (no clock, no supervisor, no terminal), so
+//! the same code renders the live screen and the snapshot tests. The layout
+//! is computed by [`layout`] alone so the event loop can map mouse clicks to
+//! panes without drawing.
+//!
+//! ```text
+//! ┌ Ring ──────────┐┌ Servers ──────────────────────────────┐
+//! │   circle       ││ # address         vn pid   state  age │
+//! │                │└───────────────────────────────────────┘
+//! │   legend       │┌ Results ──────────────────────────────┐
+//! └────────────────┘└───────────────────────────────────────┘
+//! ┌ Events ────────────────────┐┌ Log of 1 :1234 ───────────┐
+//! └────────────────────────────┘└───────────────────────────┘
+//! ─ REPL ───────────────────────────────────────── running… ─
+//! > put a b n=4 w=3
+//!  Enter run · ↑↓ history · Tab servers · F1 help … (footer)
+//! ```
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Widget, Wrap};
+
+use crate::repl::help::SUMMARY;
+use crate::supervisor::ServerState;
+
+use super::app::{App, Focus};
+use super::ring_view::{RingView, short_name};
+use super::theme::Theme;
+
+/// The smallest usable terminal.
+pub const MIN_WIDTH: u16 = 80;
+/// The smallest usable terminal.
+pub const MIN_HEIGHT: u16 = 24;
+
+/// Where each pane is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    /// The ring pane (with border).
+    pub ring: Rect,
+    /// The server list (with border).
+    pub servers: Rect,
+    /// The results pane (with border).
+    pub results: Rect,
+    /// The event log (with border).
+    pub events: Rect,
+    /// The selected server's log (with border).
+    pub log: Rect,
+    /// The REPL line (title row + input row).
+    pub input: Rect,
+    /// The key-hint footer.
+    pub footer: Rect,
+}
+
+/// The panes for a screen of `area` showing `servers` servers, or `None`
+/// when the screen is smaller than 80×24.
+pub fn layout(area: Rect, servers: usize) -> Option<Areas> {
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        return None;
+    }
+    let logs_h = match area.height {
+        0..30 => 5,
+        30..36 => 7,
+        _ => 9,
+    };
+    let [top, logs, input, footer] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(logs_h),
+        Constraint::Length(2),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let ring_w = (u32::from(area.width) * 36 / 100).clamp(30, 64) as u16;
+    let [ring, right] =
+        Layout::horizontal([Constraint::Length(ring_w), Constraint::Fill(1)]).areas(top);
+    let servers_h = (servers as u16 + 3).min(right.height / 2).max(4);
+    let [servers, results] =
+        Layout::vertical([Constraint::Length(servers_h), Constraint::Fill(1)]).areas(right);
+    let [events, log] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(logs);
+    Some(Areas {
+        ring,
+        servers,
+        results,
+        events,
+        log,
+        input,
+        footer,
+    })
+}
+
+/// Draws the whole screen into `buf`; returns where the cursor goes (when
+/// the REPL line has the focus).
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) -> Option<(u16, u16)> {
+    let t = app.theme;
+    buf.set_style(area, t.base());
+    let Some(areas) = layout(area, app.server_count()) else {
+        render_too_small(app, area, buf);
+        return None;
+    };
+    render_ring(app, areas.ring, buf);
+    render_servers(app, areas.servers, buf);
+    render_results(app, areas.results, buf);
+    render_events(app, areas.events, buf);
+    render_log(app, areas.log, buf);
+    let cursor = render_input(app, areas.input, buf);
+    render_footer(app, areas.footer, buf);
+    if app.help_open {
+        render_help(app, area, buf);
+        return None;
+    }
+    cursor
+}
+
+fn block(t: Theme, title: String, focused: bool) -> Block<'static> {
+    Block::bordered()
+        .border_style(if focused {
+            t.border_focus()
+        } else {
+            t.border()
+        })
+        .title(Span::styled(title, t.title()))
+}
+
+fn render_too_small(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let text = vec![
+        Line::styled(
+            format!("terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT})"),
+            t.fail(),
+        ),
+        Line::from(format!(
+            "now {}×{}: enlarge the window",
+            area.width, area.height
+        )),
+        Line::styled("Ctrl-C quits", t.dim()),
+    ];
+    let h = (text.len() as u16).min(area.height);
+    let y = area.y + area.height.saturating_sub(h) / 2;
+    Paragraph::new(text)
+        .alignment(Alignment::Center)
+        .wrap(Wrap { trim: true })
+        .render(Rect::new(area.x, y, area.width, h), buf);
+}
+
+fn render_ring(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let title = match &app.view.whatif {
+        Some(_) => " Ring · what-if ".to_string(),
+        None => format!(
+            " Ring · {} servers, {} nodes ",
+            app.server_count(),
+            app.ring.nodes().len()
+        ),
+    };
+    let b = block(t, title, false);
+    let inner = b.inner(area);
+    b.render(area, buf);
+    let states: Vec<Option<ServerState>> = (0..app.server_count())
+        .map(|i| app.servers.iter().find(|s| s.index == i).map(|s| s.state))
+        .collect();
+    let s = app.server_count();
+    let n = app
+        .config
+        .defaults
+        .n
+        .map_or(3, |n| n as usize)
+        .min(s)
+        .max(1);
+    RingView {
+        ring: &app.ring,
+        servers: &app.config.servers,
+        states: &states,
+        focus: app.view.focus_key.as_ref(),
+        whatif: app.view.whatif.as_ref(),
+        n,
+        theme: t,
+    }
+    .render(inner, buf);
+}
+
+/// A duration as a short age: `0.3s`, `12s`, `4m`, `2h`.
+pub fn format_age(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.1}s")
+    } else if s < 120.0 {
+        format!("{}s", d.as_secs())
+    } else if s < 7200.0 {
+        format!("{}m", d.as_secs() / 60)
+    } else {
+        format!("{}h", d.as_secs() / 3600)
+    }
+}
+
+/// A wall-clock time as `HH:MM:SS` (UTC).
+pub fn format_clock(at: SystemTime) -> String {
+    let secs = at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        % 86_400;
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let focused = app.focus == Focus::Servers && !app.help_open;
+    let wide = area.width >= 70;
+    let mut header = vec!["", "#", "address", "vn", "pid", "state", "answer"];
+    if wide {
+        header.push("last exit");
+    }
+    let header = Row::new(header).style(t.title().add_modifier(Modifier::UNDERLINED));
+    let mut rows = Vec::new();
+    for (i, spec) in app.config.servers.iter().enumerate() {
+        let status = app.servers.iter().find(|s| s.index == i);
+        let marker = if i == app.selected { "▶" } else { " " };
+        let pid = match status {
+            Some(s) if !s.managed => "remote".to_string(),
+            Some(s) => s.pid.map_or_else(|| "—".to_string(), |p| p.to_string()),
+            None => "…".to_string(),
+        };
+        let (state_text, state_style) = match status {
+            Some(s) => (
+                format!("{} {}", s.state.glyph(), s.state.word()),
+                t.state(s.state),
+            ),
+            None => ("… unknown".to_string(), t.dim()),
+        };
+        let age = match status.and_then(|s| s.last_answer) {
+            Some(at) => format_age(app.now.saturating_duration_since(at)),
+            None => "never".to_string(),
+        };
+        let mut cells = vec![
+            Cell::from(marker),
+            Cell::from(Span::styled(
+                format!("{}", i + 1),
+                t.server(i).add_modifier(Modifier::BOLD),
+            )),
+            Cell::from(spec.to_string()),
+            Cell::from(spec.nodes.to_string()),
+            Cell::from(pid),
+            Cell::from(Span::styled(state_text, state_style)),
+            Cell::from(age),
+        ];
+        if wide {
+            cells.push(Cell::from(Span::styled(
+                status.and_then(|s| s.last_exit.clone()).unwrap_or_default(),
+                t.dim(),
+            )));
+        }
+        let mut row = Row::new(cells);
+        if i == app.selected && focused {
+            row = row.style(t.selected());
+        }
+        rows.push(row);
+    }
+    let mut widths = vec![
+        Constraint::Length(1),
+        Constraint::Length(2),
+        Constraint::Min(14),
+        Constraint::Length(3),
+        Constraint::Length(7),
+        Constraint::Length(13),
+        Constraint::Length(6),
+    ];
+    if wide {
+        widths[2] = Constraint::Length(21);
+        widths.push(Constraint::Fill(1));
+    }
+    let title = if focused {
+        " Servers · ↑↓ select, keys below ".to_string()
+    } else {
+        " Servers (Tab to select) ".to_string()
+    };
+    Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .block(block(t, title, focused))
+        .render(area, buf);
+}
+
+/// `text` with its inner runs of spaces (column padding) squeezed to one
+/// space, keeping the indentation: how a too-wide table line is shown in a
+/// narrow pane without losing a word.
+pub fn squeeze(text: &str) -> String {
+    let body = text.trim_start_matches(' ');
+    let indent = text.len() - body.len();
+    let mut out = " ".repeat(indent);
+    let mut space = false;
+    for c in body.chars() {
+        if c == ' ' {
+            if !space {
+                out.push(c);
+            }
+            space = true;
+        } else {
+            out.push(c);
+            space = false;
+        }
+    }
+    out
+}
+
+/// Splits `text` into pieces of at most `width` characters; continuation
+/// pieces are indented by two spaces.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(4);
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= width {
+        return vec![text.to_string()];
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut first = true;
+    while start < chars.len() {
+        let room = if first { width } else { width - 2 };
+        let mut end = (start + room).min(chars.len());
+        // Prefer breaking at a space.
+        if end < chars.len()
+            && let Some(sp) = (start + room / 2..end).rev().find(|&i| chars[i] == ' ')
+        {
+            end = sp + 1;
+        }
+        let piece: String = chars[start..end].iter().collect();
+        out.push(if first { piece } else { format!("  {piece}") });
+        first = false;
+        start = end;
+    }
+    out
+}
+
+/// The style of one output line: verdicts and errors stand out (their first
+/// word says what they are, so colour is only a help).
+fn line_style(t: Theme, line: &str) -> Style {
+    if line.starts_with("OK") {
+        t.ok()
+    } else if line.starts_with("FAIL") || line.starts_with("ERROR") || line.starts_with("error") {
+        t.fail()
+    } else {
+        Style::new()
+    }
+}
+
+/// Every line of the results pane, oldest first, wrapped to `width`.
+pub fn results_lines(app: &App, width: usize) -> Vec<Line<'static>> {
+    let t = app.theme;
+    let mut out = Vec::new();
+    for e in &app.entries {
+        let status = match e.done {
+            None => " (running…)",
+            Some(_) => "",
+        };
+        for (i, piece) in wrap(&format!("> {}{status}", e.command), width)
+            .into_iter()
+            .enumerate()
+        {
+            let _ = i;
+            out.push(Line::styled(piece, t.command()));
+        }
+        for l in e.lines() {
+            let style = line_style(t, l);
+            let squeezed;
+            let l = if l.chars().count() > width {
+                squeezed = squeeze(l);
+                squeezed.as_str()
+            } else {
+                l
+            };
+            for piece in wrap(l, width) {
+                out.push(Line::styled(piece, style));
+            }
+        }
+    }
+    out
+}
+
+fn render_results(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let inner_w = area.width.saturating_sub(2) as usize;
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let lines = results_lines(app, inner_w);
+    let max_scroll = lines.len().saturating_sub(inner_h);
+    let scroll = app.scroll.min(max_scroll);
+    let end = lines.len() - scroll;
+    let start = end.saturating_sub(inner_h);
+    let mut b = block(t, " Results ".to_string(), false);
+    if scroll > 0 {
+        b = b.title_bottom(
+            Line::styled(format!(" ↓ {scroll} more lines (PgDn) "), t.dim()).right_aligned(),
+        );
+    } else if start > 0 {
+        b = b.title_bottom(Line::styled(" ↑ PgUp for more ", t.dim()).right_aligned());
+    }
+    if app.busy() > 0 {
+        b = b.title(Line::styled(" running… ", t.highlight()).right_aligned());
+    }
+    let shown: Vec<Line> = lines[start..end].to_vec();
+    if shown.is_empty() {
+        Paragraph::new(vec![
+            Line::styled("Type a command below, e.g.  put a b n=4 w=3", t.dim()),
+            Line::styled("`help` lists the commands; F1 shows the keys.", t.dim()),
+        ])
+        .block(b)
+        .render(area, buf);
+    } else {
+        Paragraph::new(shown).block(b).render(area, buf);
+    }
+}
+
+fn render_events(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let inner_w = area.width.saturating_sub(2) as usize;
+    let start = app.events.len().saturating_sub(inner_h);
+    let lines: Vec<Line> = app.events[start..]
+        .iter()
+        .map(|e| {
+            let style = e.server.map_or(Style::new(), |s| t.server(s));
+            let text: String = e.text.chars().take(inner_w.saturating_sub(9)).collect();
+            Line::from(vec![
+                Span::styled(format!("{} ", format_clock(e.at)), t.dim()),
+                Span::styled(text, style),
+            ])
+        })
+        .collect();
+    Paragraph::new(lines)
+        .block(block(t, " Events ".to_string(), false))
+        .render(area, buf);
+}
+
+fn render_log(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let sel = app.selected.min(app.server_count().saturating_sub(1));
+    let title = if app.server_count() == 0 {
+        " Server log ".to_string()
+    } else {
+        format!(
+            " Log of {} {} ",
+            sel + 1,
+            short_name(&app.config.servers, sel)
+        )
+    };
+    let start = app.server_log.len().saturating_sub(inner_h);
+    let mut lines: Vec<Line> = app.server_log[start..]
+        .iter()
+        .map(|l| Line::raw(l.clone()))
+        .collect();
+    if lines.is_empty() {
+        let managed = app
+            .servers
+            .iter()
+            .find(|s| s.index == sel)
+            .is_none_or(|s| s.managed);
+        lines.push(Line::styled(
+            if managed {
+                "(no output yet)"
+            } else {
+                "(not started by dkvs-tui: no log)"
+            },
+            t.dim(),
+        ));
+    }
+    Paragraph::new(lines)
+        .block(block(t, title, false))
+        .render(area, buf);
+}
+
+fn render_input(app: &App, area: Rect, buf: &mut Buffer) -> Option<(u16, u16)> {
+    let t = app.theme;
+    let focused = app.focus == Focus::Repl && !app.help_open;
+    let mut b = Block::new()
+        .borders(Borders::TOP)
+        .border_style(if focused {
+            t.border_focus()
+        } else {
+            t.border()
+        })
+        .title(Span::styled(
+            if focused {
+                " REPL (type here) "
+            } else {
+                " REPL (Tab to type) "
+            },
+            t.title(),
+        ));
+    let busy = app.busy();
+    if busy > 0 {
+        let text = if busy > 1 {
+            format!(" running… ({} queued) ", busy - 1)
+        } else {
+            " running… ".to_string()
+        };
+        b = b.title(Line::styled(text, t.highlight()).right_aligned());
+    }
+    let inner = b.inner(area);
+    b.render(area, buf);
+    if inner.height == 0 || inner.width < 4 {
+        return None;
+    }
+    let prompt = "> ";
+    let room = inner.width as usize - prompt.len() - 1;
+    let chars: Vec<char> = app.input.text.chars().collect();
+    let cursor = app.input.cursor.min(chars.len());
+    let first = cursor.saturating_sub(room);
+    let visible: String = chars[first..].iter().take(room + 1).collect();
+    let line = Line::from(vec![
+        Span::styled(prompt, if focused { t.key() } else { t.dim() }),
+        Span::raw(visible),
+    ]);
+    buf.set_line(inner.x, inner.y, &line, inner.width);
+    focused.then(|| (inner.x + (prompt.len() + cursor - first) as u16, inner.y))
+}
+
+fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
+    if app.help_open {
+        return vec![
+            ("Esc", "close help"),
+            ("↑↓ PgUp PgDn", "scroll"),
+            ("Ctrl-C", "quit"),
+        ];
+    }
+    match app.focus {
+        Focus::Repl => vec![
+            ("Enter", "run"),
+            ("↑↓", "history"),
+            ("Tab", "servers"),
+            ("PgUp/PgDn", "scroll"),
+            ("F1", "help"),
+            ("F2", "mouse"),
+            ("Ctrl-C", "quit"),
+        ],
+        Focus::Servers => vec![
+            ("↑↓", "select"),
+            ("k", "kill"),
+            ("s", "stop"),
+            ("S", "start"),
+            ("r", "restart"),
+            ("p", "pause"),
+            ("u", "resume"),
+            ("Tab", "REPL"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+    }
+}
+
+fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let mut spans = Vec::new();
+    for (k, what) in hints(app) {
+        spans.push(Span::styled(format!(" {k}"), t.key()));
+        spans.push(Span::styled(format!(" {what}"), t.dim()));
+    }
+    let right = format!(
+        " mouse {} · {} ",
+        if app.mouse { "on" } else { "off" },
+        app.theme.kind.name()
+    );
+    let right_w = right.chars().count() as u16;
+    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+    if area.width > right_w + 60 {
+        buf.set_string(area.x + area.width - right_w, area.y, right, t.dim());
+    }
+}
+
+/// The help text: keys, then the command summary.
+pub fn help_lines(t: Theme) -> Vec<Line<'static>> {
+    let key = |k: &str, what: &str| {
+        Line::from(vec![
+            Span::styled(format!("  {k:<14}"), t.key()),
+            Span::raw(what.to_string()),
+        ])
+    };
+    let head = |s: &str| Line::styled(s.to_string(), t.title().add_modifier(Modifier::UNDERLINED));
+    let mut lines = vec![
+        head("Everywhere"),
+        key("F1", "open / close this help"),
+        key("Ctrl-C", "quit (stops the servers dkvs-tui started)"),
+        key(
+            "F2",
+            "mouse capture on/off (off: select text with the mouse)",
+        ),
+        key("F3", "theme: default → high-contrast → monochrome"),
+        key("PgUp PgDn", "scroll the results"),
+        key("Ctrl-L", "clear the results"),
+        head("REPL line (focus at start)"),
+        key("Enter", "run the line (`quit` leaves)"),
+        key("↑ ↓", "history"),
+        key("← → Home End", "move; Ctrl-A/E start/end"),
+        key("Ctrl-U Ctrl-K", "delete to start / to end; Ctrl-W word"),
+        key("Esc", "clear the line"),
+        key("Tab", "go to the server list"),
+        head("Server list"),
+        key("↑ ↓ 1-9", "select a server (its log shows below)"),
+        key("k", "kill (SIGKILL, a crash)"),
+        key("s", "stop (SIGTERM)"),
+        key("S", "start"),
+        key("r", "restart"),
+        key("p", "pause (SIGSTOP: alive but silent)"),
+        key("u", "resume (SIGCONT)"),
+        key("m / t", "mouse on/off / next theme"),
+        key("? / q", "help / quit"),
+        key("Tab Esc", "back to the REPL line"),
+        head("The ring"),
+        Line::from("  ● up  ◌ starting  ✖ down  ‖ paused  ? unreachable — number = server"),
+        Line::from("  ◆ last key; 3#1 = server 3 is its 1st replica; (3) = node skipped"),
+        Line::from("    because server 3 was already chosen; the bright arc is the walk."),
+        Line::from("  what-if: + new node, − removed node, inner arcs = keys that move."),
+        head("Commands (type `help <command>` for details)"),
+    ];
+    for (_, usage, summary) in SUMMARY {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {usage}"), t.key()),
+            Span::styled(format!("  {summary}"), t.dim()),
+        ]));
+    }
+    lines
+}
+
+fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let w = area.width.saturating_sub(4).min(88);
+    let h = area.height.saturating_sub(2).min(44);
+    let popup = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    Clear.render(popup, buf);
+    buf.set_style(popup, t.base());
+    let lines = help_lines(t);
+    let inner_h = h.saturating_sub(2) as usize;
+    let max = lines.len().saturating_sub(inner_h);
+    let scroll = app.help_scroll.min(max);
+    let mut b = block(t, " Help · Esc closes ".to_string(), true);
+    if max > 0 {
+        b = b.title_bottom(
+            Line::styled(format!(" ↑↓ scroll {scroll}/{max} "), t.dim()).right_aligned(),
+        );
+    }
+    Paragraph::new(lines[scroll..].to_vec())
+        .block(b)
+        .render(popup, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_needs_80_by_24() {
+        assert!(layout(Rect::new(0, 0, 79, 24), 5).is_none());
+        assert!(layout(Rect::new(0, 0, 80, 23), 5).is_none());
+        let a = layout(Rect::new(0, 0, 80, 24), 5).unwrap();
+        assert_eq!(a.footer.y, 23);
+        assert_eq!(a.servers.height, 8);
+        assert!(a.results.height >= 7);
+        let b = layout(Rect::new(0, 0, 120, 40), 5).unwrap();
+        assert!(b.ring.width > a.ring.width);
+    }
+
+    #[test]
+    fn ages_and_clocks() {
+        assert_eq!(format_age(Duration::from_millis(300)), "0.3s");
+        assert_eq!(format_age(Duration::from_secs(42)), "42s");
+        assert_eq!(format_age(Duration::from_secs(600)), "10m");
+        assert_eq!(format_age(Duration::from_secs(7300)), "2h");
+        assert_eq!(
+            format_clock(UNIX_EPOCH + Duration::from_secs(86_400 * 3 + 3600 * 13 + 61)),
+            "13:01:01"
+        );
+    }
+
+    #[test]
+    fn wrap_keeps_everything() {
+        let s = "127.0.0.1:1234 node 3 stored 0.4ms counted toward W=3";
+        let w = wrap(s, 20);
+        assert!(w.iter().all(|l| l.chars().count() <= 20), "{w:?}");
+        let joined: String = w
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                if i == 0 {
+                    l.clone()
+                } else {
+                    l[2..].to_string()
+                }
+            })
+            .collect();
+        assert_eq!(joined, s);
+        assert_eq!(wrap("short", 20), vec!["short"]);
+        assert_eq!(squeeze("  [1] a    b  c "), "  [1] a b c ");
+    }
+}

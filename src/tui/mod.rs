@@ -1,0 +1,397 @@
+//! The full-screen UI of `dkvs-tui` (SPEC §11).
+//!
+//! Split the way gitui and bottom split theirs: [`app`] holds the state and
+//! the pure key handling, [`draw`] and [`ring_view`] turn the state into
+//! cells, [`theme`] holds the colours, and this module owns the terminal and
+//! the event loop.
+//!
+//! The loop blocks on one channel that merges everything that can change the
+//! screen — key and mouse events (read by a small input thread), supervisor
+//! changes (its `watch` channel), interpreter output, action answers and
+//! signals — with a one-second timeout for the age column. It redraws only
+//! after a message or that tick, so an idle screen costs almost no CPU and a
+//! supervisor change is on screen within a frame. REPL lines run on a tokio
+//! task that owns the interpreter, so a slow quorum never blocks the keys.
+//!
+//! The terminal is restored on every way out: normal quit, error (a guard's
+//! `Drop`), panic (a hook that restores the terminal and then calls the hook
+//! that was there before — the binary's, which stops the children) and
+//! SIGINT/SIGTERM/SIGHUP (which end the loop normally).
+
+pub mod app;
+pub mod draw;
+pub mod ring_view;
+pub mod theme;
+
+use std::io::{self, Stdout, stdout};
+use std::panic::PanicHookInfo;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::cursor::Show;
+use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::layout::Rect;
+use tokio::runtime::Runtime;
+
+use crate::repl::{Interpreter, LineOutcome, ProcessAction, ReplEvent, View};
+use crate::supervisor::Supervisor;
+
+use app::{Action, App};
+use theme::{Theme, ThemeKind};
+
+/// Environment variable that arms the test-only panic line (`__panic`).
+pub const TEST_PANIC_ENV: &str = "DKVS_TUI_TEST_PANIC";
+
+/// How often the screen is redrawn when nothing happens (for the ages).
+const TICK: Duration = Duration::from_secs(1);
+/// How long the input thread blocks before checking whether to stop.
+const INPUT_POLL: Duration = Duration::from_millis(250);
+
+/// Everything that can change the screen.
+enum Msg {
+    Input(Event),
+    InputFailed(io::Error),
+    Changed,
+    Repl(u64, ReplEvent),
+    LineDone(u64, LineOutcome, Box<View>),
+    ActDone(u64, Result<String, String>),
+    Signal,
+}
+
+/// Puts the terminal back as it was: raw mode off, main screen, mouse
+/// released, cursor shown. Idempotent and safe to call from a panic hook.
+pub fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(stdout(), DisableMouseCapture, LeaveAlternateScreen, Show);
+}
+
+/// Owns the terminal while the UI runs; restores it when dropped (also
+/// while unwinding).
+struct TerminalGuard {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl TerminalGuard {
+    fn enter(mouse: bool) -> io::Result<TerminalGuard> {
+        enable_raw_mode()?;
+        let setup = (|| {
+            execute!(stdout(), EnterAlternateScreen)?;
+            if mouse {
+                execute!(stdout(), EnableMouseCapture)?;
+            }
+            Terminal::new(CrosstermBackend::new(stdout()))
+        })();
+        match setup {
+            Ok(terminal) => Ok(TerminalGuard { terminal }),
+            Err(e) => {
+                restore_terminal();
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+type Hook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
+
+/// Installs a panic hook that restores the terminal and then runs the hook
+/// that was installed before; puts that hook back when dropped.
+struct PanicHookGuard {
+    previous: Arc<Hook>,
+}
+
+impl PanicHookGuard {
+    fn install() -> PanicHookGuard {
+        let previous: Arc<Hook> = Arc::new(std::panic::take_hook());
+        let prev = Arc::clone(&previous);
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            prev(info);
+        }));
+        PanicHookGuard { previous }
+    }
+}
+
+impl Drop for PanicHookGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // The hook cannot be changed while panicking; ours stays, which
+            // is harmless (restoring twice is fine).
+            return;
+        }
+        let _ = std::panic::take_hook();
+        let prev = Arc::clone(&self.previous);
+        std::panic::set_hook(Box::new(move |info| prev(info)));
+    }
+}
+
+/// Reads terminal events on a thread of its own until told to stop.
+struct InputThread {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl InputThread {
+    fn spawn(tx: mpsc::Sender<Msg>) -> io::Result<InputThread> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let handle = std::thread::Builder::new()
+            .name("dkvs-tui-input".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    match event::poll(INPUT_POLL) {
+                        Ok(false) => {}
+                        Ok(true) => match event::read() {
+                            Ok(ev) => {
+                                if tx.send(Msg::Input(ev)).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(e) => {
+                                let _ = tx.send(Msg::InputFailed(e));
+                                return;
+                            }
+                        },
+                        Err(e) => {
+                            let _ = tx.send(Msg::InputFailed(e));
+                            return;
+                        }
+                    }
+                }
+            })?;
+        Ok(InputThread {
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for InputThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Aborts the background tasks of one run when dropped.
+struct Tasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// Runs the full-screen UI until the user quits (or a signal arrives).
+///
+/// Call it from the main thread, outside `rt.block_on`: it blocks the calling
+/// thread and runs the interpreter, the supervisor watcher and the signal
+/// listener as tasks on `rt`. It takes over the terminal and restores it on
+/// every exit path, including a panic. It does not stop the servers: the
+/// caller does (`supervisor.shutdown()`) once it returns.
+pub fn run(rt: &Runtime, interpreter: Interpreter, supervisor: Supervisor) -> io::Result<()> {
+    let config = Arc::new(interpreter.client().config().clone());
+    let mut app = App::new(config, Theme::new(ThemeKind::from_env()), Instant::now());
+    app.test_panic = std::env::var(TEST_PANIC_ENV).is_ok_and(|v| v == "1");
+
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let mut tasks = Tasks(Vec::new());
+
+    // The interpreter runs lines one after the other on its own task.
+    let (line_tx, mut line_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, String)>();
+    {
+        let tx = tx.clone();
+        let mut interpreter = interpreter;
+        tasks.0.push(rt.spawn(async move {
+            while let Some((id, line)) = line_rx.recv().await {
+                let events = tx.clone();
+                let mut sink = move |ev: ReplEvent| {
+                    let _ = events.send(Msg::Repl(id, ev));
+                };
+                let outcome = interpreter.run_line(&line, &mut sink).await;
+                let view = Box::new(interpreter.view().clone());
+                if tx.send(Msg::LineDone(id, outcome, view)).is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    // Supervisor changes.
+    {
+        let tx = tx.clone();
+        let mut changes = supervisor.subscribe();
+        tasks.0.push(rt.spawn(async move {
+            while changes.changed().await.is_ok() {
+                if tx.send(Msg::Changed).is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    // Signals end the loop like a quit.
+    {
+        let tx = tx.clone();
+        tasks.0.push(rt.spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::hangup()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+                _ = hup.recv() => {}
+            }
+            let _ = tx.send(Msg::Signal);
+        }));
+    }
+
+    let _hook = PanicHookGuard::install();
+    let mut guard = TerminalGuard::enter(app.mouse)?;
+    let input = InputThread::spawn(tx.clone())?;
+
+    let result = event_loop(
+        &mut guard.terminal,
+        &mut app,
+        &rx,
+        &tx,
+        rt,
+        &supervisor,
+        &line_tx,
+    );
+    drop(input);
+    drop(guard);
+    drop(tasks);
+    result
+}
+
+fn refresh(app: &mut App, supervisor: &Supervisor) {
+    let selected = app.selected.min(app.server_count().saturating_sub(1));
+    app.set_snapshot(
+        supervisor.statuses(),
+        supervisor.events(),
+        supervisor.server_log(selected),
+        Instant::now(),
+    );
+}
+
+fn event_loop(
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    app: &mut App,
+    rx: &mpsc::Receiver<Msg>,
+    tx: &mpsc::Sender<Msg>,
+    rt: &Runtime,
+    supervisor: &Supervisor,
+    lines: &tokio::sync::mpsc::UnboundedSender<(u64, String)>,
+) -> io::Result<()> {
+    loop {
+        refresh(app, supervisor);
+        let frame = terminal.draw(|f| {
+            if let Some((x, y)) = draw::render(app, f.area(), f.buffer_mut()) {
+                f.set_cursor_position((x, y));
+            }
+        })?;
+        let size = frame.area.as_size();
+        let drawn = Instant::now();
+
+        // Wait for something to happen, or for the next tick.
+        let first = match rx.recv_timeout(TICK.saturating_sub(drawn.elapsed())) {
+            Ok(m) => m,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        };
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            let areas = draw::layout(Rect::new(0, 0, size.width, size.height), app.server_count());
+            let action = match msg {
+                Msg::Input(Event::Key(k)) => app.handle_key(k),
+                Msg::Input(Event::Mouse(m)) => app.handle_mouse(m, areas.as_ref()),
+                Msg::Input(_) => Action::None,
+                Msg::InputFailed(e) => return Err(e),
+                Msg::Changed => Action::None,
+                Msg::Repl(id, ev) => {
+                    app.on_repl_event(id, ev);
+                    Action::None
+                }
+                Msg::LineDone(id, outcome, view) => {
+                    app.on_line_done(id, outcome, *view);
+                    if outcome.quit {
+                        Action::Quit
+                    } else {
+                        Action::None
+                    }
+                }
+                Msg::ActDone(id, result) => {
+                    app.on_act_done(id, result);
+                    Action::None
+                }
+                Msg::Signal => Action::Quit,
+            };
+            match action {
+                Action::None => {}
+                Action::Quit => return Ok(()),
+                Action::Run { id, line } => {
+                    if lines.send((id, line)).is_err() {
+                        app.abandon_running("ERROR: the interpreter stopped");
+                    }
+                }
+                Action::Act { id, action, index } => {
+                    spawn_act(rt, supervisor, tx, id, action, index)
+                }
+                Action::SetMouse(on) => {
+                    if on {
+                        execute!(terminal.backend_mut(), EnableMouseCapture)?;
+                    } else {
+                        execute!(terminal.backend_mut(), DisableMouseCapture)?;
+                    }
+                }
+                Action::TestPanic => {
+                    panic!("{TEST_PANIC_ENV}=1: test-only panic requested from the REPL line")
+                }
+            }
+            // Take everything else that is already waiting before drawing.
+            next = rx.try_recv().ok();
+        }
+    }
+}
+
+/// Runs a process action on its own task; the answer comes back as a message.
+fn spawn_act(
+    rt: &Runtime,
+    supervisor: &Supervisor,
+    tx: &mpsc::Sender<Msg>,
+    id: u64,
+    action: ProcessAction,
+    index: usize,
+) {
+    let sup = supervisor.clone();
+    let tx = tx.clone();
+    rt.spawn(async move {
+        let result = sup.act(action, index).await;
+        let _ = tx.send(Msg::ActDone(id, result));
+    });
+}
+
+#[cfg(test)]
+mod tests;

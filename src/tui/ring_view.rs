@@ -1,0 +1,694 @@
+//! The ring drawn as a circle: the picture that makes consistent hashing
+//! visible.
+//!
+//! Every virtual node sits at its SHA-1 angle ([`Position::fraction`], 12
+//! o'clock is position 0, positions grow clockwise), drawn with its server's
+//! state glyph in its server's colour and labelled with its server's number,
+//! so nothing depends on colour alone. The last key used (`get`, `put`,
+//! `where`, …) is marked `◆`, the clockwise walk from it to its last replica is
+//! drawn over the circle, replicas are labelled `<server>#<rank>` and nodes
+//! skipped because their server was already chosen are labelled `(<server>)`.
+//! A what-if question adds an inner circle on which the arcs of the key space
+//! that would change owners are drawn, and marks the nodes that would appear
+//! (`+`) or disappear (`−`).
+//!
+//! The geometry ([`Geometry`], [`point_on_circle`], [`moved_samples`]) is
+//! pure so it can be unit-tested; [`RingView`] is a ratatui widget.
+
+use std::collections::HashSet;
+use std::f64::consts::TAU;
+use std::net::SocketAddrV4;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+use ratatui::widgets::canvas::{Canvas, Circle, Points};
+
+use crate::config::ServerSpec;
+use crate::repl::WhatIfReport;
+use crate::ring::{Placement, Position, Ring, Step};
+use crate::supervisor::ServerState;
+
+use super::theme::Theme;
+
+/// The point at `fraction` of the circle (0 = top, growing clockwise) on a
+/// circle of `radius` centred on the origin, y pointing up.
+pub fn point_on_circle(fraction: f64, radius: f64) -> (f64, f64) {
+    let a = fraction * TAU;
+    (radius * a.sin(), radius * a.cos())
+}
+
+/// A ring position whose [`Position::fraction`] is `fraction` (to 64 bits).
+pub fn position_from_fraction(fraction: f64) -> Position {
+    let f = fraction.rem_euclid(1.0);
+    let top = (f * 18_446_744_073_709_551_616.0) as u64;
+    let mut bytes = [0u8; 20];
+    bytes[..8].copy_from_slice(&top.to_be_bytes());
+    Position(bytes)
+}
+
+/// How a circle of radius 1 maps onto the cells of an area. Terminal cells
+/// are about twice as tall as wide, so one row counts as two column units:
+/// the circle looks round.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Geometry {
+    /// The cells the circle is drawn in.
+    pub area: Rect,
+    /// The circle's radius in columns.
+    pub radius_cols: f64,
+    /// Half the width of the area in circle units.
+    pub x_half: f64,
+    /// Half the height of the area in circle units.
+    pub y_half: f64,
+}
+
+impl Geometry {
+    /// Columns kept free left and right of the circle for labels.
+    const LABEL_COLS: f64 = 4.0;
+
+    /// The geometry of the largest circle that fits in `area` with room for
+    /// labels, or `None` when the area is too small to draw one.
+    pub fn new(area: Rect) -> Option<Geometry> {
+        let w = f64::from(area.width);
+        let h = f64::from(area.height);
+        let r = (w / 2.0 - Self::LABEL_COLS).min((h / 2.0 - 1.0) * 2.0);
+        if r < 3.0 {
+            return None;
+        }
+        Some(Geometry {
+            area,
+            radius_cols: r,
+            x_half: (w / 2.0) / r,
+            y_half: h / r,
+        })
+    }
+
+    /// The canvas x bounds.
+    pub fn x_bounds(&self) -> [f64; 2] {
+        [-self.x_half, self.x_half]
+    }
+
+    /// The canvas y bounds.
+    pub fn y_bounds(&self) -> [f64; 2] {
+        [-self.y_half, self.y_half]
+    }
+
+    /// The cell (column, row) containing the point `(x, y)`, clamped to the area.
+    pub fn cell(&self, x: f64, y: f64) -> (u16, u16) {
+        let w = f64::from(self.area.width);
+        let h = f64::from(self.area.height);
+        let col = ((x + self.x_half) / (2.0 * self.x_half) * w)
+            .floor()
+            .clamp(0.0, w - 1.0);
+        let row = ((self.y_half - y) / (2.0 * self.y_half) * h)
+            .floor()
+            .clamp(0.0, h - 1.0);
+        (self.area.x + col as u16, self.area.y + row as u16)
+    }
+
+    /// The cell of `fraction` on a circle of `radius`.
+    pub fn cell_at(&self, fraction: f64, radius: f64) -> (u16, u16) {
+        let (x, y) = point_on_circle(fraction, radius);
+        self.cell(x, y)
+    }
+
+    /// One column, in circle units.
+    pub fn col_unit(&self) -> f64 {
+        1.0 / self.radius_cols
+    }
+}
+
+/// For `samples` evenly spaced points of the key space, whether the set of
+/// servers holding a key there (N replicas) differs between two rings.
+/// Servers are compared by address, since the two server lists differ.
+pub fn moved_samples(
+    current: &Ring,
+    current_servers: &[ServerSpec],
+    other: &Ring,
+    other_servers: &[ServerSpec],
+    n: usize,
+    samples: usize,
+) -> Vec<bool> {
+    let owners = |ring: &Ring, servers: &[ServerSpec], pos: Position| {
+        let mut v: Vec<SocketAddrV4> = ring
+            .placement_at(pos, n)
+            .replicas
+            .iter()
+            .filter_map(|r| servers.get(r.server).map(ServerSpec::addr))
+            .collect();
+        v.sort();
+        v
+    };
+    (0..samples)
+        .map(|k| {
+            let pos = position_from_fraction((k as f64 + 0.5) / samples as f64);
+            owners(current, current_servers, pos) != owners(other, other_servers, pos)
+        })
+        .collect()
+}
+
+/// The short name of a server in legends: `:port` when every server shares
+/// one IP address, else `ip:port`.
+pub fn short_name(servers: &[ServerSpec], index: usize) -> String {
+    let Some(s) = servers.get(index) else {
+        return format!("#{}", index + 1);
+    };
+    if servers.iter().all(|o| o.ip == s.ip) {
+        format!(":{}", s.port)
+    } else {
+        s.to_string()
+    }
+}
+
+/// The ring widget.
+pub struct RingView<'a> {
+    /// The real ring.
+    pub ring: &'a Ring,
+    /// The configured servers (the ring's server indices point here).
+    pub servers: &'a [ServerSpec],
+    /// Each server's live state, when known.
+    pub states: &'a [Option<ServerState>],
+    /// The last key used and its walk.
+    pub focus: Option<&'a (Vec<u8>, Placement)>,
+    /// The what-if question being shown.
+    pub whatif: Option<&'a WhatIfReport>,
+    /// The replication factor used to compute moved arcs.
+    pub n: usize,
+    /// Colours.
+    pub theme: Theme,
+}
+
+/// How a node is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Plain,
+    Used(usize),
+    Skipped,
+}
+
+impl RingView<'_> {
+    fn state(&self, server: usize) -> Option<ServerState> {
+        self.states.get(server).copied().flatten()
+    }
+
+    fn glyph(&self, server: usize) -> &'static str {
+        self.state(server).map_or("●", ServerState::glyph)
+    }
+
+    /// Legend lines: servers, the focus key's walk, the what-if summary.
+    fn legend(&self, width: u16) -> Vec<Line<'static>> {
+        let t = self.theme;
+        let mut tokens: Vec<Vec<Span<'static>>> = Vec::new();
+        for (i, _) in self.servers.iter().enumerate() {
+            let state = self.state(i);
+            let mut tok = vec![Span::styled(
+                format!("{}{}", self.glyph(i), i + 1),
+                t.server(i).add_modifier(Modifier::BOLD),
+            )];
+            tok.push(Span::styled(short_name(self.servers, i), t.server(i)));
+            if let Some(s) = state
+                && s != ServerState::Up
+            {
+                tok.push(Span::styled(format!(" {}", s.word()), t.state(s)));
+            }
+            tokens.push(tok);
+        }
+        let mut lines = pack(tokens, width);
+        if let Some((key, placement)) = self.focus {
+            let mut tokens = vec![vec![Span::styled(
+                format!("◆ {}:", truncate(&String::from_utf8_lossy(key), 12)),
+                t.highlight(),
+            )]];
+            let nodes = self.ring.nodes();
+            let mut rank = 0;
+            for step in &placement.steps {
+                match step {
+                    Step::Used(r) => {
+                        rank += 1;
+                        tokens.push(vec![Span::styled(
+                            format!("→ {}#{rank}", r.server + 1),
+                            t.server(r.server).add_modifier(Modifier::BOLD),
+                        )]);
+                    }
+                    Step::Skipped { ring_index, .. } => {
+                        let label = nodes
+                            .get(*ring_index)
+                            .map_or_else(|| "?".to_string(), |n| format!("→ ({})", n.server + 1));
+                        tokens.push(vec![Span::styled(label, t.skipped())]);
+                    }
+                }
+            }
+            lines.extend(pack(tokens, width));
+        }
+        if let Some(w) = self.whatif {
+            let mut text = format!(
+                "what-if: {} — {:.1}% of key space moves",
+                w.title.trim_start_matches("whatif "),
+                w.moved_fraction * 100.0
+            );
+            if let Some((moving, total)) = w.stored_keys {
+                text.push_str(&format!(", {moving}/{total} stored keys"));
+            }
+            let tokens = text
+                .split(' ')
+                .map(|word| vec![Span::styled(word.to_string(), t.whatif())])
+                .collect();
+            lines.extend(pack(tokens, width));
+            lines.extend(pack(
+                vec![
+                    vec![Span::styled("inner arcs: keys that move", t.whatif())],
+                    vec![Span::styled("+ new node", t.whatif())],
+                    vec![Span::styled("− removed", t.whatif())],
+                ],
+                width,
+            ));
+        }
+        lines
+    }
+
+    fn roles(&self) -> Vec<Role> {
+        let mut roles = vec![Role::Plain; self.ring.nodes().len()];
+        if let Some((_, placement)) = self.focus {
+            let mut rank = 0;
+            for step in &placement.steps {
+                match step {
+                    Step::Used(r) => {
+                        rank += 1;
+                        if let Some(x) = roles.get_mut(r.ring_index) {
+                            *x = Role::Used(rank);
+                        }
+                    }
+                    Step::Skipped { ring_index, .. } => {
+                        if let Some(x) = roles.get_mut(*ring_index) {
+                            *x = Role::Skipped;
+                        }
+                    }
+                }
+            }
+        }
+        roles
+    }
+
+    fn draw_circle(&self, geo: &Geometry, buf: &mut Buffer) {
+        let t = self.theme;
+        let fg = |s: Style| s.fg.unwrap_or(Color::Reset);
+        // The walk from the key to its last replica, clockwise.
+        let mut walk: Vec<(f64, f64)> = Vec::new();
+        if let Some((_, placement)) = self.focus
+            && let Some(last) = placement.replicas.last()
+            && let Some(end_node) = self.ring.nodes().get(last.ring_index)
+        {
+            let start = placement.key_position.fraction();
+            let mut end = end_node.position.fraction();
+            if end < start {
+                end += 1.0;
+            }
+            let steps = ((end - start) * 400.0).ceil().max(1.0) as usize;
+            for k in 0..=steps {
+                let f = start + (end - start) * k as f64 / steps as f64;
+                walk.push(point_on_circle(f, 1.0));
+            }
+        }
+        let mut moved: Vec<(f64, f64)> = Vec::new();
+        let inner = 0.62;
+        if let Some(w) = self.whatif {
+            let samples = moved_samples(self.ring, self.servers, &w.ring, &w.servers, self.n, 720);
+            for (k, m) in samples.iter().enumerate() {
+                if *m {
+                    moved.push(point_on_circle((k as f64 + 0.5) / 720.0, inner));
+                }
+            }
+        }
+        let bg = t.base().bg.unwrap_or(Color::Reset);
+        Canvas::default()
+            .marker(Marker::Braille)
+            .background_color(bg)
+            .x_bounds(geo.x_bounds())
+            .y_bounds(geo.y_bounds())
+            .paint(|ctx| {
+                ctx.draw(&Circle::new(0.0, 0.0, 1.0, fg(t.ring_line())));
+                ctx.layer();
+                if !walk.is_empty() {
+                    ctx.draw(&Points::new(&walk, fg(t.highlight())));
+                }
+                if !moved.is_empty() {
+                    ctx.draw(&Points::new(&moved, fg(t.whatif())));
+                }
+            })
+            .render(geo.area, buf);
+    }
+
+    fn draw_nodes(&self, geo: &Geometry, buf: &mut Buffer) {
+        let t = self.theme;
+        let nodes = self.ring.nodes();
+        let roles = self.roles();
+        let mut taken: HashSet<(u16, u16)> = HashSet::new();
+        let removed: HashSet<SocketAddrV4> = match self.whatif {
+            Some(w) => self
+                .servers
+                .iter()
+                .map(ServerSpec::addr)
+                .filter(|a| !w.servers.iter().any(|s| s.addr() == *a))
+                .collect(),
+            None => HashSet::new(),
+        };
+        // Glyphs on the circle.
+        let mut glyph_cells = Vec::with_capacity(nodes.len());
+        for (i, node) in nodes.iter().enumerate() {
+            let cell = geo.cell_at(node.position.fraction(), 1.0);
+            let is_removed = self
+                .servers
+                .get(node.server)
+                .is_some_and(|s| removed.contains(&s.addr()));
+            let (glyph, mut style) = if is_removed {
+                ("−", t.whatif().add_modifier(Modifier::BOLD))
+            } else {
+                (self.glyph(node.server), t.server(node.server))
+            };
+            match roles[i] {
+                Role::Used(_) => style = style.add_modifier(Modifier::BOLD | Modifier::REVERSED),
+                Role::Skipped => style = style.add_modifier(Modifier::DIM),
+                Role::Plain => {}
+            }
+            put(buf, geo.area, cell, glyph, style);
+            taken.insert(cell);
+            glyph_cells.push(cell);
+        }
+        // New nodes of a what-if addition.
+        let mut added: Vec<(f64, String)> = Vec::new();
+        if let Some(w) = self.whatif {
+            for node in w.ring.nodes() {
+                let Some(spec) = w.servers.get(node.server) else {
+                    continue;
+                };
+                if self.servers.iter().any(|s| s.addr() == spec.addr()) {
+                    continue;
+                }
+                let cell = geo.cell_at(node.position.fraction(), 1.0);
+                put(
+                    buf,
+                    geo.area,
+                    cell,
+                    "+",
+                    t.whatif().add_modifier(Modifier::BOLD),
+                );
+                taken.insert(cell);
+                added.push((node.position.fraction(), format!("{}", node.server + 1)));
+            }
+        }
+        // The key marker, on the circle if free, else just inside it.
+        if let Some((_, placement)) = self.focus {
+            let f = placement.key_position.fraction();
+            let mut cell = geo.cell_at(f, 1.0);
+            if taken.contains(&cell) {
+                cell = geo.cell_at(f, 1.0 - 1.5 * geo.col_unit());
+            }
+            put(buf, geo.area, cell, "◆", t.highlight());
+            taken.insert(cell);
+        }
+        // Labels outside the circle, most important first.
+        let mut labels: Vec<(u8, f64, String, Style)> = Vec::new();
+        for (i, node) in nodes.iter().enumerate() {
+            let s = node.server;
+            let (prio, text, style) = match roles[i] {
+                Role::Used(rank) => (
+                    0,
+                    format!("{}#{rank}", s + 1),
+                    t.server(s)
+                        .add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+                ),
+                Role::Skipped => (1, format!("({})", s + 1), t.skipped()),
+                Role::Plain => (2, format!("{}", s + 1), t.server(s)),
+            };
+            labels.push((prio, node.position.fraction(), text, style));
+        }
+        for (f, text) in added {
+            labels.push((1, f, text, t.whatif()));
+        }
+        labels.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        for (_, f, text, style) in labels {
+            place_label(geo, buf, &mut taken, f, &text, style);
+        }
+    }
+}
+
+/// Writes `text` near `fraction`, outside the circle, avoiding taken cells
+/// when it can.
+fn place_label(
+    geo: &Geometry,
+    buf: &mut Buffer,
+    taken: &mut HashSet<(u16, u16)>,
+    fraction: f64,
+    text: &str,
+    style: Style,
+) {
+    let len = text.chars().count() as u16;
+    let mut best = None;
+    for extra in [1.6, 2.6, 3.6] {
+        let r = 1.0 + extra * geo.col_unit();
+        let (x, y) = point_on_circle(fraction, r);
+        let (col, row) = geo.cell(x, y);
+        let start = if x < -0.25 {
+            col.saturating_sub(len.saturating_sub(1))
+        } else if x > 0.25 {
+            col
+        } else {
+            col.saturating_sub(len / 2)
+        };
+        let start = start
+            .max(geo.area.x)
+            .min((geo.area.x + geo.area.width).saturating_sub(len));
+        let cells: Vec<(u16, u16)> = (start..start + len).map(|c| (c, row)).collect();
+        if best.is_none() {
+            best = Some(cells.clone());
+        }
+        if cells.iter().all(|c| !taken.contains(c)) {
+            best = Some(cells);
+            break;
+        }
+    }
+    if let Some(cells) = best
+        && let Some(&(c0, row)) = cells.first()
+    {
+        put(buf, geo.area, (c0, row), text, style);
+        taken.extend(cells);
+    }
+}
+
+/// Writes `text` at `cell`, clipped to `area`.
+fn put(buf: &mut Buffer, area: Rect, cell: (u16, u16), text: &str, style: Style) {
+    let (x, y) = cell;
+    if y < area.y || y >= area.y + area.height || x < area.x || x >= area.x + area.width {
+        return;
+    }
+    let room = (area.x + area.width - x) as usize;
+    buf.set_stringn(x, y, text, room, style);
+}
+
+/// Packs tokens (each a few spans) into lines of at most `width` cells,
+/// separated by a space, breaking only between tokens.
+pub fn pack(tokens: Vec<Vec<Span<'static>>>, width: u16) -> Vec<Line<'static>> {
+    let width = usize::from(width.max(1));
+    let mut lines = Vec::new();
+    let mut current: Vec<Span<'static>> = Vec::new();
+    let mut used = 0usize;
+    for tok in tokens {
+        let w: usize = tok.iter().map(Span::width).sum();
+        if used > 0 && used + 1 + w > width {
+            lines.push(Line::from(std::mem::take(&mut current)));
+            used = 0;
+        }
+        if used > 0 {
+            current.push(Span::raw(" "));
+            used += 1;
+        }
+        current.extend(tok);
+        used += w;
+    }
+    if !current.is_empty() {
+        lines.push(Line::from(current));
+    }
+    lines
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+impl Widget for RingView<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.width == 0 || area.height == 0 {
+            return;
+        }
+        let mut legend = self.legend(area.width);
+        let max_legend = (area.height / 2).max(1) as usize;
+        if legend.len() > max_legend {
+            legend.truncate(max_legend);
+        }
+        let legend_h = legend.len() as u16;
+        let circle_area = Rect {
+            height: area.height - legend_h,
+            ..area
+        };
+        if let Some(geo) = Geometry::new(circle_area) {
+            self.draw_circle(&geo, buf);
+            self.draw_nodes(&geo, buf);
+        } else {
+            put(
+                buf,
+                circle_area,
+                (circle_area.x, circle_area.y),
+                "(too small for the circle)",
+                self.theme.dim(),
+            );
+        }
+        for (i, line) in legend.iter().enumerate() {
+            let y = area.y + circle_area.height + i as u16;
+            buf.set_line(area.x, y, line, area.width);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_servers_txt;
+
+    #[test]
+    fn circle_points_go_clockwise_from_the_top() {
+        let close =
+            |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9;
+        assert!(close(point_on_circle(0.0, 1.0), (0.0, 1.0)));
+        assert!(close(point_on_circle(0.25, 1.0), (1.0, 0.0)));
+        assert!(close(point_on_circle(0.5, 2.0), (0.0, -2.0)));
+        assert!(close(point_on_circle(0.75, 1.0), (-1.0, 0.0)));
+    }
+
+    #[test]
+    fn fraction_round_trips() {
+        for f in [0.0, 0.1, 0.25, 0.5, 0.999] {
+            let p = position_from_fraction(f);
+            assert!((p.fraction() - f).abs() < 1e-12, "{f}");
+        }
+        assert_eq!(position_from_fraction(1.0), position_from_fraction(0.0));
+    }
+
+    #[test]
+    fn geometry_maps_compass_points_to_the_edges_of_the_circle() {
+        let area = Rect::new(10, 5, 40, 20);
+        let geo = Geometry::new(area).unwrap();
+        // Radius: min(40/2 - 4, (20/2 - 1) * 2) = 16 columns.
+        assert_eq!(geo.radius_cols, 16.0);
+        let (cx, cy) = geo.cell(0.0, 0.0);
+        assert_eq!((cx, cy), (30, 15));
+        let top = geo.cell_at(0.0, 1.0);
+        let right = geo.cell_at(0.25, 1.0);
+        let bottom = geo.cell_at(0.5, 1.0);
+        let left = geo.cell_at(0.75, 1.0);
+        assert_eq!(top.0, cx);
+        assert!(top.1 < cy && bottom.1 > cy);
+        assert_eq!(right.1, cy);
+        assert!(right.0 > cx && left.0 < cx);
+        // Round on screen: 16 columns wide each side, 8 rows high each side.
+        assert_eq!(right.0 - cx, 16);
+        assert_eq!(cx - left.0, 16);
+        assert_eq!(cy - top.1, 8);
+        // Every point of the circle and its labels stays inside the area.
+        for k in 0..360 {
+            let (c, r) = geo.cell_at(k as f64 / 360.0, 1.0 + 3.6 * geo.col_unit());
+            assert!(c >= area.x && c < area.x + area.width);
+            assert!(r >= area.y && r < area.y + area.height);
+        }
+    }
+
+    #[test]
+    fn tiny_areas_have_no_circle() {
+        assert!(Geometry::new(Rect::new(0, 0, 12, 4)).is_none());
+        assert!(Geometry::new(Rect::new(0, 0, 0, 0)).is_none());
+        assert!(Geometry::new(Rect::new(0, 0, 20, 6)).is_some());
+    }
+
+    #[test]
+    fn moved_samples_of_an_identical_ring_is_empty_and_of_an_addition_is_partial() {
+        let c = parse_servers_txt(
+            "127.0.0.1 1234 3\n127.0.0.1 1235 2\n127.0.0.1 1236 2\n",
+            "t",
+        )
+        .unwrap();
+        let ring = Ring::new(&c);
+        let same = moved_samples(&ring, &c.servers, &ring, &c.servers, 2, 100);
+        assert!(same.iter().all(|m| !m));
+        let mut more = c.servers.clone();
+        more.push(ServerSpec::new("127.0.0.1".parse().unwrap(), 1237, 2));
+        let bigger = Ring::from_servers(&more);
+        let moved = moved_samples(&ring, &c.servers, &bigger, &more, 2, 1000);
+        let count = moved.iter().filter(|m| **m).count();
+        assert!(count > 0 && count < 1000, "{count}");
+        // Servers are compared by address: a reordered list moves nothing.
+        let mut reordered = c.servers.clone();
+        reordered.reverse();
+        let r2 = Ring::from_servers(&reordered);
+        assert!(
+            moved_samples(&ring, &c.servers, &r2, &reordered, 2, 200)
+                .iter()
+                .all(|m| !m)
+        );
+    }
+
+    #[test]
+    fn pack_breaks_between_tokens() {
+        let toks = vec![
+            vec![Span::raw("aaaa")],
+            vec![Span::raw("bbbb")],
+            vec![Span::raw("cc")],
+        ];
+        let lines = pack(toks, 9);
+        let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        assert_eq!(text, vec!["aaaa bbbb", "cc"]);
+    }
+
+    #[test]
+    fn every_node_is_drawn_with_its_server_number() {
+        let c = parse_servers_txt(
+            "127.0.0.1 1234 3\n127.0.0.1 1235 2\n127.0.0.1 1236 2\n",
+            "t",
+        )
+        .unwrap();
+        let ring = Ring::new(&c);
+        let states = vec![Some(ServerState::Up), Some(ServerState::Down), None];
+        let placement = ring.placement(b"a", 3);
+        let focus = (b"a".to_vec(), placement);
+        let view = RingView {
+            ring: &ring,
+            servers: &c.servers,
+            states: &states,
+            focus: Some(&focus),
+            whatif: None,
+            n: 3,
+            theme: Theme::new(super::super::theme::ThemeKind::Mono),
+        };
+        let area = Rect::new(0, 0, 40, 20);
+        let mut buf = Buffer::empty(area);
+        view.render(area, &mut buf);
+        let text: String = (0..area.height)
+            .map(|y| {
+                (0..area.width)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+                    + "\n"
+            })
+            .collect();
+        assert!(text.contains('✖'), "down server marked:\n{text}");
+        assert!(text.contains('◆'), "key marked:\n{text}");
+        assert!(text.contains("#1") && text.contains("#3"), "ranks:\n{text}");
+    }
+}

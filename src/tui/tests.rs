@@ -1,0 +1,355 @@
+//! Snapshot tests of whole screens, rendered with ratatui's `TestBackend`
+//! from fabricated state (no network, no processes, no real clock in the
+//! text), at the minimum size 80×24 and at 120×40.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::config::{ClusterConfig, ServerSpec};
+use crate::quorum::Quorum;
+use crate::repl::{LineOutcome, ReplEvent, View, WhatIfReport, format_trace};
+use crate::ring::Ring;
+use crate::supervisor::{LogEvent, ServerState, ServerStatus};
+use crate::trace::{OpKind, ReplicaTrace, Reply, Trace, Verdict};
+
+use super::app::{Action, App};
+use super::draw;
+use super::ring_view::moved_samples;
+use super::theme::{Theme, ThemeKind};
+
+fn config() -> ClusterConfig {
+    let servers = [(1234, 3), (1235, 2), (1236, 2), (1237, 1), (1238, 1)]
+        .into_iter()
+        .map(|(port, nodes)| ServerSpec::new(Ipv4Addr::LOCALHOST, port, nodes))
+        .collect();
+    ClusterConfig::from_servers(servers).unwrap()
+}
+
+fn statuses(now: Instant, down: Option<usize>) -> Vec<ServerStatus> {
+    config()
+        .servers
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let is_down = down == Some(i);
+            ServerStatus {
+                index: i,
+                spec: spec.clone(),
+                managed: true,
+                pid: (!is_down).then_some(4100 + i as u32),
+                state: if is_down {
+                    ServerState::Down
+                } else {
+                    ServerState::Up
+                },
+                last_answer: Some(
+                    now - Duration::from_millis(if is_down {
+                        12_400
+                    } else {
+                        300 + 100 * i as u64
+                    }),
+                ),
+                last_exit: is_down.then(|| "killed by SIGKILL".to_string()),
+            }
+        })
+        .collect()
+}
+
+fn events(down: Option<usize>) -> Vec<LogEvent> {
+    let t0 = UNIX_EPOCH + Duration::from_secs(1_764_072_000);
+    let mut ev: Vec<LogEvent> = (0..5)
+        .map(|i| LogEvent {
+            at: t0 + Duration::from_millis(10 * i as u64),
+            server: Some(i),
+            text: format!("127.0.0.1:{} started (pid {})", 1234 + i, 4100 + i),
+        })
+        .collect();
+    for i in 0..5 {
+        ev.push(LogEvent {
+            at: t0 + Duration::from_millis(300 + 10 * i as u64),
+            server: Some(i),
+            text: format!("127.0.0.1:{} starting → up", 1234 + i),
+        });
+    }
+    if let Some(d) = down {
+        ev.push(LogEvent {
+            at: t0 + Duration::from_secs(42),
+            server: Some(d),
+            text: format!("127.0.0.1:{} exited: killed by SIGKILL", 1234 + d),
+        });
+    }
+    ev
+}
+
+fn app(down: Option<usize>) -> App {
+    let now = Instant::now();
+    let mut a = App::new(Arc::new(config()), Theme::new(ThemeKind::Default), now);
+    a.set_snapshot(
+        statuses(now, down),
+        events(down),
+        vec![
+            "INFO dkvs::server: listening on 127.0.0.1:1234".to_string(),
+            "DEBUG dkvs::server: put \"a\" (1 bytes)".to_string(),
+        ],
+        now,
+    );
+    a
+}
+
+/// The put of `a` = `b` with N=4 W=3 on the fabricated ring: `answered`
+/// replies so far.
+fn put_trace(answered: usize) -> Trace {
+    let c = config();
+    let ring = Ring::new(&c);
+    let placement = ring.placement(b"a", 4);
+    let replicas: Vec<ReplicaTrace> = placement
+        .replicas
+        .iter()
+        .enumerate()
+        .map(|(k, r)| ReplicaTrace {
+            server: r.server,
+            addr: c.servers[r.server].addr(),
+            ring_index: r.ring_index,
+            node_number: r.node_number,
+            reply: (k < answered).then_some(Reply::Stored),
+            latency: (k < answered).then(|| Duration::from_micros(310 + 40 * k as u64)),
+            counted: k < answered && k < 3,
+        })
+        .collect();
+    let done = answered >= 3;
+    Trace {
+        kind: OpKind::Put,
+        key: b"a".to_vec(),
+        written: Some(b"b".to_vec()),
+        quorum: Quorum { n: 4, w: 3, r: 2 },
+        replicas,
+        verdict: if done {
+            Verdict::Reached
+        } else {
+            Verdict::Pending
+        },
+        value: None,
+        decided_after: done.then(|| Duration::from_micros(390)),
+        finished: answered >= 4,
+    }
+}
+
+fn focus_view(key: &[u8], n: usize) -> View {
+    let ring = Ring::new(&config());
+    View {
+        focus_key: Some((key.to_vec(), ring.placement(key, n))),
+        whatif: None,
+        slow_ms: None,
+    }
+}
+
+fn run_line(a: &mut App, line: &str) -> u64 {
+    for c in line.chars() {
+        a.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    match a.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)) {
+        Action::Run { id, .. } => id,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn screen(a: &App, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| {
+        draw::render(a, f.area(), f.buffer_mut());
+    })
+    .unwrap();
+    term.backend().to_string()
+}
+
+fn both(name: &str, a: &App) {
+    insta::assert_snapshot!(format!("{name}_80x24"), screen(a, 80, 24));
+    insta::assert_snapshot!(format!("{name}_120x40"), screen(a, 120, 40));
+}
+
+#[test]
+fn all_up() {
+    both("all_up", &app(None));
+}
+
+#[test]
+fn one_server_down() {
+    let mut a = app(None);
+    let now = a.now;
+    a.set_snapshot(statuses(now, Some(2)), events(Some(2)), Vec::new(), now);
+    a.selected = 2;
+    a.focus = super::app::Focus::Servers;
+    both("one_down", &a);
+}
+
+#[test]
+fn put_trace_shown() {
+    let mut a = app(None);
+    // A finished put: the interpreter's final lines.
+    let id = run_line(&mut a, "put a b n=4 w=3");
+    let done = put_trace(4);
+    a.on_repl_event(id, ReplEvent::Trace(put_trace(2)));
+    for l in format_trace(&done, &a.config) {
+        a.on_repl_event(id, ReplEvent::Line(l));
+    }
+    a.on_line_done(
+        id,
+        LineOutcome {
+            ok: true,
+            quit: false,
+        },
+        focus_view(b"a", 4),
+    );
+    // A second one still running: its live preview.
+    let id2 = run_line(&mut a, "put a b n=4 w=3");
+    a.on_repl_event(id2, ReplEvent::Trace(put_trace(1)));
+    a.on_repl_event(id2, ReplEvent::Trace(put_trace(2)));
+    let e = a.entries.back().unwrap();
+    assert_eq!(e.chunks.len(), 1, "snapshots replace each other");
+    let e1 = &a.entries[0];
+    assert!(
+        e1.chunks
+            .iter()
+            .all(|c| matches!(c, super::app::Chunk::Line(_))),
+        "previews are dropped when the final lines come"
+    );
+    both("put_trace", &a);
+}
+
+#[test]
+fn help_open() {
+    let mut a = app(None);
+    a.handle_key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
+    both("help", &a);
+}
+
+#[test]
+fn whatif_shown() {
+    let mut a = app(None);
+    let c = config();
+    let mut servers = c.servers.clone();
+    servers.push(ServerSpec::new(Ipv4Addr::LOCALHOST, 1239, 2));
+    let ring = Ring::from_servers(&servers);
+    let samples = moved_samples(&Ring::new(&c), &c.servers, &ring, &servers, 3, 1000);
+    let moved = samples.iter().filter(|m| **m).count() as f64 / 1000.0;
+    let id = run_line(&mut a, "whatif add 127.0.0.1:1239 nodes=2");
+    let lines = vec![
+        "whatif add 127.0.0.1:1239 nodes=2".to_string(),
+        format!("{:.1}% of the key space would change owners", moved * 100.0),
+    ];
+    for l in &lines {
+        a.on_repl_event(id, ReplEvent::Line(l.clone()));
+    }
+    let view = View {
+        focus_key: None,
+        whatif: Some(WhatIfReport {
+            title: "whatif add 127.0.0.1:1239 nodes=2".into(),
+            ring,
+            servers,
+            moved_fraction: moved,
+            stored_keys: Some((1, 2)),
+            lines,
+        }),
+        slow_ms: None,
+    };
+    a.on_line_done(
+        id,
+        LineOutcome {
+            ok: true,
+            quit: false,
+        },
+        view,
+    );
+    both("whatif", &a);
+}
+
+#[test]
+fn too_small() {
+    let a = app(None);
+    let text = screen(&a, 79, 24);
+    assert!(text.contains("terminal too small (need 80×24)"), "{text}");
+    insta::assert_snapshot!("too_small_79x24", text);
+    insta::assert_snapshot!("too_small_60x10", screen(&a, 60, 10));
+    // Degenerate sizes draw without panicking.
+    for (w, h) in [(0, 0), (1, 1), (80, 1), (1, 24), (200, 3), (80, 0)] {
+        let area = ratatui::layout::Rect::new(0, 0, w, h);
+        let mut buf = ratatui::buffer::Buffer::empty(area);
+        draw::render(&a, area, &mut buf);
+    }
+}
+
+#[test]
+fn every_theme_and_size_renders() {
+    let mut a = app(Some(1));
+    let id = run_line(&mut a, "get a");
+    a.on_repl_event(id, ReplEvent::Trace(put_trace(3)));
+    a.on_line_done(
+        id,
+        LineOutcome {
+            ok: true,
+            quit: false,
+        },
+        focus_view(b"a", 3),
+    );
+    for kind in [ThemeKind::Default, ThemeKind::HighContrast, ThemeKind::Mono] {
+        a.set_theme(kind);
+        for (w, h) in [
+            (80, 24),
+            (81, 25),
+            (100, 30),
+            (120, 40),
+            (200, 60),
+            (300, 80),
+        ] {
+            let s = screen(&a, w, h);
+            assert!(s.contains("Servers"), "{kind:?} {w}x{h}");
+        }
+    }
+}
+
+#[test]
+fn monochrome_screen_has_no_colour() {
+    let mut a = app(Some(2));
+    a.set_theme(ThemeKind::Mono);
+    a.view = focus_view(b"a", 4);
+    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    term.draw(|f| {
+        draw::render(&a, f.area(), f.buffer_mut());
+    })
+    .unwrap();
+    let buf = term.backend().buffer();
+    for cell in buf.content() {
+        assert!(
+            matches!(cell.fg, ratatui::style::Color::Reset),
+            "colour {:?} at {:?}",
+            cell.fg,
+            cell.symbol()
+        );
+    }
+    // States are readable without colour: glyph and word.
+    let text = term.backend().to_string();
+    assert!(text.contains("✖ down"), "{text}");
+    assert!(text.contains("● up"));
+}
+
+#[test]
+fn ring_marks_the_down_server_and_the_key() {
+    let mut a = app(Some(2));
+    a.view = focus_view(b"a", 4);
+    let text = screen(&a, 120, 40);
+    let ring_part: String = text
+        .lines()
+        .map(|l| l.chars().take(44).collect::<String>() + "\n")
+        .collect();
+    assert!(ring_part.contains('✖'), "{ring_part}");
+    assert!(ring_part.contains('◆'), "{ring_part}");
+    assert!(
+        ring_part.contains("#1") && ring_part.contains("#4"),
+        "{ring_part}"
+    );
+}
