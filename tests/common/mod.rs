@@ -75,13 +75,30 @@ pub fn loopback_ip() -> Ipv4Addr {
     )
 }
 
-/// `count` distinct UDP ports that are free on `ip` right now. All sockets are
-/// held until every port is chosen, so the kernel cannot hand out the same
-/// port twice.
+/// `count` distinct UDP ports that are free on `ip` right now.
+///
+/// They are drawn at random *below* the kernel's ephemeral range
+/// (`net.ipv4.ip_local_port_range`), so that the sockets every client opens
+/// on `0.0.0.0:0` meanwhile can never take one of them before the server
+/// that is meant to bind it starts. Each port is checked by binding it; all
+/// sockets are held until every port is chosen.
 pub fn free_ports(ip: Ipv4Addr, count: usize) -> Vec<u16> {
-    let sockets: Vec<UdpSocket> = (0..count)
-        .map(|_| UdpSocket::bind((ip, 0)).expect("bind a UDP port on loopback"))
-        .collect();
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .filter(|&p| p > 2048)
+        .unwrap_or(32768);
+    let mut rng = rand::rng();
+    let mut sockets: Vec<UdpSocket> = Vec::with_capacity(count);
+    let mut attempts = 0;
+    while sockets.len() < count {
+        attempts += 1;
+        assert!(attempts < 10_000, "no free UDP port on {ip}");
+        let port = rng.random_range(1024..low);
+        if let Ok(socket) = UdpSocket::bind((ip, port)) {
+            sockets.push(socket);
+        }
+    }
     sockets
         .iter()
         .map(|s| s.local_addr().unwrap().port())
