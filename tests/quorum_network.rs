@@ -199,3 +199,60 @@ fn malformed_replies_do_not_count() {
     put.assert_one_error_line();
     c.get(&["-t", "2000"], "k").assert_fail(code::NOT_FOUND);
 }
+
+/// The client's requests are exactly the §4 datagrams (nothing
+/// NUL-terminated), and each operation uses its own socket.
+#[test]
+fn client_requests_are_exact_v1_datagrams() {
+    use std::sync::{Arc, Mutex};
+    let ip = loopback_ip();
+    let seen: Arc<Mutex<Vec<(Vec<u8>, std::net::SocketAddr)>>> = Arc::default();
+    let log = seen.clone();
+    let fake = FakeServer::spawn(bind_socket(ip), move |socket, request, from| {
+        log.lock().unwrap().push((request.to_vec(), from));
+        let reply: &[u8] = match request {
+            b"hay" => b"a needle in a haystack",
+            b"needle" => b"needle",
+            _ => b"\0", // stored, or not found
+        };
+        socket.send_to(reply, from).unwrap();
+    });
+    let c = Cluster::from_servers(vec![(ip, fake.addr.port(), 1)], Format::ServersTxt, "");
+    c.put_ok(&[], "key", "value with spaces");
+    c.put_ok(&[], "k", "");
+    c.get(&[], "absent").assert_fail(code::NOT_FOUND);
+    c.client(&["find", "--", "hay", "needle"])
+        .assert_stdout("OK 2\n");
+    drop(fake);
+    let seen = seen.lock().unwrap();
+    let requests: Vec<&[u8]> = seen.iter().map(|(r, _)| r.as_slice()).collect();
+    assert_eq!(
+        requests,
+        [
+            &b"key\0value with spaces"[..],
+            b"k\0",
+            b"absent",
+            b"hay",
+            b"needle"
+        ]
+    );
+    // The two reads of `find` came from two different sockets.
+    assert_ne!(seen[3].1, seen[4].1, "one socket per operation");
+}
+
+/// A put refused by the servers (empty reply) fails with its own exit code.
+#[test]
+fn refused_put_fails() {
+    let ip = loopback_ip();
+    let fake = FakeServer::spawn(bind_socket(ip), |socket, _, from| {
+        socket.send_to(b"", from).unwrap();
+    });
+    let c = Cluster::from_servers(vec![(ip, fake.addr.port(), 1)], Format::ServersTxt, "");
+    let out = c.client(&["put", "-t", "3000", "--", "k", "v"]);
+    out.assert_fail(code::FAILED);
+    // Refused is known at once: no waiting for the deadline.
+    assert!(
+        out.elapsed < std::time::Duration::from_millis(1500),
+        "{out}"
+    );
+}
