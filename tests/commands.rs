@@ -274,3 +274,44 @@ fn cluster_toml_defaults_apply() {
     // An explicit -w overrides the file.
     c.put_ok(&["-w", "2"], "k", "v3");
 }
+
+/// From the repository root, with no file named, the tools use the shipped
+/// `cluster.toml` (S = 5, M = 9). Only checks that need no server: the
+/// option rules against S, and the ring listing.
+#[test]
+fn repository_root_uses_shipped_cluster_toml() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    if root.join("servers.txt").exists() {
+        return; // someone's local servers.txt takes precedence (SPEC §2)
+    }
+    let out = run(
+        clean_command(CLIENT, root).args(["get", "-n", "6", "--", "k"]),
+        RUN_LIMIT,
+    );
+    out.assert_fail(code::USAGE);
+    assert!(out.error_line().contains('5'), "S = 5 expected\n{out}");
+    run(
+        clean_command(CLIENT, root).args(["put", "-n", "4", "-w", "5", "--", "k", "v"]),
+        RUN_LIMIT,
+    )
+    .assert_fail(code::USAGE);
+    let out = run(clean_command(DUMP_RING, root).args(["-t", "50"]), RUN_LIMIT);
+    assert_eq!(out.code, Some(0), "{out}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "Ring nodes:", "{out}");
+    assert_eq!(
+        lines[1..].iter().take_while(|l| !l.is_empty()).count(),
+        9,
+        "{out}"
+    );
+    // The shipped assets/servers.txt describes the same ring.
+    let from_txt = run(
+        clean_command(DUMP_RING, root).args(["-t", "50", "assets/servers.txt"]),
+        RUN_LIMIT,
+    );
+    assert_eq!(
+        from_txt.stdout.lines().take(10).collect::<Vec<_>>(),
+        lines[..10],
+        "{from_txt}"
+    );
+}
