@@ -235,3 +235,25 @@ fn size_limits_end_to_end() {
     c.put_ok(&[], "empty", "");
     c.get(&[], "empty").assert_stdout("OK \n");
 }
+
+/// `-v` turns logs on, on stderr only; stdout stays empty.
+#[test]
+fn server_verbose_logs_go_to_stderr() {
+    let c = Cluster::new(&[1]);
+    let mut procs = Procs::new();
+    let out_path = c.dir.path().join("v.out");
+    let err_path = c.dir.path().join("v.err");
+    let mut cmd = clean_command(SERVER, c.dir.path());
+    cmd.args(["-vv", &c.ip.to_string(), &c.port(0).to_string(), "k", "v"])
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    let h = procs.spawn("server -vv", &mut cmd);
+    wait_ready(&mut procs, h, c.addr(0), &err_path);
+    c.get(&[], "k").assert_stdout("OK v\n");
+    let (status, killed) = procs.terminate(h, Duration::from_secs(5));
+    assert!(!killed && status.code() == Some(0), "{status}");
+    assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "");
+    let err = std::fs::read_to_string(&err_path).unwrap();
+    assert!(!err.is_empty(), "-vv printed no log");
+    assert!(!err.contains("panicked"), "{err}");
+}
