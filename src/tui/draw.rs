@@ -423,7 +423,10 @@ fn render_events(app: &App, area: Rect, buf: &mut Buffer) {
         .iter()
         .map(|e| {
             let style = e.server.map_or(Style::new(), |s| t.server(s));
-            let text: String = e.text.chars().take(inner_w.saturating_sub(9)).collect();
+            let text: String = clean_log_line(&e.text)
+                .chars()
+                .take(inner_w.saturating_sub(9))
+                .collect();
             Line::from(vec![
                 Span::styled(format!("{} ", format_clock(e.at)), t.dim()),
                 Span::styled(text, style),
@@ -433,6 +436,38 @@ fn render_events(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines)
         .block(block(t, " Events ".to_string(), false))
         .render(area, buf);
+}
+
+/// A log line made safe for a cell grid: ANSI escape sequences (a child may
+/// colour its logs) removed, tabs and other control characters turned into
+/// spaces.
+pub fn clean_log_line(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            match chars.peek() {
+                Some('[') => {
+                    chars.next();
+                    // Parameters and intermediates, then one final byte.
+                    for f in chars.by_ref() {
+                        if ('\u{40}'..='\u{7e}').contains(&f) {
+                            break;
+                        }
+                    }
+                }
+                Some(_) => {
+                    chars.next();
+                }
+                None => {}
+            }
+        } else if c.is_control() {
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn render_log(app: &App, area: Rect, buf: &mut Buffer) {
@@ -451,7 +486,7 @@ fn render_log(app: &App, area: Rect, buf: &mut Buffer) {
     let start = app.server_log.len().saturating_sub(inner_h);
     let mut lines: Vec<Line> = app.server_log[start..]
         .iter()
-        .map(|l| Line::raw(l.clone()))
+        .map(|l| Line::raw(clean_log_line(l)))
         .collect();
     if lines.is_empty() {
         let managed = app
@@ -699,5 +734,14 @@ mod tests {
         assert_eq!(joined, s);
         assert_eq!(wrap("short", 20), vec!["short"]);
         assert_eq!(squeeze("  [1] a    b  c "), "  [1] a b c ");
+    }
+
+    #[test]
+    fn log_lines_lose_escapes() {
+        assert_eq!(
+            clean_log_line("\u{1b}[2m2026\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m x\ty"),
+            "2026  INFO x y"
+        );
+        assert_eq!(clean_log_line("a\u{1b}"), "a");
     }
 }
