@@ -257,3 +257,25 @@ fn server_verbose_logs_go_to_stderr() {
     assert!(!err.is_empty(), "-vv printed no log");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The harness itself: a test that panics still stops (and reaps) every
+/// server it started.
+#[test]
+fn harness_stops_servers_when_a_test_panics() {
+    let pids = std::sync::Mutex::new(Vec::new());
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut c = Cluster::new(&[1, 1]);
+        c.start_all();
+        pids.lock().unwrap().extend([c.pid(0), c.pid(1)]);
+        panic!("a failing test");
+    }));
+    assert!(result.is_err());
+    let pids = pids.into_inner().unwrap();
+    assert_eq!(pids.len(), 2);
+    for pid in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "server {pid} survived the panic"
+        );
+    }
+}

@@ -501,6 +501,10 @@ pub fn cluster_toml(servers: &[(Ipv4Addr, u16, u32)], defaults: &str) -> String 
 /// Servers are described by their node counts and numbered 0.. in file
 /// order. Nothing runs until [`Cluster::start`] / [`Cluster::start_all`].
 pub struct Cluster {
+    /// The guard over every process started through this cluster (declared
+    /// first so that it is dropped first: processes die before their
+    /// directory is removed).
+    pub procs: Procs,
     /// The temporary directory (the cwd of every process run through here).
     pub dir: tempfile::TempDir,
     /// The cluster's loopback address.
@@ -513,8 +517,6 @@ pub struct Cluster {
     pub config: ClusterConfig,
     /// The ring, computed by the library (used for expected orders).
     pub ring: Ring,
-    /// The guard over every process started through this cluster.
-    pub procs: Procs,
     running: Vec<Option<usize>>,
 }
 
