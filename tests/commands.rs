@@ -73,6 +73,14 @@ fn find_examples_end_to_end() {
         .assert_stdout("OK 3\n");
     c.client(&["find", "-r", "3", "--", "ab", "needle"])
         .assert_stdout("OK 3\n");
+    // An empty needle is found at 0, in an empty haystack too.
+    c.put_ok(&[], "empty", "");
+    c.client(&["find", "--", "ab", "empty"])
+        .assert_stdout("OK 0\n");
+    c.client(&["find", "--", "empty", "empty"])
+        .assert_stdout("OK 0\n");
+    c.client(&["find", "--", "empty", "a"])
+        .assert_stdout("OK -1\n");
     c.client(&["find", "--", "ab", "absent"])
         .assert_fail(code::NOT_FOUND);
     c.client(&["find", "--", "absent", "a"])

@@ -139,6 +139,12 @@ fn dump_ring_two_and_three_servers() {
     check_after_two_puts(&[1, 1, 1]);
 }
 
+/// Many virtual nodes: many "same server" lines, still in ring order.
+#[test]
+fn dump_ring_many_virtual_nodes() {
+    check_after_two_puts(&[5, 1, 7]);
+}
+
 /// Empty servers say so: `storing 0 key-value pairs:`.
 #[test]
 fn dump_ring_empty_servers() {
