@@ -206,7 +206,8 @@ fn malformed_replies_do_not_count() {
 fn client_requests_are_exact_v1_datagrams() {
     use std::sync::{Arc, Mutex};
     let ip = loopback_ip();
-    let seen: Arc<Mutex<Vec<(Vec<u8>, std::net::SocketAddr)>>> = Arc::default();
+    type Log = Vec<(Vec<u8>, std::net::SocketAddr)>;
+    let seen: Arc<Mutex<Log>> = Arc::default();
     let log = seen.clone();
     let fake = FakeServer::spawn(bind_socket(ip), move |socket, request, from| {
         log.lock().unwrap().push((request.to_vec(), from));
