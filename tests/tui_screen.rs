@@ -329,6 +329,20 @@ fn put_kill_get_quit() {
         s.lines().any(|l| l.contains("│OK b"))
     });
 
+    // Resizing: down to the minimum, below it, and back.
+    t.tmux(&["resize-window", "-t", &t.session, "-x", "80", "-y", "24"]);
+    t.wait_for("the 80×24 layout", 10, |s| {
+        s.lines().count() <= 24 && s.contains("┌ Ring") && s.contains("Servers")
+    });
+    t.tmux(&["resize-window", "-t", &t.session, "-x", "70", "-y", "20"]);
+    t.wait_for("the too-small message", 10, |s| {
+        s.contains("terminal too small (need 80×24)")
+    });
+    t.tmux(&["resize-window", "-t", &t.session, "-x", "120", "-y", "40"]);
+    t.wait_for("the full layout again", 10, |s| {
+        s.lines().any(|l| l.contains("│OK b"))
+    });
+
     // Help opens and closes without disturbing anything.
     t.keys(&["F1"]);
     t.wait_for("help", 5, |s| s.contains("Help · Esc closes"));

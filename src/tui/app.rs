@@ -985,6 +985,51 @@ mod tests {
     }
 
     #[test]
+    fn mouse_selects_scrolls_and_focuses() {
+        use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+        let mut a = app();
+        let areas = super::super::draw::layout(Rect::new(0, 0, 120, 40), 3).unwrap();
+        let ev = |kind, column, row| MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        };
+        let s = areas.servers;
+        // Third row of the list (after the border and the header).
+        a.handle_mouse(
+            ev(MouseEventKind::Down(MouseButton::Left), s.x + 5, s.y + 4),
+            Some(&areas),
+        );
+        assert_eq!((a.focus, a.selected), (Focus::Servers, 2));
+        // A click below the last row keeps the selection.
+        a.handle_mouse(
+            ev(MouseEventKind::Down(MouseButton::Left), s.x + 5, s.y + 1),
+            Some(&areas),
+        );
+        assert_eq!(a.selected, 2);
+        a.handle_mouse(ev(MouseEventKind::ScrollUp, s.x + 5, s.y + 3), Some(&areas));
+        assert_eq!(a.selected, 1);
+        let r = areas.results;
+        a.handle_mouse(ev(MouseEventKind::ScrollUp, r.x + 3, r.y + 3), Some(&areas));
+        assert_eq!(a.scroll, 3);
+        a.handle_mouse(
+            ev(MouseEventKind::ScrollDown, r.x + 3, r.y + 3),
+            Some(&areas),
+        );
+        assert_eq!(a.scroll, 0);
+        let i = areas.input;
+        a.handle_mouse(
+            ev(MouseEventKind::Down(MouseButton::Left), i.x + 3, i.y + 1),
+            Some(&areas),
+        );
+        assert_eq!(a.focus, Focus::Repl);
+        // Without a layout (terminal too small) the mouse does nothing.
+        a.handle_mouse(ev(MouseEventKind::ScrollUp, 0, 0), None);
+        assert_eq!(a.scroll, 0);
+    }
+
+    #[test]
     fn act_answers_and_line_events_fill_entries() {
         let mut a = app();
         a.handle_key(key(KeyCode::Tab));

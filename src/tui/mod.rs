@@ -65,7 +65,12 @@ enum Msg {
     LineDone(u64, LineOutcome, Box<View>),
     ActDone(u64, Result<String, String>),
     Signal,
+    Panicked,
 }
+
+/// Set by the panic hook: the terminal has been restored, so the loop must
+/// not draw again.
+static PANICKED: AtomicBool = AtomicBool::new(false);
 
 /// Puts the terminal back as it was: raw mode off, main screen, mouse
 /// released, cursor shown. Idempotent and safe to call from a panic hook.
@@ -110,17 +115,24 @@ type Hook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
 
 /// Installs a panic hook that restores the terminal and then runs the hook
 /// that was installed before; puts that hook back when dropped.
+///
+/// A panic on another thread (a tokio task) also ends the UI: the hook wakes
+/// the loop, which returns an error instead of drawing on the restored
+/// terminal.
 struct PanicHookGuard {
     previous: Arc<Hook>,
 }
 
 impl PanicHookGuard {
-    fn install() -> PanicHookGuard {
+    fn install(wake: mpsc::Sender<Msg>) -> PanicHookGuard {
         let previous: Arc<Hook> = Arc::new(std::panic::take_hook());
         let prev = Arc::clone(&previous);
+        PANICKED.store(false, Ordering::SeqCst);
         std::panic::set_hook(Box::new(move |info| {
+            PANICKED.store(true, Ordering::SeqCst);
             restore_terminal();
             prev(info);
+            let _ = wake.send(Msg::Panicked);
         }));
         PanicHookGuard { previous }
     }
@@ -267,7 +279,7 @@ pub fn run(rt: &Runtime, interpreter: Interpreter, supervisor: Supervisor) -> io
         }));
     }
 
-    let _hook = PanicHookGuard::install();
+    let _hook = PanicHookGuard::install(tx.clone());
     let mut guard = TerminalGuard::enter(app.mouse)?;
     let input = InputThread::spawn(tx.clone())?;
 
@@ -306,6 +318,11 @@ fn event_loop(
     lines: &tokio::sync::mpsc::UnboundedSender<(u64, String)>,
 ) -> io::Result<()> {
     loop {
+        if PANICKED.load(Ordering::SeqCst) {
+            return Err(io::Error::other(
+                "the screen stopped after a panic (see above)",
+            ));
+        }
         refresh(app, supervisor);
         let frame = terminal.draw(|f| {
             if let Some((x, y)) = draw::render(app, f.area(), f.buffer_mut()) {
@@ -347,6 +364,11 @@ fn event_loop(
                     Action::None
                 }
                 Msg::Signal => Action::Quit,
+                Msg::Panicked => {
+                    return Err(io::Error::other(
+                        "the screen stopped after a panic (see above)",
+                    ));
+                }
             };
             match action {
                 Action::None => {}
