@@ -405,6 +405,26 @@ impl Procs {
         wait_bounded(&mut child, limit)
     }
 
+    /// The child itself (to take its stdin/stdout pipes, for instance).
+    pub fn child_mut(&mut self, handle: usize) -> &mut Child {
+        self.children[handle]
+            .1
+            .as_mut()
+            .expect("child already stopped")
+    }
+
+    /// Waits up to `limit` for a child that was already asked to stop (for
+    /// instance with [`send_sigterm`]) to exit, without signalling it again;
+    /// SIGKILLs it past the limit. Returns its status and whether the limit
+    /// was hit.
+    pub fn terminate_wait(&mut self, handle: usize, limit: Duration) -> (ExitStatus, bool) {
+        let mut child = self.children[handle]
+            .1
+            .take()
+            .expect("child already stopped");
+        wait_bounded(&mut child, limit)
+    }
+
     /// The label given when the child was registered.
     pub fn label(&self, handle: usize) -> &str {
         &self.children[handle].0
