@@ -545,6 +545,15 @@ mod tests {
     }
 
     #[test]
+    fn invalid_utf8_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("servers.txt");
+        std::fs::write(&path, b"127.0.0.1 1234 1\n# ok\n\xff 1 1\n").unwrap();
+        let e = ClusterConfig::load(&path).unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+    }
+
+    #[test]
     fn servers_txt_crlf_tolerated() {
         let c = txt("127.0.0.1 1234 3\r\n127.0.0.1 1235 1\r\n").unwrap();
         assert_eq!(c.servers[1].nodes, 1);
