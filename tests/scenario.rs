@@ -56,7 +56,8 @@ fn section8_worked_scenario() {
     c.put_ok(&["-w", "3"], key, "NewValue");
 
     // 7. Stop the second server of the list (1236 in the spec).
-    c.kill(second);
+    // (SIGTERM here, SIGKILL in step 8: both ways of stopping a server.)
+    assert_eq!(c.terminate(second).code(), Some(0));
     c.get(&[], key).assert_stdout("OK NewValue\n");
 
     // 8. Stop the first too (1235 in the spec): only one of R=2 can answer.
