@@ -433,13 +433,17 @@ fn evaluate(trace: &mut Trace, now: Duration) {
                 trace.value = Some(value);
                 decide(trace, Verdict::Reached, Some(now));
             } else if best_count + outstanding < trace.quorum.r {
-                let failure = if not_found_count(trace) >= trace.quorum.r {
+                // No value can reach R any more. It is "not found" once R
+                // servers said so; while outstanding replies could still
+                // make it so, wait for them rather than calling it a
+                // disagreement.
+                let not_found = not_found_count(trace);
+                if not_found >= trace.quorum.r {
                     mark_counted(trace, |r| r == &Reply::NotFound);
-                    Failure::NotFound
-                } else {
-                    Failure::NotEnough
-                };
-                decide(trace, Verdict::Failed(failure), Some(now));
+                    decide(trace, Verdict::Failed(Failure::NotFound), Some(now));
+                } else if not_found + outstanding < trace.quorum.r {
+                    decide(trace, Verdict::Failed(Failure::NotEnough), Some(now));
+                }
             }
         }
     }

@@ -190,7 +190,10 @@ struct Slot {
 
 struct State {
     slots: Vec<Slot>,
-    events: VecDeque<LogEvent>,
+    /// The last events, each with its sequence number (1, 2, …).
+    events: VecDeque<(u64, LogEvent)>,
+    /// Sequence number of the last event.
+    event_count: u64,
 }
 
 struct Inner {
@@ -252,13 +255,18 @@ impl Inner {
 
     fn event(&self, state: &mut State, server: Option<usize>, text: String) {
         tracing::info!(target: "dkvs::supervisor", "{text}");
+        state.event_count += 1;
+        let seq = state.event_count;
         push_bounded(
             &mut state.events,
-            LogEvent {
-                at: SystemTime::now(),
-                server,
-                text,
-            },
+            (
+                seq,
+                LogEvent {
+                    at: SystemTime::now(),
+                    server,
+                    text,
+                },
+            ),
         );
     }
 
@@ -267,9 +275,11 @@ impl Inner {
         let slot = &mut state.slots[index];
         let new = if slot.paused {
             ServerState::Paused
-        } else if answered == Some(true) {
-            ServerState::Up
-        } else if answered.is_none() && slot.state == ServerState::Up && slot.pid.is_some() {
+        } else if answered == Some(true)
+            || (answered.is_none() && slot.state == ServerState::Up && slot.pid.is_some())
+        {
+            // Answering (even if the process is someone else's on our port),
+            // or no news since it last was up.
             ServerState::Up
         } else if slot.managed && slot.pid.is_none() {
             ServerState::Down
@@ -326,6 +336,7 @@ impl Supervisor {
             state: Mutex::new(State {
                 slots,
                 events: VecDeque::new(),
+                event_count: 0,
             }),
             pids,
             changes,
@@ -375,7 +386,25 @@ impl Supervisor {
 
     /// The event log, oldest first (bounded).
     pub fn events(&self) -> Vec<LogEvent> {
-        self.inner.lock().events.iter().cloned().collect()
+        self.inner
+            .lock()
+            .events
+            .iter()
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+
+    /// Events after sequence number `after` (0 = all kept), and the sequence
+    /// number of the last event, to pass next time.
+    pub fn events_since(&self, after: u64) -> (Vec<LogEvent>, u64) {
+        let state = self.inner.lock();
+        let events = state
+            .events
+            .iter()
+            .filter(|(seq, _)| *seq > after)
+            .map(|(_, e)| e.clone())
+            .collect();
+        (events, state.event_count)
     }
 
     /// The child's stderr lines of one server (bounded); empty for an
@@ -459,7 +488,8 @@ impl Supervisor {
             Some(index),
             format!("spawned {} (pid {pid})", spec.addr()),
         );
-        inner.set_state(&mut state, index, Some(false));
+        // "spawned" says it all: no separate "down → starting" event.
+        state.slots[index].state = ServerState::Starting;
         drop(state);
         inner.bump();
         let stderr = child.stderr.take();
@@ -553,11 +583,11 @@ impl Supervisor {
         let result = match action {
             ProcessAction::Kill => {
                 let pid = running("nothing to kill")?;
+                self.log_action(index, format!("kill {addr}: sending SIGKILL to pid {pid}"));
                 self.signal(index, Signal::SIGKILL)
                     .await
                     .map_err(|e| format!("kill {addr}: {e}"))?;
                 self.wait_exit(index, Duration::from_secs(2)).await;
-                self.log_action(index, format!("kill {addr}: sent SIGKILL to pid {pid}"));
                 Ok(format!("killed {addr} (pid {pid}) with SIGKILL"))
             }
             ProcessAction::Stop => {

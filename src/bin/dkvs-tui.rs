@@ -170,13 +170,10 @@ fn run_full_screen(
     interpreter: Interpreter,
     supervisor: Supervisor,
 ) -> ExitCode {
-    // Until `dkvs::tui` is committed: the line shell.
-    let mut interpreter = interpreter;
-    runtime.block_on(supervisor.wait_started(Duration::from_secs(3)));
-    match shell::run_interactive(runtime, &mut interpreter) {
-        Ok(_) => ExitCode::SUCCESS,
+    match dkvs::tui::run(runtime, interpreter, supervisor) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ERROR: {e}");
+            eprintln!("ERROR: the screen failed: {e} (try --shell)");
             ExitCode::from(exit::FAILED)
         }
     }

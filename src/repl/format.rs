@@ -222,7 +222,7 @@ pub fn quorum_explanation(trace: &Trace) -> String {
             trace.best_tally()
         ),
         Verdict::Reached => format!(
-            "{name}={needed} reached{after} with {}{others}",
+            "{name}={needed} reached with {}{after}{others}",
             with.join(", ")
         ),
         Verdict::Failed(Failure::NotFound) => format!(
@@ -425,6 +425,16 @@ pub fn ring_lines(
 
 /// `status`: one line per server.
 pub fn status_lines(statuses: &[ServerStatus], now: Instant) -> Vec<String> {
+    status_lines_with_words(statuses, now, &[])
+}
+
+/// `status`, with the last stderr line of servers whose child failed
+/// (`last_words[i]` for server i, when given), e.g. "address in use".
+pub fn status_lines_with_words(
+    statuses: &[ServerStatus],
+    now: Instant,
+    last_words: &[Option<String>],
+) -> Vec<String> {
     let mut lines = vec![format!(
         "  {:<3} {:<21} {:>5}  {:>7}  {:<13} {:<13} {}",
         "#", "address", "nodes", "pid", "state", "last answer", "note"
@@ -442,6 +452,9 @@ pub fn status_lines(statuses: &[ServerStatus], now: Instant) -> Vec<String> {
             && s.pid.is_none()
         {
             note.push(exit.clone());
+            if let Some(Some(words)) = last_words.get(s.index) {
+                note.push(words.clone());
+            }
         }
         lines.push(
             format!(
@@ -460,6 +473,11 @@ pub fn status_lines(statuses: &[ServerStatus], now: Instant) -> Vec<String> {
         );
     }
     lines
+}
+
+/// One event of the supervisor's log as a line: `* <text>`.
+pub fn event_line(event: &crate::supervisor::LogEvent) -> String {
+    format!("* {}", event.text)
 }
 
 /// A server's label for messages: `[2] 127.0.0.1:1235`.

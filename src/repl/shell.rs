@@ -62,6 +62,42 @@ impl<W: Write + Send> Printer<W> {
     }
 }
 
+/// New supervisor events, printed between commands (`* <text>`): to
+/// stderr in piped mode (the transcript on stdout stays the commands'
+/// output), before the prompt in the interactive shell.
+pub struct EventFeed {
+    supervisor: Option<crate::supervisor::Supervisor>,
+    seen: u64,
+}
+
+impl EventFeed {
+    /// A feed of the interpreter's supervisor's events (none without one).
+    pub fn new(interpreter: &Interpreter) -> EventFeed {
+        EventFeed {
+            supervisor: interpreter.supervisor().cloned(),
+            seen: 0,
+        }
+    }
+
+    /// Lines for the events since the last call.
+    pub fn drain(&mut self) -> Vec<String> {
+        let Some(supervisor) = &self.supervisor else {
+            return Vec::new();
+        };
+        let (events, last) = supervisor.events_since(self.seen);
+        self.seen = last;
+        events.iter().map(format::event_line).collect()
+    }
+
+    /// Writes the new events to `out`, ignoring errors (best effort).
+    pub fn print(&mut self, out: &mut impl Write) {
+        for line in self.drain() {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = out.flush();
+    }
+}
+
 /// Runs one line and prints its output to `out`. Returns (ok, quit).
 pub fn run_one<W: Write + Send>(
     runtime: &tokio::runtime::Runtime,
@@ -93,6 +129,8 @@ pub fn run_piped<W: Write + Send>(
     echo: bool,
 ) -> io::Result<bool> {
     let mut all_ok = true;
+    let mut events = EventFeed::new(interpreter);
+    events.print(&mut io::stderr());
     for line in input.lines() {
         let line = match line {
             Ok(l) => l,
@@ -109,6 +147,7 @@ pub fn run_piped<W: Write + Send>(
             out.flush()?;
         }
         let (ok, quit) = run_one(runtime, interpreter, line, &mut *out)?;
+        events.print(&mut io::stderr());
         all_ok &= ok;
         if quit {
             break;
@@ -216,7 +255,9 @@ pub fn run_interactive(
         "dkvs-tui shell: type `help` for the commands, Tab completes, Ctrl-D or `quit` leaves."
     );
     let mut all_ok = true;
+    let mut events = EventFeed::new(interpreter);
     loop {
+        events.print(&mut io::stdout());
         match editor.readline(PROMPT) {
             Ok(line) => {
                 if !line.trim().is_empty() {

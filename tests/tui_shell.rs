@@ -1,0 +1,295 @@
+//! `dkvs-tui` without a screen: piped commands and `--shell` (SPEC §10–§11).
+//!
+//! Each test writes a `cluster.toml` on its own random loopback address with
+//! free ports, runs the real binary with a script on stdin, and checks the
+//! §10 output, the exit status, and that every server it spawned is gone
+//! afterwards (pids read from `status`). Waits are bounded; processes are
+//! stopped by pid only.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use dkvs::config::ClusterConfig;
+use dkvs::ring::Ring;
+
+const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");
+const LIMIT: Duration = Duration::from_secs(60);
+
+struct Setup {
+    dir: tempfile::TempDir,
+    config: ClusterConfig,
+}
+
+fn setup(nodes: &[u32]) -> Setup {
+    let ip = loopback_ip();
+    let ports = free_ports(ip, nodes.len());
+    let servers: Vec<(Ipv4Addr, u16, u32)> =
+        ports.iter().zip(nodes).map(|(&p, &k)| (ip, p, k)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cluster.toml");
+    std::fs::write(&path, cluster_toml(&servers, "")).unwrap();
+    let config = ClusterConfig::load(&path).unwrap();
+    Setup { dir, config }
+}
+
+/// Pids in the `pid` column of every `status` table of `stdout`, by server
+/// number (1-based), in order of appearance.
+fn status_pids(stdout: &str) -> Vec<(usize, u32)> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() >= 5 && f[1].contains(':') && f[0].parse::<usize>().is_ok() {
+                Some((f[0].parse().ok()?, f[3].parse().ok()?))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// True while a process with this pid runs our hidden server mode.
+fn server_alive(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains("--serve-internal"))
+        .unwrap_or(false)
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+}
+
+fn assert_all_gone(pids: &[u32]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|&p| server_alive(p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let alive: Vec<u32> = pids.iter().copied().filter(|&p| server_alive(p)).collect();
+    // Never leave them behind, even when the assertion fails.
+    for &p in &alive {
+        let _ = std::process::Command::new("kill")
+            .arg("-KILL")
+            .arg(p.to_string())
+            .status();
+    }
+    assert!(alive.is_empty(), "servers still running: {alive:?}");
+}
+
+fn run_script(dir: &Path, args: &[&str], script: &str) -> Output {
+    let mut cmd = clean_command(TUI, dir);
+    cmd.args(args);
+    // `run` closes stdin; feed the script through a file instead.
+    let script_path = dir.join("script.txt");
+    std::fs::write(&script_path, script).unwrap();
+    cmd.stdin(std::fs::File::open(&script_path).unwrap());
+    run_with_stdin(cmd, LIMIT)
+}
+
+/// Like `common::run`, but keeps the stdin that the command already has.
+fn run_with_stdin(mut cmd: std::process::Command, limit: Duration) -> Output {
+    use std::io::Read;
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("spawn dkvs-tui");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let o = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let e = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let (status, timed_out) = wait_bounded(&mut child, limit);
+    let stdout_bytes = o.join().unwrap_or_default();
+    let stderr = e.join().unwrap_or_default();
+    Output {
+        command: "dkvs-tui".into(),
+        stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(),
+        stdout_bytes,
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        code: status.code(),
+        elapsed: start.elapsed(),
+        timed_out,
+    }
+}
+
+#[test]
+fn piped_scenario_put_kill_get_quit() {
+    let s = setup(&[3, 2, 2, 1, 1]);
+    let ring = Ring::new(&s.config);
+    let holder = ring.replicas(b"a", 4)[0].server;
+    let holder_addr = s.config.servers[holder].addr().to_string();
+    let script = format!(
+        "put a b n=4 w=3\nstatus\nkill {}\nstatus\nget a\nquit\nstatus\n",
+        holder + 1
+    );
+    let out = run_script(s.dir.path(), &["cluster.toml"], &script);
+    let text = &out.stdout;
+    assert!(!out.timed_out, "timed out:\n{text}\n{}", out.stderr);
+    // Commands are echoed before their output.
+    assert!(text.starts_with("> put a b n=4 w=3\n"), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    // put: one line per contacted server, then the verdict.
+    let put: Vec<&str> = lines[1..5].to_vec();
+    for l in &put {
+        assert!(l.contains("stored") && l.contains(" ms"), "{text}");
+        assert!(l.contains(&s.config.servers[0].ip.to_string()), "{l}");
+    }
+    assert_eq!(
+        put.iter().filter(|l| l.contains(" counted")).count(),
+        4,
+        "{text}"
+    );
+    assert!(lines[5].starts_with("OK — W=3 reached with "), "{text}");
+    // The killed server is down in the second table; get still works.
+    let pids = status_pids(text);
+    assert_eq!(pids.len(), 5 + 4, "{text}");
+    let before: Vec<u32> = pids[..5].iter().map(|p| p.1).collect();
+    let after_kill = lines
+        .iter()
+        .skip_while(|l| !l.starts_with("> kill"))
+        .find(|l| l.contains(&holder_addr) && !l.starts_with('>'))
+        .copied()
+        .unwrap_or_default();
+    assert!(
+        after_kill.starts_with(&format!("killed {holder_addr} (pid {})", before[holder])),
+        "{text}"
+    );
+    let second_status = lines
+        .iter()
+        .skip_while(|l| *l != &"> status")
+        .skip(1)
+        .skip_while(|l| *l != &"> status")
+        .find(|l| l.contains(&holder_addr))
+        .copied()
+        .unwrap_or_default();
+    assert!(
+        second_status.contains("down") && second_status.contains("killed by SIGKILL"),
+        "{text}"
+    );
+    let get_verdict = lines
+        .iter()
+        .skip_while(|l| *l != &"> get a")
+        .find(|l| l.starts_with("OK") || l.starts_with("FAIL"))
+        .copied()
+        .unwrap_or_default();
+    assert!(
+        get_verdict.starts_with("OK b — R=2 reached with "),
+        "{text}"
+    );
+    // quit ends the script: the last status never runs.
+    assert!(text.trim_end().ends_with("> quit"), "{text}");
+    assert_eq!(out.code, Some(0), "{text}\n{}", out.stderr);
+    // Events went to stderr.
+    assert!(out.stderr.contains("killed by SIGKILL"), "{}", out.stderr);
+    assert_all_gone(&before);
+}
+
+#[test]
+fn piped_failures_give_a_nonzero_status_and_one_error_line() {
+    let s = setup(&[1, 1]);
+    let out = run_script(
+        s.dir.path(),
+        &["cluster.toml", "--no-echo"],
+        "status\nfrobnicate\nget missing\nput \"open\nkill 3\nhelp\n",
+    );
+    assert!(!out.timed_out);
+    let text = &out.stdout;
+    assert!(
+        !text.lines().any(|l| l.starts_with("> ")),
+        "--no-echo: {text}"
+    );
+    assert!(
+        text.contains("ERROR: unknown command `frobnicate`"),
+        "{text}"
+    );
+    assert!(text.contains("FAIL — not found"), "{text}");
+    assert!(text.contains("ERROR: unterminated quote"), "{text}");
+    assert!(text.contains("ERROR: unknown server `3`"), "{text}");
+    assert!(text.contains("commands (options are k=v words"), "{text}");
+    assert_eq!(out.code, Some(1), "{text}");
+    let pids: Vec<u32> = status_pids(text).iter().map(|p| p.1).collect();
+    assert_eq!(pids.len(), 2, "{text}");
+    assert_all_gone(&pids);
+}
+
+#[test]
+fn port_taken_by_someone_else_shows_the_childs_error() {
+    let s = setup(&[1, 1]);
+    let taken = s.config.servers[1].addr();
+    let _holder = std::net::UdpSocket::bind(taken).unwrap();
+    let out = run_script(s.dir.path(), &["cluster.toml"], "status\nstart 2\n");
+    assert!(!out.timed_out);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&taken.to_string()) && l.contains("down"))
+        .unwrap_or_default();
+    assert!(line.contains("exited with status 1"), "{}", out.stdout);
+    assert!(line.contains("Address already in use"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("Address already in use"),
+        "{}",
+        out.stderr
+    );
+    let pids: Vec<u32> = status_pids(&out.stdout).iter().map(|p| p.1).collect();
+    assert_all_gone(&pids);
+}
+
+/// Reads stdout lines on a thread, so the test can wait for one with a limit.
+fn line_reader(child: &mut Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn sigterm_in_shell_mode_stops_every_child() {
+    let s = setup(&[2, 1, 1]);
+    let mut procs = Procs::new();
+    let mut cmd = clean_command(TUI, s.dir.path());
+    cmd.args(["cluster.toml", "--shell"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn dkvs-tui --shell");
+    let mut stdin = child.stdin.take().unwrap();
+    let lines = line_reader(&mut child);
+    let handle = procs.add("dkvs-tui --shell", child);
+    writeln!(stdin, "status").unwrap();
+    stdin.flush().unwrap();
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while status_pids(&seen).len() < 3 && Instant::now() < deadline {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) {
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+    }
+    let pids: Vec<u32> = status_pids(&seen).iter().map(|p| p.1).collect();
+    assert_eq!(pids.len(), 3, "{seen}");
+    assert!(pids.iter().all(|&p| server_alive(p)), "{seen}");
+    // stdin stays open: dkvs-tui is waiting for the next command.
+    let (status, timed_out) = procs.terminate(handle, Duration::from_secs(10));
+    assert!(!timed_out, "dkvs-tui did not exit after SIGTERM");
+    assert_eq!(status.code(), Some(128 + 15));
+    drop(stdin);
+    assert_all_gone(&pids);
+}
