@@ -212,7 +212,29 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let focused = app.focus == Focus::Servers && !app.help_open;
     let wide = area.width >= 70;
-    let mut header = vec!["", "#", "address", "vn", "pid", "state", "answer"];
+    // Narrow: `:port` when every server shares one IP (shown in the title).
+    let longest = app
+        .config
+        .servers
+        .iter()
+        .map(|s| s.to_string().len())
+        .max()
+        .unwrap_or(14);
+    let same_ip = app
+        .config
+        .servers
+        .first()
+        .is_some_and(|f| app.config.servers.iter().all(|s| s.ip == f.ip));
+    let short = !wide && same_ip && longest + 38 > area.width.saturating_sub(2) as usize;
+    let mut header = vec![
+        "",
+        "#",
+        if short { "port" } else { "address" },
+        "vn",
+        "pid",
+        "state",
+        "answer",
+    ];
     if wide {
         header.push("last exit");
     }
@@ -243,7 +265,11 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
                 format!("{}", i + 1),
                 t.server(i).add_modifier(Modifier::BOLD),
             )),
-            Cell::from(spec.to_string()),
+            Cell::from(if short {
+                format!(":{}", spec.port)
+            } else {
+                spec.to_string()
+            }),
             Cell::from(spec.nodes.to_string()),
             Cell::from(pid),
             Cell::from(Span::styled(state_text, state_style)),
@@ -270,14 +296,21 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(13),
         Constraint::Length(6),
     ];
+    if short {
+        widths[2] = Constraint::Length(6);
+    }
     if wide {
-        widths[2] = Constraint::Length(21);
+        widths[2] = Constraint::Length(longest.max(7) as u16);
         widths.push(Constraint::Fill(1));
     }
+    let ip = match (short, app.config.servers.first()) {
+        (true, Some(s)) => format!(" · {}", s.ip),
+        _ => String::new(),
+    };
     let title = if focused {
-        " Servers · ↑↓ select, keys below ".to_string()
+        format!(" Servers{ip} · ↑↓ select, keys below ")
     } else {
-        " Servers (Tab to select) ".to_string()
+        format!(" Servers{ip} (Tab to select) ")
     };
     Table::new(rows, widths)
         .header(header)
@@ -573,7 +606,6 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("Ctrl-C", "quit"),
         ],
         Focus::Servers => vec![
-            ("↑↓", "select"),
             ("k", "kill"),
             ("s", "stop"),
             ("S", "start"),
