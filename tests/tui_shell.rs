@@ -260,10 +260,9 @@ fn line_reader(child: &mut Child) -> mpsc::Receiver<String> {
     rx
 }
 
-#[test]
-fn sigterm_in_shell_mode_stops_every_child() {
-    let s = setup(&[2, 1, 1]);
-    let mut procs = Procs::new();
+/// Starts `dkvs-tui --shell` with an open stdin, sends `status` and returns
+/// the guard, the handle, stdin (keep it open) and the server pids.
+fn start_shell(s: &Setup, procs: &mut Procs) -> (usize, std::process::ChildStdin, Vec<u32>) {
     let mut cmd = clean_command(TUI, s.dir.path());
     cmd.args(["cluster.toml", "--shell"])
         .stdin(Stdio::piped())
@@ -276,20 +275,81 @@ fn sigterm_in_shell_mode_stops_every_child() {
     writeln!(stdin, "status").unwrap();
     stdin.flush().unwrap();
     let mut seen = String::new();
+    let want = s.config.servers.len();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while status_pids(&seen).len() < 3 && Instant::now() < deadline {
+    while status_pids(&seen).len() < want && Instant::now() < deadline {
         if let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) {
             seen.push_str(&line);
             seen.push('\n');
         }
     }
     let pids: Vec<u32> = status_pids(&seen).iter().map(|p| p.1).collect();
-    assert_eq!(pids.len(), 3, "{seen}");
+    assert_eq!(pids.len(), want, "{seen}");
     assert!(pids.iter().all(|&p| server_alive(p)), "{seen}");
+    (handle, stdin, pids)
+}
+
+#[test]
+fn sigterm_in_shell_mode_stops_every_child() {
+    let s = setup(&[2, 1, 1]);
+    let mut procs = Procs::new();
+    let (handle, stdin, pids) = start_shell(&s, &mut procs);
     // stdin stays open: dkvs-tui is waiting for the next command.
     let (status, timed_out) = procs.terminate(handle, Duration::from_secs(10));
     assert!(!timed_out, "dkvs-tui did not exit after SIGTERM");
     assert_eq!(status.code(), Some(128 + 15));
     drop(stdin);
     assert_all_gone(&pids);
+}
+
+#[test]
+fn sigint_also_stops_every_child() {
+    let s = setup(&[1, 1]);
+    let mut procs = Procs::new();
+    let (handle, stdin, pids) = start_shell(&s, &mut procs);
+    let (status, timed_out) = procs.signal_and_wait(handle, "INT", Duration::from_secs(10));
+    assert!(!timed_out);
+    assert_eq!(status.code(), Some(128 + 2));
+    drop(stdin);
+    assert_all_gone(&pids);
+}
+
+#[test]
+fn servers_stop_by_themselves_when_dkvs_tui_is_sigkilled() {
+    // SIGKILL cannot be caught: the children notice their parent is gone.
+    let s = setup(&[1, 1]);
+    let mut procs = Procs::new();
+    let (handle, stdin, pids) = start_shell(&s, &mut procs);
+    procs.kill(handle);
+    drop(stdin);
+    assert_all_gone(&pids);
+}
+
+#[test]
+fn command_line_errors_and_info() {
+    let s = setup(&[1]);
+    let dir = s.dir.path();
+    let out = run(clean_command(TUI, dir).arg("--version"), LIMIT);
+    assert_eq!(out.code, Some(0));
+    assert!(out.stdout.starts_with("dkvs-tui "), "{}", out.stdout);
+    let out = run(clean_command(TUI, dir).arg("--help"), LIMIT);
+    assert_eq!(out.code, Some(0));
+    assert!(out.stdout.contains("--shell"), "{}", out.stdout);
+    let out = run(clean_command(TUI, dir).arg("missing.toml"), LIMIT);
+    assert_eq!(out.code, Some(code::CONFIG as i32), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("ERROR: configuration: missing.toml"),
+        "{}",
+        out.stderr
+    );
+    let out = run(
+        clean_command(TUI, dir).args(["--serve-internal", "nope"]),
+        LIMIT,
+    );
+    assert_eq!(out.code, Some(code::USAGE as i32), "{}", out.stderr);
+    let out = run(clean_command(TUI, dir).arg("--bogus"), LIMIT);
+    assert_eq!(out.code, Some(code::USAGE as i32), "{}", out.stderr);
+    // The default file is ./cluster.toml; an empty script is a success.
+    let out = run(&mut clean_command(TUI, dir), LIMIT);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
 }

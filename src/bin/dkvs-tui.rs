@@ -249,7 +249,8 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
         loop {
             std::thread::sleep(Duration::from_millis(500));
             if std::os::unix::process::parent_id() != parent {
-                tracing::warn!("dkvs-tui is gone: stopping");
+                // No log line: stderr is a pipe to the dead parent, and a
+                // failed write must not stop this thread before the exit.
                 std::process::exit(0);
             }
         }
