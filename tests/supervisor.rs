@@ -70,7 +70,7 @@ async fn actions_probes_logs_and_shutdown() {
     let foreign_pid = procs.pid(foreign_handle);
 
     let sup = Supervisor::start(Arc::new(config), launcher());
-    let mut changes = sup.subscribe();
+    let changes = sup.subscribe();
     assert!(
         sup.wait_started(Duration::from_secs(10)).await,
         "{:#?}",
