@@ -6,8 +6,9 @@
 //!
 //! - **No port collisions between parallel tests.** Each [`Cluster`] picks a
 //!   random loopback address `127.X.Y.Z` (Linux routes all of 127/8 to `lo`)
-//!   and ports that the kernel reported free on that address; see
-//!   [`loopback_ip`] and [`free_ports`].
+//!   and ports below the kernel's ephemeral range that were checked free on
+//!   that address; see [`loopback_ip`] and [`free_ports`]. Fake servers
+//!   ([`FakeServer`], [`bind_socket`]) are sockets the test holds itself.
 //! - **No stray processes.** Every child is registered in a [`Procs`] guard
 //!   that SIGKILLs and reaps it by PID on drop, also when the test panics.
 //! - **No unbounded waits.** Every process run ([`run`]), readiness probe
