@@ -158,7 +158,9 @@ impl Launcher {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
-            .process_group(0);
+            .process_group(0)
+            // Plain log lines: they are shown in a pane, not a terminal.
+            .env("NO_COLOR", "1");
         cmd
     }
 }
@@ -761,6 +763,7 @@ async fn own_child(
         tokio::spawn(async move {
             let mut lines = tokio::io::BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
+                let line = strip_ansi(&line);
                 let mut state = inner.lock();
                 push_bounded(&mut state.slots[index].log, line);
                 drop(state);
@@ -801,7 +804,11 @@ async fn own_child(
     };
     slot.last_exit = Some(how.clone());
     let failed = !matches!(&status, Ok(s) if s.success());
-    let last_words = slot.log.back().cloned().filter(|_| failed);
+    let last_words = slot
+        .log
+        .back()
+        .filter(|l| failed && l.contains("ERROR"))
+        .cloned();
     let mut text = format!(
         "{} (pid {}) {how}",
         slot.spec.addr(),
@@ -815,6 +822,33 @@ async fn own_child(
     inner.set_state(&mut state, index, Some(false));
     drop(state);
     inner.bump();
+}
+
+/// A log line without terminal escape sequences (colours, cursor moves)
+/// and other control characters, so a pane shows it as text.
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters… final byte in @..~ ; other escapes: one char.
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for f in chars.by_ref() {
+                    if ('@'..='~').contains(&f) {
+                        break;
+                    }
+                }
+            } else {
+                chars.next();
+            }
+        } else if c == '\t' {
+            out.push_str("    ");
+        } else if !c.is_control() {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// One probe: a v1 get for [`PROBE_KEY`]; true if `addr` answered in time.
@@ -873,5 +907,46 @@ async fn probe_loop(inner: Arc<Inner>) {
         if changed {
             inner.bump();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_glyphs_and_ansi() {
+        for (s, w) in [
+            (ServerState::Starting, "starting"),
+            (ServerState::Up, "up"),
+            (ServerState::Down, "down"),
+            (ServerState::Paused, "paused"),
+            (ServerState::Unreachable, "unreachable"),
+        ] {
+            assert_eq!(s.word(), w);
+            assert_eq!(s.glyph().chars().count(), 1);
+        }
+        assert_eq!(
+            strip_ansi("\u{1b}[2m2026\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m serving\tx"),
+            "2026  INFO serving    x"
+        );
+        assert_eq!(strip_ansi("plain"), "plain");
+        assert_eq!(strip_ansi("\u{1b}"), "");
+        assert_eq!(strip_ansi("\u{1b}[31"), "");
+    }
+
+    #[test]
+    fn exit_descriptions() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(0)),
+            "exited with status 0"
+        );
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(1 << 8)),
+            "exited with status 1"
+        );
+        assert_eq!(describe_exit(ExitStatus::from_raw(9)), "killed by SIGKILL");
+        assert_eq!(describe_exit(ExitStatus::from_raw(15)), "killed by SIGTERM");
     }
 }
