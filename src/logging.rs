@@ -4,6 +4,8 @@
 //! `DKVS_LOG` / `RUST_LOG` environment variables (filter syntax of
 //! `tracing_subscriber::EnvFilter`) turn logs on.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the stderr logger. `verbosity` counts `-v` flags: 0 = errors
@@ -23,6 +25,7 @@ pub fn init(verbosity: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }
