@@ -75,7 +75,11 @@ pub fn layout(area: Rect, servers: usize) -> Option<Areas> {
         Constraint::Length(1),
     ])
     .areas(area);
-    let ring_w = (u32::from(area.width) * 36 / 100).clamp(30, 64) as u16;
+    let ring_w = if area.width >= 100 {
+        (u32::from(area.width) * 40 / 100).clamp(30, 72) as u16
+    } else {
+        30
+    };
     let [ring, right] =
         Layout::horizontal([Constraint::Length(ring_w), Constraint::Fill(1)]).areas(top);
     let servers_h = (servers as u16 + 3).min(right.height / 2).max(4);
@@ -287,13 +291,20 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
         }
         rows.push(row);
     }
+    let state_w = app
+        .servers
+        .iter()
+        .map(|s| s.state.word().chars().count() as u16 + 2)
+        .max()
+        .unwrap_or(9)
+        .max(9);
     let mut widths = vec![
         Constraint::Length(1),
         Constraint::Length(2),
         Constraint::Min(14),
         Constraint::Length(3),
         Constraint::Length(7),
-        Constraint::Length(13),
+        Constraint::Length(state_w),
         Constraint::Length(6),
     ];
     if short {
