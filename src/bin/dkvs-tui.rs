@@ -13,7 +13,11 @@
 //!
 //! Every spawned server is stopped on every exit path: `quit`, Ctrl-D, end
 //! of input, SIGINT / SIGTERM / SIGHUP (clean stop, then exit 130 / 143 /
-//! 129), and panic (SIGKILL from the panic hook).
+//! 129), and panic (SIGKILL from the panic hook). In the interactive shell
+//! Ctrl-C is the shell's: it clears the line at the prompt and cancels a
+//! running command. Children run in their own process group (a Ctrl-C never
+//! reaches them directly) and exit by themselves if `dkvs-tui` disappears
+//! without cleaning up (SIGKILL).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -114,9 +118,10 @@ fn main() -> ExitCode {
         for_panic.kill_all_now();
         previous(info);
     }));
+    let interrupts = shell::Interrupts::new();
     if !full_screen {
         // The full-screen UI listens to signals itself and returns normally.
-        watch_signals(&runtime, supervisor.clone());
+        watch_signals(&runtime, supervisor.clone(), interrupts.clone());
     }
 
     let client = Client::new((*config).clone()).with_timeout(timeout);
@@ -127,7 +132,7 @@ fn main() -> ExitCode {
         // Let the children bind their ports before the first command.
         runtime.block_on(supervisor.wait_started(Duration::from_secs(3)));
         let result = if stdin_tty {
-            shell::run_interactive(&runtime, &mut interpreter).map(|_| true)
+            shell::run_interactive(&runtime, &mut interpreter, &interrupts).map(|_| true)
         } else {
             let stdin = std::io::stdin();
             shell::run_piped(
@@ -180,8 +185,13 @@ fn run_full_screen(
 }
 
 /// Shell modes: on SIGINT, SIGTERM or SIGHUP stop the children cleanly and
-/// exit with 128 + the signal number.
-fn watch_signals(runtime: &tokio::runtime::Runtime, supervisor: Supervisor) {
+/// exit with 128 + the signal number — except a SIGINT while an interactive
+/// command runs, which only cancels that command.
+fn watch_signals(
+    runtime: &tokio::runtime::Runtime,
+    supervisor: Supervisor,
+    interrupts: Arc<shell::Interrupts>,
+) {
     use tokio::signal::unix::{SignalKind, signal};
     let _guard = runtime.enter();
     let kinds = [
@@ -201,13 +211,19 @@ fn watch_signals(runtime: &tokio::runtime::Runtime, supervisor: Supervisor) {
         for (mut stream, number) in streams {
             let tx = tx.clone();
             tokio::spawn(async move {
-                if stream.recv().await.is_some() {
-                    let _ = tx.send(number);
+                while stream.recv().await.is_some() {
+                    if tx.send(number).is_err() {
+                        return;
+                    }
                 }
             });
         }
-        let Some(number) = rx.recv().await else {
-            return;
+        let number = loop {
+            match rx.recv().await {
+                None => return,
+                Some(2) if interrupts.cancel_command() => continue,
+                Some(number) => break number,
+            }
         };
         supervisor.shutdown().await;
         std::process::exit(signal_status(number));

@@ -62,6 +62,36 @@ impl<W: Write + Send> Printer<W> {
     }
 }
 
+/// How SIGINT is shared between "quit" and "cancel the running command".
+///
+/// In the interactive shell a Ctrl-C while a command runs cancels that
+/// command (the terminal is not in raw mode then, so Ctrl-C is a SIGINT);
+/// at the prompt rustyline reads Ctrl-C as a key and clears the line. Any
+/// other SIGINT (from `kill`, or in piped mode) quits, stopping the servers.
+#[derive(Debug, Default)]
+pub struct Interrupts {
+    in_command: std::sync::atomic::AtomicBool,
+    cancel: tokio::sync::Notify,
+}
+
+impl Interrupts {
+    /// A shared handle (one per process).
+    pub fn new() -> std::sync::Arc<Interrupts> {
+        std::sync::Arc::new(Interrupts::default())
+    }
+
+    /// Called by the SIGINT handler: true when a running command was asked
+    /// to stop (so the process must not quit).
+    pub fn cancel_command(&self) -> bool {
+        if self.in_command.load(std::sync::atomic::Ordering::SeqCst) {
+            self.cancel.notify_one();
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// New supervisor events, printed between commands (`* <text>`): to
 /// stderr in piped mode (the transcript on stdout stays the commands'
 /// output), before the prompt in the interactive shell.
@@ -116,6 +146,47 @@ pub fn run_one<W: Write + Send>(
         return Err(e);
     }
     Ok((outcome.ok, outcome.quit))
+}
+
+/// Like [`run_one`], but a Ctrl-C (see [`Interrupts`]) cancels the command:
+/// prints ` — cancelled (Ctrl-C)` and reports a failure.
+pub fn run_one_cancellable<W: Write + Send>(
+    runtime: &tokio::runtime::Runtime,
+    interpreter: &mut Interpreter,
+    line: &str,
+    out: W,
+    interrupts: &Interrupts,
+) -> io::Result<(bool, bool)> {
+    use std::sync::atomic::Ordering;
+    let mut printer = Printer {
+        out,
+        slow: interpreter.view().slow_ms.is_some(),
+        previous: None,
+        error: None,
+    };
+    let cancelled = interrupts.cancel.notified();
+    tokio::pin!(cancelled);
+    // Register before allowing cancellation, so no notification is lost.
+    cancelled.as_mut().enable();
+    interrupts.in_command.store(true, Ordering::SeqCst);
+    let outcome = runtime.block_on(async {
+        let mut sink = |e| printer.event(e);
+        tokio::select! {
+            outcome = interpreter.run_line(line, &mut sink) => Some(outcome),
+            _ = &mut cancelled => None,
+        }
+    });
+    interrupts.in_command.store(false, Ordering::SeqCst);
+    if let Some(e) = printer.error {
+        return Err(e);
+    }
+    match outcome {
+        Some(o) => Ok((o.ok, o.quit)),
+        None => {
+            writeln!(printer.out, " — cancelled (Ctrl-C)")?;
+            Ok((false, false))
+        }
+    }
 }
 
 /// Reads commands from `input` one per line until `quit` or the end, echoing
@@ -247,6 +318,7 @@ impl Helper for ShellHelper {}
 pub fn run_interactive(
     runtime: &tokio::runtime::Runtime,
     interpreter: &mut Interpreter,
+    interrupts: &Interrupts,
 ) -> io::Result<bool> {
     let mut editor: Editor<ShellHelper, DefaultHistory> =
         Editor::new().map_err(|e| io::Error::other(e.to_string()))?;
@@ -263,7 +335,8 @@ pub fn run_interactive(
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
                 }
-                let (ok, quit) = run_one(runtime, interpreter, &line, io::stdout())?;
+                let (ok, quit) =
+                    run_one_cancellable(runtime, interpreter, &line, io::stdout(), interrupts)?;
                 all_ok &= ok;
                 if quit {
                     break;
@@ -281,6 +354,15 @@ pub fn run_interactive(
 mod tests {
     use super::*;
     use crate::config::parse_servers_txt;
+
+    #[test]
+    fn interrupts_cancel_only_a_running_command() {
+        let i = Interrupts::new();
+        assert!(!i.cancel_command());
+        i.in_command
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(i.cancel_command());
+    }
 
     #[test]
     fn completion_candidates() {
