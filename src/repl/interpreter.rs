@@ -418,9 +418,53 @@ impl Interpreter {
             old_ring.nodes().len(),
             self.config().servers.len()
         )];
+        // The nodes that appear (add) or disappear (remove).
+        let (changed_ring, changed_servers, changed_server, verb) = match question {
+            WhatIf::Add { .. } => (
+                &new_ring,
+                servers.as_slice(),
+                servers.len() - 1,
+                "nodes it would add",
+            ),
+            _ => {
+                let index = match question {
+                    WhatIf::Remove(i) => *i,
+                    _ => 0,
+                };
+                (
+                    old_ring,
+                    self.config().servers.as_slice(),
+                    index,
+                    "nodes that would leave",
+                )
+            }
+        };
+        let nodes: Vec<String> = changed_ring
+            .nodes()
+            .iter()
+            .enumerate()
+            .filter(|(_, node)| node.server == changed_server)
+            .map(|(i, node)| {
+                format!(
+                    "#{i} {} ({})",
+                    &node.position.to_string()[..8],
+                    format::percent(node.position.fraction())
+                )
+            })
+            .collect();
+        lines.push(format!(
+            "  {verb} ({}): {}",
+            changed_servers[changed_server].addr(),
+            nodes.join(", ")
+        ));
         lines.push(format!(
             "  with N={n}: {} of the key space would change owner set",
             format::percent(fraction)
+        ));
+        let s_max = servers.len().max(self.config().servers.len()) as f64;
+        lines.push(format!(
+            "  (placing one copy by hash mod S instead would move about {} of the keys)",
+            format::percent(1.0 - 1.0 / s_max)
         ));
         match stored {
             Some((moving, total)) => lines.push(format!(
