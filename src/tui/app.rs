@@ -19,6 +19,7 @@ use crate::config::ClusterConfig;
 use crate::repl::{LineOutcome, ProcessAction, ReplEvent, View, format_trace};
 use crate::ring::Ring;
 use crate::supervisor::{LogEvent, ServerStatus};
+use crate::trace::Trace;
 
 use super::theme::{Theme, ThemeKind};
 
@@ -300,6 +301,9 @@ pub struct App {
     pub now: Instant,
     /// Whether the hidden panic line is armed (`DKVS_TUI_TEST_PANIC=1`).
     pub test_panic: bool,
+    /// Turns a live trace into text: [`format_trace`], the shell's own
+    /// formatter (replaceable so snapshot tests do not depend on its wording).
+    pub trace_text: fn(&Trace, &ClusterConfig) -> Vec<String>,
     next_id: u64,
 }
 
@@ -325,6 +329,7 @@ impl App {
             view: View::default(),
             now,
             test_panic: false,
+            trace_text: format_trace,
             next_id: 1,
         }
     }
@@ -376,6 +381,7 @@ impl App {
     /// Adds something the interpreter reported for entry `id`.
     pub fn on_repl_event(&mut self, id: u64, event: ReplEvent) {
         let config = Arc::clone(&self.config);
+        let trace_text = self.trace_text;
         let Some(entry) = self.entry_mut(id) else {
             return;
         };
@@ -387,7 +393,7 @@ impl App {
                 entry.chunks.push(Chunk::Line(line));
             }
             ReplEvent::Trace(trace) => {
-                let lines = format_trace(&trace, &config);
+                let lines = trace_text(&trace, &config);
                 let finished = trace.finished;
                 match entry.chunks.last_mut() {
                     Some(Chunk::Trace {

@@ -695,10 +695,8 @@ pub fn help_lines(t: Theme) -> Vec<Line<'static>> {
         head("Commands (type `help <command>` for details)"),
     ];
     for (_, usage, summary) in SUMMARY {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {usage}"), t.key()),
-            Span::styled(format!("  {summary}"), t.dim()),
-        ]));
+        lines.push(Line::styled(format!("  {usage}"), t.key()));
+        lines.push(Line::styled(format!("      {summary}"), t.dim()));
     }
     lines
 }

@@ -86,9 +86,45 @@ fn events(down: Option<usize>) -> Vec<LogEvent> {
     ev
 }
 
+/// A fixed stand-in for the shell's trace text, so the snapshots show the
+/// layout and do not change when the wording of `repl::format` does (the
+/// real formatter is checked by `live_trace_uses_the_shell_text`).
+fn fixed_trace_text(t: &Trace, _: &ClusterConfig) -> Vec<String> {
+    let mut lines: Vec<String> = t
+        .replicas
+        .iter()
+        .map(|r| {
+            format!(
+                "  [{}] {:<21} node {} #{}  {:<10} {:>8}  {}",
+                r.server + 1,
+                r.addr.to_string(),
+                r.node_number,
+                r.ring_index,
+                r.reply.as_ref().map_or("…".to_string(), |x| x.to_string()),
+                r.latency.map_or("—".to_string(), |l| format!(
+                    "{:.2} ms",
+                    l.as_secs_f64() * 1e3
+                )),
+                if r.counted { "counted" } else { "" }
+            )
+        })
+        .collect();
+    lines.push(match t.verdict {
+        Verdict::Reached => format!("OK — W={} reached", t.quorum.w),
+        _ => format!(
+            "… — W={}: {} of {} so far",
+            t.quorum.w,
+            t.counted(),
+            t.quorum.w
+        ),
+    });
+    lines
+}
+
 fn app(down: Option<usize>) -> App {
     let now = Instant::now();
     let mut a = App::new(Arc::new(config()), Theme::new(ThemeKind::Default), now);
+    a.trace_text = fixed_trace_text;
     a.set_snapshot(
         statuses(now, down),
         events(down),
@@ -194,7 +230,7 @@ fn put_trace_shown() {
     let id = run_line(&mut a, "put a b n=4 w=3");
     let done = put_trace(4);
     a.on_repl_event(id, ReplEvent::Trace(put_trace(2)));
-    for l in format_trace(&done, &a.config) {
+    for l in fixed_trace_text(&done, &a.config) {
         a.on_repl_event(id, ReplEvent::Line(l));
     }
     a.on_line_done(
@@ -219,6 +255,23 @@ fn put_trace_shown() {
         "previews are dropped when the final lines come"
     );
     both("put_trace", &a);
+}
+
+#[test]
+fn live_trace_uses_the_shell_text() {
+    let mut a = app(None);
+    a.trace_text = format_trace;
+    let id = run_line(&mut a, "put a b n=4 w=3");
+    a.on_repl_event(id, ReplEvent::Trace(put_trace(2)));
+    let want = format_trace(&put_trace(2), &a.config);
+    let got: Vec<&str> = a.entries.back().unwrap().lines().collect();
+    assert_eq!(got, want);
+    let screen = screen(&a, 120, 40);
+    for line in &want {
+        let squeezed = draw::squeeze(line);
+        let head: String = squeezed.trim().chars().take(30).collect();
+        assert!(screen.contains(&head), "{head:?} not on screen:\n{screen}");
+    }
 }
 
 #[test]
