@@ -378,10 +378,19 @@ impl App {
         self.entries.iter_mut().rev().find(|e| e.id == id)
     }
 
-    /// Adds something the interpreter reported for entry `id`.
+    /// Adds something the interpreter reported for entry `id`. A trace also
+    /// moves the ring's highlight to its key at once (not only when the
+    /// line is done), so slow motion shows the quorum forming on the ring.
     pub fn on_repl_event(&mut self, id: u64, event: ReplEvent) {
         let config = Arc::clone(&self.config);
         let trace_text = self.trace_text;
+        if self.entry_mut(id).is_none() {
+            return;
+        }
+        if let ReplEvent::Trace(trace) = &event {
+            let placement = self.ring.placement(&trace.key, trace.quorum.n);
+            self.view.focus_key = Some((trace.key.clone(), placement));
+        }
         let Some(entry) = self.entry_mut(id) else {
             return;
         };
