@@ -208,6 +208,9 @@ struct Inner {
     probe_now: Notify,
     shutting_down: AtomicBool,
     prober: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// One lock per server: process actions on a server run one at a time
+    /// (the screen's keys and the REPL may ask at once).
+    actions: Vec<tokio::sync::Mutex<()>>,
 }
 
 /// The supervisor; cheap to clone (shared state inside).
@@ -345,6 +348,11 @@ impl Supervisor {
             probe_now: Notify::new(),
             shutting_down: AtomicBool::new(false),
             prober: Mutex::new(None),
+            actions: config
+                .servers
+                .iter()
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         });
         let supervisor = Supervisor { inner };
         for (index, spec) in config.servers.iter().enumerate() {
@@ -456,6 +464,12 @@ impl Supervisor {
         let spec = inner.config.servers[index].clone();
         let mut command = inner.launcher.command(&spec);
         let mut state = inner.lock();
+        if let Some(pid) = state.slots[index].pid {
+            return Err(format!("{} is already running (pid {pid})", spec.addr()));
+        }
+        if inner.shutting_down.load(Ordering::SeqCst) {
+            return Err(format!("{}: dkvs-tui is shutting down", spec.addr()));
+        }
         let spawned = command.spawn();
         let mut child = match spawned {
             Ok(c) => c,
@@ -558,6 +572,14 @@ impl Supervisor {
 
     /// Runs a process action on a server: `Ok(message)` or `Err(reason)`.
     pub async fn act(&self, action: ProcessAction, index: usize) -> Result<String, String> {
+        let Some(lock) = self.inner.actions.get(index) else {
+            return Err(format!(
+                "unknown server {}: there are {} servers",
+                index + 1,
+                self.inner.actions.len()
+            ));
+        };
+        let _one_at_a_time = lock.lock().await;
         let (spec, managed, pid, paused) = {
             let state = self.inner.lock();
             let Some(slot) = state.slots.get(index) else {

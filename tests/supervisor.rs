@@ -230,6 +230,15 @@ async fn kill_all_now_and_a_missing_executable() {
     let config = Arc::new(config(&[true, true]));
     let sup = Supervisor::start(config.clone(), launcher());
     sup.wait_started(Duration::from_secs(10)).await;
+    // Concurrent actions on one server run one at a time: of two starts of
+    // a stopped server, exactly one starts it.
+    sup.act(ProcessAction::Stop, 0).await.unwrap();
+    let (a, b) = tokio::join!(
+        sup.act(ProcessAction::Start, 0),
+        sup.act(ProcessAction::Start, 0)
+    );
+    assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
+    assert!(a.or(b).is_ok());
     let pids = sup.child_pids();
     assert_eq!(pids.len(), 2);
     sup.kill_all_now();
