@@ -680,8 +680,10 @@ impl App {
                     self.focus = Focus::Servers;
                     // Rows start after the top border and the header.
                     let first = areas.servers.y + 2;
+                    let visible = usize::from(areas.servers.height.saturating_sub(3));
                     if event.row >= first {
-                        let i = usize::from(event.row - first);
+                        let i = usize::from(event.row - first)
+                            + super::draw::list_offset(self.selected, visible);
                         if i < self.server_count() {
                             self.selected = i;
                         }

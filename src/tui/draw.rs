@@ -24,7 +24,9 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Widget, Wrap};
+use ratatui::widgets::{
+    Block, Borders, Cell, Clear, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap,
+};
 
 use crate::repl::help::SUMMARY;
 use crate::supervisor::ServerState;
@@ -323,11 +325,19 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         format!(" Servers{ip} (Tab to select) ")
     };
-    Table::new(rows, widths)
+    // The state scrolls a long list so the selected server stays visible.
+    let mut state = TableState::default().with_selected(Some(app.selected));
+    let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
-        .block(block(t, title, focused))
-        .render(area, buf);
+        .block(block(t, title, focused));
+    StatefulWidget::render(table, area, buf, &mut state);
+}
+
+/// The first server row shown in a list of `visible` rows when `selected`
+/// is selected (how the table scrolls; used to map mouse clicks).
+pub fn list_offset(selected: usize, visible: usize) -> usize {
+    (selected + 1).saturating_sub(visible.max(1))
 }
 
 /// `text` with its inner runs of spaces (column padding) squeezed to one

@@ -411,7 +411,12 @@ impl RingView<'_> {
         }
         // Labels outside the circle, most important first.
         let mut labels: Vec<(u8, f64, String, Style)> = Vec::new();
+        // A crowded ring keeps only the walk's labels (glyphs stay).
+        let crowded = nodes.len() > 48;
         for (i, node) in nodes.iter().enumerate() {
+            if crowded && roles[i] == Role::Plain {
+                continue;
+            }
             let s = node.server;
             let (prio, text, style) = match roles[i] {
                 Role::Used(rank) => (

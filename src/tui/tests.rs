@@ -406,3 +406,27 @@ fn ring_marks_the_down_server_and_the_key() {
         "{ring_part}"
     );
 }
+
+#[test]
+fn a_big_cluster_scrolls_the_list_and_still_draws_the_ring() {
+    let servers: Vec<ServerSpec> = (0..30)
+        .map(|i| ServerSpec::new(Ipv4Addr::new(10, 0, 0, i + 1), 4000, 2))
+        .collect();
+    let c = ClusterConfig::from_servers(servers).unwrap();
+    let now = Instant::now();
+    let mut a = App::new(Arc::new(c), Theme::new(ThemeKind::Default), now);
+    a.focus = super::app::Focus::Servers;
+    for _ in 0..27 {
+        a.handle_key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
+    }
+    assert_eq!(a.selected, 27);
+    a.view = View {
+        focus_key: Some((b"k".to_vec(), a.ring.placement(b"k", 3))),
+        whatif: None,
+        slow_ms: None,
+    };
+    let text = screen(&a, 120, 40);
+    assert!(text.contains("▶ 28 "), "selected row visible:\n{text}");
+    assert!(text.contains("10.0.0.28:4000"), "{text}");
+    assert!(text.contains("#1") && text.contains('◆'), "{text}");
+}
