@@ -279,3 +279,74 @@ async fn unreachable_remote_server() {
     assert!(st.last_answer.is_none() && !st.managed);
     sup.shutdown().await;
 }
+
+/// The §10 process commands through the interpreter, with a supervisor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interpreter_process_commands() {
+    use dkvs::repl::{Interpreter, ReplEvent};
+    let config = Arc::new(config(&[true, true, true]));
+    let sup = Supervisor::start(config.clone(), launcher());
+    assert!(sup.wait_started(Duration::from_secs(10)).await);
+    let client = dkvs::Client::new((*config).clone()).with_timeout(Duration::from_millis(400));
+    let mut i = Interpreter::new(client, Some(sup.clone()));
+    async fn run(i: &mut Interpreter, line: &str) -> (bool, Vec<String>) {
+        let mut lines = Vec::new();
+        let o = i
+            .run_line(line, &mut |e| {
+                if let ReplEvent::Line(l) = e {
+                    lines.push(l)
+                }
+            })
+            .await;
+        (o.ok, lines)
+    }
+    let addr = config.servers[0].addr().to_string();
+    let (ok, lines) = run(&mut i, "put k v w=3").await;
+    assert!(ok, "{lines:#?}");
+    let (ok, lines) = run(&mut i, "kill 1").await;
+    assert!(
+        ok && lines[0].starts_with(&format!("killed {addr}")),
+        "{lines:#?}"
+    );
+    let (ok, lines) = run(&mut i, "status").await;
+    assert!(ok);
+    let row = lines.iter().find(|l| l.contains(&addr)).unwrap();
+    assert!(
+        row.contains("down") && row.contains("killed by SIGKILL"),
+        "{row}"
+    );
+    let (_, lines) = run(&mut i, "ring").await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&addr) && l.contains("✖ down")),
+        "{lines:#?}"
+    );
+    let (ok, lines) = run(&mut i, "get k").await;
+    assert!(
+        ok && lines.last().unwrap().starts_with("OK v"),
+        "{lines:#?}"
+    );
+    let (ok, lines) = run(&mut i, "kill 1").await;
+    assert!(
+        !ok && lines.len() == 1 && lines[0].starts_with("ERROR: kill:"),
+        "{lines:#?}"
+    );
+    let (ok, _) = run(&mut i, &format!("start {addr}")).await;
+    assert!(ok);
+    let (ok, lines) = run(&mut i, "pause 2").await;
+    assert!(ok, "{lines:#?}");
+    let (ok, lines) = run(&mut i, "get k r=3").await;
+    assert!(
+        !ok && lines.last().unwrap().starts_with("FAIL"),
+        "{lines:#?}"
+    );
+    let (ok, _) = run(&mut i, "resume 2").await;
+    assert!(ok);
+    let (ok, _) = run(&mut i, "restart 3").await;
+    assert!(ok);
+    let (ok, _) = run(&mut i, "stop 3").await;
+    assert!(ok);
+    sup.shutdown().await;
+    assert!(sup.child_pids().is_empty());
+}
