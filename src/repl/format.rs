@@ -480,6 +480,121 @@ pub fn event_line(event: &crate::supervisor::LogEvent) -> String {
     format!("* {}", event.text)
 }
 
+/// The answer to `slow on|<ms>` (`Some`) or `slow off` (`None`).
+pub fn slow_line(ms: Option<u64>) -> String {
+    match ms {
+        Some(ms) => format!("slow motion on: replies appear {ms} ms apart"),
+        None => "slow motion off".into(),
+    }
+}
+
+/// The answer to `whatif off`.
+pub const WHATIF_CLEARED: &str = "what-if view cleared";
+
+/// Header of one operation inside a multi-operation command (cat, substr,
+/// find): `get "a" (N=3 R=2):`.
+pub fn step_header(trace: &Trace) -> String {
+    format!("{}:", trace_header(trace))
+}
+
+/// The outcome of one operation inside a multi-operation command.
+pub fn step_verdict(trace: &Trace) -> String {
+    format!("  → {}", quorum_explanation(trace))
+}
+
+/// First line of `dump <server>`: `<ip>:<port>:` (as `dkvs-dump-ring`).
+pub fn dump_header(addr: SocketAddrV4) -> String {
+    format!("{addr}:")
+}
+
+/// A dump line that came from another address (as `dkvs-dump-ring`).
+pub fn foreign_line(from: std::net::SocketAddr, line: &str) -> String {
+    format!("/!\\ FROM {from}: {line}")
+}
+
+/// Which server a what-if question adds or removes, in the ring where its
+/// nodes exist: (ring, its servers, the server's index).
+#[derive(Debug, Clone, Copy)]
+pub enum WhatIfChange<'a> {
+    /// The new server, in the hypothetical ring.
+    Add(&'a Ring, &'a [ServerSpec], usize),
+    /// The removed server, in the current ring.
+    Remove(&'a Ring, &'a [ServerSpec], usize),
+}
+
+/// Everything a what-if answer prints.
+#[derive(Debug, Clone, Copy)]
+pub struct WhatIfFacts<'a> {
+    /// `whatif add … ` / `whatif remove …`.
+    pub title: &'a str,
+    /// The current ring and servers.
+    pub old: (&'a Ring, &'a [ServerSpec]),
+    /// The hypothetical ring and servers.
+    pub new: (&'a Ring, &'a [ServerSpec]),
+    /// The server that comes or goes.
+    pub changed: WhatIfChange<'a>,
+    /// N used for owner sets.
+    pub n: usize,
+    /// Share of the key space whose owner set changes.
+    pub fraction: f64,
+    /// Stored keys moving, and stored keys in total (None: no dump answer).
+    pub stored: Option<(usize, usize)>,
+    /// Servers that answered the dump.
+    pub answered: usize,
+}
+
+/// The what-if answer: sizes, the nodes that come or go, the share of the
+/// key space and of the stored keys that would move, and the comparison
+/// with placing keys by `hash mod S`.
+pub fn whatif_lines(f: &WhatIfFacts<'_>) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{}: {} nodes on {} servers (now {} on {})",
+        f.title,
+        f.new.0.nodes().len(),
+        f.new.1.len(),
+        f.old.0.nodes().len(),
+        f.old.1.len()
+    )];
+    let (ring, servers, index, what) = match f.changed {
+        WhatIfChange::Add(r, s, i) => (r, s, i, "nodes it would add"),
+        WhatIfChange::Remove(r, s, i) => (r, s, i, "nodes that would leave"),
+    };
+    let nodes: Vec<String> = ring
+        .nodes()
+        .iter()
+        .enumerate()
+        .filter(|(_, node)| node.server == index)
+        .map(|(i, node)| {
+            format!(
+                "#{i} {} ({})",
+                &node.position.to_string()[..8],
+                percent(node.position.fraction())
+            )
+        })
+        .collect();
+    if let Some(spec) = servers.get(index) {
+        lines.push(format!("  {what} ({}): {}", spec.addr(), nodes.join(", ")));
+    }
+    lines.push(format!(
+        "  with N={}: {} of the key space would change owner set",
+        f.n,
+        percent(f.fraction)
+    ));
+    let s_max = f.new.1.len().max(f.old.1.len()).max(1) as f64;
+    lines.push(format!(
+        "  (placing one copy by hash mod S instead would move about {} of the keys)",
+        percent(1.0 - 1.0 / s_max)
+    ));
+    lines.push(match f.stored {
+        Some((moving, total)) => format!(
+            "  stored keys: {moving} of {total} would move ({} servers answered the dump)",
+            f.answered
+        ),
+        None => "  stored keys: unknown (no server answered the dump)".into(),
+    });
+    lines
+}
+
 /// A server's label for messages: `[2] 127.0.0.1:1235`.
 pub fn server_label(index: usize, spec: &ServerSpec) -> String {
     format!("[{}] {}", index + 1, spec.addr())

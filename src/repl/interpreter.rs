@@ -164,15 +164,12 @@ impl Interpreter {
             },
             ReplCommand::Slow(Slow::On(ms)) => {
                 self.view.slow_ms = Some(ms);
-                say(
-                    sink,
-                    format!("slow motion on: replies appear {ms} ms apart"),
-                );
+                say(sink, format::slow_line(Some(ms)));
                 OK
             }
             ReplCommand::Slow(Slow::Off) => {
                 self.view.slow_ms = None;
-                say(sink, "slow motion off");
+                say(sink, format::slow_line(None));
                 OK
             }
             ReplCommand::WhatIf(question) => self.whatif(&question, sink).await,
@@ -231,13 +228,13 @@ impl Interpreter {
         let several = outcome.traces.len() > 1;
         for trace in &outcome.traces {
             if several {
-                say(sink, format!("{}:", format::trace_header(trace)));
+                say(sink, format::step_header(trace));
             }
             for r in &trace.replicas {
                 say(sink, format::replica_line(trace, r));
             }
             if several {
-                say(sink, format!("  → {}", format::quorum_explanation(trace)));
+                say(sink, format::step_verdict(trace));
             }
         }
         say(
@@ -297,7 +294,7 @@ impl Interpreter {
                         FAILED
                     }
                     Ok(reply) => {
-                        say(sink, format!("{addr}:"));
+                        say(sink, format::dump_header(addr));
                         for datagram in &reply.datagrams {
                             say_all(
                                 sink,
@@ -309,7 +306,7 @@ impl Interpreter {
                         }
                         for (from, datagram) in &reply.foreign {
                             for line in String::from_utf8_lossy(datagram).lines() {
-                                say(sink, format!("/!\\ FROM {from}: {line}"));
+                                say(sink, format::foreign_line(*from, line));
                             }
                         }
                         OK
@@ -391,7 +388,7 @@ impl Interpreter {
         let Some((servers, title)) = whatif::hypothetical_servers(&self.config().servers, question)
         else {
             self.view.whatif = None;
-            say(sink, "what-if view cleared");
+            say(sink, format::WHATIF_CLEARED);
             return OK;
         };
         let n = self.default_n();
@@ -411,68 +408,21 @@ impl Interpreter {
             }
         }
         let stored = (answered > 0).then(|| whatif::moved_keys(old, new, n, &keys));
-        let mut lines = vec![format!(
-            "{title}: {} nodes on {} servers (now {} on {})",
-            new_ring.nodes().len(),
-            servers.len(),
-            old_ring.nodes().len(),
-            self.config().servers.len()
-        )];
-        // The nodes that appear (add) or disappear (remove).
-        let (changed_ring, changed_servers, changed_server, verb) = match question {
-            WhatIf::Add { .. } => (
-                &new_ring,
-                servers.as_slice(),
-                servers.len() - 1,
-                "nodes it would add",
-            ),
-            _ => {
-                let index = match question {
-                    WhatIf::Remove(i) => *i,
-                    _ => 0,
-                };
-                (
-                    old_ring,
-                    self.config().servers.as_slice(),
-                    index,
-                    "nodes that would leave",
-                )
-            }
+        // The server whose nodes appear (add) or disappear (remove).
+        let changed = match question {
+            WhatIf::Remove(i) => format::WhatIfChange::Remove(old_ring, old.1, *i),
+            _ => format::WhatIfChange::Add(&new_ring, new.1, servers.len() - 1),
         };
-        let nodes: Vec<String> = changed_ring
-            .nodes()
-            .iter()
-            .enumerate()
-            .filter(|(_, node)| node.server == changed_server)
-            .map(|(i, node)| {
-                format!(
-                    "#{i} {} ({})",
-                    &node.position.to_string()[..8],
-                    format::percent(node.position.fraction())
-                )
-            })
-            .collect();
-        lines.push(format!(
-            "  {verb} ({}): {}",
-            changed_servers[changed_server].addr(),
-            nodes.join(", ")
-        ));
-        lines.push(format!(
-            "  with N={n}: {} of the key space would change owner set",
-            format::percent(fraction)
-        ));
-        let s_max = servers.len().max(self.config().servers.len()) as f64;
-        lines.push(format!(
-            "  (placing one copy by hash mod S instead would move about {} of the keys)",
-            format::percent(1.0 - 1.0 / s_max)
-        ));
-        match stored {
-            Some((moving, total)) => lines.push(format!(
-                "  stored keys: {moving} of {total} would move ({} servers answered the dump)",
-                answered
-            )),
-            None => lines.push("  stored keys: unknown (no server answered the dump)".into()),
-        }
+        let lines = format::whatif_lines(&format::WhatIfFacts {
+            title: &title,
+            old,
+            new,
+            changed,
+            n,
+            fraction,
+            stored,
+            answered,
+        });
         say_all(sink, lines.clone());
         self.view.whatif = Some(WhatIfReport {
             title,
