@@ -434,14 +434,15 @@ impl RingView<'_> {
             labels.push((1, f, text, t.whatif()));
         }
         labels.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
-        for (_, f, text, style) in labels {
-            place_label(geo, buf, &mut taken, f, &text, style);
+        for (prio, f, text, style) in labels {
+            // Only the replicas' labels may cover others; the rest give way.
+            place_label(geo, buf, &mut taken, f, &text, style, prio == 0);
         }
     }
 }
 
-/// Writes `text` near `fraction`, outside the circle, avoiding taken cells
-/// when it can.
+/// Writes `text` near `fraction`, outside the circle, avoiding taken cells;
+/// when every spot is taken it is drawn anyway if `force`, else left out.
 fn place_label(
     geo: &Geometry,
     buf: &mut Buffer,
@@ -449,6 +450,7 @@ fn place_label(
     fraction: f64,
     text: &str,
     style: Style,
+    force: bool,
 ) {
     let len = text.chars().count() as u16;
     let mut best = None;
@@ -467,7 +469,7 @@ fn place_label(
             .max(geo.area.x)
             .min((geo.area.x + geo.area.width).saturating_sub(len));
         let cells: Vec<(u16, u16)> = (start..start + len).map(|c| (c, row)).collect();
-        if best.is_none() {
+        if best.is_none() && force {
             best = Some(cells.clone());
         }
         if cells.iter().all(|c| !taken.contains(c)) {
