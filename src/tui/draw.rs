@@ -452,8 +452,15 @@ fn render_results(app: &App, area: Rect, buf: &mut Buffer) {
     } else if start > 0 {
         b = b.title_bottom(Line::styled(" ↑ PgUp for more ", t.dim()).right_aligned());
     }
+    let mut tags = Vec::new();
+    if let Some(ms) = app.view.slow_ms {
+        tags.push(format!("slow motion {ms} ms"));
+    }
     if app.busy() > 0 {
-        b = b.title(Line::styled(" running… ", t.highlight()).right_aligned());
+        tags.push("running…".to_string());
+    }
+    if !tags.is_empty() {
+        b = b.title(Line::styled(format!(" {} ", tags.join(" · ")), t.highlight()).right_aligned());
     }
     let shown: Vec<Line> = lines[start..end].to_vec();
     if shown.is_empty() {

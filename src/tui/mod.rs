@@ -195,7 +195,16 @@ impl InputThread {
 impl Drop for InputThread {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
+        // Wait a little for the thread to see the flag, but never forever:
+        // when the terminal has gone away (SIGHUP, a killed tmux session)
+        // crossterm's poll can keep spinning on the dead tty and never
+        // return; the thread is then left behind and ends with the process.
+        let Some(h) = self.handle.take() else { return };
+        let deadline = Instant::now() + INPUT_POLL * 2;
+        while !h.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if h.is_finished() {
             let _ = h.join();
         }
     }

@@ -454,10 +454,13 @@ fn place_label(
 ) {
     let len = text.chars().count() as u16;
     let mut best = None;
-    for extra in [1.6, 2.6, 3.6] {
+    for (extra, shift) in [(1.6, 0), (2.6, 0), (3.6, 0), (1.6, -1), (1.6, 1)] {
         let r = 1.0 + extra * geo.col_unit();
         let (x, y) = point_on_circle(fraction, r);
         let (col, row) = geo.cell(x, y);
+        let row = row
+            .saturating_add_signed(shift)
+            .clamp(geo.area.y, (geo.area.y + geo.area.height).saturating_sub(1));
         let start = if x < -0.25 {
             col.saturating_sub(len.saturating_sub(1))
         } else if x > 0.25 {
