@@ -32,7 +32,7 @@ use crate::repl::WhatIfReport;
 use crate::ring::{Placement, Position, Ring, Step};
 use crate::supervisor::ServerState;
 
-use super::theme::Theme;
+use super::theme::{Theme, ThemeKind};
 
 /// The point at `fraction` of the circle (0 = top, growing clockwise) on a
 /// circle of `radius` centred on the origin, y pointing up.
@@ -297,6 +297,7 @@ impl RingView<'_> {
         let fg = |s: Style| s.fg.unwrap_or(Color::Reset);
         // The walk from the key to its last replica, clockwise.
         let mut walk: Vec<(f64, f64)> = Vec::new();
+        let mut walk_range: Option<(f64, f64)> = None;
         if let Some((_, placement)) = self.focus
             && let Some(last) = placement.replicas.last()
             && let Some(end_node) = self.ring.nodes().get(last.ring_index)
@@ -306,6 +307,7 @@ impl RingView<'_> {
             if end < start {
                 end += 1.0;
             }
+            walk_range = Some((start, end));
             let steps = ((end - start) * 400.0).ceil().max(1.0) as usize;
             for k in 0..=steps {
                 let f = start + (end - start) * k as f64 / steps as f64;
@@ -322,6 +324,21 @@ impl RingView<'_> {
                 }
             }
         }
+        // Without colour the walk must still stand out: the rest of the
+        // circle is drawn dotted, the walk solid.
+        let mut dotted: Vec<(f64, f64)> = Vec::new();
+        if t.kind == ThemeKind::Mono {
+            let (from, to) = walk_range.unwrap_or((0.0, 0.0));
+            let samples = (geo.radius_cols * 8.0).ceil().max(24.0) as usize;
+            for k in (0..samples).step_by(2) {
+                let f = k as f64 / samples as f64;
+                let g = if f < from { f + 1.0 } else { f };
+                if walk_range.is_some() && g >= from && g <= to {
+                    continue;
+                }
+                dotted.push(point_on_circle(f, 1.0));
+            }
+        }
         let bg = t.base().bg.unwrap_or(Color::Reset);
         Canvas::default()
             .marker(Marker::Braille)
@@ -329,7 +346,11 @@ impl RingView<'_> {
             .x_bounds(geo.x_bounds())
             .y_bounds(geo.y_bounds())
             .paint(|ctx| {
-                ctx.draw(&Circle::new(0.0, 0.0, 1.0, fg(t.ring_line())));
+                if dotted.is_empty() {
+                    ctx.draw(&Circle::new(0.0, 0.0, 1.0, fg(t.ring_line())));
+                } else {
+                    ctx.draw(&Points::new(&dotted, fg(t.ring_line())));
+                }
                 ctx.layer();
                 if !walk.is_empty() {
                     ctx.draw(&Points::new(&walk, fg(t.highlight())));
