@@ -430,3 +430,45 @@ fn a_big_cluster_scrolls_the_list_and_still_draws_the_ring() {
     assert!(text.contains("10.0.0.28:4000"), "{text}");
     assert!(text.contains("#1") && text.contains('◆'), "{text}");
 }
+
+#[test]
+fn several_traces_of_one_line_each_get_a_preview_until_the_final_lines() {
+    let mut a = app(None);
+    let id = run_line(&mut a, "cat a a b");
+    a.on_repl_event(id, ReplEvent::Trace(put_trace(1)));
+    a.on_repl_event(id, ReplEvent::Trace(put_trace(4)));
+    // The first operation is finished: the next trace starts a new preview.
+    a.on_repl_event(id, ReplEvent::Trace(put_trace(2)));
+    let chunks = &a.entries.back().unwrap().chunks;
+    assert_eq!(chunks.len(), 2);
+    assert!(matches!(
+        chunks[0],
+        super::app::Chunk::Trace { finished: true, .. }
+    ));
+    assert!(matches!(
+        chunks[1],
+        super::app::Chunk::Trace {
+            finished: false,
+            ..
+        }
+    ));
+    a.on_repl_event(id, ReplEvent::Line("OK".into()));
+    let e = a.entries.back().unwrap();
+    assert_eq!(e.lines().collect::<Vec<_>>(), vec!["OK"]);
+    // The results pane shows the command, its output, and the running tag.
+    let text = screen(&a, 120, 40);
+    assert!(text.contains("> cat a a b (running…)"), "{text}");
+    a.on_line_done(
+        id,
+        LineOutcome {
+            ok: true,
+            quit: false,
+        },
+        View::default(),
+    );
+    let text = screen(&a, 120, 40);
+    assert!(
+        text.contains("> cat a a b ") && !text.contains("running…"),
+        "{text}"
+    );
+}
