@@ -495,7 +495,7 @@ fn render_events(app: &App, area: Rect, buf: &mut Buffer) {
         })
         .collect();
     Paragraph::new(lines)
-        .block(block(t, " Events ".to_string(), false))
+        .block(block(t, " Events (UTC) ".to_string(), false))
         .render(area, buf);
 }
 

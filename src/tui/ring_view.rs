@@ -259,8 +259,8 @@ impl RingView<'_> {
             lines.extend(pack(tokens, width));
             lines.extend(pack(
                 vec![
-                    vec![Span::styled("inner arcs: keys that move", t.whatif())],
-                    vec![Span::styled("+ new node", t.whatif())],
+                    vec![Span::styled("inner arcs: moving keys", t.whatif())],
+                    vec![Span::styled("+ added", t.whatif())],
                     vec![Span::styled("− removed", t.whatif())],
                 ],
                 width,
