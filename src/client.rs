@@ -306,10 +306,9 @@ impl Client {
 /// Everything a server sent back to a dump request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DumpReply {
-    /// Datagrams from the server, in arrival order.
-    pub datagrams: Vec<Vec<u8>>,
-    /// Datagrams from any other address, with that address.
-    pub foreign: Vec<(SocketAddr, Vec<u8>)>,
+    /// Every datagram received, in arrival order: `None` when it came from
+    /// the server asked, else the other address it came from.
+    pub received: Vec<(Option<SocketAddr>, Vec<u8>)>,
     /// The server's datagrams parsed into pairs.
     pub parsed: Dump,
 }
@@ -317,7 +316,7 @@ pub struct DumpReply {
 impl DumpReply {
     /// True when the server answered at all.
     pub fn answered(&self) -> bool {
-        !self.datagrams.is_empty()
+        self.received.iter().any(|(from, _)| from.is_none())
     }
 }
 
@@ -343,14 +342,14 @@ pub async fn dump_server(
         let datagram = buf[..len].to_vec();
         if from == SocketAddr::V4(addr) {
             reply.parsed.add_datagram(&datagram);
-            reply.datagrams.push(datagram);
+            reply.received.push((None, datagram));
             if let Some(count) = reply.parsed.announced
                 && reply.parsed.pairs.len() >= count
             {
                 break;
             }
         } else {
-            reply.foreign.push((from, datagram));
+            reply.received.push((Some(from), datagram));
         }
         deadline = Instant::now() + idle;
     }

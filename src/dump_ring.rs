@@ -64,15 +64,21 @@ pub fn write_sections(
         first_shown.insert(node.server, index);
         writeln!(out)?;
         match &replies[node.server] {
-            Ok(reply) => {
-                for datagram in &reply.datagrams {
-                    write_datagram(out, "", datagram)?;
-                }
-                for (from, datagram) in &reply.foreign {
-                    write_datagram(out, &format!("/!\\ FROM {from}: "), datagram)?;
-                }
-            }
+            Ok(reply) => write_reply(out, reply)?,
             Err(e) => tracing::warn!(server = %s, error = %e, "dump failed"),
+        }
+    }
+    Ok(())
+}
+
+/// Writes what one server sent back to a dump, datagram by datagram in
+/// arrival order; a datagram from another address is prefixed with
+/// `/!\ FROM <ip>:<port>: ` (SPEC §7).
+pub fn write_reply(out: &mut impl Write, reply: &DumpReply) -> io::Result<()> {
+    for (from, datagram) in &reply.received {
+        match from {
+            None => write_datagram(out, "", datagram)?,
+            Some(from) => write_datagram(out, &format!("/!\\ FROM {from}: "), datagram)?,
         }
     }
     Ok(())

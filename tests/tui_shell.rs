@@ -87,40 +87,8 @@ fn run_script(dir: &Path, args: &[&str], script: &str) -> Output {
     // `run` closes stdin; feed the script through a file instead.
     let script_path = dir.join("script.txt");
     std::fs::write(&script_path, script).unwrap();
-    cmd.stdin(std::fs::File::open(&script_path).unwrap());
-    run_with_stdin(cmd, LIMIT)
-}
-
-/// Like `common::run`, but keeps the stdin that the command already has.
-fn run_with_stdin(mut cmd: std::process::Command, limit: Duration) -> Output {
-    use std::io::Read;
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let start = Instant::now();
-    let mut child = cmd.spawn().expect("spawn dkvs-tui");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let o = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let e = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let (status, timed_out) = wait_bounded(&mut child, limit);
-    let stdout_bytes = o.join().unwrap_or_default();
-    let stderr = e.join().unwrap_or_default();
-    Output {
-        command: "dkvs-tui".into(),
-        stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(),
-        stdout_bytes,
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        code: status.code(),
-        elapsed: start.elapsed(),
-        timed_out,
-    }
+    let script = Stdio::from(std::fs::File::open(&script_path).unwrap());
+    run_with_input(&mut cmd, script, LIMIT)
 }
 
 #[test]

@@ -507,11 +507,6 @@ pub fn dump_header(addr: SocketAddrV4) -> String {
     format!("{addr}:")
 }
 
-/// A dump line that came from another address (as `dkvs-dump-ring`).
-pub fn foreign_line(from: std::net::SocketAddr, line: &str) -> String {
-    format!("/!\\ FROM {from}: {line}")
-}
-
 /// Which server a what-if question adds or removes, in the ring where its
 /// nodes exist: (ring, its servers, the server's index).
 #[derive(Debug, Clone, Copy)]

@@ -41,6 +41,14 @@ fn say_all(sink: &mut (dyn FnMut(ReplEvent) + Send), lines: Vec<String>) {
     }
 }
 
+/// Text written by the shared `dump_ring` printers, as display lines.
+fn text_lines(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 const OK: LineOutcome = LineOutcome {
     ok: true,
     quit: false,
@@ -267,13 +275,7 @@ impl Interpreter {
                     say(sink, error_line(format!("dump: {e}")));
                     return FAILED;
                 }
-                say_all(
-                    sink,
-                    String::from_utf8_lossy(&out)
-                        .lines()
-                        .map(str::to_string)
-                        .collect(),
-                );
+                say_all(sink, text_lines(&out));
                 OK
             }
             Some(index) => {
@@ -295,20 +297,12 @@ impl Interpreter {
                     }
                     Ok(reply) => {
                         say(sink, format::dump_header(addr));
-                        for datagram in &reply.datagrams {
-                            say_all(
-                                sink,
-                                String::from_utf8_lossy(datagram)
-                                    .lines()
-                                    .map(str::to_string)
-                                    .collect(),
-                            );
+                        let mut out = Vec::new();
+                        if let Err(e) = crate::dump_ring::write_reply(&mut out, &reply) {
+                            say(sink, error_line(format!("dump {addr}: {e}")));
+                            return FAILED;
                         }
-                        for (from, datagram) in &reply.foreign {
-                            for line in String::from_utf8_lossy(datagram).lines() {
-                                say(sink, format::foreign_line(*from, line));
-                            }
-                        }
+                        say_all(sink, text_lines(&out));
                         OK
                     }
                 }

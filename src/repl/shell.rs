@@ -41,6 +41,16 @@ struct Printer<W: Write + Send> {
 }
 
 impl<W: Write + Send> Printer<W> {
+    /// A printer for one line of `interpreter` (slow motion shows traces).
+    fn new(out: W, interpreter: &Interpreter) -> Printer<W> {
+        Printer {
+            out,
+            slow: interpreter.view().slow_ms.is_some(),
+            previous: None,
+            error: None,
+        }
+    }
+
     fn event(&mut self, event: ReplEvent) {
         let lines = match event {
             ReplEvent::Line(line) => vec![line],
@@ -135,12 +145,7 @@ pub fn run_one<W: Write + Send>(
     line: &str,
     out: W,
 ) -> io::Result<(bool, bool)> {
-    let mut printer = Printer {
-        out,
-        slow: interpreter.view().slow_ms.is_some(),
-        previous: None,
-        error: None,
-    };
+    let mut printer = Printer::new(out, interpreter);
     let outcome = runtime.block_on(interpreter.run_line(line, &mut |e| printer.event(e)));
     if let Some(e) = printer.error {
         return Err(e);
@@ -158,12 +163,7 @@ pub fn run_one_cancellable<W: Write + Send>(
     interrupts: &Interrupts,
 ) -> io::Result<(bool, bool)> {
     use std::sync::atomic::Ordering;
-    let mut printer = Printer {
-        out,
-        slow: interpreter.view().slow_ms.is_some(),
-        previous: None,
-        error: None,
-    };
+    let mut printer = Printer::new(out, interpreter);
     let cancelled = interrupts.cancel.notified();
     tokio::pin!(cancelled);
     // Register before allowing cancellation, so no notification is lost.

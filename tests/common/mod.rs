@@ -252,8 +252,14 @@ fn describe(cmd: &Command) -> String {
 /// Runs `cmd` to completion with stdout and stderr captured, killing it if it
 /// is still running after `limit`. Stdin is closed.
 pub fn run(cmd: &mut Command, limit: Duration) -> Output {
+    run_with_input(cmd, Stdio::null(), limit)
+}
+
+/// Like [`run`], with `stdin` as the command's standard input (a file with a
+/// script, for example).
+pub fn run_with_input(cmd: &mut Command, stdin: Stdio, limit: Duration) -> Output {
     let command = describe(cmd);
-    cmd.stdin(Stdio::null())
+    cmd.stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let start = Instant::now();
