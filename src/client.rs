@@ -8,6 +8,13 @@
 //! is ignored, and since the socket lives only as long as the operation a
 //! late reply can never count for a later one.
 //!
+//! UDP loses datagrams, so while an operation is undecided the request is
+//! sent again, with exponential backoff, to every server that has not
+//! answered yet ([`RetryPolicy`]; schedule in `docs/RELIABILITY.md`). A
+//! resend is the same datagram: gets are harmless, and puts are idempotent
+//! under v1 (same key, same value). Whatever number of copies went out, a
+//! server's first reply is the only one that counts.
+//!
 //! Every operation records a [`Trace`]; an observer sees it after each change,
 //! which is how the REPL and the TUI show a quorum forming.
 //!
@@ -56,6 +63,84 @@ pub enum OpError {
 /// Receives the trace after each change (sent, each reply, verdict, end).
 pub type Observer<'a> = &'a mut (dyn FnMut(&Trace) + Send);
 
+/// When an operation re-sends its request to the servers that have not
+/// answered yet.
+///
+/// Resend `k` (1-based) goes out `first · factor^(k-1)` after the previous
+/// send, capped at `max_interval`, at most `max_resends` times, and only
+/// while the operation is undecided and before its deadline. The default
+/// ([`RetryPolicy::DEFAULT`]) resends after 50, 100, 200, 400, 400, … ms,
+/// i.e. at 50, 150, 350, 750 ms after the first send: four resends within
+/// the default 1000 ms deadline, five copies in all. See
+/// `docs/RELIABILITY.md` for the measurements behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Wait before the first resend.
+    pub first: Duration,
+    /// Each wait is the previous one times this (1 = constant).
+    pub factor: u32,
+    /// Upper bound on one wait.
+    pub max_interval: Duration,
+    /// How many resends at most (0 disables retransmission).
+    pub max_resends: u32,
+}
+
+impl RetryPolicy {
+    /// 50 ms, doubling, capped at 400 ms, at most 16 resends.
+    pub const DEFAULT: RetryPolicy = RetryPolicy {
+        first: Duration::from_millis(50),
+        factor: 2,
+        max_interval: Duration::from_millis(400),
+        max_resends: 16,
+    };
+
+    /// No retransmission: exactly one request per server and operation.
+    pub const DISABLED: RetryPolicy = RetryPolicy {
+        first: Duration::ZERO,
+        factor: 1,
+        max_interval: Duration::ZERO,
+        max_resends: 0,
+    };
+
+    /// The wait before resend number `resend` (1-based), `None` past
+    /// `max_resends`.
+    pub fn interval(&self, resend: u32) -> Option<Duration> {
+        if resend == 0 || resend > self.max_resends {
+            return None;
+        }
+        let mut wait = self.first;
+        for _ in 1..resend {
+            if wait >= self.max_interval {
+                break;
+            }
+            wait = wait.saturating_mul(self.factor);
+        }
+        Some(wait.min(self.max_interval))
+    }
+
+    /// Times of the resends after the first send that fall before
+    /// `deadline` (the whole schedule of one operation that never hears back).
+    pub fn schedule(&self, deadline: Duration) -> Vec<Duration> {
+        let mut at = Duration::ZERO;
+        let mut times = Vec::new();
+        for k in 1..=self.max_resends {
+            let Some(wait) = self.interval(k) else { break };
+            at = at.saturating_add(wait);
+            if at >= deadline {
+                break;
+            }
+            times.push(at);
+        }
+        times
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy::DEFAULT
+    }
+}
+
 /// A client of one cluster.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -63,6 +148,7 @@ pub struct Client {
     ring: Arc<Ring>,
     timeout: Duration,
     complete_traces: bool,
+    retry: RetryPolicy,
 }
 
 impl Client {
@@ -80,7 +166,20 @@ impl Client {
             ring: Arc::new(ring),
             timeout,
             complete_traces: false,
+            retry: RetryPolicy::DEFAULT,
         }
+    }
+
+    /// Sets the retransmission policy ([`RetryPolicy::DISABLED`] for exactly
+    /// one request per server).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Client {
+        self.retry = retry;
+        self
+    }
+
+    /// The retransmission policy.
+    pub fn retry(&self) -> RetryPolicy {
+        self.retry
     }
 
     /// Sets the operation deadline.
@@ -220,7 +319,8 @@ impl Client {
         trace
     }
 
-    /// Sends to every replica, then gathers replies into `trace`.
+    /// Sends to every replica, then gathers replies into `trace`, re-sending
+    /// to the silent ones as the retry policy says while undecided.
     async fn exchange(
         &self,
         trace: &mut Trace,
@@ -238,6 +338,8 @@ impl Client {
         }
         observer(trace);
         evaluate(trace, start.elapsed());
+        let mut resends = 0u32;
+        let mut next_resend = self.retry.interval(1).map(|wait| start + wait);
         let mut buf = vec![0u8; 65536];
         loop {
             let all_answered = trace.replicas.iter().all(|r| r.reply.is_some());
@@ -245,13 +347,32 @@ impl Client {
             if all_answered || (decided && !self.complete_traces) {
                 break;
             }
-            let (len, from) =
-                match tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
-                    Err(_) => break,
-                    Ok(Ok(r)) => r,
-                    Ok(Err(e)) if is_transient(&e) => continue,
-                    Ok(Err(e)) => return Err(e),
-                };
+            // Wake at the deadline, or earlier for a resend while undecided.
+            let wake = match next_resend {
+                Some(at) if !decided && at < deadline => at,
+                _ => deadline,
+            };
+            let (len, from) = match tokio::time::timeout_at(wake, socket.recv_from(&mut buf)).await
+            {
+                Err(_) if wake < deadline => {
+                    resends += 1;
+                    for replica in trace.replicas.iter().filter(|r| r.reply.is_none()) {
+                        // A failed resend changes nothing: the first
+                        // send went out, and the deadline still rules.
+                        if let Err(e) = socket.send_to(request, replica.addr).await {
+                            tracing::debug!(addr = %replica.addr, "resend failed: {e}");
+                        }
+                    }
+                    // From the planned time, not from now, so a slow
+                    // wake-up does not shift the rest of the schedule.
+                    next_resend = self.retry.interval(resends + 1).map(|wait| wake + wait);
+                    continue;
+                }
+                Err(_) => break,
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) if is_transient(&e) => continue,
+                Ok(Err(e)) => return Err(e),
+            };
             let SocketAddr::V4(from) = from else { continue };
             let Some(replica) = trace
                 .replicas
@@ -481,6 +602,75 @@ mod tests {
             stops.push(tx);
         }
         (parse_servers_txt(&lines, "t").unwrap(), stops)
+    }
+
+    #[test]
+    fn retry_schedule_doubles_then_caps() {
+        let p = RetryPolicy::DEFAULT;
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|&m| Duration::from_millis(m))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(p.interval(0), None);
+        assert_eq!(p.interval(1), Some(Duration::from_millis(50)));
+        assert_eq!(p.interval(4), Some(Duration::from_millis(400)));
+        assert_eq!(p.interval(9), Some(Duration::from_millis(400)));
+        assert_eq!(p.interval(17), None);
+        assert_eq!(
+            p.schedule(Duration::from_millis(1000)),
+            ms(&[50, 150, 350, 750])
+        );
+        assert!(
+            RetryPolicy::DISABLED
+                .schedule(Duration::from_secs(60))
+                .is_empty()
+        );
+        let huge = RetryPolicy {
+            first: Duration::from_secs(1),
+            factor: u32::MAX,
+            max_interval: Duration::MAX,
+            max_resends: u32::MAX,
+        };
+        assert_eq!(huge.interval(1000), Some(Duration::MAX));
+        assert_eq!(huge.schedule(Duration::from_secs(2)), ms(&[1000]));
+    }
+
+    /// A server that drops the first copy of every request is answered by a
+    /// resend; with retransmission disabled the same operation times out.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn resend_recovers_a_lost_request() {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = seen.clone();
+        let fake = tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            let mut first: std::collections::HashSet<SocketAddr> = Default::default();
+            while let Ok((_, from)) = socket.recv_from(&mut buf).await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if first.insert(from) {
+                    continue; // lose the first copy
+                }
+                let _ = socket.send_to(b"\0", from).await;
+            }
+        });
+        let config = parse_servers_txt(&format!("127.0.0.1 {port} 1\n"), "t").unwrap();
+        let client = Client::new(config).with_timeout(Duration::from_millis(400));
+        assert_eq!(client.retry(), RetryPolicy::DEFAULT);
+        client
+            .put(b"k", b"v", QuorumOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let once = client.with_retry(RetryPolicy::DISABLED);
+        assert!(
+            once.put(b"k", b"v", QuorumOptions::default())
+                .await
+                .is_err()
+        );
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+        fake.abort();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -101,7 +101,17 @@ fn reply_from_a_foreign_port_is_ignored() {
     // A put acknowledged only from the foreign port fails too.
     c.client(&["put", "-t", "500", "--", "k", "v"])
         .assert_fail(code::QUORUM);
-    assert_eq!(fake.stop(), 2);
+    // Two operations, each resent to the silent server on the client's
+    // retransmission schedule (SPEC §6 fixes no number of copies).
+    let copies = copies_within(Duration::from_millis(500));
+    let received = fake.stop();
+    assert!((2..=2 * copies).contains(&received), "{received} requests");
+}
+
+/// How many copies of a request the client sends to a server that never
+/// answers, within `deadline` (the first send plus its resends).
+fn copies_within(deadline: Duration) -> usize {
+    1 + dkvs::client::RetryPolicy::DEFAULT.schedule(deadline).len()
 }
 
 #[test]
@@ -148,7 +158,11 @@ fn reply_from_a_ring_server_outside_the_n_is_ignored() {
     let key = c.find_key("out", 1, |r| r[0] == 0);
     c.get(&["-n", "1", "-t", "500"], &key)
         .assert_fail(code::QUORUM);
-    assert_eq!(target_fake.stop(), 1);
+    let received = target_fake.stop();
+    assert!(
+        (1..=copies_within(Duration::from_millis(500))).contains(&received),
+        "{received} requests"
+    );
     assert_eq!(outsider_fake.stop(), 0, "n=1 must contact one server only");
 }
 
@@ -226,6 +240,10 @@ fn client_requests_are_exact_v1_datagrams() {
         .assert_stdout("OK 2\n");
     drop(fake);
     let seen = seen.lock().unwrap();
+    // A slow reply may have let the client resend a request: a resend is the
+    // same datagram from the same socket, so copies are folded.
+    let mut seen = seen.clone();
+    seen.dedup();
     let requests: Vec<&[u8]> = seen.iter().map(|(r, _)| r.as_slice()).collect();
     assert_eq!(
         requests,
