@@ -11,17 +11,40 @@
 //! Handling a request ([`respond`]) is a pure function of the store and the
 //! datagram, so it is tested without sockets; a malformed datagram gets the
 //! v1 refusal and never disturbs other requests.
+//!
+//! Abuse limits ([`Limits`], see `docs/SECURITY.md`) are applied around it:
+//! sources outside `--allow` are dropped silently, dumps are answered only
+//! to `--allow-dump` sources, each source has a budget of reply bytes, and
+//! the store refuses puts beyond `--max-memory`.
+//!
+//! Overload: there is no queue in the process. A receive loop takes one
+//! datagram, answers it and only then takes the next, so requests that
+//! arrive faster than the loops serve them wait in the socket's receive
+//! buffer ([`RECV_BUFFER_BYTES`], bounded by the kernel) and, once it is
+//! full, are dropped by the kernel. A request that is served therefore waited
+//! at most one buffer's worth of requests.
+//!
+//! Panics: a panic while handling a request is caught, counted and logged,
+//! and the loop goes on with the next datagram; a receive loop that ends
+//! anyway (a panic outside the handler) is restarted.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::future::Future;
 use std::io;
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
+use tokio::task::JoinSet;
 
-use crate::protocol::{self, Request};
+use crate::limits::{DATAGRAM_OVERHEAD, ReplyBudget};
+pub use crate::limits::{Limits, Stats, StatsSnapshot};
+use crate::protocol::{self, PutError, Request};
 use crate::store::Store;
 
 /// What the server sends back for one request.
@@ -33,17 +56,36 @@ pub enum Response {
     Many(Vec<Vec<u8>>),
 }
 
-/// Computes the reply to one request datagram, applying it to `store`.
+/// Computes the reply to one request datagram, applying it to `store`
+/// (no access control: see [`Server`] for the limits).
 pub fn respond(store: &Store, datagram: &[u8]) -> Response {
-    match protocol::parse_request(datagram) {
+    answer(store, protocol::parse_request(datagram), None)
+}
+
+/// The reply to a parsed request; `stats`, when given, counts refusals.
+fn answer(
+    store: &Store,
+    request: Result<Request<'_>, PutError>,
+    stats: Option<&Stats>,
+) -> Response {
+    let refused = |counter: Option<&std::sync::atomic::AtomicU64>| {
+        if let Some(c) = counter {
+            Stats::bump(c);
+        }
+        Response::One(Bytes::from_static(protocol::REPLY_REFUSED))
+    };
+    match request {
         Ok(Request::Get { key }) => match store.get(key) {
             Some(value) => Response::One(value),
             None => Response::One(Bytes::from_static(protocol::REPLY_NOT_FOUND)),
         },
-        Ok(Request::Put { key, value }) => {
-            store.put(key, value);
-            Response::One(Bytes::from_static(protocol::REPLY_STORED))
-        }
+        Ok(Request::Put { key, value }) => match store.put(key, value) {
+            Ok(()) => Response::One(Bytes::from_static(protocol::REPLY_STORED)),
+            Err(e) => {
+                tracing::debug!(error = %e, "refused put");
+                refused(stats.map(|s| &s.over_memory))
+            }
+        },
         Ok(Request::Dump) => {
             let pairs = store.snapshot();
             let datagrams =
@@ -52,8 +94,86 @@ pub fn respond(store: &Store, datagram: &[u8]) -> Response {
         }
         Err(reason) => {
             tracing::debug!(%reason, "refused put");
-            Response::One(Bytes::from_static(protocol::REPLY_REFUSED))
+            refused(stats.map(|s| &s.refused))
         }
+    }
+}
+
+/// The state every receive loop shares: the store, the limits and the
+/// counters.
+#[derive(Debug)]
+struct Shared {
+    store: Arc<Store>,
+    limits: Limits,
+    budget: ReplyBudget,
+    stats: Arc<Stats>,
+    #[cfg(test)]
+    hooks: tests::Hooks,
+}
+
+impl Shared {
+    fn new(limits: Limits) -> Shared {
+        Shared {
+            store: Arc::new(Store::with_limit(limits.max_memory)),
+            budget: ReplyBudget::new(limits.reply_rate, limits.reply_burst, limits.budget_sources),
+            limits,
+            stats: Arc::new(Stats::default()),
+            #[cfg(test)]
+            hooks: tests::Hooks::default(),
+        }
+    }
+
+    /// Applies the limits to one datagram from `peer` and computes the reply;
+    /// `None`: send nothing.
+    fn handle(&self, datagram: &[u8], peer: SocketAddr) -> Option<Response> {
+        Stats::bump(&self.stats.requests);
+        #[cfg(test)]
+        self.hooks.check(datagram, false);
+        let ip = match peer {
+            SocketAddr::V4(a) => *a.ip(),
+            SocketAddr::V6(a) => a.ip().to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
+        };
+        if !self.limits.allow.contains(ip) {
+            Stats::bump(&self.stats.not_allowed);
+            tracing::debug!(%peer, "dropped: source not in --allow");
+            return None;
+        }
+        let request = protocol::parse_request(datagram);
+        let budgeted = !self.limits.budget_exempt.contains(ip);
+        let now = Instant::now();
+        match request {
+            // Dumps go only to trusted sources and are not charged: a dump
+            // cut short by a budget would be a wrong listing.
+            Ok(Request::Dump) if !self.limits.allow_dump.contains(ip) => {
+                Stats::bump(&self.stats.dump_denied);
+                tracing::debug!(%peer, "dropped: dump from a source not in --allow-dump");
+                return None;
+            }
+            // A put is charged before it is applied, so that a put whose
+            // reply is dropped is not stored either.
+            Ok(Request::Put { .. }) | Err(_) if budgeted => {
+                let cost = protocol::REPLY_STORED.len() as u64 + DATAGRAM_OVERHEAD;
+                if !self.budget.take(ip, cost, now) {
+                    return self.over_budget(peer);
+                }
+            }
+            _ => {}
+        }
+        let is_get = matches!(request, Ok(Request::Get { .. }));
+        let response = answer(&self.store, request, Some(&self.stats));
+        if let (true, true, Response::One(reply)) = (is_get, budgeted, &response) {
+            let cost = reply.len() as u64 + DATAGRAM_OVERHEAD;
+            if !self.budget.take(ip, cost, now) {
+                return self.over_budget(peer);
+            }
+        }
+        Some(response)
+    }
+
+    fn over_budget(&self, peer: SocketAddr) -> Option<Response> {
+        Stats::bump(&self.stats.over_budget);
+        tracing::debug!(%peer, "dropped: source over its reply budget");
+        None
     }
 }
 
@@ -76,18 +196,24 @@ pub fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
 #[derive(Debug)]
 pub struct Server {
     socket: Arc<UdpSocket>,
-    store: Arc<Store>,
+    shared: Arc<Shared>,
     workers: usize,
 }
 
 impl Server {
-    /// Binds `addr`. Must be called inside a tokio runtime.
+    /// Binds `addr` with the default [`Limits`]. Must be called inside a
+    /// tokio runtime.
     pub fn bind(addr: SocketAddrV4) -> io::Result<Server> {
+        Server::bind_with(addr, Limits::default())
+    }
+
+    /// Binds `addr` with `limits`. Must be called inside a tokio runtime.
+    pub fn bind_with(addr: SocketAddrV4, limits: Limits) -> io::Result<Server> {
         let socket = UdpSocket::from_std(bind_udp(SocketAddr::V4(addr))?)?;
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Server {
             socket: Arc::new(socket),
-            store: Arc::new(Store::new()),
+            shared: Arc::new(Shared::new(limits)),
             workers,
         })
     }
@@ -99,30 +225,70 @@ impl Server {
 
     /// The server's store (to preload pairs, or to inspect in tests).
     pub fn store(&self) -> &Arc<Store> {
-        &self.store
+        &self.shared.store
     }
 
-    /// Serves until `shutdown` completes.
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.shared.limits
+    }
+
+    /// The server's live counters (they stay readable after [`Server::run`]
+    /// has consumed the server).
+    pub fn stats_handle(&self) -> Arc<Stats> {
+        Arc::clone(&self.shared.stats)
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.shared.stats.snapshot()
+    }
+
+    /// Serves until `shutdown` completes. A receive loop that ends (it only
+    /// can by a panic outside request handling) is logged and restarted.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let loops: Vec<_> = (0..self.workers)
-            .map(|_| {
-                tokio::spawn(serve_loop(
-                    Arc::clone(&self.socket),
-                    Arc::clone(&self.store),
-                ))
-            })
-            .collect();
-        shutdown.await;
-        for l in &loops {
-            l.abort();
+        let mut loops = JoinSet::new();
+        let spawn = |loops: &mut JoinSet<()>| {
+            loops.spawn(serve_loop(
+                Arc::clone(&self.socket),
+                Arc::clone(&self.shared),
+            ));
+        };
+        for _ in 0..self.workers {
+            spawn(&mut loops);
         }
-        for l in loops {
-            let _ = l.await;
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(ended) = loops.join_next() => {
+                    match ended {
+                        Err(e) if e.is_panic() => {
+                            tracing::error!(panic = %panic_text(e.into_panic().as_ref()), "receive loop panicked; restarting it");
+                        }
+                        other => tracing::error!(result = ?other, "receive loop ended; restarting it"),
+                    }
+                    Stats::bump(&self.shared.stats.restarts);
+                    spawn(&mut loops);
+                }
+            }
         }
+        loops.shutdown().await;
     }
 }
 
-async fn serve_loop(socket: Arc<UdpSocket>, store: Arc<Store>) {
+/// The message of a panic payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-text panic payload)".to_string()
+    }
+}
+
+async fn serve_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
     let mut buf = vec![0u8; 65536];
     loop {
         let (len, peer) = match socket.recv_from(&mut buf).await {
@@ -142,8 +308,20 @@ async fn serve_loop(socket: Arc<UdpSocket>, store: Arc<Store>) {
                 continue;
             }
         };
-        let response = respond(&store, &buf[..len]);
+        let datagram = buf.get(..len).unwrap_or_default();
+        #[cfg(test)]
+        shared.hooks.check(datagram, true);
         tracing::trace!(%peer, len, "request");
+        let handled = std::panic::catch_unwind(AssertUnwindSafe(|| shared.handle(datagram, peer)));
+        let response = match handled {
+            Ok(Some(response)) => response,
+            Ok(None) => continue,
+            Err(payload) => {
+                Stats::bump(&shared.stats.panics);
+                tracing::error!(%peer, len, panic = %panic_text(payload.as_ref()), "request handling panicked; no reply, serving on");
+                continue;
+            }
+        };
         let result = match &response {
             Response::One(d) => socket.send_to(d, peer).await.map(drop),
             Response::Many(ds) => {
@@ -163,13 +341,16 @@ async fn serve_loop(socket: Arc<UdpSocket>, store: Arc<Store>) {
     }
 }
 
-/// What `dkvs-server` was asked to do: an address and initial pairs.
+/// What `dkvs-server` was asked to do: an address, initial pairs and the
+/// abuse limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServeOptions {
     /// Address to bind.
     pub addr: SocketAddrV4,
     /// Pairs stored at start, as if put.
     pub initial: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Abuse limits ([`ServeOptions::new`] sets the defaults).
+    pub limits: Limits,
 }
 
 impl ServeOptions {
@@ -197,7 +378,13 @@ impl ServeOptions {
         Ok(ServeOptions {
             addr: SocketAddrV4::new(ip, port),
             initial,
+            limits: Limits::default(),
         })
+    }
+
+    /// The same options with `limits` in force.
+    pub fn with_limits(self, limits: Limits) -> ServeOptions {
+        ServeOptions { limits, ..self }
     }
 }
 
@@ -212,7 +399,7 @@ pub fn serve_until_signal(options: ServeOptions) -> Result<(), String> {
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async {
         let shutdown = shutdown_signal().map_err(|e| format!("cannot watch signals: {e}"))?;
-        let server = Server::bind(options.addr).map_err(|e| {
+        let server = Server::bind_with(options.addr, options.limits.clone()).map_err(|e| {
             let hint = if e.kind() == io::ErrorKind::AddrInUse {
                 " (is another server already running on this port?)"
             } else if e.kind() == io::ErrorKind::AddrNotAvailable {
@@ -223,11 +410,39 @@ pub fn serve_until_signal(options: ServeOptions) -> Result<(), String> {
             format!("cannot bind UDP {}: {e}{hint}", options.addr)
         })?;
         for (key, value) in &options.initial {
-            server.store().put(key, value);
+            server.store().put(key, value).map_err(|e| {
+                format!(
+                    "initial pair {:?}: {e} (--max-memory)",
+                    String::from_utf8_lossy(key)
+                )
+            })?;
         }
-        tracing::info!(addr = %options.addr, pairs = options.initial.len(), "serving");
+        let limits = server.limits();
+        tracing::info!(
+            addr = %options.addr,
+            pairs = options.initial.len(),
+            allow = %limits.allow,
+            allow_dump = %limits.allow_dump,
+            max_memory = limits.max_memory,
+            reply_rate = limits.reply_rate,
+            reply_burst = limits.reply_burst,
+            budget_exempt = %limits.budget_exempt,
+            "serving"
+        );
+        let stats = server.stats_handle();
         server.run(shutdown).await;
-        tracing::info!("stopped");
+        let s = stats.snapshot();
+        tracing::info!(
+            requests = s.requests,
+            refused = s.refused,
+            not_allowed = s.not_allowed,
+            dump_denied = s.dump_denied,
+            over_budget = s.over_budget,
+            over_memory = s.over_memory,
+            panics = s.panics,
+            restarts = s.restarts,
+            "stopped"
+        );
         Ok(())
     })
 }
@@ -248,8 +463,35 @@ pub fn shutdown_signal() -> io::Result<impl Future<Output = ()>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use crate::limits::{Cidr, NetList};
+    use std::time::Duration;
+
+    /// Test-only hooks that make the server panic on a chosen datagram,
+    /// inside request handling or in the receive loop itself.
+    #[derive(Debug, Default)]
+    pub(super) struct Hooks {
+        pub handler_panic: Option<&'static [u8]>,
+        pub loop_panic: Option<&'static [u8]>,
+    }
+
+    impl Hooks {
+        pub(super) fn check(&self, datagram: &[u8], in_loop: bool) {
+            let key = if in_loop {
+                self.loop_panic
+            } else {
+                self.handler_panic
+            };
+            if key == Some(datagram) {
+                panic!(
+                    "test hook: panic on {:?}",
+                    String::from_utf8_lossy(datagram)
+                );
+            }
+        }
+    }
 
     #[test]
     fn respond_cases() {
@@ -273,5 +515,176 @@ mod tests {
                 b"storing 2 key-value pairs:\ne --> \nk --> v\n".to_vec()
             ])
         );
+    }
+
+    fn peer(a: u8, b: u8, c: u8, d: u8) -> SocketAddr {
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(a, b, c, d), 4000))
+    }
+
+    fn one(r: Option<Response>) -> Vec<u8> {
+        match r {
+            Some(Response::One(d)) => d.to_vec(),
+            other => panic!("expected one datagram, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn allow_list_drops_silently() {
+        let limits = Limits {
+            allow: NetList(vec!["10.0.0.0/8".parse::<Cidr>().unwrap()]),
+            ..Limits::default()
+        };
+        let shared = Shared::new(limits);
+        assert!(shared.handle(b"k\0v", peer(192, 168, 1, 1)).is_none());
+        assert!(shared.store.is_empty(), "a dropped put is not applied");
+        assert_eq!(one(shared.handle(b"k\0v", peer(10, 1, 1, 1))), b"\0");
+        assert!(shared.handle(b"k", peer(11, 0, 0, 1)).is_none());
+        let s = shared.stats.snapshot();
+        assert_eq!((s.requests, s.not_allowed), (3, 2));
+    }
+
+    #[test]
+    fn dumps_only_to_allowed_sources() {
+        let shared = Shared::new(Limits::default());
+        shared.store.put(b"k", b"v").unwrap();
+        assert!(shared.handle(b"", peer(10, 0, 0, 1)).is_none());
+        assert!(matches!(
+            shared.handle(b"", peer(127, 0, 0, 1)),
+            Some(Response::Many(_))
+        ));
+        // Gets and puts from anywhere are still served by default.
+        assert_eq!(one(shared.handle(b"k", peer(10, 0, 0, 1))), b"v");
+        assert_eq!(shared.stats.snapshot().dump_denied, 1);
+    }
+
+    #[test]
+    fn reply_budget_drops_and_is_charged_per_source() {
+        // Room for 2 replies of a 100-byte value (128 bytes each with headers).
+        let limits = Limits {
+            reply_rate: 1,
+            reply_burst: 300,
+            ..Limits::default()
+        };
+        let shared = Shared::new(limits);
+        shared.store.put(b"big", &[b'x'; 100]).unwrap();
+        let far = peer(10, 0, 0, 1);
+        assert_eq!(one(shared.handle(b"big", far)).len(), 100);
+        assert_eq!(one(shared.handle(b"big", far)).len(), 100);
+        assert!(shared.handle(b"big", far).is_none());
+        // Small replies still fit (44 bytes left)...
+        assert_eq!(one(shared.handle(b"absent", far)), b"\0");
+        // ...until the bucket is empty: a put is then not applied at all.
+        assert_eq!(one(shared.handle(b"p\0v", far)), b"\0");
+        assert!(shared.handle(b"q\0v", far).is_none());
+        assert!(shared.store.get(b"q").is_none());
+        // Another source, and loopback (exempt by default), are unaffected.
+        assert_eq!(one(shared.handle(b"big", peer(10, 0, 0, 2))).len(), 100);
+        for _ in 0..100 {
+            assert_eq!(one(shared.handle(b"big", peer(127, 0, 0, 1))).len(), 100);
+        }
+        assert_eq!(shared.stats.snapshot().over_budget, 2);
+    }
+
+    #[test]
+    fn over_memory_is_refused_and_counted() {
+        let limits = Limits {
+            max_memory: crate::store::pair_size(b"a", b"1"),
+            ..Limits::default()
+        };
+        let shared = Shared::new(limits);
+        let lo = peer(127, 0, 0, 1);
+        assert_eq!(one(shared.handle(b"a\01", lo)), b"\0");
+        assert_eq!(one(shared.handle(b"b\01", lo)), b"");
+        assert_eq!(one(shared.handle(b"a\02", lo)), b"\0");
+        assert_eq!(one(shared.handle(b"a", lo)), b"2");
+        assert_eq!(one(shared.handle(b"\0x", lo)), b"");
+        let s = shared.stats.snapshot();
+        assert_eq!((s.over_memory, s.refused), (1, 1));
+    }
+
+    /// Runs a one-loop server with `hooks` on 127.0.0.1, and returns a
+    /// client socket connected to it, the stats and the stop sender.
+    fn start_with_hooks(
+        runtime: &tokio::runtime::Runtime,
+        hooks: Hooks,
+    ) -> (
+        std::net::UdpSocket,
+        Arc<Stats>,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let mut server = runtime
+            .block_on(async { Server::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)) })
+            .unwrap();
+        server.workers = 1;
+        Arc::get_mut(&mut server.shared).unwrap().hooks = hooks;
+        let addr = server.local_addr().unwrap();
+        let stats = server.stats_handle();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = runtime.spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        let client = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        client.connect(addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        (client, stats, stop, task)
+    }
+
+    /// Sends `request` until a reply comes (at most 25 tries).
+    fn ask(client: &std::net::UdpSocket, request: &[u8]) -> Option<Vec<u8>> {
+        let mut buf = [0u8; 65536];
+        for _ in 0..25 {
+            client.send(request).unwrap();
+            if let Ok(n) = client.recv(&mut buf) {
+                return Some(buf[..n].to_vec());
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn panic_in_handler_is_contained() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let hooks = Hooks {
+            handler_panic: Some(b"boom"),
+            loop_panic: None,
+        };
+        let (client, stats, stop, task) = start_with_hooks(&runtime, hooks);
+        assert_eq!(ask(&client, b"k\0v").unwrap(), b"\0");
+        client.send(b"boom").unwrap();
+        assert_eq!(ask(&client, b"k").unwrap(), b"v");
+        let s = stats.snapshot();
+        assert_eq!((s.panics, s.restarts), (1, 0));
+        stop.send(()).unwrap();
+        runtime.block_on(task).unwrap();
+    }
+
+    #[test]
+    fn panicked_receive_loop_is_restarted() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let hooks = Hooks {
+            handler_panic: None,
+            loop_panic: Some(b"crash"),
+        };
+        let (client, stats, stop, task) = start_with_hooks(&runtime, hooks);
+        assert_eq!(ask(&client, b"k\0v").unwrap(), b"\0");
+        client.send(b"crash").unwrap();
+        // The only loop died; its replacement answers.
+        assert_eq!(ask(&client, b"k").unwrap(), b"v");
+        client.send(b"crash").unwrap();
+        assert_eq!(ask(&client, b"k").unwrap(), b"v");
+        assert_eq!(stats.snapshot().restarts, 2);
+        stop.send(()).unwrap();
+        runtime.block_on(task).unwrap();
     }
 }

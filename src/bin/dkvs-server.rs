@@ -11,6 +11,8 @@ use dkvs::server::ServeOptions;
 /// Trailing <key> <value> pairs are stored at start exactly as if put.
 /// Prints nothing in normal operation; errors go to stderr. Exit status:
 /// 0 clean stop, 1 cannot serve (address in use, …), 2 usage error.
+/// Abuse limits (allow lists, reply budget, memory) are explained in
+/// docs/SECURITY.md.
 #[derive(Debug, Parser)]
 #[command(name = "dkvs-server", version, about, long_about)]
 struct Cli {
@@ -26,6 +28,8 @@ struct Cli {
         value_name = "KEY VALUE"
     )]
     pairs: Vec<std::ffi::OsString>,
+    #[command(flatten)]
+    limits: dkvs::limits::LimitArgs,
     /// More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     verbose: u8,
@@ -35,7 +39,7 @@ fn main() -> ExitCode {
     let cli: Cli = cli::parse_or_exit(false);
     dkvs::logging::init(cli.verbose);
     let options = match ServeOptions::new(cli.ip, cli.port, cli.pairs) {
-        Ok(o) => o,
+        Ok(o) => o.with_limits(cli.limits.limits()),
         Err(e) => {
             eprintln!("ERROR: {e}");
             eprintln!("Usage: dkvs-server [options] <IP> <PORT> [<key> <value>]...");

@@ -1,0 +1,610 @@
+//! Abuse limits of a server: who may use it, who may dump it, how many reply
+//! bytes one source may receive, how much memory the store may hold, and the
+//! counters that show each limit at work.
+//!
+//! Protocol v1 runs over UDP with no authentication, so the source address of
+//! a request can be forged. A server that answers a small forged request with
+//! a large reply becomes a reflector that floods the forged "source" (the
+//! 2018 memcached attacks reached 1.7 Tbit/s that way, with `stats` replies
+//! ~50,000 times the request). The defences live here, apart from the socket
+//! loop, so each is a small pure piece with its own unit tests; the threat
+//! model and the defaults are explained in `docs/SECURITY.md`.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// An IPv4 network in CIDR notation (`10.0.0.0/8`; a bare address is `/32`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: u32,
+    mask: u32,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// The network `addr/prefix`; host bits of `addr` are ignored. `None`
+    /// when `prefix` exceeds 32.
+    pub fn new(addr: Ipv4Addr, prefix: u8) -> Option<Cidr> {
+        let mask = match prefix {
+            0 => 0,
+            1..=32 => u32::MAX << (32 - u32::from(prefix)),
+            _ => return None,
+        };
+        Some(Cidr {
+            network: u32::from(addr) & mask,
+            mask,
+            prefix,
+        })
+    }
+
+    /// `127.0.0.0/8`, the loopback network.
+    pub const LOOPBACK: Cidr = Cidr {
+        network: 0x7f00_0000,
+        mask: 0xff00_0000,
+        prefix: 8,
+    };
+
+    /// Whether `ip` belongs to this network.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & self.mask == self.network
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", Ipv4Addr::from(self.network), self.prefix)
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Cidr, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => {
+                let p: u8 = p
+                    .parse()
+                    .map_err(|_| format!("{s:?}: the prefix length must be 0..32"))?;
+                (a, p)
+            }
+            None => (s, 32),
+        };
+        let addr: Ipv4Addr = addr
+            .parse()
+            .map_err(|_| format!("{s:?}: not an IPv4 address or CIDR (like 10.0.0.0/8)"))?;
+        Cidr::new(addr, prefix).ok_or_else(|| format!("{s:?}: the prefix length must be 0..32"))
+    }
+}
+
+/// A list of networks; an address is in the list when any network holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetList(pub Vec<Cidr>);
+
+impl NetList {
+    /// Every address (`0.0.0.0/0`).
+    pub fn everyone() -> NetList {
+        NetList(vec![Cidr {
+            network: 0,
+            mask: 0,
+            prefix: 0,
+        }])
+    }
+
+    /// The loopback network only.
+    pub fn loopback() -> NetList {
+        NetList(vec![Cidr::LOOPBACK])
+    }
+
+    /// Whether `ip` is in one of the networks.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        self.0.iter().any(|c| c.contains(ip))
+    }
+}
+
+impl std::fmt::Display for NetList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        for (i, c) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{c}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses a byte count with an optional binary suffix: `65536`, `64K`,
+/// `512M`, `2G` (K = 1024). Used by `--max-memory` and the budget options.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("{s:?}: unknown size suffix (use K, M, G or T)")),
+            };
+            (t.get(..i).unwrap_or(""), shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?}: not a size (a number of bytes, optionally with K, M or G)"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{s:?}: too large"))
+}
+
+/// Every limit a server applies, with the defaults of `docs/SECURITY.md`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Sources that may use the server at all; others are dropped silently.
+    pub allow: NetList,
+    /// Sources whose dump requests are answered; others are dropped.
+    pub allow_dump: NetList,
+    /// Largest accounted size of the store (keys + values + per-pair overhead).
+    pub max_memory: u64,
+    /// Reply bytes per second one source address may receive.
+    pub reply_rate: u64,
+    /// Reply bytes one source may receive at once (token-bucket depth).
+    pub reply_burst: u64,
+    /// Sources the reply budget does not apply to.
+    pub budget_exempt: NetList,
+    /// How many source addresses the budget table tracks at most.
+    pub budget_sources: usize,
+}
+
+/// Default `--max-memory`: 1 GiB.
+pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
+/// Default `--reply-rate`: 16 MiB of replies per second per source.
+pub const DEFAULT_REPLY_RATE: u64 = 16 << 20;
+/// Default `--reply-burst`: 4 MiB.
+pub const DEFAULT_REPLY_BURST: u64 = 4 << 20;
+/// Default size of the budget table (source addresses tracked).
+pub const DEFAULT_BUDGET_SOURCES: usize = 65536;
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            allow: NetList::everyone(),
+            allow_dump: NetList::loopback(),
+            max_memory: DEFAULT_MAX_MEMORY,
+            reply_rate: DEFAULT_REPLY_RATE,
+            reply_burst: DEFAULT_REPLY_BURST,
+            budget_exempt: NetList::loopback(),
+            budget_sources: DEFAULT_BUDGET_SOURCES,
+        }
+    }
+}
+
+/// The `dkvs-server` options that set the [`Limits`].
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LimitArgs {
+    /// Serve only sources in CIDR (repeatable; others are dropped silently;
+    /// `none`: nobody) [default: everyone]
+    #[arg(long = "allow", value_name = "CIDR", value_parser = parse_net)]
+    pub allow: Vec<Option<Cidr>>,
+    /// Answer dump requests only from CIDR (repeatable; `none`: nobody)
+    /// [default: 127.0.0.0/8]
+    #[arg(long = "allow-dump", value_name = "CIDR", value_parser = parse_net)]
+    pub allow_dump: Vec<Option<Cidr>>,
+    /// Refuse puts once keys + values + 96 bytes per pair would exceed BYTES
+    /// (suffixes K, M, G) [default: 1G]
+    #[arg(long = "max-memory", value_name = "BYTES", value_parser = parse_size)]
+    pub max_memory: Option<u64>,
+    /// Reply bytes per second one source address may receive (counting 28
+    /// header bytes per datagram); beyond, requests are dropped [default: 16M]
+    #[arg(long = "reply-rate", value_name = "BYTES", value_parser = parse_size)]
+    pub reply_rate: Option<u64>,
+    /// Reply bytes one source may receive in a burst [default: 4M]
+    #[arg(long = "reply-burst", value_name = "BYTES", value_parser = parse_size)]
+    pub reply_burst: Option<u64>,
+    /// Sources the reply budget does not apply to (repeatable; `none`)
+    /// [default: 127.0.0.0/8]
+    #[arg(long = "budget-exempt", value_name = "CIDR", value_parser = parse_net)]
+    pub budget_exempt: Vec<Option<Cidr>>,
+}
+
+/// Parses a CIDR option value; `none` is `None` (an empty list).
+pub fn parse_net(s: &str) -> Result<Option<Cidr>, String> {
+    if s.eq_ignore_ascii_case("none") {
+        Ok(None)
+    } else {
+        s.parse().map(Some)
+    }
+}
+
+impl LimitArgs {
+    /// The limits these options ask for, defaults for the others.
+    pub fn limits(&self) -> Limits {
+        let d = Limits::default();
+        let list = |given: &[Option<Cidr>], default: NetList| {
+            if given.is_empty() {
+                default
+            } else {
+                NetList(given.iter().flatten().copied().collect())
+            }
+        };
+        Limits {
+            allow: list(&self.allow, d.allow),
+            allow_dump: list(&self.allow_dump, d.allow_dump),
+            max_memory: self.max_memory.unwrap_or(d.max_memory),
+            reply_rate: self.reply_rate.unwrap_or(d.reply_rate),
+            reply_burst: self.reply_burst.unwrap_or(d.reply_burst),
+            budget_exempt: list(&self.budget_exempt, d.budget_exempt),
+            budget_sources: d.budget_sources,
+        }
+    }
+}
+
+/// Bytes counted for the IPv4 and UDP headers of every reply datagram, so
+/// that empty replies are not free.
+pub const DATAGRAM_OVERHEAD: u64 = 28;
+
+/// One source's token bucket.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// Shards of the budget table (each with its own lock).
+const BUDGET_SHARDS: usize = 16;
+
+/// A per-source budget on reply bytes: one token bucket per source IP in a
+/// bounded table.
+///
+/// The table cannot be flooded: it holds at most `budget_sources` entries.
+/// When a shard is full, buckets that have refilled completely are evicted
+/// (a full bucket is the same as a fresh one, so nothing is lost); if none
+/// has, the new source shares one overflow bucket with every other source
+/// that does not fit. So the whole server never sends more than
+/// `(budget_sources + 1) × rate` bytes per second to non-exempt sources,
+/// however many addresses an attacker forges.
+#[derive(Debug)]
+pub struct ReplyBudget {
+    rate: f64,
+    burst: f64,
+    per_shard: usize,
+    hasher: RandomState,
+    shards: Vec<Mutex<Shard>>,
+    overflow: Mutex<Bucket>,
+}
+
+#[derive(Debug)]
+struct Shard {
+    buckets: HashMap<Ipv4Addr, Bucket>,
+    last_sweep: Option<Instant>,
+}
+
+/// Shortest time between two eviction sweeps of one full shard, so that a
+/// flood of new sources cannot make every request scan the table.
+const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
+
+impl ReplyBudget {
+    /// A budget of `rate` bytes/s with bursts of `burst` bytes per source,
+    /// tracking at most `sources` addresses.
+    pub fn new(rate: u64, burst: u64, sources: usize) -> ReplyBudget {
+        let now = Instant::now();
+        ReplyBudget {
+            rate: rate as f64,
+            burst: burst as f64,
+            per_shard: sources.div_ceil(BUDGET_SHARDS).max(1),
+            hasher: RandomState::new(),
+            shards: (0..BUDGET_SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        buckets: HashMap::new(),
+                        last_sweep: None,
+                    })
+                })
+                .collect(),
+            overflow: Mutex::new(Bucket {
+                tokens: burst as f64,
+                last: now,
+            }),
+        }
+    }
+
+    /// Takes `bytes` from `ip`'s bucket at time `now`. False (and nothing
+    /// taken) when the bucket holds fewer tokens: the reply must be dropped.
+    pub fn take(&self, ip: Ipv4Addr, bytes: u64, now: Instant) -> bool {
+        let index = (self.hasher.hash_one(ip) as usize) % BUDGET_SHARDS;
+        let Some(shard) = self.shards.get(index) else {
+            return false;
+        };
+        let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+        let shard = &mut *shard;
+        if let Some(bucket) = shard.buckets.get_mut(&ip) {
+            return self.spend(bucket, bytes, now);
+        }
+        if shard.buckets.len() >= self.per_shard {
+            let due = shard
+                .last_sweep
+                .is_none_or(|t| now.saturating_duration_since(t) >= SWEEP_INTERVAL);
+            if due {
+                shard.last_sweep = Some(now);
+                shard.buckets.retain(|_, b| !self.is_full(b, now));
+            }
+        }
+        if shard.buckets.len() < self.per_shard {
+            let mut bucket = Bucket {
+                tokens: self.burst,
+                last: now,
+            };
+            let ok = self.spend(&mut bucket, bytes, now);
+            shard.buckets.insert(ip, bucket);
+            return ok;
+        }
+        let mut overflow = self.overflow.lock().unwrap_or_else(|p| p.into_inner());
+        self.spend(&mut overflow, bytes, now)
+    }
+
+    /// Number of sources tracked now.
+    pub fn tracked(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).buckets.len())
+            .sum()
+    }
+
+    fn refill(&self, bucket: &mut Bucket, now: Instant) {
+        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * self.rate).min(self.burst);
+        bucket.last = now.max(bucket.last);
+    }
+
+    fn is_full(&self, bucket: &Bucket, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
+        bucket.tokens + elapsed * self.rate >= self.burst
+    }
+
+    fn spend(&self, bucket: &mut Bucket, bytes: u64, now: Instant) -> bool {
+        self.refill(bucket, now);
+        let cost = bytes as f64;
+        if bucket.tokens >= cost {
+            bucket.tokens -= cost;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Counters of a running server, updated without locks.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Datagrams received.
+    pub requests: AtomicU64,
+    /// Refusal replies sent: malformed puts.
+    pub refused: AtomicU64,
+    /// Datagrams from a source outside `--allow`, dropped silently.
+    pub not_allowed: AtomicU64,
+    /// Dump requests from a source outside `--allow-dump`, dropped.
+    pub dump_denied: AtomicU64,
+    /// Replies not sent because the source was over its reply budget.
+    pub over_budget: AtomicU64,
+    /// Puts refused because the store would exceed `--max-memory`.
+    pub over_memory: AtomicU64,
+    /// Panics caught while handling a request (the server kept serving).
+    pub panics: AtomicU64,
+    /// Receive loops restarted after ending abnormally.
+    pub restarts: AtomicU64,
+}
+
+/// A copy of [`Stats`] at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatsSnapshot {
+    /// Datagrams received.
+    pub requests: u64,
+    /// Refusal replies sent for malformed puts.
+    pub refused: u64,
+    /// Datagrams dropped by the `--allow` list.
+    pub not_allowed: u64,
+    /// Dumps dropped by the `--allow-dump` list.
+    pub dump_denied: u64,
+    /// Replies dropped by the reply budget.
+    pub over_budget: u64,
+    /// Puts refused by `--max-memory`.
+    pub over_memory: u64,
+    /// Panics caught.
+    pub panics: u64,
+    /// Receive loops restarted.
+    pub restarts: u64,
+}
+
+impl Stats {
+    /// Adds one to `counter`.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The current values.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            requests: get(&self.requests),
+            refused: get(&self.refused),
+            not_allowed: get(&self.not_allowed),
+            dump_denied: get(&self.dump_denied),
+            over_budget: get(&self.over_budget),
+            over_memory: get(&self.over_memory),
+            panics: get(&self.panics),
+            restarts: get(&self.restarts),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_parse_and_contains() {
+        let c: Cidr = "10.1.2.3/8".parse().unwrap();
+        assert_eq!(c.to_string(), "10.0.0.0/8");
+        assert!(c.contains(Ipv4Addr::new(10, 200, 0, 1)));
+        assert!(!c.contains(Ipv4Addr::new(11, 0, 0, 1)));
+        let one: Cidr = "127.0.0.1".parse().unwrap();
+        assert_eq!(one.to_string(), "127.0.0.1/32");
+        assert!(one.contains(Ipv4Addr::LOCALHOST));
+        assert!(!one.contains(Ipv4Addr::new(127, 0, 0, 2)));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains(Ipv4Addr::new(8, 8, 8, 8)));
+        for bad in [
+            "",
+            "1.2.3",
+            "1.2.3.4/33",
+            "1.2.3.4/",
+            "x/8",
+            "1.2.3.4/-1",
+            "::1/128",
+        ] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad:?}");
+        }
+        assert!(Cidr::LOOPBACK.contains(Ipv4Addr::new(127, 9, 9, 9)));
+        assert_eq!(
+            Some(Cidr::LOOPBACK),
+            Cidr::new(Ipv4Addr::new(127, 1, 1, 1), 8)
+        );
+    }
+
+    #[test]
+    fn netlist() {
+        assert!(NetList::everyone().contains(Ipv4Addr::new(1, 2, 3, 4)));
+        assert!(!NetList::default().contains(Ipv4Addr::LOCALHOST));
+        assert_eq!(NetList::default().to_string(), "none");
+        let l = NetList(vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "127.0.0.1".parse().unwrap(),
+        ]);
+        assert_eq!(l.to_string(), "10.0.0.0/8,127.0.0.1/32");
+        assert!(l.contains(Ipv4Addr::new(10, 9, 9, 9)));
+        assert!(!l.contains(Ipv4Addr::new(127, 0, 0, 2)));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("1234"), Ok(1234));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("64k"), Ok(65536));
+        assert_eq!(parse_size("3M"), Ok(3 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("1T"), Ok(1 << 40));
+        for bad in [
+            "",
+            "K",
+            "-1",
+            "1.5M",
+            "12X",
+            "99999999999999999999",
+            "16777216T",
+            "1KB",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bucket_refills_at_rate() {
+        let b = ReplyBudget::new(1000, 500, 16);
+        let ip = Ipv4Addr::new(10, 0, 0, 1);
+        let t0 = Instant::now();
+        assert!(b.take(ip, 300, t0));
+        assert!(b.take(ip, 200, t0));
+        assert!(!b.take(ip, 1, t0), "bucket empty");
+        // Another source has its own bucket.
+        assert!(b.take(Ipv4Addr::new(10, 0, 0, 2), 500, t0));
+        // 100 ms later: 100 bytes back.
+        let t1 = t0 + Duration::from_millis(100);
+        assert!(!b.take(ip, 150, t1));
+        assert!(b.take(ip, 100, t1));
+        // Never more than the burst.
+        let t2 = t0 + Duration::from_secs(100);
+        assert!(!b.take(ip, 501, t2));
+        assert!(b.take(ip, 500, t2));
+    }
+
+    #[test]
+    fn table_is_bounded_and_forged_sources_share_overflow() {
+        let b = ReplyBudget::new(1000, 1000, 32);
+        let t0 = Instant::now();
+        let mut granted = 0u64;
+        for i in 0..10_000u32 {
+            if b.take(Ipv4Addr::from(0x0a00_0000 + i), 1000, t0) {
+                granted += 1;
+            }
+        }
+        assert!(b.tracked() <= 32 + BUDGET_SHARDS, "tracked {}", b.tracked());
+        // Each tracked source got its burst, plus one burst for all others.
+        assert!(granted <= b.tracked() as u64 + 1, "granted {granted}");
+        // Once the buckets have refilled they are evicted for new sources.
+        let later = t0 + Duration::from_secs(10);
+        assert!(b.take(Ipv4Addr::new(192, 168, 0, 1), 1000, later));
+        assert!(b.tracked() <= 32 + BUDGET_SHARDS);
+    }
+
+    #[test]
+    fn args_to_limits() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            l: LimitArgs,
+        }
+        let d = T::try_parse_from(["t"]).unwrap().l.limits();
+        assert_eq!(d, Limits::default());
+        let l = T::try_parse_from([
+            "t",
+            "--allow",
+            "10.0.0.0/8",
+            "--allow",
+            "127.0.0.1",
+            "--allow-dump",
+            "none",
+            "--max-memory",
+            "64K",
+            "--reply-rate",
+            "1M",
+            "--reply-burst",
+            "100",
+            "--budget-exempt",
+            "none",
+        ])
+        .unwrap()
+        .l
+        .limits();
+        assert_eq!(l.allow.to_string(), "10.0.0.0/8,127.0.0.1/32");
+        assert_eq!(l.allow_dump, NetList::default());
+        assert_eq!(l.budget_exempt, NetList::default());
+        assert_eq!(
+            (l.max_memory, l.reply_rate, l.reply_burst),
+            (65536, 1 << 20, 100)
+        );
+        assert!(T::try_parse_from(["t", "--allow", "10.0.0.0/40"]).is_err());
+        assert!(T::try_parse_from(["t", "--max-memory", "lots"]).is_err());
+    }
+
+    #[test]
+    fn stats_snapshot() {
+        let s = Stats::default();
+        Stats::bump(&s.requests);
+        Stats::bump(&s.requests);
+        Stats::bump(&s.over_memory);
+        let snap = s.snapshot();
+        assert_eq!(snap.requests, 2);
+        assert_eq!(snap.over_memory, 1);
+        assert_eq!(snap.panics, 0);
+    }
+}
