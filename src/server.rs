@@ -559,10 +559,11 @@ mod tests {
 
     #[test]
     fn reply_budget_drops_and_is_charged_per_source() {
-        // Room for 2 replies of a 100-byte value (128 bytes each with headers).
+        // Room for 2 replies of a 100-byte value (128 bytes each with
+        // headers) and 2 one-byte replies (29 bytes each).
         let limits = Limits {
             reply_rate: 1,
-            reply_burst: 300,
+            reply_burst: 2 * 128 + 2 * 29,
             ..Limits::default()
         };
         let shared = Shared::new(limits);
@@ -571,7 +572,7 @@ mod tests {
         assert_eq!(one(shared.handle(b"big", far)).len(), 100);
         assert_eq!(one(shared.handle(b"big", far)).len(), 100);
         assert!(shared.handle(b"big", far).is_none());
-        // Small replies still fit (44 bytes left)...
+        // Small replies still fit (58 bytes left)...
         assert_eq!(one(shared.handle(b"absent", far)), b"\0");
         // ...until the bucket is empty: a put is then not applied at all.
         assert_eq!(one(shared.handle(b"p\0v", far)), b"\0");
@@ -644,6 +645,18 @@ mod tests {
         None
     }
 
+    /// Whether `f` becomes true within 5 s.
+    fn eventually(f: impl Fn() -> bool) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !f() {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
+
     #[test]
     fn panic_in_handler_is_contained() {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -659,8 +672,9 @@ mod tests {
         assert_eq!(ask(&client, b"k\0v").unwrap(), b"\0");
         client.send(b"boom").unwrap();
         assert_eq!(ask(&client, b"k").unwrap(), b"v");
-        let s = stats.snapshot();
-        assert_eq!((s.panics, s.restarts), (1, 0));
+        // (A late duplicate reply may have answered before "boom" was read.)
+        assert!(eventually(|| stats.snapshot().panics == 1));
+        assert_eq!(stats.snapshot().restarts, 0);
         stop.send(()).unwrap();
         runtime.block_on(task).unwrap();
     }
@@ -683,7 +697,7 @@ mod tests {
         assert_eq!(ask(&client, b"k").unwrap(), b"v");
         client.send(b"crash").unwrap();
         assert_eq!(ask(&client, b"k").unwrap(), b"v");
-        assert_eq!(stats.snapshot().restarts, 2);
+        assert!(eventually(|| stats.snapshot().restarts == 2));
         stop.send(()).unwrap();
         runtime.block_on(task).unwrap();
     }

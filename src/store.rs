@@ -210,7 +210,7 @@ mod tests {
             pair_size(b"a", b"z") + pair_size(b"b", b"xy")
         );
         // The room freed can be used again.
-        s.put(b"b", b"xyzw").unwrap();
+        s.put(b"b", b"xyzwv").unwrap();
         assert_eq!(s.used_bytes(), limit);
         assert_eq!(s.len(), 2);
     }
