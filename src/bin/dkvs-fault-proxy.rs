@@ -71,6 +71,14 @@ fn percent(s: &str) -> Result<f64, String> {
     }
 }
 
+/// One line on stdout, flushed; a closed stdout is ignored.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
 fn main() -> ExitCode {
     let cli: Cli = cli::parse_or_exit(false);
     dkvs::logging::init(cli.verbose);
@@ -119,17 +127,18 @@ fn main() -> ExitCode {
                 return ExitCode::from(dkvs::commands::exit::FAILED);
             }
         };
-        println!("seed {}", proxy.seed());
-        println!(
+        // Written with errors ignored: a closed stdout must not panic.
+        say(format_args!("seed {}", proxy.seed()));
+        say(format_args!(
             "listening on {} -> {} ({:?}: {faults:?}{})",
             proxy.local_addr(),
             proxy.upstream(),
             cli.direction,
             if cli.black_hole { ", black hole" } else { "" }
-        );
+        ));
         shutdown.await;
         let s = proxy.stop().await;
-        println!(
+        say(format_args!(
             "requests {} replies {} forwarded {} dropped {} black-holed {} duplicated {} reordered {} corrupted {} sessions {}",
             s.requests,
             s.replies,
@@ -140,7 +149,7 @@ fn main() -> ExitCode {
             s.reordered,
             s.corrupted,
             s.sessions
-        );
+        ));
         ExitCode::SUCCESS
     })
 }
