@@ -15,6 +15,10 @@
 //! under v1 (same key, same value). Whatever number of copies went out, a
 //! server's first reply is the only one that counts.
 //!
+//! A server's requests can be routed through another address
+//! ([`Client::set_route`], used to put a `fault_proxy` in front of it); its
+//! replies are then accepted from that address only.
+//!
 //! Every operation records a [`Trace`]; an observer sees it after each change,
 //! which is how the REPL and the TUI show a quorum forming.
 //!
@@ -149,6 +153,9 @@ pub struct Client {
     timeout: Duration,
     complete_traces: bool,
     retry: RetryPolicy,
+    /// Per server index, another address to send its requests to (a fault
+    /// proxy); the trace and the ring keep the configured address.
+    routes: Arc<HashMap<usize, SocketAddrV4>>,
 }
 
 impl Client {
@@ -167,7 +174,29 @@ impl Client {
             timeout,
             complete_traces: false,
             retry: RetryPolicy::DEFAULT,
+            routes: Arc::default(),
         }
+    }
+
+    /// Sends the requests meant for server `server` (index in the
+    /// configuration) to `via` instead — a fault proxy in front of it — and
+    /// accepts its replies from there; `None` goes back to the server
+    /// itself. Traces still name the configured address. Dumps are not
+    /// routed.
+    pub fn set_route(&mut self, server: usize, via: Option<SocketAddrV4>) {
+        let routes = Arc::make_mut(&mut self.routes);
+        match via {
+            Some(addr) => routes.insert(server, addr),
+            None => routes.remove(&server),
+        };
+    }
+
+    /// Where requests for server `server` go (its address unless routed).
+    pub fn destination(&self, server: usize) -> Option<SocketAddrV4> {
+        self.routes
+            .get(&server)
+            .copied()
+            .or_else(|| self.config.servers.get(server).map(|s| s.addr()))
     }
 
     /// Sets the retransmission policy ([`RetryPolicy::DISABLED`] for exactly
@@ -330,8 +359,14 @@ impl Client {
         let socket = open_socket()?;
         let start = Instant::now();
         let deadline = start + self.timeout;
-        for replica in &mut trace.replicas {
-            if let Err(e) = socket.send_to(request, replica.addr).await {
+        // Where each replica's requests go and its replies come from.
+        let routes: Vec<SocketAddrV4> = trace
+            .replicas
+            .iter()
+            .map(|r| self.routes.get(&r.server).copied().unwrap_or(r.addr))
+            .collect();
+        for (replica, to) in trace.replicas.iter_mut().zip(&routes) {
+            if let Err(e) = socket.send_to(request, to).await {
                 replica.reply = Some(Reply::SendFailed(e.to_string()));
                 replica.latency = Some(start.elapsed());
             }
@@ -356,11 +391,12 @@ impl Client {
             {
                 Err(_) if wake < deadline => {
                     resends += 1;
-                    for replica in trace.replicas.iter().filter(|r| r.reply.is_none()) {
+                    let silent = trace.replicas.iter().zip(&routes);
+                    for (_, to) in silent.filter(|(r, _)| r.reply.is_none()) {
                         // A failed resend changes nothing: the first
                         // send went out, and the deadline still rules.
-                        if let Err(e) = socket.send_to(request, replica.addr).await {
-                            tracing::debug!(addr = %replica.addr, "resend failed: {e}");
+                        if let Err(e) = socket.send_to(request, to).await {
+                            tracing::debug!(addr = %to, "resend failed: {e}");
                         }
                     }
                     // From the planned time, not from now, so a slow
@@ -374,10 +410,11 @@ impl Client {
                 Ok(Err(e)) => return Err(e),
             };
             let SocketAddr::V4(from) = from else { continue };
-            let Some(replica) = trace
+            let Some((replica, _)) = trace
                 .replicas
                 .iter_mut()
-                .find(|r| r.addr == from && r.reply.is_none())
+                .zip(&routes)
+                .find(|(r, to)| **to == from && r.reply.is_none())
             else {
                 tracing::debug!(%from, "ignored a reply from an unexpected address or a duplicate");
                 continue;
@@ -671,6 +708,43 @@ mod tests {
         );
         assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
         fake.abort();
+    }
+
+    /// Requests of a routed server go through a proxy; the trace keeps the
+    /// server's own address; unrouting goes back to it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn routes_a_server_through_a_proxy() {
+        use crate::fault_proxy::FaultProxy;
+        let (config, _stops) = cluster(1).await;
+        let server = config.servers[0].addr();
+        let proxy = FaultProxy::builder("127.0.0.1:0".parse().unwrap(), server)
+            .black_hole(true)
+            .start()
+            .await
+            .unwrap();
+        let mut client = Client::new(config).with_timeout(Duration::from_millis(300));
+        assert_eq!(client.destination(0), Some(server));
+        client.set_route(0, Some(proxy.local_addr()));
+        assert_eq!(client.destination(0), Some(proxy.local_addr()));
+        let q = client.quorum(QuorumOptions::default()).unwrap();
+        let trace = client.put_traced(b"k", b"v", q, &mut |_| {}).await;
+        assert_eq!(trace.verdict, Verdict::Failed(Failure::Timeout));
+        assert_eq!(trace.replicas[0].addr, server);
+        assert!(
+            proxy.stats().black_holed >= 2,
+            "sent and resent to the proxy"
+        );
+        proxy.heal();
+        let trace = client.put_traced(b"k", b"v", q, &mut |_| {}).await;
+        assert_eq!(trace.verdict, Verdict::Reached);
+        assert_eq!(trace.replicas[0].addr, server);
+        client.set_route(0, None);
+        assert_eq!(client.destination(0), Some(server));
+        assert_eq!(
+            client.get(b"k", QuorumOptions::default()).await.unwrap(),
+            b"v"
+        );
+        assert_eq!(client.destination(7), None);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
