@@ -86,6 +86,21 @@ pub const SUMMARY: &[(&str, &str, &str)] = &[
         "which keys would move",
     ),
     (
+        "loss",
+        "loss <server> <percent>",
+        "drop that share of datagrams to and from a server",
+    ),
+    (
+        "delay",
+        "delay <server> <ms>",
+        "delay every request to a server",
+    ),
+    (
+        "heal",
+        "heal <server>",
+        "remove loss and delay: talk to the server directly",
+    ),
+    (
         "help",
         "help [<command>]",
         "this list, or one command in detail",
@@ -135,6 +150,9 @@ fn detail(command: &str) -> Option<&'static str> {
         }
         "whatif" => {
             "Shows what a membership change would do without doing it: the nodes a new server would add (or a removed server would take away), the share of the key space that would change owners, and how many stored keys would move."
+        }
+        "loss" | "delay" | "heal" => {
+            "Puts a fault proxy (inside dkvs-tui) between this session and one server: loss drops <percent> of the datagrams each way, delay holds every request <ms> back; both can be combined. Lost requests are resent (after 50, 150, 350, 750 ms), so watch quorums slow down and fail.\nOnly this session's gets and puts go through the proxy: dumps, probes and other clients talk to the server directly. heal (or loss 0 and delay 0) removes it."
         }
         "help" => "help lists every command; help <command> explains one.",
         "quit" => {

@@ -3,19 +3,20 @@
 //! commands (`where`, `ring`, `status`, `dump`, `help`, `whatif`). All text
 //! comes from [`super::format`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::client::Client;
 use crate::commands;
 use crate::config::ClusterConfig;
+use crate::fault_proxy::{FaultConfig, FaultProxy};
 use crate::quorum::QuorumOptions;
 use crate::ring::Ring;
 use crate::supervisor::{self, ServerState, ServerStatus, Supervisor};
 use crate::trace::Trace;
 
 use super::format::{self, error_line};
-use super::parse::{ProcessAction, ReplCommand, Slow, WhatIf, parse_line};
+use super::parse::{Fault, ProcessAction, ReplCommand, Slow, WhatIf, parse_line};
 use super::{LineOutcome, ReplEvent, View, WhatIfReport, help, whatif};
 
 /// How long a dump waits between datagrams once the first one arrived (as
@@ -27,6 +28,9 @@ pub struct Interpreter {
     client: Client,
     supervisor: Option<Supervisor>,
     view: View,
+    /// Fault proxies (`loss`, `delay`) by server index; the client's
+    /// requests for that server go through it until `heal`.
+    proxies: HashMap<usize, FaultProxy>,
 }
 
 type Sink<'a> = &'a mut (dyn FnMut(ReplEvent) + Send);
@@ -67,6 +71,7 @@ impl Interpreter {
             client: client.with_complete_traces(true),
             supervisor,
             view: View::default(),
+            proxies: HashMap::new(),
         }
     }
 
@@ -181,6 +186,7 @@ impl Interpreter {
                 OK
             }
             ReplCommand::WhatIf(question) => self.whatif(&question, sink).await,
+            ReplCommand::Fault(fault, index) => self.fault(fault, index, sink).await,
             ReplCommand::Quit => LineOutcome {
                 ok: true,
                 quit: true,
@@ -378,6 +384,63 @@ impl Interpreter {
             .collect()
     }
 
+    /// `loss`, `delay`, `heal`: starts, changes or removes the in-process
+    /// fault proxy between this session's client and one server. Only this
+    /// session's quorum operations go through it (not dumps, not probes,
+    /// not other clients).
+    async fn fault(&mut self, fault: Fault, index: usize, sink: Sink<'_>) -> LineOutcome {
+        let addr = self.config().servers[index].addr();
+        let mut config = self
+            .proxies
+            .get(&index)
+            .map(FaultProxy::faults)
+            .unwrap_or_default();
+        match fault {
+            Fault::Loss(percent) => {
+                let rate = f64::from(percent) / 100.0;
+                config.request.drop = rate;
+                config.reply.drop = rate;
+            }
+            Fault::Delay(ms) => config.request.delay = Duration::from_millis(ms),
+            Fault::Heal => config = FaultConfig::default(),
+        }
+        if config.is_healthy() {
+            self.client.set_route(index, None);
+            let line = match self.proxies.remove(&index) {
+                Some(proxy) => {
+                    proxy.stop().await;
+                    format!("{addr}: healed, requests go to the server directly again")
+                }
+                None => format!("{addr}: no fault to heal"),
+            };
+            say(sink, line);
+            return OK;
+        }
+        if let Some(proxy) = self.proxies.get(&index) {
+            proxy.set_faults(config);
+        } else {
+            let listen = std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 0);
+            match FaultProxy::builder(listen, addr)
+                .faults(config)
+                .start()
+                .await
+            {
+                Ok(proxy) => {
+                    self.client.set_route(index, Some(proxy.local_addr()));
+                    self.proxies.insert(index, proxy);
+                }
+                Err(e) => {
+                    say(sink, error_line(format!("cannot start a fault proxy: {e}")));
+                    return FAILED;
+                }
+            }
+        }
+        if let Some(proxy) = self.proxies.get(&index) {
+            say(sink, fault_line(index, addr, proxy));
+        }
+        OK
+    }
+
     async fn whatif(&mut self, question: &WhatIf, sink: Sink<'_>) -> LineOutcome {
         let Some((servers, title)) = whatif::hypothetical_servers(&self.config().servers, question)
         else {
@@ -428,6 +491,31 @@ impl Interpreter {
         });
         OK
     }
+}
+
+/// What a server's fault proxy does, in one line.
+fn fault_line(index: usize, addr: std::net::SocketAddrV4, proxy: &FaultProxy) -> String {
+    let faults = proxy.faults();
+    let mut what = Vec::new();
+    if faults.request.drop > 0.0 {
+        what.push(format!(
+            "{}% of datagrams lost each way",
+            (faults.request.drop * 100.0).round()
+        ));
+    }
+    if !faults.request.delay.is_zero() {
+        what.push(format!(
+            "requests delayed {} ms",
+            faults.request.delay.as_millis()
+        ));
+    }
+    format!(
+        "{addr}: {} (this session's gets and puts go through proxy {}, seed {}; `heal {}` ends it)",
+        what.join(", "),
+        proxy.local_addr(),
+        proxy.seed(),
+        index + 1
+    )
 }
 
 /// True when two snapshots differ only by the `finished` flag (no delay
@@ -552,6 +640,55 @@ mod tests {
         let lines = ok(&mut i, "get a n=5 r=1").await;
         assert_eq!(lines.len(), 6);
         assert!(last(&lines).starts_with("OK b — R=1 reached"));
+    }
+
+    /// `loss`, `delay` and `heal` route one server through a fault proxy;
+    /// the trace still names the server; heal talks to it directly again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn loss_delay_and_heal() {
+        let c = Cluster::new(&[1, 1, 1]).await;
+        let server = c.config.servers[1].addr();
+        let mut i = c.interpreter();
+        let line = ok(&mut i, "loss 2 100").await;
+        assert_eq!(line.len(), 1, "{line:?}");
+        assert!(
+            line[0].starts_with(&format!("{server}: 100% of datagrams lost each way")),
+            "{line:?}"
+        );
+        assert!(line[0].contains("`heal 2`"), "{line:?}");
+        let (o, lines, _) = run(&mut i, "put k v w=3").await;
+        assert!(!o.ok, "{lines:#?}");
+        let silent: Vec<&String> = lines.iter().filter(|l| l.contains("timeout")).collect();
+        assert_eq!(silent.len(), 1, "{lines:#?}");
+        assert!(silent[0].contains(&server.to_string()), "{lines:#?}");
+        // W=2 still works without it.
+        ok(&mut i, "put k v w=2").await;
+
+        let line = ok(&mut i, "delay 2 150").await;
+        assert!(
+            line[0].contains("100% of datagrams lost each way, requests delayed 150 ms"),
+            "{line:?}"
+        );
+        ok(&mut i, "loss 2 0").await;
+        let lines = ok(&mut i, "put k v2 w=3").await;
+        assert!(last(&lines).starts_with("OK"), "{lines:#?}");
+        let slow = i.client().destination(1).unwrap();
+        assert_ne!(slow, server, "still through the proxy");
+
+        let line = ok(&mut i, "heal 2").await;
+        assert_eq!(
+            line,
+            [format!(
+                "{server}: healed, requests go to the server directly again"
+            )]
+        );
+        assert_eq!(i.client().destination(1), Some(server));
+        assert_eq!(
+            ok(&mut i, "heal 2").await,
+            [format!("{server}: no fault to heal")]
+        );
+        ok(&mut i, "get k r=3").await;
+        assert!(error(&mut i, "loss 2 200").await.contains("usage: loss"));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -135,6 +135,21 @@ pub enum WhatIf {
     Off,
 }
 
+/// A network fault injected between this session's client and one server
+/// (through an in-process `fault_proxy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Drop this percentage (0..=100) of datagrams, both ways.
+    Loss(u32),
+    /// Delay every request by this many milliseconds.
+    Delay(u64),
+    /// Remove every fault: talk to the server directly again.
+    Heal,
+}
+
+/// Longest `delay` accepted, in milliseconds.
+pub const MAX_FAULT_DELAY_MS: u64 = 10_000;
+
 /// A parsed REPL line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplCommand {
@@ -156,6 +171,8 @@ pub enum ReplCommand {
     Slow(Slow),
     /// `whatif add|remove|off`.
     WhatIf(WhatIf),
+    /// `loss|delay|heal <server> …`.
+    Fault(Fault, ServerIndex),
     /// `quit`.
     Quit,
 }
@@ -163,7 +180,8 @@ pub enum ReplCommand {
 /// Every command word, for help and completion.
 pub const COMMANDS: &[&str] = &[
     "put", "get", "cat", "substr", "find", "where", "ring", "dump", "kill", "stop", "start",
-    "restart", "pause", "resume", "status", "slow", "whatif", "help", "quit",
+    "restart", "pause", "resume", "status", "slow", "whatif", "loss", "delay", "heal", "help",
+    "quit",
 ];
 
 impl fmt::Display for ReplCommand {
@@ -403,6 +421,28 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
             })
         }
         "whatif" => parse_whatif(&args, &options, config)?,
+        "loss" | "delay" => {
+            let usage = if name == "loss" {
+                "<server> <percent 0..100>"
+            } else {
+                "<server> <ms 0..10000>"
+            };
+            arity(&name, &args, 2, 2, usage)?;
+            no_options(&name, &options)?;
+            let server = resolve_server(config, &args[0].text)?;
+            let amount = args[1].text.trim_end_matches('%');
+            let fault = match (name.as_str(), amount.parse::<u64>()) {
+                ("loss", Ok(p)) if p <= 100 => Fault::Loss(p as u32),
+                ("delay", Ok(ms)) if ms <= MAX_FAULT_DELAY_MS => Fault::Delay(ms),
+                _ => return err(format!("usage: {name} {usage}")),
+            };
+            ReplCommand::Fault(fault, server)
+        }
+        "heal" => {
+            arity("heal", &args, 1, 1, "<server>")?;
+            no_options("heal", &options)?;
+            ReplCommand::Fault(Fault::Heal, resolve_server(config, &args[0].text)?)
+        }
         other => {
             return err(format!(
                 "unknown command `{other}`; type `help` for the list"
@@ -610,6 +650,13 @@ mod tests {
             ReplCommand::WhatIf(WhatIf::Remove(0))
         );
         assert_eq!(ok("whatif off"), ReplCommand::WhatIf(WhatIf::Off));
+        assert_eq!(ok("loss 2 30"), ReplCommand::Fault(Fault::Loss(30), 1));
+        assert_eq!(ok("loss 1 100%"), ReplCommand::Fault(Fault::Loss(100), 0));
+        assert_eq!(
+            ok("delay 127.0.0.1:1236 250"),
+            ReplCommand::Fault(Fault::Delay(250), 2)
+        );
+        assert_eq!(ok("heal 5"), ReplCommand::Fault(Fault::Heal, 4));
         assert_eq!(p("").unwrap(), None);
         assert_eq!(p("   ").unwrap(), None);
     }
@@ -650,5 +697,13 @@ mod tests {
         assert!(bad("whatif add 127.0.0.1:1239 weight=2").contains("does not take weight="));
         assert!(bad("whatif remove 9").contains("unknown server"));
         assert!(bad("help a b").starts_with("usage: help"));
+        assert!(bad("loss 1").starts_with("usage: loss"));
+        assert!(bad("loss 1 101").starts_with("usage: loss"));
+        assert!(bad("loss 1 -5").starts_with("usage: loss"));
+        assert!(bad("loss 9 5").contains("unknown server"));
+        assert!(bad("delay 1 soon").starts_with("usage: delay"));
+        assert!(bad("delay 1 10001").starts_with("usage: delay"));
+        assert!(bad("heal").starts_with("usage: heal"));
+        assert!(bad("heal 1 x=2").contains("takes no options"));
     }
 }
