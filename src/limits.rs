@@ -162,6 +162,9 @@ pub struct Limits {
     pub budget_exempt: NetList,
     /// How many source addresses the budget table tracks at most.
     pub budget_sources: usize,
+    /// Receive buffer of the server's socket, in bytes: the only queue of
+    /// requests waiting to be served.
+    pub recv_buffer: u64,
 }
 
 /// Default `--max-memory`: 1 GiB.
@@ -183,6 +186,7 @@ impl Default for Limits {
             reply_burst: DEFAULT_REPLY_BURST,
             budget_exempt: NetList::loopback(),
             budget_sources: DEFAULT_BUDGET_SOURCES,
+            recv_buffer: crate::server::RECV_BUFFER_BYTES as u64,
         }
     }
 }
@@ -213,6 +217,10 @@ pub struct LimitArgs {
     /// [default: 127.0.0.0/8]
     #[arg(long = "budget-exempt", value_name = "CIDR", value_parser = parse_net)]
     pub budget_exempt: Vec<Option<Cidr>>,
+    /// Receive buffer of the socket, the only queue of waiting requests
+    /// (the kernel caps it at net.core.rmem_max) [default: 4M]
+    #[arg(long = "recv-buffer", value_name = "BYTES", value_parser = parse_size)]
+    pub recv_buffer: Option<u64>,
 }
 
 /// Parses a CIDR option value; `none` is `None` (an empty list).
@@ -243,6 +251,7 @@ impl LimitArgs {
             reply_burst: self.reply_burst.unwrap_or(d.reply_burst),
             budget_exempt: list(&self.budget_exempt, d.budget_exempt),
             budget_sources: d.budget_sources,
+            recv_buffer: self.recv_buffer.unwrap_or(d.recv_buffer),
         }
     }
 }

@@ -20,9 +20,11 @@
 //! Overload: there is no queue in the process. A receive loop takes one
 //! datagram, answers it and only then takes the next, so requests that
 //! arrive faster than the loops serve them wait in the socket's receive
-//! buffer ([`RECV_BUFFER_BYTES`], bounded by the kernel) and, once it is
-//! full, are dropped by the kernel. A request that is served therefore waited
-//! at most one buffer's worth of requests.
+//! buffer (`--recv-buffer`, default [`RECV_BUFFER_BYTES`], capped by the
+//! kernel at `net.core.rmem_max`) and, once it is full, are dropped by the
+//! kernel (counted in the `drops` column of `/proc/net/udp`). A request that
+//! is served therefore waited at most one buffer's worth of requests
+//! (`benches/overload.rs` measures it).
 //!
 //! Panics: a panic while handling a request is caught, counted and logged,
 //! and the loop goes on with the next datagram; a receive loop that ends
@@ -178,15 +180,21 @@ impl Shared {
 }
 
 /// Socket receive buffer asked for, so bursts of requests are not dropped.
-const RECV_BUFFER_BYTES: usize = 4 << 20;
+pub const RECV_BUFFER_BYTES: usize = 4 << 20;
 
 /// Opens a UDP socket bound to `addr` with a large receive buffer. No
 /// `SO_REUSEADDR`/`SO_REUSEPORT`: a port in use is an error.
 pub fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    bind_udp_buffered(addr, RECV_BUFFER_BYTES)
+}
+
+/// [`bind_udp`] with socket buffers of `buffer` bytes (best effort: the
+/// kernel caps them at `net.core.rmem_max` / `wmem_max`, and accounts
+/// twice the size asked, headers included).
+pub fn bind_udp_buffered(addr: SocketAddr, buffer: usize) -> io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    // Best effort: the kernel caps it at net.core.rmem_max.
-    let _ = socket.set_recv_buffer_size(RECV_BUFFER_BYTES);
-    let _ = socket.set_send_buffer_size(RECV_BUFFER_BYTES);
+    let _ = socket.set_recv_buffer_size(buffer);
+    let _ = socket.set_send_buffer_size(buffer);
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(socket.into())
@@ -209,7 +217,8 @@ impl Server {
 
     /// Binds `addr` with `limits`. Must be called inside a tokio runtime.
     pub fn bind_with(addr: SocketAddrV4, limits: Limits) -> io::Result<Server> {
-        let socket = UdpSocket::from_std(bind_udp(SocketAddr::V4(addr))?)?;
+        let buffer = usize::try_from(limits.recv_buffer).unwrap_or(usize::MAX);
+        let socket = UdpSocket::from_std(bind_udp_buffered(SocketAddr::V4(addr), buffer)?)?;
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Server {
             socket: Arc::new(socket),
@@ -427,6 +436,7 @@ pub fn serve_until_signal(options: ServeOptions) -> Result<(), String> {
             reply_rate = limits.reply_rate,
             reply_burst = limits.reply_burst,
             budget_exempt = %limits.budget_exempt,
+            recv_buffer = limits.recv_buffer,
             "serving"
         );
         let stats = server.stats_handle();

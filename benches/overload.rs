@@ -1,0 +1,215 @@
+//! Overload: a flood of requests is shed, and requests that are served keep
+//! a bounded latency.
+//!
+//! Starts a real `dkvs-server` on a random loopback address, then measures a
+//! probe client (one get every millisecond, each on a fresh socket, 200 ms
+//! deadline) twice: on an idle server, then while flooder threads send gets
+//! as fast as they can without waiting for replies. The server has no queue
+//! of its own: what it cannot serve waits in the socket receive buffer
+//! (bounded) and beyond that is dropped by the kernel, which the `drops`
+//! column of /proc/net/udp counts. So the latency of a served request is
+//! bounded by one receive buffer's worth of requests, and the probe loses
+//! only what the kernel drops.
+//!
+//! Run: `cargo bench --bench overload [-- SECONDS [FLOODERS]]` (defaults 3 s
+//! per phase, 3 flooder threads), once with the default receive buffer and
+//! once with `--recv-buffer 256K`.
+
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_dkvs-server");
+
+/// A loopback address 127.X.Y.Z from the clock (no rand in benches).
+fn loopback(salt: u32) -> Ipv4Addr {
+    let n = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+        .wrapping_mul(2_654_435_761)
+        .wrapping_add(salt.wrapping_mul(40_503));
+    let o = n.to_be_bytes();
+    Ipv4Addr::new(127, 1 + o[0] % 240, 1 + o[1] % 240, 1 + o[2] % 240)
+}
+
+/// Kernel drop counter of the UDP socket bound to `addr` (/proc/net/udp).
+fn kernel_drops(addr: SocketAddrV4) -> u64 {
+    let local = format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(addr.ip().octets()),
+        addr.port()
+    );
+    std::fs::read_to_string("/proc/net/udp")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(local.as_str()))
+        .and_then(|l| l.split_whitespace().last()?.parse().ok())
+        .unwrap_or(0)
+}
+
+struct Phase {
+    probes: usize,
+    latencies: Vec<Duration>,
+    flood_sent: u64,
+    drops: u64,
+    elapsed: Duration,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+fn run_phase(server: SocketAddrV4, seconds: f64, flooders: usize) -> Phase {
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..flooders)
+        .map(|i| {
+            let (stop, sent) = (Arc::clone(&stop), Arc::clone(&sent));
+            let socket = UdpSocket::bind((loopback(100 + i as u32), 0)).unwrap();
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    if socket.send_to(b"k", server).is_ok() {
+                        n += 1;
+                    }
+                }
+                sent.fetch_add(n, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    let drops_before = kernel_drops(server);
+    let probe_ip = loopback(7);
+    let start = Instant::now();
+    let mut latencies = Vec::new();
+    let mut probes = 0;
+    let mut buf = [0u8; 65536];
+    while start.elapsed().as_secs_f64() < seconds {
+        let socket = UdpSocket::bind((probe_ip, 0)).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        probes += 1;
+        let t = Instant::now();
+        socket.send_to(b"k", server).unwrap();
+        if let Ok((n, _)) = socket.recv_from(&mut buf) {
+            assert_eq!(n, 100);
+            latencies.push(t.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let elapsed = start.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    latencies.sort();
+    Phase {
+        probes,
+        latencies,
+        flood_sent: sent.load(Ordering::Relaxed),
+        drops: kernel_drops(server).saturating_sub(drops_before),
+        elapsed,
+    }
+}
+
+/// Starts a server with `extra` options, measures the idle and flood
+/// phases and prints a row for each, then stops the server with SIGTERM and
+/// prints its counters.
+fn bench_server(label: &str, extra: &[&str], seconds: f64, flooders: usize, salt: u32) {
+    let ip = loopback(salt);
+    let port = UdpSocket::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = SocketAddrV4::new(ip, port);
+    let log = std::env::temp_dir().join(format!("dkvs-overload-{}.log", std::process::id()));
+    let value = "v".repeat(100);
+    let mut child = Command::new(SERVER)
+        .arg("-v")
+        .args(extra)
+        .args([&ip.to_string(), &port.to_string(), "k", &value])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let ready = UdpSocket::bind((ip, 0)).unwrap();
+    ready
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut buf = [0u8; 256];
+    loop {
+        ready.send_to(b"k", addr).unwrap();
+        if ready.recv_from(&mut buf).is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+    }
+    for (phase, n) in [("idle", 0), ("flood", flooders)] {
+        let p = run_phase(addr, seconds, n);
+        let lost = p.probes - p.latencies.len();
+        println!(
+            "{:<30} {:>7} {:>6.2}% {:>8.3} {:>8.3} {:>8.3} {:>12.0} {:>10}",
+            format!("{label}, {phase}"),
+            p.probes,
+            100.0 * lost as f64 / p.probes as f64,
+            percentile(&p.latencies, 0.5),
+            percentile(&p.latencies, 0.99),
+            percentile(&p.latencies, 1.0),
+            p.flood_sent as f64 / p.elapsed.as_secs_f64(),
+            p.drops
+        );
+    }
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    if let Some(line) = text.lines().find(|l| l.contains("stopped")) {
+        let counters = line.split_once("stopped").map_or(line, |(_, c)| c);
+        println!("  server counters:{counters}");
+    }
+    let _ = std::fs::remove_file(&log);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let seconds: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(3.0);
+    let flooders: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3);
+    println!(
+        "probe: 1 get / ms of a 100-byte value, fresh socket each, 200 ms deadline; \
+         flood: {flooders} threads sending gets without waiting; {seconds} s per phase"
+    );
+    println!(
+        "{:<30} {:>7} {:>7} {:>8} {:>8} {:>8} {:>12} {:>10}",
+        "server, phase",
+        "probes",
+        "lost",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "flood req/s",
+        "kern drops"
+    );
+    bench_server("default (4M buffer)", &[], seconds, flooders, 1);
+    bench_server(
+        "--recv-buffer 256K",
+        &["--recv-buffer", "256K"],
+        seconds,
+        flooders,
+        2,
+    );
+}
