@@ -8,6 +8,8 @@
 //! framed protocol v2 beside it: a v2 datagram starts with a NUL, which v1
 //! only ever sees as an (invalid) empty-key put.
 
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 /// Largest key, in bytes.
 pub const MAX_KEY_LEN: usize = 32753;
 /// Largest value, in bytes.
@@ -67,7 +69,10 @@ pub fn parse_request(datagram: &[u8]) -> Result<Request<'_>, PutError> {
     let Some(nul) = memchr::memchr(0, datagram) else {
         return Ok(Request::Get { key: datagram });
     };
-    let (key, value) = (&datagram[..nul], &datagram[nul + 1..]);
+    let (key, value) = (
+        datagram.get(..nul).unwrap_or_default(),
+        datagram.get(nul + 1..).unwrap_or_default(),
+    );
     if key.is_empty() {
         return Err(PutError::EmptyKey);
     }
@@ -206,7 +211,8 @@ where
             datagrams.push(std::mem::take(&mut current));
         }
         let value = if line_len > MAX_DATAGRAM {
-            &value[..value.len() - (line_len - MAX_DATAGRAM)]
+            let keep = value.len().saturating_sub(line_len - MAX_DATAGRAM);
+            value.get(..keep).unwrap_or_default()
         } else {
             value
         };
@@ -249,9 +255,10 @@ impl Dump {
                 continue;
             }
             match memchr::memmem::find(line, b" --> ") {
-                Some(at) => self
-                    .pairs
-                    .push((line[..at].to_vec(), line[at + 5..].to_vec())),
+                Some(at) => self.pairs.push((
+                    line.get(..at).unwrap_or_default().to_vec(),
+                    line.get(at + 5..).unwrap_or_default().to_vec(),
+                )),
                 None => self.malformed += 1,
             }
         }
@@ -268,6 +275,7 @@ fn parse_header(line: &[u8]) -> Option<usize> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
