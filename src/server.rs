@@ -604,9 +604,9 @@ mod tests {
         };
         let shared = Shared::new(limits);
         let lo = peer(127, 0, 0, 1);
-        assert_eq!(one(shared.handle(b"a\01", lo)), b"\0");
-        assert_eq!(one(shared.handle(b"b\01", lo)), b"");
-        assert_eq!(one(shared.handle(b"a\02", lo)), b"\0");
+        assert_eq!(one(shared.handle(b"a\x001", lo)), b"\0");
+        assert_eq!(one(shared.handle(b"b\x001", lo)), b"");
+        assert_eq!(one(shared.handle(b"a\x002", lo)), b"\0");
         assert_eq!(one(shared.handle(b"a", lo)), b"2");
         assert_eq!(one(shared.handle(b"\0x", lo)), b"");
         let s = shared.stats.snapshot();
