@@ -2,6 +2,19 @@
 //! quorum operations, shared by `dkvs-client` and the REPL so that both give
 //! the same answers, the same `OK …`/`FAIL` lines and the same exit codes.
 
+// No panics on input (docs/FUZZING.md, "No panics"): library code that
+// handles data from the network, files or users may not unwrap, expect,
+// index unchecked or panic; tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::fmt;
 use std::io::Write;
 
@@ -280,7 +293,8 @@ async fn run(
             dest,
         } => {
             let value = read(client, key, quorum, observer, traces).await?;
-            let Some(range) = substr_range(value.len(), *position, *length) else {
+            let part = substr_range(value.len(), *position, *length).and_then(|r| value.get(r));
+            let Some(part) = part else {
                 return Err(failed(
                     format!(
                         "position {position} length {length} is outside the value of {:?} ({} bytes)",
@@ -290,7 +304,7 @@ async fn run(
                     exit::FAILED,
                 ));
             };
-            write(client, dest, &value[range], quorum, observer, traces).await
+            write(client, dest, part, quorum, observer, traces).await
         }
         Command::Find { haystack, needle } => {
             let h = read(client, haystack, quorum, observer, traces).await?;

@@ -7,6 +7,19 @@
 //! Every error names the file, the line and (where there is one) the field, so
 //! a user can go straight to the mistake.
 
+// No panics on input (docs/FUZZING.md, "No panics"): library code that
+// handles data from the network, files or users may not unwrap, expect,
+// index unchecked or panic; tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::ops::Range;
@@ -158,8 +171,9 @@ impl ClusterConfig {
             ));
         }
         for (i, s) in servers.iter().enumerate() {
-            if servers[..i]
+            if servers
                 .iter()
+                .take(i)
                 .any(|o| o.ip == s.ip && o.port == s.port)
             {
                 return Err(ConfigError::new(
@@ -274,33 +288,28 @@ pub fn parse_servers_txt(text: &str, file: &str) -> Result<ClusterConfig, Config
             Err(ConfigError::new(file, Some(lineno), field, msg))
         };
         let fields: Vec<&str> = line.split(' ').collect();
-        if fields.len() < 3 {
+        let &[ip, port, nodes] = fields.as_slice() else {
+            let found = if fields.len() < 3 {
+                format!("{} field(s)", fields.len())
+            } else {
+                format!("{} fields", fields.len())
+            };
             return err(
                 None,
                 format!(
-                    "expected `<ip> <port> <nodes>` separated by single spaces, found {} field(s) in {line:?}",
-                    fields.len()
+                    "expected `<ip> <port> <nodes>` separated by single spaces, found {found} in {line:?}"
                 ),
             );
-        }
-        if fields.len() > 3 {
-            return err(
-                None,
-                format!(
-                    "expected `<ip> <port> <nodes>` separated by single spaces, found {} fields in {line:?}",
-                    fields.len()
-                ),
-            );
-        }
-        let ip = match parse_ipv4(fields[0]) {
+        };
+        let ip = match parse_ipv4(ip) {
             Ok(ip) => ip,
             Err(m) => return err(Some("ip"), m),
         };
-        let port = match parse_number(fields[1], 1, 65535) {
+        let port = match parse_number(port, 1, 65535) {
             Ok(p) => p as u16,
             Err(m) => return err(Some("port"), m),
         };
-        let nodes = match parse_number(fields[2], 1, MAX_NODES_PER_SERVER as u64) {
+        let nodes = match parse_number(nodes, 1, MAX_NODES_PER_SERVER as u64) {
             Ok(n) => n as u32,
             Err(m) => return err(Some("nodes"), m),
         };
@@ -377,8 +386,8 @@ struct RawServer {
 
 /// 1-based line number of byte `offset` in `text`.
 fn line_of(text: &[u8], offset: usize) -> usize {
-    let end = offset.min(text.len());
-    1 + text[..end].iter().filter(|&&b| b == b'\n').count()
+    let before = text.get(..offset).unwrap_or(text);
+    1 + before.iter().filter(|&&b| b == b'\n').count()
 }
 
 /// Parses the `cluster.toml` format (SPEC §9). `file` names the file in errors.

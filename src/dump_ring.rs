@@ -2,12 +2,25 @@
 //! contents in ring order. Kept in the library so the REPL's `dump` and the
 //! binary print the very same text.
 
+// No panics on input (docs/FUZZING.md, "No panics"): library code that
+// handles data from the network, files or users may not unwrap, expect,
+// index unchecked or panic; tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::time::Duration;
 
 use crate::client::{DumpReply, dump_server};
-use crate::config::ClusterConfig;
+use crate::config::{ClusterConfig, ServerSpec};
 use crate::ring::Ring;
 
 /// Asks every server of `config` for its contents, all at once, waiting up to
@@ -26,7 +39,11 @@ pub async fn dump_all(
         (0..config.servers.len()).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((index, reply)) => replies[index] = Some(reply),
+            Ok((index, reply)) => {
+                if let Some(slot) = replies.get_mut(index) {
+                    *slot = Some(reply);
+                }
+            }
             Err(e) => tracing::error!(error = %e, "dump task failed"),
         }
     }
@@ -40,7 +57,7 @@ pub async fn dump_all(
 pub fn write_ring(out: &mut impl Write, config: &ClusterConfig, ring: &Ring) -> io::Result<()> {
     writeln!(out, "Ring nodes:")?;
     for node in ring.nodes() {
-        let s = &config.servers[node.server];
+        let s = server_of(config, node.server)?;
         writeln!(out, "{} ({} {})", node.position, s.ip, s.port)?;
     }
     Ok(())
@@ -55,7 +72,7 @@ pub fn write_sections(
 ) -> io::Result<()> {
     let mut first_shown: HashMap<usize, usize> = HashMap::new();
     for (index, node) in ring.nodes().iter().enumerate() {
-        let s = &config.servers[node.server];
+        let s = server_of(config, node.server)?;
         write!(out, "\n{}:{}:", s.ip, s.port)?;
         if let Some(first) = first_shown.get(&node.server) {
             writeln!(out, " node {index} has same server as node {first}")?;
@@ -63,12 +80,24 @@ pub fn write_sections(
         }
         first_shown.insert(node.server, index);
         writeln!(out)?;
-        match &replies[node.server] {
-            Ok(reply) => write_reply(out, reply)?,
-            Err(e) => tracing::warn!(server = %s, error = %e, "dump failed"),
+        match replies.get(node.server) {
+            Some(Ok(reply)) => write_reply(out, reply)?,
+            Some(Err(e)) => tracing::warn!(server = %s, error = %e, "dump failed"),
+            None => tracing::warn!(server = %s, "no dump reply"),
         }
     }
     Ok(())
+}
+
+/// The server a ring node points to; an error (not a panic) when the ring
+/// was built from another configuration.
+fn server_of(config: &ClusterConfig, index: usize) -> io::Result<&ServerSpec> {
+    config.servers.get(index).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("ring node of server {index} is not in the configuration"),
+        )
+    })
 }
 
 /// Writes what one server sent back to a dump, datagram by datagram in

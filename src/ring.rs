@@ -7,6 +7,19 @@
 //! *why* each node was used or skipped — the heart of teaching consistent
 //! hashing.
 
+// No panics on input (docs/FUZZING.md, "No panics"): library code that
+// handles data from the network, files or users may not unwrap, expect,
+// index unchecked or panic; tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::fmt;
 
 use sha1::{Digest, Sha1};
@@ -182,13 +195,12 @@ impl Ring {
         }
         let start = self.successor(&key_position);
         placement.start = start;
-        let m = self.nodes.len();
-        for offset in 0..m {
+        // Once round the ring, clockwise from `start`.
+        let walk = self.nodes.iter().enumerate().cycle().skip(start);
+        for (ring_index, &node) in walk.take(self.nodes.len()) {
             if placement.replicas.len() >= n {
                 break;
             }
-            let ring_index = (start + offset) % m;
-            let node = self.nodes[ring_index];
             match placement.replicas.iter().find(|r| r.server == node.server) {
                 Some(by) => placement.steps.push(Step::Skipped {
                     ring_index,

@@ -179,7 +179,7 @@ pub fn dump_encode(data: &[u8]) {
     assert_eq!(dump.malformed, 0);
     for ((key, value), (k, v)) in pairs.iter().zip(&dump.pairs) {
         assert_eq!(key, k);
-        if key.len() + 5 + value.len() + 1 <= MAX_DATAGRAM {
+        if key.len() + value.len() + 6 <= MAX_DATAGRAM {
             assert_eq!(value, v);
         } else {
             assert!(value.starts_with(v));

@@ -6,6 +6,19 @@
 //! and values, server names — so a bad line prints one clear error and
 //! changes nothing.
 
+// No panics on input (docs/FUZZING.md, "No panics"): library code that
+// handles data from the network, files or users may not unwrap, expect,
+// index unchecked or panic; tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::fmt;
 
 use crate::commands::Command;
@@ -261,6 +274,16 @@ fn arity(
     Ok(())
 }
 
+/// The arguments when there are exactly `K` of them, else the usage error.
+fn exactly<'a, const K: usize>(
+    command: &str,
+    args: &'a [Word],
+    usage: &str,
+) -> Result<&'a [Word; K], ParseError> {
+    args.try_into()
+        .map_err(|_| ParseError(format!("usage: {command} {usage}")))
+}
+
 /// Resolves a server name: 1-based position or `ip:port`.
 pub fn resolve_server(config: &ClusterConfig, name: &str) -> Result<ServerIndex, ParseError> {
     config.find_server(name).ok_or_else(|| {
@@ -294,25 +317,20 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
     let (args, options) = split_options(words.into_iter().skip(1).collect());
     let command = match name.as_str() {
         "put" => {
-            arity("put", &args, 2, 2, "<key> <value> [n=N] [w=W]")?;
+            let [key, value] = exactly("put", &args, "<key> <value> [n=N] [w=W]")?;
             let q = quorum_options("put", &options, &["n", "w"])?;
             ReplCommand::Data(
                 Command::Put {
-                    key: bytes(&args[0]),
-                    value: bytes(&args[1]),
+                    key: bytes(key),
+                    value: bytes(value),
                 },
                 q,
             )
         }
         "get" => {
-            arity("get", &args, 1, 1, "<key> [n=N] [r=R]")?;
+            let [key] = exactly("get", &args, "<key> [n=N] [r=R]")?;
             let q = quorum_options("get", &options, &["n", "r"])?;
-            ReplCommand::Data(
-                Command::Get {
-                    key: bytes(&args[0]),
-                },
-                q,
-            )
+            ReplCommand::Data(Command::Get { key: bytes(key) }, q)
         }
         "cat" => {
             arity(
@@ -323,53 +341,49 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
                 "<key>... <dest> [n=N] [r=R] [w=W]",
             )?;
             let q = quorum_options("cat", &options, &["n", "r", "w"])?;
-            let dest = bytes(&args[args.len() - 1]);
-            let sources = args[..args.len() - 1].iter().map(bytes).collect();
+            let Some((dest, sources)) = args.split_last() else {
+                return err("usage: cat <key>... <dest> [n=N] [r=R] [w=W]");
+            };
+            let dest = bytes(dest);
+            let sources = sources.iter().map(bytes).collect();
             ReplCommand::Data(Command::Cat { sources, dest }, q)
         }
         "substr" => {
-            arity(
+            let [key, position, length, dest] = exactly(
                 "substr",
                 &args,
-                4,
-                4,
                 "<key> <position> <length> <dest> [n=N] [r=R] [w=W]",
             )?;
             let q = quorum_options("substr", &options, &["n", "r", "w"])?;
             ReplCommand::Data(
                 Command::Substr {
-                    key: bytes(&args[0]),
-                    position: integer("position", &args[1])?,
-                    length: integer("length", &args[2])?,
-                    dest: bytes(&args[3]),
+                    key: bytes(key),
+                    position: integer("position", position)?,
+                    length: integer("length", length)?,
+                    dest: bytes(dest),
                 },
                 q,
             )
         }
         "find" => {
-            arity(
-                "find",
-                &args,
-                2,
-                2,
-                "<haystack-key> <needle-key> [n=N] [r=R]",
-            )?;
+            let [haystack, needle] =
+                exactly("find", &args, "<haystack-key> <needle-key> [n=N] [r=R]")?;
             let q = quorum_options("find", &options, &["n", "r"])?;
             ReplCommand::Data(
                 Command::Find {
-                    haystack: bytes(&args[0]),
-                    needle: bytes(&args[1]),
+                    haystack: bytes(haystack),
+                    needle: bytes(needle),
                 },
                 q,
             )
         }
         "where" => {
-            arity("where", &args, 1, 1, "<key>")?;
+            let [key] = exactly("where", &args, "<key>")?;
             no_options("where", &options)?;
-            if args[0].text.is_empty() {
+            if key.text.is_empty() {
                 return err("where: the key must not be empty");
             }
-            ReplCommand::Where(bytes(&args[0]))
+            ReplCommand::Where(bytes(key))
         }
         "ring" | "status" | "quit" | "q" | "exit" => {
             arity(&name, &args, 0, 0, "")?;
@@ -390,7 +404,7 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
             ReplCommand::Dump(server)
         }
         "kill" | "stop" | "start" | "restart" | "pause" | "resume" => {
-            arity(&name, &args, 1, 1, "<server>")?;
+            let [server] = exactly(&name, &args, "<server>")?;
             no_options(&name, &options)?;
             let action = match name.as_str() {
                 "kill" => ProcessAction::Kill,
@@ -400,7 +414,7 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
                 "pause" => ProcessAction::Pause,
                 _ => ProcessAction::Resume,
             };
-            ReplCommand::Process(action, resolve_server(config, &args[0].text)?)
+            ReplCommand::Process(action, resolve_server(config, &server.text)?)
         }
         "help" | "?" => {
             arity("help", &args, 0, 1, "[<command>]")?;
@@ -408,9 +422,9 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
             ReplCommand::Help(args.first().map(|w| w.text.clone()))
         }
         "slow" => {
-            arity("slow", &args, 1, 1, "on|off|<ms>")?;
+            let [setting] = exactly("slow", &args, "on|off|<ms>")?;
             no_options("slow", &options)?;
-            ReplCommand::Slow(match args[0].text.as_str() {
+            ReplCommand::Slow(match setting.text.as_str() {
                 "on" => Slow::On(DEFAULT_SLOW_MS),
                 "off" => Slow::Off,
                 ms => match ms.parse::<u64>() {
@@ -427,10 +441,10 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
             } else {
                 "<server> <ms 0..10000>"
             };
-            arity(&name, &args, 2, 2, usage)?;
+            let [server, amount] = exactly(&name, &args, usage)?;
             no_options(&name, &options)?;
-            let server = resolve_server(config, &args[0].text)?;
-            let amount = args[1].text.trim_end_matches('%');
+            let server = resolve_server(config, &server.text)?;
+            let amount = amount.text.trim_end_matches('%');
             let fault = match (name.as_str(), amount.parse::<u64>()) {
                 ("loss", Ok(p)) if p <= 100 => Fault::Loss(p as u32),
                 ("delay", Ok(ms)) if ms <= MAX_FAULT_DELAY_MS => Fault::Delay(ms),
@@ -439,9 +453,9 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
             ReplCommand::Fault(fault, server)
         }
         "heal" => {
-            arity("heal", &args, 1, 1, "<server>")?;
+            let [server] = exactly("heal", &args, "<server>")?;
             no_options("heal", &options)?;
-            ReplCommand::Fault(Fault::Heal, resolve_server(config, &args[0].text)?)
+            ReplCommand::Fault(Fault::Heal, resolve_server(config, &server.text)?)
         }
         other => {
             return err(format!(
@@ -462,13 +476,11 @@ fn parse_whatif(
 ) -> Result<ReplCommand, ParseError> {
     const USAGE: &str =
         "usage: whatif add <ip:port> nodes=<k> | whatif remove <server> | whatif off";
-    match args.first().map(|w| w.text.as_str()) {
-        Some("add") if args.len() == 2 => {
-            let addr: std::net::SocketAddrV4 = args[1].text.parse().map_err(|_| {
-                ParseError(format!(
-                    "whatif add: `{}` is not an ip:port address",
-                    args[1].text
-                ))
+    let texts: Vec<&str> = args.iter().map(|w| w.text.as_str()).collect();
+    match texts.as_slice() {
+        ["add", addr] => {
+            let addr: std::net::SocketAddrV4 = addr.parse().map_err(|_| {
+                ParseError(format!("whatif add: `{addr}` is not an ip:port address"))
             })?;
             if addr.port() == 0 {
                 return err("whatif add: the port must be 1..65535");
@@ -490,17 +502,16 @@ fn parse_whatif(
             }
             Ok(ReplCommand::WhatIf(WhatIf::Add { addr, nodes }))
         }
-        Some("remove") if args.len() == 2 => {
+        ["remove", server] => {
             no_options("whatif remove", options)?;
             if config.servers.len() < 2 {
                 return err("whatif remove: the ring would be empty");
             }
             Ok(ReplCommand::WhatIf(WhatIf::Remove(resolve_server(
-                config,
-                &args[1].text,
+                config, server,
             )?)))
         }
-        Some("off") if args.len() == 1 => {
+        ["off"] => {
             no_options("whatif off", options)?;
             Ok(ReplCommand::WhatIf(WhatIf::Off))
         }
