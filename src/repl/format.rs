@@ -2,6 +2,17 @@
 //! scripts and the TUI's panes print the very same words: traces and
 //! verdicts, `where`, `ring`, `status`, `what-if`, errors.
 
+// No panics on input: see the policy in docs/FUZZING.md.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
@@ -57,7 +68,7 @@ pub fn short_addrs(addrs: &[SocketAddrV4]) -> String {
         return "no server".into();
     };
     let mut parts = vec![first.to_string()];
-    for a in &addrs[1..] {
+    for a in addrs.iter().skip(1) {
         parts.push(short_addr(a, first));
     }
     parts.join(", ")
@@ -177,17 +188,20 @@ pub fn quorum_explanation(trace: &Trace) -> String {
     };
     let mut counted: Vec<&ReplicaTrace> = trace.replicas.iter().filter(|r| r.counted).collect();
     counted.sort_by_key(|r| r.latency.unwrap_or(Duration::MAX));
-    let with: Vec<String> = counted
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            if i == 0 {
-                r.addr.to_string()
-            } else {
-                short_addr(&r.addr, &counted[0].addr)
-            }
-        })
-        .collect();
+    let with: Vec<String> = match counted.first() {
+        Some(fastest) => counted
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                if i == 0 {
+                    r.addr.to_string()
+                } else {
+                    short_addr(&r.addr, &fastest.addr)
+                }
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let others: Vec<String> = trace
         .replicas
         .iter()
@@ -353,8 +367,10 @@ pub fn where_lines(
     for step in &placement.steps {
         match step {
             Step::Used(r) => {
-                let node = &nodes[r.ring_index];
-                let s = &config.servers[r.server];
+                let (Some(node), Some(s)) = (nodes.get(r.ring_index), config.servers.get(r.server))
+                else {
+                    continue; // a walk of another ring: nothing to show
+                };
                 lines.push(format!(
                     "  used     #{:<3} {}  [{}] {} node {}",
                     r.ring_index,
@@ -368,8 +384,12 @@ pub fn where_lines(
                 ring_index,
                 by_ring_index,
             } => {
-                let node = &nodes[*ring_index];
-                let s = &config.servers[node.server];
+                let Some(node) = nodes.get(*ring_index) else {
+                    continue;
+                };
+                let Some(s) = config.servers.get(node.server) else {
+                    continue;
+                };
                 lines.push(format!(
                     "  skipped #{:<3} {}  [{}] {} node {} (same server as #{by_ring_index})",
                     ring_index,
@@ -384,14 +404,14 @@ pub fn where_lines(
     let addrs: Vec<SocketAddrV4> = placement
         .replicas
         .iter()
-        .map(|r| config.servers[r.server].addr())
+        .filter_map(|r| Some(config.servers.get(r.server)?.addr()))
         .collect();
     lines.push(format!("preference list: {}", short_addrs(&addrs)));
     lines
 }
 
 fn short_hex(hex: &str) -> String {
-    format!("{}…", &hex[..hex.len().min(12)])
+    format!("{}…", hex.get(..12).unwrap_or(hex))
 }
 
 /// `ring`: every node in ring order with its SHA-1, server, node number and
@@ -407,7 +427,9 @@ pub fn ring_lines(
         ring.server_count()
     )];
     for (i, node) in ring.nodes().iter().enumerate() {
-        let s = &config.servers[node.server];
+        let Some(s) = config.servers.get(node.server) else {
+            continue;
+        };
         let state = states
             .and_then(|st| st.get(node.server))
             .map(|st| format!("  {} {}", st.glyph(), st.word()))

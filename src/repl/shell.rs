@@ -12,6 +12,17 @@
 //! a transcript of a script is unreadable without the commands; the prefix
 //! keeps it distinguishable from output and copy-pastable after stripping).
 
+// No panics on input: see the policy in docs/FUZZING.md.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::io::{self, BufRead, Write};
 
 use rustyline::completion::{Completer, Pair};
@@ -264,7 +275,7 @@ impl ShellHelper {
             Some("kill" | "stop" | "start" | "restart" | "pause" | "resume" | "dump") => {
                 previous.len() == 1
             }
-            Some("whatif") => previous.len() == 2 && previous[1] == "remove",
+            Some("whatif") => matches!(previous.as_slice(), [_, second] if second == "remove"),
             _ => false,
         };
         let mut found: Vec<String> = options

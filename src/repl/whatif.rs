@@ -3,6 +3,17 @@
 //! keys stored now would move — consistent hashing's "only about N/S of the
 //! keys move" made visible, without changing anything.
 
+// No panics on input: see the policy in docs/FUZZING.md.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::collections::BTreeSet;
 use std::net::SocketAddrV4;
 
@@ -44,7 +55,7 @@ pub fn owners(ring: &Ring, servers: &[ServerSpec], at: Position, n: usize) -> Ve
         .placement_at(at, n)
         .replicas
         .iter()
-        .map(|r| servers[r.server].addr())
+        .filter_map(|r| Some(servers.get(r.server)?.addr()))
         .collect();
     set.sort();
     set
