@@ -42,7 +42,7 @@ impl Load {
     fn short(seconds: f64) -> Load {
         Load {
             writers: 6,
-            keys_per_writer: 64,
+            keys_per_writer: 128,
             duration: Duration::from_secs_f64(seconds),
             seed: rand::rng().random(),
         }
@@ -57,6 +57,9 @@ struct Outcome {
     latencies: Vec<u64>,
     /// A few failure reasons, for the log.
     failures: Vec<String>,
+    /// Get replies (counted or not) holding a value of another key: a late
+    /// reply leaking into another operation.
+    foreign: usize,
 }
 
 /// Runs `load` against `client` (N=3, W=2, R=2); times are µs since `epoch`.
@@ -87,13 +90,15 @@ async fn run_load(client: Client, load: Load, epoch: Instant) -> Outcome {
             while Instant::now() < end {
                 counter += 1;
                 let key = &keys[w][counter as usize % load.keys_per_writer];
-                let value = counter.to_string();
+                // `<writer>:<counter>`: unique, so a reply that belongs to
+                // another key is recognised (see `foreign_value`).
+                let value = format!("{w}:{counter}");
                 let invoked = now();
                 let trace = client
                     .put_traced(key.as_bytes(), value.as_bytes(), quorum, &mut |_| {})
                     .await;
                 let ok = trace.verdict == Verdict::Reached;
-                record(&mut out, &trace);
+                record(&mut out, &trace, load.keys_per_writer);
                 out.history.push(Op {
                     key: key.clone().into_bytes(),
                     invoked,
@@ -108,7 +113,7 @@ async fn run_load(client: Client, load: Load, epoch: Instant) -> Outcome {
                 let key = &keys[owner][rng.random_range(0..load.keys_per_writer)];
                 let invoked = now();
                 let trace = client.get_traced(key.as_bytes(), quorum, &mut |_| {}).await;
-                record(&mut out, &trace);
+                record(&mut out, &trace, load.keys_per_writer);
                 let result = match (&trace.verdict, &trace.value) {
                     (Verdict::Reached, Some(v)) => GetResult::Value(v.clone()),
                     (Verdict::Failed(dkvs::trace::Failure::NotFound), _) => GetResult::NotFound,
@@ -130,12 +135,40 @@ async fn run_load(client: Client, load: Load, epoch: Instant) -> Outcome {
         all.history.extend(out.history);
         all.latencies.extend(out.latencies);
         all.failures.extend(out.failures);
+        all.foreign += out.foreign;
     }
     all.failures.truncate(10);
     all
 }
 
-fn record(out: &mut Outcome, trace: &dkvs::trace::Trace) {
+/// True when `value` (`<writer>:<counter>`) cannot belong to `key`
+/// (`w<writer>-k<counter mod keys>`).
+fn foreign_value(key: &[u8], value: &[u8], keys_per_writer: usize) -> bool {
+    let (Ok(key), Ok(value)) = (std::str::from_utf8(key), std::str::from_utf8(value)) else {
+        return true;
+    };
+    let parsed = key
+        .strip_prefix('w')
+        .and_then(|k| k.split_once("-k"))
+        .zip(value.split_once(':'));
+    let Some(((kw, kk), (vw, vc))) = parsed else {
+        return true;
+    };
+    let (Ok(kk), Ok(vc)) = (kk.parse::<usize>(), vc.parse::<usize>()) else {
+        return true;
+    };
+    kw != vw || vc % keys_per_writer != kk
+}
+
+fn record(out: &mut Outcome, trace: &dkvs::trace::Trace, keys_per_writer: usize) {
+    out.foreign += trace
+        .replicas
+        .iter()
+        .filter(|r| match &r.reply {
+            Some(dkvs::trace::Reply::Value(v)) => foreign_value(&trace.key, v, keys_per_writer),
+            _ => false,
+        })
+        .count();
     out.latencies.extend(
         trace
             .replicas
@@ -188,6 +221,10 @@ fn summarize(name: &str, load: &Load, outcome: &Outcome) -> Report {
         percentile(&lat, 0.99),
         percentile(&lat, 0.999),
         lat.last().copied().unwrap_or(0),
+    );
+    println!(
+        "chaos: {name}: {} get replies with another key's value",
+        outcome.foreign
     );
     for v in report.violations.iter().take(10) {
         println!("chaos: {name}: VIOLATION {v}");
@@ -251,6 +288,7 @@ fn loss_run(seconds: f64) {
     let (outcome, _) = through_proxies(faults, load);
     let report = summarize("10% loss each way", &load, &outcome);
     assert!(report.violations.is_empty(), "{report}");
+    assert_eq!(outcome.foreign, 0, "replies leaked between operations");
     assert!(report.ops() > 100, "too few operations: {report}");
     assert!(report.success_rate() >= 0.995, "{report}");
 }
@@ -275,6 +313,7 @@ fn dup_reorder_run(seconds: f64) {
     let (outcome, _) = through_proxies(faults, load);
     let report = summarize("20% duplication + 20% reordering", &load, &outcome);
     assert!(report.violations.is_empty(), "{report}");
+    assert_eq!(outcome.foreign, 0, "replies leaked between operations");
     assert!(report.ops() > 100, "too few operations: {report}");
 }
 
@@ -317,6 +356,7 @@ fn kill_and_pause_run(phase: Duration) {
     println!("chaos: events (ms): {marks:?}");
     let report = summarize("kill -9, restart, SIGSTOP, SIGCONT", &load, &outcome);
     assert!(report.violations.is_empty(), "{report}");
+    assert_eq!(outcome.foreign, 0, "replies leaked between operations");
     assert!(report.ops() > 100, "too few operations: {report}");
     assert!(report.success_rate() >= 0.99, "{report}");
 }
