@@ -35,6 +35,9 @@ impl Hasher for JavaHash {
 
 type FixedHashMap = HashMap<Vec<u8>, Vec<u8>, BuildHasherDefault<JavaHash>>;
 
+/// A workload: insert then get every key of a set.
+type Workload = fn(&[Vec<u8>]);
+
 /// The 2^blocks keys made of "Aa"/"BB" blocks: one Java hash for all.
 fn crafted_keys(blocks: u32) -> Vec<Vec<u8>> {
     (0..1u64 << blocks)
@@ -65,7 +68,7 @@ fn random_keys(count: usize, len: usize) -> Vec<Vec<u8>> {
 
 /// Median times of `runs` runs of `f` on `a` and on `b`, interleaved so
 /// that both see the same machine load.
-fn medians(runs: usize, f: fn(&[Vec<u8>]), a: &[Vec<u8>], b: &[Vec<u8>]) -> (Duration, Duration) {
+fn medians(runs: usize, f: Workload, a: &[Vec<u8>], b: &[Vec<u8>]) -> (Duration, Duration) {
     let time = |keys: &[Vec<u8>]| {
         let t = Instant::now();
         f(keys);
@@ -125,7 +128,7 @@ fn main() {
         "{:<34} {:>12} {:>12} {:>8}",
         "map", "random", "crafted", "ratio"
     );
-    let rows: [(&str, fn(&[Vec<u8>])); 2] = [
+    let rows: [(&str, Workload); 2] = [
         ("dkvs Store (SipHash, random key)", store_insert_get),
         ("control: fixed Java hash", fixed_insert_get),
     ];
