@@ -55,8 +55,8 @@ struct Outcome {
     history: History,
     /// First-reply latency of every server that answered, in µs.
     latencies: Vec<u64>,
-    /// A few failure reasons, for the log.
-    failures: Vec<String>,
+    /// The first failed operations (invocation time in µs, trace), for the log.
+    failures: Vec<(u64, dkvs::trace::Trace)>,
     /// Get replies (counted or not) holding a value of another key: a late
     /// reply leaking into another operation.
     foreign: usize,
@@ -98,7 +98,7 @@ async fn run_load(client: Client, load: Load, epoch: Instant) -> Outcome {
                     .put_traced(key.as_bytes(), value.as_bytes(), quorum, &mut |_| {})
                     .await;
                 let ok = trace.verdict == Verdict::Reached;
-                record(&mut out, &trace, load.keys_per_writer);
+                record(&mut out, invoked, &trace, load.keys_per_writer);
                 out.history.push(Op {
                     key: key.clone().into_bytes(),
                     invoked,
@@ -113,7 +113,7 @@ async fn run_load(client: Client, load: Load, epoch: Instant) -> Outcome {
                 let key = &keys[owner][rng.random_range(0..load.keys_per_writer)];
                 let invoked = now();
                 let trace = client.get_traced(key.as_bytes(), quorum, &mut |_| {}).await;
-                record(&mut out, &trace, load.keys_per_writer);
+                record(&mut out, invoked, &trace, load.keys_per_writer);
                 let result = match (&trace.verdict, &trace.value) {
                     (Verdict::Reached, Some(v)) => GetResult::Value(v.clone()),
                     (Verdict::Failed(dkvs::trace::Failure::NotFound), _) => GetResult::NotFound,
@@ -160,7 +160,7 @@ fn foreign_value(key: &[u8], value: &[u8], keys_per_writer: usize) -> bool {
     kw != vw || vc % keys_per_writer != kk
 }
 
-fn record(out: &mut Outcome, trace: &dkvs::trace::Trace, keys_per_writer: usize) {
+fn record(out: &mut Outcome, invoked: u64, trace: &dkvs::trace::Trace, keys_per_writer: usize) {
     out.foreign += trace
         .replicas
         .iter()
@@ -182,21 +182,8 @@ fn record(out: &mut Outcome, trace: &dkvs::trace::Trace, keys_per_writer: usize)
             .map(|l| l.as_micros() as u64),
     );
     let not_found = trace.verdict == Verdict::Failed(dkvs::trace::Failure::NotFound);
-    if out.failures.len() < 10
-        && !not_found
-        && let Some(reason) = trace.failure_reason()
-    {
-        let replies: Vec<String> = trace
-            .replicas
-            .iter()
-            .map(|r| r.reply.as_ref().map_or("-".into(), ToString::to_string))
-            .collect();
-        out.failures.push(format!(
-            "{} {:?}: {reason} [{}]",
-            trace.kind,
-            String::from_utf8_lossy(&trace.key),
-            replies.join(", ")
-        ));
+    if out.failures.len() < 10 && !not_found && trace.failure_reason().is_some() {
+        out.failures.push((invoked, trace.clone()));
     }
 }
 
@@ -229,8 +216,41 @@ fn summarize(name: &str, load: &Load, outcome: &Outcome) -> Report {
     for v in report.violations.iter().take(10) {
         println!("chaos: {name}: VIOLATION {v}");
     }
-    for f in &outcome.failures {
-        println!("chaos: {name}: failure: {f}");
+    // When each value seen by a failed operation was written (ms).
+    let mut written = std::collections::HashMap::new();
+    for op in &outcome.history.ops {
+        if let Action::Put { value, .. } = &op.action {
+            written.insert((op.key.as_slice(), value.as_slice()), op.invoked / 1000);
+        }
+    }
+    for (invoked, trace) in &outcome.failures {
+        let replies: Vec<String> = trace
+            .replicas
+            .iter()
+            .map(|r| match &r.reply {
+                Some(dkvs::trace::Reply::Value(v)) => format!(
+                    "server {}: {} (put at {} ms)",
+                    r.server,
+                    String::from_utf8_lossy(v),
+                    written
+                        .get(&(trace.key.as_slice(), v.as_slice()))
+                        .map_or("?".into(), ToString::to_string)
+                ),
+                reply => format!(
+                    "server {}: {}",
+                    r.server,
+                    reply.as_ref().map_or("-".into(), ToString::to_string)
+                ),
+            })
+            .collect();
+        println!(
+            "chaos: {name}: failure at {} ms: {} {:?}: {} [{}]",
+            invoked / 1000,
+            trace.kind,
+            String::from_utf8_lossy(&trace.key),
+            trace.failure_reason().unwrap_or_default(),
+            replies.join(", ")
+        );
     }
     report
 }
