@@ -52,32 +52,39 @@ BIN_DIR="${CARGO_TARGET_DIR:-$FUZZ/target}/release"
 # AFL settings for an unattended run on a shared machine: no curses UI, no
 # CPU pinning or governor checks, no core_pattern requirement.
 export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1
-export AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CRASHES=1
+export AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
 
-stat() { sed -n "s/^$1 *: *//p" "$2"; }
+field() { sed -n "s/^$1 *: *//p" "$2"; }
 
 crashed=0
-printf '%-13s %6s %12s %10s %7s %7s %6s\n' target seconds execs execs/s paths crashes hangs
+printf '%-13s %6s %12s %10s %7s %11s %7s %6s\n' target seconds execs execs/s paths edges crashes hangs
 for t in "${TARGETS[@]}"; do
     out="$FUZZ/target/afl/$t"
     rm -rf "$out"
     mkdir -p "$out"
+    # Without its UI afl-fuzz logs a line per test case: keep the end only.
+    set +e
     # shellcheck disable=SC2086
     "${NICE_CMD[@]}" cargo afl fuzz -V "$SECONDS_PER_TARGET" ${AFL_ARGS:-} \
-        -i "$FUZZ/corpus/$t" -o "$out" "$BIN_DIR/$t" >"$out/afl.log" 2>&1 || {
+        -i "$FUZZ/corpus/$t" -o "$out" "$BIN_DIR/$t" 2>&1 | tail -n 300 >"$out/afl.log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    if ((rc != 0)); then
         echo "afl-fuzz failed for $t; see $out/afl.log" >&2
         tail -20 "$out/afl.log" >&2
         exit 1
-    }
+    fi
     s="$out/default/fuzzer_stats"
-    printf '%-13s %6s %12s %10s %7s %7s %6s\n' "$t" "$(stat run_time "$s")" \
-        "$(stat execs_done "$s")" "$(stat execs_per_sec "$s")" \
-        "$(stat corpus_count "$s")" "$(stat saved_crashes "$s")" "$(stat saved_hangs "$s")"
-    if [[ "$(stat saved_crashes "$s")" != 0 ]]; then
+    printf '%-13s %6s %12s %10s %7s %11s %7s %6s\n' "$t" "$(field run_time "$s")" \
+        "$(field execs_done "$s")" "$(field execs_per_sec "$s")" "$(field corpus_count "$s")" \
+        "$(field edges_found "$s")/$(field total_edges "$s")" \
+        "$(field saved_crashes "$s")" "$(field saved_hangs "$s")"
+    if [[ "$(field saved_crashes "$s")" != 0 ]]; then
         crashed=1
         for f in "$out"/default/crashes/id:*; do
             echo "  crash: $f" >&2
         done
+        echo "  keep one as a regression test: cp FILE fuzz/regressions/$t/ && cargo test --test fuzz_regressions" >&2
     fi
 done
 exit "$crashed"
