@@ -34,6 +34,19 @@
 //! # Ok(()) }
 //! ```
 
+// No panics on input (docs/FUZZING.md, "No panics"): library code that
+// handles data from the network, files or users may not unwrap, expect,
+// index unchecked or panic; tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -306,14 +319,18 @@ impl Client {
             .ring
             .replicas(key, quorum.n)
             .into_iter()
-            .map(|r| ReplicaTrace {
-                server: r.server,
-                addr: self.config.servers[r.server].addr(),
-                ring_index: r.ring_index,
-                node_number: r.node_number,
-                reply: None,
-                latency: None,
-                counted: false,
+            .filter_map(|r| {
+                // The ring is built from this configuration: every index exists.
+                let addr = self.config.servers.get(r.server)?.addr();
+                Some(ReplicaTrace {
+                    server: r.server,
+                    addr,
+                    ring_index: r.ring_index,
+                    node_number: r.node_number,
+                    reply: None,
+                    latency: None,
+                    counted: false,
+                })
             })
             .collect();
         let mut trace = Trace {
@@ -419,7 +436,7 @@ impl Client {
                 tracing::debug!(%from, "ignored a reply from an unexpected address or a duplicate");
                 continue;
             };
-            let datagram = &buf[..len];
+            let datagram = buf.get(..len).unwrap_or_default();
             replica.reply = Some(match trace.kind {
                 OpKind::Get => match protocol::decode_get_reply(datagram) {
                     GetReply::Value(v) => Reply::Value(v.to_vec()),
@@ -456,8 +473,15 @@ impl Client {
     /// Asks one server for its contents (SPEC §4 dump). Waits up to the
     /// deadline for the first datagram, then until every announced pair has
     /// arrived or no datagram came for `idle`.
+    /// An index outside the configuration is an `InvalidInput` error.
     pub async fn dump(&self, server: usize, idle: Duration) -> io::Result<DumpReply> {
-        dump_server(self.config.servers[server].addr(), self.timeout, idle).await
+        let Some(spec) = self.config.servers.get(server) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("no server number {server} in the configuration"),
+            ));
+        };
+        dump_server(spec.addr(), self.timeout, idle).await
     }
 }
 
@@ -497,7 +521,7 @@ pub async fn dump_server(
             Ok(Err(e)) if is_transient(&e) => continue,
             Ok(Err(e)) => return Err(e),
         };
-        let datagram = buf[..len].to_vec();
+        let datagram = buf.get(..len).unwrap_or_default().to_vec();
         if from == SocketAddr::V4(addr) {
             reply.parsed.add_datagram(&datagram);
             reply.received.push((None, datagram));
