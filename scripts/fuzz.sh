@@ -37,9 +37,11 @@ if ! [[ "$SECONDS_PER_TARGET" =~ ^[0-9]+$ ]] || ((SECONDS_PER_TARGET < 1)); then
     exit 2
 fi
 
-if ! cargo afl --version >/dev/null 2>&1; then
-    echo "== installing cargo-afl (builds AFL++; needs a C compiler)" >&2
-    cargo install --locked cargo-afl
+# cargo-afl must match the `afl` crate in fuzz/Cargo.lock.
+AFL_VERSION=0.18.2
+if ! cargo afl --version 2>/dev/null | grep -q "$AFL_VERSION"; then
+    echo "== installing cargo-afl $AFL_VERSION (builds AFL++; needs a C compiler)" >&2
+    cargo install --locked cargo-afl --version "$AFL_VERSION"
 fi
 
 NICE_CMD=(nice -n "${NICE:-10}")

@@ -8,7 +8,12 @@
 //! framed protocol v2 beside it: a v2 datagram starts with a NUL, which v1
 //! only ever sees as an (invalid) empty-key put.
 
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 /// Largest key, in bytes.
 pub const MAX_KEY_LEN: usize = 32753;
@@ -198,24 +203,24 @@ pub fn dump_header(count: usize) -> String {
 ///
 /// A line can be longer than a datagram only when key and value together
 /// come within 5 bytes of the put limit; such a line is sent alone with its
-/// value shortened to fit (documented in docs/PROTOCOL-V1.md).
+/// value shortened to fit (documented in docs/PROTOCOL-V1.md). A key longer
+/// than a datagram (never stored: keys are at most [`MAX_KEY_LEN`]) is
+/// shortened too, so no datagram ever exceeds [`MAX_DATAGRAM`].
 pub fn encode_dump<'a, I>(count: usize, pairs: I) -> Vec<Vec<u8>>
 where
     I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
 {
+    // Room for key and value in one line: " --> " and "\n" take 6 bytes.
+    const ROOM: usize = MAX_DATAGRAM - 6;
     let mut datagrams = Vec::new();
     let mut current = dump_header(count).into_bytes();
     for (key, value) in pairs {
+        let key = key.get(..ROOM).unwrap_or(key);
+        let value = value.get(..ROOM - key.len()).unwrap_or(value);
         let line_len = key.len() + 5 + value.len() + 1;
         if current.len() + line_len > MAX_DATAGRAM {
             datagrams.push(std::mem::take(&mut current));
         }
-        let value = if line_len > MAX_DATAGRAM {
-            let keep = value.len().saturating_sub(line_len - MAX_DATAGRAM);
-            value.get(..keep).unwrap_or_default()
-        } else {
-            value
-        };
         current.extend_from_slice(key);
         current.extend_from_slice(b" --> ");
         current.extend_from_slice(value);
@@ -275,7 +280,12 @@ fn parse_header(line: &[u8]) -> Option<usize> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -389,6 +399,19 @@ mod tests {
         let d = encode_dump(1, vec![(&key[..], &value[..])]);
         assert_eq!(d.len(), 2);
         assert_eq!(d[1].len(), MAX_DATAGRAM);
+    }
+
+    /// Regression: a key longer than a datagram (never stored, but
+    /// `encode_dump` takes any pairs) made the value's cut underflow (a
+    /// panic), then an oversized datagram; now the key is shortened too.
+    #[test]
+    fn dump_key_longer_than_a_datagram_is_shortened() {
+        let key = vec![b'k'; MAX_DATAGRAM + 10];
+        let d = encode_dump(2, vec![(&key[..], &b"v"[..]), (&b"a"[..], &b"b"[..])]);
+        assert!(d.iter().all(|g| g.len() <= MAX_DATAGRAM));
+        assert_eq!(d[1].len(), MAX_DATAGRAM);
+        assert!(d[1].ends_with(b" --> \n"));
+        assert_eq!(d[2], b"a --> b\n");
     }
 
     proptest! {

@@ -126,21 +126,26 @@ pub fn dump_reply(data: &[u8]) {
 
 /// Pairs built from the bytes to reach the size limits with small inputs:
 /// each 6-byte record `kh kl vh vl kb vb` gives a key of
-/// `(kh kl) % MAX_KEY_LEN + 1` bytes `kb` and a value of
-/// `(vh vl) % (MAX_VALUE_LEN + 1)` bytes `vb` (NUL and newline mapped away,
-/// as the server never stores them); a short tail becomes a literal pair.
+/// `(kh kl) % MAX_KEY_LEN + 1` bytes `kb` (or, when `kh` is 0xff, of
+/// `(kh kl)` bytes: longer than any stored key, even than a datagram) and a
+/// value of `(vh vl) % (MAX_VALUE_LEN + 1)` bytes `vb` (NUL and newline
+/// mapped away, as the server never stores them); a short tail becomes a
+/// literal pair.
 ///
 /// Invariants: every datagram is at most 65507 bytes, ends with a newline and
 /// is not empty; the first starts with the header; reading them back gives
-/// every pair, each key whole and each value whole or (only for a line too
-/// long for any datagram) a prefix of it.
+/// every pair whole, or — only for a line too long for any datagram — a
+/// line of exactly 65507 bytes with the value (then the key) shortened.
 pub fn dump_encode(data: &[u8]) {
     let clean = |b: u8| if b == 0 || b == b'\n' { b'.' } else { b };
     let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let mut records = data.chunks_exact(6);
     for r in &mut records {
         if let &[kh, kl, vh, vl, kb, vb] = r {
-            let klen = usize::from(u16::from_be_bytes([kh, kl])) % MAX_KEY_LEN + 1;
+            let klen = match usize::from(u16::from_be_bytes([kh, kl])) {
+                huge if kh == 0xff => huge,
+                n => n % MAX_KEY_LEN + 1,
+            };
             let vlen = usize::from(u16::from_be_bytes([vh, vl])) % (MAX_VALUE_LEN + 1);
             // A key made of '-' and '>' and ' ' could contain the separator.
             let kb = if b" ->".contains(&clean(kb)) {
@@ -177,12 +182,14 @@ pub fn dump_encode(data: &[u8]) {
     }
     assert!(dump.is_complete());
     assert_eq!(dump.malformed, 0);
+    assert_eq!(dump.pairs.len(), pairs.len());
     for ((key, value), (k, v)) in pairs.iter().zip(&dump.pairs) {
-        assert_eq!(key, k);
         if key.len() + value.len() + 6 <= MAX_DATAGRAM {
-            assert_eq!(value, v);
+            assert_eq!((key, value), (k, v));
         } else {
-            assert!(value.starts_with(v));
+            assert!(key.starts_with(k) && value.starts_with(v));
+            assert!(k == key || v.is_empty(), "the value goes first");
+            assert_eq!(k.len() + v.len() + 6, MAX_DATAGRAM);
         }
     }
 }
