@@ -2,9 +2,10 @@
 //! a bounded latency.
 //!
 //! Starts a real `dkvs-server` on a random loopback address, then measures a
-//! probe client (one get every millisecond, each on a fresh socket, 200 ms
-//! deadline) twice: on an idle server, then while flooder threads send gets
-//! as fast as they can without waiting for replies. The server has no queue
+//! probe client (one get every millisecond, each of a distinct key whose
+//! value names it, so that late replies are matched to their request) twice:
+//! on an idle server, then while flooder threads send gets as fast as they
+//! can without waiting for replies. The server has no queue
 //! of its own: what it cannot serve waits in the socket receive buffer
 //! (bounded) and beyond that is dropped by the kernel, which the `drops`
 //! column of /proc/net/udp counts. So the latency of a served request is
@@ -17,8 +18,8 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_dkvs-server");
@@ -66,6 +67,15 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1e3
 }
 
+/// Distinct probe keys; a key is reused after this many milliseconds.
+const PROBE_KEYS: usize = 1000;
+
+/// The probe key number `i`; its value is the key followed by `v`s, 100
+/// bytes in all.
+fn probe_key(i: usize) -> String {
+    format!("p{i:04}")
+}
+
 fn run_phase(server: SocketAddrV4, seconds: f64, flooders: usize) -> Phase {
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
@@ -85,23 +95,43 @@ fn run_phase(server: SocketAddrV4, seconds: f64, flooders: usize) -> Phase {
         })
         .collect();
     let drops_before = kernel_drops(server);
-    let probe_ip = loopback(7);
+    // The probe: one socket, a get of key `p<i>` every millisecond (i cycles
+    // through PROBE_KEYS), replies read by another thread and matched to
+    // their request by the value, which starts with the key.
+    let socket = UdpSocket::bind((loopback(7), 0)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let reader = socket.try_clone().unwrap();
+    let sent_at: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; PROBE_KEYS]));
+    let reading = Arc::new(AtomicBool::new(true));
+    let receiver = {
+        let (sent_at, reading) = (Arc::clone(&sent_at), Arc::clone(&reading));
+        std::thread::spawn(move || {
+            let mut latencies = Vec::new();
+            let mut buf = [0u8; 65536];
+            while reading.load(Ordering::Relaxed) {
+                let Ok((n, _)) = reader.recv_from(&mut buf) else {
+                    continue;
+                };
+                let now = Instant::now();
+                let index = std::str::from_utf8(&buf[1..5.min(n)])
+                    .ok()
+                    .and_then(|d| d.parse::<usize>().ok());
+                if let Some(t) = index.and_then(|i| sent_at.lock().unwrap()[i].take()) {
+                    latencies.push(now - t);
+                }
+            }
+            latencies
+        })
+    };
     let start = Instant::now();
-    let mut latencies = Vec::new();
     let mut probes = 0;
-    let mut buf = [0u8; 65536];
     while start.elapsed().as_secs_f64() < seconds {
-        let socket = UdpSocket::bind((probe_ip, 0)).unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
+        let i = probes % PROBE_KEYS;
+        sent_at.lock().unwrap()[i] = Some(Instant::now());
+        let _ = socket.send_to(probe_key(i).as_bytes(), server);
         probes += 1;
-        let t = Instant::now();
-        socket.send_to(b"k", server).unwrap();
-        if let Ok((n, _)) = socket.recv_from(&mut buf) {
-            assert_eq!(n, 100);
-            latencies.push(t.elapsed());
-        }
         std::thread::sleep(Duration::from_millis(1));
     }
     let elapsed = start.elapsed();
@@ -109,6 +139,10 @@ fn run_phase(server: SocketAddrV4, seconds: f64, flooders: usize) -> Phase {
     for t in threads {
         t.join().unwrap();
     }
+    // Late replies still count (up to 500 ms after the last request).
+    std::thread::sleep(Duration::from_millis(500));
+    reading.store(false, Ordering::Relaxed);
+    let mut latencies = receiver.join().unwrap();
     latencies.sort();
     Phase {
         probes,
@@ -132,10 +166,19 @@ fn bench_server(label: &str, extra: &[&str], seconds: f64, flooders: usize, salt
     let addr = SocketAddrV4::new(ip, port);
     let log = std::env::temp_dir().join(format!("dkvs-overload-{}.log", std::process::id()));
     let value = "v".repeat(100);
+    let mut pairs = vec!["k".to_string(), value];
+    for i in 0..PROBE_KEYS {
+        let key = probe_key(i);
+        pairs.push(format!("{key}{}", "v".repeat(100 - key.len())));
+        pairs.push(key);
+        let n = pairs.len();
+        pairs.swap(n - 1, n - 2);
+    }
     let mut child = Command::new(SERVER)
         .arg("-v")
         .args(extra)
-        .args([&ip.to_string(), &port.to_string(), "k", &value])
+        .args([ip.to_string(), port.to_string()])
+        .args(&pairs)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -190,8 +233,8 @@ fn main() {
     let seconds: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(3.0);
     let flooders: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3);
     println!(
-        "probe: 1 get / ms of a 100-byte value, fresh socket each, 200 ms deadline; \
-         flood: {flooders} threads sending gets without waiting; {seconds} s per phase"
+        "probe: 1 get / ms of a 100-byte value, replies matched by value, late ones \
+         counted; flood: {flooders} threads sending gets without waiting; {seconds} s per phase"
     );
     println!(
         "{:<30} {:>7} {:>7} {:>8} {:>8} {:>8} {:>12} {:>10}",
