@@ -115,9 +115,11 @@ fn run_phase(server: SocketAddrV4, seconds: f64, flooders: usize) -> Phase {
                     continue;
                 };
                 let now = Instant::now();
-                let index = std::str::from_utf8(&buf[1..5.min(n)])
-                    .ok()
-                    .and_then(|d| d.parse::<usize>().ok());
+                let index = buf
+                    .get(1..n.min(5))
+                    .and_then(|d| std::str::from_utf8(d).ok())
+                    .and_then(|d| d.parse::<usize>().ok())
+                    .filter(|&i| i < PROBE_KEYS);
                 if let Some(t) = index.and_then(|i| sent_at.lock().unwrap()[i].take()) {
                     latencies.push(now - t);
                 }
