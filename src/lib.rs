@@ -8,6 +8,7 @@
 //! `cluster.toml` ([`config`]). The binaries in `src/bin/` are thin
 //! front-ends over this library; see `docs/ARCHITECTURE.md`.
 
+pub mod bench;
 pub mod checker;
 pub mod cli;
 pub mod client;
