@@ -36,19 +36,9 @@ fn loopback(salt: u32) -> Ipv4Addr {
     Ipv4Addr::new(127, 1 + o[0] % 240, 1 + o[1] % 240, 1 + o[2] % 240)
 }
 
-/// Kernel drop counter of the UDP socket bound to `addr` (/proc/net/udp).
+/// Kernel drop counter of the server's socket.
 fn kernel_drops(addr: SocketAddrV4) -> u64 {
-    let local = format!(
-        "{:08X}:{:04X}",
-        u32::from_le_bytes(addr.ip().octets()),
-        addr.port()
-    );
-    std::fs::read_to_string("/proc/net/udp")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.split_whitespace().nth(1) == Some(local.as_str()))
-        .and_then(|l| l.split_whitespace().last()?.parse().ok())
-        .unwrap_or(0)
+    dkvs::server::kernel_drops(addr).unwrap_or(0)
 }
 
 struct Phase {

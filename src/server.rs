@@ -440,8 +440,13 @@ pub fn serve_until_signal(options: ServeOptions) -> Result<(), String> {
             "serving"
         );
         let stats = server.stats_handle();
+        let bound = match server.local_addr() {
+            Ok(SocketAddr::V4(a)) => a,
+            _ => options.addr,
+        };
         server.run(shutdown).await;
         let s = stats.snapshot();
+        let kernel_drops = kernel_drops(bound).map_or("unknown".to_string(), |d| d.to_string());
         tracing::info!(
             requests = s.requests,
             refused = s.refused,
@@ -451,10 +456,30 @@ pub fn serve_until_signal(options: ServeOptions) -> Result<(), String> {
             over_memory = s.over_memory,
             panics = s.panics,
             restarts = s.restarts,
+            kernel_drops = %kernel_drops,
             "stopped"
         );
         Ok(())
     })
+}
+
+/// How many datagrams the kernel dropped for the UDP socket bound to `addr`
+/// because its receive buffer was full (the `drops` column of
+/// `/proc/net/udp`, Linux). `None` when that cannot be read.
+pub fn kernel_drops(addr: SocketAddrV4) -> Option<u64> {
+    let local = format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(addr.ip().octets()),
+        addr.port()
+    );
+    std::fs::read_to_string("/proc/net/udp")
+        .ok()?
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(local.as_str()))?
+        .split_whitespace()
+        .last()?
+        .parse()
+        .ok()
 }
 
 /// Registers SIGINT and SIGTERM at once (so a signal that arrives while the
@@ -536,6 +561,17 @@ mod tests {
             Some(Response::One(d)) => d.to_vec(),
             other => panic!("expected one datagram, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn kernel_drops_of_a_bound_socket() {
+        let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let SocketAddr::V4(addr) = socket.local_addr().unwrap() else {
+            panic!("not v4")
+        };
+        assert_eq!(kernel_drops(addr), Some(0));
+        drop(socket);
+        assert_eq!(kernel_drops(addr), None);
     }
 
     #[test]
