@@ -444,9 +444,12 @@ pub fn serve_until_signal(options: ServeOptions) -> Result<(), String> {
             Ok(SocketAddr::V4(a)) => a,
             _ => options.addr,
         };
+        // Keeps the socket open after `run` so that its drops can be read.
+        let socket = Arc::clone(&server.socket);
         server.run(shutdown).await;
         let s = stats.snapshot();
         let kernel_drops = kernel_drops(bound).map_or("unknown".to_string(), |d| d.to_string());
+        drop(socket);
         tracing::info!(
             requests = s.requests,
             refused = s.refused,
