@@ -377,4 +377,8 @@ fn flood_is_shed_and_the_server_keeps_serving() {
     assert_eq!(ask(&after, server.addr, b"k").unwrap(), b"v");
     let log = server.stop();
     assert_eq!(counter(&log, "panics"), 0, "{log}");
+    // What the kernel shed is reported too (how much depends on the machine).
+    let served = counter(&log, "requests");
+    let shed = counter(&log, "kernel_drops");
+    assert!(served + shed > 0, "{log}");
 }
