@@ -3,6 +3,17 @@
 //! commands (`where`, `ring`, `status`, `dump`, `help`, `whatif`). All text
 //! comes from [`super::format`].
 
+// No panics on input: see the policy in docs/FUZZING.md.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
@@ -92,6 +103,20 @@ impl Interpreter {
 
     fn config(&self) -> &ClusterConfig {
         self.client.config()
+    }
+
+    /// The address of server `index`, or an error line when it is not in
+    /// the configuration (parsed lines only name configured servers).
+    fn server_addr(
+        &self,
+        index: usize,
+        sink: &mut (dyn FnMut(ReplEvent) + Send),
+    ) -> Option<std::net::SocketAddrV4> {
+        let addr = self.config().servers.get(index).map(|s| s.addr());
+        if addr.is_none() {
+            say(sink, error_line(format!("no server #{}", index + 1)));
+        }
+        addr
     }
 
     /// N for `where` and `whatif`: the default N, lowered to the ring.
@@ -285,7 +310,9 @@ impl Interpreter {
                 OK
             }
             Some(index) => {
-                let addr = self.config().servers[index].addr();
+                let Some(addr) = self.server_addr(index, &mut *sink) else {
+                    return FAILED;
+                };
                 match self.client.dump(index, DUMP_IDLE).await {
                     Err(e) => {
                         say(sink, error_line(format!("dump {addr}: {e}")));
@@ -361,24 +388,27 @@ impl Interpreter {
         }
         let mut answered = vec![false; self.config().servers.len()];
         while let Some(Ok((index, up))) = probes.join_next().await {
-            answered[index] = up;
+            if let Some(slot) = answered.get_mut(index) {
+                *slot = up;
+            }
         }
         let now = Instant::now();
         self.config()
             .servers
             .iter()
+            .zip(answered)
             .enumerate()
-            .map(|(index, spec)| ServerStatus {
+            .map(|(index, (spec, up))| ServerStatus {
                 index,
                 spec: spec.clone(),
                 managed: false,
                 pid: None,
-                state: if answered[index] {
+                state: if up {
                     ServerState::Up
                 } else {
                     ServerState::Unreachable
                 },
-                last_answer: answered[index].then_some(now),
+                last_answer: up.then_some(now),
                 last_exit: None,
             })
             .collect()
@@ -389,7 +419,9 @@ impl Interpreter {
     /// session's quorum operations go through it (not dumps, not probes,
     /// not other clients).
     async fn fault(&mut self, fault: Fault, index: usize, sink: Sink<'_>) -> LineOutcome {
-        let addr = self.config().servers[index].addr();
+        let Some(addr) = self.server_addr(index, &mut *sink) else {
+            return FAILED;
+        };
         let mut config = self
             .proxies
             .get(&index)
