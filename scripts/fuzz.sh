@@ -3,7 +3,8 @@
 #
 #   scripts/fuzz.sh [TARGET|all] [SECONDS]     default: all, 60 s per target
 #
-# Targets: request dump_reply dump_encode servers_txt cluster_toml repl
+# Targets: request dump_reply dump_encode servers_txt cluster_toml repl server
+# limit_options
 # (fuzz/src/lib.rs). Each run starts from the committed seeds in
 # fuzz/corpus/<target>/ and writes AFL's output to fuzz/target/afl/<target>/
 # (ignored by git). For each target it prints the time run, executions,
@@ -20,7 +21,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 FUZZ="$ROOT/fuzz"
-ALL=(request dump_reply dump_encode servers_txt cluster_toml repl)
+ALL=(request dump_reply dump_encode servers_txt cluster_toml repl server limit_options)
 WHICH="${1:-all}"
 SECONDS_PER_TARGET="${2:-60}"
 

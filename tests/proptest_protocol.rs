@@ -1,8 +1,9 @@
 //! Properties of the v1 codec (SPEC §4) with many random cases: request and
 //! reply decoding never panics and round-trips, and a dump reply splits into
 //! datagrams of at most 65507 bytes that read back to the same pairs, never
-//! cutting one. The fuzz targets' own invariant checks (fuzz/src/lib.rs) run
-//! here too, on proptest's inputs.
+//! cutting one; the server's request handling agrees with a model map. The
+//! fuzz targets' own invariant checks (fuzz/src/lib.rs) run here too, on
+//! proptest's inputs.
 
 #[allow(dead_code)]
 #[path = "../fuzz/src/lib.rs"]
@@ -134,6 +135,31 @@ proptest! {
             let first_line = pair[1].iter().position(|&b| b == b'\n').unwrap() + 1;
             prop_assert!(pair[0].len() + first_line > MAX_DATAGRAM);
         }
+    }
+
+    /// The server fuzz target (requests against a small store, checked
+    /// against a model map), on proptest's bytes: mostly puts and gets of a
+    /// few short keys, so that replacements and refusals happen.
+    #[test]
+    fn server_target(
+        limit in any::<u8>(),
+        requests in proptest::collection::vec(
+            prop_oneof![
+                3 => (0u8..4, proptest::collection::vec(1u8..=255, 0..120))
+                    .prop_map(|(k, v)| [&[b'k', b'0' + k, 0][..], &v].concat()),
+                2 => (0u8..4).prop_map(|k| vec![b'k', b'0' + k]),
+                1 => Just(Vec::new()),
+                1 => proptest::collection::vec(any::<u8>(), 0..40),
+            ],
+            0..24,
+        ),
+    ) {
+        let mut input = vec![limit];
+        for r in &requests {
+            input.push(r.len().min(255) as u8);
+            input.extend(r.iter().take(255));
+        }
+        fuzz_checks::server(&input);
     }
 
     /// The dump fuzz target's pair generator, on proptest's bytes.

@@ -30,6 +30,8 @@ pub const TARGETS: &[Target] = &[
     ("servers_txt", servers_txt),
     ("cluster_toml", cluster_toml),
     ("repl", repl),
+    ("server", server),
+    ("limit_options", limit_options),
 ];
 
 /// The target called `name`.
@@ -247,6 +249,89 @@ pub fn repl(data: &[u8]) {
     };
     assert_eq!(texts(&again), texts(&words));
     assert!(again.iter().all(|w| w.quoted));
+}
+
+/// A server's request handling (`server::respond`) over a sequence of
+/// datagrams against one store with a small memory limit, checked against
+/// a model map. The first byte sets the limit (`(b + 1) * 256` accounted
+/// bytes); then each datagram is a length byte and that many bytes.
+///
+/// Invariants: a get answers the model's value or "not found"; a put is
+/// stored exactly when it fits the limit (or does not grow the pair), and a
+/// refused put changes nothing (nothing stored is lost); an invalid put is
+/// refused; a dump lists exactly the model's pairs in datagrams of at most
+/// 65507 bytes; the store's accounting equals the model's and stays within
+/// the limit.
+pub fn server(data: &[u8]) {
+    use dkvs::server::{Response, respond};
+    use dkvs::store::{Store, pair_size};
+    use std::collections::BTreeMap;
+
+    let Some((&first, mut rest)) = data.split_first() else {
+        return;
+    };
+    let limit = (u64::from(first) + 1) * 256;
+    let store = Store::with_limit(limit);
+    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let mut used = 0u64;
+    while let Some((&len, tail)) = rest.split_first() {
+        let (datagram, next) = tail.split_at(usize::from(len).min(tail.len()));
+        rest = next;
+        let reply = respond(&store, datagram);
+        match protocol::parse_request(datagram) {
+            Ok(Request::Get { key }) => {
+                let want = model.get(key).map_or(&b"\0"[..], |v| &v[..]);
+                assert_eq!(reply, Response::One(want.to_vec().into()));
+            }
+            Ok(Request::Put { key, value }) => {
+                let old = model.get(key).map_or(0, |v| pair_size(key, v));
+                let new = pair_size(key, value);
+                let fits = new <= old || used - old + new <= limit;
+                if fits {
+                    assert_eq!(reply, Response::One(protocol::REPLY_STORED.into()));
+                    model.insert(key.to_vec(), value.to_vec());
+                    used = used - old + new;
+                } else {
+                    assert_eq!(reply, Response::One(protocol::REPLY_REFUSED.into()));
+                }
+            }
+            Ok(Request::Dump) => {
+                let Response::Many(datagrams) = reply else {
+                    panic!("a dump answered with one datagram");
+                };
+                let mut dump = Dump::default();
+                for d in &datagrams {
+                    assert!(d.len() <= MAX_DATAGRAM);
+                    dump.add_datagram(d);
+                }
+                assert!(dump.is_complete());
+                let listed: BTreeMap<Vec<u8>, Vec<u8>> = dump.pairs.into_iter().collect();
+                // Keys containing the separator read back split (docs/FUZZING.md).
+                if model
+                    .keys()
+                    .all(|k| memchr_find(k, b" --> ").is_none() && !k.contains(&b'\n'))
+                    && model.values().all(|v| !v.contains(&b'\n'))
+                {
+                    assert_eq!(listed, model);
+                }
+            }
+            Err(_) => assert_eq!(reply, Response::One(protocol::REPLY_REFUSED.into())),
+        }
+        assert_eq!(store.used_bytes(), used);
+        assert!(used <= limit);
+        assert_eq!(store.len(), model.len());
+    }
+}
+
+/// The server's size and network options (`--max-memory 64M`, `--allow
+/// 10.0.0.0/8`): `limits::parse_size` and `limits::parse_net` return, and a
+/// parsed size written as plain digits parses to itself.
+pub fn limit_options(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(size) = dkvs::limits::parse_size(&text) {
+        assert_eq!(dkvs::limits::parse_size(&size.to_string()), Ok(size));
+    }
+    let _ = dkvs::limits::parse_net(&text);
 }
 
 /// `text` as one double-quoted REPL word (`"` and `\` escaped).
