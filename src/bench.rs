@@ -33,6 +33,9 @@ use crate::protocol::{self, GetReply, PutReply};
 use crate::quorum::QuorumOptions;
 use crate::trace::{Failure, Verdict};
 
+/// Largest key count of a Zipf workload (its table takes 8 bytes a key).
+pub const MAX_ZIPF_KEYS: u64 = 10_000_000;
+
 /// Length of every generated key in bytes (`key:` and 12 decimal digits).
 pub const KEY_LEN: usize = 16;
 
@@ -97,6 +100,29 @@ pub struct Workload {
     pub fill: bool,
     /// Seed of the key and operation choices.
     pub seed: u64,
+}
+
+impl Workload {
+    /// Checks what the options alone cannot: a Zipf table of at most
+    /// [`MAX_ZIPF_KEYS`] entries, a value within the protocol's limit.
+    pub fn check(&self) -> Result<(), String> {
+        if matches!(self.distribution, Distribution::Zipf(_))
+            && !self.fill
+            && self.keys > MAX_ZIPF_KEYS
+        {
+            return Err(format!(
+                "a zipf workload takes at most {MAX_ZIPF_KEYS} keys, not {}",
+                self.keys
+            ));
+        }
+        if self.value_size > protocol::MAX_VALUE_LEN {
+            return Err(format!(
+                "values are at most {} bytes",
+                protocol::MAX_VALUE_LEN
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The `i`-th key: `key:` and `i` in 12 zero-padded digits (16 bytes).
@@ -483,7 +509,13 @@ async fn run_async(target: Target, workload: Workload, driver: Driver) -> io::Re
         errors: 0,
         latency_us: histogram,
     }));
-    let chooser = Rc::new(KeyChooser::new(workload.keys.max(1), workload.distribution));
+    workload.check().map_err(io::Error::other)?;
+    let distribution = if workload.fill {
+        Distribution::Uniform
+    } else {
+        workload.distribution
+    };
+    let chooser = Rc::new(KeyChooser::new(workload.keys.max(1), distribution));
     let value = Rc::new(value_of(workload.value_size));
     let target = Rc::new(target);
     let concurrency = driver.concurrency.max(1);
@@ -638,7 +670,10 @@ async fn direct_op(
 ) -> Outcome {
     if socket.is_none() {
         match connect(addr).await {
-            Ok(s) => *socket = Some((s, vec![0u8; 65536])),
+            // Sized for this workload's values: a longer reply is truncated
+            // by the kernel, which still tells a value from a miss (a lone
+            // NUL), since values never contain NUL.
+            Ok(s) => *socket = Some((s, vec![0u8; (value.len() + 1).max(2048)])),
             Err(_) => return Outcome::Error,
         }
     }

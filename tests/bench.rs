@@ -222,6 +222,14 @@ fn usage_errors_exit_2() {
         &["--server", "127.0.0.1:1", "--value-size", "40000"],
         &["--server", "127.0.0.1:1", "-d", "1", "--requests", "5"],
         &["--server", "127.0.0.1:1", "--bogus"],
+        &[
+            "--server",
+            "127.0.0.1:1",
+            "--dist",
+            "zipf",
+            "--keys",
+            "20000000",
+        ],
     ] {
         let out = bench(&cluster, args);
         assert_eq!(out.code, Some(2), "{args:?}: {out}");

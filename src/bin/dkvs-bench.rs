@@ -29,7 +29,7 @@ struct Cli {
     server: Option<SocketAddrV4>,
 
     /// Operations in flight
-    #[arg(short = 'c', long = "concurrency", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(short = 'c', long = "concurrency", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     concurrency: u32,
 
     /// Number of distinct keys
@@ -164,6 +164,9 @@ fn main() -> ExitCode {
         fill: cli.fill,
         seed: cli.seed,
     };
+    if let Err(e) = workload.check() {
+        return cli::fail(false, e, exit::USAGE);
+    }
     let stop = match (cli.requests, cli.duration) {
         (Some(n), _) => Stop::Requests(n),
         (None, Some(d)) => Stop::Duration(d),
