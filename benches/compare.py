@@ -618,6 +618,17 @@ def report(R, P1, P2, P3, P4, P5, P6, curve_c, CONC, curve_v, SIZES, crit_build,
     w("```\nbenches/compare.sh            # full run, rewrites this file and docs/img/*.png\n"
       "benches/compare.sh --quick    # shorter runs, same tables\n"
       "target/release/dkvs-bench --help\n```\n")
+    w("`dkvs-bench` by itself (text report; `--json` for one JSON object):\n")
+    w("```\n"
+      "dkvs-bench --server 127.0.0.1:7000 --fill --keys 10000 -c 32        # load every key once\n"
+      "dkvs-bench --server 127.0.0.1:7000 --mix get -c 32 -d 10            # one server, v1, gets\n"
+      "dkvs-bench -s servers.txt -n 3 -w 2 -r 2 --mix 9:1 --dist zipf -c 8 --requests 100000\n"
+      "dkvs-bench --server 127.0.0.1:7000 --rate 20000 -c 64 -d 30         # open loop\n"
+      "```\n")
+    w("It prints the target, the workload, operations (hits, misses, stored), ops/s, latency "
+      "p50/p90/p99/p99.9/max in µs (HDR histogram, 3 significant digits), timeouts and errors; a "
+      "progress line every second on stderr when stderr is a terminal. Exit 0 when any operation "
+      "succeeded, 2 on a usage error, 3 on a configuration error, 5 when every operation failed.\n")
     with open(DOC, "w") as f:
         f.write("\n".join(L))
 
