@@ -34,11 +34,6 @@ pub const TARGETS: &[Target] = &[
     ("limit_options", limit_options),
 ];
 
-/// The target called `name`.
-pub fn target(name: &str) -> Option<fn(&[u8])> {
-    TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
-}
-
 /// A request datagram as a server sees it, and the same bytes as a get or
 /// put reply as a client sees them.
 ///
