@@ -299,15 +299,18 @@ pub fn server(data: &[u8]) {
                     assert!(d.len() <= MAX_DATAGRAM);
                     dump.add_datagram(d);
                 }
-                assert!(dump.is_complete());
-                let listed: BTreeMap<Vec<u8>, Vec<u8>> = dump.pairs.into_iter().collect();
-                // Keys containing the separator read back split (docs/FUZZING.md).
+                assert_eq!(dump.announced, Some(model.len()));
+                // A newline in a key or value cuts its line in two, and a key
+                // with ` --> ` in it or ending in ` -->` reads back split
+                // (docs/FUZZING.md): those pairs are not compared.
                 if model
-                    .keys()
-                    .all(|k| memchr_find(k, b" --> ").is_none() && !k.contains(&b'\n'))
-                    && model.values().all(|v| !v.contains(&b'\n'))
+                    .iter()
+                    .all(|(k, v)| !k.contains(&b'\n') && !v.contains(&b'\n'))
                 {
-                    assert_eq!(listed, model);
+                    assert!(dump.is_complete());
+                    for (k, v) in model.iter().filter(|(k, _)| dump_key_readable(k)) {
+                        assert!(dump.pairs.contains(&(k.clone(), v.clone())));
+                    }
                 }
             }
             Err(_) => assert_eq!(reply, Response::One(protocol::REPLY_REFUSED.into())),
@@ -445,6 +448,15 @@ fn encode_and_parse(pairs: &[(&[u8], &[u8])]) -> Dump {
     }
     assert!(dump.is_complete());
     dump
+}
+
+/// Whether a dump line `<key> --> <value>` reads back with this very key:
+/// the key has no newline, and the first ` --> ` of the line is the
+/// separator — false for a key containing ` --> ` and also for a key ending
+/// in ` -->` (found by the `server` target), an ambiguity of the v1 format.
+pub fn dump_key_readable(key: &[u8]) -> bool {
+    let line = [key, b" --> "].concat();
+    !key.contains(&b'\n') && memchr_find(&line, b" --> ") == Some(key.len())
 }
 
 fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
