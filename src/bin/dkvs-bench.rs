@@ -56,7 +56,7 @@ struct Cli {
     #[arg(long = "fill")]
     fill: bool,
 
-    /// Run for this many seconds (decimals allowed)
+    /// Run for this many seconds, decimals allowed [default: 10 unless --requests]
     #[arg(short = 'd', long = "duration", value_name = "SECONDS", value_parser = seconds, conflicts_with = "requests")]
     duration: Option<Duration>,
 
