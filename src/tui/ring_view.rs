@@ -396,7 +396,7 @@ impl RingView<'_> {
             }
             put(buf, geo.area, cell, glyph, style);
             taken.insert(cell);
-            glyph_cells.push(cell);
+            glyph_cells.push((cell, glyph, style));
         }
         // New nodes of a what-if addition.
         let mut added: Vec<(f64, String)> = Vec::new();
@@ -409,13 +409,9 @@ impl RingView<'_> {
                     continue;
                 }
                 let cell = geo.cell_at(node.position.fraction(), 1.0);
-                put(
-                    buf,
-                    geo.area,
-                    cell,
-                    "+",
-                    t.whatif().add_modifier(Modifier::BOLD),
-                );
+                let style = t.whatif().add_modifier(Modifier::BOLD);
+                put(buf, geo.area, cell, "+", style);
+                glyph_cells.push((cell, "+", style));
                 taken.insert(cell);
                 added.push((node.position.fraction(), format!("{}", node.server + 1)));
             }
@@ -458,6 +454,11 @@ impl RingView<'_> {
         for (prio, f, text, style) in labels {
             // Only the replicas' labels may cover others; the rest give way.
             place_label(geo, buf, &mut taken, f, &text, style, prio == 0);
+        }
+        // A forced label may have covered a node: the node's state glyph
+        // always wins (a down server must never look up).
+        for (cell, glyph, style) in glyph_cells {
+            put(buf, geo.area, cell, glyph, style);
         }
     }
 }
