@@ -316,9 +316,15 @@ fn put_kill_get_quit() {
         started.elapsed().as_millis()
     );
     // The ring pane marks it: the legend shows ✖n and the circle ✖ glyphs.
+    // The ring pane is the top-left box: as wide as its first line's `┐`.
+    let ring_width = screen
+        .lines()
+        .next()
+        .and_then(|l| l.chars().position(|c| c == '┐'))
+        .map_or(43, |p| p + 1);
     let ring: String = screen
         .lines()
-        .map(|l| l.chars().take(43).collect::<String>() + "\n")
+        .map(|l| l.chars().take(ring_width).collect::<String>() + "\n")
         .collect();
     assert!(ring.contains(&format!("✖{n}:")), "legend:\n{ring}");
     assert!(ring.matches('✖').count() >= 2, "node glyphs:\n{ring}");
