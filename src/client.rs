@@ -512,9 +512,16 @@ pub async fn dump_server(
     socket.send_to(&[], addr).await?;
     let mut reply = DumpReply::default();
     let mut buf = vec![0u8; 65536];
-    let mut deadline = Instant::now() + first;
+    let started = Instant::now();
+    let hard_stop = started + first + DUMP_MAX_TIME;
+    let mut foreign = 0usize;
+    let mut deadline = started + first;
     loop {
-        let (len, from) = match tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await
+        let (len, from) = match tokio::time::timeout_at(
+            deadline.min(hard_stop),
+            socket.recv_from(&mut buf),
+        )
+        .await
         {
             Err(_) => break,
             Ok(Ok(r)) => r,
@@ -531,12 +538,24 @@ pub async fn dump_server(
                 break;
             }
         } else {
-            reply.received.push((Some(from), datagram));
+            // Anyone can send to our port: keep a few such datagrams to show,
+            // and never let them keep the dump reading.
+            foreign += 1;
+            if foreign <= DUMP_MAX_FOREIGN {
+                reply.received.push((Some(from), datagram));
+            }
+            continue;
         }
         deadline = Instant::now() + idle;
     }
     Ok(reply)
 }
+
+/// A dump stops reading this long after its first wait, whatever arrives.
+pub const DUMP_MAX_TIME: Duration = Duration::from_secs(60);
+/// Datagrams from other addresses kept (and shown) by one dump; more are
+/// dropped, and none of them extends the wait for the server.
+pub const DUMP_MAX_FOREIGN: usize = 64;
 
 /// How long the port of a closed operation socket is not used again by
 /// this process (see [`OpSocket`]).
