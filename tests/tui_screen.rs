@@ -308,26 +308,21 @@ fn put_kill_get_quit() {
     t.keys(&["Tab"]);
     t.keys(&[&n.to_string()]);
     t.keys(&["k"]);
+    // Down in the list, and on the ring: the legend shows ✖n and the
+    // circle ✖ glyphs. Waited for as a whole, since tmux may show a frame
+    // that is still being written.
+    let ring_marked = |s: &str| {
+        let ring = ring_pane(s);
+        ring.contains(&format!("✖{n}:")) && ring.matches('✖').count() >= 2
+    };
     let screen = t.wait_for("the killed server shown down", 10, |s| {
-        server_row(s, n).is_some_and(|r| r.contains("✖ down"))
+        server_row(s, n).is_some_and(|r| r.contains("✖ down")) && ring_marked(s)
     });
     eprintln!(
         "kill → shown down after {} ms (send-keys, SIGKILL, reap, redraw, capture)",
         started.elapsed().as_millis()
     );
-    // The ring pane marks it: the legend shows ✖n and the circle ✖ glyphs.
-    // The ring pane is the top-left box: as wide as its first line's `┐`.
-    let ring_width = screen
-        .lines()
-        .next()
-        .and_then(|l| l.chars().position(|c| c == '┐'))
-        .map_or(43, |p| p + 1);
-    let ring: String = screen
-        .lines()
-        .map(|l| l.chars().take(ring_width).collect::<String>() + "\n")
-        .collect();
-    assert!(ring.contains(&format!("✖{n}:")), "legend:\n{ring}");
-    assert!(ring.matches('✖').count() >= 2, "node glyphs:\n{ring}");
+    assert!(ring_marked(&screen), "ring:\n{}", ring_pane(&screen));
     assert!(!alive(pids[n - 1]), "the killed server is gone");
 
     // Back to the REPL; the read still succeeds.
@@ -417,4 +412,18 @@ fn sigterm_restores_terminal_and_stops_servers() {
     assert!(status.success());
     check_restored(&t, "0");
     wait_all_gone(&pids);
+}
+
+/// The ring pane of a captured screen: the top-left box, as wide as its
+/// first line's `┐`.
+fn ring_pane(screen: &str) -> String {
+    let width = screen
+        .lines()
+        .next()
+        .and_then(|l| l.chars().position(|c| c == '┐'))
+        .map_or(43, |p| p + 1);
+    screen
+        .lines()
+        .map(|l| l.chars().take(width).collect::<String>() + "\n")
+        .collect()
 }

@@ -23,7 +23,7 @@ pub mod draw;
 pub mod ring_view;
 pub mod theme;
 
-use std::io::{self, Stdout, stdout};
+use std::io::{self, BufWriter, Stdout, stdout};
 use std::panic::PanicHookInfo;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -79,10 +79,18 @@ pub fn restore_terminal() {
     let _ = execute!(stdout(), DisableMouseCapture, LeaveAlternateScreen, Show);
 }
 
+/// The terminal backend: stdout behind a buffer large enough for a whole
+/// frame, so each frame reaches the terminal in one write (no half-drawn
+/// frames, no flicker); ratatui flushes it at the end of every draw.
+type Screen = CrosstermBackend<BufWriter<Stdout>>;
+
+/// Bytes buffered per frame (a full 300×100 redraw with colours fits).
+const FRAME_BUFFER_BYTES: usize = 1 << 20;
+
 /// Owns the terminal while the UI runs; restores it when dropped (also
 /// while unwinding).
 struct TerminalGuard {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
+    terminal: Terminal<Screen>,
 }
 
 impl TerminalGuard {
@@ -93,7 +101,10 @@ impl TerminalGuard {
             if mouse {
                 execute!(stdout(), EnableMouseCapture)?;
             }
-            Terminal::new(CrosstermBackend::new(stdout()))
+            Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
+                FRAME_BUFFER_BYTES,
+                stdout(),
+            )))
         })();
         match setup {
             Ok(terminal) => Ok(TerminalGuard { terminal }),
@@ -318,7 +329,7 @@ fn refresh(app: &mut App, supervisor: &Supervisor) {
 }
 
 fn event_loop(
-    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    terminal: &mut Terminal<Screen>,
     app: &mut App,
     rx: &mpsc::Receiver<Msg>,
     tx: &mpsc::Sender<Msg>,
