@@ -561,8 +561,9 @@ pub const DUMP_MAX_FOREIGN: usize = 64;
 /// this process (see [`OpSocket`]).
 pub const PORT_QUARANTINE: Duration = Duration::from_secs(10);
 /// At most this many ports are kept in quarantine (the oldest leave first),
-/// a fraction of the kernel's ephemeral range (~28,000 ports by default).
-const PORT_QUARANTINE_MAX: usize = 8192;
+/// under the kernel's ephemeral range (~28,000 ports by default): at
+/// ~8,000 operations/s that still covers a 2 s window.
+const PORT_QUARANTINE_MAX: usize = 16384;
 
 /// Ports of operation sockets closed recently by this process.
 #[derive(Default)]
@@ -628,7 +629,7 @@ fn open_socket() -> io::Result<OpSocket> {
     // the same port back at the next attempt.
     let mut rejected = Vec::new();
     let mut socket = bind()?;
-    for _ in 0..16 {
+    for _ in 0..32 {
         let port = socket.local_addr()?.port();
         let quarantined = RECENT_PORTS.lock().is_ok_and(|mut recent| {
             recent.prune(std::time::Instant::now());
