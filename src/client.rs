@@ -34,19 +34,6 @@
 //! # Ok(()) }
 //! ```
 
-// No panics on input (docs/FUZZING.md, "No panics"): library code that
-// handles data from the network, files or users may not unwrap, expect,
-// index unchecked or panic; tests may.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
-
 use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};

@@ -2,19 +2,6 @@
 //! quorum operations, shared by `dkvs-client` and the REPL so that both give
 //! the same answers, the same `OK …`/`FAIL` lines and the same exit codes.
 
-// No panics on input (docs/FUZZING.md, "No panics"): library code that
-// handles data from the network, files or users may not unwrap, expect,
-// index unchecked or panic; tests may.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
-
 use std::fmt;
 use std::io::Write;
 

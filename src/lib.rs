@@ -8,6 +8,20 @@
 //! `cluster.toml` ([`config`]). The binaries in `src/bin/` are thin
 //! front-ends over this library; see `docs/ARCHITECTURE.md`.
 
+// No panics on input (docs/FUZZING.md, "No panics"): library code handles
+// data from the network, files and users, so outside tests it may not
+// unwrap, expect, index unchecked or panic. One rule for the whole crate;
+// the few modules that may not follow it say so at their top.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 pub mod bench;
 pub mod checker;
 pub mod cli;

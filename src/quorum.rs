@@ -6,19 +6,6 @@
 //! configuration's `[defaults]` (or 3/2/2) and are lowered to what the ring
 //! can serve, so a one-server ring works with no options at all.
 
-// No panics on input (docs/FUZZING.md, "No panics"): library code that
-// handles data from the network, files or users may not unwrap, expect,
-// index unchecked or panic; tests may.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
-
 use crate::config::{DEFAULT_N, DEFAULT_R, DEFAULT_W, Defaults};
 
 /// The options one operation was given; `None` = not given.

@@ -23,6 +23,16 @@
 //!   answers that change nothing visible except the answer's age do not bump
 //!   it (a screen shows ages with its own clock tick).
 
+// Not yet under the crate's no-panic lint policy (see src/lib.rs): its
+// indexing is over its own tables and is covered by tests; moving it to
+// checked lookups is listed as remaining work in docs/FUZZING.md.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::net::SocketAddrV4;

@@ -18,6 +18,16 @@
 //! that was there before — the binary's, which stops the children) and
 //! SIGINT/SIGTERM/SIGHUP (which end the loop normally).
 
+// Not yet under the crate's no-panic lint policy (see src/lib.rs): its
+// indexing is over its own tables and is covered by tests; moving it to
+// checked lookups is listed as remaining work in docs/FUZZING.md.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 pub mod app;
 pub mod draw;
 pub mod ring_view;
