@@ -41,6 +41,7 @@ pub mod store;
 pub mod supervisor;
 pub mod trace;
 pub mod tui;
+pub mod version;
 
 pub use client::Client;
 pub use config::ClusterConfig;
