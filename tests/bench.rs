@@ -248,3 +248,48 @@ fn usage_errors_exit_2() {
     );
     assert_eq!(out.code, Some(3), "{out}");
 }
+
+#[test]
+fn progress_line_on_a_terminal() {
+    if !common::tmux::tmux_available() {
+        eprintln!("tmux missing: skipped (.ci/run installs it)");
+        assert!(std::env::var_os("CI").is_none(), "CI must have tmux");
+        return;
+    }
+    let mut cluster = Cluster::new(&[1]);
+    cluster.start_all();
+    let addr = cluster.addr(0).to_string();
+    // The pane runs the bench on a real terminal; its exit is marked so the
+    // test sees the whole run.
+    let t = common::tmux::Tmux::start(
+        "bench",
+        &format!("'{BENCH}' --server {addr} -c 2 -d 2.5; echo BENCH_EXITED $?; sleep 30"),
+    );
+    let during = t.wait_for("a progress line", 10, |s| s.contains("ops/s  p50"));
+    assert!(during.contains(" ops "), "{during}");
+    let after = t.wait_for("the end of the run", 15, |s| s.contains("BENCH_EXITED"));
+    assert!(after.contains("BENCH_EXITED 0"), "{after}");
+    assert!(after.contains("throughput"), "{after}");
+}
+
+#[test]
+fn open_loop_rate_paces_the_requests() {
+    let mut cluster = Cluster::new(&[1]);
+    cluster.start_all();
+    let addr = cluster.addr(0).to_string();
+    // 200 ops/s for 1 s: an open loop sends on schedule, not as fast as it
+    // can, so the count is close to rate × duration (generous bounds: this
+    // machine is shared).
+    let out = bench(
+        &cluster,
+        &[
+            "--server", &addr, "--rate", "200", "-d", "1", "-c", "4", "--json",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{out}");
+    let ops = field(&out.stdout, "operations");
+    assert!(
+        (120.0..=260.0).contains(&ops),
+        "{ops} operations at 200/s for 1 s: {out}"
+    );
+}

@@ -19,16 +19,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod common;
+use common::tmux::{Tmux, tmux_available};
+
 const BIN: &str = env!("CARGO_BIN_EXE_dkvs-tui");
 /// Printed by the pane's shell once dkvs-tui has exited.
 const EXITED: &str = "DKVS_TUI_EXITED";
-
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 /// A loopback address of our own so parallel tests never share ports:
 /// 127.X.Y.Z from the pid, the clock and a per-test salt.
@@ -70,106 +66,6 @@ fn write_cluster(dir: &Path, ip: Ipv4Addr) -> (std::path::PathBuf, Vec<u16>) {
     let path = dir.join("cluster.toml");
     fs::write(&path, text).unwrap();
     (path, ports)
-}
-
-/// One tmux server + session running a shell command; killed on drop.
-struct Tmux {
-    socket: String,
-    session: String,
-}
-
-impl Tmux {
-    fn start(tag: &str, command: &str) -> Tmux {
-        let unique = format!(
-            "dkvs-tui-test-{tag}-{}-{}",
-            std::process::id(),
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_micros()
-        );
-        let t = Tmux {
-            socket: unique.clone(),
-            session: unique,
-        };
-        let status = Command::new("tmux")
-            .args(["-L", &t.socket, "-f", "/dev/null", "new-session", "-d"])
-            .args(["-s", &t.session, "-x", "120", "-y", "40"])
-            .arg(command)
-            .env_remove("TMUX")
-            .status()
-            .expect("run tmux");
-        assert!(status.success(), "tmux new-session failed");
-        // Keep the pane's text after the command ends.
-        let _ = t.tmux(&["set-option", "-t", &t.session, "remain-on-exit", "on"]);
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .expect("run tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn capture(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", &self.session])
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", &self.session];
-        args.extend_from_slice(keys);
-        self.tmux(&args);
-    }
-
-    fn type_line(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", &self.session, "-l", text]);
-        self.keys(&["Enter"]);
-    }
-
-    /// Polls the screen until `pred` holds, up to `secs` seconds.
-    fn wait_for(&self, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let screen = self.capture();
-            if pred(&screen) {
-                return screen;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn alternate_on(&self) -> bool {
-        self.tmux(&[
-            "display-message",
-            "-p",
-            "-t",
-            &self.session,
-            "#{alternate_on}",
-        ])
-        .trim()
-            == "1"
-    }
-
-    fn pane_pid(&self) -> u32 {
-        self.tmux(&["display-message", "-p", "-t", &self.session, "#{pane_pid}"])
-            .trim()
-            .parse()
-            .expect("pane pid")
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
 }
 
 /// The shell command run in the pane: dkvs-tui, then the exit status and

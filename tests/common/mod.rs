@@ -31,6 +31,8 @@
 
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::fmt::Write as _;
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
