@@ -29,6 +29,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod dump_ring;
+pub mod engine;
 pub mod fault_proxy;
 pub mod limits;
 pub mod logging;

@@ -1,0 +1,339 @@
+//! Storage engines: where a server keeps its pairs.
+//!
+//! A server stores its pairs through the [`Engine`] interface so that the
+//! same request handling runs on two engines: [`MemoryEngine`], the
+//! in-memory map of [`crate::store`] (the default, lost at exit), and
+//! [`DurableEngine`], a redb file in a data directory (`--data-dir`) that
+//! survives restarts and crashes. The engine was chosen by measurement
+//! (`benches/engines/`, `docs/STORAGE.md`).
+//!
+//! Every stored value is a [`Record`]: a value plus the [`Version`] and the
+//! tombstone flag that protocol v2 adds, so data written today needs no
+//! migration later. On disk a record is [`encode_record`]'s bytes: a format
+//! byte, a flags byte, the version and the value.
+//!
+//! Durability is the [`committer`]'s job: puts from every receive loop are
+//! handed to one thread that writes everything queued in one transaction,
+//! syncs once ([`SyncPolicy`]), then sends all the replies (group commit).
+
+pub mod committer;
+pub mod durable;
+pub mod memory;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+pub use crate::version::Version;
+pub use committer::Committer;
+pub use durable::{DurableEngine, DurableOptions};
+pub use memory::MemoryEngine;
+
+/// A stored value with the metadata protocol v2 needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The version the writer gave the value ([`Version::ZERO`] for v1).
+    pub version: Version,
+    /// True when the record marks a deletion (protocol v2); the value is
+    /// then empty.
+    pub tombstone: bool,
+    /// The value.
+    pub value: Bytes,
+}
+
+impl Record {
+    /// The record of a protocol v1 put: version zero, not a tombstone.
+    pub fn v1(value: Bytes) -> Record {
+        Record {
+            version: Version::ZERO,
+            tombstone: false,
+            value,
+        }
+    }
+}
+
+/// Format byte of the records [`encode_record`] writes.
+pub const RECORD_FORMAT: u8 = 1;
+/// Flags bit: the record is a tombstone.
+pub const FLAG_TOMBSTONE: u8 = 1;
+/// Bytes before the value in an encoded record: format, flags, timestamp,
+/// writer.
+pub const RECORD_HEADER: usize = 18;
+
+/// A record as stored on disk: format byte [`RECORD_FORMAT`], flags byte
+/// (bit 0: tombstone), timestamp and writer (big-endian u64 each), value.
+pub fn encode_record(record: &Record) -> Vec<u8> {
+    let mut out = Vec::with_capacity(RECORD_HEADER + record.value.len());
+    out.push(RECORD_FORMAT);
+    out.push(if record.tombstone { FLAG_TOMBSTONE } else { 0 });
+    out.extend_from_slice(&record.version.timestamp.to_be_bytes());
+    out.extend_from_slice(&record.version.writer.to_be_bytes());
+    out.extend_from_slice(&record.value);
+    out
+}
+
+/// Reads bytes written by [`encode_record`]; an unknown format byte,
+/// unknown flags or a short record is an error naming what is wrong.
+pub fn decode_record(bytes: &[u8]) -> Result<Record, String> {
+    let short = || format!("record of {} bytes is shorter than its header", bytes.len());
+    let (header, value) = bytes.split_at_checked(RECORD_HEADER).ok_or_else(short)?;
+    let (&[format, flags], words) = header.split_first_chunk::<2>().ok_or_else(short)?;
+    if format != RECORD_FORMAT {
+        return Err(format!("unknown record format {format}"));
+    }
+    if flags & !FLAG_TOMBSTONE != 0 {
+        return Err(format!("unknown record flags {flags:#04x}"));
+    }
+    let word = |i: usize| -> Result<u64, String> {
+        words
+            .get(i..i + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(short)
+    };
+    Ok(Record {
+        version: Version {
+            timestamp: word(0)?,
+            writer: word(8)?,
+        },
+        tombstone: flags & FLAG_TOMBSTONE != 0,
+        value: Bytes::copy_from_slice(value),
+    })
+}
+
+/// Why one put was not stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// The engine's size limit (`--max-memory` or `--max-disk`) is reached.
+    #[error("the store would exceed its size limit of {limit} bytes")]
+    Full {
+        /// The limit in force.
+        limit: u64,
+    },
+    /// The engine could not write (I/O error such as a full disk); the
+    /// message says what happened.
+    #[error("storage error: {0}")]
+    Io(String),
+    /// The engine does not keep this kind of record (the in-memory engine
+    /// keeps protocol v1 values only).
+    #[error("this engine stores protocol v1 values only")]
+    Unsupported,
+}
+
+/// Every pair of an engine, sorted by key ([`Engine::snapshot`]).
+pub type Pairs = Vec<(Box<[u8]>, Record)>;
+
+/// The result of each put of a batch, in order ([`Engine::put_batch`]).
+pub type PutResults = Vec<Result<(), Refused>>;
+
+/// An engine failure that is not about one put: the data directory cannot
+/// be opened or read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct EngineError(pub String);
+
+/// Counters an engine reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineStats {
+    /// Number of keys stored.
+    pub keys: u64,
+    /// Accounted bytes in use (keys, records and a per-pair overhead).
+    pub used_bytes: u64,
+    /// The size limit in accounted bytes (`u64::MAX`: none).
+    pub limit: u64,
+    /// Transactions committed (durable engine; 0 in memory).
+    pub commits: u64,
+    /// Syncs to disk (durable engine; 0 in memory).
+    pub syncs: u64,
+}
+
+/// A storage engine: the map a server reads and writes.
+///
+/// Gets may run from any thread at any time. Writes come from one writer
+/// at a time for the durable engine (the [`Committer`]); the in-memory
+/// engine also accepts concurrent writers.
+pub trait Engine: Send + Sync + fmt::Debug {
+    /// The record stored under `key`, if any.
+    fn get(&self, key: &[u8]) -> Result<Option<Record>, EngineError>;
+
+    /// Stores every pair of `puts` in one transaction, made durable as the
+    /// sync policy says before returning; the result of each put, in order.
+    /// A put that does not fit is refused and leaves what is stored
+    /// unchanged; the others are stored.
+    fn put_batch(&self, puts: &[(Bytes, Record)]) -> PutResults;
+
+    /// Every pair, sorted by key (the list a §4 dump sends).
+    fn snapshot(&self) -> Result<Pairs, EngineError>;
+
+    /// Makes every committed put durable now (an fsync; nothing to do in
+    /// memory).
+    fn sync(&self) -> Result<(), EngineError>;
+
+    /// The engine's counters.
+    fn stats(&self) -> EngineStats;
+
+    /// Number of keys.
+    fn len(&self) -> u64 {
+        self.stats().keys
+    }
+
+    /// True when no key is stored.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when a put is durable only once the committer has synced it, so
+    /// puts must go through a [`Committer`]; false when [`Engine::put_batch`]
+    /// is cheap and may be called from a receive loop.
+    fn needs_committer(&self) -> bool;
+}
+
+/// When the durable engine syncs its data to disk (`--sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SyncPolicy {
+    /// A put is acknowledged only after the transaction holding it is on
+    /// disk (group commit: puts that arrive together share one sync).
+    #[default]
+    Always,
+    /// Puts are acknowledged once committed in the process; a sync every
+    /// `--sync-interval` (1 s by default) puts them on disk.
+    Periodic,
+    /// No sync on the write path: data reaches disk at a clean stop and at
+    /// a checkpoint every [`NONE_CHECKPOINT`].
+    None,
+}
+
+/// The checkpoint interval of [`SyncPolicy::None`]: the longest a crash can
+/// make the server forget (redb keeps unsynced commits in the process).
+pub const NONE_CHECKPOINT: Duration = Duration::from_secs(60);
+
+impl fmt::Display for SyncPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SyncPolicy::Always => "always",
+            SyncPolicy::Periodic => "periodic",
+            SyncPolicy::None => "none",
+        })
+    }
+}
+
+/// The storage options of `dkvs-server` (and of servers the TUI spawns).
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct StorageArgs {
+    /// Keep the pairs in DIR (created if missing) so that they survive a
+    /// restart or a crash; without it they live in memory only. One server
+    /// per directory (a second one is refused). See docs/STORAGE.md
+    #[arg(long = "data-dir", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// With --data-dir: when puts reach the disk. `always`: a put is
+    /// acknowledged only once synced (puts arriving together share one
+    /// sync); `periodic`: synced every --sync-interval, a crash loses at
+    /// most that much; `none`: synced at a clean stop and every 60 s
+    #[arg(long = "sync", value_name = "POLICY", default_value_t = SyncPolicy::Always)]
+    pub sync: SyncPolicy,
+    /// With --sync periodic: milliseconds between syncs
+    #[arg(long = "sync-interval", value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub sync_interval_ms: u64,
+    /// With --data-dir: refuse puts once keys + records + 64 bytes per pair
+    /// would exceed BYTES (suffixes K, M, G, T) [default: no limit but the
+    /// disk's; a full disk also refuses puts]
+    #[arg(long = "max-disk", value_name = "BYTES", value_parser = crate::limits::parse_size)]
+    pub max_disk: Option<u64>,
+}
+
+impl StorageArgs {
+    /// The durable engine's options, when `--data-dir` was given.
+    pub fn durable(&self) -> Option<DurableOptions> {
+        self.data_dir.as_ref().map(|dir| DurableOptions {
+            dir: dir.clone(),
+            sync: self.sync,
+            sync_interval: Duration::from_millis(self.sync_interval_ms),
+            max_disk: self.max_disk.unwrap_or(u64::MAX),
+        })
+    }
+
+    /// The same options as command-line words (to spawn a server with
+    /// them); empty when the engine is in memory.
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut args = Vec::new();
+        if let Some(dir) = &self.data_dir {
+            args.push("--data-dir".into());
+            args.push(dir.clone().into_os_string());
+            args.push("--sync".into());
+            args.push(self.sync.to_string().into());
+            if self.sync_interval_ms != 1000 {
+                args.push("--sync-interval".into());
+                args.push(self.sync_interval_ms.to_string().into());
+            }
+            if let Some(max) = self.max_disk {
+                args.push("--max-disk".into());
+                args.push(max.to_string().into());
+            }
+        }
+        args
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod suite;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trip_and_errors() {
+        let r = Record {
+            version: Version {
+                timestamp: 0x0102_0304_0506_0708,
+                writer: 9,
+            },
+            tombstone: true,
+            value: Bytes::from_static(b"value"),
+        };
+        let bytes = encode_record(&r);
+        assert_eq!(bytes.len(), RECORD_HEADER + 5);
+        assert_eq!(&bytes[..4], &[1, 1, 1, 2]);
+        assert_eq!(decode_record(&bytes).unwrap(), r);
+        let v1 = Record::v1(Bytes::new());
+        assert_eq!(decode_record(&encode_record(&v1)).unwrap(), v1);
+        assert!(decode_record(&bytes[..17]).unwrap_err().contains("shorter"));
+        let mut bad = bytes.clone();
+        bad[0] = 2;
+        assert!(decode_record(&bad).unwrap_err().contains("format 2"));
+        let mut bad = bytes;
+        bad[1] = 0x80;
+        assert!(decode_record(&bad).unwrap_err().contains("flags"));
+    }
+
+    #[test]
+    fn storage_args_to_args() {
+        let a = StorageArgs {
+            data_dir: Some("/d".into()),
+            sync: SyncPolicy::Periodic,
+            sync_interval_ms: 1000,
+            max_disk: Some(4096),
+        };
+        let words: Vec<String> = a
+            .to_args()
+            .into_iter()
+            .map(|w| w.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "--data-dir",
+                "/d",
+                "--sync",
+                "periodic",
+                "--max-disk",
+                "4096"
+            ]
+        );
+        assert!(StorageArgs::default().to_args().is_empty());
+    }
+}
