@@ -42,6 +42,7 @@ pub mod store;
 pub mod supervisor;
 pub mod trace;
 pub mod tui;
+pub mod udp_batch;
 pub mod version;
 
 pub use client::Client;

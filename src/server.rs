@@ -1,12 +1,21 @@
-//! The UDP server: one socket, several worker tasks, one [`Store`].
+//! The UDP server: its sockets, its receive loops, one [`Store`].
 //!
 //! Threading: the server runs on a multi-threaded tokio runtime with one
-//! worker thread per core, and spawns one receive loop per core. All loops
-//! share a single socket: the kernel hands each datagram to exactly one
-//! waiting loop, so every core serves. We deliberately do not open one socket
-//! per core with `SO_REUSEPORT`: that option would also let a second,
-//! mistakenly started `dkvs-server` bind the same port and silently take half
-//! of the traffic. With one socket, a second server gets "address in use".
+//! worker thread per core, and one receive loop per core (see
+//! `docs/ARCHITECTURE.md`, "Threading", and `docs/DECISIONS.md` #14 for
+//! why the loops share one socket rather than one `SO_REUSEPORT` socket
+//! each — [`bind_group`] can do both, and a second server on a port in use
+//! always gets "address in use").
+//!
+//! A receive loop takes a batch of datagrams with one system call
+//! ([`RecvBatch`], `recvmmsg`), handles each one on its own
+//! (`Shared::handle`: limits, then [`respond`]), queues the replies and
+//! sends them with as few system calls as possible ([`SendQueue`],
+//! `sendmmsg`), in order, waiting for writability when the send buffer is
+//! full so that a dump is never cut short. The batch buffers and the queue
+//! belong to the loop and are reused, so serving a get allocates nothing:
+//! its reply is the stored `Bytes`, shared, not copied. `docs/PROFILE.md`
+//! measures where the time goes.
 //!
 //! Handling a request ([`respond`]) is a pure function of the store and the
 //! datagram, so it is tested without sockets; a malformed datagram gets the
@@ -17,21 +26,21 @@
 //! to `--allow-dump` sources, each source has a budget of reply bytes, and
 //! the store refuses puts beyond `--max-memory`.
 //!
-//! Overload: there is no queue in the process. A receive loop takes one
-//! datagram, answers it and only then takes the next, so requests that
-//! arrive faster than the loops serve them wait in the socket's receive
-//! buffer (`--recv-buffer`, default [`RECV_BUFFER_BYTES`], capped by the
-//! kernel at `net.core.rmem_max`) and, once it is full, are dropped by the
-//! kernel (counted in the `drops` column of `/proc/net/udp`). A request that
-//! is served therefore waited at most one buffer's worth of requests
-//! (`benches/overload.rs` measures it).
+//! Overload: there is no queue in the process beyond one batch. A receive
+//! loop takes at most [`BATCH`](crate::udp_batch::BATCH) datagrams, answers them and only then takes
+//! more, so requests that arrive faster than the loops serve them wait in
+//! the socket's receive buffer (`--recv-buffer`, default
+//! [`RECV_BUFFER_BYTES`], capped by the kernel at `net.core.rmem_max`) and,
+//! once it is full, are dropped by the kernel (counted in the `drops`
+//! column of `/proc/net/udp`). A request that is served therefore waited
+//! at most one buffer's worth of requests (`benches/overload.rs` measures
+//! it).
 //!
 //! Panics: a panic while handling a request is caught, counted and logged,
 //! and the loop goes on with the next datagram; a receive loop that ends
-//! anyway (a panic outside the handler) is restarted.
+//! anyway (a panic outside the handler) is restarted on the same socket.
 
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -41,6 +50,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::task::JoinSet;
 
@@ -48,6 +58,7 @@ use crate::limits::{DATAGRAM_OVERHEAD, ReplyBudget};
 pub use crate::limits::{Limits, Stats, StatsSnapshot};
 use crate::protocol::{self, PutError, Request};
 use crate::store::Store;
+use crate::udp_batch::{RecvBatch, SendQueue};
 
 /// What the server sends back for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +188,29 @@ impl Shared {
         tracing::debug!(%peer, "dropped: source over its reply budget");
         None
     }
+
+    /// Handles one datagram from `peer` and queues its reply datagrams (if
+    /// any) on `replies`. A panic while handling it is caught and counted:
+    /// that request gets no reply, the others are unaffected.
+    fn serve(&self, datagram: &[u8], peer: SocketAddrV4, replies: &mut SendQueue) {
+        tracing::trace!(%peer, len = datagram.len(), "request");
+        let handled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.handle(datagram, SocketAddr::V4(peer))
+        }));
+        match handled {
+            Ok(Some(Response::One(reply))) => replies.push(reply, peer),
+            Ok(Some(Response::Many(datagrams))) => {
+                for d in datagrams {
+                    replies.push(Bytes::from(d), peer);
+                }
+            }
+            Ok(None) => {}
+            Err(payload) => {
+                Stats::bump(&self.stats.panics);
+                tracing::error!(%peer, len = datagram.len(), panic = %panic_text(payload.as_ref()), "request handling panicked; no reply, serving on");
+            }
+        }
+    }
 }
 
 /// Socket receive buffer asked for, so bursts of requests are not dropped.
@@ -192,20 +226,64 @@ pub fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
 /// kernel caps them at `net.core.rmem_max` / `wmem_max`, and accounts
 /// twice the size asked, headers included).
 pub fn bind_udp_buffered(addr: SocketAddr, buffer: usize) -> io::Result<std::net::UdpSocket> {
+    bind_socket(addr, buffer, false)
+}
+
+fn bind_socket(
+    addr: SocketAddr,
+    buffer: usize,
+    reuse_port: bool,
+) -> io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     let _ = socket.set_recv_buffer_size(buffer);
     let _ = socket.set_send_buffer_size(buffer);
     socket.set_nonblocking(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.bind(&addr.into())?;
     Ok(socket.into())
 }
 
+/// Binds `count` UDP sockets to `addr`, with socket buffers of `buffer`
+/// bytes. One socket (`count` ≤ 1) is bound plainly. Several share the
+/// port with `SO_REUSEPORT` (the kernel spreads the sources over them),
+/// but only once a plain probe socket has bound the port and let it go:
+/// so a port in use — by anything, including another `dkvs-server`'s
+/// group, whose sockets refuse a probe without `SO_REUSEPORT` — is still
+/// `AddrInUse`, and port 0 gives every socket the port the probe got.
+///
+/// Remaining race (`docs/DECISIONS.md` #14): two groups whose probes both
+/// run before either binds would share the port.
+pub fn bind_group(
+    addr: SocketAddrV4,
+    buffer: usize,
+    count: usize,
+) -> io::Result<Vec<std::net::UdpSocket>> {
+    if count <= 1 {
+        return Ok(vec![bind_socket(SocketAddr::V4(addr), buffer, false)?]);
+    }
+    let probe = bind_socket(SocketAddr::V4(addr), 0, false)?;
+    let port = probe.local_addr()?.port();
+    drop(probe);
+    let addr = SocketAddr::V4(SocketAddrV4::new(*addr.ip(), port));
+    (0..count)
+        .map(|_| bind_socket(addr, buffer, true))
+        .collect()
+}
+
+/// Whether the server opens one `SO_REUSEPORT` socket per core (true) or
+/// shares one socket between its loops (false, the default: as fast on 2
+/// cores, see `docs/DECISIONS.md` #14 and `docs/PROFILE.md`).
+const SOCKET_PER_CORE: bool = false;
+
 /// A bound server, ready to run.
 #[derive(Debug)]
 pub struct Server {
-    socket: Arc<UdpSocket>,
+    sockets: Vec<Arc<UdpSocket>>,
     shared: Arc<Shared>,
-    workers: usize,
+    /// Receive loops per socket.
+    loops: usize,
 }
 
 impl Server {
@@ -217,19 +295,45 @@ impl Server {
 
     /// Binds `addr` with `limits`. Must be called inside a tokio runtime.
     pub fn bind_with(addr: SocketAddrV4, limits: Limits) -> io::Result<Server> {
+        Server::bind_sockets(addr, limits, SOCKET_PER_CORE)
+    }
+
+    /// Binds `addr` with `limits`, one `SO_REUSEPORT` socket per core when
+    /// `socket_per_core`, else one socket shared by one loop per core.
+    pub fn bind_sockets(
+        addr: SocketAddrV4,
+        limits: Limits,
+        socket_per_core: bool,
+    ) -> io::Result<Server> {
         let buffer = usize::try_from(limits.recv_buffer).unwrap_or(usize::MAX);
-        let socket = UdpSocket::from_std(bind_udp_buffered(SocketAddr::V4(addr), buffer)?)?;
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (count, loops) = if socket_per_core {
+            (cores, 1)
+        } else {
+            (1, cores)
+        };
+        let sockets = bind_group(addr, buffer, count)?
+            .into_iter()
+            .map(|s| UdpSocket::from_std(s).map(Arc::new))
+            .collect::<io::Result<Vec<_>>>()?;
         Ok(Server {
-            socket: Arc::new(socket),
+            sockets,
             shared: Arc::new(Shared::new(limits)),
-            workers,
+            loops,
         })
     }
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
+        match self.sockets.first() {
+            Some(socket) => socket.local_addr(),
+            None => Err(io::Error::new(io::ErrorKind::NotConnected, "no socket")),
+        }
+    }
+
+    /// How many sockets serve (more than one: `SO_REUSEPORT`).
+    pub fn socket_count(&self) -> usize {
+        self.sockets.len()
     }
 
     /// The server's store (to preload pairs, or to inspect in tests).
@@ -254,31 +358,43 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes. A receive loop that ends (it only
-    /// can by a panic outside request handling) is logged and restarted.
+    /// can by a panic outside request handling) is logged and restarted on
+    /// its socket.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let mut loops = JoinSet::new();
-        let spawn = |loops: &mut JoinSet<()>| {
-            loops.spawn(serve_loop(
-                Arc::clone(&self.socket),
-                Arc::clone(&self.shared),
-            ));
+        // Which socket each running loop serves.
+        let mut socket_of = HashMap::new();
+        let spawn = |loops: &mut JoinSet<()>,
+                     socket_of: &mut HashMap<tokio::task::Id, usize>,
+                     i: usize| {
+            if let Some(socket) = self.sockets.get(i) {
+                let handle = loops.spawn(serve_loop(Arc::clone(socket), Arc::clone(&self.shared)));
+                socket_of.insert(handle.id(), i);
+            }
         };
-        for _ in 0..self.workers {
-            spawn(&mut loops);
+        for i in 0..self.sockets.len() {
+            for _ in 0..self.loops.max(1) {
+                spawn(&mut loops, &mut socket_of, i);
+            }
         }
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
-                Some(ended) = loops.join_next() => {
+                Some(ended) = loops.join_next_with_id() => {
+                    let id = match &ended {
+                        Ok((id, ())) => *id,
+                        Err(e) => e.id(),
+                    };
                     match ended {
                         Err(e) if e.is_panic() => {
                             tracing::error!(panic = %panic_text(e.into_panic().as_ref()), "receive loop panicked; restarting it");
                         }
-                        other => tracing::error!(result = ?other, "receive loop ended; restarting it"),
+                        other => tracing::error!(result = ?other.map(drop), "receive loop ended; restarting it"),
                     }
                     Stats::bump(&self.shared.stats.restarts);
-                    spawn(&mut loops);
+                    let i = socket_of.remove(&id).unwrap_or(0);
+                    spawn(&mut loops, &mut socket_of, i);
                 }
             }
         }
@@ -297,55 +413,42 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// One receive loop: a batch in, each datagram handled, the replies out.
 async fn serve_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
-    let mut buf = vec![0u8; 65536];
+    let mut batch = RecvBatch::new();
+    let mut replies = SendQueue::new();
     loop {
-        let (len, peer) = match socket.recv_from(&mut buf).await {
-            Ok(r) => r,
-            Err(e) => {
-                // ICMP errors from earlier sends can surface here; they are
-                // about some other peer, so they never stop the server.
-                tracing::debug!(error = %e, "receive error");
-                if !matches!(
-                    e.kind(),
-                    io::ErrorKind::ConnectionRefused
-                        | io::ErrorKind::ConnectionReset
-                        | io::ErrorKind::Interrupted
-                ) {
-                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                }
-                continue;
+        let received = socket
+            .async_io(Interest::READABLE, || batch.recv(&*socket))
+            .await;
+        if let Err(e) = received {
+            // ICMP errors from earlier sends can surface here; they are
+            // about some other peer, so they never stop the server.
+            tracing::debug!(error = %e, "receive error");
+            if !matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionRefused
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::Interrupted
+            ) {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             }
-        };
-        let datagram = buf.get(..len).unwrap_or_default();
-        #[cfg(test)]
-        shared.hooks.check(datagram, true);
-        tracing::trace!(%peer, len, "request");
-        let handled = std::panic::catch_unwind(AssertUnwindSafe(|| shared.handle(datagram, peer)));
-        let response = match handled {
-            Ok(Some(response)) => response,
-            Ok(None) => continue,
-            Err(payload) => {
-                Stats::bump(&shared.stats.panics);
-                tracing::error!(%peer, len, panic = %panic_text(payload.as_ref()), "request handling panicked; no reply, serving on");
-                continue;
+            continue;
+        }
+        for (datagram, peer) in batch.iter() {
+            #[cfg(test)]
+            shared.hooks.check(datagram, true);
+            shared.serve(datagram, peer, &mut replies);
+        }
+        if !replies.is_empty() {
+            // Sends everything queued, in order; when the send buffer is
+            // full, waits until it is writable again rather than dropping.
+            let sent = socket
+                .async_io(Interest::WRITABLE, || replies.send(&*socket))
+                .await;
+            if let Err(e) = sent {
+                tracing::debug!(error = %e, left = replies.len(), "send failed");
             }
-        };
-        let result = match &response {
-            Response::One(d) => socket.send_to(d, peer).await.map(drop),
-            Response::Many(ds) => {
-                let mut r = Ok(());
-                for d in ds {
-                    r = socket.send_to(d, peer).await.map(drop);
-                    if r.is_err() {
-                        break;
-                    }
-                }
-                r
-            }
-        };
-        if let Err(e) = result {
-            tracing::debug!(%peer, error = %e, "send failed");
         }
     }
 }
@@ -444,12 +547,12 @@ pub fn serve_until_signal(options: ServeOptions) -> Result<(), String> {
             Ok(SocketAddr::V4(a)) => a,
             _ => options.addr,
         };
-        // Keeps the socket open after `run` so that its drops can be read.
-        let socket = Arc::clone(&server.socket);
+        // Keeps the sockets open after `run` so that their drops can be read.
+        let sockets = server.sockets.clone();
         server.run(shutdown).await;
         let s = stats.snapshot();
         let kernel_drops = kernel_drops(bound).map_or("unknown".to_string(), |d| d.to_string());
-        drop(socket);
+        drop(sockets);
         tracing::info!(
             requests = s.requests,
             refused = s.refused,
@@ -466,23 +569,26 @@ pub fn serve_until_signal(options: ServeOptions) -> Result<(), String> {
     })
 }
 
-/// How many datagrams the kernel dropped for the UDP socket bound to `addr`
-/// because its receive buffer was full (the `drops` column of
-/// `/proc/net/udp`, Linux). `None` when that cannot be read.
+/// How many datagrams the kernel dropped for the UDP sockets bound to
+/// `addr` (several with `SO_REUSEPORT`) because their receive buffers were
+/// full (the `drops` column of `/proc/net/udp`, Linux). `None` when that
+/// cannot be read or no socket is bound there.
 pub fn kernel_drops(addr: SocketAddrV4) -> Option<u64> {
     let local = format!(
         "{:08X}:{:04X}",
         u32::from_le_bytes(addr.ip().octets()),
         addr.port()
     );
-    std::fs::read_to_string("/proc/net/udp")
-        .ok()?
+    let table = std::fs::read_to_string("/proc/net/udp").ok()?;
+    let mut drops = None;
+    for line in table
         .lines()
-        .find(|l| l.split_whitespace().nth(1) == Some(local.as_str()))?
-        .split_whitespace()
-        .last()?
-        .parse()
-        .ok()
+        .filter(|l| l.split_whitespace().nth(1) == Some(local.as_str()))
+    {
+        let d: u64 = line.split_whitespace().last()?.parse().ok()?;
+        drops = Some(drops.unwrap_or(0) + d);
+    }
+    drops
 }
 
 /// Registers SIGINT and SIGTERM at once (so a signal that arrives while the
@@ -666,7 +772,7 @@ mod tests {
         let mut server = runtime
             .block_on(async { Server::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)) })
             .unwrap();
-        server.workers = 1;
+        server.loops = 1;
         Arc::get_mut(&mut server.shared).unwrap().hooks = hooks;
         let addr = server.local_addr().unwrap();
         let stats = server.stats_handle();
@@ -704,6 +810,75 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         true
+    }
+
+    #[test]
+    fn a_group_shares_port_zero_and_keeps_others_out() {
+        let any = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
+        let group = bind_group(any, 1 << 16, 3).unwrap();
+        let SocketAddr::V4(addr) = group[0].local_addr().unwrap() else {
+            panic!("not v4")
+        };
+        assert_ne!(addr.port(), 0);
+        for s in &group {
+            assert_eq!(s.local_addr().unwrap(), SocketAddr::V4(addr));
+        }
+        // A second group, a single server socket or a plain bind: all
+        // refused, as a second dkvs-server must be.
+        for count in [1, 2] {
+            let e = bind_group(addr, 1 << 16, count).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::AddrInUse, "count {count}");
+        }
+        assert!(std::net::UdpSocket::bind(addr).is_err());
+        // And a group cannot join a port held by a plain socket.
+        let plain = bind_udp(SocketAddr::V4(any)).unwrap();
+        let SocketAddr::V4(taken) = plain.local_addr().unwrap() else {
+            panic!("not v4")
+        };
+        let e = bind_group(taken, 1 << 16, 2).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+    }
+
+    #[test]
+    fn a_socket_per_core_server_answers_every_source() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = runtime
+            .block_on(async {
+                Server::bind_sockets(
+                    SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0),
+                    Limits::default(),
+                    true,
+                )
+            })
+            .unwrap();
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        assert_eq!(server.socket_count(), cores);
+        let addr = server.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = runtime.spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        // Sources on many ports, so the kernel spreads them over the group.
+        for i in 0..16 {
+            let client = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+            client.connect(addr).unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let put = format!("k{i}\0v{i}");
+            assert_eq!(ask(&client, put.as_bytes()).unwrap(), b"\0");
+            let get = format!("k{}", i / 2);
+            assert_eq!(
+                ask(&client, get.as_bytes()).unwrap(),
+                format!("v{}", i / 2).as_bytes()
+            );
+        }
+        stop.send(()).unwrap();
+        runtime.block_on(task).unwrap();
     }
 
     #[test]
