@@ -21,7 +21,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 FUZZ="$ROOT/fuzz"
-ALL=(request dump_reply dump_encode servers_txt cluster_toml repl server limit_options)
+ALL=(request dump_reply dump_encode servers_txt cluster_toml repl server limit_options protocol_v2)
 WHICH="${1:-all}"
 SECONDS_PER_TARGET="${2:-60}"
 
