@@ -39,6 +39,12 @@ pub struct ServerSpec {
     pub nodes: u32,
     /// Whether `dkvs-tui` starts this server itself (SPEC §9).
     pub spawn: bool,
+    /// Where a spawned server keeps its pairs durably (`data_dir` in
+    /// `cluster.toml`, per server or from `[defaults]`); `None`: in memory.
+    pub data_dir: Option<PathBuf>,
+    /// The sync policy of a durable spawned server (`sync`); `None`: the
+    /// server's default.
+    pub sync: Option<crate::engine::SyncPolicy>,
 }
 
 impl ServerSpec {
@@ -49,6 +55,8 @@ impl ServerSpec {
             port,
             nodes,
             spawn: ip.is_loopback(),
+            data_dir: None,
+            sync: None,
         }
     }
 
@@ -196,6 +204,15 @@ impl ClusterConfig {
         } else {
             parse_servers_txt(&text, &name)?
         };
+        // A relative data_dir is relative to the file's directory.
+        let base = path.parent().unwrap_or(Path::new(""));
+        for server in &mut config.servers {
+            if let Some(dir) = &mut server.data_dir
+                && dir.is_relative()
+            {
+                *dir = base.join(&*dir);
+            }
+        }
         config.source = Some(path.to_path_buf());
         Ok(config)
     }
@@ -377,6 +394,8 @@ struct RawDefaults {
     w: Option<Spanned<i64>>,
     r: Option<Spanned<i64>>,
     timeout_ms: Option<Spanned<i64>>,
+    data_dir: Option<Spanned<String>>,
+    sync: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -386,6 +405,8 @@ struct RawServer {
     port: Spanned<i64>,
     nodes: Option<Spanned<i64>>,
     spawn: Option<bool>,
+    data_dir: Option<Spanned<String>>,
+    sync: Option<Spanned<String>>,
 }
 
 /// 1-based line number of byte `offset` in `text`.
@@ -465,6 +486,70 @@ pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, Confi
         }
     }
 
+    let dir = |v: &Spanned<String>| -> Result<PathBuf, ConfigError> {
+        if v.get_ref().is_empty() {
+            Err(at(v.span(), "data_dir", "an empty directory name".into()))
+        } else {
+            Ok(PathBuf::from(v.get_ref()))
+        }
+    };
+    let sync = |v: &Spanned<String>| -> Result<crate::engine::SyncPolicy, ConfigError> {
+        <crate::engine::SyncPolicy as clap::ValueEnum>::from_str(v.get_ref(), false).map_err(|_| {
+            at(
+                v.span(),
+                "sync",
+                format!(
+                    "{:?} is not a sync policy (always, periodic or none)",
+                    v.get_ref()
+                ),
+            )
+        })
+    };
+    let default_dir = raw
+        .defaults
+        .as_ref()
+        .and_then(|d| d.data_dir.as_ref())
+        .map(dir)
+        .transpose()?;
+    let default_sync = raw
+        .defaults
+        .as_ref()
+        .and_then(|d| d.sync.as_ref())
+        .map(sync)
+        .transpose()?;
+
+    let dir = |v: &Spanned<String>| -> Result<PathBuf, ConfigError> {
+        if v.get_ref().is_empty() {
+            Err(at(v.span(), "data_dir", "an empty directory name".into()))
+        } else {
+            Ok(PathBuf::from(v.get_ref()))
+        }
+    };
+    let sync = |v: &Spanned<String>| -> Result<crate::engine::SyncPolicy, ConfigError> {
+        <crate::engine::SyncPolicy as clap::ValueEnum>::from_str(v.get_ref(), false).map_err(|_| {
+            at(
+                v.span(),
+                "sync",
+                format!(
+                    "{:?} is not a sync policy (always, periodic or none)",
+                    v.get_ref()
+                ),
+            )
+        })
+    };
+    let default_dir = raw
+        .defaults
+        .as_ref()
+        .and_then(|d| d.data_dir.as_ref())
+        .map(dir)
+        .transpose()?;
+    let default_sync = raw
+        .defaults
+        .as_ref()
+        .and_then(|d| d.sync.as_ref())
+        .map(sync)
+        .transpose()?;
+
     let mut servers: Vec<ServerSpec> = Vec::new();
     let mut seen = Seen::default();
     for entry in raw.server.unwrap_or_default() {
@@ -489,6 +574,28 @@ pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, Confi
         let mut spec = ServerSpec::new(ip, port, nodes);
         if let Some(spawn) = s.spawn {
             spec.spawn = spawn;
+        }
+        // [defaults] data_dir is a parent: each server gets its own
+        // directory in it, named after its address.
+        spec.data_dir = match &s.data_dir {
+            Some(d) => Some(dir(d)?),
+            None => default_dir.as_ref().map(|d| d.join(format!("{ip}-{port}"))),
+        };
+        spec.sync = s.sync.as_ref().map(sync).transpose()?.or(default_sync);
+        if let (Some(d), Some(mine)) = (&s.data_dir, &spec.data_dir)
+            && let Some(other) = servers
+                .iter()
+                .position(|o| o.data_dir.as_ref() == Some(mine))
+        {
+            return Err(at(
+                d.span(),
+                "data_dir",
+                format!(
+                    "{} is already the data directory of server {}; one server per directory",
+                    mine.display(),
+                    other + 1
+                ),
+            ));
         }
         let _ = span;
         servers.push(spec);
@@ -588,6 +695,48 @@ mod tests {
         assert_eq!(c.defaults.timeout_ms, 500);
         assert_eq!(c.servers.len(), 2);
         assert!(c.servers[1].spawn);
+    }
+
+    #[test]
+    fn cluster_toml_data_dir_and_sync() {
+        let c = toml_cfg(
+            "[defaults]\ndata_dir = \"data\"\nsync = \"periodic\"\n\n[[server]]\nip = \"127.0.0.1\"\nport = 1234\n\n[[server]]\nip = \"127.0.0.1\"\nport = 1235\ndata_dir = \"/srv/b\"\nsync = \"always\"\n\n[[server]]\nip = \"127.0.0.1\"\nport = 1236\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.servers[0].data_dir.as_deref(),
+            Some(Path::new("data/127.0.0.1-1234"))
+        );
+        assert_eq!(c.servers[0].sync, Some(crate::engine::SyncPolicy::Periodic));
+        assert_eq!(c.servers[1].data_dir.as_deref(), Some(Path::new("/srv/b")));
+        assert_eq!(c.servers[1].sync, Some(crate::engine::SyncPolicy::Always));
+        let plain = toml_cfg("[[server]]\nip = \"127.0.0.1\"\nport = 1234\n").unwrap();
+        assert_eq!(
+            (plain.servers[0].data_dir.as_ref(), plain.servers[0].sync),
+            (None, None)
+        );
+        let e = toml_cfg("[[server]]\nip = \"127.0.0.1\"\nport = 1234\nsync = \"often\"\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(4), Some("sync")));
+        let e = toml_cfg(
+            "[[server]]\nip = \"127.0.0.1\"\nport = 1234\ndata_dir = \"d\"\n[[server]]\nip = \"127.0.0.1\"\nport = 1235\ndata_dir = \"d\"\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(8), Some("data_dir")));
+        assert!(e.message.contains("server 1"), "{e}");
+    }
+
+    #[test]
+    fn cluster_toml_relative_data_dir_resolves_against_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("cluster.toml");
+        std::fs::write(
+            &path,
+            "[[server]]\nip = \"127.0.0.1\"\nport = 1234\ndata_dir = \"d1\"\n",
+        )
+        .unwrap();
+        let c = ClusterConfig::load(&path).unwrap();
+        assert_eq!(c.servers[0].data_dir, Some(tmp.path().join("d1")));
     }
 
     #[test]

@@ -132,7 +132,9 @@ pub struct LogEvent {
     pub text: String,
 }
 
-/// How to start one server process: `program args... <IP> <PORT>`.
+/// How to start one server process: `program args... <IP> <PORT>`, with
+/// `--data-dir DIR` and `--sync POLICY` before the address when the
+/// server's [`ServerSpec`] has them.
 #[derive(Debug, Clone)]
 pub struct Launcher {
     /// The executable.
@@ -161,8 +163,16 @@ impl Launcher {
 
     fn command(&self, spec: &ServerSpec) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(&self.program);
-        cmd.args(&self.args)
-            .arg(spec.ip.to_string())
+        cmd.args(&self.args);
+        // A durable server (`data_dir` in cluster.toml) gets its storage
+        // options before the address.
+        if let Some(dir) = &spec.data_dir {
+            cmd.arg("--data-dir").arg(dir);
+        }
+        if let Some(sync) = spec.sync {
+            cmd.arg("--sync").arg(sync.to_string());
+        }
+        cmd.arg(spec.ip.to_string())
             .arg(spec.port.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
