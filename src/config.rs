@@ -518,38 +518,6 @@ pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, Confi
         .map(sync)
         .transpose()?;
 
-    let dir = |v: &Spanned<String>| -> Result<PathBuf, ConfigError> {
-        if v.get_ref().is_empty() {
-            Err(at(v.span(), "data_dir", "an empty directory name".into()))
-        } else {
-            Ok(PathBuf::from(v.get_ref()))
-        }
-    };
-    let sync = |v: &Spanned<String>| -> Result<crate::engine::SyncPolicy, ConfigError> {
-        <crate::engine::SyncPolicy as clap::ValueEnum>::from_str(v.get_ref(), false).map_err(|_| {
-            at(
-                v.span(),
-                "sync",
-                format!(
-                    "{:?} is not a sync policy (always, periodic or none)",
-                    v.get_ref()
-                ),
-            )
-        })
-    };
-    let default_dir = raw
-        .defaults
-        .as_ref()
-        .and_then(|d| d.data_dir.as_ref())
-        .map(dir)
-        .transpose()?;
-    let default_sync = raw
-        .defaults
-        .as_ref()
-        .and_then(|d| d.sync.as_ref())
-        .map(sync)
-        .transpose()?;
-
     let mut servers: Vec<ServerSpec> = Vec::new();
     let mut seen = Seen::default();
     for entry in raw.server.unwrap_or_default() {
