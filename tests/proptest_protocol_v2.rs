@@ -155,6 +155,10 @@ fn owned() -> impl Strategy<Value = Owned> {
     ]
 }
 
+/// A record read back from a page: key, `Some(Some(value))` live,
+/// `Some(None)` tombstone, `None` value omitted, and version.
+type Seen = (Vec<u8>, Option<Option<Vec<u8>>>, Version);
+
 fn test_key(id: u8) -> AuthKey {
     AuthKey::new(id, b"proptest secret of 32 bytes.....").unwrap()
 }
@@ -278,8 +282,7 @@ proptest! {
             })
             .collect();
         let mut cursor: Vec<u8> = Vec::new();
-        // (key, Some(value) live / None tombstone, or omitted, version)
-        let mut seen: Vec<(Vec<u8>, Option<Option<Vec<u8>>>, Version)> = Vec::new();
+        let mut seen: Vec<Seen> = Vec::new();
         for _ in 0..=all.len() {
             let rest = all.iter().copied().filter(|e| e.key > &cursor[..]);
             let d = encode_page(9, all.len() as u64, limit, rest, auth).unwrap();
