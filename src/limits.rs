@@ -202,7 +202,7 @@ pub struct LimitArgs {
     /// [default: 127.0.0.0/8]
     #[arg(long = "allow-dump", value_name = "CIDR", value_parser = parse_net)]
     pub allow_dump: Vec<Option<Cidr>>,
-    /// Refuse puts once keys + values + 96 bytes per pair would exceed BYTES
+    /// Refuse puts once keys + values + 64 bytes per pair would exceed BYTES
     /// (suffixes K, M, G) [default: 1G]
     #[arg(long = "max-memory", value_name = "BYTES", value_parser = parse_size)]
     pub max_memory: Option<u64>,

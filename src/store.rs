@@ -5,8 +5,31 @@
 //! waits behind a write to a key of another shard. Keys are hashed with std's
 //! SipHash under a random per-process key (`RandomState`), so a client cannot
 //! craft colliding keys to slow the server down (`benches/hash_flood.rs`
-//! shows it). Values are reference-counted (`Bytes`), so a get clones a
-//! pointer under the lock and copies nothing.
+//! shows it).
+//!
+//! Memory layout (issue 5, goal P5): a pair is one heap allocation, an
+//! `Arc<[u8]>` holding the key length (LEB128, one byte below 128), the key
+//! and the value; the map is a set of these ([`Pair`] hashes and compares by
+//! its key part and borrows as `&[u8]`, so a lookup by key allocates
+//! nothing). A table slot is the 16-byte `Arc` pointer and nothing is added
+//! to a pair when it is read, so memory does not grow with reads. A get
+//! hands out the value as a `Bytes` owning a clone of the `Arc`
+//! (`Bytes::from_owner`): the value is not copied (one small allocation for
+//! the `Bytes` owner, freed with the reply), and a reply already handed out
+//! stays valid when the key is replaced.
+//!
+//! Measured with `benches/compare.py`'s P5 commands (1,000,000 puts of
+//! 16-byte keys and 100-byte values by `dkvs-bench --fill -c 64` into a fresh
+//! `dkvs-server`, growth of its `VmRSS`; memcached filled the same way as the
+//! script does, in the same run): the `DashMap<Box<[u8]>, Bytes>` this layout
+//! replaced took 247 bytes per key (274 once every key had been read, each
+//! `Bytes` then having its shared header), 1.26× memcached's 195; this layout
+//! takes 180 bytes per key, reads included, 0.92× memcached's 196 (at 200,000
+//! keys: 167 vs 198, 0.85×). The 180 are a 144-byte malloc chunk for the
+//! 133-byte `Arc` (16 counts + 1 + 16 + 100) and 36 bytes of table: 17 bytes
+//! per bucket (slot + control byte) in tables that are 48 % full at this
+//! count (8 shards of 2^18 buckets; hashbrown doubles at 7/8 full, so the
+//! fill lies between 44 % and 88 % whatever the count).
 //!
 //! The store also enforces a memory limit: every pair is accounted as
 //! key + value + [`PAIR_OVERHEAD`] bytes, and a put that would take the total
@@ -18,16 +41,21 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 
-/// Bytes accounted for each stored pair beyond its key and value: the boxed
-/// key and `Bytes` handles (16 + 32), the value's shared header (~32) and the
-/// hash table slot and allocator rounding (~16).
-pub const PAIR_OVERHEAD: u64 = 96;
+/// Bytes accounted for each stored pair beyond its key and value: the real
+/// cost measured for the P5 workload (180 bytes of RSS per pair of 16 + 100
+/// bytes, see the module comment), i.e. the `Arc` counts (16) and key-length
+/// byte, the allocator's chunk header and rounding, and the table slot and
+/// control byte divided by the table's load factor.
+pub const PAIR_OVERHEAD: u64 = 64;
 
 /// The accounted size of one pair.
 pub fn pair_size(key: &[u8], value: &[u8]) -> u64 {
@@ -42,10 +70,124 @@ pub struct OverMemory {
     pub limit: u64,
 }
 
+/// One stored pair in one allocation: the key length as LEB128, the key,
+/// the value. Hashes, compares and borrows as its key, so the map is a set
+/// of pairs searched by `&[u8]`.
+#[derive(Debug, Clone)]
+struct Pair(Arc<[u8]>);
+
+/// Longest LEB128 encoding of a `usize` (64 bits, 7 per byte).
+const MAX_LEN_BYTES: usize = 10;
+
+impl Pair {
+    /// Packs `key` and `value` (one allocation, one copy of each).
+    fn new(key: &[u8], value: &[u8]) -> Pair {
+        let mut header = [0u8; MAX_LEN_BYTES];
+        let mut used = 0;
+        let mut n = key.len();
+        for byte in header.iter_mut() {
+            used += 1;
+            // Truncation intended: the low 7 bits.
+            *byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                break;
+            }
+            *byte |= 0x80;
+        }
+        let header = header.get(..used).unwrap_or_default();
+        // `repeat_n` has an exact length: `collect` makes one allocation of
+        // the final size (and zeroes it), then three `memcpy`s fill it.
+        let mut packed: Arc<[u8]> =
+            std::iter::repeat_n(0, used + key.len() + value.len()).collect();
+        // Always taken: the `Arc` is unique and the lengths add up.
+        if let Some(buf) = Arc::get_mut(&mut packed)
+            && let Some((head, rest)) = buf.split_at_mut_checked(header.len())
+            && let Some((k, v)) = rest.split_at_mut_checked(key.len())
+        {
+            head.copy_from_slice(header);
+            k.copy_from_slice(key);
+            v.copy_from_slice(value);
+        }
+        Pair(packed)
+    }
+
+    /// The key and the value.
+    fn split(&self) -> (&[u8], &[u8]) {
+        let mut len = 0usize;
+        let mut shift = 0u32;
+        let mut header = 0;
+        for &byte in self.0.iter().take(MAX_LEN_BYTES) {
+            header += 1;
+            len |= usize::from(byte & 0x7f).checked_shl(shift).unwrap_or(0);
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        let rest = self.0.get(header..).unwrap_or_default();
+        rest.split_at_checked(len).unwrap_or((rest, &[]))
+    }
+
+    fn key(&self) -> &[u8] {
+        self.split().0
+    }
+
+    fn value(&self) -> &[u8] {
+        self.split().1
+    }
+
+    /// The accounted size ([`pair_size`]).
+    fn size(&self) -> u64 {
+        let (key, value) = self.split();
+        pair_size(key, value)
+    }
+}
+
+impl Hash for Pair {
+    /// Exactly as the key hashes as `[u8]`, so lookups by `&[u8]` find it.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl PartialEq for Pair {
+    fn eq(&self, other: &Pair) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Pair {}
+
+impl Borrow<[u8]> for Pair {
+    fn borrow(&self) -> &[u8] {
+        self.key()
+    }
+}
+
+/// The value part of a pair, as the owner of a `Bytes` handed out by a get.
+struct ValueOf(Pair);
+
+impl AsRef<[u8]> for ValueOf {
+    fn as_ref(&self) -> &[u8] {
+        self.0.value()
+    }
+}
+
+impl ValueOf {
+    /// The value of `pair` as `Bytes`, without copying it.
+    fn bytes(pair: &Pair) -> Bytes {
+        if pair.value().is_empty() {
+            return Bytes::new();
+        }
+        Bytes::from_owner(ValueOf(pair.clone()))
+    }
+}
+
 /// A concurrent map from keys to values, with a memory limit.
 #[derive(Debug)]
 pub struct Store {
-    map: DashMap<Box<[u8]>, Bytes>,
+    map: DashMap<Pair, ()>,
     used: AtomicU64,
     limit: u64,
 }
@@ -71,9 +213,10 @@ impl Store {
         }
     }
 
-    /// The value of `key`, if present.
+    /// The value of `key`, if present. The value is not copied: the `Bytes`
+    /// shares the stored allocation and stays valid after a replacement.
     pub fn get(&self, key: &[u8]) -> Option<Bytes> {
-        self.map.get(key).map(|v| v.value().clone())
+        self.map.get(key).map(|entry| ValueOf::bytes(entry.key()))
     }
 
     /// Stores `value` under `key`, replacing any previous value. Refused,
@@ -81,26 +224,22 @@ impl Store {
     /// limit; a replacement that keeps or shrinks the size always succeeds.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<(), OverMemory> {
         let new_size = pair_size(key, value);
-        // Replacing: the shard's write lock is held by `slot` until the
-        // counter and the value are both updated.
-        if let Some(mut slot) = self.map.get_mut(key) {
-            let old_size = pair_size(key, slot.value());
-            self.reserve(old_size, new_size)?;
-            *slot = Bytes::copy_from_slice(value);
-            return Ok(());
-        }
-        match self.map.entry(key.into()) {
-            Entry::Occupied(mut slot) => {
-                // Inserted by another thread meanwhile.
-                let old_size = pair_size(key, slot.get());
-                self.reserve(old_size, new_size)?;
-                slot.insert(Bytes::copy_from_slice(value));
+        // Packed before the shard lock is taken; the lock is held by `slot`
+        // until the counter and the pair are both updated.
+        let replaced = match self.map.entry(Pair::new(key, value)) {
+            Entry::Occupied(slot) => {
+                self.reserve(slot.key().size(), new_size)?;
+                // The new pair replaces the old one, key included.
+                slot.replace_entry(()).0
             }
             Entry::Vacant(slot) => {
                 self.reserve(0, new_size)?;
-                slot.insert(Bytes::copy_from_slice(value));
+                slot.insert(());
+                return Ok(());
             }
-        }
+        };
+        // Freed (unless a reply still holds it) after the lock is released.
+        drop(replaced);
         Ok(())
     }
 
@@ -142,7 +281,7 @@ impl Store {
         let mut pairs: Vec<(Box<[u8]>, Bytes)> = self
             .map
             .iter()
-            .map(|e| (e.key().clone(), e.value().clone()))
+            .map(|e| (e.key().key().into(), ValueOf::bytes(e.key())))
             .collect();
         pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         pairs
@@ -243,5 +382,76 @@ mod tests {
         let sum: u64 = s.snapshot().iter().map(|(k, v)| pair_size(k, v)).sum();
         assert_eq!(s.used_bytes(), sum);
         assert!(sum <= limit);
+    }
+
+    #[test]
+    fn pair_is_one_allocation_with_the_key_length_in_front() {
+        // Lengths around every LEB128 byte boundary that a key can reach.
+        for len in [0usize, 1, 127, 128, 129, 16_383, 16_384, 70_000] {
+            let key: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let value = vec![7u8; len % 300];
+            let pair = Pair::new(&key, &value);
+            let header = match len {
+                0..=127 => 1,
+                128..=16_383 => 2,
+                _ => 3,
+            };
+            assert_eq!(pair.0.len(), header + key.len() + value.len(), "{len}");
+            assert_eq!(pair.split(), (&key[..], &value[..]), "{len}");
+            assert_eq!(pair.size(), pair_size(&key, &value));
+        }
+    }
+
+    #[test]
+    fn pair_hashes_and_borrows_as_its_key() {
+        use std::hash::BuildHasher;
+        let state = std::collections::hash_map::RandomState::new();
+        let pair = Pair::new(b"some key", b"some value");
+        assert_eq!(state.hash_one(&pair), state.hash_one(&b"some key"[..]));
+        assert_eq!(Borrow::<[u8]>::borrow(&pair), b"some key");
+        // Equal keys are equal pairs whatever the values.
+        assert_eq!(pair, Pair::new(b"some key", b"other"));
+        assert_ne!(pair, Pair::new(b"some ke", b"ysome value"));
+    }
+
+    #[test]
+    fn long_keys_and_empty_values_round_trip() {
+        let s = Store::new();
+        let long = vec![b'k'; 70_000];
+        s.put(&long, b"v").unwrap();
+        s.put(b"e", b"").unwrap();
+        s.put(b"", b"empty key").unwrap();
+        assert_eq!(s.get(&long).unwrap(), &b"v"[..]);
+        assert_eq!(s.get(b"e").unwrap(), &b""[..]);
+        assert_eq!(s.get(b"").unwrap(), &b"empty key"[..]);
+        assert!(s.get(&long[1..]).is_none());
+        let snap = s.snapshot();
+        let keys: Vec<&[u8]> = snap.iter().map(|(k, _)| &k[..]).collect();
+        assert_eq!(keys, [&b""[..], b"e", &long[..]]);
+        assert_eq!(
+            s.used_bytes(),
+            pair_size(&long, b"v") + pair_size(b"e", b"") + pair_size(b"", b"empty key")
+        );
+    }
+
+    #[test]
+    fn get_shares_the_stored_bytes_and_outlives_a_replacement() {
+        let s = Store::new();
+        s.put(b"k", b"first value").unwrap();
+        let a = s.get(b"k").unwrap();
+        let b = s.get(b"k").unwrap();
+        // Zero-copy: both replies point into the one stored allocation.
+        assert_eq!(a.as_ptr(), b.as_ptr());
+        let stored = s.map.get(&b"k"[..]).unwrap().key().value().as_ptr();
+        assert_eq!(a.as_ptr(), stored);
+        // A reply handed out keeps the old value; the store has the new one.
+        s.put(b"k", b"second").unwrap();
+        assert_eq!(a, &b"first value"[..]);
+        assert_eq!(s.get(b"k").unwrap(), &b"second"[..]);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.used_bytes(), pair_size(b"k", b"second"));
+        drop(b);
+        // The replaced pair lives until its last reply is dropped.
+        assert_eq!(a, &b"first value"[..]);
     }
 }
