@@ -327,6 +327,24 @@ impl Message<'_> {
         self.opcode() & 0x80 == 0
     }
 
+    /// Whether this message is a reply a request with opcode `request` can
+    /// get: VALUE or NOT FOUND to GET, STORED or OLDER to PUT and DELETE,
+    /// PAGE to DUMP, the matching reply to HELLO and STATS, REFUSED to any.
+    /// A client treats any other reply with the request's id as invalid
+    /// (never counted toward a quorum), as it does in v1.
+    pub fn answers(&self, request: u8) -> bool {
+        use opcode::*;
+        matches!(
+            (request, self.opcode()),
+            (HELLO, HELLO_REPLY)
+                | (GET, VALUE | NOT_FOUND)
+                | (PUT | DELETE, STORED | OLDER)
+                | (DUMP, PAGE)
+                | (STATS, STATS_REPLY)
+                | (HELLO | GET | PUT | DELETE | DUMP | STATS, REFUSED)
+        )
+    }
+
     /// Bytes of the body (between header and trailer).
     fn body_len(&self) -> usize {
         const V: usize = Version::ENCODED_LEN;
@@ -978,6 +996,76 @@ pub enum AuthError {
     ShortSecret,
 }
 
+/// Why a key file cannot be used ([`parse_key_file`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct KeyFileError {
+    /// The 1-based line at fault, if one is.
+    pub line: Option<usize>,
+    /// What is wrong (never the secret).
+    pub message: String,
+}
+
+/// Reads a key file (`--key-file`): one key per line, `<id> <secret as
+/// hex>`, id 0 to 255, secret at least [`MIN_SECRET_LEN`] bytes; blank lines
+/// and lines starting with `#` are ignored. The first key signs; all are
+/// accepted ([`verify`]), which is how keys are rotated. Ids must be
+/// distinct and there must be at least one key.
+pub fn parse_key_file(text: &str) -> Result<Vec<AuthKey>, KeyFileError> {
+    let mut keys: Vec<AuthKey> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let err = |message: &str| KeyFileError {
+            line: Some(n + 1),
+            message: message.to_string(),
+        };
+        let mut words = line.split_whitespace();
+        let (Some(id), Some(hex), None) = (words.next(), words.next(), words.next()) else {
+            return Err(err("expected `<id> <secret in hex>`"));
+        };
+        let id: u8 = id.parse().map_err(|_| err("the id must be 0 to 255"))?;
+        if keys.iter().any(|k| k.id == id) {
+            return Err(err(&format!("key id {id} appears twice")));
+        }
+        let secret = decode_hex(hex).ok_or_else(|| err("the secret must be hexadecimal digits"))?;
+        let key = AuthKey::new(id, &secret).map_err(|_| {
+            err(&format!(
+                "the secret must be at least {MIN_SECRET_LEN} bytes"
+            ))
+        })?;
+        keys.push(key);
+    }
+    if keys.is_empty() {
+        return Err(KeyFileError {
+            line: None,
+            message: "no key".to_string(),
+        });
+    }
+    Ok(keys)
+}
+
+/// Hex digits (an even number of them) to bytes.
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let digit = |c: u8| {
+        char::from(c)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    hex.as_bytes()
+        .chunks(2)
+        .map(|pair| match pair {
+            &[hi, lo] => Some(digit(hi)? << 4 | digit(lo)?),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The replay window check: a signed datagram is accepted only when its
 /// timestamp is within `window_ms` of the receiver's clock `now_ms`, on
 /// either side (clocks differ both ways).
@@ -1477,6 +1565,60 @@ mod tests {
             AuthError::ShortSecret
         );
         assert!(!format!("{k1:?}").contains("0123"));
+    }
+
+    #[test]
+    fn key_files() {
+        let secret = "30313233343536373839616263646566".repeat(2);
+        let text = format!("# keys\n\n2 {secret}\n  1   {}  \n", &secret[..32]);
+        let keys = parse_key_file(&text).unwrap();
+        assert_eq!(keys.iter().map(AuthKey::id).collect::<Vec<_>>(), vec![2, 1]);
+        assert_eq!(keys[0].secret, VECTOR_SECRET);
+        let err = |t: &str| parse_key_file(t).unwrap_err().to_string();
+        assert_eq!(err(""), "no key");
+        assert_eq!(err("# only\n"), "no key");
+        assert_eq!(err("1\n"), "line 1: expected `<id> <secret in hex>`");
+        assert_eq!(
+            err(&format!("1 {secret} x")),
+            "line 1: expected `<id> <secret in hex>`"
+        );
+        assert_eq!(
+            err(&format!("256 {secret}")),
+            "line 1: the id must be 0 to 255"
+        );
+        assert_eq!(
+            err(&format!("1 {secret}\n1 {secret}")),
+            "line 2: key id 1 appears twice"
+        );
+        assert_eq!(err("1 3g"), "line 1: the secret must be hexadecimal digits");
+        assert_eq!(
+            err("1 abc"),
+            "line 1: the secret must be hexadecimal digits"
+        );
+        assert_eq!(err("1 é1"), "line 1: the secret must be hexadecimal digits");
+        assert_eq!(
+            err("1 00112233"),
+            "line 1: the secret must be at least 16 bytes"
+        );
+        assert!(!err(&format!("x {secret}")).contains(&secret));
+    }
+
+    #[test]
+    fn which_replies_answer_which_requests() {
+        use opcode::*;
+        let stored = Message::Stored;
+        assert!(stored.answers(PUT) && stored.answers(DELETE) && !stored.answers(GET));
+        let refused = Message::Refused {
+            reason: Reason::Malformed,
+        };
+        for r in [HELLO, GET, PUT, DELETE, DUMP, STATS] {
+            assert!(refused.answers(r));
+        }
+        assert!(!refused.answers(VALUE));
+        assert!(Message::NotFound { tombstone: None }.answers(GET));
+        assert!(!Message::Hello.answers(HELLO));
+        assert!(Message::Page(Page::default()).answers(DUMP));
+        assert!(!Message::Page(Page::default()).answers(GET));
     }
 
     #[test]
