@@ -19,6 +19,7 @@
 pub mod committer;
 pub mod durable;
 pub mod memory;
+pub mod serve;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -30,6 +31,7 @@ pub use crate::version::Version;
 pub use committer::Committer;
 pub use durable::{DurableEngine, DurableOptions};
 pub use memory::MemoryEngine;
+pub use serve::DurableStorage;
 
 /// A stored value with the metadata protocol v2 needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -846,3 +846,78 @@ impl Drop for FakeServer {
         }
     }
 }
+
+impl Cluster {
+    /// Like [`Cluster::start`], with `options` (e.g. `--data-dir DIR`)
+    /// before the address. Stderr is appended to `server-<i>.err`, so the
+    /// logs of earlier runs of the same server are kept.
+    pub fn start_with_options(&mut self, i: usize, options: &[&std::ffi::OsStr]) {
+        assert!(self.running[i].is_none(), "server {i} already running");
+        let (ip, port, _) = self.servers[i];
+        let out_path = self.dir.path().join(format!("server-{i}.out"));
+        let err_path = self.dir.path().join(format!("server-{i}.err"));
+        let append = |p: &Path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .unwrap()
+        };
+        let mut cmd = clean_command(SERVER, self.dir.path());
+        cmd.args(options).arg(ip.to_string()).arg(port.to_string());
+        cmd.stdout(append(&out_path)).stderr(append(&err_path));
+        let handle = self
+            .procs
+            .spawn(format!("dkvs-server {ip} {port}"), &mut cmd);
+        self.running[i] = Some(handle);
+        let addr = self.addr(i);
+        wait_ready(&mut self.procs, handle, addr, &err_path);
+    }
+}
+
+/// Sends `datagram` to `addr` from `socket` and waits at most `limit` for a
+/// datagram from `addr`; `None` when none came. Other sources are ignored.
+pub fn udp_request(
+    socket: &UdpSocket,
+    addr: SocketAddrV4,
+    datagram: &[u8],
+    limit: Duration,
+) -> Option<Vec<u8>> {
+    socket.send_to(datagram, addr).ok()?;
+    let deadline = Instant::now() + limit;
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        socket
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .ok()?;
+        match socket.recv_from(&mut buf) {
+            Ok((n, from)) if from == SocketAddr::V4(addr) => return Some(buf[..n].to_vec()),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// The datagrams of a v1 dump of `addr` (the first says how many pairs
+/// follow), read until `limit` or until 200 ms pass without one.
+pub fn udp_dump(addr: SocketAddrV4, limit: Duration) -> Vec<Vec<u8>> {
+    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind a dump socket");
+    let mut datagrams = Vec::new();
+    if let Some(first) = udp_request(&socket, addr, b"", limit) {
+        datagrams.push(first);
+        while let Some(more) = {
+            socket
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let mut buf = vec![0u8; 65536];
+            socket
+                .recv_from(&mut buf)
+                .ok()
+                .map(|(n, _)| buf[..n].to_vec())
+        } {
+            datagrams.push(more);
+        }
+    }
+    datagrams
+}
