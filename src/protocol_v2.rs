@@ -1049,7 +1049,7 @@ pub fn parse_key_file(text: &str) -> Result<Vec<AuthKey>, KeyFileError> {
 
 /// Hex digits (an even number of them) to bytes.
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| {
