@@ -1,11 +1,13 @@
 //! The UDP server: its sockets, its receive loops, one [`Store`].
 //!
 //! Threading: the server runs on a multi-threaded tokio runtime with one
-//! worker thread per core, and one receive loop per core (see
-//! `docs/ARCHITECTURE.md`, "Threading", and `docs/DECISIONS.md` #14 for
-//! why the loops share one socket rather than one `SO_REUSEPORT` socket
-//! each — [`bind_group`] can do both, and a second server on a port in use
-//! always gets "address in use").
+//! worker thread per core, and one receive loop per core, each on its own
+//! socket: the cores' sockets share the port with `SO_REUSEPORT`
+//! ([`bind_group`]), and the kernel spreads the sources over them. A
+//! second server on a port in use still gets "address in use": the group
+//! is bound only after a plain probe socket got the port (see
+//! `docs/DECISIONS.md` #14, and `docs/PROFILE.md` for the measurement that
+//! chose this over one socket shared by all loops).
 //!
 //! A receive loop takes a batch of datagrams with one system call
 //! ([`RecvBatch`], `recvmmsg`), handles each one on its own
@@ -272,10 +274,11 @@ pub fn bind_group(
         .collect()
 }
 
-/// Whether the server opens one `SO_REUSEPORT` socket per core (true) or
-/// shares one socket between its loops (false, the default: as fast on 2
-/// cores, see `docs/DECISIONS.md` #14 and `docs/PROFILE.md`).
-const SOCKET_PER_CORE: bool = false;
+/// Whether the server opens one `SO_REUSEPORT` socket per core (true, the
+/// default: 3-5 % less CPU per request than one socket shared by the
+/// loops on 2 cores, fewer wake-ups; `docs/PROFILE.md`) or shares one
+/// socket between its loops (false).
+const SOCKET_PER_CORE: bool = true;
 
 /// A bound server, ready to run.
 #[derive(Debug)]
