@@ -32,7 +32,8 @@
 //! loop takes at most [`BATCH`](crate::udp_batch::BATCH) datagrams, answers them and only then takes
 //! more, so requests that arrive faster than the loops serve them wait in
 //! the socket's receive buffer (`--recv-buffer`, default
-//! [`RECV_BUFFER_BYTES`], capped by the kernel at `net.core.rmem_max`) and,
+//! [`RECV_BUFFER_BYTES`], capped by the kernel at `net.core.rmem_max`; with
+//! a socket per core each has that buffer, drained by its own loop) and,
 //! once it is full, are dropped by the kernel (counted in the `drops`
 //! column of `/proc/net/udp`). A request that is served therefore waited
 //! at most one buffer's worth of requests (`benches/overload.rs` measures

@@ -248,6 +248,13 @@ impl SendQueue {
                 send_chunk(fd, chunk)
             };
             match sent {
+                // Never seen (a send of at least one datagram either sends
+                // some or fails), but if it happened, dropping the first
+                // datagram keeps this loop from spinning.
+                Ok(0) => {
+                    self.pending.pop_front();
+                    self.refused += 1;
+                }
                 Ok(n) => {
                     self.pending.drain(..n.min(self.pending.len()));
                 }
