@@ -222,7 +222,7 @@ impl fmt::Display for SyncPolicy {
 }
 
 /// The storage options of `dkvs-server` (and of servers the TUI spawns).
-#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct StorageArgs {
     /// Keep the pairs in DIR (created if missing) so that they survive a
     /// restart or a crash; without it they live in memory only. One server
@@ -244,6 +244,19 @@ pub struct StorageArgs {
     /// disk's; a full disk also refuses puts]
     #[arg(long = "max-disk", value_name = "BYTES", value_parser = crate::limits::parse_size)]
     pub max_disk: Option<u64>,
+}
+
+impl Default for StorageArgs {
+    /// In memory; with a data directory: `--sync always`, 1 s interval, no
+    /// size limit (the command line's defaults).
+    fn default() -> StorageArgs {
+        StorageArgs {
+            data_dir: None,
+            sync: SyncPolicy::Always,
+            sync_interval_ms: 1000,
+            max_disk: None,
+        }
+    }
 }
 
 impl StorageArgs {
