@@ -349,9 +349,14 @@ def main():
     P5["memcached"] = (rss0, rss_bytes(mc.pid), stored, time.time() - t0)
     stop(mc)
 
+    # ---- Durable puts and restart time (issue 6): compare_durable.py ------
+    import compare_durable
+    durable = compare_durable.section()
+
     R["runtime_s"] = time.time() - started
     report(R, P1, P2, P3, P4, P5, P6, curve_c, CONC, curve_v, SIZES, crit_build, crit_lookup,
            crit_codec, profile, MKEYS)
+    compare_durable.splice(durable)
     log(f"wrote {DOC}")
 
 

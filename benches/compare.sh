@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of dkvs vs redis-server, memcached and a trivial UDP
-# reply server on 127.0.0.1 (issue 5: P1-P6 and the curves). Installs what
+# reply server on 127.0.0.1 (issue 5: P1-P6 and the curves; issue 6: durable
+# puts per sync policy vs redis AOF, restart time, benches/compare_durable.py,
+# which also runs alone). Installs what
 # it needs (Debian packages), builds the release binaries, runs
 # benches/compare.py, and writes docs/BENCHMARKS.md and docs/img/*.png.
 #

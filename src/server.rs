@@ -57,6 +57,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::task::JoinSet;
 
+use crate::engine::{DurableEngine, DurableStorage, Engine, Record, StorageArgs};
 use crate::limits::{DATAGRAM_OVERHEAD, ReplyBudget};
 pub use crate::limits::{Limits, Stats, StatsSnapshot};
 use crate::protocol::{self, PutError, Request};
@@ -123,6 +124,9 @@ struct Shared {
     limits: Limits,
     budget: ReplyBudget,
     stats: Arc<Stats>,
+    /// The durable engine, when the server has a data directory: requests
+    /// go to it instead of `store` (`crate::engine::serve`).
+    durable: Option<DurableStorage>,
     #[cfg(test)]
     hooks: tests::Hooks,
 }
@@ -134,6 +138,7 @@ impl Shared {
             budget: ReplyBudget::new(limits.reply_rate, limits.reply_burst, limits.budget_sources),
             limits,
             stats: Arc::new(Stats::default()),
+            durable: None,
             #[cfg(test)]
             hooks: tests::Hooks::default(),
         }
@@ -176,7 +181,11 @@ impl Shared {
             _ => {}
         }
         let is_get = matches!(request, Ok(Request::Get { .. }));
-        let response = answer(&self.store, request, Some(&self.stats));
+        let response = match (&self.durable, request, peer) {
+            // Puts are answered by the committer once stored: `None` here.
+            (Some(durable), Ok(request), SocketAddr::V4(peer)) => durable.answer(request, peer)?,
+            (_, request, _) => answer(&self.store, request, Some(&self.stats)),
+        };
         if let (true, true, Response::One(reply)) = (is_get, budgeted, &response) {
             let cost = reply.len() as u64 + DATAGRAM_OVERHEAD;
             if !self.budget.take(ip, cost, now) {
@@ -345,6 +354,26 @@ impl Server {
         &self.shared.store
     }
 
+    /// Serves from the durable `engine` instead of the in-memory store:
+    /// gets and dumps read it, puts go through its group committer, which
+    /// replies once they are stored. Call before [`Server::run`].
+    pub fn use_durable(&mut self, engine: Arc<DurableEngine>) -> io::Result<()> {
+        let socket = self
+            .sockets
+            .first()
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "no socket"))?;
+        let shared = Arc::get_mut(&mut self.shared).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::ResourceBusy, "the server is already running")
+        })?;
+        shared.durable = Some(DurableStorage::start(
+            engine,
+            socket,
+            Arc::clone(&shared.stats),
+        )?);
+        Ok(())
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.shared.limits
@@ -467,6 +496,9 @@ pub struct ServeOptions {
     pub initial: Vec<(Vec<u8>, Vec<u8>)>,
     /// Abuse limits ([`ServeOptions::new`] sets the defaults).
     pub limits: Limits,
+    /// Where the pairs are kept (`--data-dir`, `--sync`, …; default: in
+    /// memory).
+    pub storage: StorageArgs,
 }
 
 impl ServeOptions {
@@ -495,6 +527,7 @@ impl ServeOptions {
             addr: SocketAddrV4::new(ip, port),
             initial,
             limits: Limits::default(),
+            storage: StorageArgs::default(),
         })
     }
 
@@ -502,11 +535,49 @@ impl ServeOptions {
     pub fn with_limits(self, limits: Limits) -> ServeOptions {
         ServeOptions { limits, ..self }
     }
+
+    /// The same options with `storage` in force.
+    pub fn with_storage(self, storage: StorageArgs) -> ServeOptions {
+        ServeOptions { storage, ..self }
+    }
 }
 
-/// Runs a server as `dkvs-server` does: binds, stores the initial pairs,
-/// serves until SIGINT/SIGTERM. Errors are ready to print.
-pub fn serve_until_signal(options: ServeOptions) -> Result<(), String> {
+/// Why [`serve_until_signal`] could not serve: a message ready to print and
+/// the exit status it calls for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ServeError {
+    /// What went wrong.
+    pub message: String,
+    /// `commands::exit::CONFIG` for a data directory that cannot be used,
+    /// `commands::exit::FAILED` otherwise.
+    pub exit_code: u8,
+}
+
+impl From<String> for ServeError {
+    fn from(message: String) -> ServeError {
+        ServeError {
+            message,
+            exit_code: crate::commands::exit::FAILED,
+        }
+    }
+}
+
+/// Runs a server as `dkvs-server` does: opens its data directory (if any),
+/// binds, stores the initial pairs, serves until SIGINT/SIGTERM. Errors are
+/// ready to print.
+pub fn serve_until_signal(options: ServeOptions) -> Result<(), ServeError> {
+    // The data directory first: a directory in use or damaged is a
+    // configuration error, reported before anything else happens.
+    let durable = match options.storage.durable() {
+        Some(o) => Some(Arc::new(DurableEngine::open(&o).map_err(|e| {
+            ServeError {
+                message: e.0,
+                exit_code: crate::commands::exit::CONFIG,
+            }
+        })?)),
+        None => None,
+    };
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -515,7 +586,7 @@ pub fn serve_until_signal(options: ServeOptions) -> Result<(), String> {
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async {
         let shutdown = shutdown_signal().map_err(|e| format!("cannot watch signals: {e}"))?;
-        let server = Server::bind_with(options.addr, options.limits.clone()).map_err(|e| {
+        let mut server = Server::bind_with(options.addr, options.limits.clone()).map_err(|e| {
             let hint = if e.kind() == io::ErrorKind::AddrInUse {
                 " (is another server already running on this port?)"
             } else if e.kind() == io::ErrorKind::AddrNotAvailable {
@@ -525,7 +596,35 @@ pub fn serve_until_signal(options: ServeOptions) -> Result<(), String> {
             };
             format!("cannot bind UDP {}: {e}{hint}", options.addr)
         })?;
-        for (key, value) in &options.initial {
+        if let Some(engine) = &durable {
+            let puts: Vec<_> = options
+                .initial
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        Bytes::copy_from_slice(k),
+                        Record::v1(Bytes::copy_from_slice(v)),
+                    )
+                })
+                .collect();
+            for (result, (key, _)) in engine.put_batch(&puts).into_iter().zip(&options.initial) {
+                result
+                    .map_err(|e| format!("initial pair {:?}: {e}", String::from_utf8_lossy(key)))?;
+            }
+            let report = engine.open_report();
+            tracing::info!(
+                data_dir = %engine.dir().display(),
+                sync = %engine.sync_policy(),
+                keys = report.keys,
+                open_ms = report.took.as_secs_f64() * 1e3,
+                max_disk = engine.stats().limit,
+                "data directory opened"
+            );
+            server
+                .use_durable(Arc::clone(engine))
+                .map_err(|e| format!("cannot start the committer: {e}"))?;
+        }
+        for (key, value) in options.initial.iter().filter(|_| durable.is_none()) {
             server.store().put(key, value).map_err(|e| {
                 format!(
                     "initial pair {:?}: {e} (--max-memory)",

@@ -230,24 +230,48 @@ fn watch_signals(
     });
 }
 
-/// The hidden server mode: `--serve-internal [-v]... <IP> <PORT>`. Exits by
+/// The hidden server mode: `--serve-internal [-v]... [--data-dir DIR]
+/// [--sync POLICY] <IP> <PORT>` (the storage options come from
+/// `cluster.toml`, see `Launcher`). Exits by
 /// itself if its parent disappears (e.g. `dkvs-tui` was SIGKILLed), so a
 /// crashed manager never leaves servers behind.
 fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
     let mut verbose = 0u8;
     let mut positional = Vec::new();
-    for a in args {
+    let mut storage = dkvs::engine::StorageArgs::default();
+    let mut bad = false;
+    let mut words = args.iter();
+    while let Some(a) = words.next() {
         match a.to_str() {
             Some("-v") => verbose = verbose.saturating_add(1),
             Some("-vv") => verbose = verbose.saturating_add(2),
+            Some("--data-dir") => match words.next() {
+                Some(dir) => storage.data_dir = Some(dir.into()),
+                None => bad = true,
+            },
+            Some("--sync") => {
+                match words
+                    .next()
+                    .and_then(|w| w.to_str())
+                    .and_then(|w| clap::ValueEnum::from_str(w, false).ok())
+                {
+                    Some(policy) => storage.sync = policy,
+                    None => bad = true,
+                }
+            }
             _ => positional.push(a.clone()),
         }
     }
     dkvs::logging::init(verbose);
     let usage = || {
-        eprintln!("Usage: dkvs-tui {SERVE_FLAG} [-v] <IP> <PORT>");
+        eprintln!(
+            "Usage: dkvs-tui {SERVE_FLAG} [-v] [--data-dir DIR] [--sync always|periodic|none] <IP> <PORT>"
+        );
         ExitCode::from(exit::USAGE)
     };
+    if bad {
+        return usage();
+    }
     let [ip, port] = positional.as_slice() else {
         return usage();
     };
@@ -272,7 +296,7 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
         }
     });
     let options = match dkvs::server::ServeOptions::new(ip, port, Vec::new()) {
-        Ok(o) => o,
+        Ok(o) => o.with_storage(storage),
         Err(e) => {
             eprintln!("ERROR: {e}");
             return ExitCode::from(exit::USAGE);
@@ -282,7 +306,7 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ERROR: {e}");
-            ExitCode::from(exit::FAILED)
+            ExitCode::from(e.exit_code)
         }
     }
 }
