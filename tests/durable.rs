@@ -502,3 +502,97 @@ fn dump_is_the_same_on_both_engines_and_after_a_restart() {
     c.start_with_options(0, &refs(&opts));
     assert_eq!(udp_dump(c.addr(0), Duration::from_secs(2)), memory_dump);
 }
+
+/// A tmpfs mounted for one test, unmounted (lazily) when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// A 1 MiB tmpfs at `path`, or `None` where mounting is not permitted.
+    fn mount(path: &Path) -> Option<SmallDisk> {
+        std::fs::create_dir_all(path).ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1M", "tmpfs"])
+            .arg(path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| SmallDisk(path.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// A real full disk (ENOSPC on a 1 MiB tmpfs): puts are refused and
+/// logged, the server stays up, what was stored stays readable.
+#[test]
+fn a_full_disk_refuses_puts_and_keeps_serving() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Declared before the cluster: unmounted after its servers are killed.
+    let Some(disk) = SmallDisk::mount(&tmp.path().join("small")) else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let mut c = Cluster::new(&[1]);
+    let opts = durable(&disk.0.join("data"), "always", &["-v"]);
+    c.start_with_options(0, &refs(&opts));
+    let addr = c.addr(0);
+    let s = socket();
+    let value = "y".repeat(2000);
+    let mut stored = Vec::new();
+    let mut refused = 0;
+    for i in 0..1000 {
+        let k = format!("full-{i:04}");
+        match put(&s, addr, &k, &value, Duration::from_secs(3)) {
+            Some(true) => stored.push(k),
+            Some(false) => {
+                refused += 1;
+                if refused >= 5 {
+                    break;
+                }
+            }
+            None => panic!("no reply to put {k}"),
+        }
+    }
+    assert!(
+        refused >= 5 && !stored.is_empty(),
+        "{} stored, {refused} refused",
+        stored.len()
+    );
+    assert!(c.is_running(0));
+    for k in &stored {
+        assert_eq!(get(&s, addr, k), Some(Some(value.clone())), "{k}");
+    }
+    let (_, err) = c.server_output(0);
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// `--sync periodic`: what was acknowledged more than one interval before a
+/// `kill -9` is on disk.
+#[test]
+fn periodic_sync_keeps_what_is_older_than_the_interval() {
+    let mut c = Cluster::new(&[1]);
+    let data = c.dir.path().join("data");
+    let opts = durable(&data, "periodic", &["--sync-interval", "200"]);
+    c.start_with_options(0, &refs(&opts));
+    let addr = c.addr(0);
+    let s = socket();
+    for i in 0..300 {
+        let k = format!("p-{i}");
+        assert_eq!(put(&s, addr, &k, &k, Duration::from_secs(2)), Some(true));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    c.kill(0);
+    c.start_with_options(0, &refs(&opts));
+    for i in 0..300 {
+        let k = format!("p-{i}");
+        assert_eq!(get(&s, addr, &k), Some(Some(k.clone())));
+    }
+}

@@ -119,8 +119,16 @@ pub struct DurableEngine {
     syncs: AtomicU64,
     /// Commits not yet synced.
     dirty: AtomicBool,
+    /// When a write last failed with an I/O error: puts are refused without
+    /// trying for [`IO_RETRY`] after it.
+    failed_at: std::sync::Mutex<Option<Instant>>,
     report: OpenReport,
 }
+
+/// After a write fails (a full disk), puts are refused at once for this
+/// long before the disk is tried again, so that a full disk costs one
+/// failed write and one reopen per interval, not one per put.
+pub const IO_RETRY: Duration = Duration::from_secs(1);
 
 fn err(context: impl std::fmt::Display, e: impl std::fmt::Display) -> EngineError {
     EngineError(format!("{context}: {e}"))
@@ -156,6 +164,7 @@ impl DurableEngine {
             commits: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
             dirty: AtomicBool::new(false),
+            failed_at: std::sync::Mutex::new(None),
         })
     }
 
@@ -455,6 +464,12 @@ impl Engine for DurableEngine {
         if puts.is_empty() {
             return Vec::new();
         }
+        if let Ok(failed) = self.failed_at.lock()
+            && failed.is_some_and(|at| at.elapsed() < IO_RETRY)
+        {
+            let why = "the last write failed (disk full?); retrying within a second";
+            return vec![Err(Refused::Io(why.into())); puts.len()];
+        }
         let outcome = match self.read_db() {
             Ok(guard) => match guard.as_ref() {
                 Some(db) => self.write(db, puts).map_err(|e| e.to_string()),
@@ -476,6 +491,9 @@ impl Engine for DurableEngine {
             }
             Err(e) => {
                 tracing::error!(error = %e, puts = puts.len(), "write failed; puts refused");
+                if let Ok(mut failed) = self.failed_at.lock() {
+                    *failed = Some(Instant::now());
+                }
                 self.reopen();
                 vec![Err(Refused::Io(e)); puts.len()]
             }
