@@ -57,7 +57,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::task::JoinSet;
 
-use crate::engine::{DurableEngine, DurableStorage, Engine, Record, StorageArgs};
+use crate::engine::{DurableEngine, DurableOptions, DurableStorage, Engine, Record, StorageArgs};
 use crate::limits::{DATAGRAM_OVERHEAD, ReplyBudget};
 pub use crate::limits::{Limits, Stats, StatsSnapshot};
 use crate::protocol::{self, PutError, Request};
@@ -570,12 +570,17 @@ pub fn serve_until_signal(options: ServeOptions) -> Result<(), ServeError> {
     // The data directory first: a directory in use or damaged is a
     // configuration error, reported before anything else happens.
     let durable = match options.storage.durable() {
-        Some(o) => Some(Arc::new(DurableEngine::open(&o).map_err(|e| {
-            ServeError {
+        // --max-memory bounds redb's page cache.
+        Some(o) => Some(Arc::new(
+            DurableEngine::open(&DurableOptions {
+                cache: options.limits.max_memory,
+                ..o
+            })
+            .map_err(|e| ServeError {
                 message: e.0,
                 exit_code: crate::commands::exit::CONFIG,
-            }
-        })?)),
+            })?,
+        )),
         None => None,
     };
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());

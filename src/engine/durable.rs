@@ -80,7 +80,14 @@ pub struct DurableOptions {
     pub sync_interval: Duration,
     /// Size limit in accounted bytes ([`disk_pair_size`]); `u64::MAX`: none.
     pub max_disk: u64,
+    /// Bytes of memory redb may use for its page cache (the server passes
+    /// `--max-memory`).
+    pub cache: u64,
 }
+
+/// The page cache of a durable engine unless told otherwise: 1 GiB, like
+/// the in-memory engine's default `--max-memory`.
+pub const DEFAULT_CACHE: u64 = 1 << 30;
 
 impl DurableOptions {
     /// Options for `dir` with `--sync always` and no size limit.
@@ -90,6 +97,7 @@ impl DurableOptions {
             sync: SyncPolicy::Always,
             sync_interval: Duration::from_secs(1),
             max_disk: u64::MAX,
+            cache: DEFAULT_CACHE,
         }
     }
 }
@@ -107,6 +115,7 @@ pub struct OpenReport {
 #[derive(Debug)]
 pub struct DurableEngine {
     dir: PathBuf,
+    cache: u64,
     /// `None` only while a reopen after an I/O error has failed.
     db: RwLock<Option<redb::Database>>,
     _lock: File,
@@ -146,7 +155,7 @@ impl DurableEngine {
             .map_err(|e| err(format_args!("cannot create data directory {shown}"), e))?;
         let lock = lock_dir(&dir)?;
         check_format(&dir)?;
-        let db = open_db(&dir)?;
+        let db = open_db(&dir, options.cache)?;
         let (keys, used) = init_db(&db, &dir)?;
         Ok(DurableEngine {
             report: OpenReport {
@@ -154,6 +163,7 @@ impl DurableEngine {
                 took: started.elapsed(),
             },
             dir,
+            cache: options.cache,
             db: RwLock::new(Some(db)),
             _lock: lock,
             sync: options.sync,
@@ -251,7 +261,8 @@ impl DurableEngine {
             return;
         };
         drop(slot.take());
-        match open_db(&self.dir).and_then(|db| init_db(&db, &self.dir).map(|c| (db, c))) {
+        match open_db(&self.dir, self.cache).and_then(|db| init_db(&db, &self.dir).map(|c| (db, c)))
+        {
             Ok((db, (keys, used))) => {
                 self.keys.store(keys, Ordering::Release);
                 self.used.store(used, Ordering::Release);
@@ -365,7 +376,7 @@ fn write_synced(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), EngineError>
 
 /// Opens (or creates) the redb file of `dir`, turning any failure — even a
 /// panic inside redb on a damaged file — into an error.
-fn open_db(dir: &Path) -> Result<redb::Database, EngineError> {
+fn open_db(dir: &Path, cache: u64) -> Result<redb::Database, EngineError> {
     let path = dir.join(DB_FILE);
     let exists = path.exists();
     if !exists && has_data_marker(dir) {
@@ -376,7 +387,12 @@ fn open_db(dir: &Path) -> Result<redb::Database, EngineError> {
             dir.display()
         )));
     }
-    let opened = std::panic::catch_unwind(AssertUnwindSafe(|| redb::Database::create(&path)));
+    let cache = usize::try_from(cache).unwrap_or(usize::MAX);
+    let opened = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        redb::Database::builder()
+            .set_cache_size(cache)
+            .create(&path)
+    }));
     match opened {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Err(EngineError(format!(

@@ -203,7 +203,7 @@ pub enum SyncPolicy {
     /// `--sync-interval` (1 s by default) puts them on disk.
     Periodic,
     /// No sync on the write path: data reaches disk at a clean stop and at
-    /// a checkpoint every [`NONE_CHECKPOINT`].
+    /// a checkpoint every 60 s (`NONE_CHECKPOINT`); a crash loses the rest.
     None,
 }
 
@@ -226,7 +226,8 @@ impl fmt::Display for SyncPolicy {
 pub struct StorageArgs {
     /// Keep the pairs in DIR (created if missing) so that they survive a
     /// restart or a crash; without it they live in memory only. One server
-    /// per directory (a second one is refused). See docs/STORAGE.md
+    /// per directory (a second one is refused); --max-memory then bounds the
+    /// database's page cache. See docs/STORAGE.md
     #[arg(long = "data-dir", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// With --data-dir: when puts reach the disk. `always`: a put is
@@ -267,6 +268,7 @@ impl StorageArgs {
             sync: self.sync,
             sync_interval: Duration::from_millis(self.sync_interval_ms),
             max_disk: self.max_disk.unwrap_or(u64::MAX),
+            cache: durable::DEFAULT_CACHE,
         })
     }
 
