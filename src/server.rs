@@ -19,6 +19,13 @@
 //! its reply is the stored `Bytes`, shared, not copied. `docs/PROFILE.md`
 //! measures where the time goes.
 //!
+//! Storage: by default the pairs live in the in-memory [`Store`]. With
+//! `--data-dir` ([`ServeOptions::storage`], [`Server::use_durable`]) they
+//! live in the durable engine (`crate::engine`): gets and dumps read it
+//! from the loops, puts are handed to its group committer, which sends
+//! their replies itself once stored (and synced under `--sync always`), so
+//! a loop never waits for the disk (`docs/STORAGE.md`).
+//!
 //! Handling a request ([`respond`]) is a pure function of the store and the
 //! datagram, so it is tested without sockets; a malformed datagram gets the
 //! v1 refusal and never disturbs other requests.
@@ -673,6 +680,17 @@ pub fn serve_until_signal(options: ServeOptions) -> Result<(), ServeError> {
             kernel_drops = %kernel_drops,
             "stopped"
         );
+        if let Some(engine) = &durable {
+            // The committer has stopped with the server (and synced).
+            let e = engine.stats();
+            tracing::info!(
+                keys = e.keys,
+                used_bytes = e.used_bytes,
+                commits = e.commits,
+                syncs = e.syncs,
+                "data directory closed"
+            );
+        }
         Ok(())
     })
 }
