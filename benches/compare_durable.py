@@ -177,8 +177,8 @@ def render(puts, restart):
     L.append("One server on 127.0.0.1, 100-byte values over 10,000 keys, puts only, "
              f"{C.DUR:g} s per run; dkvs driven by dkvs-bench (UDP), redis by redis-benchmark (TCP, "
              "SET). `always`: acknowledged once on disk (dkvs: group commit with fdatasync; redis: "
-             "appendfsync always). `periodic` / `everysec`: synced every second. `none`: dkvs syncs "
-             "at a clean stop and every 60 s. `memory`: dkvs without --data-dir. Data on ext4 on "
+             "appendfsync always). `periodic` / `everysec`: synced every second. `none`: dkvs "
+             "never syncs its write-ahead log (the OS does). `memory`: dkvs without --data-dir. Data on ext4 on "
              "this machine's virtio disk.")
     L.append("")
     L.append("| server | sync | in flight | puts/s | p50 µs | p99 µs |")

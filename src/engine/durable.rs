@@ -5,7 +5,7 @@
 //! latency, checksummed pages (a corrupt file is detected, not served),
 //! pure Rust, and a reopen after a crash in ~0.1 s for a million keys.
 //!
-//! A data directory holds three files:
+//! A data directory holds five files:
 //! - `FORMAT`: the text [`FORMAT_TEXT`]; a directory without it that holds
 //!   anything else is foreign and refused, so dkvs never writes into (or
 //!   silently ignores) data it did not create;
@@ -14,28 +14,32 @@
 //! - `dkvs.redb`: the redb database, with a `data` table (key → record,
 //!   [`super::encode_record`]) and a `meta` table (format number, accounted
 //!   bytes, updated in the same transaction as the data);
+//! - `dkvs.wal`: the write-ahead log ([`super::wal`]): the puts since the
+//!   last checkpoint;
 //! - `dkvs.created`: written once the database exists, so that a database
 //!   file that later goes missing is an error, never a silent empty start.
 //!
-//! Each [`Engine::put_batch`] is one redb write transaction. Under
-//! [`SyncPolicy::Always`] its commit is durable (redb's
-//! `Durability::Immediate`: the data and the commit record are fsynced
-//! before `commit` returns); under the other policies commits are not
-//! synced and [`Engine::sync`] makes them durable. An I/O error (a full
-//! disk) refuses the batch and reopens the database, so that what was
-//! stored before stays readable.
+//! Each [`Engine::put_batch`] is one redb write transaction: the accepted
+//! puts are appended to the log (fdatasynced under [`SyncPolicy::Always`])
+//! and the transaction is committed without a sync. A checkpoint (an empty
+//! synced redb commit, then the log emptied) runs every
+//! [`CHECKPOINT_EVERY`], at [`CHECKPOINT_BYTES`] of log and when the engine
+//! is dropped; opening replays the log onto the last checkpoint. An I/O
+//! error (a full disk) refuses the batch; one inside redb also reopens the
+//! database and replays the log, so that what was stored stays readable.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use redb::{Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
+use super::wal::{Entry, Wal};
 use super::{
     Engine, EngineError, EngineStats, Pairs, PutResults, Record, Refused, SyncPolicy,
     decode_record, encode_record,
@@ -105,9 +109,12 @@ impl DurableOptions {
 /// What opening took, for the start-up log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenReport {
-    /// Keys found.
+    /// Keys found (after the replay).
     pub keys: u64,
-    /// Time to open (including redb's repair after a crash).
+    /// Write-ahead log entries replayed (puts since the last checkpoint
+    /// before a crash).
+    pub replayed: u64,
+    /// Time to open (including redb's repair and the replay after a crash).
     pub took: Duration,
 }
 
@@ -126,12 +133,55 @@ pub struct DurableEngine {
     used: AtomicU64,
     commits: AtomicU64,
     syncs: AtomicU64,
-    /// Commits not yet synced.
+    /// The write-ahead log (written only by the committer).
+    wal: Mutex<Wal>,
+    /// Log entries appended but not yet synced.
     dirty: AtomicBool,
+    /// When the last checkpoint made redb durable and emptied the log.
+    checkpointed: Mutex<Instant>,
     /// When a write last failed with an I/O error: puts are refused without
     /// trying for [`IO_RETRY`] after it.
     failed_at: std::sync::Mutex<Option<Instant>>,
     report: OpenReport,
+}
+
+/// A checkpoint (redb made durable, the log emptied) happens at least this
+/// often while the log holds entries, which bounds the replay at start-up.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
+/// A checkpoint also happens once the log reaches this size.
+pub const CHECKPOINT_BYTES: u64 = 16 << 20;
+
+/// How [`DurableEngine::write`] treats a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A batch from the committer: size limit, log, unsynced redb commit.
+    Serve,
+    /// Log entries replayed at start-up: no limit, no log, durable commit.
+    Replay,
+}
+
+/// Why a write failed.
+#[derive(Debug)]
+enum WriteFailure {
+    /// redb failed (it then refuses everything until reopened).
+    Db(redb::Error),
+    /// The log could not be written or synced (a full disk).
+    Wal(std::io::Error),
+}
+
+impl std::fmt::Display for WriteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteFailure::Db(e) => write!(f, "{e}"),
+            WriteFailure::Wal(e) => write!(f, "write-ahead log: {e}"),
+        }
+    }
+}
+
+impl<E: Into<redb::Error>> From<E> for WriteFailure {
+    fn from(e: E) -> WriteFailure {
+        WriteFailure::Db(e.into())
+    }
 }
 
 /// After a write fails (a full disk), puts are refused at once for this
@@ -157,10 +207,17 @@ impl DurableEngine {
         check_format(&dir)?;
         let db = open_db(&dir, options.cache)?;
         let (keys, used) = init_db(&db, &dir)?;
-        Ok(DurableEngine {
+        let (wal, entries, cut) = Wal::open(&dir).map_err(|e| {
+            err(
+                format_args!("cannot read {}", dir.join(super::wal::WAL_FILE).display()),
+                e,
+            )
+        })?;
+        let engine = DurableEngine {
             report: OpenReport {
                 keys,
-                took: started.elapsed(),
+                replayed: entries.len() as u64,
+                took: Duration::ZERO,
             },
             dir,
             cache: options.cache,
@@ -173,9 +230,87 @@ impl DurableEngine {
             used: AtomicU64::new(used),
             commits: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
+            wal: Mutex::new(wal),
             dirty: AtomicBool::new(false),
+            checkpointed: Mutex::new(Instant::now()),
             failed_at: std::sync::Mutex::new(None),
-        })
+        };
+        if cut > 0 {
+            tracing::warn!(
+                bytes = cut,
+                "cut a torn entry off the end of the write-ahead log"
+            );
+        }
+        let mut engine = engine;
+        if !entries.is_empty() {
+            engine.replay(&entries)?;
+        }
+        engine.report.keys = engine.keys.load(Ordering::Acquire);
+        engine.report.took = started.elapsed();
+        Ok(engine)
+    }
+
+    /// Applies log entries (after a crash) to the database durably, then
+    /// empties the log.
+    fn replay(&self, entries: &[Entry]) -> Result<(), EngineError> {
+        let puts = entries
+            .iter()
+            .map(|(k, r)| {
+                decode_record(r)
+                    .map(|r| (k.clone(), r))
+                    .map_err(|e| err("corrupt write-ahead log entry", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let guard = self.read_db()?;
+        let db = guard
+            .as_ref()
+            .ok_or_else(|| EngineError("database unavailable".into()))?;
+        for chunk in puts.chunks(10_000) {
+            let (_, keys, used) = self
+                .write(db, chunk, Mode::Replay)
+                .map_err(|e| err("cannot replay the write-ahead log", e))?;
+            self.keys.store(keys, Ordering::Release);
+            self.used.store(used, Ordering::Release);
+        }
+        self.lock_wal()?
+            .clear()
+            .map_err(|e| err("cannot empty the write-ahead log", e))?;
+        tracing::info!(entries = entries.len(), "write-ahead log replayed");
+        Ok(())
+    }
+
+    fn lock_wal(&self) -> Result<std::sync::MutexGuard<'_, Wal>, EngineError> {
+        self.wal
+            .lock()
+            .map_err(|_| EngineError("write-ahead log lock poisoned".into()))
+    }
+
+    /// Makes redb durable (an empty synced commit covers the unsynced ones)
+    /// and empties the log.
+    pub fn checkpoint(&self) -> Result<(), EngineError> {
+        // Lock order everywhere: database, then log.
+        let guard = self.read_db()?;
+        let mut wal = self.lock_wal()?;
+        if wal.is_empty() {
+            return Ok(());
+        }
+        let db = guard
+            .as_ref()
+            .ok_or_else(|| EngineError("database unavailable after an I/O error".into()))?;
+        let run = || -> Result<(), redb::Error> {
+            let txn = db.begin_write()?;
+            txn.commit()?;
+            Ok(())
+        };
+        run().map_err(|e| err("checkpoint failed", e))?;
+        wal.clear()
+            .map_err(|e| err("cannot empty the write-ahead log", e))?;
+        self.dirty.store(false, Ordering::Release);
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut at) = self.checkpointed.lock() {
+            *at = Instant::now();
+        }
+        Ok(())
     }
 
     /// The data directory.
@@ -188,13 +323,12 @@ impl DurableEngine {
         self.sync
     }
 
-    /// How often the committer syncs: `sync_interval` under `periodic`,
-    /// [`super::NONE_CHECKPOINT`] under `none`, never under `always`.
+    /// How often the committer calls [`Engine::sync`]: `sync_interval`
+    /// under `periodic`, [`CHECKPOINT_EVERY`] otherwise (for checkpoints).
     pub fn sync_every(&self) -> Option<Duration> {
         match self.sync {
-            SyncPolicy::Always => None,
-            SyncPolicy::Periodic => Some(self.sync_interval),
-            SyncPolicy::None => Some(super::NONE_CHECKPOINT),
+            SyncPolicy::Periodic => Some(self.sync_interval.min(CHECKPOINT_EVERY)),
+            SyncPolicy::Always | SyncPolicy::None => Some(CHECKPOINT_EVERY),
         }
     }
 
@@ -209,23 +343,30 @@ impl DurableEngine {
             .map_err(|_| EngineError("database lock poisoned".into()))
     }
 
-    /// One write transaction holding `puts`; `Err` when redb failed.
+    /// One write transaction holding `puts`. Serving: puts over the limit
+    /// are refused, the others appended to the log (and synced under
+    /// `always`) before an unsynced redb commit. Replaying: a synced commit.
     fn write(
         &self,
         db: &redb::Database,
         puts: &[(Bytes, Record)],
-    ) -> Result<(PutResults, u64, u64), redb::Error> {
+        mode: Mode,
+    ) -> Result<(PutResults, u64, u64), WriteFailure> {
         let mut txn = db.begin_write()?;
-        let durability = if self.sync == SyncPolicy::Always {
-            Durability::Immediate
-        } else {
-            Durability::None
+        let durability = match mode {
+            Mode::Serve => Durability::None,
+            Mode::Replay => Durability::Immediate,
         };
         txn.set_durability(durability)
             .map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+        let limit = match mode {
+            Mode::Serve => self.limit,
+            Mode::Replay => u64::MAX,
+        };
         let mut keys = self.keys.load(Ordering::Acquire);
         let mut used = self.used.load(Ordering::Acquire);
         let mut results = Vec::with_capacity(puts.len());
+        let mut logged: Vec<(&[u8], Vec<u8>)> = Vec::with_capacity(puts.len());
         {
             let mut data = txn.open_table(DATA)?;
             for (key, record) in puts {
@@ -236,8 +377,8 @@ impl DurableEngine {
                     .map(|old| disk_pair_size(key, old.value().len()));
                 let old = old_size.unwrap_or(0);
                 let next = used.saturating_sub(old).saturating_add(new_size);
-                if new_size > old && next > self.limit {
-                    results.push(Err(Refused::Full { limit: self.limit }));
+                if new_size > old && next > limit {
+                    results.push(Err(Refused::Full { limit }));
                     continue;
                 }
                 data.insert(&key[..], &encoded[..])?;
@@ -246,11 +387,40 @@ impl DurableEngine {
                     keys += 1;
                 }
                 results.push(Ok(()));
+                logged.push((&key[..], encoded));
             }
             let mut meta = txn.open_table(META)?;
             meta.insert(META_USED, used)?;
         }
-        txn.commit()?;
+        if logged.is_empty() {
+            // Nothing stored: the transaction is dropped (aborted).
+            return Ok((results, keys, used));
+        }
+        if mode == Mode::Replay {
+            txn.commit()?;
+            return Ok((results, keys, used));
+        }
+        let mut wal = self
+            .wal
+            .lock()
+            .map_err(|_| WriteFailure::Wal(std::io::Error::other("log lock poisoned")))?;
+        let before = wal.len();
+        wal.append(logged.iter().map(|(k, r)| (*k, &r[..])))
+            .map_err(WriteFailure::Wal)?;
+        if self.sync == SyncPolicy::Always {
+            if let Err(e) = wal.sync() {
+                let _ = wal.truncate(before);
+                return Err(WriteFailure::Wal(e));
+            }
+            self.syncs.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.dirty.store(true, Ordering::Release);
+        }
+        if let Err(e) = txn.commit() {
+            // Not applied: take it out of the log too.
+            let _ = wal.truncate(before);
+            return Err(e.into());
+        }
         Ok((results, keys, used))
     }
 
@@ -267,7 +437,25 @@ impl DurableEngine {
                 self.keys.store(keys, Ordering::Release);
                 self.used.store(used, Ordering::Release);
                 *slot = Some(db);
-                tracing::warn!(dir = %self.dir.display(), keys, "database reopened after an I/O error");
+                drop(slot);
+                // The database is back at its last checkpoint: the log has
+                // everything acknowledged since.
+                let entries = self
+                    .lock_wal()
+                    .and_then(|wal| {
+                        drop(wal);
+                        Wal::open(&self.dir).map_err(|e| err("cannot read the log", e))
+                    })
+                    .map(|(_, entries, _)| entries);
+                let replayed = entries.and_then(|e| self.replay(&e).map(|()| e.len()));
+                match replayed {
+                    Ok(n) => {
+                        tracing::warn!(dir = %self.dir.display(), replayed = n, "database reopened after an I/O error")
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "database reopened, but the log could not be replayed")
+                    }
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot reopen the database; retrying at the next put")
@@ -277,9 +465,10 @@ impl DurableEngine {
 }
 
 impl Drop for DurableEngine {
+    /// A clean stop: a checkpoint, so the next start has nothing to replay.
     fn drop(&mut self) {
-        if let Err(e) = self.sync() {
-            tracing::error!(error = %e, "final sync failed");
+        if let Err(e) = self.checkpoint() {
+            tracing::error!(error = %e, "final checkpoint failed; the log will be replayed at start");
         }
     }
 }
@@ -488,20 +677,24 @@ impl Engine for DurableEngine {
         }
         let outcome = match self.read_db() {
             Ok(guard) => match guard.as_ref() {
-                Some(db) => self.write(db, puts).map_err(|e| e.to_string()),
-                None => Err("database unavailable after an I/O error".into()),
+                Some(db) => self.write(db, puts, Mode::Serve),
+                None => Err(WriteFailure::Db(redb::Error::Corrupted(
+                    "database unavailable after an I/O error".into(),
+                ))),
             },
-            Err(e) => Err(e.0),
+            Err(e) => Err(WriteFailure::Db(redb::Error::Corrupted(e.0))),
         };
         match outcome {
             Ok((results, keys, used)) => {
                 self.keys.store(keys, Ordering::Release);
                 self.used.store(used, Ordering::Release);
                 self.commits.fetch_add(1, Ordering::Relaxed);
-                if self.sync == SyncPolicy::Always {
-                    self.syncs.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    self.dirty.store(true, Ordering::Release);
+                let full = self.lock_wal().map(|w| w.len() >= CHECKPOINT_BYTES);
+                if full.unwrap_or(false)
+                    && let Err(e) = self.checkpoint()
+                {
+                    tracing::error!(error = %e, "checkpoint failed");
+                    self.reopen();
                 }
                 results
             }
@@ -510,8 +703,10 @@ impl Engine for DurableEngine {
                 if let Ok(mut failed) = self.failed_at.lock() {
                     *failed = Some(Instant::now());
                 }
-                self.reopen();
-                vec![Err(Refused::Io(e)); puts.len()]
+                if matches!(e, WriteFailure::Db(_)) {
+                    self.reopen();
+                }
+                vec![Err(Refused::Io(e.to_string())); puts.len()]
             }
         }
     }
@@ -543,27 +738,28 @@ impl Engine for DurableEngine {
             .collect()
     }
 
+    /// Syncs the log under `periodic` (what was appended since the last
+    /// sync), and checkpoints when one is due.
     fn sync(&self) -> Result<(), EngineError> {
-        if !self.dirty.swap(false, Ordering::AcqRel) {
-            return Ok(());
+        if self.dirty.swap(false, Ordering::AcqRel) {
+            let synced = self.lock_wal()?.sync();
+            if let Err(e) = synced {
+                self.dirty.store(true, Ordering::Release);
+                return Err(err("cannot sync the write-ahead log", e));
+            }
+            self.syncs.fetch_add(1, Ordering::Relaxed);
         }
-        let guard = self.read_db()?;
-        let Some(db) = guard.as_ref() else {
-            return Err(EngineError(
-                "database unavailable after an I/O error".into(),
-            ));
-        };
-        let run = || -> Result<(), redb::Error> {
-            // An empty durable commit makes the earlier unsynced ones durable.
-            let txn = db.begin_write()?;
-            txn.commit()?;
-            Ok(())
-        };
-        run().map_err(|e| {
-            self.dirty.store(true, Ordering::Release);
-            err("sync failed", e)
-        })?;
-        self.syncs.fetch_add(1, Ordering::Relaxed);
+        let due = self
+            .checkpointed
+            .lock()
+            .map(|at| at.elapsed() >= CHECKPOINT_EVERY)
+            .unwrap_or(true);
+        if due {
+            self.checkpoint()?;
+            if let Ok(mut at) = self.checkpointed.lock() {
+                *at = Instant::now();
+            }
+        }
         Ok(())
     }
 

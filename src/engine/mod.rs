@@ -20,6 +20,7 @@ pub mod committer;
 pub mod durable;
 pub mod memory;
 pub mod serve;
+pub mod wal;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -195,21 +196,18 @@ pub trait Engine: Send + Sync + fmt::Debug {
 /// When the durable engine syncs its data to disk (`--sync`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum SyncPolicy {
-    /// A put is acknowledged only after the transaction holding it is on
-    /// disk (group commit: puts that arrive together share one sync).
+    /// A put is acknowledged only after it is on disk (its write-ahead log
+    /// entry fdatasynced; puts that arrive together share one sync).
     #[default]
     Always,
-    /// Puts are acknowledged once committed in the process; a sync every
-    /// `--sync-interval` (1 s by default) puts them on disk.
+    /// A put is acknowledged once written to the operating system; the log
+    /// is synced every `--sync-interval` (1 s by default): a crash of the
+    /// machine loses at most that much, a crash of the server nothing.
     Periodic,
-    /// No sync on the write path: data reaches disk at a clean stop and at
-    /// a checkpoint every 60 s (`NONE_CHECKPOINT`); a crash loses the rest.
+    /// A put is acknowledged once written to the operating system, which
+    /// decides when it reaches the disk (plus a checkpoint every 10 s).
     None,
 }
-
-/// The checkpoint interval of [`SyncPolicy::None`]: the longest a crash can
-/// make the server forget (redb keeps unsynced commits in the process).
-pub const NONE_CHECKPOINT: Duration = Duration::from_secs(60);
 
 impl fmt::Display for SyncPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -232,8 +230,9 @@ pub struct StorageArgs {
     pub data_dir: Option<PathBuf>,
     /// With --data-dir: when puts reach the disk. `always`: a put is
     /// acknowledged only once synced (puts arriving together share one
-    /// sync); `periodic`: synced every --sync-interval, a crash loses at
-    /// most that much; `none`: synced at a clean stop and every 60 s
+    /// sync); `periodic`: synced every --sync-interval, a machine crash
+    /// loses at most that much; `none`: left to the operating system. A
+    /// crash of the server alone loses no acknowledged put in any policy
     #[arg(long = "sync", value_name = "POLICY", default_value_t = SyncPolicy::Always)]
     pub sync: SyncPolicy,
     /// With --sync periodic: milliseconds between syncs

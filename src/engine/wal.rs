@@ -1,0 +1,237 @@
+//! The durable engine's write-ahead log (`dkvs.wal`).
+//!
+//! A redb commit that is synced rewrites several B-tree pages; appending
+//! the same puts to one file and syncing that is cheaper (the measurement
+//! is in `docs/STORAGE.md`). So a batch of puts is appended here (and, under
+//! `--sync always`, fdatasynced) before it is committed to redb without a
+//! sync; every so often a *checkpoint* makes redb durable and empties the
+//! log. After a crash, the database is at its last checkpoint and the log
+//! holds every put since, replayed in order at start-up.
+//!
+//! An entry is `len` (u32 LE), `crc` (CRC-32 of the payload, u32 LE), then
+//! the payload: key length (u32 LE), key, encoded record. Reading stops at
+//! the first entry that is short or whose CRC does not match (a write torn
+//! by a crash: it was never acknowledged under `always`); the rest of the
+//! file is cut off.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use bytes::Bytes;
+
+/// Name of the log in a data directory.
+pub const WAL_FILE: &str = "dkvs.wal";
+/// Largest payload accepted when reading (a longer length is corruption).
+const MAX_PAYLOAD: usize = 1 << 20;
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib), table built at compile time.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    // Evaluated at compile time: an out-of-range index would fail the
+    // build, not a run (and `i < 256` is the loop condition).
+    #[allow(clippy::indexing_slicing)]
+    const TABLE: [u32; 256] = {
+        let mut table = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+                k += 1;
+            }
+            table[i] = c;
+            i += 1;
+        }
+        table
+    };
+    let mut crc = !0u32;
+    for &b in bytes {
+        let slot = TABLE
+            .get(usize::from((crc as u8) ^ b))
+            .copied()
+            .unwrap_or(0);
+        crc = slot ^ (crc >> 8);
+    }
+    !crc
+}
+
+/// One logged put: the key and the encoded record.
+pub type Entry = (Bytes, Vec<u8>);
+
+/// The open log.
+#[derive(Debug)]
+pub struct Wal {
+    file: File,
+    len: u64,
+}
+
+impl Wal {
+    /// Opens (creating) the log of `dir` and reads its valid entries; a
+    /// torn or corrupt tail is cut off (its size is returned).
+    pub fn open(dir: &Path) -> io::Result<(Wal, Vec<Entry>, u64)> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(dir.join(WAL_FILE))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let (entries, valid) = parse(&bytes);
+        let cut = bytes.len() as u64 - valid as u64;
+        if cut > 0 {
+            file.set_len(valid as u64)?;
+            file.sync_all()?;
+        }
+        Ok((
+            Wal {
+                file,
+                len: valid as u64,
+            },
+            entries,
+            cut,
+        ))
+    }
+
+    /// Bytes in the log.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when the log holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends `entries` (key, encoded record) with one write. On an error
+    /// the log is cut back to where it was.
+    pub fn append<'a>(
+        &mut self,
+        entries: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    ) -> io::Result<()> {
+        let mut buf = Vec::new();
+        for (key, record) in entries {
+            let mut payload = Vec::with_capacity(4 + key.len() + record.len());
+            payload.extend_from_slice(&u32::try_from(key.len()).unwrap_or(u32::MAX).to_le_bytes());
+            payload.extend_from_slice(key);
+            payload.extend_from_slice(record);
+            buf.extend_from_slice(
+                &u32::try_from(payload.len())
+                    .unwrap_or(u32::MAX)
+                    .to_le_bytes(),
+            );
+            buf.extend_from_slice(&crc32(&payload).to_le_bytes());
+            buf.extend_from_slice(&payload);
+        }
+        if let Err(e) = self.file.write_all(&buf) {
+            let _ = self.file.set_len(self.len);
+            return Err(e);
+        }
+        self.len += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Cuts the log back to `len` bytes (undoing appends after it).
+    pub fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)?;
+        self.len = len;
+        Ok(())
+    }
+
+    /// Makes what was appended durable (fdatasync).
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// Empties the log durably (after a checkpoint), so that no entry
+    /// already in the database can be replayed after later ones.
+    pub fn clear(&mut self) -> io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.sync_all()?;
+        self.len = 0;
+        Ok(())
+    }
+}
+
+/// The valid entries of `bytes` and the length they cover.
+fn parse(bytes: &[u8]) -> (Vec<Entry>, usize) {
+    let mut entries = Vec::new();
+    let mut at = 0;
+    while let Some(rest) = bytes.get(at..) {
+        let Some((head, rest)) = rest.split_first_chunk::<8>() else {
+            break;
+        };
+        let (len, crc) = head.split_at(4);
+        let len = len.try_into().map(u32::from_le_bytes).unwrap_or(u32::MAX) as usize;
+        let crc = crc.try_into().map(u32::from_le_bytes).unwrap_or(0);
+        if len > MAX_PAYLOAD {
+            break;
+        }
+        let Some(payload) = rest.get(..len) else {
+            break;
+        };
+        if crc32(payload) != crc {
+            break;
+        }
+        let Some((klen, body)) = payload.split_first_chunk::<4>() else {
+            break;
+        };
+        let klen = u32::from_le_bytes(*klen) as usize;
+        let Some((key, record)) = body.split_at_checked(klen) else {
+            break;
+        };
+        entries.push((Bytes::copy_from_slice(key), record.to_vec()));
+        at += 8 + len;
+    }
+    (entries, at)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_known_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn append_reopen_torn_tail_and_clear() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut wal, entries, cut) = Wal::open(tmp.path()).unwrap();
+        assert!(entries.is_empty() && cut == 0 && wal.is_empty());
+        let batch: Vec<(&[u8], &[u8])> = vec![(b"a", b"rec-a"), (b"", b""), (b"k", b"rec-k")];
+        wal.append(batch.iter().copied()).unwrap();
+        wal.append([(&b"b"[..], &b"rec-b"[..])].into_iter())
+            .unwrap();
+        wal.sync().unwrap();
+        let full = wal.len();
+        drop(wal);
+        // A torn last entry is cut off; the others come back in order.
+        let path = tmp.path().join(WAL_FILE);
+        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(full - 2).unwrap();
+        drop(f);
+        let (mut wal, entries, cut) = Wal::open(tmp.path()).unwrap();
+        let keys: Vec<&[u8]> = entries.iter().map(|e| &e.0[..]).collect();
+        assert_eq!(keys, [&b"a"[..], b"", b"k"]);
+        assert_eq!(entries[2].1, b"rec-k");
+        assert!(cut > 0);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), wal.len());
+        // A flipped byte stops the replay there.
+        wal.clear().unwrap();
+        wal.append(batch.iter().copied()).unwrap();
+        drop(wal);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[9] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let (wal, entries, _) = Wal::open(tmp.path()).unwrap();
+        assert!(entries.is_empty() && wal.is_empty());
+    }
+}
