@@ -22,6 +22,22 @@
 //! Every operation records a [`Trace`]; an observer sees it after each change,
 //! which is how the REPL and the TUI show a quorum forming.
 //!
+//! **Protocol v2** (`docs/PROTOCOL.md`, issue 7). By default
+//! ([`ProtocolMode::Auto`]) a request goes out in v2 — with a random request
+//! id, a reply counting only when it carries that id and is of a kind the
+//! request can get ([`Message::answers`]); puts and deletes carry a version
+//! from this process's hybrid logical clock and writer id. A server that
+//! answers a v2 request with anything but a v2 datagram (a v1-only server
+//! answers the empty refusal) is remembered as v1-only for the life of the
+//! [`Client`] (clones share the memory), and the same operation is sent to
+//! it again in v1 at once — from a second socket, so that refusals of
+//! resent v2 copies can never be read as v1 replies. No extra round trip is
+//! ever made to a v2 server or to a server already known. Gets follow the
+//! version-aware read rule ([`crate::quorum::read_rule`]) and, when some
+//! server answered an older version or "not found", send it the newest one
+//! in the background (read repair, [`Client::finish_repairs`]). Deletes
+//! write a versioned tombstone and cannot be sent to v1-only servers.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use dkvs::client::Client;
@@ -45,10 +61,15 @@ use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
 use crate::config::{ClusterConfig, ConfigError};
+use crate::hlc::Hlc;
 use crate::protocol::{self, Dump, GetReply, PutReply};
-use crate::quorum::{Quorum, QuorumError, QuorumOptions};
+use crate::protocol_v2::{self as v2, Dialect, Message};
+use crate::quorum::{
+    Newest, Quorum, QuorumError, QuorumOptions, ReadReply, ReadVerdict, newest, read_rule,
+};
 use crate::ring::Ring;
 use crate::trace::{Failure, OpKind, ReplicaTrace, Reply, Trace, Verdict};
+use crate::version::Version;
 
 /// Why a get or put through the simple API failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -145,6 +166,20 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Which protocol a [`Client`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProtocolMode {
+    /// v2 first; a server that answers v2 with a non-v2 datagram is
+    /// remembered as v1-only and spoken to in v1 (the default).
+    #[default]
+    Auto,
+    /// SPEC §4 only, exactly as before v2: no versions, no delete.
+    V1,
+}
+
+/// Read repairs started by gets and not yet collected.
+type PendingRepairs = Arc<std::sync::Mutex<Vec<tokio::sync::oneshot::Receiver<Trace>>>>;
+
 /// A client of one cluster.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -156,6 +191,31 @@ pub struct Client {
     /// Per server index, another address to send its requests to (a fault
     /// proxy); the trace and the ring keep the configured address.
     routes: Arc<HashMap<usize, SocketAddrV4>>,
+    mode: ProtocolMode,
+    /// The protocol each server was found to speak (by index), shared by
+    /// clones: learned once, kept for the life of the client.
+    dialects: Arc<std::sync::Mutex<HashMap<usize, Dialect>>>,
+    /// The clock giving puts and deletes their versions.
+    clock: Arc<Hlc>,
+    repairs: PendingRepairs,
+}
+
+/// The clock of this process: one random writer id for every client the
+/// process makes, so two clients of one process never issue the same
+/// version for different values.
+static PROCESS_CLOCK: std::sync::LazyLock<Arc<Hlc>> =
+    std::sync::LazyLock::new(|| Arc::new(Hlc::system(random_writer())));
+
+/// A random non-zero writer id (zero is the writer of [`Version::ZERO`]).
+fn random_writer() -> u64 {
+    use rand::RngExt;
+    let mut rng = rand::rng();
+    loop {
+        let id: u64 = rng.random();
+        if id != 0 {
+            return id;
+        }
+    }
 }
 
 impl Client {
@@ -175,7 +235,69 @@ impl Client {
             complete_traces: false,
             retry: RetryPolicy::DEFAULT,
             routes: Arc::default(),
+            mode: ProtocolMode::Auto,
+            dialects: Arc::default(),
+            clock: PROCESS_CLOCK.clone(),
+            repairs: Arc::default(),
         }
+    }
+
+    /// Chooses the protocol ([`ProtocolMode::Auto`] by default).
+    pub fn with_protocol(mut self, mode: ProtocolMode) -> Client {
+        self.mode = mode;
+        self
+    }
+
+    /// The protocol mode.
+    pub fn protocol(&self) -> ProtocolMode {
+        self.mode
+    }
+
+    /// Gives this client its own clock with writer id `writer` instead of
+    /// the process's random one (tests; two clients must never share an id
+    /// with separate clocks, or they could issue equal versions).
+    pub fn with_writer(mut self, writer: u64) -> Client {
+        self.clock = Arc::new(Hlc::system(writer));
+        self
+    }
+
+    /// The writer id stamped on this client's versions.
+    pub fn writer(&self) -> u64 {
+        self.clock.writer()
+    }
+
+    /// The protocol server `server` (index in the configuration) was found
+    /// to speak, `None` while unknown.
+    pub fn dialect(&self, server: usize) -> Option<Dialect> {
+        match self.mode {
+            ProtocolMode::V1 => Some(Dialect::V1),
+            ProtocolMode::Auto => self.dialects.lock().ok()?.get(&server).copied(),
+        }
+    }
+
+    fn learn(&self, server: usize, dialect: Dialect) {
+        if let Ok(mut known) = self.dialects.lock()
+            && known.insert(server, dialect) != Some(dialect)
+        {
+            tracing::debug!(server, ?dialect, "server protocol learned");
+        }
+    }
+
+    /// Waits for the read repairs started by earlier gets (each bounded by
+    /// the operation deadline) and returns their traces, oldest first. A
+    /// one-shot process calls it before exiting, after printing its answer.
+    pub async fn finish_repairs(&self) -> Vec<Trace> {
+        let pending = match self.repairs.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(_) => return Vec::new(),
+        };
+        let mut done = Vec::new();
+        for rx in pending {
+            if let Ok(trace) = rx.await {
+                done.push(trace);
+            }
+        }
+        done
     }
 
     /// Sends the requests meant for server `server` (index in the
@@ -266,11 +388,35 @@ impl Client {
         into_result(trace).map(drop)
     }
 
-    /// Quorum read with its full trace.
+    /// Quorum delete: succeeds once W servers stored the tombstone.
+    pub async fn delete(&self, key: &[u8], options: QuorumOptions) -> Result<(), OpError> {
+        let trace = self
+            .delete_traced(key, self.quorum(options)?, &mut |_| {})
+            .await;
+        into_result(trace).map(drop)
+    }
+
+    /// Quorum read with its full trace. Servers that answered an older
+    /// version or "not found" are then sent the newest one in the
+    /// background (read repair: see [`Client::finish_repairs`]); the trace
+    /// marks them ([`ReplicaTrace::repair`]).
     pub async fn get_traced(&self, key: &[u8], quorum: Quorum, observer: Observer<'_>) -> Trace {
-        let request = protocol::encode_get(key);
-        self.run(OpKind::Get, key, None, request, quorum, observer)
-            .await
+        let plan = Plan::get(key, self.mode == ProtocolMode::Auto);
+        let replicas = self.replicas_for(key, quorum.n);
+        let mut trace = self
+            .run(
+                OpKind::Get,
+                key,
+                None,
+                None,
+                replicas,
+                quorum,
+                plan,
+                observer,
+            )
+            .await;
+        self.repair(&mut trace);
+        trace
     }
 
     /// Quorum write with its full trace.
@@ -281,45 +427,73 @@ impl Client {
         quorum: Quorum,
         observer: Observer<'_>,
     ) -> Trace {
-        let request = protocol::encode_put(key, value);
+        let version = (self.mode == ProtocolMode::Auto).then(|| self.clock.version());
+        let plan = Plan::put(key, value, version, true);
+        let replicas = self.replicas_for(key, quorum.n);
+        let written = Some(value.to_vec());
         self.run(
             OpKind::Put,
             key,
-            Some(value.to_vec()),
-            request,
+            written,
+            version,
+            replicas,
             quorum,
+            plan,
             observer,
         )
         .await
     }
 
+    /// Quorum delete with its full trace: a tombstone with a new version,
+    /// quorum W. A server that speaks only v1 cannot delete: it gets
+    /// nothing and counts as a refusal ([`Reply::V1Only`]).
+    pub async fn delete_traced(&self, key: &[u8], quorum: Quorum, observer: Observer<'_>) -> Trace {
+        let version = (self.mode == ProtocolMode::Auto).then(|| self.clock.version());
+        let plan = Plan::delete(key, version);
+        let replicas = self.replicas_for(key, quorum.n);
+        self.run(
+            OpKind::Delete,
+            key,
+            None,
+            version,
+            replicas,
+            quorum,
+            plan,
+            observer,
+        )
+        .await
+    }
+
+    /// The traces of the key's first `n` distinct servers, none asked yet.
+    fn replicas_for(&self, key: &[u8], n: usize) -> Vec<ReplicaTrace> {
+        self.ring
+            .replicas(key, n)
+            .into_iter()
+            .filter_map(|r| {
+                // The ring is built from this configuration: every index exists.
+                let addr = self.config.servers.get(r.server)?.addr();
+                Some(ReplicaTrace::new(
+                    r.server,
+                    addr,
+                    r.ring_index,
+                    r.node_number,
+                ))
+            })
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn run(
         &self,
         kind: OpKind,
         key: &[u8],
         written: Option<Vec<u8>>,
-        request: Result<Vec<u8>, protocol::EncodeError>,
+        version: Option<Version>,
+        replicas: Vec<ReplicaTrace>,
         quorum: Quorum,
+        plan: Result<Plan, String>,
         observer: Observer<'_>,
     ) -> Trace {
-        let replicas = self
-            .ring
-            .replicas(key, quorum.n)
-            .into_iter()
-            .filter_map(|r| {
-                // The ring is built from this configuration: every index exists.
-                let addr = self.config.servers.get(r.server)?.addr();
-                Some(ReplicaTrace {
-                    server: r.server,
-                    addr,
-                    ring_index: r.ring_index,
-                    node_number: r.node_number,
-                    reply: None,
-                    latency: None,
-                    counted: false,
-                })
-            })
-            .collect();
         let mut trace = Trace {
             kind,
             key: key.to_vec(),
@@ -330,10 +504,11 @@ impl Client {
             value: None,
             decided_after: None,
             finished: false,
+            version,
         };
-        match request {
-            Ok(request) => {
-                if let Err(e) = self.exchange(&mut trace, &request, observer).await {
+        match plan {
+            Ok(plan) => {
+                if let Err(e) = self.exchange(&mut trace, &plan, observer).await {
                     decide(
                         &mut trace,
                         Verdict::Failed(Failure::Network(e.to_string())),
@@ -341,15 +516,92 @@ impl Client {
                     );
                 }
             }
-            Err(e) => decide(
-                &mut trace,
-                Verdict::Failed(Failure::Invalid(e.to_string())),
-                None,
-            ),
+            Err(e) => decide(&mut trace, Verdict::Failed(Failure::Invalid(e)), None),
         }
         trace.finished = true;
         observer(&trace);
         trace
+    }
+
+    /// Read repair after a get: marks the servers that answered (in v2) an
+    /// older version or "not found" and sends them the newest record in a
+    /// background task, whose trace [`Client::finish_repairs`] returns.
+    /// Servers that did not answer, or answered in v1, are left alone.
+    fn repair(&self, trace: &mut Trace) {
+        let replies: Vec<Option<ReadReply>> = trace.replicas.iter().map(read_reply).collect();
+        let Some(newest) = newest(&replies) else {
+            return;
+        };
+        let version = newest.version();
+        if let Err(e) = self.clock.observe(version.timestamp) {
+            tracing::debug!("newest version not adopted by the clock: {e}");
+        }
+        let stale: Vec<usize> = replies
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| match (r, newest) {
+                (Some(ReadReply::Value(..) | ReadReply::Deleted(_)), _) => {
+                    r.and_then(|r| r.version()) != Some(version)
+                }
+                (Some(ReadReply::Absent), Newest::Value(..)) => true,
+                (Some(ReadReply::Absent), Newest::Deleted(_)) => true,
+                _ => false,
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let (kind, value) = match newest {
+            Newest::Value(v, _) => (OpKind::Put, Some(v.to_vec())),
+            Newest::Deleted(_) => (OpKind::Delete, None),
+        };
+        if stale.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut targets = Vec::new();
+        for &i in &stale {
+            if let Some(r) = trace.replicas.get_mut(i) {
+                r.repair = Some(version);
+                targets.push(ReplicaTrace::new(
+                    r.server,
+                    r.addr,
+                    r.ring_index,
+                    r.node_number,
+                ));
+            }
+        }
+        let client = self.clone();
+        let key = trace.key.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        runtime.spawn(async move {
+            let plan = match &value {
+                Some(v) => Plan::put(&key, v, Some(version), false),
+                None => Plan::delete(&key, Some(version)),
+            };
+            let all = targets.len();
+            let quorum = Quorum {
+                n: all,
+                w: all,
+                r: all,
+            };
+            let trace = client
+                .run(
+                    kind,
+                    &key,
+                    value.clone(),
+                    Some(version),
+                    targets,
+                    quorum,
+                    plan,
+                    &mut |_| {},
+                )
+                .await;
+            let _ = tx.send(trace);
+        });
+        if let Ok(mut pending) = self.repairs.lock() {
+            pending.push(rx);
+        }
     }
 
     /// Sends to every replica, then gathers replies into `trace`, re-sending
@@ -357,10 +609,13 @@ impl Client {
     async fn exchange(
         &self,
         trace: &mut Trace,
-        request: &[u8],
+        plan: &Plan,
         observer: Observer<'_>,
     ) -> io::Result<()> {
         let socket = open_socket()?;
+        // Opened when a server turns out to speak only v1 (see the module
+        // documentation): its v1 exchange happens there.
+        let mut fallback: Option<OpSocket> = None;
         let start = Instant::now();
         let deadline = start + self.timeout;
         // Where each replica's requests go and its replies come from.
@@ -369,7 +624,18 @@ impl Client {
             .iter()
             .map(|r| self.routes.get(&r.server).copied().unwrap_or(r.addr))
             .collect();
-        for (replica, to) in trace.replicas.iter_mut().zip(&routes) {
+        let mut lanes: Vec<Lane> = trace
+            .replicas
+            .iter()
+            .map(|r| plan.lane(self.dialect(r.server)))
+            .collect();
+        for ((replica, to), lane) in trace.replicas.iter_mut().zip(&routes).zip(&lanes) {
+            let Some(request) = plan.datagram(*lane) else {
+                replica.reply = Some(Reply::V1Only);
+                replica.dialect = Some(Dialect::V1);
+                replica.latency = Some(start.elapsed());
+                continue;
+            };
             if let Err(e) = socket.send_to(request, to).await {
                 replica.reply = Some(Reply::SendFailed(e.to_string()));
                 replica.latency = Some(start.elapsed());
@@ -380,6 +646,7 @@ impl Client {
         let mut resends = 0u32;
         let mut next_resend = self.retry.interval(1).map(|wait| start + wait);
         let mut buf = vec![0u8; 65536];
+        let mut fallback_buf = Vec::new();
         loop {
             let all_answered = trace.replicas.iter().all(|r| r.reply.is_some());
             let decided = trace.verdict != Verdict::Pending;
@@ -391,15 +658,36 @@ impl Client {
                 Some(at) if !decided && at < deadline => at,
                 _ => deadline,
             };
-            let (len, from) = match tokio::time::timeout_at(wake, socket.recv_from(&mut buf)).await
-            {
+            let received = match &fallback {
+                None => tokio::time::timeout_at(wake, socket.recv_from(&mut buf))
+                    .await
+                    .map(|r| r.map(|(len, from)| (len, from, false))),
+                Some(second) => {
+                    if fallback_buf.is_empty() {
+                        fallback_buf = vec![0u8; 65536];
+                    }
+                    tokio::time::timeout_at(wake, async {
+                        tokio::select! {
+                            r = socket.recv_from(&mut buf) => r.map(|(len, from)| (len, from, false)),
+                            r = second.recv_from(&mut fallback_buf) => r.map(|(len, from)| (len, from, true)),
+                        }
+                    })
+                    .await
+                }
+            };
+            let (len, from, on_fallback) = match received {
                 Err(_) if wake < deadline => {
                     resends += 1;
-                    let silent = trace.replicas.iter().zip(&routes);
-                    for (_, to) in silent.filter(|(r, _)| r.reply.is_none()) {
+                    let silent = trace.replicas.iter().zip(&routes).zip(&lanes);
+                    for ((_, to), lane) in silent.filter(|((r, _), _)| r.reply.is_none()) {
+                        let (via, request) = match (lane, &fallback) {
+                            (Lane::Fallback, Some(second)) => (second, plan.v1.as_deref()),
+                            (lane, _) => (&socket, plan.datagram(*lane)),
+                        };
+                        let Some(request) = request else { continue };
                         // A failed resend changes nothing: the first
                         // send went out, and the deadline still rules.
-                        if let Err(e) = socket.send_to(request, to).await {
+                        if let Err(e) = via.send_to(request, to).await {
                             tracing::debug!(addr = %to, "resend failed: {e}");
                         }
                     }
@@ -414,29 +702,90 @@ impl Client {
                 Ok(Err(e)) => return Err(e),
             };
             let SocketAddr::V4(from) = from else { continue };
-            let Some((replica, _)) = trace
+            let Some(i) = trace
                 .replicas
-                .iter_mut()
+                .iter()
                 .zip(&routes)
-                .find(|(r, to)| **to == from && r.reply.is_none())
+                .position(|(r, to)| *to == from && r.reply.is_none())
             else {
                 tracing::debug!(%from, "ignored a reply from an unexpected address or a duplicate");
                 continue;
             };
-            let datagram = buf.get(..len).unwrap_or_default();
-            replica.reply = Some(match trace.kind {
-                OpKind::Get => match protocol::decode_get_reply(datagram) {
-                    GetReply::Value(v) => Reply::Value(v.to_vec()),
-                    GetReply::NotFound => Reply::NotFound,
-                    GetReply::Invalid => Reply::Invalid(datagram.to_vec()),
-                },
-                OpKind::Put => match protocol::decode_put_reply(datagram) {
-                    PutReply::Stored => Reply::Stored,
-                    PutReply::Refused => Reply::Refused,
-                    PutReply::Invalid => Reply::Invalid(datagram.to_vec()),
-                },
-            });
-            replica.latency = Some(start.elapsed());
+            let datagram = if on_fallback {
+                fallback_buf.get(..len).unwrap_or_default()
+            } else {
+                buf.get(..len).unwrap_or_default()
+            };
+            let (Some(replica), Some(lane)) = (trace.replicas.get_mut(i), lanes.get_mut(i)) else {
+                continue;
+            };
+            let answer = match (*lane, on_fallback) {
+                (Lane::V1, false) | (Lane::Fallback, true) => {
+                    Some((v1_reply(trace.kind, datagram), Dialect::V1, None))
+                }
+                (Lane::V2, false) if v2::dialect(datagram) == Dialect::V2 => {
+                    match v2::decode(datagram) {
+                        Ok(frame) if frame.id == plan.id => {
+                            self.learn(replica.server, Dialect::V2);
+                            let (reply, version) = v2_reply(&frame.message, plan.opcode, datagram);
+                            Some((reply, Dialect::V2, version))
+                        }
+                        Ok(frame) => {
+                            tracing::debug!(%from, id = frame.id, "ignored a v2 reply with another request id");
+                            None
+                        }
+                        Err(e) => {
+                            tracing::debug!(%from, "ignored a v2 datagram that does not decode: {e}");
+                            None
+                        }
+                    }
+                }
+                (Lane::V2, false) => {
+                    // Not a v2 datagram (a v1-only server's empty refusal):
+                    // v1 from now on, and this operation again in v1.
+                    self.learn(replica.server, Dialect::V1);
+                    match &plan.v1 {
+                        None => Some((Reply::V1Only, Dialect::V1, None)),
+                        Some(request) => {
+                            *lane = Lane::Fallback;
+                            if fallback.is_none() {
+                                fallback = Some(open_socket()?);
+                            }
+                            let sent = match &fallback {
+                                Some(second) => {
+                                    second
+                                        .send_to(request, routes.get(i).unwrap_or(&from))
+                                        .await
+                                }
+                                None => Ok(0),
+                            };
+                            match sent {
+                                Ok(_) => None,
+                                Err(e) => {
+                                    Some((Reply::SendFailed(e.to_string()), Dialect::V1, None))
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    tracing::debug!(%from, "ignored a stray reply to an earlier copy");
+                    None
+                }
+            };
+            let Some((reply, dialect, version)) = answer else {
+                continue;
+            };
+            if let Some(version) = version
+                && let Some(replica) = trace.replicas.get_mut(i)
+            {
+                replica.version = Some(version);
+            }
+            if let Some(replica) = trace.replicas.get_mut(i) {
+                replica.reply = Some(reply);
+                replica.dialect = Some(dialect);
+                replica.latency = Some(start.elapsed());
+            }
             evaluate(trace, start.elapsed());
             observer(trace);
         }
@@ -446,13 +795,19 @@ impl Client {
             }
         }
         if trace.verdict == Verdict::Pending {
-            let failure = if trace.kind == OpKind::Get && not_found_count(trace) >= trace.quorum.r {
-                mark_counted(trace, |r| r == &Reply::NotFound);
-                Failure::NotFound
-            } else {
-                Failure::Timeout
-            };
-            decide(trace, Verdict::Failed(failure), Some(start.elapsed()));
+            if trace.kind == OpKind::Get {
+                evaluate(trace, start.elapsed());
+            }
+            if matches!(
+                trace.verdict,
+                Verdict::Pending | Verdict::Failed(Failure::NotEnough)
+            ) {
+                decide(
+                    trace,
+                    Verdict::Failed(Failure::Timeout),
+                    Some(start.elapsed()),
+                );
+            }
         }
         Ok(())
     }
@@ -642,12 +997,171 @@ fn is_transient(e: &io::Error) -> bool {
     )
 }
 
-fn not_found_count(trace: &Trace) -> usize {
-    trace
-        .replicas
-        .iter()
-        .filter(|r| r.reply == Some(Reply::NotFound))
-        .count()
+/// How one server is spoken to in one operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// v1 on the operation's socket (a known v1-only server, v1 mode, or a
+    /// pair too large for a v2 datagram).
+    V1,
+    /// v2 on the operation's socket (a v2 server, or one not known yet).
+    V2,
+    /// v1 on the second socket, after this server refused v2.
+    Fallback,
+    /// Nothing can be sent: a delete to a v1-only server.
+    None,
+}
+
+/// The datagrams of one operation.
+struct Plan {
+    /// The v2 request id (one per operation: the source address tells the
+    /// servers apart).
+    id: u64,
+    /// The v2 opcode, for [`Message::answers`].
+    opcode: u8,
+    /// The v1 request, `None` when v1 cannot express it (a delete, a repair).
+    v1: Option<Vec<u8>>,
+    /// The v2 request, `None` in v1 mode or when it does not fit.
+    v2: Option<Vec<u8>>,
+}
+
+impl Plan {
+    fn new_id() -> u64 {
+        use rand::RngExt;
+        rand::rng().random()
+    }
+
+    /// A get: the v1 rules decide what can be asked (so every server can
+    /// be asked the same thing), v2 when `v2` is allowed.
+    fn get(key: &[u8], v2: bool) -> Result<Plan, String> {
+        let id = Plan::new_id();
+        let v1 = protocol::encode_get(key).map_err(|e| e.to_string())?;
+        Ok(Plan {
+            id,
+            opcode: v2::opcode::GET,
+            v1: Some(v1),
+            v2: v2
+                .then(|| v2::encode(id, &Message::Get { key }, None).ok())
+                .flatten(),
+        })
+    }
+
+    /// A put: in v2 with `version` (none in v1 mode); in v1 too when
+    /// `v1` (a read repair is v2 only: its value may not be v1-safe).
+    fn put(key: &[u8], value: &[u8], version: Option<Version>, v1: bool) -> Result<Plan, String> {
+        let id = Plan::new_id();
+        let v1 = if v1 {
+            Some(protocol::encode_put(key, value).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        let v2 = version.and_then(|version| {
+            let put = Message::Put {
+                key,
+                value,
+                version,
+            };
+            // A pair too large for v2 (PROTOCOL.md, size limits) goes in v1.
+            v2::encode(id, &put, None).ok()
+        });
+        if v1.is_none() && v2.is_none() {
+            return Err("the key and value do not fit one protocol v2 datagram".into());
+        }
+        Ok(Plan {
+            id,
+            opcode: v2::opcode::PUT,
+            v1,
+            v2,
+        })
+    }
+
+    /// A delete: v2 only (`version` is `None` in v1 mode, so nothing is
+    /// sent anywhere). The key follows the same rules as a get's.
+    fn delete(key: &[u8], version: Option<Version>) -> Result<Plan, String> {
+        let id = Plan::new_id();
+        protocol::check_key(key).map_err(|e| e.to_string())?;
+        let v2 = match version {
+            Some(version) => Some(
+                v2::encode(id, &Message::Delete { key, version }, None)
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
+        Ok(Plan {
+            id,
+            opcode: v2::opcode::DELETE,
+            v1: None,
+            v2,
+        })
+    }
+
+    /// The lane for a server whose protocol is `known`.
+    fn lane(&self, known: Option<Dialect>) -> Lane {
+        match (known, &self.v2, &self.v1) {
+            (Some(Dialect::V1), _, Some(_)) | (_, None, Some(_)) => Lane::V1,
+            (Some(Dialect::V1), _, None) | (_, None, None) => Lane::None,
+            (_, Some(_), _) => Lane::V2,
+        }
+    }
+
+    /// The datagram a lane sends.
+    fn datagram(&self, lane: Lane) -> Option<&[u8]> {
+        match lane {
+            Lane::V1 | Lane::Fallback => self.v1.as_deref(),
+            Lane::V2 => self.v2.as_deref(),
+            Lane::None => None,
+        }
+    }
+}
+
+/// A v1 reply to a request of `kind`.
+fn v1_reply(kind: OpKind, datagram: &[u8]) -> Reply {
+    match kind {
+        OpKind::Get => match protocol::decode_get_reply(datagram) {
+            GetReply::Value(v) => Reply::Value(v.to_vec()),
+            GetReply::NotFound => Reply::NotFound,
+            GetReply::Invalid => Reply::Invalid(datagram.to_vec()),
+        },
+        OpKind::Put | OpKind::Delete => match protocol::decode_put_reply(datagram) {
+            PutReply::Stored => Reply::Stored,
+            PutReply::Refused => Reply::Refused,
+            PutReply::Invalid => Reply::Invalid(datagram.to_vec()),
+        },
+    }
+}
+
+/// A v2 reply (with the request's id) to a request with `opcode`, and the
+/// version it reports. A reply the request cannot get is invalid.
+fn v2_reply(message: &Message, opcode: u8, datagram: &[u8]) -> (Reply, Option<Version>) {
+    if !message.answers(opcode) {
+        return (Reply::Invalid(datagram.to_vec()), None);
+    }
+    match message {
+        Message::Value { value, version } => (Reply::Value(value.to_vec()), Some(*version)),
+        Message::NotFound { tombstone } => (Reply::NotFound, *tombstone),
+        Message::Stored => (Reply::Stored, None),
+        Message::Older { current } => (Reply::Older, Some(*current)),
+        Message::Refused { reason } => {
+            tracing::debug!(?reason, "request refused");
+            (Reply::Refused, None)
+        }
+        _ => (Reply::Invalid(datagram.to_vec()), None),
+    }
+}
+
+/// A server's answer to a get as the read rule sees it (`None`: nothing
+/// usable yet).
+fn read_reply(r: &ReplicaTrace) -> Option<ReadReply<'_>> {
+    let v2 = r.dialect == Some(Dialect::V2);
+    match r.reply.as_ref()? {
+        Reply::Value(v) if v2 => Some(ReadReply::Value(v, r.version.unwrap_or(Version::ZERO))),
+        Reply::Value(v) => Some(ReadReply::V1Value(v)),
+        Reply::NotFound if v2 => Some(match r.version {
+            Some(t) => ReadReply::Deleted(t),
+            None => ReadReply::Absent,
+        }),
+        Reply::NotFound => Some(ReadReply::V1NotFound),
+        _ => None,
+    }
 }
 
 fn mark_counted(trace: &mut Trace, counts: impl Fn(&Reply) -> bool) {
@@ -668,51 +1182,40 @@ fn evaluate(trace: &mut Trace, now: Duration) {
     }
     let outstanding = trace.replicas.iter().filter(|r| r.reply.is_none()).count();
     match trace.kind {
-        OpKind::Put => {
-            let acks = trace
-                .replicas
-                .iter()
-                .filter(|r| r.reply == Some(Reply::Stored))
-                .count();
+        OpKind::Put | OpKind::Delete => {
+            let acks = trace.best_tally();
             if acks >= trace.quorum.w {
-                mark_counted(trace, |r| r == &Reply::Stored);
+                mark_counted(trace, Reply::is_ack);
                 decide(trace, Verdict::Reached, Some(now));
             } else if acks + outstanding < trace.quorum.w {
-                mark_counted(trace, |r| r == &Reply::Stored);
+                mark_counted(trace, Reply::is_ack);
                 decide(trace, Verdict::Failed(Failure::NotEnough), Some(now));
             }
         }
         OpKind::Get => {
-            let mut tally: HashMap<&[u8], usize> = HashMap::new();
-            for r in &trace.replicas {
-                if let Some(Reply::Value(v)) = &r.reply {
-                    *tally.entry(v.as_slice()).or_default() += 1;
-                }
+            let (verdict, value, version, counted) = {
+                let replies: Vec<Option<ReadReply>> =
+                    trace.replicas.iter().map(read_reply).collect();
+                let decision = read_rule(&replies, outstanding, trace.quorum.r);
+                let newest_version = newest(&replies).map(|n| n.version());
+                let (verdict, value, version) = match decision.verdict {
+                    ReadVerdict::Pending => return,
+                    ReadVerdict::Value(v, version) => (Verdict::Reached, Some(v.to_vec()), version),
+                    ReadVerdict::NotFound(version) => {
+                        (Verdict::Failed(Failure::NotFound), None, version)
+                    }
+                    ReadVerdict::NotEnough => {
+                        (Verdict::Failed(Failure::NotEnough), None, newest_version)
+                    }
+                };
+                (verdict, value, version, decision.counted)
+            };
+            for (r, counted) in trace.replicas.iter_mut().zip(counted) {
+                r.counted = counted;
             }
-            let best = tally
-                .iter()
-                .max_by_key(|(_, c)| **c)
-                .map(|(v, c)| (v.to_vec(), *c));
-            let best_count = best.as_ref().map_or(0, |b| b.1);
-            if let Some((value, count)) = best
-                && count >= trace.quorum.r
-            {
-                mark_counted(trace, |r| r == &Reply::Value(value.clone()));
-                trace.value = Some(value);
-                decide(trace, Verdict::Reached, Some(now));
-            } else if best_count + outstanding < trace.quorum.r {
-                // No value can reach R any more. It is "not found" once R
-                // servers said so; while outstanding replies could still
-                // make it so, wait for them rather than calling it a
-                // disagreement.
-                let not_found = not_found_count(trace);
-                if not_found >= trace.quorum.r {
-                    mark_counted(trace, |r| r == &Reply::NotFound);
-                    decide(trace, Verdict::Failed(Failure::NotFound), Some(now));
-                } else if not_found + outstanding < trace.quorum.r {
-                    decide(trace, Verdict::Failed(Failure::NotEnough), Some(now));
-                }
-            }
+            trace.value = value;
+            trace.version = version;
+            decide(trace, verdict, Some(now));
         }
     }
 }
@@ -804,7 +1307,11 @@ mod tests {
             }
         });
         let config = parse_servers_txt(&format!("127.0.0.1 {port} 1\n"), "t").unwrap();
-        let client = Client::new(config).with_timeout(Duration::from_millis(400));
+        // v1 only: this fake answers NUL to anything, v2 included, and the
+        // test counts copies of one request.
+        let client = Client::new(config)
+            .with_timeout(Duration::from_millis(400))
+            .with_protocol(ProtocolMode::V1);
         assert_eq!(client.retry(), RetryPolicy::DEFAULT);
         client
             .put(b"k", b"v", QuorumOptions::default())

@@ -43,6 +43,12 @@ pub enum Command {
         /// The value.
         value: Vec<u8>,
     },
+    /// Delete a key: a versioned tombstone written with quorum W (protocol
+    /// v2; refused by servers that speak only v1).
+    Del {
+        /// The key.
+        key: Vec<u8>,
+    },
     /// Concatenate sources into `dest`.
     Cat {
         /// The keys to read, in order.
@@ -75,7 +81,7 @@ impl Command {
     pub fn uses(&self) -> (bool, bool) {
         match self {
             Command::Get { .. } | Command::Find { .. } => (true, false),
-            Command::Put { .. } => (false, true),
+            Command::Put { .. } | Command::Del { .. } => (false, true),
             Command::Cat { .. } | Command::Substr { .. } => (true, true),
         }
     }
@@ -185,10 +191,12 @@ pub fn trace_error(trace: &Trace) -> Option<CommandError> {
         Failure::NotFound => exit::NOT_FOUND,
         Failure::Invalid(_) => exit::USAGE,
         Failure::NotEnough
-            if trace
-                .replicas
-                .iter()
-                .any(|r| r.reply == Some(crate::trace::Reply::Refused)) =>
+            if trace.replicas.iter().any(|r| {
+                matches!(
+                    r.reply,
+                    Some(crate::trace::Reply::Refused | crate::trace::Reply::V1Only)
+                )
+            }) =>
         {
             exit::FAILED
         }
@@ -238,6 +246,11 @@ async fn write(
     traces: &mut Vec<Trace>,
 ) -> Result<Success, CommandError> {
     let trace = client.put_traced(key, value, quorum, observer).await;
+    done(trace, traces)
+}
+
+/// `OK`, or the trace's error; the trace joins `traces`.
+fn done(trace: Trace, traces: &mut Vec<Trace>) -> Result<Success, CommandError> {
     let result = match trace_error(&trace) {
         Some(e) => Err(e),
         None => Ok(Success::Done),
@@ -258,6 +271,7 @@ async fn run(
             .await
             .map(Success::Value),
         Command::Put { key, value } => write(client, key, value, quorum, observer, traces).await,
+        Command::Del { key } => done(client.delete_traced(key, quorum, observer).await, traces),
         Command::Cat { sources, dest } => {
             let mut joined = Vec::new();
             for key in sources {

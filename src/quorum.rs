@@ -5,8 +5,15 @@
 //! checked (N <= S, W <= N, R <= N, all >= 1); values not given come from the
 //! configuration's `[defaults]` (or 3/2/2) and are lowered to what the ring
 //! can serve, so a one-server ring works with no options at all.
+//!
+//! It also holds the read rule ([`read_rule`]): when R replies to a get
+//! agree, made version-aware for protocol v2 — a get succeeds when R
+//! servers return the *newest* version the operation has seen, and never
+//! returns a value once a newer version was seen. Replies without a version
+//! (protocol v1) keep SPEC §6's rule: R identical values.
 
 use crate::config::{DEFAULT_N, DEFAULT_R, DEFAULT_W, Defaults};
+use crate::version::Version;
 
 /// The options one operation was given; `None` = not given.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -102,6 +109,228 @@ impl QuorumOptions {
     }
 }
 
+/// One server's answer to a get, as the read rule sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadReply<'a> {
+    /// A v1 value: no version. It agrees with a newest versioned value
+    /// that has the same bytes (it cannot say it is older).
+    V1Value(&'a [u8]),
+    /// A v1 "not found": no version; it agrees with a newest tombstone.
+    V1NotFound,
+    /// A v2 value and its version.
+    Value(&'a [u8], Version),
+    /// A v2 "not found" with the tombstone's version: deleted at it.
+    Deleted(Version),
+    /// A v2 "not found" without a tombstone: the server never saw the key
+    /// (or purged its tombstone) — older than any version.
+    Absent,
+}
+
+impl<'a> ReadReply<'a> {
+    /// The version the reply carries (v2 values and tombstones).
+    pub fn version(&self) -> Option<Version> {
+        match self {
+            ReadReply::Value(_, v) | ReadReply::Deleted(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// True for every kind of "not found".
+    pub fn is_absent(&self) -> bool {
+        matches!(
+            self,
+            ReadReply::V1NotFound | ReadReply::Deleted(_) | ReadReply::Absent
+        )
+    }
+
+    /// The value bytes, for value replies.
+    pub fn value(self) -> Option<&'a [u8]> {
+        match self {
+            ReadReply::V1Value(v) | ReadReply::Value(v, _) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// The newest record a get has seen among versioned replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Newest<'a> {
+    /// A live value at this version.
+    Value(&'a [u8], Version),
+    /// A tombstone at this version.
+    Deleted(Version),
+}
+
+impl Newest<'_> {
+    /// Its version.
+    pub fn version(&self) -> Version {
+        match self {
+            Newest::Value(_, v) | Newest::Deleted(v) => *v,
+        }
+    }
+}
+
+/// What the read rule concludes from the replies so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadVerdict<'a> {
+    /// Undecided: outstanding replies could still change the outcome.
+    Pending,
+    /// R replies agree on this value (with its version, when versioned).
+    Value(&'a [u8], Option<Version>),
+    /// R replies agree the key is absent (deleted at the version, when the
+    /// newest record seen is a tombstone).
+    NotFound(Option<Version>),
+    /// No outcome can reach R any more.
+    NotEnough,
+}
+
+/// The read rule's decision: the verdict and which replies counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadDecision<'a> {
+    /// The verdict.
+    pub verdict: ReadVerdict<'a>,
+    /// Per reply (aligned with the input), whether it counted.
+    pub counted: Vec<bool>,
+}
+
+/// The newest versioned record among `replies` (`None` when no reply
+/// carries a version). Of two records with the same version, a value wins
+/// over a tombstone (servers never hold both; it only matters for
+/// nonsense replies).
+pub fn newest<'a>(replies: &[Option<ReadReply<'a>>]) -> Option<Newest<'a>> {
+    replies
+        .iter()
+        .flatten()
+        .filter_map(|r| match *r {
+            ReadReply::Value(v, version) => Some(Newest::Value(v, version)),
+            ReadReply::Deleted(version) => Some(Newest::Deleted(version)),
+            _ => None,
+        })
+        .max_by_key(|n| (n.version(), matches!(n, Newest::Value(..))))
+}
+
+/// The get's read rule. `replies` holds one entry per server asked: the
+/// reply, or `None` when the server has not answered (or answered nothing
+/// usable: timeout, refusal, garbage); `outstanding` of those may still
+/// answer; `r` is the read quorum.
+///
+/// - No reply carries a version (v1 servers, or v2 servers that never saw
+///   the key): SPEC §6 — a value returned by R servers byte for byte; "not
+///   found" once R servers said so and no value can reach R.
+/// - Otherwise, let *newest* be the highest version seen. A live newest
+///   value succeeds once R replies agree with it (v2 replies of exactly
+///   that version, v1 replies with the same bytes). A newest tombstone
+///   gives "not found" once R replies say not found (a stale tombstone or
+///   a server that never saw the key also says it: no value is returned).
+///   Every other reply is older and never returned: {newer, older, older}
+///   with R=2 fails.
+/// - The verdict is [`ReadVerdict::NotEnough`] only when no outcome can
+///   reach R even if every outstanding server answered alike.
+pub fn read_rule<'a>(
+    replies: &[Option<ReadReply<'a>>],
+    outstanding: usize,
+    r: usize,
+) -> ReadDecision<'a> {
+    let present = || {
+        replies
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| Some((i, (*x)?)))
+    };
+    let mark = |counts: &dyn Fn(&ReadReply) -> bool| {
+        replies
+            .iter()
+            .map(|x| x.as_ref().is_some_and(counts))
+            .collect::<Vec<bool>>()
+    };
+    let absent = present().filter(|(_, x)| x.is_absent()).count();
+    // Groups of identical v1 values (the only values without a version).
+    // Without versions they are §6's tally; with versions, a bound on what
+    // a newer value still to come could gather (v1 copies of its bytes
+    // would agree with it). Older versioned values can never win.
+    let mut groups: Vec<(&[u8], usize)> = Vec::new();
+    let mut first_full: Option<&[u8]> = None;
+    for (_, x) in present() {
+        let ReadReply::V1Value(v) = x else { continue };
+        match groups.iter_mut().find(|(g, _)| *g == v) {
+            Some(g) => g.1 += 1,
+            None => groups.push((v, 1)),
+        }
+        if first_full.is_none() && groups.iter().any(|(g, c)| *g == v && *c >= r) {
+            first_full = Some(v);
+        }
+    }
+    let best = groups.iter().map(|g| g.1).max().unwrap_or(0);
+    // With versions: undecided while the newest record's group can still
+    // reach R, or while a newer record still to come (one outstanding reply
+    // at least) could, with the "not found" or v1 copies that would agree.
+    let pending = |agreeing: usize| {
+        let newer_possible = outstanding > 0 && absent.max(best) + outstanding >= r;
+        if agreeing + outstanding >= r || newer_possible {
+            ReadVerdict::Pending
+        } else {
+            ReadVerdict::NotEnough
+        }
+    };
+    let none = || vec![false; replies.len()];
+    match newest(replies) {
+        None => {
+            if let Some(value) = first_full {
+                let counted = mark(&|x| x.value() == Some(value));
+                return ReadDecision {
+                    verdict: ReadVerdict::Value(value, None),
+                    counted,
+                };
+            }
+            if best + outstanding < r && absent >= r {
+                return ReadDecision {
+                    verdict: ReadVerdict::NotFound(None),
+                    counted: mark(&|x| x.is_absent()),
+                };
+            }
+            let verdict = if absent.max(best) + outstanding < r {
+                ReadVerdict::NotEnough
+            } else {
+                ReadVerdict::Pending
+            };
+            ReadDecision {
+                verdict,
+                counted: none(),
+            }
+        }
+        Some(Newest::Value(value, version)) => {
+            let agrees = |x: &ReadReply| match *x {
+                ReadReply::Value(_, v) => v == version,
+                ReadReply::V1Value(v) => v == value,
+                _ => false,
+            };
+            let agreeing = present().filter(|(_, x)| agrees(x)).count();
+            if agreeing >= r {
+                return ReadDecision {
+                    verdict: ReadVerdict::Value(value, Some(version)),
+                    counted: mark(&agrees),
+                };
+            }
+            ReadDecision {
+                verdict: pending(agreeing),
+                counted: none(),
+            }
+        }
+        Some(Newest::Deleted(version)) => {
+            if absent >= r {
+                return ReadDecision {
+                    verdict: ReadVerdict::NotFound(Some(version)),
+                    counted: mark(&|x| x.is_absent()),
+                };
+            }
+            ReadDecision {
+                verdict: pending(absent),
+                counted: none(),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +385,137 @@ mod tests {
         assert_eq!(
             o.n(2).resolve(&defaults, 5),
             Ok(Quorum { n: 2, w: 2, r: 1 })
+        );
+    }
+
+    fn v(t: u64) -> Version {
+        Version {
+            timestamp: t,
+            writer: 1,
+        }
+    }
+
+    fn verdict<'a>(
+        replies: &[Option<ReadReply<'a>>],
+        outstanding: usize,
+        r: usize,
+    ) -> ReadVerdict<'a> {
+        read_rule(replies, outstanding, r).verdict
+    }
+
+    #[test]
+    fn v1_replies_keep_the_spec_rule() {
+        use ReadReply::*;
+        let a = Some(V1Value(b"a"));
+        let b = Some(V1Value(b"b"));
+        let nf = Some(V1NotFound);
+        assert_eq!(verdict(&[a, a, None], 1, 2), ReadVerdict::Value(b"a", None));
+        assert_eq!(verdict(&[a, b, None], 1, 2), ReadVerdict::Pending);
+        assert_eq!(verdict(&[a, b, None], 0, 2), ReadVerdict::NotEnough);
+        assert_eq!(verdict(&[nf, nf, a], 0, 2), ReadVerdict::NotFound(None));
+        assert_eq!(verdict(&[nf, a, None], 1, 2), ReadVerdict::Pending);
+        let d = read_rule(&[a, nf, a], 0, 2);
+        assert_eq!(d.counted, [true, false, true]);
+        // v2 servers that never saw the key say "not found" like v1 ones.
+        assert_eq!(
+            verdict(&[Some(Absent), Some(Absent), None], 1, 2),
+            ReadVerdict::NotFound(None)
+        );
+    }
+
+    #[test]
+    fn newest_version_wins_and_older_values_are_never_returned() {
+        use ReadReply::*;
+        let new = Some(Value(b"new", v(9)));
+        let old = Some(Value(b"old", v(5)));
+        // {newer, older, older} with R=2 fails rather than return "old".
+        assert_eq!(verdict(&[new, old, old], 0, 2), ReadVerdict::NotEnough);
+        assert_eq!(verdict(&[new, old, None], 1, 2), ReadVerdict::Pending);
+        assert_eq!(
+            verdict(&[new, old, new], 0, 2),
+            ReadVerdict::Value(b"new", Some(v(9)))
+        );
+        assert_eq!(
+            read_rule(&[new, old, new], 0, 2).counted,
+            [true, false, true]
+        );
+        // Two older copies agreeing before the newer one is seen: the
+        // operation only knows what it has seen.
+        assert_eq!(
+            verdict(&[old, old, None], 1, 2),
+            ReadVerdict::Value(b"old", Some(v(5)))
+        );
+        // Same bytes under another version do not agree with the newest.
+        let same_bytes_older = Some(Value(b"new", v(3)));
+        assert_eq!(
+            verdict(&[new, same_bytes_older, None], 0, 2),
+            ReadVerdict::NotEnough
+        );
+        // A v1 value with the newest bytes agrees; with other bytes it is older.
+        assert_eq!(
+            verdict(&[new, Some(V1Value(b"new")), old], 0, 2),
+            ReadVerdict::Value(b"new", Some(v(9)))
+        );
+        assert_eq!(
+            verdict(&[new, Some(V1Value(b"x")), old], 0, 2),
+            ReadVerdict::NotEnough
+        );
+        // A value newer than every "not found".
+        assert_eq!(
+            verdict(&[new, Some(Absent), Some(V1NotFound)], 0, 2),
+            ReadVerdict::NotEnough
+        );
+    }
+
+    #[test]
+    fn tombstones_are_versions() {
+        use ReadReply::*;
+        let del = Some(Deleted(v(9)));
+        let old = Some(Value(b"old", v(5)));
+        assert_eq!(
+            verdict(&[del, del, old], 0, 2),
+            ReadVerdict::NotFound(Some(v(9)))
+        );
+        assert_eq!(
+            read_rule(&[del, old, del], 0, 2).counted,
+            [true, false, true]
+        );
+        // A tombstone newer than a value: the value is not returned.
+        assert_eq!(verdict(&[del, old, old], 0, 2), ReadVerdict::NotEnough);
+        // Servers that never saw the key, or hold an older tombstone, also
+        // say not found.
+        assert_eq!(
+            verdict(&[del, Some(Absent), None], 1, 2),
+            ReadVerdict::NotFound(Some(v(9)))
+        );
+        assert_eq!(
+            verdict(&[del, Some(Deleted(v(2))), None], 1, 2),
+            ReadVerdict::NotFound(Some(v(9)))
+        );
+        // A value newer than the tombstone wins.
+        let newer = Some(Value(b"back", v(12)));
+        assert_eq!(
+            verdict(&[del, newer, newer], 0, 2),
+            ReadVerdict::Value(b"back", Some(v(12)))
+        );
+        // Pending while an outstanding tombstone could still make R.
+        assert_eq!(
+            verdict(&[Some(Value(b"x", v(3))), Some(Absent), None], 1, 2),
+            ReadVerdict::Pending
+        );
+    }
+
+    #[test]
+    fn newest_prefers_the_highest_version() {
+        use ReadReply::*;
+        assert_eq!(newest(&[Some(V1Value(b"a")), Some(Absent), None]), None);
+        assert_eq!(
+            newest(&[
+                Some(Value(b"a", v(3))),
+                Some(Deleted(v(4))),
+                Some(Value(b"c", v(2)))
+            ]),
+            Some(Newest::Deleted(v(4)))
         );
     }
 }

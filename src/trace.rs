@@ -5,12 +5,19 @@
 //! toward the quorum. The CLI only needs the verdict; the REPL prints the whole
 //! trace (SPEC §10) and the TUI redraws it after every reply, which is how a
 //! class watches a quorum form.
+//!
+//! Protocol v2 (issue 7) adds, per server, the dialect it answered in, the
+//! version it reported and the read repair it was sent; and, per operation,
+//! the version written or read. All of them stay empty with v1-only
+//! servers, so a v1 trace reads exactly as before.
 
 use std::fmt;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
+use crate::protocol_v2::Dialect;
 use crate::quorum::Quorum;
+use crate::version::Version;
 
 /// Which quorum operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +26,15 @@ pub enum OpKind {
     Get,
     /// Quorum write.
     Put,
+    /// Quorum delete: a versioned tombstone (protocol v2 only), quorum W.
+    Delete,
+}
+
+impl OpKind {
+    /// True for the writes (put and delete), which need W acknowledgements.
+    pub fn is_write(self) -> bool {
+        matches!(self, OpKind::Put | OpKind::Delete)
+    }
 }
 
 impl fmt::Display for OpKind {
@@ -26,6 +42,7 @@ impl fmt::Display for OpKind {
         f.write_str(match self {
             OpKind::Get => "get",
             OpKind::Put => "put",
+            OpKind::Delete => "del",
         })
     }
 }
@@ -47,6 +64,21 @@ pub enum Reply {
     Timeout,
     /// The request could not be sent to this server.
     SendFailed(String),
+    /// A v2 put or delete was ignored because the server keeps a newer
+    /// version (in [`ReplicaTrace::version`]): it counts as an
+    /// acknowledgement, since the server holds a version at least as new.
+    Older,
+    /// A delete could not be sent: the server speaks only protocol v1,
+    /// which has no delete.
+    V1Only,
+}
+
+impl Reply {
+    /// True for the replies a write counts toward W: stored, or ignored
+    /// because a newer version is kept.
+    pub fn is_ack(&self) -> bool {
+        matches!(self, Reply::Stored | Reply::Older)
+    }
 }
 
 impl fmt::Display for Reply {
@@ -59,6 +91,8 @@ impl fmt::Display for Reply {
             Reply::Invalid(_) => f.write_str("invalid reply"),
             Reply::Timeout => f.write_str("timeout"),
             Reply::SendFailed(e) => write!(f, "send failed ({e})"),
+            Reply::Older => f.write_str("older (newer kept)"),
+            Reply::V1Only => f.write_str("not sent (v1 only: cannot delete)"),
         }
     }
 }
@@ -80,6 +114,32 @@ pub struct ReplicaTrace {
     pub latency: Option<Duration>,
     /// Whether the answer counted toward the verdict.
     pub counted: bool,
+    /// The protocol the server answered in (`None` until it answered).
+    pub dialect: Option<Dialect>,
+    /// The version the server reported (v2 only): its value's, its
+    /// tombstone's, or, for [`Reply::Older`], the one it keeps.
+    pub version: Option<Version>,
+    /// The version this server was sent by read repair after a get, when
+    /// it answered an older version or "not found".
+    pub repair: Option<Version>,
+}
+
+impl ReplicaTrace {
+    /// A server not asked yet: no reply, no version, nothing counted.
+    pub fn new(server: usize, addr: SocketAddrV4, ring_index: usize, node_number: u32) -> Self {
+        ReplicaTrace {
+            server,
+            addr,
+            ring_index,
+            node_number,
+            reply: None,
+            latency: None,
+            counted: false,
+            dialect: None,
+            version: None,
+            repair: None,
+        }
+    }
 }
 
 /// Why an operation failed.
@@ -112,7 +172,7 @@ pub enum Verdict {
 /// The record of one quorum operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trace {
-    /// Get or put.
+    /// Get, put or delete.
     pub kind: OpKind,
     /// The key.
     pub key: Vec<u8>,
@@ -130,6 +190,25 @@ pub struct Trace {
     pub decided_after: Option<Duration>,
     /// True once no more replies will be recorded.
     pub finished: bool,
+    /// Put or delete: the version written (v2). Get: the newest version
+    /// seen (the one read, or the one that made the read fail).
+    pub version: Option<Version>,
+}
+
+/// A version as the REPL shows it: `v<ms>.<counter>/<writer>` — the hybrid
+/// clock's milliseconds and counter, then the writer id's low 24 bits in
+/// hex (enough to tell writers apart on a screen); `v0` for the version of
+/// values written through v1.
+pub fn version_text(v: Version) -> String {
+    if v == Version::ZERO {
+        return "v0".into();
+    }
+    format!(
+        "v{}.{}/{:06x}",
+        crate::hlc::physical_ms(v.timestamp),
+        crate::hlc::logical(v.timestamp),
+        v.writer & 0xff_ffff
+    )
 }
 
 impl Trace {
@@ -137,7 +216,7 @@ impl Trace {
     pub fn needed(&self) -> usize {
         match self.kind {
             OpKind::Get => self.quorum.r,
-            OpKind::Put => self.quorum.w,
+            OpKind::Put | OpKind::Delete => self.quorum.w,
         }
     }
 
@@ -153,7 +232,7 @@ impl Trace {
         };
         let (name, needed) = match self.kind {
             OpKind::Get => ("R", self.quorum.r),
-            OpKind::Put => ("W", self.quorum.w),
+            OpKind::Put | OpKind::Delete => ("W", self.quorum.w),
         };
         let answered = self
             .replicas
@@ -164,17 +243,41 @@ impl Trace {
         Some(match f {
             Failure::NotFound => "key not found".to_string(),
             Failure::NotEnough => match self.kind {
-                OpKind::Get => format!(
-                    "no value was returned by {needed} servers ({name}={needed}): the {answered} replies disagree or say not found"
-                ),
+                OpKind::Get => match self.version {
+                    Some(newest) => format!(
+                        "the newest version ({}) was returned by {} of the {needed} servers needed ({name}={needed}); an older value is never returned",
+                        version_text(newest),
+                        self.replicas
+                            .iter()
+                            .filter(|r| r.version == Some(newest))
+                            .count()
+                    ),
+                    None => format!(
+                        "no value was returned by {needed} servers ({name}={needed}): the {answered} replies disagree or say not found"
+                    ),
+                },
                 OpKind::Put => format!(
                     "{name}={needed} cannot be reached: {} of {} servers stored the value",
-                    self.replicas
-                        .iter()
-                        .filter(|r| r.reply == Some(Reply::Stored))
-                        .count(),
+                    self.best_tally(),
                     self.quorum.n
                 ),
+                OpKind::Delete => {
+                    let v1 = self
+                        .replicas
+                        .iter()
+                        .filter(|r| r.reply == Some(Reply::V1Only))
+                        .count();
+                    let why = if v1 > 0 {
+                        format!(" ({v1} speak only protocol v1, which cannot delete)")
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "{name}={needed} cannot be reached: {} of {} servers stored the tombstone{why}",
+                        self.best_tally(),
+                        self.quorum.n
+                    )
+                }
             },
             Failure::Timeout => format!(
                 "quorum not reached before the deadline: {name}={needed} needed, {} counted, {silent} of {} servers did not answer",
@@ -186,14 +289,15 @@ impl Trace {
         })
     }
 
-    /// The largest number of agreeing replies (acks for a put, identical
-    /// values for a get) — how close the operation came to its quorum.
+    /// The largest number of agreeing replies (acks for a put or delete,
+    /// identical values for a get) — how close the operation came to its
+    /// quorum.
     pub fn best_tally(&self) -> usize {
         match self.kind {
-            OpKind::Put => self
+            OpKind::Put | OpKind::Delete => self
                 .replicas
                 .iter()
-                .filter(|r| r.reply == Some(Reply::Stored))
+                .filter(|r| r.reply.as_ref().is_some_and(Reply::is_ack))
                 .count(),
             OpKind::Get => {
                 let values: Vec<&Vec<u8>> = self

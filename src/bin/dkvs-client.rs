@@ -16,8 +16,14 @@ use dkvs::quorum::QuorumOptions;
 ///
 /// Prints `OK …` on success, or `FAIL` with an `ERROR: …` line on stderr.
 /// Exit status: 0 success, 1 operation failed (substr out of range, cat too
-/// long, put refused), 2 usage error, 3 configuration error, 4 not found,
-/// 5 quorum not reached / network.
+/// long, put or del refused), 2 usage error, 3 configuration error, 4 not
+/// found, 5 quorum not reached / network.
+///
+/// Speaks protocol v2 (versions, deletes, request ids) to servers that do,
+/// and v1 to the others (found out on the first request). A get sends the
+/// newest version to servers that answered an older one (read repair),
+/// after printing its answer. `del` needs v2: servers that speak only v1
+/// cannot delete and count as refusals.
 #[derive(Debug, Parser)]
 #[command(
     name = "dkvs-client",
@@ -50,6 +56,8 @@ enum Cmd {
     Get { key: OsString },
     /// Store a value on W servers: `put -- <key> <value>`
     Put { key: OsString, value: OsString },
+    /// Delete a key: a versioned tombstone on W servers (protocol v2; v1-only servers refuse): `del -- <key>`
+    Del { key: OsString },
     /// Concatenate values into <dest>: `cat -- <key1> [<key2>...] <dest>`
     Cat {
         #[arg(num_args = 2.., value_name = "KEY")]
@@ -84,6 +92,7 @@ impl Cmd {
     fn into_command(self) -> Command {
         match self {
             Cmd::Get { key } => Command::Get { key: bytes(key) },
+            Cmd::Del { key } => Command::Del { key: bytes(key) },
             Cmd::Put { key, value } => Command::Put {
                 key: bytes(key),
                 value: bytes(value),
@@ -142,10 +151,24 @@ fn main() -> ExitCode {
         Err(e) => return cli::fail(true, format!("cannot start: {e}"), exit::QUORUM),
     };
     let outcome = runtime.block_on(commands::execute(&client, &command, quorum, &mut |_| {}));
-    match outcome.result {
+    let code = report(outcome.result);
+    // Read repairs go out after the answer is printed (off its latency).
+    for repair in runtime.block_on(client.finish_repairs()) {
+        tracing::debug!(key = ?String::from_utf8_lossy(&repair.key), verdict = ?repair.verdict, "read repair");
+    }
+    code
+}
+
+/// Prints the command's result and turns it into the exit status.
+fn report(result: Result<commands::Success, commands::CommandError>) -> ExitCode {
+    match result {
         Ok(success) => {
             let mut out = std::io::stdout().lock();
             if let Err(e) = success.write_line(&mut out) {
+                eprintln!("ERROR: cannot write the answer: {e}");
+                return ExitCode::from(exit::FAILED);
+            }
+            if let Err(e) = std::io::Write::flush(&mut out) {
                 eprintln!("ERROR: cannot write the answer: {e}");
                 return ExitCode::from(exit::FAILED);
             }

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use crate::commands::{CommandError, Success};
 use crate::config::{ClusterConfig, ServerSpec};
+use crate::protocol_v2::Dialect;
 use crate::ring::{Placement, Ring, Step};
 use crate::supervisor::{ServerState, ServerStatus};
-use crate::trace::{Failure, OpKind, ReplicaTrace, Reply, Trace, Verdict};
+use crate::trace::{Failure, OpKind, ReplicaTrace, Reply, Trace, Verdict, version_text};
 
 /// Longest value shown inside a per-server line before it is cut with `…`.
 pub const VALUE_PREVIEW: usize = 40;
@@ -111,7 +112,7 @@ fn counts_like_winner(trace: &Trace, r: &ReplicaTrace) -> bool {
         return false;
     }
     match (&r.reply, trace.kind) {
-        (Some(Reply::Stored), OpKind::Put) => true,
+        (Some(r), OpKind::Put | OpKind::Delete) => r.is_ack(),
         (Some(Reply::Value(v)), OpKind::Get) => trace.value.as_ref() == Some(v),
         _ => false,
     }
@@ -130,7 +131,7 @@ fn reply_short(reply: Option<&Reply>) -> String {
 pub fn trace_header(trace: &Trace) -> String {
     let q = match trace.kind {
         OpKind::Get => format!("N={} R={}", trace.quorum.n, trace.quorum.r),
-        OpKind::Put => format!("N={} W={}", trace.quorum.n, trace.quorum.w),
+        OpKind::Put | OpKind::Delete => format!("N={} W={}", trace.quorum.n, trace.quorum.w),
     };
     format!(
         "{} \"{}\" ({q})",
@@ -139,10 +140,22 @@ pub fn trace_header(trace: &Trace) -> String {
     )
 }
 
-/// One contacted server: position, address, selecting node, reply, latency,
-/// counted or not.
+/// One contacted server: position, address, selecting node, reply (with
+/// its version, for a v2 reply that has one), latency, counted or not, and
+/// the read repair it was sent.
 pub fn replica_line(trace: &Trace, r: &ReplicaTrace) -> String {
     let lat = r.latency.map_or_else(|| "—".to_string(), latency);
+    let mut reply = reply_text(r.reply.as_ref());
+    if r.dialect == Some(Dialect::V2)
+        && let Some(v) = r.version
+    {
+        reply.push(' ');
+        reply.push_str(&version_text(v));
+    }
+    let repair = r
+        .repair
+        .map(|v| format!(", repair → {}", version_text(v)))
+        .unwrap_or_default();
     let counted = match (&r.reply, r.counted) {
         (None, _) => "",
         (Some(_), true) => "counted",
@@ -154,11 +167,11 @@ pub fn replica_line(trace: &Trace, r: &ReplicaTrace) -> String {
         ", late"
     };
     format!(
-        "  [{}] {:<21} {:<13} {:<22} {:>9}  {counted}{late}",
+        "  [{}] {:<21} {:<13} {:<22} {:>9}  {counted}{late}{repair}",
         r.server + 1,
         r.addr.to_string(),
         format!("node {} #{}", r.node_number, r.ring_index),
-        reply_text(r.reply.as_ref()),
+        reply,
         lat
     )
     .trim_end()
@@ -170,7 +183,7 @@ pub fn replica_line(trace: &Trace, r: &ReplicaTrace) -> String {
 pub fn quorum_explanation(trace: &Trace) -> String {
     let (name, needed) = match trace.kind {
         OpKind::Get => ("R", trace.quorum.r),
-        OpKind::Put => ("W", trace.quorum.w),
+        OpKind::Put | OpKind::Delete => ("W", trace.quorum.w),
     };
     let Some(first) = trace.replicas.first().map(|r| r.addr) else {
         return format!("{name}={needed}: no server to ask");
@@ -245,13 +258,39 @@ pub fn quorum_explanation(trace: &Trace) -> String {
 pub fn trace_verdict_line(trace: &Trace) -> String {
     let head = match (&trace.verdict, trace.kind) {
         (Verdict::Pending, _) => "…".to_string(),
-        (Verdict::Reached, OpKind::Put) => "OK".to_string(),
+        (Verdict::Reached, OpKind::Put | OpKind::Delete) => "OK".to_string(),
         (Verdict::Reached, OpKind::Get) => {
             Success::Value(trace.value.clone().unwrap_or_default()).to_string()
         }
         (Verdict::Failed(_), _) => "FAIL".to_string(),
     };
     format!("{head} — {}", quorum_explanation(trace))
+}
+
+/// The lines of a finished read repair (after a get's verdict): what was
+/// sent to which servers, then one line per server.
+pub fn repair_lines(trace: &Trace) -> Vec<String> {
+    let what = match trace.kind {
+        OpKind::Delete => "tombstone".to_string(),
+        _ => format!(
+            "value \"{}\"",
+            printable(trace.written.as_deref().unwrap_or_default(), VALUE_PREVIEW)
+        ),
+    };
+    let version = trace.version.map(version_text).unwrap_or_default();
+    let outcome = match &trace.verdict {
+        Verdict::Reached => "done".to_string(),
+        _ => trace
+            .failure_reason()
+            .unwrap_or_else(|| "not finished".into()),
+    };
+    let mut lines = vec![format!(
+        "read repair of \"{}\": {what} {version} → {}: {outcome}",
+        printable(&trace.key, VALUE_PREVIEW),
+        short_addrs(&trace.replicas.iter().map(|r| r.addr).collect::<Vec<_>>())
+    )];
+    lines.extend(trace.replicas.iter().map(|r| replica_line(trace, r)));
+    lines
 }
 
 /// The §10 text of a trace: one line per contacted server, then the verdict.

@@ -15,6 +15,11 @@ pub const SUMMARY: &[(&str, &str, &str)] = &[
         "quorum read: a value returned by R servers",
     ),
     (
+        "del",
+        "del <key> [n=N] [w=W]",
+        "quorum delete: a tombstone on W servers (v2 only)",
+    ),
+    (
         "cat",
         "cat <key>... <dest> [n= r= w=]",
         "concatenate values into <dest>",
@@ -119,7 +124,10 @@ fn detail(command: &str) -> Option<&'static str> {
             "Sends the value to the key's N servers at once and succeeds as soon as W of them stored it.\nN, W default to [defaults] of cluster.toml (else 3 and 2), lowered to the ring's size when not given."
         }
         "get" => {
-            "Asks the key's N servers at once and succeeds as soon as R of them returned the same value.\n`not found` replies are not values; if R servers say not found, the key is not found."
+            "Asks the key's N servers at once and succeeds as soon as R of them returned the same value.\n`not found` replies are not values; if R servers say not found, the key is not found.\nWith protocol v2 the value must be the newest version seen (an older one is never returned), and servers that answered an older version or not found are sent the newest one afterwards (read repair, shown after the verdict)."
+        }
+        "del" => {
+            "Writes a tombstone with a new version to the key's N servers at once and succeeds as soon as W of them stored it (or already keep a newer version); gets then say not found.\nNeeds protocol v2: a server that speaks only v1 cannot delete and counts as a refusal."
         }
         "cat" => {
             "Gets every source key (quorum R), concatenates the values in order, puts the result under <dest> (quorum W)."

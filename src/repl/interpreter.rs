@@ -269,6 +269,10 @@ impl Interpreter {
             sink,
             format::command_verdict_line(&outcome.result, &outcome.traces),
         );
+        // Read repairs (protocol v2) run after the verdict; show how they went.
+        for repair in self.client.finish_repairs().await {
+            say_all(sink, format::repair_lines(&repair));
+        }
         LineOutcome {
             ok: outcome.result.is_ok(),
             quit: false,
@@ -670,6 +674,10 @@ mod tests {
         let c = Cluster::new(&[1, 1, 1]).await;
         let server = c.config.servers[1].addr();
         let mut i = c.interpreter();
+        // The first request to a server finds out its protocol (v2 first,
+        // then v1 to a v1-only server: one more round trip, which the
+        // 150 ms delay below would push past the 300 ms deadline).
+        run(&mut i, "get k").await;
         let line = ok(&mut i, "loss 2 100").await;
         assert_eq!(line.len(), 1, "{line:?}");
         assert!(

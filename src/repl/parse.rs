@@ -153,7 +153,7 @@ pub const MAX_FAULT_DELAY_MS: u64 = 10_000;
 /// A parsed REPL line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplCommand {
-    /// get/put/cat/substr/find with their options.
+    /// get/put/del/cat/substr/find with their options.
     Data(Command, QuorumOptions),
     /// `where <key>`.
     Where(Vec<u8>),
@@ -179,7 +179,7 @@ pub enum ReplCommand {
 
 /// Every command word, for help and completion.
 pub const COMMANDS: &[&str] = &[
-    "put", "get", "cat", "substr", "find", "where", "ring", "dump", "kill", "stop", "start",
+    "put", "get", "del", "cat", "substr", "find", "where", "ring", "dump", "kill", "stop", "start",
     "restart", "pause", "resume", "status", "slow", "whatif", "loss", "delay", "heal", "help",
     "quit",
 ];
@@ -313,6 +313,11 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
                 },
                 q,
             )
+        }
+        "del" => {
+            let [key] = exactly("del", &args, "<key> [n=N] [w=W]")?;
+            let q = quorum_options("del", &options, &["n", "w"])?;
+            ReplCommand::Data(Command::Del { key: bytes(key) }, q)
         }
         "get" => {
             let [key] = exactly("get", &args, "<key> [n=N] [r=R]")?;

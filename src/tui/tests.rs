@@ -155,6 +155,9 @@ fn put_trace(answered: usize) -> Trace {
             reply: (k < answered).then_some(Reply::Stored),
             latency: (k < answered).then(|| Duration::from_micros(310 + 40 * k as u64)),
             counted: k < answered && k < 3,
+            dialect: None,
+            version: None,
+            repair: None,
         })
         .collect();
     let done = answered >= 3;
@@ -172,6 +175,7 @@ fn put_trace(answered: usize) -> Trace {
         value: None,
         decided_after: done.then(|| Duration::from_micros(390)),
         finished: answered >= 4,
+        version: None,
     }
 }
 
