@@ -921,3 +921,183 @@ pub fn udp_dump(addr: SocketAddrV4, limit: Duration) -> Vec<Vec<u8>> {
     }
     datagrams
 }
+
+/// What a [`V2Responder`] holds and how it behaves; tests change it at any
+/// time through [`V2Responder::state`].
+#[derive(Debug, Default)]
+pub struct V2State {
+    /// Per key, the value (`None`: a tombstone) and its version. A test may
+    /// write stale records here directly.
+    pub records: std::collections::HashMap<Vec<u8>, (Option<Vec<u8>>, dkvs::version::Version)>,
+    /// Speak only v1 (SPEC §4): every datagram starting with NUL, v2 ones
+    /// included, gets the empty refusal.
+    pub v1_only: bool,
+    /// Wait this long before answering each datagram.
+    pub delay: Duration,
+    /// Before each v2 reply, send one with another request id (and, to a
+    /// GET, another value): a client must ignore it.
+    pub wrong_id_first: bool,
+    /// Every datagram received, in order.
+    pub received: Vec<Vec<u8>>,
+}
+
+/// A small protocol-v2 server in a test thread (`docs/PROTOCOL.md`): it
+/// answers HELLO, GET, PUT and DELETE from [`V2State::records`] (highest
+/// version wins, equal version is a retransmission, lower is answered
+/// OLDER), v1 gets and puts as SPEC §4 says (v1 puts at version 0/0), and
+/// can be made v1-only, slow, or to send a reply with a wrong request id
+/// first. Real UDP on the given socket; stops when dropped.
+pub struct V2Responder {
+    /// Its records and behaviour.
+    pub state: std::sync::Arc<std::sync::Mutex<V2State>>,
+    /// Its address.
+    pub addr: SocketAddrV4,
+    _fake: FakeServer,
+}
+
+impl V2Responder {
+    /// Starts answering on `socket`.
+    pub fn spawn(socket: UdpSocket) -> V2Responder {
+        let state: std::sync::Arc<std::sync::Mutex<V2State>> = Default::default();
+        let shared = state.clone();
+        let fake = FakeServer::spawn(socket, move |socket, datagram, from| {
+            let (delay, replies) = {
+                let mut s = shared.lock().unwrap();
+                s.received.push(datagram.to_vec());
+                (s.delay, v2_respond(&mut s, datagram))
+            };
+            if !delay.is_zero() {
+                std::thread::sleep(delay);
+            }
+            for reply in replies {
+                let _ = socket.send_to(&reply, from);
+            }
+        });
+        V2Responder {
+            state,
+            addr: fake.addr,
+            _fake: fake,
+        }
+    }
+
+    /// A v1-only responder (a server of SPEC §1–§8).
+    pub fn v1_only(socket: UdpSocket) -> V2Responder {
+        let r = V2Responder::spawn(socket);
+        r.state.lock().unwrap().v1_only = true;
+        r
+    }
+
+    /// The record held for `key`.
+    pub fn record(&self, key: &[u8]) -> Option<(Option<Vec<u8>>, dkvs::version::Version)> {
+        self.state.lock().unwrap().records.get(key).cloned()
+    }
+
+    /// Sets the record of `key` (`None`: a tombstone).
+    pub fn set(&self, key: &[u8], value: Option<&[u8]>, version: dkvs::version::Version) {
+        self.state
+            .lock()
+            .unwrap()
+            .records
+            .insert(key.to_vec(), (value.map(<[u8]>::to_vec), version));
+    }
+
+    /// How many v2 datagrams it received.
+    pub fn v2_received(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .received
+            .iter()
+            .filter(|d| dkvs::protocol_v2::dialect(d) == dkvs::protocol_v2::Dialect::V2)
+            .count()
+    }
+}
+
+/// The replies of a [`V2Responder`] to one datagram.
+fn v2_respond(s: &mut V2State, datagram: &[u8]) -> Vec<Vec<u8>> {
+    use dkvs::protocol::Request;
+    use dkvs::protocol_v2::{self as v2, Dialect, Message};
+    use dkvs::version::Version;
+    if v2::dialect(datagram) == Dialect::V1 || s.v1_only {
+        return vec![match dkvs::protocol::parse_request(datagram) {
+            Ok(Request::Get { key }) => match s.records.get(key) {
+                Some((Some(v), _)) => v.clone(),
+                _ => b"\0".to_vec(),
+            },
+            Ok(Request::Put { key, value }) => {
+                s.records
+                    .insert(key.to_vec(), (Some(value.to_vec()), Version::ZERO));
+                b"\0".to_vec()
+            }
+            Ok(Request::Dump) | Err(_) => Vec::new(),
+        }];
+    }
+    let Ok(frame) = v2::decode(datagram) else {
+        return vec![Vec::new()];
+    };
+    let write = |s: &mut V2State, key: &[u8], value: Option<&[u8]>, version: Version| match s
+        .records
+        .get(key)
+    {
+        Some((_, current)) if *current > version => Message::Older { current: *current },
+        _ => {
+            s.records
+                .insert(key.to_vec(), (value.map(<[u8]>::to_vec), version));
+            Message::Stored
+        }
+    };
+    let (reply, decoy) = match frame.message {
+        Message::Hello => (
+            Message::HelloReply {
+                max_version: 2,
+                features: 0,
+                time_ms: 0,
+            },
+            Message::Stored,
+        ),
+        Message::Get { key } => {
+            let reply = match s.records.get(key) {
+                Some((Some(v), version)) => Message::Value {
+                    value: v,
+                    version: *version,
+                },
+                Some((None, version)) => Message::NotFound {
+                    tombstone: Some(*version),
+                },
+                None => Message::NotFound { tombstone: None },
+            };
+            let reply = v2::encode(frame.id, &reply, None).unwrap();
+            let decoy = Message::Value {
+                value: b"wrong request id",
+                version: Version {
+                    timestamp: u64::MAX,
+                    writer: 1,
+                },
+            };
+            let decoy = v2::encode(frame.id.wrapping_add(1), &decoy, None).unwrap();
+            return if s.wrong_id_first {
+                vec![decoy, reply]
+            } else {
+                vec![reply]
+            };
+        }
+        Message::Put {
+            key,
+            value,
+            version,
+        } => (write(s, key, Some(value), version), Message::Stored),
+        Message::Delete { key, version } => (write(s, key, None, version), Message::Stored),
+        _ => (
+            Message::Refused {
+                reason: v2::Reason::Unsupported,
+            },
+            Message::Stored,
+        ),
+    };
+    let mut out = Vec::new();
+    if s.wrong_id_first {
+        out.push(v2::encode(frame.id.wrapping_add(1), &decoy, None).unwrap());
+    }
+    out.push(v2::encode(frame.id, &reply, None).unwrap());
+    out
+}
