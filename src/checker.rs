@@ -23,9 +23,28 @@
 //! value may legitimately be read, and it never makes later reads stale.
 //! The checker is pure (no clock, no I/O), so it is unit-tested on
 //! hand-written histories.
+//!
+//! **Versioned histories** (protocol v2, issue 7). A key written with
+//! [`Action::Write`] — a put or a delete carrying the version its client
+//! gave it — may have any number of concurrent writers: the newest version
+//! wins, so the model is the version order, not the time order. For such a
+//! key a get's result ([`GetResult::Versioned`], [`GetResult::Deleted`], or
+//! plain "not found") is flagged when:
+//!
+//! - **never written**: no write of that key with that version and that
+//!   value (or tombstone) had been invoked before the get completed;
+//! - **older than acknowledged** (when W + R > N): the version read is older
+//!   than the newest version acknowledged before the get began — including
+//!   "not found" (no version) after an acknowledged put. "Not found" after
+//!   an acknowledged *delete* is the delete's effect (and what remains once
+//!   its tombstone is purged), never flagged.
+//!
+//! The single-writer and two-writer rules apply only to [`Action::Put`].
 
 use std::collections::HashMap;
 use std::fmt;
+
+use crate::version::Version;
 
 /// What an operation did, and what came back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +58,17 @@ pub enum Action {
     },
     /// A get and its result.
     Get(GetResult),
+    /// A versioned write (protocol v2): a put of `Some(value)` or a delete
+    /// (`None`), with the version the client gave it; `ok` when W
+    /// acknowledged it.
+    Write {
+        /// The value written, `None` for a delete.
+        value: Option<Vec<u8>>,
+        /// Its version.
+        version: Version,
+        /// Whether the write succeeded.
+        ok: bool,
+    },
 }
 
 /// The result of a get.
@@ -50,6 +80,26 @@ pub enum GetResult {
     NotFound,
     /// Any other failure (quorum not reached, deadline).
     Failed,
+    /// Protocol v2: R servers agreed on this value at this version.
+    Versioned {
+        /// The value read.
+        value: Vec<u8>,
+        /// Its version.
+        version: Version,
+    },
+    /// Protocol v2: "not found", the newest record seen being a tombstone
+    /// at this version.
+    Deleted(Version),
+}
+
+impl GetResult {
+    /// The version read: a versioned value's or tombstone's.
+    pub fn version(&self) -> Option<Version> {
+        match self {
+            GetResult::Versioned { version, .. } | GetResult::Deleted(version) => Some(*version),
+            _ => None,
+        }
+    }
 }
 
 /// One operation of a history. Times are in any monotonic unit (the chaos
@@ -71,7 +121,7 @@ impl Op {
     /// get that R servers agreed is absent, counts as success).
     pub fn ok(&self) -> bool {
         match &self.action {
-            Action::Put { ok, .. } => *ok,
+            Action::Put { ok, .. } | Action::Write { ok, .. } => *ok,
             Action::Get(r) => *r != GetResult::Failed,
         }
     }
@@ -98,6 +148,15 @@ pub enum ViolationKind {
     },
     /// This put overlapped another put of the same key.
     TwoWriters,
+    /// A get of a versioned key returned version `read` (`None`: "not
+    /// found" without a tombstone) although the newer version `acked` was
+    /// acknowledged before it began.
+    OlderThanAcknowledged {
+        /// The version read.
+        read: Option<Version>,
+        /// The newest version acknowledged before the get.
+        acked: Version,
+    },
 }
 
 /// One flagged operation.
@@ -139,6 +198,13 @@ impl fmt::Display for Violation {
                     self.op
                 )
             }
+            ViolationKind::OlderThanAcknowledged { read, acked } => write!(
+                f,
+                "op {}: get {key:?} read {} after {} was acknowledged",
+                self.op,
+                read.map_or_else(|| "nothing".into(), crate::trace::version_text),
+                crate::trace::version_text(*acked)
+            ),
         }
     }
 }
@@ -154,6 +220,8 @@ pub struct Report {
     pub gets: usize,
     /// Gets that succeeded (value or agreed "not found").
     pub gets_ok: usize,
+    /// Of the puts, versioned deletes ([`Action::Write`] without a value).
+    pub deletes: usize,
     /// Everything found wrong.
     pub violations: Vec<Violation>,
 }
@@ -227,6 +295,67 @@ impl<'a> Writes<'a> {
     }
 }
 
+/// One versioned key's writes ([`Action::Write`]).
+#[derive(Default)]
+struct Versioned<'a> {
+    /// version → (value or tombstone, invoked).
+    by_version: HashMap<Version, (Option<&'a [u8]>, u64)>,
+    /// (completed, newest version acknowledged so far, whether that newest
+    /// one is a delete), sorted by completion.
+    acked: Vec<(u64, Version, bool)>,
+}
+
+impl Versioned<'_> {
+    /// The newest acknowledged write completed strictly before `time`:
+    /// its version, and whether it is a delete.
+    fn acked_before(&self, time: u64) -> Option<(Version, bool)> {
+        let n = self.acked.partition_point(|(done, ..)| *done < time);
+        n.checked_sub(1)
+            .and_then(|i| self.acked.get(i))
+            .map(|&(_, v, deleted)| (v, deleted))
+    }
+
+    /// What is wrong with a get of this key that returned `result` (`None`
+    /// when nothing).
+    fn check_get(&self, op: &Op, result: &GetResult, intersect: bool) -> Option<ViolationKind> {
+        let read = result.version();
+        let wrote = |version: Version, value: Option<&[u8]>| {
+            self.by_version
+                .get(&version)
+                .is_some_and(|(v, invoked)| *v == value && *invoked <= op.completed)
+        };
+        match result {
+            GetResult::Failed => return None,
+            GetResult::Versioned { value, version } if !wrote(*version, Some(value)) => {
+                return Some(ViolationKind::NeverWritten);
+            }
+            GetResult::Deleted(version) if !wrote(*version, None) => {
+                return Some(ViolationKind::NeverWritten);
+            }
+            // A value without its version: at least some write of it.
+            GetResult::Value(value)
+                if !self.by_version.values().any(|(v, invoked)| {
+                    *v == Some(value.as_slice()) && *invoked <= op.completed
+                }) =>
+            {
+                return Some(ViolationKind::NeverWritten);
+            }
+            GetResult::Value(_) => return None,
+            _ => {}
+        }
+        let (acked, acked_delete) = self.acked_before(op.invoked)?;
+        let absent = matches!(result, GetResult::NotFound | GetResult::Deleted(_));
+        let older = match read {
+            Some(read) => read < acked,
+            None => true,
+        };
+        // "Not found" after an acknowledged delete is that delete (or its
+        // purged tombstone).
+        (intersect && older && !(absent && acked_delete))
+            .then_some(ViolationKind::OlderThanAcknowledged { read, acked })
+    }
+}
+
 impl History {
     /// An empty history.
     pub fn new() -> History {
@@ -248,8 +377,20 @@ impl History {
     pub fn check(&self, quorums_intersect: bool) -> Report {
         let mut report = Report::default();
         let mut keys: HashMap<&[u8], Writes> = HashMap::new();
+        let mut versioned: HashMap<&[u8], Versioned> = HashMap::new();
         for (i, op) in self.ops.iter().enumerate() {
             match &op.action {
+                Action::Write { value, version, ok } => {
+                    report.puts += 1;
+                    report.puts_ok += usize::from(*ok);
+                    report.deletes += usize::from(value.is_none());
+                    let key = versioned.entry(op.key.as_slice()).or_default();
+                    key.by_version
+                        .insert(*version, (value.as_deref(), op.invoked));
+                    if *ok {
+                        key.acked.push((op.completed, *version, value.is_none()));
+                    }
+                }
                 Action::Put { value, ok } => {
                     report.puts += 1;
                     report.puts_ok += usize::from(*ok);
@@ -291,15 +432,41 @@ impl History {
                 entry.1 = newest;
             }
         }
+        for key in versioned.values_mut() {
+            key.acked.sort_unstable_by_key(|(done, ..)| *done);
+            let mut newest: Option<(Version, bool)> = None;
+            for entry in &mut key.acked {
+                if newest.is_none_or(|(v, _)| entry.1 > v) {
+                    newest = Some((entry.1, entry.2));
+                }
+                if let Some((v, deleted)) = newest {
+                    (entry.1, entry.2) = (v, deleted);
+                }
+            }
+        }
         let none = Writes::default();
         for (i, op) in self.ops.iter().enumerate() {
             let Action::Get(result) = &op.action else {
                 continue;
             };
+            if let Some(key) = versioned.get(op.key.as_slice()) {
+                if let Some(kind) = key.check_get(op, result, quorums_intersect) {
+                    report.violations.push(Violation {
+                        op: i,
+                        key: op.key.clone(),
+                        kind,
+                    });
+                }
+                continue;
+            }
             let writes = keys.get(op.key.as_slice()).unwrap_or(&none);
             let acked = writes.acked_before(op.invoked);
             let kind = match result {
                 GetResult::Failed => None,
+                // A versioned result for a key never written with versions.
+                GetResult::Versioned { .. } | GetResult::Deleted(_) => {
+                    Some(ViolationKind::NeverWritten)
+                }
                 GetResult::NotFound => match acked {
                     Some(acked) if quorums_intersect => Some(ViolationKind::LostWrite { acked }),
                     _ => None,
@@ -462,5 +629,171 @@ mod tests {
     fn empty_history() {
         let r = History::new().check(true);
         assert_eq!((r.ops(), r.success_rate()), (0, 1.0));
+    }
+
+    fn ver(t: u64) -> Version {
+        Version {
+            timestamp: t,
+            writer: t % 3,
+        }
+    }
+
+    fn write(key: &str, value: Option<&str>, v: u64, invoked: u64, completed: u64, ok: bool) -> Op {
+        Op {
+            key: key.into(),
+            invoked,
+            completed,
+            action: Action::Write {
+                value: value.map(Into::into),
+                version: ver(v),
+                ok,
+            },
+        }
+    }
+
+    fn vget(key: &str, result: GetResult, invoked: u64, completed: u64) -> Op {
+        Op {
+            key: key.into(),
+            invoked,
+            completed,
+            action: Action::Get(result),
+        }
+    }
+
+    fn read(value: &str, v: u64) -> GetResult {
+        GetResult::Versioned {
+            value: value.into(),
+            version: ver(v),
+        }
+    }
+
+    #[test]
+    fn concurrent_versioned_writers_newest_wins() {
+        let ops = vec![
+            // Two writers overlap: allowed with versions.
+            write("k", Some("a"), 10, 0, 20, true),
+            write("k", Some("b"), 11, 5, 25, true),
+            // During the writes either is fine.
+            vget("k", read("a", 10), 6, 18),
+            // After both: the newest version (b) only.
+            vget("k", read("b", 11), 30, 40),
+            vget("k", read("a", 10), 30, 40),
+            // A failed write with a newer version may be read later.
+            write("k", Some("c"), 12, 50, 60, false),
+            vget("k", read("c", 12), 70, 80),
+            vget("k", read("b", 11), 70, 80),
+        ];
+        let report = History { ops: ops.clone() }.check(true);
+        assert_eq!(
+            kinds(ops.clone(), true),
+            [(
+                4,
+                ViolationKind::OlderThanAcknowledged {
+                    read: Some(ver(10)),
+                    acked: ver(11)
+                }
+            )]
+        );
+        assert!(report.violations[0].to_string().contains("after v0.11/"));
+        assert_eq!((report.puts, report.puts_ok, report.deletes), (3, 2, 0));
+        // Without intersecting quorums only the never-written check applies.
+        assert!(kinds(ops, false).is_empty());
+    }
+
+    #[test]
+    fn versioned_reads_must_match_a_write() {
+        let ops = vec![
+            write("k", Some("a"), 10, 0, 10, true),
+            // Right value, wrong version; right version, wrong value.
+            vget("k", read("a", 9), 20, 30),
+            vget("k", read("x", 10), 20, 30),
+            // A tombstone nobody wrote.
+            vget("k", GetResult::Deleted(ver(10)), 20, 30),
+            // A write invoked after the get completed.
+            vget("k", read("later", 50), 20, 30),
+            write("k", Some("later"), 50, 40, 45, true),
+            // A value without a version: some write of it is enough.
+            vget("k", GetResult::Value(b"a".to_vec()), 60, 70),
+            vget("k", GetResult::Value(b"zzz".to_vec()), 60, 70),
+            // A versioned result for a key written without versions.
+            put("j", "1", 0, 10, true),
+            vget("j", read("1", 1), 20, 30),
+        ];
+        assert_eq!(
+            kinds(ops, true)
+                .into_iter()
+                .map(|(op, _)| op)
+                .collect::<Vec<_>>(),
+            [1, 2, 3, 4, 7, 9]
+        );
+    }
+
+    #[test]
+    fn deletes_then_not_found_and_resurrection() {
+        let ops = vec![
+            write("k", Some("a"), 10, 0, 10, true),
+            write("k", None, 11, 20, 30, true),
+            // After the acknowledged delete: not found, with or without
+            // its tombstone (purged), or an older tombstone.
+            vget("k", GetResult::Deleted(ver(11)), 40, 50),
+            vget("k", GetResult::NotFound, 40, 50),
+            // The deleted value: older than the acknowledged tombstone.
+            vget("k", read("a", 10), 40, 50),
+            // A newer put brings the key back; a tombstone is then stale.
+            write("k", Some("b"), 12, 60, 70, true),
+            vget("k", read("b", 12), 80, 90),
+            vget("k", GetResult::Deleted(ver(11)), 80, 90),
+            vget("k", GetResult::NotFound, 80, 90),
+        ];
+        let report = History { ops: ops.clone() }.check(true);
+        assert_eq!(report.deletes, 1);
+        assert_eq!(
+            kinds(ops, true),
+            [
+                (
+                    4,
+                    ViolationKind::OlderThanAcknowledged {
+                        read: Some(ver(10)),
+                        acked: ver(11)
+                    }
+                ),
+                (
+                    7,
+                    ViolationKind::OlderThanAcknowledged {
+                        read: Some(ver(11)),
+                        acked: ver(12)
+                    }
+                ),
+                (
+                    8,
+                    ViolationKind::OlderThanAcknowledged {
+                        read: None,
+                        acked: ver(12)
+                    }
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_acknowledged_older_version_does_not_hide_a_newer_one() {
+        // The newer version is acknowledged first, the older one later
+        // (a slow writer): reads must still return the newer one.
+        let ops = vec![
+            write("k", Some("new"), 20, 0, 10, true),
+            write("k", Some("old"), 15, 0, 30, true),
+            vget("k", read("old", 15), 40, 50),
+            vget("k", read("new", 20), 40, 50),
+        ];
+        assert_eq!(
+            kinds(ops, true),
+            [(
+                2,
+                ViolationKind::OlderThanAcknowledged {
+                    read: Some(ver(15)),
+                    acked: ver(20)
+                }
+            )]
+        );
     }
 }

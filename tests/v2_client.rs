@@ -412,3 +412,78 @@ fn repl_shows_versions_repairs_and_del() {
     let (_, lines) = run("help del");
     assert!(lines[0].starts_with("del <key> [n=N] [w=W]"), "{lines:#?}");
 }
+
+/// Concurrent writers of the same keys (puts and deletes) and readers, for
+/// about a second, checked with the versioned history checker: every read
+/// is a version some write produced, never older than one acknowledged
+/// before the read began.
+#[test]
+fn concurrent_writers_pass_the_versioned_checker() {
+    use dkvs::checker::{Action, GetResult, History, Op};
+    let (ip, rs) = responders(3, 0);
+    let epoch = std::time::Instant::now();
+    let end = epoch + Duration::from_millis(800);
+    let history = runtime().block_on(async {
+        let mut tasks = Vec::new();
+        for w in 0..4u64 {
+            let client = client_of(ip, &rs).with_writer(100 + w);
+            tasks.push(tokio::spawn(async move {
+                let now = || epoch.elapsed().as_micros() as u64;
+                let mut history = History::new();
+                let mut i = 0u64;
+                while std::time::Instant::now() < end {
+                    i += 1;
+                    let key = format!("k{}", i % 3).into_bytes();
+                    let invoked = now();
+                    let trace = if i % 5 == 0 {
+                        client.delete_traced(&key, N3R2, &mut |_| {}).await
+                    } else {
+                        let value = format!("{w}:{i}").into_bytes();
+                        client.put_traced(&key, &value, N3R2, &mut |_| {}).await
+                    };
+                    history.push(Op {
+                        key: key.clone(),
+                        invoked,
+                        completed: now(),
+                        action: Action::Write {
+                            value: trace.written.clone(),
+                            version: trace.version.expect("a versioned write"),
+                            ok: trace.verdict == Verdict::Reached,
+                        },
+                    });
+                    let invoked = now();
+                    let trace = client.get_traced(&key, N3R2, &mut |_| {}).await;
+                    let result = match (&trace.verdict, &trace.value, trace.version) {
+                        (Verdict::Reached, Some(v), Some(version)) => GetResult::Versioned {
+                            value: v.clone(),
+                            version,
+                        },
+                        (Verdict::Failed(Failure::NotFound), _, Some(version)) => {
+                            GetResult::Deleted(version)
+                        }
+                        (Verdict::Failed(Failure::NotFound), _, None) => GetResult::NotFound,
+                        _ => GetResult::Failed,
+                    };
+                    history.push(Op {
+                        key,
+                        invoked,
+                        completed: now(),
+                        action: Action::Get(result),
+                    });
+                }
+                client.finish_repairs().await;
+                history
+            }));
+        }
+        let mut all = History::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all
+    });
+    let report = history.check(true);
+    println!("v2 writers: {report}");
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    assert!(report.deletes > 0 && report.gets > 10, "{report}");
+    assert!(report.success_rate() > 0.9, "{report}");
+}
