@@ -177,6 +177,9 @@ pub enum ProtocolMode {
     V1,
 }
 
+/// Read repair reports kept for [`Client::finish_repairs`] at most.
+pub const MAX_REPAIR_REPORTS: usize = 1024;
+
 /// Read repairs started by gets and not yet collected.
 type PendingRepairs = Arc<std::sync::Mutex<Vec<tokio::sync::oneshot::Receiver<Trace>>>>;
 
@@ -519,6 +522,13 @@ impl Client {
             Err(e) => decide(&mut trace, Verdict::Failed(Failure::Invalid(e)), None),
         }
         trace.finished = true;
+        // Later writes of this process order after every version seen (a
+        // value read, a tombstone, the newer version an OLDER reply keeps).
+        if let Some(seen) = trace.replicas.iter().filter_map(|r| r.version).max()
+            && let Err(e) = self.clock.observe(seen.timestamp)
+        {
+            tracing::debug!("a version seen was not adopted by the clock: {e}");
+        }
         observer(&trace);
         trace
     }
@@ -533,9 +543,6 @@ impl Client {
             return;
         };
         let version = newest.version();
-        if let Err(e) = self.clock.observe(version.timestamp) {
-            tracing::debug!("newest version not adopted by the clock: {e}");
-        }
         let stale: Vec<usize> = replies
             .iter()
             .enumerate()
@@ -600,6 +607,11 @@ impl Client {
             let _ = tx.send(trace);
         });
         if let Ok(mut pending) = self.repairs.lock() {
+            // A client nobody asks for its repairs (a benchmark, a load
+            // generator) keeps only the latest reports; repairs still run.
+            if pending.len() >= MAX_REPAIR_REPORTS {
+                pending.drain(..MAX_REPAIR_REPORTS / 2);
+            }
             pending.push(rx);
         }
     }
