@@ -417,8 +417,9 @@ impl DurableEngine {
             self.dirty.store(true, Ordering::Release);
         }
         if let Err(e) = txn.commit() {
-            // Not applied: take it out of the log too.
-            let _ = wal.truncate(before);
+            // Not applied: take it out of the log too (durably, or a crash
+            // could replay a put that was refused).
+            let _ = wal.truncate(before).and_then(|()| wal.sync());
             return Err(e.into());
         }
         Ok((results, keys, used))
