@@ -404,8 +404,8 @@ impl Client {
     /// background (read repair: see [`Client::finish_repairs`]); the trace
     /// marks them ([`ReplicaTrace::repair`]).
     pub async fn get_traced(&self, key: &[u8], quorum: Quorum, observer: Observer<'_>) -> Trace {
-        let plan = Plan::get(key, self.mode == ProtocolMode::Auto);
         let replicas = self.replicas_for(key, quorum.n);
+        let plan = Plan::get(key, self.wants_v2(&replicas));
         let mut trace = self
             .run(
                 OpKind::Get,
@@ -430,9 +430,9 @@ impl Client {
         quorum: Quorum,
         observer: Observer<'_>,
     ) -> Trace {
-        let version = (self.mode == ProtocolMode::Auto).then(|| self.clock.version());
-        let plan = Plan::put(key, value, version, true);
         let replicas = self.replicas_for(key, quorum.n);
+        let version = self.wants_v2(&replicas).then(|| self.clock.version());
+        let plan = Plan::put(key, value, version, true);
         let written = Some(value.to_vec());
         self.run(
             OpKind::Put,
@@ -465,6 +465,16 @@ impl Client {
             observer,
         )
         .await
+    }
+
+    /// Whether any of these servers may be spoken to in v2 (none when all
+    /// are known to be v1-only, or in v1 mode): no v2 request is encoded
+    /// otherwise.
+    fn wants_v2(&self, replicas: &[ReplicaTrace]) -> bool {
+        self.mode == ProtocolMode::Auto
+            && replicas
+                .iter()
+                .any(|r| self.dialect(r.server) != Some(Dialect::V1))
     }
 
     /// The traces of the key's first `n` distinct servers, none asked yet.
