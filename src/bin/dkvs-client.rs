@@ -39,7 +39,7 @@ struct Cli {
     /// Replication factor: servers each request goes to [default: 3, lowered to the ring]
     #[arg(short = 'n', value_name = "N", value_parser = clap::value_parser!(u32).range(1..), global = true)]
     n: Option<u32>,
-    /// Write quorum: acknowledgements a put needs [default: 2, lowered to N]
+    /// Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]
     #[arg(short = 'w', value_name = "W", value_parser = clap::value_parser!(u32).range(1..), global = true)]
     w: Option<u32>,
     /// Read quorum: identical values a get needs [default: 2, lowered to N]
