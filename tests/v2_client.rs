@@ -435,7 +435,7 @@ fn concurrent_writers_pass_the_versioned_checker() {
                     i += 1;
                     let key = format!("k{}", i % 3).into_bytes();
                     let invoked = now();
-                    let trace = if i % 5 == 0 {
+                    let trace = if i.is_multiple_of(5) {
                         client.delete_traced(&key, N3R2, &mut |_| {}).await
                     } else {
                         let value = format!("{w}:{i}").into_bytes();
