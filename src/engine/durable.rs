@@ -139,6 +139,12 @@ pub struct DurableEngine {
     dirty: AtomicBool,
     /// When the last checkpoint made redb durable and emptied the log.
     checkpointed: Mutex<Instant>,
+    /// The database was reopened but the log is not replayed into it yet:
+    /// no put and no checkpoint until it is (a checkpoint would empty a log
+    /// holding acknowledged puts the database does not have).
+    pending_replay: AtomicBool,
+    /// When the last "disk nearly full" warning was logged (one per 10 s).
+    warned_full: Mutex<Option<Instant>>,
     /// When a write last failed with an I/O error: puts are refused without
     /// trying for [`IO_RETRY`] after it.
     failed_at: std::sync::Mutex<Option<Instant>>,
@@ -182,6 +188,26 @@ impl<E: Into<redb::Error>> From<E> for WriteFailure {
     fn from(e: E) -> WriteFailure {
         WriteFailure::Db(e.into())
     }
+}
+
+/// Free space a durable engine keeps on its file system: 5 % of it, at
+/// least 256 KiB and at most 64 MiB. A put that would eat into it is
+/// refused ([`Refused::NoSpace`]), so that redb itself never runs out of
+/// space in the middle of a commit (after which it must be reopened and
+/// the log replayed — which needs space too).
+pub fn disk_reserve(total: u64) -> u64 {
+    (total / 20).clamp(256 << 10, 64 << 20)
+}
+
+/// Bytes free for an unprivileged writer, and the size, of the file system
+/// holding `dir`.
+fn disk_space(dir: &Path) -> Option<(u64, u64)> {
+    let s = nix::sys::statvfs::statvfs(dir).ok()?;
+    let unit = s.fragment_size();
+    Some((
+        s.blocks_available().saturating_mul(unit),
+        s.blocks().saturating_mul(unit),
+    ))
 }
 
 /// After a write fails (a full disk), puts are refused at once for this
@@ -233,6 +259,8 @@ impl DurableEngine {
             wal: Mutex::new(wal),
             dirty: AtomicBool::new(false),
             checkpointed: Mutex::new(Instant::now()),
+            pending_replay: AtomicBool::new(false),
+            warned_full: Mutex::new(None),
             failed_at: std::sync::Mutex::new(None),
         };
         if cut > 0 {
@@ -279,6 +307,21 @@ impl DurableEngine {
         Ok(())
     }
 
+    /// Replays the log into a reopened database (see `pending_replay`);
+    /// the number of entries replayed.
+    fn replay_pending(&self) -> Result<usize, EngineError> {
+        if !self.pending_replay.load(Ordering::Acquire) {
+            return Ok(0);
+        }
+        let entries = self
+            .lock_wal()?
+            .entries()
+            .map_err(|e| err("cannot read the write-ahead log", e))?;
+        self.replay(&entries)?;
+        self.pending_replay.store(false, Ordering::Release);
+        Ok(entries.len())
+    }
+
     fn lock_wal(&self) -> Result<std::sync::MutexGuard<'_, Wal>, EngineError> {
         self.wal
             .lock()
@@ -288,6 +331,11 @@ impl DurableEngine {
     /// Makes redb durable (an empty synced commit covers the unsynced ones)
     /// and empties the log.
     pub fn checkpoint(&self) -> Result<(), EngineError> {
+        if self.pending_replay.load(Ordering::Acquire) {
+            return Err(EngineError(
+                "no checkpoint: the log is not replayed into the reopened database yet".into(),
+            ));
+        }
         // Lock order everywhere: database, then log.
         let guard = self.read_db()?;
         let mut wal = self.lock_wal()?;
@@ -366,6 +414,15 @@ impl DurableEngine {
         let mut keys = self.keys.load(Ordering::Acquire);
         let mut used = self.used.load(Ordering::Acquire);
         let mut results = Vec::with_capacity(puts.len());
+        // Room on the disk: each put costs its log entry and, redb being
+        // copy-on-write, up to twice its size in pages until a checkpoint.
+        let (mut room, reserve) = match (mode, disk_space(&self.dir)) {
+            (Mode::Serve, Some((free, total))) => {
+                let reserve = disk_reserve(total);
+                (free.saturating_sub(reserve), reserve)
+            }
+            _ => (u64::MAX, 0),
+        };
         let mut logged: Vec<(&[u8], Vec<u8>)> = Vec::with_capacity(puts.len());
         {
             let mut data = txn.open_table(DATA)?;
@@ -381,6 +438,15 @@ impl DurableEngine {
                     results.push(Err(Refused::Full { limit }));
                     continue;
                 }
+                let cost = 3 * new_size;
+                if cost > room {
+                    results.push(Err(Refused::NoSpace {
+                        free: room.saturating_add(reserve),
+                        reserve,
+                    }));
+                    continue;
+                }
+                room -= cost;
                 data.insert(&key[..], &encoded[..])?;
                 used = next;
                 if old_size.is_none() {
@@ -441,15 +507,8 @@ impl DurableEngine {
                 drop(slot);
                 // The database is back at its last checkpoint: the log has
                 // everything acknowledged since.
-                let entries = self
-                    .lock_wal()
-                    .and_then(|wal| {
-                        drop(wal);
-                        Wal::open(&self.dir).map_err(|e| err("cannot read the log", e))
-                    })
-                    .map(|(_, entries, _)| entries);
-                let replayed = entries.and_then(|e| self.replay(&e).map(|()| e.len()));
-                match replayed {
+                self.pending_replay.store(true, Ordering::Release);
+                match self.replay_pending() {
                     Ok(n) => {
                         tracing::warn!(dir = %self.dir.display(), replayed = n, "database reopened after an I/O error")
                     }
@@ -676,6 +735,13 @@ impl Engine for DurableEngine {
             let why = "the last write failed (disk full?); retrying within a second";
             return vec![Err(Refused::Io(why.into())); puts.len()];
         }
+        if let Err(e) = self.replay_pending() {
+            tracing::error!(error = %e, "the log is still not replayed; puts refused");
+            if let Ok(mut failed) = self.failed_at.lock() {
+                *failed = Some(Instant::now());
+            }
+            return vec![Err(Refused::Io(e.0)); puts.len()];
+        }
         let outcome = match self.read_db() {
             Ok(guard) => match guard.as_ref() {
                 Some(db) => self.write(db, puts, Mode::Serve),
@@ -690,6 +756,15 @@ impl Engine for DurableEngine {
                 self.keys.store(keys, Ordering::Release);
                 self.used.store(used, Ordering::Release);
                 self.commits.fetch_add(1, Ordering::Relaxed);
+                if let Some(Err(e)) = results
+                    .iter()
+                    .find(|r| matches!(r, Err(Refused::NoSpace { .. })))
+                    && let Ok(mut warned) = self.warned_full.lock()
+                    && warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(10))
+                {
+                    *warned = Some(Instant::now());
+                    tracing::warn!(dir = %self.dir.display(), "puts refused: {e}");
+                }
                 let full = self.lock_wal().map(|w| w.len() >= CHECKPOINT_BYTES);
                 if full.unwrap_or(false)
                     && let Err(e) = self.checkpoint()
@@ -742,6 +817,7 @@ impl Engine for DurableEngine {
     /// Syncs the log under `periodic` (what was appended since the last
     /// sync), and checkpoints when one is due.
     fn sync(&self) -> Result<(), EngineError> {
+        self.replay_pending()?;
         if self.dirty.swap(false, Ordering::AcqRel) {
             let synced = self.lock_wal()?.sync();
             if let Err(e) = synced {

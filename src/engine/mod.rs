@@ -115,6 +115,15 @@ pub enum Refused {
         /// The limit in force.
         limit: u64,
     },
+    /// The disk is nearly full: storing the put would eat into the reserve
+    /// the engine keeps so that it can always commit and recover.
+    #[error("the disk is nearly full ({free} bytes free, {reserve} kept in reserve)")]
+    NoSpace {
+        /// Bytes free on the data directory's file system.
+        free: u64,
+        /// Bytes the engine keeps free.
+        reserve: u64,
+    },
     /// The engine could not write (I/O error such as a full disk); the
     /// message says what happened.
     #[error("storage error: {0}")]

@@ -56,7 +56,7 @@ impl DurableStorage {
                 let reply = match result {
                     Ok(()) => protocol::REPLY_STORED,
                     Err(e) => {
-                        if matches!(e, Refused::Full { .. }) {
+                        if matches!(e, Refused::Full { .. } | Refused::NoSpace { .. }) {
                             Stats::bump(&counters.over_memory);
                         }
                         tracing::debug!(%peer, error = %e, "refused put");

@@ -135,6 +135,16 @@ impl Wal {
         Ok(())
     }
 
+    /// The entries in the log now (to replay them again after the database
+    /// was reopened).
+    pub fn entries(&self) -> io::Result<Vec<Entry>> {
+        use std::os::unix::fs::FileExt;
+        let len = usize::try_from(self.len).map_err(io::Error::other)?;
+        let mut bytes = vec![0u8; len];
+        self.file.read_exact_at(&mut bytes, 0)?;
+        Ok(parse(&bytes).0)
+    }
+
     /// Cuts the log back to `len` bytes (undoing appends after it).
     pub fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.file.set_len(len)?;
