@@ -695,6 +695,17 @@ mod tests {
     }
 
     #[test]
+    fn the_durable_example_parses() {
+        let c = toml_cfg(include_str!("../examples/durable-cluster.toml")).unwrap();
+        assert_eq!(c.servers.len(), 5);
+        assert!(c.servers.iter().all(|s| s.data_dir.is_some()));
+        assert_eq!(
+            c.servers[0].data_dir.as_deref(),
+            Some(Path::new("data/127.0.0.1-1234"))
+        );
+    }
+
+    #[test]
     fn cluster_toml_relative_data_dir_resolves_against_the_file() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("cluster.toml");
