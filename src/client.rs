@@ -181,7 +181,13 @@ pub enum ProtocolMode {
 pub const MAX_REPAIR_REPORTS: usize = 1024;
 
 /// Read repairs started by gets and not yet collected.
-type PendingRepairs = Arc<std::sync::Mutex<Vec<tokio::sync::oneshot::Receiver<Trace>>>>;
+type PendingRepairs = Arc<std::sync::Mutex<Vec<tokio::sync::oneshot::Receiver<Option<Trace>>>>>;
+
+/// After a write's verdict, how long at least its socket keeps listening
+/// for the refusals of servers whose protocol is unknown, to send them the
+/// v1 request (see [`Client::finish_repairs`]); at most until the deadline,
+/// and longer (10 times the slowest reply) on slow networks.
+pub const FALLBACK_LINGER: Duration = Duration::from_millis(20);
 
 /// A client of one cluster.
 #[derive(Debug, Clone)]
@@ -286,8 +292,11 @@ impl Client {
         }
     }
 
-    /// Waits for the read repairs started by earlier gets (each bounded by
-    /// the operation deadline) and returns their traces, oldest first. A
+    /// Waits for the work operations left running after their verdict and
+    /// returns the traces of the read repairs among it, oldest first: read
+    /// repairs started by gets (each bounded by the operation deadline),
+    /// and writes still delivering their v1 request to servers found
+    /// v1-only after the verdict (bounded by [`FALLBACK_LINGER`]). A
     /// one-shot process calls it before exiting, after printing its answer.
     pub async fn finish_repairs(&self) -> Vec<Trace> {
         let pending = match self.repairs.lock() {
@@ -296,11 +305,108 @@ impl Client {
         };
         let mut done = Vec::new();
         for rx in pending {
-            if let Ok(trace) = rx.await {
+            if let Ok(Some(trace)) = rx.await {
                 done.push(trace);
             }
         }
         done
+    }
+
+    /// Keeps the receiver of some background work for
+    /// [`Client::finish_repairs`].
+    fn track(&self, rx: tokio::sync::oneshot::Receiver<Option<Trace>>) {
+        if let Ok(mut pending) = self.repairs.lock() {
+            // A client nobody asks (a benchmark, a load generator) keeps
+            // only the latest; the work itself still runs.
+            if pending.len() >= MAX_REPAIR_REPORTS {
+                pending.drain(..MAX_REPAIR_REPORTS / 2);
+            }
+            pending.push(rx);
+        }
+    }
+
+    /// After the verdict, servers asked in v2 that have not answered and
+    /// whose protocol is unknown may be v1-only servers whose refusal is on
+    /// its way. A v1 server used to get every put even when it answered
+    /// after the verdict; so the operation's socket keeps listening in the
+    /// background (until the deadline, at most [`FALLBACK_LINGER`] or ten
+    /// times the slowest reply after now) and sends a refusing server the
+    /// v1 request once, as the v1 request would have been sent once;
+    /// replies tell the protocol of the others. Writes are tracked for
+    /// [`Client::finish_repairs`]; a get only learns protocols.
+    fn linger(
+        &self,
+        socket: OpSocket,
+        trace: &Trace,
+        routes: &[SocketAddrV4],
+        lanes: &[Lane],
+        plan: &Plan,
+        deadline: Instant,
+    ) {
+        let mut probing: Vec<(usize, SocketAddrV4)> = trace
+            .replicas
+            .iter()
+            .zip(routes)
+            .zip(lanes)
+            .filter(|((r, _), lane)| {
+                **lane == Lane::V2 && r.reply.is_none() && self.dialect(r.server).is_none()
+            })
+            .map(|((r, to), _)| (r.server, *to))
+            .collect();
+        if probing.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let slowest = trace.replicas.iter().filter_map(|r| r.latency).max();
+        let linger = slowest
+            .map_or(FALLBACK_LINGER, |s| s.saturating_mul(10))
+            .max(FALLBACK_LINGER);
+        let until = deadline.min(Instant::now() + linger);
+        let v1 = if trace.kind == OpKind::Get {
+            None
+        } else {
+            plan.v1.clone()
+        };
+        let tracked = v1.is_some();
+        let (id, client) = (plan.id, self.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        runtime.spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            while !probing.is_empty() {
+                let (len, from) =
+                    match tokio::time::timeout_at(until, socket.recv_from(&mut buf)).await {
+                        Ok(Ok(r)) => r,
+                        Ok(Err(e)) if is_transient(&e) => continue,
+                        _ => break,
+                    };
+                let SocketAddr::V4(from) = from else { continue };
+                let Some(k) = probing.iter().position(|(_, to)| *to == from) else {
+                    continue;
+                };
+                let datagram = buf.get(..len).unwrap_or_default();
+                let server = probing.get(k).map_or(0, |p| p.0);
+                if v2::dialect(datagram) == Dialect::V2 {
+                    if !v2::decode(datagram).is_ok_and(|f| f.id == id) {
+                        continue;
+                    }
+                    client.learn(server, Dialect::V2);
+                } else {
+                    client.learn(server, Dialect::V1);
+                    if let Some(request) = &v1
+                        && let Err(e) = socket.send_to(request, from).await
+                    {
+                        tracing::debug!(addr = %from, "late v1 request failed: {e}");
+                    }
+                }
+                probing.swap_remove(k);
+            }
+            let _ = tx.send(None);
+        });
+        if tracked {
+            self.track(rx);
+        }
     }
 
     /// Sends the requests meant for server `server` (index in the
@@ -614,16 +720,9 @@ impl Client {
                     &mut |_| {},
                 )
                 .await;
-            let _ = tx.send(trace);
+            let _ = tx.send(Some(trace));
         });
-        if let Ok(mut pending) = self.repairs.lock() {
-            // A client nobody asks for its repairs (a benchmark, a load
-            // generator) keeps only the latest reports; repairs still run.
-            if pending.len() >= MAX_REPAIR_REPORTS {
-                pending.drain(..MAX_REPAIR_REPORTS / 2);
-            }
-            pending.push(rx);
-        }
+        self.track(rx);
     }
 
     /// Sends to every replica, then gathers replies into `trace`, re-sending
@@ -810,6 +909,9 @@ impl Client {
             }
             evaluate(trace, start.elapsed());
             observer(trace);
+        }
+        if trace.verdict != Verdict::Pending {
+            self.linger(socket, trace, &routes, &lanes, plan, deadline);
         }
         for replica in &mut trace.replicas {
             if replica.reply.is_none() && Instant::now() >= deadline {

@@ -487,3 +487,23 @@ fn concurrent_writers_pass_the_versioned_checker() {
     assert!(report.deletes > 0 && report.gets > 10, "{report}");
     assert!(report.success_rate() > 0.9, "{report}");
 }
+
+/// A v1 server slower than the write quorum still gets the put, as it did
+/// before v2: its refusal of the v2 request arrives after the verdict, and
+/// the `dkvs-client` process sends it the v1 put before exiting.
+#[test]
+fn a_slow_v1_server_still_gets_every_put() {
+    let (ip, rs) = responders(3, 3);
+    rs[2].state.lock().unwrap().delay = Duration::from_millis(5);
+    let c = cluster_of(ip, &rs);
+    c.client(&["put", "-w", "2", "--", "k", "v"])
+        .assert_stdout("OK\n");
+    assert!(
+        eventually(Duration::from_secs(2), || rs[2].record(b"k").is_some()),
+        "the slow server never got the put"
+    );
+    assert_eq!(
+        rs[2].record(b"k"),
+        Some((Some(b"v".to_vec()), Version::ZERO))
+    );
+}
