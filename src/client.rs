@@ -1379,6 +1379,91 @@ mod tests {
         (parse_servers_txt(&lines, "t").unwrap(), stops)
     }
 
+    /// Which protocol each server is spoken to in, and what each plan
+    /// carries.
+    #[test]
+    fn plans_and_lanes() {
+        let v = Version {
+            timestamp: 5,
+            writer: 1,
+        };
+        let get = Plan::get(b"k", true).unwrap();
+        assert_eq!(get.v1.as_deref(), Some(&b"k"[..]));
+        let frame = v2::decode(get.v2.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            (frame.id, frame.message),
+            (get.id, Message::Get { key: b"k" })
+        );
+        assert_eq!(get.lane(None), Lane::V2);
+        assert_eq!(get.lane(Some(Dialect::V2)), Lane::V2);
+        assert_eq!(get.lane(Some(Dialect::V1)), Lane::V1);
+        // v1 mode, or every server known v1: nothing in v2.
+        let get = Plan::get(b"k", false).unwrap();
+        assert_eq!((get.v2.is_none(), get.lane(None)), (true, Lane::V1));
+        // The v1 rules decide what a get or put may carry.
+        assert_eq!(
+            Plan::get(b"", true).err().unwrap(),
+            "the key must not be empty"
+        );
+        assert!(Plan::get(b"a\0b", true).is_err());
+        assert!(Plan::put(b"k", b"a\0b", Some(v), true).is_err());
+        // A delete has no v1 form: a v1-only server gets nothing.
+        let del = Plan::delete(b"k", Some(v)).unwrap();
+        assert_eq!(del.v1, None);
+        assert_eq!(del.lane(None), Lane::V2);
+        assert_eq!(del.lane(Some(Dialect::V1)), Lane::None);
+        assert_eq!(Plan::delete(b"k", None).unwrap().lane(None), Lane::None);
+        assert!(Plan::delete(b"", Some(v)).is_err());
+        // A pair too large for v2 goes in v1 to every server.
+        let big = vec![b'v'; protocol::MAX_VALUE_LEN];
+        let key = vec![b'k'; protocol::MAX_KEY_LEN];
+        let put = Plan::put(&key, &big, Some(v), true).unwrap();
+        assert_eq!(
+            (put.v2.is_none(), put.lane(Some(Dialect::V2))),
+            (true, Lane::V1)
+        );
+        // A repair is v2 only.
+        assert!(Plan::put(&key, &big, Some(v), false).is_err());
+        assert_eq!(Plan::put(b"k", b"v", Some(v), false).unwrap().v1, None);
+    }
+
+    /// v2 replies become trace replies; a reply the request cannot get is
+    /// invalid.
+    #[test]
+    fn v2_replies_map_to_trace_replies() {
+        let v = Version {
+            timestamp: 5,
+            writer: 1,
+        };
+        let get = v2::opcode::GET;
+        let put = v2::opcode::PUT;
+        let value = Message::Value {
+            value: b"x",
+            version: v,
+        };
+        assert_eq!(
+            v2_reply(&value, get, b""),
+            (Reply::Value(b"x".to_vec()), Some(v))
+        );
+        assert_eq!(
+            v2_reply(&value, put, b"d"),
+            (Reply::Invalid(b"d".to_vec()), None)
+        );
+        let tomb = Message::NotFound { tombstone: Some(v) };
+        assert_eq!(v2_reply(&tomb, get, b""), (Reply::NotFound, Some(v)));
+        assert_eq!(v2_reply(&Message::Stored, put, b""), (Reply::Stored, None));
+        let older = Message::Older { current: v };
+        assert_eq!(
+            v2_reply(&older, v2::opcode::DELETE, b""),
+            (Reply::Older, Some(v))
+        );
+        let refused = Message::Refused {
+            reason: v2::Reason::OutOfMemory,
+        };
+        assert_eq!(v2_reply(&refused, put, b""), (Reply::Refused, None));
+        assert!(Reply::Older.is_ack() && Reply::Stored.is_ack() && !Reply::Refused.is_ack());
+    }
+
     #[test]
     fn retry_schedule_doubles_then_caps() {
         let p = RetryPolicy::DEFAULT;
