@@ -11,7 +11,9 @@
 //!   learned once, deletes count it as a refusal; an all-v1 cluster
 //!   refuses `del` with a clear error and exit code 1;
 //! - a reply with another request id is ignored;
-//! - concurrent writers: the newest version wins.
+//! - concurrent writers: the newest version wins; writers, deletes and
+//!   readers checked by the versioned history checker, also through fault
+//!   proxies (loss, duplication, reordering).
 
 mod common;
 
@@ -414,19 +416,36 @@ fn repl_shows_versions_repairs_and_del() {
 }
 
 /// Concurrent writers of the same keys (puts and deletes) and readers, for
-/// about a second, checked with the versioned history checker: every read
-/// is a version some write produced, never older than one acknowledged
-/// before the read began.
-#[test]
-fn concurrent_writers_pass_the_versioned_checker() {
+/// `run`, each server behind a fault proxy with `faults` when given;
+/// returns the history, checked by the caller.
+fn versioned_load(
+    faults: Option<dkvs::fault_proxy::FaultConfig>,
+    run: Duration,
+) -> dkvs::checker::History {
     use dkvs::checker::{Action, GetResult, History, Op};
+    use dkvs::fault_proxy::FaultProxy;
     let (ip, rs) = responders(3, 0);
-    let epoch = std::time::Instant::now();
-    let end = epoch + Duration::from_millis(800);
-    let history = runtime().block_on(async {
+    runtime().block_on(async {
+        let mut proxies = Vec::new();
+        if let Some(faults) = faults {
+            for r in &rs {
+                let listen = std::net::SocketAddrV4::new(ip, 0);
+                let proxy = FaultProxy::builder(listen, r.addr)
+                    .faults(faults)
+                    .start()
+                    .await
+                    .unwrap();
+                proxies.push(proxy);
+            }
+        }
+        let epoch = std::time::Instant::now();
+        let end = epoch + run;
         let mut tasks = Vec::new();
         for w in 0..4u64 {
-            let client = client_of(ip, &rs).with_writer(100 + w);
+            let mut client = client_of(ip, &rs).with_writer(100 + w);
+            for (i, p) in proxies.iter().enumerate() {
+                client.set_route(i, Some(p.local_addr()));
+            }
             tasks.push(tokio::spawn(async move {
                 let now = || epoch.elapsed().as_micros() as u64;
                 let mut history = History::new();
@@ -479,13 +498,44 @@ fn concurrent_writers_pass_the_versioned_checker() {
         for t in tasks {
             all.extend(t.await.unwrap());
         }
+        for p in proxies {
+            println!("v2 proxy: {:?}", p.stop().await);
+        }
         all
-    });
-    let report = history.check(true);
+    })
+}
+
+/// Concurrent writers of the same keys, no faults: every read is a version
+/// some write produced, never older than one acknowledged before the read
+/// began (the versioned history checker).
+#[test]
+fn concurrent_writers_pass_the_versioned_checker() {
+    let report = versioned_load(None, Duration::from_millis(800)).check(true);
     println!("v2 writers: {report}");
     assert!(report.violations.is_empty(), "{:?}", report.violations);
     assert!(report.deletes > 0 && report.gets > 10, "{report}");
     assert!(report.success_rate() > 0.9, "{report}");
+}
+
+/// The same through fault proxies: 10 % loss, duplication and reordering
+/// each way (no corruption: v2 without a key has no checksum).
+#[test]
+fn concurrent_writers_under_loss_duplication_and_reordering() {
+    use dkvs::fault_proxy::{Direction, FaultConfig, Faults};
+    let faults = Faults {
+        drop: 0.1,
+        duplicate: 0.1,
+        reorder: 0.1,
+        ..Faults::NONE
+    };
+    let history = versioned_load(
+        Some(FaultConfig::on(Direction::Both, faults)),
+        Duration::from_millis(1500),
+    );
+    let report = history.check(true);
+    println!("v2 writers under faults: {report}");
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    assert!(report.gets > 10, "{report}");
 }
 
 /// A v1 server slower than the write quorum still gets the put, as it did
