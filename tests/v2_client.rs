@@ -11,6 +11,7 @@
 //!   learned once, deletes count it as a refusal; an all-v1 cluster
 //!   refuses `del` with a clear error and exit code 1;
 //! - a reply with another request id is ignored;
+//! - a v1 server slower than the write quorum still gets every put;
 //! - concurrent writers: the newest version wins; writers, deletes and
 //!   readers checked by the versioned history checker, also through fault
 //!   proxies (loss, duplication, reordering).
