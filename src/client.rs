@@ -1024,7 +1024,7 @@ pub const DUMP_MAX_TIME: Duration = Duration::from_secs(60);
 pub const DUMP_MAX_FOREIGN: usize = 64;
 
 /// How long the port of a closed operation socket is not used again by
-/// this process (see [`OpSocket`]).
+/// this process (see `OpSocket`).
 pub const PORT_QUARANTINE: Duration = Duration::from_secs(10);
 /// At most this many ports are kept in quarantine (the oldest leave first),
 /// under the kernel's ephemeral range (~28,000 ports by default): at
