@@ -34,9 +34,53 @@ pub struct ClusterArgs {
     #[arg(short = 't', long = "timeout", value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000), global = true)]
     pub timeout_ms: Option<u64>,
 
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// Options about what a tool writes besides its answer: logs and colour.
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
     /// More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+
+    /// No logs at all on stderr, not even errors (DKVS_LOG or RUST_LOG still win)
+    #[arg(short = 'q', long = "quiet", global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never
+    #[arg(
+        long = "color",
+        value_name = "WHEN",
+        default_value = "auto",
+        global = true
+    )]
+    pub color: clap::ColorChoice,
+}
+
+impl LogArgs {
+    /// Installs the stderr logger these options ask for
+    /// ([`crate::logging::init_with`]).
+    pub fn init_logging(&self) {
+        let stderr_tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        crate::logging::init_with(self.verbose, self.quiet, use_color(self.color, stderr_tty));
+    }
+}
+
+/// Whether to colour an output: `always` yes, `never` no, `auto` only on a
+/// terminal and when `NO_COLOR` is unset or empty (<https://no-color.org>).
+pub fn use_color(choice: clap::ColorChoice, terminal: bool) -> bool {
+    match choice {
+        clap::ColorChoice::Always => true,
+        clap::ColorChoice::Never => false,
+        clap::ColorChoice::Auto => terminal && !no_color_env(),
+    }
+}
+
+/// `NO_COLOR` is set to a non-empty value.
+pub fn no_color_env() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
 impl ClusterArgs {
@@ -110,4 +154,136 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
+}
+
+/// The colour of a painted answer line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paint {
+    /// Success (green).
+    Good,
+    /// Failure (red).
+    Bad,
+}
+
+/// Writes the line `write` produces to `out`; when `color`, wrapped in the
+/// ANSI colour of `paint` (the newline stays outside the colour). Without
+/// colour the bytes are exactly `write`'s.
+pub fn paint(
+    out: &mut impl std::io::Write,
+    color: bool,
+    paint: Paint,
+    write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut line = Vec::new();
+    write(&mut line)?;
+    if !color {
+        return out.write_all(&line);
+    }
+    let body = line.strip_suffix(b"\n").unwrap_or(&line);
+    let start: &[u8] = match paint {
+        Paint::Good => b"\x1b[32m",
+        Paint::Bad => b"\x1b[1;31m",
+    };
+    out.write_all(start)?;
+    out.write_all(body)?;
+    out.write_all(b"\x1b[0m\n")
+}
+
+/// A command's result as one JSON object (`dkvs-client --json`):
+/// `{"ok":true}`, `{"ok":true,"value":"…"}` (or `"value_hex"` when the value
+/// is not UTF-8), `{"ok":true,"position":N}`, or
+/// `{"ok":false,"exit":CODE,"error":"…"}`.
+pub fn json_answer(
+    result: &Result<crate::commands::Success, crate::commands::CommandError>,
+) -> String {
+    use crate::commands::Success;
+    use std::fmt::Write as _;
+    match result {
+        Ok(Success::Done) => r#"{"ok":true}"#.to_string(),
+        Ok(Success::Value(v)) => match std::str::from_utf8(v) {
+            Ok(text) => format!(r#"{{"ok":true,"value":{}}}"#, json_string(text)),
+            Err(_) => {
+                let mut hex = String::with_capacity(v.len() * 2);
+                for b in v {
+                    let _ = write!(hex, "{b:02x}");
+                }
+                format!(r#"{{"ok":true,"value_hex":"{hex}"}}"#)
+            }
+        },
+        Ok(Success::Position(p)) => format!(r#"{{"ok":true,"position":{p}}}"#),
+        Err(e) => format!(
+            r#"{{"ok":false,"exit":{},"error":{}}}"#,
+            e.code,
+            json_string(&e.message)
+        ),
+    }
+}
+
+/// `text` as a JSON string literal (quotes, backslashes and control
+/// characters escaped).
+pub fn json_string(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::{CommandError, Success};
+    use std::io::Write;
+
+    #[test]
+    fn json_answers() {
+        assert_eq!(json_answer(&Ok(Success::Done)), r#"{"ok":true}"#);
+        assert_eq!(
+            json_answer(&Ok(Success::Value(b"a\"b\n".to_vec()))),
+            r#"{"ok":true,"value":"a\"b\u000a"}"#
+        );
+        assert_eq!(
+            json_answer(&Ok(Success::Value(vec![0xff, 1]))),
+            r#"{"ok":true,"value_hex":"ff01"}"#
+        );
+        assert_eq!(
+            json_answer(&Ok(Success::Position(-1))),
+            r#"{"ok":true,"position":-1}"#
+        );
+        let e = CommandError {
+            message: "not found".into(),
+            code: 4,
+        };
+        assert_eq!(
+            json_answer(&Err(e)),
+            r#"{"ok":false,"exit":4,"error":"not found"}"#
+        );
+    }
+
+    #[test]
+    fn paint_leaves_bytes_alone_without_colour() {
+        let mut out = Vec::new();
+        paint(&mut out, false, Paint::Good, |o| o.write_all(b"OK x\n")).unwrap();
+        assert_eq!(out, b"OK x\n");
+        let mut out = Vec::new();
+        paint(&mut out, true, Paint::Bad, |o| o.write_all(b"FAIL\n")).unwrap();
+        assert_eq!(out, b"\x1b[1;31mFAIL\x1b[0m\n");
+    }
+
+    #[test]
+    fn colour_choice() {
+        assert!(use_color(clap::ColorChoice::Always, false));
+        assert!(!use_color(clap::ColorChoice::Never, true));
+        assert!(!use_color(clap::ColorChoice::Auto, false));
+    }
 }

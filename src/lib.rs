@@ -25,6 +25,7 @@
 pub mod bench;
 pub mod checker;
 pub mod cli;
+pub mod cli_defs;
 pub mod client;
 pub mod commands;
 pub mod config;

@@ -2,7 +2,7 @@
 //!
 //! Normal operation prints nothing (SPEC §5); `-v` (repeatable) or the
 //! `DKVS_LOG` / `RUST_LOG` environment variables (filter syntax of
-//! `tracing_subscriber::EnvFilter`) turn logs on.
+//! `tracing_subscriber::EnvFilter`) turn logs on; `-q` turns even errors off.
 
 use std::io::IsTerminal;
 
@@ -10,11 +10,21 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the stderr logger. `verbosity` counts `-v` flags: 0 = errors
 /// only, 1 = info, 2 = debug, 3+ = trace. An environment filter wins.
+/// Colour on a terminal only.
 pub fn init(verbosity: u8) {
-    let level = match verbosity {
-        0 => "error",
-        1 => "info",
-        2 => "debug",
+    init_with(verbosity, false, std::io::stderr().is_terminal());
+}
+
+/// Installs the stderr logger: `quiet` turns every log off (`-q`), else
+/// `verbosity` as in [`init`]; `DKVS_LOG` or `RUST_LOG` (the first
+/// non-empty, valid one) wins over both. Each line has a timestamp and a
+/// level; `ansi` colours them.
+pub fn init_with(verbosity: u8, quiet: bool, ansi: bool) {
+    let level = match (quiet, verbosity) {
+        (true, _) => "off",
+        (false, 0) => "error",
+        (false, 1) => "info",
+        (false, 2) => "debug",
         _ => "trace",
     };
     let filter = ["DKVS_LOG", "RUST_LOG"]
@@ -25,7 +35,7 @@ pub fn init(verbosity: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(ansi)
         .with_target(false)
         .try_init();
 }

@@ -4,34 +4,15 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
-use dkvs::cli::{self, ClusterArgs};
+use dkvs::cli;
+use dkvs::cli_defs::dump_ring::Cli;
 use dkvs::commands::exit;
 use dkvs::dump_ring;
 use dkvs::ring::Ring;
 
-/// Print the ring's nodes in order, then the contents of each server.
-///
-/// A server that does not answer within the deadline shows its header line
-/// only. Exit status: 0 printed, 2 usage error, 3 configuration error.
-#[derive(Debug, Parser)]
-#[command(name = "dkvs-dump-ring", version, about, long_about)]
-struct Cli {
-    /// The cluster file (same as --servers)
-    #[arg(value_name = "FILE")]
-    file: Option<std::path::PathBuf>,
-
-    /// After the first datagram of a dump, how long to wait for the next one (ms)
-    #[arg(long = "idle", value_name = "MS", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=60_000))]
-    idle_ms: u64,
-
-    #[command(flatten)]
-    cluster: ClusterArgs,
-}
-
 fn main() -> ExitCode {
     let mut cli: Cli = cli::parse_or_exit(false);
-    dkvs::logging::init(cli.cluster.verbose);
+    cli.cluster.log.init_logging();
     if cli.file.is_some() {
         cli.cluster.servers = cli.file.take();
     }

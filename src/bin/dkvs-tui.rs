@@ -20,40 +20,30 @@
 //! without cleaning up (SIGKILL).
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
-use dkvs::cli::{self, ClusterArgs};
+use dkvs::cli;
+use dkvs::cli_defs::tui::Cli;
 use dkvs::client::Client;
 use dkvs::commands::exit;
 use dkvs::config::ClusterConfig;
 use dkvs::repl::{Interpreter, shell};
 use dkvs::supervisor::{Launcher, SERVE_FLAG, Supervisor};
 
-/// Run a local dkvs cluster in one terminal: ring, live status, a REPL with
-/// quorum traces, process control (kill, stop, pause…) and what-if questions.
-///
-/// Without a terminal on standard input (or with --shell) it reads REPL
-/// commands line by line instead and prints their results as text.
-#[derive(Debug, Parser)]
-#[command(name = "dkvs-tui", version, about, long_about)]
-struct Cli {
-    /// The cluster file (cluster.toml, or servers.txt format) [default: ./cluster.toml]
-    config: Option<PathBuf>,
-
-    /// A line shell instead of the full-screen UI
-    #[arg(long)]
-    shell: bool,
-
-    /// In piped mode, do not echo each command as `> <line>` before its output
-    #[arg(long)]
-    no_echo: bool,
-
-    #[command(flatten)]
-    cluster: ClusterArgs,
+/// `--color`: `never` selects the monochrome theme and `always` a coloured
+/// one even under `NO_COLOR`, by setting the variable the theme reads
+/// (`dkvs::tui::theme`); `auto` leaves the environment as it is.
+fn apply_color_choice(choice: clap::ColorChoice) {
+    // SAFETY: called from `main` before the runtime, the supervisor or any
+    // other thread exists, so nothing can read the environment concurrently
+    // (the only hazard of `set_var`/`remove_var`).
+    match choice {
+        clap::ColorChoice::Never => unsafe { std::env::set_var("NO_COLOR", "1") },
+        clap::ColorChoice::Always => unsafe { std::env::remove_var("NO_COLOR") },
+        clap::ColorChoice::Auto => {}
+    }
 }
 
 /// Exit status after a signal: 128 + its number, as shells report it.
@@ -75,8 +65,9 @@ fn main() -> ExitCode {
     let stdout_tty = std::io::stdout().is_terminal();
     let full_screen = !cli.shell && stdin_tty && stdout_tty;
     if !full_screen {
-        dkvs::logging::init(cli.cluster.verbose);
+        cli.cluster.log.init_logging();
     }
+    apply_color_choice(cli.cluster.log.color);
     let timeout = cli.cluster.timeout(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -94,7 +85,7 @@ fn main() -> ExitCode {
     };
     let launcher = match Launcher::current_exe() {
         Ok(mut l) => {
-            for _ in 1..cli.cluster.verbose {
+            for _ in 1..cli.cluster.log.verbose {
                 l.args.push("-v".into());
             }
             l

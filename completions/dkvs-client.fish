@@ -1,0 +1,118 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_dkvs_client_global_optspecs
+    string join \n n= w= r= json s/servers= t/timeout= v/verbose q/quiet color= h/help V/version
+end
+
+function __fish_dkvs_client_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_dkvs_client_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_dkvs_client_using_subcommand
+    set -l cmd (__fish_dkvs_client_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -l json -d 'Print the answer (or the failure) as one JSON object on stdout, for scripts'
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s v -l verbose -d 'More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work'
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s q -l quiet -d 'No logs at all on stderr, not even errors (DKVS_LOG or RUST_LOG still win)'
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s V -l version -d 'Print version'
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -f -a "get" -d 'Print the value R servers agree on: `get -- <key>`'
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -f -a "put" -d 'Store a value on W servers: `put -- <key> <value>` (`-` reads standard input)'
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -f -a "del" -d 'Delete a key: a versioned tombstone on W servers (protocol v2; v1-only servers refuse): `del -- <key>`'
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -f -a "cat" -d 'Concatenate values into <dest>: `cat -- <key1> [<key2>...] <dest>`'
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -f -a "substr" -d 'Copy part of a value into <dest>: `substr -- <key> <position> <length> <dest>`'
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -f -a "find" -d 'Print the position of <needle-key>\'s value in <haystack-key>\'s value, or -1'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -l json -d 'Print the answer (or the failure) as one JSON object on stdout, for scripts'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s v -l verbose -d 'More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s q -l quiet -d 'No logs at all on stderr, not even errors (DKVS_LOG or RUST_LOG still win)'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s h -l help -d 'Print help'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -l value-file -d 'Read the value from this file instead' -r -F
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -l json -d 'Print the answer (or the failure) as one JSON object on stdout, for scripts'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s v -l verbose -d 'More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s q -l quiet -d 'No logs at all on stderr, not even errors (DKVS_LOG or RUST_LOG still win)'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s h -l help -d 'Print help'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -l json -d 'Print the answer (or the failure) as one JSON object on stdout, for scripts'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s v -l verbose -d 'More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s q -l quiet -d 'No logs at all on stderr, not even errors (DKVS_LOG or RUST_LOG still win)'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s h -l help -d 'Print help'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -l json -d 'Print the answer (or the failure) as one JSON object on stdout, for scripts'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s v -l verbose -d 'More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s q -l quiet -d 'No logs at all on stderr, not even errors (DKVS_LOG or RUST_LOG still win)'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s h -l help -d 'Print help'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -l json -d 'Print the answer (or the failure) as one JSON object on stdout, for scripts'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s v -l verbose -d 'More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s q -l quiet -d 'No logs at all on stderr, not even errors (DKVS_LOG or RUST_LOG still win)'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s h -l help -d 'Print help'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -l json -d 'Print the answer (or the failure) as one JSON object on stdout, for scripts'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s v -l verbose -d 'More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s q -l quiet -d 'No logs at all on stderr, not even errors (DKVS_LOG or RUST_LOG still win)'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s h -l help -d 'Print help'

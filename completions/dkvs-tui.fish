@@ -1,0 +1,11 @@
+complete -c dkvs-tui -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
+complete -c dkvs-tui -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-tui -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dkvs-tui -l shell -d 'A line shell instead of the full-screen UI'
+complete -c dkvs-tui -l no-echo -d 'In piped mode, do not echo each command as `> <line>` before its output'
+complete -c dkvs-tui -s v -l verbose -d 'More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work'
+complete -c dkvs-tui -s q -l quiet -d 'No logs at all on stderr, not even errors (DKVS_LOG or RUST_LOG still win)'
+complete -c dkvs-tui -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c dkvs-tui -s V -l version -d 'Print version'

@@ -1,0 +1,129 @@
+//! `dkvs-bench`'s command line and its value parsers.
+
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::bench::{self, Distribution};
+use crate::cli::ClusterArgs;
+
+/// Measures dkvs: ops/s and latency percentiles of a get/put workload.
+///
+/// Drives one server directly with v1 datagrams (--server IP:PORT), or the
+/// ring of -s FILE (servers.txt or cluster.toml) through quorum operations
+/// with -n/-w/-r. Keys are 16 bytes (`key:000000000042`).
+///
+/// Exit status: 0 when at least one operation succeeded, 2 usage error,
+/// 3 configuration error, 5 when every operation failed.
+#[derive(Debug, Parser)]
+#[command(name = "dkvs-bench", version, about, long_about)]
+pub struct Cli {
+    /// Drive this one server directly with v1 datagrams instead of the ring
+    #[arg(long = "server", value_name = "IP:PORT")]
+    pub server: Option<SocketAddrV4>,
+
+    /// Operations in flight
+    #[arg(short = 'c', long = "concurrency", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub concurrency: u32,
+
+    /// Number of distinct keys
+    #[arg(long = "keys", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..bench::MAX_KEYS))]
+    pub keys: u64,
+
+    /// Key distribution: uniform, zipf (s = 0.99) or zipf:S
+    #[arg(long = "dist", default_value = "uniform", value_name = "DIST")]
+    pub dist: Distribution,
+
+    /// Bytes per value written by puts (at most 32753)
+    #[arg(long = "value-size", default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=32753))]
+    pub value_size: u64,
+
+    /// Fraction of gets, 0..1 (the rest are puts)
+    #[arg(long = "get-ratio", default_value_t = 0.5, value_parser = ratio, conflicts_with = "mix")]
+    pub get_ratio: f64,
+
+    /// Shorthand for the mix: get (all gets), put (all puts) or GETS:PUTS (e.g. 9:1)
+    #[arg(long = "mix", value_parser = mix, value_name = "MIX")]
+    pub mix: Option<f64>,
+
+    /// Put every key once, in order, then stop (to load data before a get run)
+    #[arg(long = "fill")]
+    pub fill: bool,
+
+    /// Run for this many seconds, decimals allowed [default: 10 unless --requests]
+    #[arg(short = 'd', long = "duration", value_name = "SECONDS", value_parser = seconds, conflicts_with = "requests")]
+    pub duration: Option<Duration>,
+
+    /// Stop after this many operations
+    #[arg(long = "requests", value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+
+    /// Open loop: this many operations per second in total (latency counted from the intended send time)
+    #[arg(long = "rate", value_name = "OPS", value_parser = rate)]
+    pub rate: Option<f64>,
+
+    /// Replication factor for ring operations
+    #[arg(short = 'n', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub n: Option<u32>,
+    /// Write quorum for ring operations
+    #[arg(short = 'w', value_name = "W", value_parser = clap::value_parser!(u32).range(1..))]
+    pub w: Option<u32>,
+    /// Read quorum for ring operations
+    #[arg(short = 'r', value_name = "R", value_parser = clap::value_parser!(u32).range(1..))]
+    pub r: Option<u32>,
+
+    /// Seed of the key and operation choices
+    #[arg(long = "seed", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Print the result as one JSON object on stdout
+    #[arg(long = "json")]
+    pub json: bool,
+
+    /// Cluster file, deadline, logs and colour.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Parses `--get-ratio`: a number from 0 to 1.
+pub fn ratio(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("'{text}': expected a number from 0 to 1")),
+    }
+}
+
+/// Parses `--mix`: get, put or GETS:PUTS, as the fraction of gets.
+pub fn mix(text: &str) -> Result<f64, String> {
+    let err = || format!("'{text}': expected get, put or GETS:PUTS");
+    match text {
+        "get" => Ok(1.0),
+        "put" => Ok(0.0),
+        _ => {
+            let (g, p) = text.split_once(':').ok_or_else(err)?;
+            let g: u32 = g.parse().map_err(|_| err())?;
+            let p: u32 = p.parse().map_err(|_| err())?;
+            let total = g.checked_add(p).filter(|t| *t > 0).ok_or_else(err)?;
+            Ok(f64::from(g) / f64::from(total))
+        }
+    }
+}
+
+/// Parses `--duration`: seconds, more than 0, at most a day.
+pub fn seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "'{text}': expected seconds, more than 0, at most 86400"
+        )),
+    }
+}
+
+/// Parses `--rate`: operations per second, more than 0.
+pub fn rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 1e9 => Ok(r),
+        _ => Err(format!("'{text}': expected operations per second > 0")),
+    }
+}

@@ -1,0 +1,25 @@
+//! `dkvs-dump-ring`'s command line (SPEC §7).
+
+use clap::Parser;
+
+use crate::cli::ClusterArgs;
+
+/// Print the ring's nodes in order, then the contents of each server.
+///
+/// A server that does not answer within the deadline shows its header line
+/// only. Exit status: 0 printed, 2 usage error, 3 configuration error.
+#[derive(Debug, Parser)]
+#[command(name = "dkvs-dump-ring", version, about, long_about)]
+pub struct Cli {
+    /// The cluster file (same as --servers)
+    #[arg(value_name = "FILE")]
+    pub file: Option<std::path::PathBuf>,
+
+    /// After the first datagram of a dump, how long to wait for the next one (ms)
+    #[arg(long = "idle", value_name = "MS", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub idle_ms: u64,
+
+    /// Cluster file, deadline, logs and colour.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}

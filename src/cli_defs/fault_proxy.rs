@@ -1,0 +1,73 @@
+//! `dkvs-fault-proxy`'s command line.
+
+use std::net::SocketAddrV4;
+
+use clap::{Parser, ValueEnum};
+
+use crate::cli::LogArgs;
+
+/// Forward UDP between clients and one dkvs server, injecting faults.
+///
+/// Point clients at --listen instead of the server (a servers.txt listing
+/// the proxy's address). Faults apply only to traffic through the proxy.
+/// Prints `seed <N>` on stdout at start (pass it back with --seed to replay
+/// the same decisions) and a summary at exit; runs until SIGINT or SIGTERM.
+#[derive(Debug, Parser)]
+#[command(name = "dkvs-fault-proxy", version, about, long_about)]
+pub struct Cli {
+    /// Address clients send to
+    #[arg(long, value_name = "IP:PORT")]
+    pub listen: SocketAddrV4,
+    /// The server's address
+    #[arg(long, value_name = "IP:PORT")]
+    pub upstream: SocketAddrV4,
+    /// Percentage of datagrams dropped
+    #[arg(long, value_name = "PCT", default_value_t = 0.0, value_parser = percent)]
+    pub drop: f64,
+    /// Percentage of datagrams sent twice
+    #[arg(long, value_name = "PCT", default_value_t = 0.0, value_parser = percent)]
+    pub dup: f64,
+    /// Percentage of datagrams held back behind the next one
+    #[arg(long, value_name = "PCT", default_value_t = 0.0, value_parser = percent)]
+    pub reorder: f64,
+    /// Percentage of datagrams with one bit flipped
+    #[arg(long, value_name = "PCT", default_value_t = 0.0, value_parser = percent)]
+    pub corrupt: f64,
+    /// Delay added to every datagram, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub delay: u64,
+    /// Uniform jitter around the delay (±MS)
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub jitter: u64,
+    /// Drop everything (the server looks dead)
+    #[arg(long)]
+    pub black_hole: bool,
+    /// Random seed [default: a random one, printed]
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Which traffic the faults apply to
+    #[arg(long, value_enum, default_value_t = Which::Both)]
+    pub direction: Which,
+    /// Logs and colour.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// Which traffic the faults apply to (`--direction`).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Which {
+    /// Requests and replies
+    Both,
+    /// Client to server only
+    Request,
+    /// Server to client only
+    Reply,
+}
+
+/// Parses a percentage, 0 to 100.
+pub fn percent(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("{s:?} is not a percentage (0 to 100)")),
+    }
+}

@@ -1,0 +1,28 @@
+//! The command-line definitions (clap) of the tools, as a library.
+//!
+//! Why a library module: the binaries' `--help`, the man pages
+//! (`man/*.1`) and the shell completions (`completions/`) must come from one
+//! definition. The binaries in `src/bin/` parse with these types; the
+//! generator (`tests/man_pages.rs`, clap_mangen and clap_complete) renders
+//! [`commands`]; nothing is written twice. `dkvs-server`'s definition still
+//! lives in its binary (see docs/DECISIONS.md).
+
+pub mod bench;
+pub mod client;
+pub mod dump_ring;
+pub mod fault_proxy;
+pub mod tui;
+
+use clap::CommandFactory;
+
+/// Every tool whose command line is defined here, as clap commands named
+/// like their binaries (what the man pages and completions are made from).
+pub fn commands() -> Vec<clap::Command> {
+    vec![
+        client::Cli::command(),
+        dump_ring::Cli::command(),
+        bench::Cli::command(),
+        tui::Cli::command(),
+        fault_proxy::Cli::command(),
+    ]
+}

@@ -1,0 +1,31 @@
+//! `dkvs-tui`'s command line (SPEC §11).
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::cli::ClusterArgs;
+
+/// Run a local dkvs cluster in one terminal: ring, live status, a REPL with
+/// quorum traces, process control (kill, stop, pause…) and what-if questions.
+///
+/// Without a terminal on standard input (or with --shell) it reads REPL
+/// commands line by line instead and prints their results as text.
+#[derive(Debug, Parser)]
+#[command(name = "dkvs-tui", version, about, long_about)]
+pub struct Cli {
+    /// The cluster file (cluster.toml, or servers.txt format) [default: ./cluster.toml]
+    pub config: Option<PathBuf>,
+
+    /// A line shell instead of the full-screen UI
+    #[arg(long)]
+    pub shell: bool,
+
+    /// In piped mode, do not echo each command as `> <line>` before its output
+    #[arg(long)]
+    pub no_echo: bool,
+
+    /// Cluster file, deadline, logs and colour.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
