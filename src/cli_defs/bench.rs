@@ -17,7 +17,7 @@ use crate::cli::ClusterArgs;
 /// Exit status: 0 when at least one operation succeeded, 2 usage error,
 /// 3 configuration error, 5 when every operation failed.
 #[derive(Debug, Parser)]
-#[command(name = "dkvs-bench", version, about, long_about)]
+#[command(name = "dkvs-bench", version, after_long_help = super::SEE_ALSO)]
 pub struct Cli {
     /// Drive this one server directly with v1 datagrams instead of the ring
     #[arg(long = "server", value_name = "IP:PORT")]

@@ -42,8 +42,7 @@ pub const USAGE: &str =
 #[command(
     name = "dkvs-client",
     version,
-    about,
-    long_about,
+    after_long_help = super::SEE_ALSO,
     override_usage = "dkvs-client <command> [-n N] [-w W] [-r R] [other options] -- <arguments>..."
 )]
 pub struct Cli {

@@ -9,7 +9,7 @@ use crate::cli::ClusterArgs;
 /// A server that does not answer within the deadline shows its header line
 /// only. Exit status: 0 printed, 2 usage error, 3 configuration error.
 #[derive(Debug, Parser)]
-#[command(name = "dkvs-dump-ring", version, about, long_about)]
+#[command(name = "dkvs-dump-ring", version, after_long_help = super::SEE_ALSO)]
 pub struct Cli {
     /// The cluster file (same as --servers)
     #[arg(value_name = "FILE")]

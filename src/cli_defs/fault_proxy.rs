@@ -13,7 +13,7 @@ use crate::cli::LogArgs;
 /// Prints `seed <N>` on stdout at start (pass it back with --seed to replay
 /// the same decisions) and a summary at exit; runs until SIGINT or SIGTERM.
 #[derive(Debug, Parser)]
-#[command(name = "dkvs-fault-proxy", version, about, long_about)]
+#[command(name = "dkvs-fault-proxy", version, after_long_help = super::SEE_ALSO)]
 pub struct Cli {
     /// Address clients send to
     #[arg(long, value_name = "IP:PORT")]

@@ -15,6 +15,10 @@ pub mod tui;
 
 use clap::CommandFactory;
 
+/// The last paragraph of every tool's `--help`, and so of its man page.
+pub const SEE_ALSO: &str = "See also: dkvs-tui(1), dkvs-client(1), dkvs-dump-ring(1), dkvs-bench(1), \
+dkvs-fault-proxy(1), servers.txt(5), cluster.toml(5); the README and docs/ of the repository.";
+
 /// Every tool whose command line is defined here, as clap commands named
 /// like their binaries (what the man pages and completions are made from).
 pub fn commands() -> Vec<clap::Command> {

@@ -12,7 +12,7 @@ use crate::cli::ClusterArgs;
 /// Without a terminal on standard input (or with --shell) it reads REPL
 /// commands line by line instead and prints their results as text.
 #[derive(Debug, Parser)]
-#[command(name = "dkvs-tui", version, about, long_about)]
+#[command(name = "dkvs-tui", version, after_long_help = super::SEE_ALSO)]
 pub struct Cli {
     /// The cluster file (cluster.toml, or servers.txt format) [default: ./cluster.toml]
     pub config: Option<PathBuf>,
