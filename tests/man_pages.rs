@@ -4,7 +4,7 @@
 //!
 //! - `committed_copies_are_fresh` regenerates every page and completion
 //!   script in memory and fails when a committed copy differs. Run
-//!   `DKVS_REGENERATE=1 cargo test --test man_pages` to rewrite them.
+//!   `DKVS_REGENERATE=1 cargo test --test man_pages committed` to rewrite them.
 //! - `man_pages_render_without_warnings` renders every page (generated and
 //!   hand-written section 5) with `groff -man -Tutf8 -ww -z`.
 //! - `help_version_and_man_agree` runs each binary: every long option of
@@ -90,7 +90,7 @@ fn committed_copies_are_fresh() {
     }
     assert!(
         stale.is_empty(),
-        "stale or missing generated files {stale:?}: run `DKVS_REGENERATE=1 cargo test --test man_pages` and commit them"
+        "stale or missing generated files {stale:?}: run `DKVS_REGENERATE=1 cargo test --test man_pages committed` and commit them"
     );
 }
 
@@ -208,6 +208,7 @@ fn help_version_and_man_agree() {
         env!("CARGO_BIN_EXE_dkvs-bench"),
         env!("CARGO_BIN_EXE_dkvs-tui"),
         env!("CARGO_BIN_EXE_dkvs-fault-proxy"),
+        env!("CARGO_BIN_EXE_dkvs-server"),
     ];
     for cmd in dkvs::cli_defs::commands() {
         let name = cmd.get_name().to_string();
@@ -249,5 +250,28 @@ fn every_binary_has_completions() {
                 assert!(bash_ok(&path), "bash -n rejects completions/{file}");
             }
         }
+    }
+}
+
+/// `dkvs-server`'s binary still declares its own `Cli` (see
+/// `dkvs::cli_defs::server`): its help must be exactly the library's, which
+/// the page is made from.
+#[test]
+fn server_binary_matches_its_library_definition() {
+    use clap::CommandFactory;
+    let binary = Path::new(env!("CARGO_BIN_EXE_dkvs-server"));
+    for (flag, rendered) in [
+        (
+            "--help",
+            dkvs::cli_defs::server::Cli::command().render_long_help(),
+        ),
+        ("-h", dkvs::cli_defs::server::Cli::command().render_help()),
+    ] {
+        let help = stdout_of(binary, &[flag]);
+        assert_eq!(
+            help.trim_end(),
+            rendered.to_string().trim_end(),
+            "dkvs-server {flag} differs from dkvs::cli_defs::server::Cli"
+        );
     }
 }

@@ -4,13 +4,14 @@
 //! (`man/*.1`) and the shell completions (`completions/`) must come from one
 //! definition. The binaries in `src/bin/` parse with these types; the
 //! generator (`tests/man_pages.rs`, clap_mangen and clap_complete) renders
-//! [`commands`]; nothing is written twice. `dkvs-server`'s definition still
-//! lives in its binary (see docs/DECISIONS.md).
+//! [`commands`]; nothing is written twice (except, for now, `dkvs-server`'s:
+//! see [`server`]).
 
 pub mod bench;
 pub mod client;
 pub mod dump_ring;
 pub mod fault_proxy;
+pub mod server;
 pub mod tui;
 
 use clap::CommandFactory;
@@ -28,5 +29,6 @@ pub fn commands() -> Vec<clap::Command> {
         bench::Cli::command(),
         tui::Cli::command(),
         fault_proxy::Cli::command(),
+        server::Cli::command(),
     ]
 }

@@ -1,0 +1,17 @@
+complete -c dkvs-server -l allow -d 'Serve only sources in CIDR (repeatable; others are dropped silently; `none`: nobody) [default: everyone]' -r
+complete -c dkvs-server -l allow-dump -d 'Answer dump requests only from CIDR (repeatable; `none`: nobody) [default: 127.0.0.0/8]' -r
+complete -c dkvs-server -l max-memory -d 'Refuse puts once keys + values + 64 bytes per pair would exceed BYTES (suffixes K, M, G) [default: 1G]' -r
+complete -c dkvs-server -l reply-rate -d 'Reply bytes per second one source address may receive (counting 28 header bytes per datagram); beyond, requests are dropped [default: 16M]' -r
+complete -c dkvs-server -l reply-burst -d 'Reply bytes one source may receive in a burst [default: 4M]' -r
+complete -c dkvs-server -l budget-exempt -d 'Sources the reply budget does not apply to (repeatable; `none`) [default: 127.0.0.0/8]' -r
+complete -c dkvs-server -l recv-buffer -d 'Receive buffer of the socket, the only queue of waiting requests (the kernel caps it at net.core.rmem_max) [default: 4M]' -r
+complete -c dkvs-server -l data-dir -d 'Keep the pairs in DIR (created if missing) so that they survive a restart or a crash; without it they live in memory only. One server per directory (a second one is refused); --max-memory then bounds the database\'s page cache. See docs/STORAGE.md' -r -F
+complete -c dkvs-server -l sync -d 'With --data-dir: when puts reach the disk. `always`: a put is acknowledged only once synced (puts arriving together share one sync); `periodic`: synced every --sync-interval, a machine crash loses at most that much; `none`: left to the operating system. A crash of the server alone loses no acknowledged put in any policy' -r -f -a "always\t'A put is acknowledged only after it is on disk (its write-ahead log entry fdatasynced; puts that arrive together share one sync)'
+periodic\t'A put is acknowledged once written to the operating system; the log is synced every `--sync-interval` (1 s by default): a crash of the machine loses at most that much, a crash of the server nothing'
+none\t'A put is acknowledged once written to the operating system, which decides when it reaches the disk (plus a checkpoint every 10 s)'"
+complete -c dkvs-server -l sync-interval -d 'With --sync periodic: milliseconds between syncs' -r
+complete -c dkvs-server -l max-disk -d 'With --data-dir: refuse puts once keys + records + 64 bytes per pair would exceed BYTES (suffixes K, M, G, T) [default: no limit but the disk\'s; a full disk also refuses puts]' -r
+complete -c dkvs-server -l tombstone-grace -d 'Seconds a deleted key\'s tombstone is kept before a background sweep purges it (protocol v2 deletes). A replica that misses a delete and comes back after the grace can bring the value back: repair or replace replicas within it. See docs/STORAGE.md' -r
+complete -c dkvs-server -s v -l verbose -d 'More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work'
+complete -c dkvs-server -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c dkvs-server -s V -l version -d 'Print version'
