@@ -659,13 +659,22 @@ impl Client {
             return;
         };
         let version = newest.version();
+        let v2 = |i: usize| {
+            trace
+                .replicas
+                .get(i)
+                .is_some_and(|r| r.dialect == Some(Dialect::V2))
+        };
         let stale: Vec<usize> = replies
             .iter()
             .enumerate()
-            .filter(|(_, r)| match (r, newest) {
+            .filter(|(i, r)| match (r, newest) {
                 (Some(ReadReply::Value(..) | ReadReply::Deleted(_)), _) => {
                     r.and_then(|r| r.version()) != Some(version)
                 }
+                // A v2 server's value written through v1 (version zero)
+                // is older than any versioned record.
+                (Some(ReadReply::V1Value(_)), _) => v2(*i),
                 (Some(ReadReply::Absent), Newest::Value(..)) => true,
                 (Some(ReadReply::Absent), Newest::Deleted(_)) => true,
                 _ => false,
@@ -1277,8 +1286,12 @@ fn v2_reply(message: &Message, opcode: u8, datagram: &[u8]) -> (Reply, Option<Ve
 fn read_reply(r: &ReplicaTrace) -> Option<ReadReply<'_>> {
     let v2 = r.dialect == Some(Dialect::V2);
     match r.reply.as_ref()? {
-        Reply::Value(v) if v2 => Some(ReadReply::Value(v, r.version.unwrap_or(Version::ZERO))),
-        Reply::Value(v) => Some(ReadReply::V1Value(v)),
+        // A v2 value at version zero was written through v1: it carries no
+        // order, so it is compared byte for byte as v1 values are (SPEC §6).
+        Reply::Value(v) => match r.version.filter(|_| v2) {
+            Some(version) if version != Version::ZERO => Some(ReadReply::Value(v, version)),
+            _ => Some(ReadReply::V1Value(v)),
+        },
         Reply::NotFound if v2 => Some(match r.version {
             Some(t) => ReadReply::Deleted(t),
             None => ReadReply::Absent,

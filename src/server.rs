@@ -56,7 +56,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -64,10 +64,15 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::task::JoinSet;
 
-use crate::engine::{DurableEngine, DurableOptions, DurableStorage, Engine, Record, StorageArgs};
+use crate::engine::{
+    DurableEngine, DurableOptions, DurableStorage, Engine, MemoryEngine, Record, Refused,
+    StorageArgs, Version,
+};
+use crate::hlc::Clock;
 use crate::limits::{DATAGRAM_OVERHEAD, ReplyBudget};
 pub use crate::limits::{Limits, Stats, StatsSnapshot};
 use crate::protocol::{self, PutError, Request};
+use crate::protocol_v2::{self, Dialect, Entry, EntryValue, Frame, Message as V2, Reason};
 use crate::store::Store;
 use crate::udp_batch::{RecvBatch, SendQueue};
 
@@ -123,6 +128,144 @@ fn answer(
     }
 }
 
+/// The v2 reply to a well-formed v2 request, read from and written to
+/// `engine`. Writes are applied with [`Engine::put_batch`] when `submit` is
+/// `None`; otherwise they are handed to `submit` (the durable engine's
+/// committer, which replies itself) and `None` is returned.
+pub(crate) fn answer_v2(
+    engine: &dyn Engine,
+    frame: &Frame<'_>,
+    submit: Option<&dyn Fn(Bytes, Record)>,
+) -> Option<Response> {
+    let id = frame.id;
+    let reply = |message: &V2| Some(v2_reply(id, message));
+    let read_failed = |e: crate::engine::EngineError| {
+        tracing::error!(error = %e, "read failed; no reply");
+        None
+    };
+    let write = |key: &[u8], record: Record| {
+        if record.version == Version::ZERO {
+            // Version 0/0 is the version of v1 writes (DECISIONS #51).
+            return reply(&V2::Refused {
+                reason: Reason::Malformed,
+            });
+        }
+        let key = Bytes::copy_from_slice(key);
+        if let Some(submit) = submit {
+            submit(key, record);
+            return None;
+        }
+        let result = engine
+            .put_batch(&[(key, record)])
+            .pop()
+            .unwrap_or(Err(Refused::Io("no result".into())));
+        Some(Response::One(v2_write_reply(id, &result)))
+    };
+    match &frame.message {
+        V2::Hello => reply(&V2::HelloReply {
+            max_version: protocol_v2::VERSION,
+            features: protocol_v2::feature::DUMP,
+            time_ms: crate::hlc::SystemClock.now_ms(),
+        }),
+        V2::Get { key } => match engine.get(key) {
+            Ok(Some(r)) if !r.tombstone => reply(&V2::Value {
+                value: &r.value,
+                version: r.version,
+            }),
+            Ok(r) => reply(&V2::NotFound {
+                tombstone: r.map(|r| r.version),
+            }),
+            Err(e) => read_failed(e),
+        },
+        V2::Put {
+            key,
+            value,
+            version,
+        } => write(
+            key,
+            Record {
+                version: *version,
+                tombstone: false,
+                value: Bytes::copy_from_slice(value),
+            },
+        ),
+        V2::Delete { key, version } => write(
+            key,
+            Record {
+                version: *version,
+                tombstone: true,
+                value: Bytes::new(),
+            },
+        ),
+        V2::Dump { cursor, limit } => {
+            // Smallest entry: flags, a one-byte key and a version (20
+            // bytes); one record more than can fit tells `more`.
+            let fit = (protocol::MAX_DATAGRAM - protocol_v2::HEADER_LEN) / 20;
+            let max = match *limit {
+                0 => fit,
+                l => usize::from(l).min(fit),
+            } + 1;
+            let (records, _) = match engine.page(cursor, max) {
+                Ok(page) => page,
+                Err(e) => return read_failed(e),
+            };
+            let entries = records.iter().map(|(key, r)| Entry {
+                key,
+                value: if r.tombstone {
+                    EntryValue::Tombstone
+                } else {
+                    EntryValue::Live(&r.value)
+                },
+                version: r.version,
+            });
+            match protocol_v2::encode_page(id, engine.len(), *limit, entries, None) {
+                Ok(page) => Some(Response::One(Bytes::from(page))),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot encode a dump page");
+                    None
+                }
+            }
+        }
+        V2::Stats => reply(&V2::Refused {
+            reason: Reason::Unsupported,
+        }),
+        // Replies were filtered out by the caller; answered as malformed.
+        _ => Some(Response::One(Bytes::from_static(protocol::REPLY_REFUSED))),
+    }
+}
+
+/// Encodes a v2 reply; a reply that cannot be encoded (impossible for the
+/// replies a server builds: a value read back always fits) is logged and
+/// sent as the v1 empty refusal.
+pub(crate) fn v2_reply(id: u64, message: &V2) -> Response {
+    match protocol_v2::encode(id, message, None) {
+        Ok(datagram) => Response::One(Bytes::from(datagram)),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a v2 reply");
+            Response::One(Bytes::from_static(protocol::REPLY_REFUSED))
+        }
+    }
+}
+
+/// The v2 reply to a write's result: STORED, OLDER with the version kept,
+/// or REFUSED (out of memory or disk, overloaded on an I/O error).
+pub(crate) fn v2_write_reply(id: u64, result: &Result<(), Refused>) -> Bytes {
+    let message = match result {
+        Ok(()) => V2::Stored,
+        Err(Refused::Older { current }) => V2::Older { current: *current },
+        Err(Refused::Full { .. } | Refused::NoSpace { .. }) => V2::Refused {
+            reason: Reason::OutOfMemory,
+        },
+        Err(Refused::Io(_)) => V2::Refused {
+            reason: Reason::Overloaded,
+        },
+    };
+    match v2_reply(id, &message) {
+        Response::One(bytes) => bytes,
+        Response::Many(_) => Bytes::from_static(protocol::REPLY_REFUSED),
+    }
+}
+
 /// The state every receive loop shares: the store, the limits and the
 /// counters.
 #[derive(Debug)]
@@ -166,9 +309,12 @@ impl Shared {
             tracing::debug!(%peer, "dropped: source not in --allow");
             return None;
         }
-        let request = protocol::parse_request(datagram);
         let budgeted = !self.limits.budget_exempt.contains(ip);
         let now = Instant::now();
+        if protocol_v2::dialect(datagram) == Dialect::V2 {
+            return self.handle_v2(datagram, peer, ip, budgeted, now);
+        }
+        let request = protocol::parse_request(datagram);
         match request {
             // Dumps go only to trusted sources and are not charged: a dump
             // cut short by a budget would be a wrong listing.
@@ -194,6 +340,62 @@ impl Shared {
             (_, request, _) => answer(&self.store, request, Some(&self.stats)),
         };
         if let (true, true, Response::One(reply)) = (is_get, budgeted, &response) {
+            let cost = reply.len() as u64 + DATAGRAM_OVERHEAD;
+            if !self.budget.take(ip, cost, now) {
+                return self.over_budget(peer);
+            }
+        }
+        Some(response)
+    }
+
+    /// Applies the limits to one v2 datagram (it starts with the magic)
+    /// and computes the reply: v2 for a well-formed request, the v1 empty
+    /// refusal for anything else (DECISIONS #34). Charged to the reply
+    /// budget as v1 is: writes and malformed datagrams before, gets after.
+    fn handle_v2(
+        &self,
+        datagram: &[u8],
+        peer: SocketAddr,
+        ip: Ipv4Addr,
+        budgeted: bool,
+        now: Instant,
+    ) -> Option<Response> {
+        let frame = protocol_v2::decode(datagram)
+            .ok()
+            .filter(|f| f.message.is_request());
+        let charge_first = !matches!(
+            frame.as_ref().map(|f| &f.message),
+            Some(V2::Get { .. } | V2::Hello | V2::Stats | V2::Dump { .. })
+        );
+        if budgeted && charge_first {
+            let cost = protocol_v2::HEADER_LEN as u64 + DATAGRAM_OVERHEAD;
+            if !self.budget.take(ip, cost, now) {
+                return self.over_budget(peer);
+            }
+        }
+        let Some(frame) = frame else {
+            Stats::bump(&self.stats.refused);
+            tracing::debug!(%peer, "malformed v2 datagram: empty refusal");
+            return Some(Response::One(Bytes::from_static(protocol::REPLY_REFUSED)));
+        };
+        if matches!(frame.message, V2::Dump { .. }) && !self.limits.allow_dump.contains(ip) {
+            Stats::bump(&self.stats.dump_denied);
+            tracing::debug!(%peer, "refused: v2 dump from a source not in --allow-dump");
+            return Some(v2_reply(
+                frame.id,
+                &V2::Refused {
+                    reason: Reason::Forbidden,
+                },
+            ));
+        }
+        let response = match (&self.durable, peer) {
+            (Some(durable), SocketAddr::V4(peer)) => durable.answer_v2(&frame, peer)?,
+            _ => answer_v2(&MemoryEngine::new(Arc::clone(&self.store)), &frame, None)?,
+        };
+        if budgeted
+            && !charge_first
+            && let Response::One(reply) = &response
+        {
             let cost = reply.len() as u64 + DATAGRAM_OVERHEAD;
             if !self.budget.take(ip, cost, now) {
                 return self.over_budget(peer);
@@ -304,6 +506,39 @@ pub struct Server {
     shared: Arc<Shared>,
     /// Receive loops per socket.
     loops: usize,
+    /// How long tombstones are kept before the sweep purges them.
+    tombstone_grace: Duration,
+}
+
+/// Most tombstones one sweep step removes.
+pub const SWEEP_MAX: usize = 1024;
+
+/// How often the tombstone sweep runs a step: a tenth of the grace period,
+/// between 50 ms and 60 s (so a purge happens at most ~10 % late).
+pub fn sweep_interval(grace: Duration) -> Duration {
+    (grace / 10).clamp(Duration::from_millis(50), Duration::from_secs(60))
+}
+
+/// The background tombstone sweep: every [`sweep_interval`], one bounded
+/// purge step ([`Engine::purge_tombstones`], at most [`SWEEP_MAX`]
+/// tombstones) off the receive loops' threads.
+async fn sweep_loop(engine: Arc<dyn Engine>, grace: Duration) {
+    let grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
+    let mut ticker = tokio::time::interval(sweep_interval(grace));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let before = crate::hlc::SystemClock.now_ms().saturating_sub(grace_ms);
+        let engine = Arc::clone(&engine);
+        let step =
+            tokio::task::spawn_blocking(move || engine.purge_tombstones(before, SWEEP_MAX)).await;
+        match step {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::debug!(purged = n, "tombstones purged"),
+            Ok(Err(e)) => tracing::error!(error = %e, "tombstone sweep failed"),
+            Err(e) => tracing::error!(error = %e, "tombstone sweep panicked"),
+        }
+    }
 }
 
 impl Server {
@@ -340,6 +575,7 @@ impl Server {
             sockets,
             shared: Arc::new(Shared::new(limits)),
             loops,
+            tombstone_grace: Duration::from_secs(crate::engine::DEFAULT_TOMBSTONE_GRACE_SECS),
         })
     }
 
@@ -381,6 +617,12 @@ impl Server {
         Ok(())
     }
 
+    /// Keeps tombstones `grace` before purging them (`--tombstone-grace`;
+    /// default [`crate::engine::DEFAULT_TOMBSTONE_GRACE_SECS`]).
+    pub fn set_tombstone_grace(&mut self, grace: Duration) {
+        self.tombstone_grace = grace;
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.shared.limits
@@ -417,6 +659,11 @@ impl Server {
                 spawn(&mut loops, &mut socket_of, i);
             }
         }
+        let swept: Arc<dyn Engine> = match &self.shared.durable {
+            Some(durable) => Arc::clone(durable.engine()) as Arc<dyn Engine>,
+            None => Arc::new(MemoryEngine::new(Arc::clone(&self.shared.store))),
+        };
+        let sweep = tokio::spawn(sweep_loop(swept, self.tombstone_grace));
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             tokio::select! {
@@ -438,6 +685,7 @@ impl Server {
                 }
             }
         }
+        sweep.abort();
         loops.shutdown().await;
     }
 }
@@ -608,6 +856,7 @@ pub fn serve_until_signal(options: ServeOptions) -> Result<(), ServeError> {
             };
             format!("cannot bind UDP {}: {e}{hint}", options.addr)
         })?;
+        server.set_tombstone_grace(Duration::from_secs(options.storage.tombstone_grace_secs));
         if let Some(engine) = &durable {
             let puts: Vec<_> = options
                 .initial

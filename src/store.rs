@@ -50,6 +50,9 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 
+use crate::engine::Record;
+use crate::version::Version;
+
 /// Bytes accounted for each stored pair beyond its key and value: the real
 /// cost measured for the P5 workload (180 bytes of RSS per pair of 16 + 100
 /// bytes, see the module comment), i.e. the `Arc` counts (16) and key-length
@@ -80,11 +83,19 @@ struct Pair(Arc<[u8]>);
 const MAX_LEN_BYTES: usize = 10;
 
 impl Pair {
-    /// Packs `key` and `value` (one allocation, one copy of each).
+    /// Packs a protocol v1 pair (no version, not a tombstone): exactly the
+    /// layout of before versions existed, so v1 data costs no more.
     fn new(key: &[u8], value: &[u8]) -> Pair {
+        Pair::pack(key, None, value)
+    }
+
+    /// Packs `key`, its version meta (`None` for a v1 pair) and `value`
+    /// (one allocation, one copy of each). The header is LEB128 of
+    /// `key length × 2 + versioned`: below 64-byte keys it is one byte.
+    fn pack(key: &[u8], meta: Option<Meta>, value: &[u8]) -> Pair {
         let mut header = [0u8; MAX_LEN_BYTES];
         let mut used = 0;
-        let mut n = key.len();
+        let mut n = (key.len() << 1) | usize::from(meta.is_some());
         for byte in header.iter_mut() {
             used += 1;
             // Truncation intended: the low 7 bits.
@@ -96,37 +107,54 @@ impl Pair {
             *byte |= 0x80;
         }
         let header = header.get(..used).unwrap_or_default();
+        let meta_bytes = meta.map(Meta::to_bytes);
+        let meta_bytes: &[u8] = meta_bytes.as_ref().map_or(&[], |m| &m[..]);
         // `repeat_n` has an exact length: `collect` makes one allocation of
-        // the final size (and zeroes it), then three `memcpy`s fill it.
+        // the final size (and zeroes it), then `memcpy`s fill it.
         let mut packed: Arc<[u8]> =
-            std::iter::repeat_n(0, used + key.len() + value.len()).collect();
+            std::iter::repeat_n(0, used + key.len() + meta_bytes.len() + value.len()).collect();
         // Always taken: the `Arc` is unique and the lengths add up.
         if let Some(buf) = Arc::get_mut(&mut packed)
             && let Some((head, rest)) = buf.split_at_mut_checked(header.len())
-            && let Some((k, v)) = rest.split_at_mut_checked(key.len())
+            && let Some((k, rest)) = rest.split_at_mut_checked(key.len())
+            && let Some((m, v)) = rest.split_at_mut_checked(meta_bytes.len())
         {
             head.copy_from_slice(header);
             k.copy_from_slice(key);
+            m.copy_from_slice(meta_bytes);
             v.copy_from_slice(value);
         }
         Pair(packed)
     }
 
-    /// The key and the value.
-    fn split(&self) -> (&[u8], &[u8]) {
-        let mut len = 0usize;
+    /// The key, the version meta (`None` for a v1 pair) and the value.
+    fn parts(&self) -> (&[u8], Option<Meta>, &[u8]) {
+        let mut n = 0usize;
         let mut shift = 0u32;
         let mut header = 0;
         for &byte in self.0.iter().take(MAX_LEN_BYTES) {
             header += 1;
-            len |= usize::from(byte & 0x7f).checked_shl(shift).unwrap_or(0);
+            n |= usize::from(byte & 0x7f).checked_shl(shift).unwrap_or(0);
             shift += 7;
             if byte & 0x80 == 0 {
                 break;
             }
         }
         let rest = self.0.get(header..).unwrap_or_default();
-        rest.split_at_checked(len).unwrap_or((rest, &[]))
+        let (key, rest) = rest.split_at_checked(n >> 1).unwrap_or((rest, &[]));
+        if n & 1 == 0 {
+            return (key, None, rest);
+        }
+        match rest.split_first_chunk::<{ Meta::LEN }>() {
+            Some((meta, value)) => (key, Some(Meta::from_bytes(meta)), value),
+            None => (key, None, rest),
+        }
+    }
+
+    /// The key and the value.
+    fn split(&self) -> (&[u8], &[u8]) {
+        let (key, _, value) = self.parts();
+        (key, value)
     }
 
     fn key(&self) -> &[u8] {
@@ -137,11 +165,54 @@ impl Pair {
         self.split().1
     }
 
-    /// The accounted size ([`pair_size`]).
-    fn size(&self) -> u64 {
-        let (key, value) = self.split();
-        pair_size(key, value)
+    /// The pair's version and tombstone flag (version zero, live, for a v1
+    /// pair).
+    fn meta(&self) -> Meta {
+        self.parts().1.unwrap_or_default()
     }
+
+    /// The accounted size ([`pair_size`], plus [`Meta::LEN`] when versioned).
+    fn size(&self) -> u64 {
+        let (key, meta, value) = self.parts();
+        record_size(key, meta.is_some(), value)
+    }
+}
+
+/// A versioned pair's metadata: its version and whether it is a tombstone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Meta {
+    version: Version,
+    tombstone: bool,
+}
+
+impl Meta {
+    /// Bytes of the packed form: a flags byte (bit 0: tombstone), then the
+    /// version ([`Version::to_bytes`]).
+    const LEN: usize = 1 + Version::ENCODED_LEN;
+
+    fn to_bytes(self) -> [u8; Meta::LEN] {
+        let mut out = [0u8; Meta::LEN];
+        if let Some((flags, version)) = out.split_first_mut() {
+            *flags = u8::from(self.tombstone);
+            version.copy_from_slice(&self.version.to_bytes());
+        }
+        out
+    }
+
+    fn from_bytes(bytes: &[u8; Meta::LEN]) -> Meta {
+        let (flags, version) = bytes.split_first().unwrap_or((&0, &[]));
+        let version = <[u8; Version::ENCODED_LEN]>::try_from(version).unwrap_or_default();
+        Meta {
+            version: Version::from_bytes(version),
+            tombstone: flags & 1 != 0,
+        }
+    }
+}
+
+/// The accounted size of a stored record: [`pair_size`], plus the
+/// version and flags of a versioned one.
+fn record_size(key: &[u8], versioned: bool, value: &[u8]) -> u64 {
+    pair_size(key, value) + if versioned { Meta::LEN as u64 } else { 0 }
 }
 
 impl Hash for Pair {
@@ -190,6 +261,8 @@ pub struct Store {
     map: DashMap<Pair, ()>,
     used: AtomicU64,
     limit: u64,
+    /// Tombstones stored (a purge sweep scans only when there are some).
+    tombstones: AtomicU64,
 }
 
 impl Default for Store {
@@ -210,37 +283,134 @@ impl Store {
             map: DashMap::new(),
             used: AtomicU64::new(0),
             limit,
+            tombstones: AtomicU64::new(0),
         }
     }
 
-    /// The value of `key`, if present. The value is not copied: the `Bytes`
-    /// shares the stored allocation and stays valid after a replacement.
+    /// The live value of `key`, if present (a tombstone reads as absent).
+    /// The value is not copied: the `Bytes` shares the stored allocation
+    /// and stays valid after a replacement.
     pub fn get(&self, key: &[u8]) -> Option<Bytes> {
-        self.map.get(key).map(|entry| ValueOf::bytes(entry.key()))
+        self.get_record(key)
+            .filter(|r| !r.tombstone)
+            .map(|r| r.value)
     }
 
-    /// Stores `value` under `key`, replacing any previous value. Refused,
-    /// leaving the store unchanged, when the new total would exceed the
-    /// limit; a replacement that keeps or shrinks the size always succeeds.
+    /// The record of `key` (value, version, tombstone flag), if any; a v1
+    /// pair has [`Version::ZERO`].
+    pub fn get_record(&self, key: &[u8]) -> Option<Record> {
+        self.map.get(key).map(|entry| record_of(entry.key()))
+    }
+
+    /// Stores `value` under `key` as protocol v1 does: replacing any
+    /// previous record whatever its version, at [`Version::ZERO`].
+    /// Refused, leaving the store unchanged, when the new total would
+    /// exceed the limit; a replacement that keeps or shrinks the size
+    /// always succeeds.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<(), OverMemory> {
-        let new_size = pair_size(key, value);
+        self.write(Pair::new(key, value), |_| None).map(drop)
+    }
+
+    /// Stores a versioned record (a tombstone when `tombstone`, whose value
+    /// is then ignored) unless the stored record's version is higher
+    /// ([`Written::Older`]) or equal (a retransmission: unchanged,
+    /// [`Written::Stored`]). The comparison and the write are atomic: both
+    /// happen under the key's shard lock.
+    pub fn put_versioned(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        version: Version,
+        tombstone: bool,
+    ) -> Result<Written, OverMemory> {
+        let value = if tombstone { &[][..] } else { value };
+        let meta = Meta { version, tombstone };
+        let pair = Pair::pack(key, Some(meta), value);
+        self.write(pair, |old| {
+            let kept = old.meta().version;
+            (kept >= version).then_some(if kept == version {
+                Written::Stored
+            } else {
+                Written::Older(kept)
+            })
+        })
+    }
+
+    /// Inserts `pair` under the shard lock of its key, unless `keep` says,
+    /// from the stored pair, that it stays (its answer is returned).
+    fn write(
+        &self,
+        pair: Pair,
+        keep: impl FnOnce(&Pair) -> Option<Written>,
+    ) -> Result<Written, OverMemory> {
+        let new_size = pair.size();
+        let tombstone = pair.meta().tombstone;
         // Packed before the shard lock is taken; the lock is held by `slot`
         // until the counter and the pair are both updated.
-        let replaced = match self.map.entry(Pair::new(key, value)) {
+        let replaced = match self.map.entry(pair) {
             Entry::Occupied(slot) => {
+                if let Some(kept) = keep(slot.key()) {
+                    return Ok(kept);
+                }
                 self.reserve(slot.key().size(), new_size)?;
+                if slot.key().meta().tombstone {
+                    self.tombstones.fetch_sub(1, Ordering::AcqRel);
+                }
                 // The new pair replaces the old one, key included.
                 slot.replace_entry(()).0
             }
             Entry::Vacant(slot) => {
                 self.reserve(0, new_size)?;
                 slot.insert(());
-                return Ok(());
+                if tombstone {
+                    self.tombstones.fetch_add(1, Ordering::AcqRel);
+                }
+                return Ok(Written::Stored);
             }
         };
+        if tombstone {
+            self.tombstones.fetch_add(1, Ordering::AcqRel);
+        }
         // Freed (unless a reply still holds it) after the lock is released.
         drop(replaced);
-        Ok(())
+        Ok(Written::Stored)
+    }
+
+    /// Removes at most `max` tombstones whose version's clock reading is
+    /// before `before_ms` (ms since the epoch); the number removed. Each
+    /// removal re-checks the record under its shard lock, so a newer write
+    /// that arrived meanwhile is never removed. Does nothing (no scan) when
+    /// the store holds no tombstone.
+    pub fn purge_tombstones(&self, before_ms: u64, max: usize) -> usize {
+        if self.tombstones.load(Ordering::Acquire) == 0 {
+            return 0;
+        }
+        let expired = |pair: &Pair| {
+            let meta = pair.meta();
+            meta.tombstone && crate::hlc::physical_ms(meta.version.timestamp) < before_ms
+        };
+        // Candidates under read locks (one shard at a time), removed after.
+        let candidates: Vec<Pair> = self
+            .map
+            .iter()
+            .filter(|e| expired(e.key()))
+            .take(max)
+            .map(|e| e.key().clone())
+            .collect();
+        let mut removed = 0;
+        for pair in candidates {
+            if let Some((gone, ())) = self.map.remove_if(pair.key(), |p, _| expired(p)) {
+                self.used.fetch_sub(gone.size(), Ordering::AcqRel);
+                self.tombstones.fetch_sub(1, Ordering::AcqRel);
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Number of tombstones stored.
+    pub fn tombstones(&self) -> u64 {
+        self.tombstones.load(Ordering::Acquire)
     }
 
     /// Replaces `old` accounted bytes by `new` in the total, unless the
@@ -276,16 +446,61 @@ impl Store {
         self.map.is_empty()
     }
 
-    /// A copy of every pair, sorted by key (a consistent list for a dump).
+    /// A copy of every live pair, sorted by key (the list of a v1 dump;
+    /// tombstones are left out).
     pub fn snapshot(&self) -> Vec<(Box<[u8]>, Bytes)> {
         let mut pairs: Vec<(Box<[u8]>, Bytes)> = self
             .map
             .iter()
+            .filter(|e| !e.key().meta().tombstone)
             .map(|e| (e.key().key().into(), ValueOf::bytes(e.key())))
             .collect();
         pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         pairs
     }
+
+    /// The first `max` records (tombstones included) whose keys sort
+    /// strictly after `cursor`, in key order, and whether more follow (a v2
+    /// dump page). Costs one pass over the map (no sort of all of it), and
+    /// keeps nothing between calls.
+    pub fn page(&self, cursor: &[u8], max: usize) -> (crate::engine::Pairs, bool) {
+        let mut after: Vec<Pair> = self
+            .map
+            .iter()
+            .filter(|e| e.key().key() > cursor)
+            .map(|e| e.key().clone())
+            .collect();
+        let more = after.len() > max;
+        if more {
+            after.select_nth_unstable_by(max, |a, b| a.key().cmp(b.key()));
+            after.truncate(max);
+        }
+        after.sort_unstable_by(|a, b| a.key().cmp(b.key()));
+        let records = after
+            .iter()
+            .map(|p| (Box::from(p.key()), record_of(p)))
+            .collect();
+        (records, more)
+    }
+}
+
+/// The record `pair` holds; its value shares the pair's allocation.
+fn record_of(pair: &Pair) -> Record {
+    let meta = pair.meta();
+    Record {
+        version: meta.version,
+        tombstone: meta.tombstone,
+        value: ValueOf::bytes(pair),
+    }
+}
+
+/// What a versioned write did ([`Store::put_versioned`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Stored, or already stored at this very version.
+    Stored,
+    /// Ignored: the store keeps this newer version.
+    Older(Version),
 }
 
 #[cfg(test)]
@@ -387,13 +602,14 @@ mod tests {
     #[test]
     fn pair_is_one_allocation_with_the_key_length_in_front() {
         // Lengths around every LEB128 byte boundary that a key can reach.
-        for len in [0usize, 1, 127, 128, 129, 16_383, 16_384, 70_000] {
+        for len in [0usize, 1, 63, 64, 127, 128, 8191, 8192, 16_384, 70_000] {
             let key: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let value = vec![7u8; len % 300];
             let pair = Pair::new(&key, &value);
+            // LEB128 of twice the length (the low bit flags a version).
             let header = match len {
-                0..=127 => 1,
-                128..=16_383 => 2,
+                0..=63 => 1,
+                64..=8191 => 2,
                 _ => 3,
             };
             assert_eq!(pair.0.len(), header + key.len() + value.len(), "{len}");

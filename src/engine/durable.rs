@@ -41,8 +41,8 @@ use redb::{Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, T
 
 use super::wal::{Entry, Wal};
 use super::{
-    Engine, EngineError, EngineStats, Pairs, PutResults, Record, Refused, SyncPolicy,
-    decode_record, encode_record,
+    Engine, EngineError, EngineStats, FLAG_TOMBSTONE, Pairs, PutResults, Record, Refused,
+    SyncPolicy, decode_record, encode_record, encoded_version,
 };
 
 /// The content of a data directory's `FORMAT` file.
@@ -148,8 +148,17 @@ pub struct DurableEngine {
     /// When a write last failed with an I/O error: puts are refused without
     /// trying for [`IO_RETRY`] after it.
     failed_at: std::sync::Mutex<Option<Instant>>,
+    /// Held by each batch of puts and each purge step, so the key and
+    /// byte counters (read before a transaction, stored after it) are
+    /// never updated by two writers at once.
+    writer: Mutex<()>,
+    /// Where the next purge step resumes (the last key it examined).
+    sweep_from: Mutex<Vec<u8>>,
     report: OpenReport,
 }
+
+/// Records a purge step examines at most (the sweep's bound of work).
+pub const SWEEP_STEP: usize = 10_000;
 
 /// A checkpoint (redb made durable, the log emptied) happens at least this
 /// often while the log holds entries, which bounds the replay at start-up.
@@ -262,6 +271,8 @@ impl DurableEngine {
             pending_replay: AtomicBool::new(false),
             warned_full: Mutex::new(None),
             failed_at: std::sync::Mutex::new(None),
+            writer: Mutex::new(()),
+            sweep_from: Mutex::new(Vec::new()),
         };
         if cut > 0 {
             tracing::warn!(
@@ -427,11 +438,26 @@ impl DurableEngine {
         {
             let mut data = txn.open_table(DATA)?;
             for (key, record) in puts {
+                let (old_size, old_version) = match data.get(&key[..])? {
+                    Some(old) => (
+                        Some(disk_pair_size(key, old.value().len())),
+                        encoded_version(old.value()),
+                    ),
+                    None => (None, None),
+                };
+                // The version rule, inside the single writer's transaction.
+                if let (false, Some(kept)) = (record.is_v1(), old_version)
+                    && kept >= record.version
+                {
+                    results.push(if kept == record.version {
+                        Ok(())
+                    } else {
+                        Err(Refused::Older { current: kept })
+                    });
+                    continue;
+                }
                 let encoded = encode_record(record);
                 let new_size = disk_pair_size(key, encoded.len());
-                let old_size = data
-                    .get(&key[..])?
-                    .map(|old| disk_pair_size(key, old.value().len()));
                 let old = old_size.unwrap_or(0);
                 let next = used.saturating_sub(old).saturating_add(new_size);
                 if new_size > old && next > limit {
@@ -729,6 +755,9 @@ impl Engine for DurableEngine {
         if puts.is_empty() {
             return Vec::new();
         }
+        let Ok(_writer) = self.writer.lock() else {
+            return vec![Err(Refused::Io("writer lock poisoned".into())); puts.len()];
+        };
         if let Ok(failed) = self.failed_at.lock()
             && failed.is_some_and(|at| at.elapsed() < IO_RETRY)
         {
@@ -812,6 +841,121 @@ impl Engine for DurableEngine {
                     .map_err(|e| err("corrupt record", e))
             })
             .collect()
+    }
+
+    fn page(&self, cursor: &[u8], max: usize) -> Result<(Pairs, bool), EngineError> {
+        let guard = self.read_db()?;
+        let db = guard
+            .as_ref()
+            .ok_or_else(|| EngineError("database unavailable after an I/O error".into()))?;
+        type Raw = Vec<(Box<[u8]>, Vec<u8>)>;
+        let read = || -> Result<(Raw, bool), redb::Error> {
+            let txn = db.begin_read()?;
+            let data = txn.open_table(DATA)?;
+            let range = (
+                std::ops::Bound::Excluded(cursor),
+                std::ops::Bound::Unbounded,
+            );
+            let range = if cursor.is_empty() {
+                data.range::<&[u8]>(..)?
+            } else {
+                data.range::<&[u8]>(range)?
+            };
+            let mut pairs = Vec::new();
+            // Bytes read after the first record: once they exceed a
+            // datagram, no page can hold them all, so reading stops (the
+            // page still ends with records left over: `more` stays right).
+            let mut bytes = 0usize;
+            for entry in range {
+                if pairs.len() == max || bytes > crate::protocol::MAX_DATAGRAM {
+                    return Ok((pairs, true));
+                }
+                let (k, v) = entry?;
+                if !pairs.is_empty() {
+                    bytes += k.value().len() + v.value().len();
+                }
+                pairs.push((Box::from(k.value()), v.value().to_vec()));
+            }
+            Ok((pairs, false))
+        };
+        let (raw, more) = read().map_err(|e| err("dump failed", e))?;
+        let pairs = raw
+            .into_iter()
+            .map(|(k, v)| {
+                decode_record(&v)
+                    .map(|r| (k, r))
+                    .map_err(|e| err("corrupt record", e))
+            })
+            .collect::<Result<Pairs, _>>()?;
+        Ok((pairs, more))
+    }
+
+    /// One sweep step: examines up to [`SWEEP_STEP`] records from where the
+    /// last step stopped (wrapping around at the end), in one transaction
+    /// of the single writer. Not logged: a purge lost in a crash only
+    /// brings back a tombstone, which the next sweep purges again.
+    fn purge_tombstones(&self, before_ms: u64, max: usize) -> Result<usize, EngineError> {
+        let _writer = self
+            .writer
+            .lock()
+            .map_err(|_| EngineError("writer lock poisoned".into()))?;
+        let mut from = self
+            .sweep_from
+            .lock()
+            .map_err(|_| EngineError("sweep lock poisoned".into()))?;
+        let guard = self.read_db()?;
+        let db = guard
+            .as_ref()
+            .ok_or_else(|| EngineError("database unavailable after an I/O error".into()))?;
+        let mut keys = self.keys.load(Ordering::Acquire);
+        let mut used = self.used.load(Ordering::Acquire);
+        let mut run = || -> Result<(usize, Vec<u8>), redb::Error> {
+            let mut txn = db.begin_write()?;
+            txn.set_durability(Durability::None)
+                .map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+            let mut expired: Vec<(Vec<u8>, u64)> = Vec::new();
+            let mut last = Vec::new();
+            {
+                let data = txn.open_table(DATA)?;
+                let range = (
+                    std::ops::Bound::Excluded(&from[..]),
+                    std::ops::Bound::Unbounded,
+                );
+                for entry in data.range::<&[u8]>(range)?.take(SWEEP_STEP) {
+                    let (k, v) = entry?;
+                    last = k.value().to_vec();
+                    let tomb = v.value().get(1).is_some_and(|f| f & FLAG_TOMBSTONE != 0);
+                    let old = encoded_version(v.value())
+                        .is_some_and(|v| crate::hlc::physical_ms(v.timestamp) < before_ms);
+                    if tomb && old && expired.len() < max {
+                        let size = disk_pair_size(k.value(), v.value().len());
+                        expired.push((k.value().to_vec(), size));
+                    }
+                }
+            }
+            if expired.is_empty() {
+                drop(txn);
+                return Ok((0, last));
+            }
+            {
+                let mut data = txn.open_table(DATA)?;
+                for (k, size) in &expired {
+                    data.remove(&k[..])?;
+                    keys = keys.saturating_sub(1);
+                    used = used.saturating_sub(*size);
+                }
+                let mut meta = txn.open_table(META)?;
+                meta.insert(META_USED, used)?;
+            }
+            txn.commit()?;
+            Ok((expired.len(), last))
+        };
+        let (removed, last) = run().map_err(|e| err("tombstone purge failed", e))?;
+        // An empty step reached the end: the next one starts over.
+        *from = last;
+        self.keys.store(keys, Ordering::Release);
+        self.used.store(used, Ordering::Release);
+        Ok(removed)
     }
 
     /// Syncs the log under `periodic` (what was appended since the last

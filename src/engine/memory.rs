@@ -3,16 +3,18 @@
 //!
 //! It is the default engine (no `--data-dir`): nothing survives the process,
 //! a put is "durable" as soon as it is in the map, so no committer is needed
-//! and receive loops write directly. It keeps protocol v1 values (version
-//! zero, no tombstone) exactly as the store always did, with the store's
-//! memory accounting (`--max-memory`) unchanged.
+//! and receive loops write directly. Protocol v1 values (version zero, no
+//! tombstone) are kept exactly as the store always did, in the same memory;
+//! versioned records and tombstones carry 17 more bytes
+//! ([`Store::put_versioned`]), compared and written under the key's shard
+//! lock.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{Engine, EngineError, EngineStats, Pairs, PutResults, Record, Refused, Version};
-use crate::store::Store;
+use super::{Engine, EngineError, EngineStats, Pairs, PutResults, Record, Refused};
+use crate::store::{Store, Written};
 
 /// The in-memory engine over a shared [`Store`].
 #[derive(Debug, Clone, Default)]
@@ -40,29 +42,38 @@ impl MemoryEngine {
 
 impl Engine for MemoryEngine {
     fn get(&self, key: &[u8]) -> Result<Option<Record>, EngineError> {
-        Ok(self.store.get(key).map(Record::v1))
+        Ok(self.store.get_record(key))
     }
 
     fn put_batch(&self, puts: &[(Bytes, Record)]) -> PutResults {
         puts.iter()
             .map(|(key, record)| {
-                if record.tombstone || record.version != Version::ZERO {
-                    return Err(Refused::Unsupported);
+                let full = |e: crate::store::OverMemory| Refused::Full { limit: e.limit };
+                if record.is_v1() {
+                    return self.store.put(key, &record.value).map_err(full);
                 }
-                self.store
-                    .put(key, &record.value)
-                    .map_err(|e| Refused::Full { limit: e.limit })
+                match self
+                    .store
+                    .put_versioned(key, &record.value, record.version, record.tombstone)
+                    .map_err(full)?
+                {
+                    Written::Stored => Ok(()),
+                    Written::Older(current) => Err(Refused::Older { current }),
+                }
             })
             .collect()
     }
 
     fn snapshot(&self) -> Result<Pairs, EngineError> {
-        Ok(self
-            .store
-            .snapshot()
-            .into_iter()
-            .map(|(k, v)| (k, Record::v1(v)))
-            .collect())
+        Ok(self.store.page(&[], usize::MAX).0)
+    }
+
+    fn page(&self, cursor: &[u8], max: usize) -> Result<(Pairs, bool), EngineError> {
+        Ok(self.store.page(cursor, max))
+    }
+
+    fn purge_tombstones(&self, before_ms: u64, max: usize) -> Result<usize, EngineError> {
+        Ok(self.store.purge_tombstones(before_ms, max))
     }
 
     fn sync(&self) -> Result<(), EngineError> {
@@ -94,16 +105,4 @@ mod tests {
     }
 
     suite::engine_suite!(fresh);
-
-    #[test]
-    fn versions_are_refused() {
-        let e = MemoryEngine::default();
-        let mut r = Record::v1(Bytes::from_static(b"v"));
-        r.tombstone = true;
-        assert_eq!(
-            e.put_batch(&[(Bytes::from_static(b"k"), r)]),
-            vec![Err(Refused::Unsupported)]
-        );
-        assert!(e.is_empty());
-    }
 }

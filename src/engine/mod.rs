@@ -47,6 +47,12 @@ pub struct Record {
 }
 
 impl Record {
+    /// True for the record of a protocol v1 put (version zero, live): it
+    /// overwrites unconditionally.
+    pub fn is_v1(&self) -> bool {
+        self.version == Version::ZERO && !self.tombstone
+    }
+
     /// The record of a protocol v1 put: version zero, not a tombstone.
     pub fn v1(value: Bytes) -> Record {
         Record {
@@ -75,6 +81,13 @@ pub fn encode_record(record: &Record) -> Vec<u8> {
     out.extend_from_slice(&record.version.writer.to_be_bytes());
     out.extend_from_slice(&record.value);
     out
+}
+
+/// The version of a record in [`encode_record`]'s form, without copying
+/// its value (`None` when it is too short to hold one).
+pub fn encoded_version(bytes: &[u8]) -> Option<Version> {
+    let version = bytes.get(2..RECORD_HEADER)?;
+    Some(Version::from_bytes(version.try_into().ok()?))
 }
 
 /// Reads bytes written by [`encode_record`]; an unknown format byte,
@@ -128,10 +141,13 @@ pub enum Refused {
     /// message says what happened.
     #[error("storage error: {0}")]
     Io(String),
-    /// The engine does not keep this kind of record (the in-memory engine
-    /// keeps protocol v1 values only).
-    #[error("this engine stores protocol v1 values only")]
-    Unsupported,
+    /// Not stored because the engine keeps a newer version of the key
+    /// (protocol v2's OLDER reply; not a failure: writes converge).
+    #[error("a newer version is stored")]
+    Older {
+        /// The version kept.
+        current: Version,
+    },
 }
 
 /// Every pair of an engine, sorted by key ([`Engine::snapshot`]).
@@ -174,10 +190,29 @@ pub trait Engine: Send + Sync + fmt::Debug {
     /// sync policy says before returning; the result of each put, in order.
     /// A put that does not fit is refused and leaves what is stored
     /// unchanged; the others are stored.
+    ///
+    /// Versions: a v1 record ([`Version::ZERO`], live) replaces whatever is
+    /// stored (SPEC §4). Any other record (a v2 put or a tombstone) is
+    /// stored only when its version is higher than the stored one's: equal
+    /// is a retransmission (`Ok`, unchanged), lower is
+    /// [`Refused::Older`] with the version kept. The comparison and the
+    /// write are atomic per key.
     fn put_batch(&self, puts: &[(Bytes, Record)]) -> PutResults;
 
-    /// Every pair, sorted by key (the list a §4 dump sends).
+    /// Every record (tombstones included), sorted by key.
     fn snapshot(&self) -> Result<Pairs, EngineError>;
+
+    /// At most `max` records (tombstones included) whose keys sort strictly
+    /// after `cursor` (every key when `cursor` is empty), in key order, and
+    /// whether more follow: one page of a v2 dump, with no state kept
+    /// between calls.
+    fn page(&self, cursor: &[u8], max: usize) -> Result<(Pairs, bool), EngineError>;
+
+    /// Removes tombstones whose version's clock reading is before
+    /// `before_ms` (ms since the epoch), at most `max` of them and with a
+    /// bounded amount of work per call (a sweep step); the number removed.
+    /// A tombstone replaced meanwhile by a newer write is never removed.
+    fn purge_tombstones(&self, before_ms: u64, max: usize) -> Result<usize, EngineError>;
 
     /// Makes every committed put durable now (an fsync; nothing to do in
     /// memory).
@@ -253,7 +288,18 @@ pub struct StorageArgs {
     /// disk's; a full disk also refuses puts]
     #[arg(long = "max-disk", value_name = "BYTES", value_parser = crate::limits::parse_size)]
     pub max_disk: Option<u64>,
+    /// Seconds a deleted key's tombstone is kept before a background sweep
+    /// purges it (protocol v2 deletes). A replica that misses a delete and
+    /// comes back after the grace can bring the value back: repair or
+    /// replace replicas within it. See docs/STORAGE.md
+    #[arg(long = "tombstone-grace", value_name = "SECONDS",
+          default_value_t = DEFAULT_TOMBSTONE_GRACE_SECS)]
+    pub tombstone_grace_secs: u64,
 }
+
+/// Default of `--tombstone-grace`: 10 days, as Cassandra's
+/// `gc_grace_seconds`.
+pub const DEFAULT_TOMBSTONE_GRACE_SECS: u64 = 864_000;
 
 impl Default for StorageArgs {
     /// In memory; with a data directory: `--sync always`, 1 s interval, no
@@ -264,6 +310,7 @@ impl Default for StorageArgs {
             sync: SyncPolicy::Always,
             sync_interval_ms: 1000,
             max_disk: None,
+            tombstone_grace_secs: DEFAULT_TOMBSTONE_GRACE_SECS,
         }
     }
 }
@@ -284,6 +331,10 @@ impl StorageArgs {
     /// them); empty when the engine is in memory.
     pub fn to_args(&self) -> Vec<std::ffi::OsString> {
         let mut args = Vec::new();
+        if self.tombstone_grace_secs != DEFAULT_TOMBSTONE_GRACE_SECS {
+            args.push("--tombstone-grace".into());
+            args.push(self.tombstone_grace_secs.to_string().into());
+        }
         if let Some(dir) = &self.data_dir {
             args.push("--data-dir".into());
             args.push(dir.clone().into_os_string());
@@ -342,6 +393,7 @@ mod tests {
             sync: SyncPolicy::Periodic,
             sync_interval_ms: 1000,
             max_disk: Some(4096),
+            tombstone_grace_secs: DEFAULT_TOMBSTONE_GRACE_SECS,
         };
         let words: Vec<String> = a
             .to_args()

@@ -21,6 +21,7 @@ use super::committer::{Delivery, SubmitError};
 use super::{Committer, DurableEngine, Engine, Record, Refused};
 use crate::limits::Stats;
 use crate::protocol::{self, Request};
+use crate::protocol_v2::Frame;
 use crate::server::Response;
 use crate::udp_batch::SendQueue;
 
@@ -28,11 +29,21 @@ use crate::udp_batch::SendQueue;
 /// buffer is full before dropping them (the client retransmits).
 const SEND_PATIENCE: Duration = Duration::from_millis(500);
 
+/// Where and how the committer answers one put: the client's address and,
+/// for a v2 write, the request id (`None`: a v1 put, answered in v1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyTo {
+    /// The client.
+    pub peer: SocketAddrV4,
+    /// The v2 request id, or `None` for v1.
+    pub v2_id: Option<u64>,
+}
+
 /// A durable engine and its committer, as a server uses them.
 #[derive(Debug)]
 pub struct DurableStorage {
     engine: Arc<DurableEngine>,
-    committer: Committer<SocketAddrV4>,
+    committer: Committer<ReplyTo>,
     stats: Arc<Stats>,
     busy: AtomicU64,
 }
@@ -50,20 +61,23 @@ impl DurableStorage {
         S: AsFd + Send + Sync + 'static,
     {
         let counters = Arc::clone(&stats);
-        let deliver = move |delivery: Delivery<SocketAddrV4>| {
+        let deliver = move |delivery: Delivery<ReplyTo>| {
             let mut replies = SendQueue::new();
-            for (peer, result) in delivery {
-                let reply = match result {
-                    Ok(()) => protocol::REPLY_STORED,
-                    Err(e) => {
-                        if matches!(e, Refused::Full { .. } | Refused::NoSpace { .. }) {
-                            Stats::bump(&counters.over_memory);
-                        }
-                        tracing::debug!(%peer, error = %e, "refused put");
-                        protocol::REPLY_REFUSED
+            for (to, result) in delivery {
+                if let Err(e) = &result
+                    && !matches!(e, Refused::Older { .. })
+                {
+                    if matches!(e, Refused::Full { .. } | Refused::NoSpace { .. }) {
+                        Stats::bump(&counters.over_memory);
                     }
+                    tracing::debug!(peer = %to.peer, error = %e, "refused put");
+                }
+                let reply = match (to.v2_id, &result) {
+                    (Some(id), _) => crate::server::v2_write_reply(id, &result),
+                    (None, Ok(())) => Bytes::from_static(protocol::REPLY_STORED),
+                    (None, Err(_)) => Bytes::from_static(protocol::REPLY_REFUSED),
                 };
-                replies.push(Bytes::from_static(reply), peer);
+                replies.push(reply, to.peer);
             }
             send_all(&mut replies, &*socket);
         };
@@ -103,21 +117,9 @@ impl DurableStorage {
             },
             Request::Put { key, value } => {
                 let record = Record::v1(Bytes::copy_from_slice(value));
-                match self
-                    .committer
-                    .submit(Bytes::copy_from_slice(key), record, peer)
-                {
-                    Ok(()) => None,
-                    Err(SubmitError::Busy) => {
-                        self.busy.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(%peer, "dropped: commit queue full");
-                        None
-                    }
-                    Err(SubmitError::Stopped) => {
-                        tracing::error!(%peer, "dropped: the committer has stopped");
-                        None
-                    }
-                }
+                let to = ReplyTo { peer, v2_id: None };
+                self.submit(Bytes::copy_from_slice(key), record, to);
+                None
             }
             Request::Dump => match self.engine.snapshot() {
                 Ok(pairs) => {
@@ -133,6 +135,35 @@ impl DurableStorage {
                 }
             },
         }
+    }
+
+    /// Hands a put to the committer, which replies to `to` once it is
+    /// stored; a put that cannot be queued is dropped (the client resends).
+    fn submit(&self, key: Bytes, record: Record, to: ReplyTo) {
+        let peer = to.peer;
+        match self.committer.submit(key, record, to) {
+            Ok(()) => {}
+            Err(SubmitError::Busy) => {
+                self.busy.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, "dropped: commit queue full");
+            }
+            Err(SubmitError::Stopped) => {
+                tracing::error!(%peer, "dropped: the committer has stopped");
+            }
+        }
+    }
+
+    /// The reply to a well-formed v2 request from `peer`
+    /// ([`crate::server`]'s v2 handling on this engine): reads at once,
+    /// writes through the committer (which replies; `None` here), so the
+    /// version comparison happens inside its single writer.
+    pub fn answer_v2(&self, frame: &Frame<'_>, peer: SocketAddrV4) -> Option<Response> {
+        let to = ReplyTo {
+            peer,
+            v2_id: Some(frame.id),
+        };
+        let submit = |key: Bytes, record: Record| self.submit(key, record, to);
+        crate::server::answer_v2(&*self.engine, frame, Some(&submit))
     }
 
     /// The counters of the server this storage serves.

@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use super::{Engine, Record, Refused};
+use super::{Engine, Record, Refused, Version};
 
 /// A v1 put of `key` = `value`.
 pub fn put(key: &[u8], value: &[u8]) -> (Bytes, Record) {
@@ -110,6 +110,98 @@ pub fn size_limit(e: &dyn Engine, limit: u64) {
     assert_eq!(value(e, first).unwrap(), b"short");
 }
 
+/// A versioned put (a tombstone when `value` is `None`) at `ms`/`writer`.
+pub fn put_at(key: &[u8], value: Option<&[u8]>, ms: u64, writer: u64) -> (Bytes, Record) {
+    (
+        Bytes::copy_from_slice(key),
+        Record {
+            version: Version {
+                timestamp: crate::hlc::pack(ms, 0),
+                writer,
+            },
+            tombstone: value.is_none(),
+            value: Bytes::copy_from_slice(value.unwrap_or_default()),
+        },
+    )
+}
+
+/// The version compare rule: newer replaces, equal is a no-op success,
+/// older is refused with the version kept, v1 overwrites anything, and the
+/// rule holds inside one batch.
+pub fn versions(e: &dyn Engine) {
+    let v = |ms| Version {
+        timestamp: crate::hlc::pack(ms, 0),
+        writer: 1,
+    };
+    assert_eq!(
+        e.put_batch(&[put_at(b"k", Some(b"b"), 20, 1)]),
+        vec![Ok(())]
+    );
+    let r = e.put_batch(&[
+        put_at(b"k", Some(b"a"), 10, 1),
+        put_at(b"k", Some(b"x"), 20, 1),
+        put_at(b"k", None, 15, 1),
+    ]);
+    let older = Err(Refused::Older { current: v(20) });
+    assert_eq!(r, vec![older.clone(), Ok(()), older]);
+    let got = e.get(b"k").unwrap().unwrap();
+    assert_eq!((got.value.to_vec(), got.version), (b"b".to_vec(), v(20)));
+    // A newer delete leaves a tombstone with its version.
+    assert_eq!(e.put_batch(&[put_at(b"k", None, 30, 1)]), vec![Ok(())]);
+    let got = e.get(b"k").unwrap().unwrap();
+    assert!(got.tombstone && got.value.is_empty() && got.version == v(30));
+    // v1 overwrites it, at version zero, and any v2 write is newer.
+    assert_eq!(e.put_batch(&[put(b"k", b"one")]), vec![Ok(())]);
+    assert_eq!(
+        e.get(b"k").unwrap().unwrap(),
+        Record::v1(Bytes::from_static(b"one"))
+    );
+    assert_eq!(e.put_batch(&[put_at(b"k", Some(b"c"), 1, 1)]), vec![Ok(())]);
+    assert_eq!(value(e, b"k").unwrap(), b"c");
+}
+
+/// Pages list every record once, in order, tombstones included.
+pub fn pages(e: &dyn Engine) {
+    let batch: Vec<_> = (0..250u32)
+        .map(|i| {
+            let key = format!("p{i:04}");
+            let value = (i % 5 != 0).then_some(&b"v"[..]);
+            put_at(key.as_bytes(), value, 100, 2)
+        })
+        .collect();
+    assert!(e.put_batch(&batch).iter().all(Result::is_ok));
+    let mut seen = Vec::new();
+    let mut cursor = Vec::new();
+    for _ in 0..10 {
+        let (records, more) = e.page(&cursor, 64).unwrap();
+        assert!(records.len() <= 64);
+        seen.extend(records.iter().map(|(k, r)| (k.to_vec(), r.tombstone)));
+        match (more, records.last()) {
+            (true, Some((k, _))) => cursor = k.to_vec(),
+            _ => break,
+        }
+    }
+    assert_eq!(seen.len(), 250);
+    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0));
+    assert_eq!(seen.iter().filter(|(_, t)| *t).count(), 50);
+}
+
+/// Expired tombstones are purged, recent ones and values are kept.
+pub fn purge(e: &dyn Engine) {
+    let batch = [
+        put_at(b"old", None, 1_000, 3),
+        put_at(b"new", None, 5_000, 3),
+        put_at(b"live", Some(b"v"), 1_000, 3),
+    ];
+    assert!(e.put_batch(&batch).iter().all(Result::is_ok));
+    assert_eq!(e.purge_tombstones(2_000, 100).unwrap(), 1);
+    assert_eq!(e.get(b"old").unwrap(), None);
+    assert!(e.get(b"new").unwrap().unwrap().tombstone);
+    assert_eq!(value(e, b"live").unwrap(), b"v");
+    assert_eq!(e.len(), 2);
+    assert_eq!(e.purge_tombstones(2_000, 100).unwrap(), 0);
+}
+
 /// Instantiates the suite for an engine: `$fresh(limit)` returns an empty
 /// engine with that size limit and a guard.
 macro_rules! engine_suite {
@@ -134,6 +226,24 @@ macro_rules! engine_suite {
             fn many_keys() {
                 let (e, _g) = $fresh(u64::MAX);
                 s::many_keys(&e);
+            }
+
+            #[test]
+            fn versions() {
+                let (e, _g) = $fresh(u64::MAX);
+                s::versions(&e);
+            }
+
+            #[test]
+            fn pages() {
+                let (e, _g) = $fresh(u64::MAX);
+                s::pages(&e);
+            }
+
+            #[test]
+            fn purge() {
+                let (e, _g) = $fresh(u64::MAX);
+                s::purge(&e);
             }
 
             #[test]

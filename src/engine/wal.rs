@@ -10,9 +10,13 @@
 //!
 //! An entry is `len` (u32 LE), `crc` (CRC-32 of the payload, u32 LE), then
 //! the payload: key length (u32 LE), key, encoded record. Reading stops at
-//! the first entry that is short or whose CRC does not match (a write torn
-//! by a crash: it was never acknowledged under `always`); the rest of the
-//! file is cut off.
+//! the first entry that is short or whose CRC does not match. When nothing
+//! valid follows, that is a write torn by a crash (under `always` the last
+//! batch is written with one `write` and acknowledged only after its sync,
+//! so a torn batch was never acknowledged) and the rest of the file is cut
+//! off. When a valid entry follows the bad one, the log was damaged in the
+//! middle: cutting it would silently drop acknowledged puts, so opening
+//! fails with the offset and the file is left as it is.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -82,6 +86,17 @@ impl Wal {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;
         let (entries, valid) = parse(&bytes);
+        if let Some(next) = next_valid_entry(&bytes, valid) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the write-ahead log is damaged at byte {valid} but holds valid entries \
+                     again from byte {next} (not a write torn by a crash); nothing was changed. \
+                     To start with the entries before the damage, keep a copy of the file and \
+                     truncate it to {valid} bytes"
+                ),
+            ));
+        }
         let cut = bytes.len() as u64 - valid as u64;
         if cut > 0 {
             file.set_len(valid as u64)?;
@@ -171,33 +186,38 @@ impl Wal {
 fn parse(bytes: &[u8]) -> (Vec<Entry>, usize) {
     let mut entries = Vec::new();
     let mut at = 0;
-    while let Some(rest) = bytes.get(at..) {
-        let Some((head, rest)) = rest.split_first_chunk::<8>() else {
-            break;
-        };
-        let (len, crc) = head.split_at(4);
-        let len = len.try_into().map(u32::from_le_bytes).unwrap_or(u32::MAX) as usize;
-        let crc = crc.try_into().map(u32::from_le_bytes).unwrap_or(0);
-        if len > MAX_PAYLOAD {
-            break;
-        }
-        let Some(payload) = rest.get(..len) else {
-            break;
-        };
-        if crc32(payload) != crc {
-            break;
-        }
-        let Some((klen, body)) = payload.split_first_chunk::<4>() else {
-            break;
-        };
-        let klen = u32::from_le_bytes(*klen) as usize;
-        let Some((key, record)) = body.split_at_checked(klen) else {
-            break;
-        };
-        entries.push((Bytes::copy_from_slice(key), record.to_vec()));
-        at += 8 + len;
+    while let Some((entry, next)) = entry_at(bytes, at) {
+        entries.push(entry);
+        at = next;
     }
     (entries, at)
+}
+
+/// The entry starting at byte `at` and the offset after it, when a whole,
+/// well-formed entry with a matching CRC starts there.
+fn entry_at(bytes: &[u8], at: usize) -> Option<(Entry, usize)> {
+    let (head, rest) = bytes.get(at..)?.split_first_chunk::<8>()?;
+    let (len, crc) = head.split_at(4);
+    let len = len.try_into().map(u32::from_le_bytes).ok()? as usize;
+    let crc = crc.try_into().map(u32::from_le_bytes).ok()?;
+    if len > MAX_PAYLOAD {
+        return None;
+    }
+    let payload = rest.get(..len)?;
+    if crc32(payload) != crc {
+        return None;
+    }
+    let (klen, body) = payload.split_first_chunk::<4>()?;
+    let (key, record) = body.split_at_checked(u32::from_le_bytes(*klen) as usize)?;
+    Some(((Bytes::copy_from_slice(key), record.to_vec()), at + 8 + len))
+}
+
+/// The first offset after `bad` where a valid entry starts, if any: a sign
+/// that the log was damaged in the middle rather than torn at its end.
+/// (A zero-filled tail, as a crash can leave, holds no valid entry: an
+/// entry has at least its 4-byte key length.)
+fn next_valid_entry(bytes: &[u8], bad: usize) -> Option<usize> {
+    (bad + 1..bytes.len()).find(|&at| entry_at(bytes, at).is_some())
 }
 
 #[cfg(test)]
@@ -234,14 +254,48 @@ mod tests {
         assert_eq!(entries[2].1, b"rec-k");
         assert!(cut > 0);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), wal.len());
-        // A flipped byte stops the replay there.
+        // A flipped byte in the last entry is a torn tail: cut off.
         wal.clear().unwrap();
         wal.append(batch.iter().copied()).unwrap();
         drop(wal);
         let mut bytes = std::fs::read(&path).unwrap();
-        bytes[9] ^= 1;
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
-        let (wal, entries, _) = Wal::open(tmp.path()).unwrap();
-        assert!(entries.is_empty() && wal.is_empty());
+        let (wal, entries, cut) = Wal::open(tmp.path()).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert!(cut > 0);
+        drop(wal);
+        // A zero-filled tail (a crash after the file grew) is cut too.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(&[0; 64]);
+        std::fs::write(&path, &bytes).unwrap();
+        let (wal, entries, cut) = Wal::open(tmp.path()).unwrap();
+        assert_eq!((entries.len(), cut), (2, 64));
+        drop(wal);
+    }
+
+    #[test]
+    fn damage_before_valid_entries_is_an_error_and_changes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut wal, _, _) = Wal::open(tmp.path()).unwrap();
+        let batch: Vec<(&[u8], &[u8])> = vec![(b"a", b"rec-a"), (b"b", b"rec-b"), (b"c", b"rec-c")];
+        wal.append(batch.iter().copied()).unwrap();
+        wal.sync().unwrap();
+        drop(wal);
+        let path = tmp.path().join(WAL_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[9] ^= 1; // inside the first entry's payload
+        std::fs::write(&path, &bytes).unwrap();
+        let e = Wal::open(tmp.path()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        let text = e.to_string();
+        assert!(text.contains("damaged at byte 0"), "{text}");
+        assert!(text.contains("truncate it to 0 bytes"), "{text}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "the log is left as it was"
+        );
     }
 }

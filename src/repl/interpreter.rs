@@ -663,8 +663,11 @@ mod tests {
             "{lines:#?}"
         );
         let lines = ok(&mut i, "get a n=5 r=1").await;
-        assert_eq!(lines.len(), 6);
-        assert!(last(&lines).starts_with("OK b — R=1 reached"));
+        // The servers speak v2: the 5th replica, never written, answers
+        // "not found" and is read-repaired after the verdict.
+        assert_eq!(lines.len(), 8, "{lines:#?}");
+        assert!(lines[5].starts_with("OK b — R=1 reached"), "{lines:#?}");
+        assert!(lines[6].starts_with("read repair of \"a\""), "{lines:#?}");
     }
 
     /// `loss`, `delay` and `heal` route one server through a fault proxy;
