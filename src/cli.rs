@@ -99,6 +99,52 @@ impl ClusterArgs {
 /// usage error prints `FAIL` (when `fail_line`), `ERROR: …` and the usage,
 /// and exits with [`exit::USAGE`].
 pub fn parse_or_exit<P: clap::Parser>(fail_line: bool) -> P {
+    parse_or_exit_as(if fail_line {
+        FailLine::Fail
+    } else {
+        FailLine::None
+    })
+}
+
+/// What a tool prints on stdout when it fails (before `ERROR: …` on stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailLine {
+    /// Nothing (stdout is not the tool's answer).
+    None,
+    /// `FAIL` (SPEC §6).
+    Fail,
+    /// The JSON failure object of [`json_answer`] (`dkvs-client --json`).
+    Json,
+}
+
+impl FailLine {
+    /// Prints the line for a failure with `message` and exit `code`.
+    pub fn print(self, message: &str, code: u8) {
+        match self {
+            FailLine::None => {}
+            FailLine::Fail => println!("FAIL"),
+            FailLine::Json => println!(
+                "{}",
+                json_answer(&Err(crate::commands::CommandError {
+                    message: message.to_string(),
+                    code,
+                }))
+            ),
+        }
+    }
+}
+
+/// Whether `--json` is among the options of `args` (before a `--`), for a
+/// usage error found before the command line is parsed.
+pub fn wants_json(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    args.into_iter()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// [`parse_or_exit`] with the failure line chosen by `fail_line`.
+pub fn parse_or_exit_as<P: clap::Parser>(fail_line: FailLine) -> P {
     match P::try_parse() {
         Ok(p) => p,
         Err(e) => {
@@ -111,18 +157,15 @@ pub fn parse_or_exit<P: clap::Parser>(fail_line: bool) -> P {
                 e.kind(),
                 ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
             ) {
-                if fail_line {
-                    println!("FAIL");
-                }
-                eprintln!("ERROR: a command is needed");
+                let message = "a command is needed";
+                fail_line.print(message, exit::USAGE);
+                eprintln!("ERROR: {message}");
                 let _ = e.print();
                 std::process::exit(exit::USAGE as i32);
             }
-            if fail_line {
-                println!("FAIL");
-            }
             let rendered = e.render().to_string();
             let rendered = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+            fail_line.print(rendered.lines().next().unwrap_or_default(), exit::USAGE);
             eprint!("ERROR: {rendered}");
             // Some clap errors (bad option values) carry no usage line; usage
             // errors always show the usage (SPEC §6).
@@ -278,6 +321,14 @@ mod tests {
         let mut out = Vec::new();
         paint(&mut out, true, Paint::Bad, |o| o.write_all(b"FAIL\n")).unwrap();
         assert_eq!(out, b"\x1b[1;31mFAIL\x1b[0m\n");
+    }
+
+    #[test]
+    fn json_option_before_the_separator() {
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert!(wants_json(args(&["c", "--json", "get"])));
+        assert!(!wants_json(args(&["c", "get", "--", "--json"])));
+        assert!(!wants_json(args(&["--json"])));
     }
 
     #[test]

@@ -104,6 +104,16 @@ fn json_answers_for_scripts() {
         "{out}"
     );
     assert!(out.stderr.starts_with("ERROR: "), "{out}");
+    // A usage error found while parsing answers in JSON too.
+    let out = c.client(&["--json", "get", "-n", "0", "--", "a"]);
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(
+        out.stdout
+            .starts_with("{\"ok\":false,\"exit\":2,\"error\":")
+            && out.stdout.ends_with("}\n")
+            && out.stdout.lines().count() == 1,
+        "{out}"
+    );
     // Without --json the SPEC §6 lines are unchanged, also with --color
     // auto (stdout is a pipe here) and never.
     c.get(&[], "a").assert_stdout("OK say \"hi\"\n");

@@ -22,7 +22,12 @@ enum Output {
 }
 
 fn main() -> ExitCode {
-    let cli: Cli = cli::parse_or_exit(true);
+    let fail_line = if cli::wants_json(std::env::args_os()) {
+        cli::FailLine::Json
+    } else {
+        cli::FailLine::Fail
+    };
+    let cli: Cli = cli::parse_or_exit_as(fail_line);
     cli.cluster.log.init_logging();
     let output = if cli.json {
         Output::Json
