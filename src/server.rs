@@ -1,4 +1,5 @@
-//! The UDP server: its sockets, its receive loops, one [`Store`].
+//! The UDP server: its sockets, its receive loops, one [`Store`] (or the
+//! durable engine), protocol v1 and v2 on one port.
 //!
 //! Threading: the server runs on a multi-threaded tokio runtime with one
 //! worker thread per core, and one receive loop per core, each on its own
@@ -29,6 +30,14 @@
 //! Handling a request ([`respond`]) is a pure function of the store and the
 //! datagram, so it is tested without sockets; a malformed datagram gets the
 //! v1 refusal and never disturbs other requests.
+//!
+//! Protocol v2 (`docs/PROTOCOL.md`, "The server's v2 path") shares the
+//! port: each datagram is told v1 or v2 by its first bytes
+//! ([`protocol_v2::dialect`]); v1 goes on exactly as above, a well-formed v2
+//! request is answered in v2 from the same engine (`answer_v2`: versions,
+//! tombstones, cursor pages), and a malformed one gets the v1 empty
+//! refusal. A background task purges tombstones older than
+//! `--tombstone-grace` in bounded steps ([`sweep_interval`], [`SWEEP_MAX`]).
 //!
 //! Abuse limits ([`Limits`], see `docs/SECURITY.md`) are applied around it:
 //! sources outside `--allow` are dropped silently, dumps are answered only
@@ -162,9 +171,11 @@ pub(crate) fn answer_v2(
         Some(Response::One(v2_write_reply(id, &result)))
     };
     match &frame.message {
+        // The server answers HELLO itself (`Shared::handle_v2`: features
+        // depend on the source); here without features.
         V2::Hello => reply(&V2::HelloReply {
             max_version: protocol_v2::VERSION,
-            features: protocol_v2::feature::DUMP,
+            features: 0,
             time_ms: crate::hlc::SystemClock.now_ms(),
         }),
         V2::Get { key } => match engine.get(key) {
@@ -378,7 +389,8 @@ impl Shared {
             tracing::debug!(%peer, "malformed v2 datagram: empty refusal");
             return Some(Response::One(Bytes::from_static(protocol::REPLY_REFUSED)));
         };
-        if matches!(frame.message, V2::Dump { .. }) && !self.limits.allow_dump.contains(ip) {
+        let dump_allowed = self.limits.allow_dump.contains(ip);
+        if matches!(frame.message, V2::Dump { .. }) && !dump_allowed {
             Stats::bump(&self.stats.dump_denied);
             tracing::debug!(%peer, "refused: v2 dump from a source not in --allow-dump");
             return Some(v2_reply(
@@ -388,8 +400,21 @@ impl Shared {
                 },
             ));
         }
-        let response = match (&self.durable, peer) {
-            (Some(durable), SocketAddr::V4(peer)) => durable.answer_v2(&frame, peer)?,
+        let response = match (&frame.message, &self.durable, peer) {
+            // Answered here: its DUMP feature bit depends on the source.
+            (V2::Hello, _, _) => v2_reply(
+                frame.id,
+                &V2::HelloReply {
+                    max_version: protocol_v2::VERSION,
+                    features: if dump_allowed {
+                        protocol_v2::feature::DUMP
+                    } else {
+                        0
+                    },
+                    time_ms: crate::hlc::SystemClock.now_ms(),
+                },
+            ),
+            (_, Some(durable), SocketAddr::V4(peer)) => durable.answer_v2(&frame, peer)?,
             _ => answer_v2(&MemoryEngine::new(Arc::clone(&self.store)), &frame, None)?,
         };
         if budgeted

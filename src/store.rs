@@ -13,7 +13,7 @@
 //! only (protocol v2 puts and tombstones) a flags byte and the 16-byte
 //! version, and the value — so a pair written through v1 costs exactly
 //! what it did before versions existed (180 bytes per key at 1M keys,
-//! measured again with versions in place: DECISIONS #58); the map is a set of these ([`Pair`] hashes and compares by
+//! measured again with versions in place: DECISIONS #58); the map is a set of these (`Pair` hashes and compares by
 //! its key part and borrows as `&[u8]`, so a lookup by key allocates
 //! nothing). A table slot is the 16-byte `Arc` pointer and nothing is added
 //! to a pair when it is read, so memory does not grow with reads. A get

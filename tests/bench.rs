@@ -167,11 +167,16 @@ fn ring_quorum_operations() {
     let json = out.stdout.trim();
     assert!(json.contains("quorum N=3 W=2 R=2"), "{json}");
     assert_eq!(field(json, "operations"), 200.0);
+    // With v2 servers a get that meets a concurrent put of its key
+    // ({newer, older, older}) fails by the version-aware read rule rather
+    // than return the older value (PROTOCOL.md, "Read rule"): an error, rare.
+    let errors = field(json, "errors");
     assert_eq!(
-        field(json, "hits") + field(json, "misses") + field(json, "stored"),
+        field(json, "hits") + field(json, "misses") + field(json, "stored") + errors,
         200.0,
         "{json}"
     );
+    assert!(errors <= 20.0, "{json}");
     assert!(field(json, "stored") > 0.0);
 }
 
