@@ -741,4 +741,49 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(s.used_bytes(), pair_size(b"k", b"v1"));
     }
+
+    #[test]
+    fn concurrent_versioned_writers_keep_the_highest_version() {
+        // Four threads write interleaved versions of one key; the compare
+        // and the write being atomic, the highest version always wins and
+        // a write is answered OLDER only with a higher version than its own.
+        let s = Arc::new(Store::new());
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let s = Arc::clone(&s);
+                std::thread::spawn(move || {
+                    for i in 0..2000u64 {
+                        let version = Version {
+                            timestamp: (i * 7919 + t * 104_729) % 10_007,
+                            writer: t + 1,
+                        };
+                        let value = version.timestamp.to_be_bytes();
+                        match s.put_versioned(b"k", &value, version, i % 5 == 0).unwrap() {
+                            Written::Stored => {}
+                            Written::Older(kept) => assert!(kept > version),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let max = (0..4u64)
+            .flat_map(|t| {
+                (0..2000u64).map(move |i| Version {
+                    timestamp: (i * 7919 + t * 104_729) % 10_007,
+                    writer: t + 1,
+                })
+            })
+            .max()
+            .unwrap();
+        let r = s.get_record(b"k").unwrap();
+        assert_eq!(r.version, max);
+        if !r.tombstone {
+            assert_eq!(&r.value[..], &max.timestamp.to_be_bytes()[..]);
+        }
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.tombstones(), u64::from(r.tombstone));
+    }
 }
