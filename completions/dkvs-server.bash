@@ -23,7 +23,7 @@ _dkvs__server() {
 
     case "${cmd}" in
         dkvs__server)
-            opts="-v -h -V --allow --allow-dump --max-memory --reply-rate --reply-burst --budget-exempt --recv-buffer --data-dir --sync --sync-interval --max-disk --tombstone-grace --verbose --help --version"
+            opts="-v -q -h -V --allow --allow-dump --max-memory --reply-rate --reply-burst --budget-exempt --recv-buffer --data-dir --sync --sync-interval --max-disk --tombstone-grace --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -75,6 +75,10 @@ _dkvs__server() {
                     ;;
                 --tombstone-grace)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

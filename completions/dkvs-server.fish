@@ -12,6 +12,10 @@ none\t'A put is acknowledged once written to the operating system, which decides
 complete -c dkvs-server -l sync-interval -d 'With --sync periodic: milliseconds between syncs' -r
 complete -c dkvs-server -l max-disk -d 'With --data-dir: refuse puts once keys + records + 64 bytes per pair would exceed BYTES (suffixes K, M, G, T) [default: no limit but the disk\'s; a full disk also refuses puts]' -r
 complete -c dkvs-server -l tombstone-grace -d 'Seconds a deleted key\'s tombstone is kept before a background sweep purges it (protocol v2 deletes). A replica that misses a delete and comes back after the grace can bring the value back: repair or replace replicas within it. See docs/STORAGE.md' -r
+complete -c dkvs-server -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c dkvs-server -s v -l verbose -d 'More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work'
+complete -c dkvs-server -s q -l quiet -d 'No logs at all on stderr, not even errors (DKVS_LOG or RUST_LOG still win)'
 complete -c dkvs-server -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dkvs-server -s V -l version -d 'Print version'

@@ -154,6 +154,13 @@ fn quiet_verbose_and_rust_log() {
         assert!(line.starts_with("20"), "no timestamp: {o}");
     }
     c.client(&["-q", "-v", "get", "--", "k"]).assert_fail(2);
+    for tool in [SERVER, DUMP_RING] {
+        let out = run(
+            clean_command(tool, c.dir.path()).args(["-q", "-v", "127.0.0.1", "1"]),
+            LIMIT,
+        );
+        assert_eq!(out.code, Some(2), "-q and -v conflict: {out}");
+    }
     let out = c.client(&["-q", "get", "--", "k"]);
     out.assert_stdout("OK v\n");
     assert_eq!(out.stderr, "", "{out}");

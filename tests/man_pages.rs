@@ -252,26 +252,3 @@ fn every_binary_has_completions() {
         }
     }
 }
-
-/// `dkvs-server`'s binary still declares its own `Cli` (see
-/// `dkvs::cli_defs::server`): its help must be exactly the library's, which
-/// the page is made from.
-#[test]
-fn server_binary_matches_its_library_definition() {
-    use clap::CommandFactory;
-    let binary = Path::new(env!("CARGO_BIN_EXE_dkvs-server"));
-    for (flag, rendered) in [
-        (
-            "--help",
-            dkvs::cli_defs::server::Cli::command().render_long_help(),
-        ),
-        ("-h", dkvs::cli_defs::server::Cli::command().render_help()),
-    ] {
-        let help = stdout_of(binary, &[flag]);
-        assert_eq!(
-            help.trim_end(),
-            rendered.to_string().trim_end(),
-            "dkvs-server {flag} differs from dkvs::cli_defs::server::Cli"
-        );
-    }
-}

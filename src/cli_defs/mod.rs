@@ -4,8 +4,7 @@
 //! (`man/*.1`) and the shell completions (`completions/`) must come from one
 //! definition. The binaries in `src/bin/` parse with these types; the
 //! generator (`tests/man_pages.rs`, clap_mangen and clap_complete) renders
-//! [`commands`]; nothing is written twice (except, for now, `dkvs-server`'s:
-//! see [`server`]).
+//! [`commands`]; nothing is written twice.
 
 pub mod bench;
 pub mod client;
@@ -17,7 +16,7 @@ pub mod tui;
 use clap::CommandFactory;
 
 /// The last paragraph of every tool's `--help`, and so of its man page.
-pub const SEE_ALSO: &str = "See also: dkvs-tui(1), dkvs-client(1), dkvs-dump-ring(1), dkvs-bench(1), \
+pub const SEE_ALSO: &str = "See also: dkvs-tui(1), dkvs-server(1), dkvs-client(1), dkvs-dump-ring(1), dkvs-bench(1), \
 dkvs-fault-proxy(1), servers.txt(5), cluster.toml(5); the README and docs/ of the repository.";
 
 /// Every tool whose command line is defined here, as clap commands named

@@ -1,12 +1,8 @@
 //! `dkvs-server`'s command line (SPEC §5).
-//!
-//! For now the binary `src/bin/dkvs-server.rs` still declares its own copy
-//! (it belonged to another engineer while this module was written); the
-//! man page test (`tests/man_pages.rs`) checks that the binary's `--help`
-//! is byte for byte this definition's, so the page cannot drift. The binary
-//! is to parse with this type, ending the copy (docs/DECISIONS.md 57).
 
 use clap::Parser;
+
+use crate::cli::LogArgs;
 
 /// Serve a dkvs store on UDP <IP>:<PORT> until SIGINT or SIGTERM.
 ///
@@ -23,7 +19,7 @@ use clap::Parser;
 /// share one sync). Without it they live in memory and a restart empties
 /// the server. See docs/STORAGE.md.
 #[derive(Debug, Parser)]
-#[command(name = "dkvs-server", version, about, long_about)]
+#[command(name = "dkvs-server", version, after_long_help = super::SEE_ALSO)]
 pub struct Cli {
     /// IPv4 address to bind
     pub ip: std::net::Ipv4Addr,
@@ -43,7 +39,7 @@ pub struct Cli {
     /// Storage engine.
     #[command(flatten)]
     pub storage: crate::engine::StorageArgs,
-    /// More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work
-    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    /// Logs and colour.
+    #[command(flatten)]
+    pub log: LogArgs,
 }
