@@ -398,6 +398,8 @@ fn foreign_or_corrupt_directories_are_configuration_errors() {
     let foreign = c.dir.path().join("foreign");
     std::fs::create_dir(&foreign).unwrap();
     std::fs::write(foreign.join("thesis.tex"), "precious").unwrap();
+    // Another store's lock file (LevelDB's LOCK) is left byte-unchanged.
+    std::fs::write(foreign.join("LOCK"), "leveldb").unwrap();
     let out = serve(&foreign);
     out.assert_error(code::CONFIG).assert_no_panic();
     assert!(out.stderr.contains("not a dkvs data directory"), "{out}");
@@ -405,6 +407,13 @@ fn foreign_or_corrupt_directories_are_configuration_errors() {
         std::fs::read(foreign.join("thesis.tex")).unwrap(),
         b"precious"
     );
+    assert_eq!(std::fs::read(foreign.join("LOCK")).unwrap(), b"leveldb");
+    let mut names: Vec<String> = std::fs::read_dir(&foreign)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["LOCK", "thesis.tex"], "no file was added");
     // A regular file where the directory should be.
     let file = c.dir.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
@@ -629,4 +638,88 @@ fn a_process_crash_loses_nothing_under_any_policy() {
         let (_, err) = c.server_output(0);
         assert!(err.contains("write-ahead log replayed"), "{err}");
     }
+}
+
+/// A data directory whose log holds 50 puts acknowledged under `always`
+/// (the server was killed with `kill -9`, so no checkpoint emptied it).
+fn killed_with_50_puts_in_the_log(c: &mut Cluster, data: &Path) -> PathBuf {
+    c.start_with_options(0, &refs(&durable(data, "always", &[])));
+    let s = socket();
+    for i in 0..50 {
+        let k = format!("w-{i}");
+        assert_eq!(
+            put(&s, c.addr(0), &k, &k, Duration::from_secs(2)),
+            Some(true)
+        );
+    }
+    c.kill(0);
+    let wal = data.join(dkvs::engine::wal::WAL_FILE);
+    assert!(
+        std::fs::metadata(&wal).unwrap().len() > 0,
+        "the log holds the puts"
+    );
+    wal
+}
+
+/// Runs a server on `data` that must fail at start: exit 3 and one
+/// `ERROR:` line holding `expected`.
+fn start_fails(c: &Cluster, data: &Path, expected: &str) -> String {
+    let (ip, port, _) = c.servers[0];
+    let mut cmd = clean_command(SERVER, c.dir.path());
+    cmd.args(durable(data, "always", &[]))
+        .arg(ip.to_string())
+        .arg(port.to_string());
+    let out = run(&mut cmd, RUN_LIMIT);
+    out.assert_error(code::CONFIG).assert_no_panic();
+    let errors: Vec<&str> = out.stderr.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(errors.len(), 1, "one ERROR line:\n{out}");
+    assert!(errors[0].starts_with("ERROR: "), "{out}");
+    assert!(errors[0].contains(expected), "{out}");
+    out.stderr
+}
+
+/// A log entry with a valid CRC whose record cannot be decoded makes the
+/// start fail — and leaves the log as it was, so that a second start fails
+/// the same way instead of starting empty (the log is never emptied by a
+/// start that did not apply it).
+#[test]
+fn an_undecodable_log_entry_fails_every_start_and_keeps_the_log() {
+    let mut c = Cluster::new(&[1]);
+    let data = c.dir.path().join("data");
+    let wal = killed_with_50_puts_in_the_log(&mut c, &data);
+    let mut payload = 1u32.to_le_bytes().to_vec();
+    payload.extend_from_slice(b"x\x02bad");
+    let mut entry = (payload.len() as u32).to_le_bytes().to_vec();
+    entry.extend_from_slice(&dkvs::engine::wal::crc32(&payload).to_le_bytes());
+    entry.extend_from_slice(&payload);
+    let mut bytes = std::fs::read(&wal).unwrap();
+    bytes.extend_from_slice(&entry);
+    std::fs::write(&wal, &bytes).unwrap();
+    for _ in 0..2 {
+        start_fails(&c, &data, "corrupt write-ahead log entry");
+        assert_eq!(std::fs::read(&wal).unwrap(), bytes, "the log is unchanged");
+    }
+    // Without the bad entry, all 50 acknowledged puts come back.
+    std::fs::write(&wal, &bytes[..bytes.len() - entry.len()]).unwrap();
+    c.start_with_options(0, &refs(&durable(&data, "always", &[])));
+    let s = socket();
+    for i in 0..50 {
+        let k = format!("w-{i}");
+        assert_eq!(get(&s, c.addr(0), &k), Some(Some(k.clone())));
+    }
+}
+
+/// A byte flipped in an early entry of the log (damage in the middle, not a
+/// torn tail): exit 3 with one `ERROR:` line naming the offset, and the
+/// file is left unchanged.
+#[test]
+fn damage_in_the_middle_of_the_log_is_one_clear_error() {
+    let mut c = Cluster::new(&[1]);
+    let data = c.dir.path().join("data");
+    let wal = killed_with_50_puts_in_the_log(&mut c, &data);
+    let mut bytes = std::fs::read(&wal).unwrap();
+    bytes[12] ^= 0x10; // inside the first entry's payload
+    std::fs::write(&wal, &bytes).unwrap();
+    start_fails(&c, &data, "damaged at byte 0");
+    assert_eq!(std::fs::read(&wal).unwrap(), bytes, "the log is unchanged");
 }

@@ -245,9 +245,56 @@ mod tests {
         assert_eq!(engine.stats().commits, b);
     }
 
+    /// A memory engine that counts the calls of [`Engine::sync`].
+    #[derive(Debug)]
+    struct CountingSyncs {
+        inner: MemoryEngine,
+        syncs: AtomicU64,
+    }
+
+    impl Engine for CountingSyncs {
+        fn get(&self, key: &[u8]) -> Result<Option<Record>, crate::engine::EngineError> {
+            self.inner.get(key)
+        }
+        fn put_batch(&self, puts: &[(Bytes, Record)]) -> crate::engine::PutResults {
+            self.inner.put_batch(puts)
+        }
+        fn snapshot(&self) -> Result<crate::engine::Pairs, crate::engine::EngineError> {
+            self.inner.snapshot()
+        }
+        fn page(
+            &self,
+            cursor: &[u8],
+            max: usize,
+        ) -> Result<(crate::engine::Pairs, bool), crate::engine::EngineError> {
+            self.inner.page(cursor, max)
+        }
+        fn purge_tombstones(
+            &self,
+            before_ms: u64,
+            max: usize,
+        ) -> Result<usize, crate::engine::EngineError> {
+            self.inner.purge_tombstones(before_ms, max)
+        }
+        fn sync(&self) -> Result<(), crate::engine::EngineError> {
+            self.syncs.fetch_add(1, Ordering::SeqCst);
+            self.inner.sync()
+        }
+        fn stats(&self) -> crate::engine::EngineStats {
+            self.inner.stats()
+        }
+        fn needs_committer(&self) -> bool {
+            true
+        }
+    }
+
     #[test]
     fn refusals_are_delivered_and_periodic_sync_runs() {
-        let engine: Arc<dyn Engine> = Arc::new(MemoryEngine::with_limit(200));
+        let counting = Arc::new(CountingSyncs {
+            inner: MemoryEngine::with_limit(200),
+            syncs: AtomicU64::new(0),
+        });
+        let engine: Arc<dyn Engine> = Arc::clone(&counting) as Arc<dyn Engine>;
         let (tx, rx) = mpsc::channel();
         let c = Committer::start(
             Arc::clone(&engine),
@@ -274,7 +321,33 @@ mod tests {
         let got: Vec<_> = (0..2).map(|_| rx.recv().unwrap()).collect();
         assert_eq!(got[0], (1, Ok(())));
         assert_eq!(got[1], (2, Err(Refused::Full { limit: 200 })));
-        std::thread::sleep(Duration::from_millis(20));
+        // Sync runs on schedule while the committer is idle (every 5 ms;
+        // generous bounds), and once more when it stops.
+        let ran = (0..400).any(|_| {
+            std::thread::sleep(Duration::from_millis(5));
+            counting.syncs.load(Ordering::SeqCst) >= 3
+        });
+        assert!(ran, "periodic sync did not run");
+        let before = counting.syncs.load(Ordering::SeqCst);
         drop(c);
+        assert!(counting.syncs.load(Ordering::SeqCst) > before, "final sync");
+    }
+
+    #[test]
+    fn without_an_interval_sync_runs_only_when_stopping() {
+        let counting = Arc::new(CountingSyncs {
+            inner: MemoryEngine::with_limit(200),
+            syncs: AtomicU64::new(0),
+        });
+        let c = Committer::start(
+            Arc::clone(&counting) as Arc<dyn Engine>,
+            None,
+            |_: Delivery<u8>| {},
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(counting.syncs.load(Ordering::SeqCst), 0);
+        drop(c);
+        assert_eq!(counting.syncs.load(Ordering::SeqCst), 1);
     }
 }

@@ -143,6 +143,15 @@ pub struct DurableEngine {
     /// no put and no checkpoint until it is (a checkpoint would empty a log
     /// holding acknowledged puts the database does not have).
     pending_replay: AtomicBool,
+    /// Opening finished: every log entry found was applied. Until then
+    /// (and so when opening fails) dropping the engine neither checkpoints
+    /// nor empties the log.
+    ready: AtomicBool,
+    /// A refused batch could not be taken back out of the log (or that
+    /// undo could not be synced): the log may hold puts the database does
+    /// not, which a replay would apply. Every put is refused until a
+    /// restart (whose replay then applies them: see `docs/STORAGE.md`).
+    broken: AtomicBool,
     /// When the last "disk nearly full" warning was logged (one per 10 s).
     warned_full: Mutex<Option<Instant>>,
     /// When a write last failed with an I/O error: puts are refused without
@@ -236,18 +245,29 @@ impl DurableEngine {
         let started = Instant::now();
         let dir = options.dir.clone();
         let shown = dir.display();
-        std::fs::create_dir_all(&dir)
+        create_dirs(&dir)
             .map_err(|e| err(format_args!("cannot create data directory {shown}"), e))?;
-        let lock = lock_dir(&dir)?;
+        // Read-only first: a foreign directory is refused before anything
+        // (even the lock file) is created or changed in it.
+        check_foreign(&dir)?;
+        let mut lock = lock_dir(&dir)?;
         check_format(&dir)?;
+        write_pid(&dir, &mut lock)?;
+        let wal_path = dir.join(super::wal::WAL_FILE);
+        if has_data_marker(&dir) && !wal_path.exists() {
+            return Err(EngineError(format!(
+                "{} is missing from data directory {}: refusing to start without the puts \
+                 it may have held",
+                super::wal::WAL_FILE,
+                dir.display()
+            )));
+        }
         let db = open_db(&dir, options.cache)?;
+        // The log is created (and its directory entry synced) before the
+        // marker that makes a missing log an error is written by `init_db`.
+        let (wal, entries, cut) = Wal::open(&dir)
+            .map_err(|e| err(format_args!("cannot read {}", wal_path.display()), e))?;
         let (keys, used) = init_db(&db, &dir)?;
-        let (wal, entries, cut) = Wal::open(&dir).map_err(|e| {
-            err(
-                format_args!("cannot read {}", dir.join(super::wal::WAL_FILE).display()),
-                e,
-            )
-        })?;
         let engine = DurableEngine {
             report: OpenReport {
                 keys,
@@ -269,6 +289,8 @@ impl DurableEngine {
             dirty: AtomicBool::new(false),
             checkpointed: Mutex::new(Instant::now()),
             pending_replay: AtomicBool::new(false),
+            ready: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
             warned_full: Mutex::new(None),
             failed_at: std::sync::Mutex::new(None),
             writer: Mutex::new(()),
@@ -282,8 +304,11 @@ impl DurableEngine {
         }
         let mut engine = engine;
         if !entries.is_empty() {
+            // On an error the engine is dropped without a checkpoint (not
+            // `ready`): the log stays as it was, for the next start.
             engine.replay(&entries)?;
         }
+        engine.ready.store(true, Ordering::Release);
         engine.report.keys = engine.keys.load(Ordering::Acquire);
         engine.report.took = started.elapsed();
         Ok(engine)
@@ -497,11 +522,13 @@ impl DurableEngine {
             .lock()
             .map_err(|_| WriteFailure::Wal(std::io::Error::other("log lock poisoned")))?;
         let before = wal.len();
-        wal.append(logged.iter().map(|(k, r)| (*k, &r[..])))
-            .map_err(WriteFailure::Wal)?;
+        if let Err(e) = wal.append(logged.iter().map(|(k, r)| (*k, &r[..]))) {
+            self.undo_log(&mut wal, before);
+            return Err(WriteFailure::Wal(e));
+        }
         if self.sync == SyncPolicy::Always {
             if let Err(e) = wal.sync() {
-                let _ = wal.truncate(before);
+                self.undo_log(&mut wal, before);
                 return Err(WriteFailure::Wal(e));
             }
             self.syncs.fetch_add(1, Ordering::Relaxed);
@@ -511,10 +538,25 @@ impl DurableEngine {
         if let Err(e) = txn.commit() {
             // Not applied: take it out of the log too (durably, or a crash
             // could replay a put that was refused).
-            let _ = wal.truncate(before).and_then(|()| wal.sync());
+            self.undo_log(&mut wal, before);
             return Err(e.into());
         }
         Ok((results, keys, used))
+    }
+
+    /// Takes a refused batch back out of the log, durably (or a replay
+    /// could apply a put that was refused). When that fails the engine
+    /// enters its failed state (`broken`): every later put is refused.
+    fn undo_log(&self, wal: &mut Wal, before: u64) {
+        if let Err(e) = wal.truncate(before).and_then(|()| wal.sync()) {
+            self.broken.store(true, Ordering::Release);
+            tracing::error!(
+                error = %e,
+                dir = %self.dir.display(),
+                "cannot take a refused batch back out of the write-ahead log; \
+                 every put is refused until the server is restarted"
+            );
+        }
     }
 
     /// After an I/O error redb refuses every later operation: drop the
@@ -552,7 +594,17 @@ impl DurableEngine {
 
 impl Drop for DurableEngine {
     /// A clean stop: a checkpoint, so the next start has nothing to replay.
+    /// Nothing happens when opening did not finish (the log was not
+    /// applied: emptying it would lose acknowledged puts) or the log is
+    /// broken (it may hold refused puts; they stay for the next replay).
     fn drop(&mut self) {
+        if !self.ready.load(Ordering::Acquire) {
+            return;
+        }
+        if self.broken.load(Ordering::Acquire) {
+            tracing::error!("no final checkpoint: the write-ahead log could not be undone");
+            return;
+        }
         if let Err(e) = self.checkpoint() {
             tracing::error!(error = %e, "final checkpoint failed; the log will be replayed at start");
         }
@@ -589,18 +641,47 @@ fn lock_dir(dir: &Path) -> Result<File, EngineError> {
             return Err(err(format_args!("cannot lock {}", path.display()), e));
         }
     }
+    Ok(file)
+}
+
+/// Writes our pid into the locked `LOCK` file (once the directory is known
+/// to be dkvs's), so that a second server can name the holder.
+fn write_pid(dir: &Path, file: &mut File) -> Result<(), EngineError> {
     let pid = std::process::id().to_string();
     let written = file
         .set_len(0)
         .and_then(|()| file.write_all(pid.as_bytes()));
-    if let Err(e) = written {
-        return Err(err(format_args!("cannot write {}", path.display()), e));
-    }
-    Ok(file)
+    written.map_err(|e| {
+        err(
+            format_args!("cannot write {}", dir.join(LOCK_FILE).display()),
+            e,
+        )
+    })
 }
 
-/// Checks (or, in an empty directory, writes) the `FORMAT` file.
-fn check_format(dir: &Path) -> Result<(), EngineError> {
+/// Creates `dir` and its missing parents, fsyncing the parent of each
+/// directory created so that the new directory entries are durable.
+fn create_dirs(dir: &Path) -> std::io::Result<()> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .collect();
+    std::fs::create_dir_all(dir)?;
+    for created in missing {
+        let parent = match created.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// The refusal of a foreign directory, without creating or changing
+/// anything in it: `Ok` when `dir` holds dkvs's `FORMAT`, or no `FORMAT`
+/// and nothing but (at most) a `LOCK` file dkvs could have left (empty or
+/// a pid) — a directory that crashed between locking and writing `FORMAT`.
+fn check_foreign(dir: &Path) -> Result<(), EngineError> {
     let path = dir.join(FORMAT_FILE);
     match std::fs::read(&path) {
         Ok(text) if text == FORMAT_TEXT.as_bytes() => Ok(()),
@@ -613,25 +694,40 @@ fn check_format(dir: &Path) -> Result<(), EngineError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let entries = std::fs::read_dir(dir)
                 .map_err(|e| err(format_args!("cannot read {}", dir.display()), e))?;
+            let ours = |name: &str| {
+                name == LOCK_FILE
+                    && std::fs::read(dir.join(LOCK_FILE))
+                        .is_ok_and(|b| b.len() <= 20 && b.iter().all(u8::is_ascii_digit))
+            };
             let mut foreign: Vec<String> = entries
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|name| name != LOCK_FILE)
+                .filter(|name| !ours(name))
                 .collect();
-            if !foreign.is_empty() {
-                foreign.sort();
-                foreign.truncate(5);
-                return Err(EngineError(format!(
-                    "{} is not a dkvs data directory (no {FORMAT_FILE} file, but it holds {}); \
-                     give an empty or new directory",
-                    dir.display(),
-                    foreign.join(", ")
-                )));
+            if foreign.is_empty() {
+                return Ok(());
             }
-            write_synced(dir, FORMAT_FILE, FORMAT_TEXT.as_bytes())
+            foreign.sort();
+            foreign.truncate(5);
+            Err(EngineError(format!(
+                "{} is not a dkvs data directory (no {FORMAT_FILE} file, but it holds {}); \
+                 give an empty or new directory",
+                dir.display(),
+                foreign.join(", ")
+            )))
         }
         Err(e) => Err(err(format_args!("cannot read {}", path.display()), e)),
     }
+}
+
+/// Checks again, under the lock, that the directory is dkvs's or empty
+/// (see [`check_foreign`]), and writes the `FORMAT` file in an empty one.
+fn check_format(dir: &Path) -> Result<(), EngineError> {
+    check_foreign(dir)?;
+    if dir.join(FORMAT_FILE).exists() {
+        return Ok(());
+    }
+    write_synced(dir, FORMAT_FILE, FORMAT_TEXT.as_bytes())
 }
 
 /// Writes `dir/name` durably (temporary file, fsync, rename, fsync of the
@@ -758,6 +854,11 @@ impl Engine for DurableEngine {
         let Ok(_writer) = self.writer.lock() else {
             return vec![Err(Refused::Io("writer lock poisoned".into())); puts.len()];
         };
+        if self.broken.load(Ordering::Acquire) {
+            let why = "the write-ahead log could not be undone after a failed write; \
+                       restart the server";
+            return vec![Err(Refused::Io(why.into())); puts.len()];
+        }
         if let Ok(failed) = self.failed_at.lock()
             && failed.is_some_and(|at| at.elapsed() < IO_RETRY)
         {
@@ -1101,5 +1202,97 @@ mod tests {
         std::fs::remove_file(&db).unwrap();
         let e = open(tmp.path()).unwrap_err();
         assert!(e.0.contains("missing"), "{e}");
+    }
+
+    #[test]
+    fn a_failed_replay_leaves_the_log_unchanged() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let e = open(tmp.path()).unwrap();
+            e.put_batch(&[put(b"a", b"1")]);
+        }
+        // A log entry with a valid CRC but an unknown record format.
+        {
+            let (mut wal, _, _) = Wal::open(tmp.path()).unwrap();
+            wal.append([(&b"b"[..], &b"\x02bad"[..])].into_iter())
+                .unwrap();
+            wal.sync().unwrap();
+        }
+        let path = tmp.path().join(super::super::wal::WAL_FILE);
+        let before = std::fs::read(&path).unwrap();
+        assert!(!before.is_empty());
+        for _ in 0..2 {
+            let e = open(tmp.path()).unwrap_err();
+            assert!(e.0.contains("corrupt write-ahead log entry"), "{e}");
+            assert_eq!(std::fs::read(&path).unwrap(), before, "log unchanged");
+        }
+    }
+
+    #[test]
+    fn a_missing_log_is_refused_once_the_directory_held_data() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let e = open(tmp.path()).unwrap();
+            e.put_batch(&[put(b"a", b"1")]);
+        }
+        let path = tmp.path().join(super::super::wal::WAL_FILE);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0, "clean stop");
+        std::fs::remove_file(&path).unwrap();
+        let e = open(tmp.path()).unwrap_err();
+        assert!(e.0.contains("dkvs.wal is missing"), "{e}");
+        assert!(!path.exists(), "not silently recreated");
+    }
+
+    #[test]
+    fn a_foreign_directory_is_not_modified() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("CURRENT"), "MANIFEST-000001\n").unwrap();
+        std::fs::write(tmp.path().join(LOCK_FILE), "leveldb lock").unwrap();
+        let e = open(tmp.path()).unwrap_err();
+        assert!(e.0.contains("not a dkvs data directory"), "{e}");
+        let mut names: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["CURRENT", "LOCK"]);
+        assert_eq!(
+            std::fs::read(tmp.path().join(LOCK_FILE)).unwrap(),
+            b"leveldb lock"
+        );
+    }
+
+    #[test]
+    fn missing_parents_are_created() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("a").join("b").join("c");
+        let e = open(&dir).unwrap();
+        e.put_batch(&[put(b"k", b"v")]);
+        assert!(dir.join(FORMAT_FILE).exists() && dir.join(super::super::wal::WAL_FILE).exists());
+    }
+
+    #[test]
+    fn a_failed_undo_of_the_log_refuses_every_put_until_restart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = open(tmp.path()).unwrap();
+        assert!(e.put_batch(&[put(b"a", b"1")])[0].is_ok());
+        {
+            let mut wal = e.lock_wal().unwrap();
+            let before = wal.len();
+            wal.fail_truncate = true;
+            e.undo_log(&mut wal, before);
+        }
+        let refused = e.put_batch(&[put(b"b", b"2"), put(b"c", b"3")]);
+        assert!(
+            refused.iter().all(|r| matches!(r, Err(Refused::Io(_)))),
+            "{refused:?}"
+        );
+        assert_eq!(value(&e, b"a").unwrap(), b"1", "reads still work");
+        assert!(e.get(b"b").unwrap().is_none());
+        drop(e);
+        // A restart replays the log and serves again.
+        let e = open(tmp.path()).unwrap();
+        assert_eq!(value(&e, b"a").unwrap(), b"1");
+        assert!(e.put_batch(&[put(b"b", b"2")])[0].is_ok());
     }
 }

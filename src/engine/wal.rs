@@ -72,17 +72,29 @@ pub type Entry = (Bytes, Vec<u8>);
 pub struct Wal {
     file: File,
     len: u64,
+    /// Tests only: make the next [`Wal::truncate`] fail (a failed undo).
+    #[cfg(test)]
+    pub(crate) fail_truncate: bool,
 }
 
 impl Wal {
     /// Opens (creating) the log of `dir` and reads its valid entries; a
-    /// torn or corrupt tail is cut off (its size is returned).
+    /// torn or corrupt tail is cut off (its size is returned). When the
+    /// file is created, the directory is fsynced so that its entry is
+    /// durable (the log is never deleted afterwards: a checkpoint empties
+    /// it, so a missing log is an error the caller can report).
     pub fn open(dir: &Path) -> io::Result<(Wal, Vec<Entry>, u64)> {
+        let path = dir.join(WAL_FILE);
+        let existed = path.exists();
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
-            .open(dir.join(WAL_FILE))?;
+            .open(&path)?;
+        if !existed {
+            file.sync_all()?;
+            File::open(dir)?.sync_all()?;
+        }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;
         let (entries, valid) = parse(&bytes);
@@ -106,6 +118,8 @@ impl Wal {
             Wal {
                 file,
                 len: valid as u64,
+                #[cfg(test)]
+                fail_truncate: false,
             },
             entries,
             cut,
@@ -162,6 +176,10 @@ impl Wal {
 
     /// Cuts the log back to `len` bytes (undoing appends after it).
     pub fn truncate(&mut self, len: u64) -> io::Result<()> {
+        #[cfg(test)]
+        if std::mem::take(&mut self.fail_truncate) {
+            return Err(io::Error::other("injected truncate failure"));
+        }
         self.file.set_len(len)?;
         self.len = len;
         Ok(())
