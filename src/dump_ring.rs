@@ -1,26 +1,82 @@
 //! `dkvs-dump-ring` output (SPEC §7): the ring's nodes, then each server's
 //! contents in ring order. Kept in the library so the REPL's `dump` and the
 //! binary print the very same text.
+//!
+//! A server is read with the paginated v2 DUMP ([`dump_paged`]: one bounded
+//! page per request, a cursor, retransmission per page) and its live pairs
+//! are written back as the very text a v1 dump of the same data gives
+//! (`protocol::encode_dump`, pairs in key order as the server's v1 dump
+//! sends them); a v1-only server is read with the v1 dump
+//! ([`dump_server`]).
 
 use std::collections::HashMap;
 use std::io::{self, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
-use crate::client::{DumpReply, dump_server};
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+use crate::client::{
+    DUMP_MAX_FOREIGN, DUMP_MAX_TIME, DumpReply, ProtocolMode, RetryPolicy, dump_server,
+};
 use crate::config::{ClusterConfig, ServerSpec};
+use crate::protocol::{self, MAX_DATAGRAM};
+use crate::protocol_v2::{self as v2, Dialect, EntryValue, Message, Reason};
 use crate::ring::Ring;
 
+/// Entries asked for per DUMP page (a page also stops at one datagram).
+pub const PAGE_LIMIT: u16 = 512;
+
+/// How [`dump_paged`] reads one server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DumpOptions {
+    /// How long each page (and the v1 dump's first datagram) is waited for.
+    pub first: Duration,
+    /// The v1 fallback's wait between datagrams.
+    pub idle: Duration,
+    /// Resends of an unanswered page request.
+    pub retry: RetryPolicy,
+    /// Entries asked for per page (0: as many as fit a datagram).
+    pub page_limit: u16,
+    /// [`ProtocolMode::V1`] reads with the v1 dump only.
+    pub protocol: ProtocolMode,
+}
+
+impl DumpOptions {
+    /// Defaults: [`RetryPolicy::DEFAULT`], [`PAGE_LIMIT`], v2 first.
+    pub fn new(first: Duration, idle: Duration) -> DumpOptions {
+        DumpOptions {
+            first,
+            idle,
+            retry: RetryPolicy::DEFAULT,
+            page_limit: PAGE_LIMIT,
+            protocol: ProtocolMode::Auto,
+        }
+    }
+}
+
 /// Asks every server of `config` for its contents, all at once, waiting up to
-/// `first` for a first datagram and `idle` between datagrams.
+/// `first` for a first datagram and `idle` between datagrams (see
+/// [`dump_all_with`]).
 pub async fn dump_all(
     config: &ClusterConfig,
     first: Duration,
     idle: Duration,
 ) -> Vec<io::Result<DumpReply>> {
+    dump_all_with(config, DumpOptions::new(first, idle)).await
+}
+
+/// Asks every server of `config` for its contents, all at once, each with
+/// [`dump_paged`].
+pub async fn dump_all_with(
+    config: &ClusterConfig,
+    options: DumpOptions,
+) -> Vec<io::Result<DumpReply>> {
     let mut tasks = tokio::task::JoinSet::new();
     for (index, server) in config.servers.iter().enumerate() {
         let addr = server.addr();
-        tasks.spawn(async move { (index, dump_server(addr, first, idle).await) });
+        tasks.spawn(async move { (index, dump_paged(addr, options).await) });
     }
     let mut replies: Vec<Option<io::Result<DumpReply>>> =
         (0..config.servers.len()).map(|_| None).collect();
@@ -110,4 +166,266 @@ fn write_datagram(out: &mut impl Write, prefix: &str, datagram: &[u8]) -> io::Re
         out.write_all(b"\n")?;
     }
     Ok(())
+}
+
+/// Reads one server's contents page by page over v2, and returns them as
+/// the reply a v1 dump of the same data gives: one `storing <n> key-value
+/// pairs:` header, then the live pairs in key order (tombstones are not
+/// listed), split into datagrams exactly as the server splits a v1 dump.
+///
+/// Each page is waited for up to `options.first` and resent following
+/// `options.retry`. A server that answers v2 with a non-v2 datagram (a
+/// v1-only server), refuses it as unsupported, or stays silent for the
+/// first half of the first page's wait is read with the v1 dump for the
+/// rest of that wait. A server that refuses the dump as forbidden gets the
+/// reply of a v1 dump from outside `--allow-dump`: nothing. A page that
+/// stays unanswered after the first is an error (the listing would be
+/// partial). Datagrams from other addresses are kept, as in
+/// [`dump_server`], and never extend a wait.
+pub async fn dump_paged(addr: SocketAddrV4, options: DumpOptions) -> io::Result<DumpReply> {
+    if options.protocol == ProtocolMode::V1 {
+        return dump_server(addr, options.first, options.idle).await;
+    }
+    let started = Instant::now();
+    let mut pager = Pager::open(addr, options)?;
+    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut cursor: Vec<u8> = Vec::new();
+    let hard_stop = started + options.first + DUMP_MAX_TIME;
+    loop {
+        let first_page = cursor.is_empty() && pairs.is_empty();
+        let wait = if first_page {
+            options.first / 2
+        } else {
+            options.first
+        };
+        let request = Message::Dump {
+            cursor: &cursor,
+            limit: options.page_limit,
+        };
+        match pager.exchange(&request, wait, hard_stop).await? {
+            Answer::Reply(datagram) => {
+                let Ok(frame) = v2::decode(&datagram) else {
+                    return Err(invalid(addr, "undecodable page"));
+                };
+                match frame.message {
+                    Message::Page(page) => {
+                        let next = page.next_cursor().map(<[u8]>::to_vec);
+                        for entry in &page.entries {
+                            match entry.value {
+                                EntryValue::Live(value) => {
+                                    pairs.push((entry.key.to_vec(), value.to_vec()));
+                                }
+                                EntryValue::Tombstone => {}
+                                EntryValue::Omitted => {
+                                    if let Some(value) =
+                                        pager.read_omitted(entry.key, hard_stop).await?
+                                    {
+                                        pairs.push((entry.key.to_vec(), value));
+                                    }
+                                }
+                            }
+                        }
+                        match next {
+                            Some(next) if next > cursor => cursor = next,
+                            Some(_) => return Err(invalid(addr, "page cursor went backwards")),
+                            None => break,
+                        }
+                    }
+                    Message::Refused {
+                        reason: Reason::Forbidden,
+                    } if first_page => return Ok(pager.into_reply(None)),
+                    Message::Refused { .. } if first_page => {
+                        return pager.fall_back(started).await;
+                    }
+                    other => {
+                        return Err(invalid(
+                            addr,
+                            &format!(
+                                "unexpected reply to a later page: opcode {}",
+                                other.opcode()
+                            ),
+                        ));
+                    }
+                }
+            }
+            Answer::V1Only | Answer::Silent if first_page => {
+                return pager.fall_back(started).await;
+            }
+            Answer::V1Only => return Err(invalid(addr, "answered v1 to a later page")),
+            Answer::Silent => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "dump of {addr}: no answer to the page after {} pairs",
+                        pairs.len()
+                    ),
+                ));
+            }
+        }
+    }
+    let datagrams = protocol::encode_dump(pairs.len(), pairs.iter().map(|(k, v)| (&k[..], &v[..])));
+    Ok(pager.into_reply(Some(datagrams)))
+}
+
+fn invalid(addr: SocketAddrV4, what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("dump of {addr}: {what}"),
+    )
+}
+
+/// What one v2 request got.
+enum Answer {
+    /// A v2 reply with the request's id that answers it.
+    Reply(Vec<u8>),
+    /// The server answered with a non-v2 datagram: it speaks v1 only.
+    V1Only,
+    /// Nothing usable before the wait ran out.
+    Silent,
+}
+
+/// One server's paged dump: its socket, request ids, foreign datagrams.
+struct Pager {
+    socket: UdpSocket,
+    addr: SocketAddrV4,
+    options: DumpOptions,
+    next_id: u64,
+    foreign: Vec<(Option<SocketAddr>, Vec<u8>)>,
+    foreign_seen: usize,
+    buf: Vec<u8>,
+}
+
+impl Pager {
+    fn open(addr: SocketAddrV4, options: DumpOptions) -> io::Result<Pager> {
+        let std_socket =
+            crate::server::bind_udp(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))?;
+        let socket = UdpSocket::from_std(std_socket)?;
+        let next_id = {
+            use rand::RngExt;
+            rand::rng().random::<u64>() >> 1
+        };
+        Ok(Pager {
+            socket,
+            addr,
+            options,
+            next_id,
+            foreign: Vec::new(),
+            foreign_seen: 0,
+            buf: vec![0u8; MAX_DATAGRAM + 1],
+        })
+    }
+
+    /// Sends `message` with a fresh id, resending per the retry policy,
+    /// until a reply that answers it arrives or `wait` (at most until
+    /// `hard_stop`) runs out.
+    async fn exchange(
+        &mut self,
+        message: &Message<'_>,
+        wait: Duration,
+        hard_stop: Instant,
+    ) -> io::Result<Answer> {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let request = v2::encode(id, message, None)
+            .map_err(|e| invalid(self.addr, &format!("cannot encode: {e}")))?;
+        let sent = Instant::now();
+        let deadline = (sent + wait).min(hard_stop);
+        let schedule = self.options.retry.schedule(wait);
+        let mut resends = schedule.iter().map(|after| sent + *after);
+        self.socket.send_to(&request, self.addr).await?;
+        let mut next_resend = resends.next();
+        loop {
+            let until = next_resend.map_or(deadline, |r| r.min(deadline));
+            let received =
+                tokio::time::timeout_at(until, self.socket.recv_from(&mut self.buf)).await;
+            let (len, from) = match received {
+                Err(_) if Instant::now() >= deadline => return Ok(Answer::Silent),
+                Err(_) => {
+                    self.socket.send_to(&request, self.addr).await?;
+                    next_resend = resends.next();
+                    continue;
+                }
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) if is_transient(&e) => continue,
+                Ok(Err(e)) => return Err(e),
+            };
+            let datagram = self.buf.get(..len).unwrap_or_default();
+            if from != SocketAddr::V4(self.addr) {
+                self.foreign_seen += 1;
+                if self.foreign_seen <= DUMP_MAX_FOREIGN {
+                    self.foreign.push((Some(from), datagram.to_vec()));
+                }
+                continue;
+            }
+            if v2::dialect(datagram) != Dialect::V2 {
+                return Ok(Answer::V1Only);
+            }
+            match v2::decode(datagram) {
+                Ok(frame) if frame.id == id && frame.message.answers(message.opcode()) => {
+                    return Ok(Answer::Reply(datagram.to_vec()));
+                }
+                // A late copy of an earlier page, or garbage: not ours.
+                _ => continue,
+            }
+        }
+    }
+
+    /// The value of an entry sent without it (too large for a page), read
+    /// with GET; `None` when it is gone meanwhile.
+    async fn read_omitted(
+        &mut self,
+        key: &[u8],
+        hard_stop: Instant,
+    ) -> io::Result<Option<Vec<u8>>> {
+        let first = self.options.first;
+        match self
+            .exchange(&Message::Get { key }, first, hard_stop)
+            .await?
+        {
+            Answer::Reply(datagram) => match v2::decode(&datagram).map(|f| f.message) {
+                Ok(Message::Value { value, .. }) => Ok(Some(value.to_vec())),
+                Ok(_) => Ok(None),
+                Err(_) => Err(invalid(self.addr, "undecodable reply to a get")),
+            },
+            Answer::V1Only | Answer::Silent => Err(invalid(
+                self.addr,
+                "no answer to the get of a value too large for a page",
+            )),
+        }
+    }
+
+    /// The v1 dump, within what is left of the first wait, with the foreign
+    /// datagrams seen so far in front.
+    async fn fall_back(self, started: Instant) -> io::Result<DumpReply> {
+        let left = self.options.first.saturating_sub(started.elapsed());
+        let mut reply = dump_server(self.addr, left, self.options.idle).await?;
+        let mut received = self.foreign;
+        received.append(&mut reply.received);
+        reply.received = received;
+        Ok(reply)
+    }
+
+    /// The reply: foreign datagrams first, then the server's `datagrams`.
+    fn into_reply(self, datagrams: Option<Vec<Vec<u8>>>) -> DumpReply {
+        let mut reply = DumpReply {
+            received: self.foreign,
+            ..DumpReply::default()
+        };
+        for datagram in datagrams.into_iter().flatten() {
+            reply.parsed.add_datagram(&datagram);
+            reply.received.push((None, datagram));
+        }
+        reply
+    }
+}
+
+/// ICMP "port unreachable" surfaces as a receive error on some systems; it
+/// cannot be attributed to one server, so it is not a reason to stop.
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    )
 }

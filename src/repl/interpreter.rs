@@ -108,6 +108,16 @@ impl Interpreter {
         addr
     }
 
+    /// How `dump` and `whatif` read servers: the paged v2 dump with this
+    /// client's deadline, retry policy and protocol mode.
+    fn dump_options(&self) -> crate::dump_ring::DumpOptions {
+        crate::dump_ring::DumpOptions {
+            retry: self.client.retry(),
+            protocol: self.client.protocol(),
+            ..crate::dump_ring::DumpOptions::new(self.client.timeout(), DUMP_IDLE)
+        }
+    }
+
     /// N for `where` and `whatif`: the default N, lowered to the ring.
     fn default_n(&self) -> usize {
         self.client
@@ -283,7 +293,8 @@ impl Interpreter {
         let timeout = self.client.timeout();
         match server {
             None => {
-                let replies = crate::dump_ring::dump_all(self.config(), timeout, DUMP_IDLE).await;
+                let replies =
+                    crate::dump_ring::dump_all_with(self.config(), self.dump_options()).await;
                 let mut out = Vec::new();
                 let written =
                     crate::dump_ring::write_ring(&mut out, self.config(), self.client.ring())
@@ -306,7 +317,7 @@ impl Interpreter {
                 let Some(addr) = self.server_addr(index, &mut *sink) else {
                     return FAILED;
                 };
-                match self.client.dump(index, DUMP_IDLE).await {
+                match crate::dump_ring::dump_paged(addr, self.dump_options()).await {
                     Err(e) => {
                         say(sink, error_line(format!("dump {addr}: {e}")));
                         FAILED
@@ -479,8 +490,7 @@ impl Interpreter {
         let old = (old_ring, self.config().servers.as_slice());
         let new = (&new_ring, servers.as_slice());
         let fraction = whatif::moved_fraction(old, new, n);
-        let replies =
-            crate::dump_ring::dump_all(self.config(), self.client.timeout(), DUMP_IDLE).await;
+        let replies = crate::dump_ring::dump_all_with(self.config(), self.dump_options()).await;
         let mut keys = BTreeSet::new();
         let mut answered = 0;
         for reply in replies.iter().flatten() {
