@@ -1101,3 +1101,106 @@ fn v2_respond(s: &mut V2State, datagram: &[u8]) -> Vec<Vec<u8>> {
     out.push(v2::encode(frame.id, &reply, None).unwrap());
     out
 }
+
+/// Concurrent writers of the same three keys (puts, every fifth write a
+/// delete, each followed by a get of its key) through the library client,
+/// N=3 R=2 W=2, for `run`, each server reached through a fault proxy with
+/// `faults` when given. Returns the history for the versioned checker
+/// (`Action::Write`, `GetResult::Versioned`/`Deleted`). `client` is the
+/// cluster's client; writer `w` uses writer id `100 + w`.
+pub fn versioned_writers_history(
+    client: &dkvs::client::Client,
+    targets: &[SocketAddrV4],
+    faults: Option<dkvs::fault_proxy::FaultConfig>,
+    writers: u64,
+    run: Duration,
+) -> dkvs::checker::History {
+    use dkvs::checker::{Action, GetResult, History, Op};
+    use dkvs::fault_proxy::FaultProxy;
+    use dkvs::quorum::Quorum;
+    use dkvs::trace::{Failure, Verdict};
+    const N3R2: Quorum = Quorum { n: 3, w: 2, r: 2 };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut proxies = Vec::new();
+        if let Some(faults) = faults {
+            for target in targets {
+                let listen = SocketAddrV4::new(*target.ip(), 0);
+                let proxy = FaultProxy::builder(listen, *target)
+                    .faults(faults)
+                    .start()
+                    .await
+                    .unwrap();
+                proxies.push(proxy);
+            }
+        }
+        let epoch = Instant::now();
+        let end = epoch + run;
+        let mut tasks = Vec::new();
+        for w in 0..writers {
+            let mut client = client.clone().with_writer(100 + w);
+            for (i, p) in proxies.iter().enumerate() {
+                client.set_route(i, Some(p.local_addr()));
+            }
+            tasks.push(tokio::spawn(async move {
+                let now = || epoch.elapsed().as_micros() as u64;
+                let mut history = History::new();
+                let mut i = 0u64;
+                while Instant::now() < end {
+                    i += 1;
+                    let key = format!("k{}", i % 3).into_bytes();
+                    let invoked = now();
+                    let trace = if i.is_multiple_of(5) {
+                        client.delete_traced(&key, N3R2, &mut |_| {}).await
+                    } else {
+                        let value = format!("{w}:{i}").into_bytes();
+                        client.put_traced(&key, &value, N3R2, &mut |_| {}).await
+                    };
+                    history.push(Op {
+                        key: key.clone(),
+                        invoked,
+                        completed: now(),
+                        action: Action::Write {
+                            value: trace.written.clone(),
+                            version: trace.version.expect("a versioned write"),
+                            ok: trace.verdict == Verdict::Reached,
+                        },
+                    });
+                    let invoked = now();
+                    let trace = client.get_traced(&key, N3R2, &mut |_| {}).await;
+                    let result = match (&trace.verdict, &trace.value, trace.version) {
+                        (Verdict::Reached, Some(v), Some(version)) => GetResult::Versioned {
+                            value: v.clone(),
+                            version,
+                        },
+                        (Verdict::Failed(Failure::NotFound), _, Some(version)) => {
+                            GetResult::Deleted(version)
+                        }
+                        (Verdict::Failed(Failure::NotFound), _, None) => GetResult::NotFound,
+                        _ => GetResult::Failed,
+                    };
+                    history.push(Op {
+                        key,
+                        invoked,
+                        completed: now(),
+                        action: Action::Get(result),
+                    });
+                }
+                client.finish_repairs().await;
+                history
+            }));
+        }
+        let mut all = History::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        for p in proxies {
+            println!("proxy: {:?}", p.stop().await);
+        }
+        all
+    })
+}
