@@ -63,7 +63,7 @@ use tokio::time::Instant;
 use crate::config::{ClusterConfig, ConfigError};
 use crate::hlc::Hlc;
 use crate::protocol::{self, Dump, GetReply, PutReply};
-use crate::protocol_v2::{self as v2, Dialect, Message};
+use crate::protocol_v2::{self as v2, AuthKey, Dialect, Message};
 use crate::quorum::{
     Newest, Quorum, QuorumError, QuorumOptions, ReadReply, ReadVerdict, newest, read_rule,
 };
@@ -207,6 +207,8 @@ pub struct Client {
     /// The clock giving puts and deletes their versions.
     clock: Arc<Hlc>,
     repairs: PendingRepairs,
+    /// The key that signs every request (`--key-file`): v2 only, never v1.
+    key: Option<AuthKey>,
 }
 
 /// The clock of this process: one random writer id for every client the
@@ -237,6 +239,12 @@ impl Client {
     pub fn new(config: ClusterConfig) -> Client {
         let ring = Ring::new(&config);
         let timeout = Duration::from_millis(config.defaults.timeout_ms);
+        let key = config
+            .defaults
+            .keys
+            .as_ref()
+            .and_then(|k| k.signer())
+            .cloned();
         Client {
             config: Arc::new(config),
             ring: Arc::new(ring),
@@ -248,6 +256,7 @@ impl Client {
             dialects: Arc::default(),
             clock: PROCESS_CLOCK.clone(),
             repairs: Arc::default(),
+            key,
         }
     }
 
@@ -255,6 +264,45 @@ impl Client {
     pub fn with_protocol(mut self, mode: ProtocolMode) -> Client {
         self.mode = mode;
         self
+    }
+
+    /// Signs every request with `key` (the first key of a key file). A
+    /// client with a key speaks only v2 and never falls back to v1: a server
+    /// answering a signed request with a non-v2 datagram counts as a
+    /// refusal ([`Reply::V1Only`]), since falling back would send the
+    /// request unauthenticated to anyone able to forge one refusal
+    /// (DECISIONS #65). Requests that only v1 can carry fail.
+    pub fn with_key(mut self, key: Option<AuthKey>) -> Client {
+        self.key = key;
+        self
+    }
+
+    /// The key signing this client's requests, if any.
+    pub fn key(&self) -> Option<&AuthKey> {
+        self.key.as_ref()
+    }
+
+    /// `plan` as this client sends it: unchanged without a key; otherwise
+    /// its v2 request signed now and no v1 request (an error when there is
+    /// no v2 request: v1 mode, or a pair too large for a signed datagram).
+    fn sign(&self, plan: Result<Plan, String>) -> Result<Plan, String> {
+        let (Some(key), Ok(plan)) = (&self.key, &plan) else {
+            return plan;
+        };
+        let unsigned = plan
+            .v2
+            .as_deref()
+            .ok_or("a client with a key speaks only protocol v2, and this request needs v1")?;
+        let frame = v2::decode(unsigned).map_err(|e| e.to_string())?;
+        let now_ms = crate::hlc::Clock::now_ms(&crate::hlc::SystemClock);
+        let signed = v2::encode(frame.id, &frame.message, Some((key, now_ms)))
+            .map_err(|e| format!("cannot sign the request: {e}"))?;
+        Ok(Plan {
+            id: plan.id,
+            opcode: plan.opcode,
+            v1: None,
+            v2: Some(signed),
+        })
     }
 
     /// The protocol mode.
@@ -511,7 +559,7 @@ impl Client {
     /// marks them ([`ReplicaTrace::repair`]).
     pub async fn get_traced(&self, key: &[u8], quorum: Quorum, observer: Observer<'_>) -> Trace {
         let replicas = self.replicas_for(key, quorum.n);
-        let plan = Plan::get(key, self.wants_v2(&replicas));
+        let plan = self.sign(Plan::get(key, self.wants_v2(&replicas)));
         let mut trace = self
             .run(
                 OpKind::Get,
@@ -538,7 +586,7 @@ impl Client {
     ) -> Trace {
         let replicas = self.replicas_for(key, quorum.n);
         let version = self.wants_v2(&replicas).then(|| self.clock.version());
-        let plan = Plan::put(key, value, version, true);
+        let plan = self.sign(Plan::put(key, value, version, self.key.is_none()));
         let written = Some(value.to_vec());
         self.run(
             OpKind::Put,
@@ -558,7 +606,7 @@ impl Client {
     /// nothing and counts as a refusal ([`Reply::V1Only`]).
     pub async fn delete_traced(&self, key: &[u8], quorum: Quorum, observer: Observer<'_>) -> Trace {
         let version = (self.mode == ProtocolMode::Auto).then(|| self.clock.version());
-        let plan = Plan::delete(key, version);
+        let plan = self.sign(Plan::delete(key, version));
         let replicas = self.replicas_for(key, quorum.n);
         self.run(
             OpKind::Delete,
@@ -578,9 +626,10 @@ impl Client {
     /// otherwise.
     fn wants_v2(&self, replicas: &[ReplicaTrace]) -> bool {
         self.mode == ProtocolMode::Auto
-            && replicas
-                .iter()
-                .any(|r| self.dialect(r.server) != Some(Dialect::V1))
+            && (self.key.is_some()
+                || replicas
+                    .iter()
+                    .any(|r| self.dialect(r.server) != Some(Dialect::V1)))
     }
 
     /// The traces of the key's first `n` distinct servers, none asked yet.
@@ -707,10 +756,10 @@ impl Client {
         let key = trace.key.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
         runtime.spawn(async move {
-            let plan = match &value {
+            let plan = client.sign(match &value {
                 Some(v) => Plan::put(&key, v, Some(version), false),
                 None => Plan::delete(&key, Some(version)),
-            };
+            });
             let all = targets.len();
             let quorum = Quorum {
                 n: all,

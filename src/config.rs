@@ -12,6 +12,8 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::limits::AuthConfig;
+
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -91,6 +93,13 @@ pub struct Defaults {
     pub r: Option<u32>,
     /// Operation deadline in milliseconds.
     pub timeout_ms: u64,
+    /// `key_file`: the key file that authenticates the cluster's datagrams
+    /// (`docs/SECURITY.md`); relative to the `cluster.toml`'s directory once
+    /// [`ClusterConfig::load`] has resolved it.
+    pub key_file: Option<PathBuf>,
+    /// The keys of `key_file`, read by [`ClusterConfig::load`] (clients
+    /// sign with the first; spawned servers get the file).
+    pub keys: Option<AuthConfig>,
 }
 
 impl Default for Defaults {
@@ -100,6 +109,8 @@ impl Default for Defaults {
             w: None,
             r: None,
             timeout_ms: DEFAULT_TIMEOUT_MS,
+            key_file: None,
+            keys: None,
         }
     }
 }
@@ -204,7 +215,7 @@ impl ClusterConfig {
         } else {
             parse_servers_txt(&text, &name)?
         };
-        // A relative data_dir is relative to the file's directory.
+        // A relative data_dir or key_file is relative to the file's directory.
         let base = path.parent().unwrap_or(Path::new(""));
         for server in &mut config.servers {
             if let Some(dir) = &mut server.data_dir
@@ -212,6 +223,14 @@ impl ClusterConfig {
             {
                 *dir = base.join(&*dir);
             }
+        }
+        if let Some(file) = &mut config.defaults.key_file {
+            if file.is_relative() {
+                *file = base.join(&*file);
+            }
+            let keys = AuthConfig::load(file)
+                .map_err(|m| ConfigError::new(&name, None, Some("key_file"), m))?;
+            config.defaults.keys = Some(keys);
         }
         config.source = Some(path.to_path_buf());
         Ok(config)
@@ -396,6 +415,7 @@ struct RawDefaults {
     timeout_ms: Option<Spanned<i64>>,
     data_dir: Option<Spanned<String>>,
     sync: Option<Spanned<String>>,
+    key_file: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -468,6 +488,12 @@ pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, Confi
         defaults.r = q(&d.r, "r")?;
         if let Some(t) = &d.timeout_ms {
             defaults.timeout_ms = positive(t, "timeout_ms", 3_600_000)? as u64;
+        }
+        if let Some(k) = &d.key_file {
+            if k.get_ref().is_empty() {
+                return Err(at(k.span(), "key_file", "an empty file name".into()));
+            }
+            defaults.key_file = Some(PathBuf::from(k.get_ref()));
         }
         let n = defaults.n.unwrap_or(DEFAULT_N);
         for (value, name) in [(&d.w, "w"), (&d.r, "r")] {
@@ -586,6 +612,7 @@ pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, Confi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol_v2::AuthKey;
 
     fn txt(s: &str) -> Result<ClusterConfig, ConfigError> {
         parse_servers_txt(s, "servers.txt")
@@ -767,5 +794,29 @@ mod tests {
         assert_eq!(c.find_server("127.0.0.1:1235"), Some(1));
         assert_eq!(c.find_server("127.0.0.1:9"), None);
         assert_eq!(c.find_server("bogus"), None);
+    }
+
+    #[test]
+    fn key_file_resolved_against_the_toml_and_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = "[[server]]\nip = \"127.0.0.1\"\nport = 1\n";
+        let toml = dir.path().join("cluster.toml");
+        let write = |defaults: &str| {
+            std::fs::write(&toml, format!("[defaults]\n{defaults}\n{server}")).unwrap();
+        };
+        write("key_file = \"keys\"");
+        let e = ClusterConfig::load(&toml).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("key_file"), "{e}");
+        std::fs::write(dir.path().join("keys"), format!("3 {}\n", "ab".repeat(16))).unwrap();
+        let c = ClusterConfig::load(&toml).unwrap();
+        assert_eq!(c.defaults.key_file, Some(dir.path().join("keys")));
+        let keys = c.defaults.keys.unwrap();
+        assert_eq!(keys.signer().map(AuthKey::id), Some(3));
+        write("key_file = \"\"");
+        let e = ClusterConfig::load(&toml).unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(2), Some("key_file")));
+        // Unknown keys stay errors (SPEC §9).
+        write("key_files = \"keys\"");
+        assert!(ClusterConfig::load(&toml).is_err());
     }
 }

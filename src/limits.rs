@@ -13,10 +13,14 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::protocol_v2::AuthKey;
 
 /// An IPv4 network in CIDR notation (`10.0.0.0/8`; a bare address is `/32`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +169,66 @@ pub struct Limits {
     /// Receive buffer of the server's socket, in bytes: the only queue of
     /// requests waiting to be served.
     pub recv_buffer: u64,
+    /// Authentication (`--key-file`): `None` serves everyone as before.
+    pub auth: Option<AuthConfig>,
+}
+
+/// The environment variable naming a key file, like `--key-file`.
+pub const KEY_FILE_ENV: &str = "DKVS_KEY_FILE";
+
+/// Default replay window of authenticated datagrams: a signed datagram is
+/// accepted when its timestamp is within 30 s of the receiver's clock, on
+/// either side (`docs/SECURITY.md`, DECISIONS #64).
+pub const AUTH_WINDOW_MS: u64 = 30_000;
+
+/// What a server with a key accepts: the keys of its key file (the first
+/// one signs, every one verifies) and the replay window.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// The accepted keys, in key-file order.
+    pub keys: Arc<[AuthKey]>,
+    /// The replay window, in ms on either side of the receiver's clock.
+    pub window_ms: u64,
+}
+
+impl AuthConfig {
+    /// The keys of key file `path` with the default window.
+    pub fn load(path: &Path) -> Result<AuthConfig, String> {
+        Ok(AuthConfig {
+            keys: read_key_file(path)?.into(),
+            window_ms: AUTH_WINDOW_MS,
+        })
+    }
+
+    /// The key that signs (the first of the file).
+    pub fn signer(&self) -> Option<&AuthKey> {
+        self.keys.first()
+    }
+}
+
+/// Two configurations are equal when they hold the same key ids in the same
+/// order and the same window (secrets are not compared: they are never
+/// looked at outside signing and checking).
+impl PartialEq for AuthConfig {
+    fn eq(&self, other: &AuthConfig) -> bool {
+        self.window_ms == other.window_ms
+            && self
+                .keys
+                .iter()
+                .map(AuthKey::id)
+                .eq(other.keys.iter().map(AuthKey::id))
+    }
+}
+
+impl Eq for AuthConfig {}
+
+/// Reads and parses a key file ([`crate::protocol_v2::parse_key_file`]);
+/// errors name the file and the line, never a secret.
+pub fn read_key_file(path: &Path) -> Result<Vec<AuthKey>, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("key file {}: {e}", path.display()))?;
+    crate::protocol_v2::parse_key_file(&text)
+        .map_err(|e| format!("key file {}: {e}", path.display()))
 }
 
 /// Default `--max-memory`: 1 GiB.
@@ -187,6 +251,7 @@ impl Default for Limits {
             budget_exempt: NetList::loopback(),
             budget_sources: DEFAULT_BUDGET_SOURCES,
             recv_buffer: crate::server::RECV_BUFFER_BYTES as u64,
+            auth: None,
         }
     }
 }
@@ -252,6 +317,7 @@ impl LimitArgs {
             budget_exempt: list(&self.budget_exempt, d.budget_exempt),
             budget_sources: d.budget_sources,
             recv_buffer: self.recv_buffer.unwrap_or(d.recv_buffer),
+            auth: None,
         }
     }
 }
@@ -409,6 +475,9 @@ pub struct Stats {
     pub panics: AtomicU64,
     /// Receive loops restarted after ending abnormally.
     pub restarts: AtomicU64,
+    /// Datagrams rejected by authentication (`--key-file`): v1 requests,
+    /// unsigned, forged, unknown-key, out-of-window or truncated v2.
+    pub unauthenticated: AtomicU64,
 }
 
 /// A copy of [`Stats`] at one moment.
@@ -430,6 +499,8 @@ pub struct StatsSnapshot {
     pub panics: u64,
     /// Receive loops restarted.
     pub restarts: u64,
+    /// Datagrams rejected by authentication.
+    pub unauthenticated: u64,
 }
 
 impl Stats {
@@ -450,6 +521,7 @@ impl Stats {
             over_memory: get(&self.over_memory),
             panics: get(&self.panics),
             restarts: get(&self.restarts),
+            unauthenticated: get(&self.unauthenticated),
         }
     }
 }

@@ -378,6 +378,7 @@ mod tests {
             w: Some(3),
             r: Some(1),
             timeout_ms: 100,
+            ..Defaults::default()
         };
         let o = QuorumOptions::default();
         assert_eq!(o.resolve(&defaults, 5), Ok(Quorum { n: 4, w: 3, r: 1 }));

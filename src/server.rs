@@ -78,7 +78,7 @@ use crate::engine::{
     StorageArgs, Version,
 };
 use crate::hlc::Clock;
-use crate::limits::{DATAGRAM_OVERHEAD, ReplyBudget};
+use crate::limits::{AuthConfig, DATAGRAM_OVERHEAD, ReplyBudget};
 pub use crate::limits::{Limits, Stats, StatsSnapshot};
 use crate::protocol::{self, PutError, Request};
 use crate::protocol_v2::{self, Dialect, Entry, EntryValue, Frame, Message as V2, Reason};
@@ -322,6 +322,11 @@ impl Shared {
         }
         let budgeted = !self.limits.budget_exempt.contains(ip);
         let now = Instant::now();
+        if let Some(auth) = &self.limits.auth
+            && let Err(rejected) = self.authenticate(auth, datagram, peer, ip, budgeted, now)
+        {
+            return rejected;
+        }
         if protocol_v2::dialect(datagram) == Dialect::V2 {
             return self.handle_v2(datagram, peer, ip, budgeted, now);
         }
@@ -357,6 +362,51 @@ impl Shared {
             }
         }
         Some(response)
+    }
+
+    /// The authentication check of a server with a key (`--key-file`),
+    /// before anything else looks at the datagram: a v2 datagram signed
+    /// with an accepted key within the window passes, and so does any HELLO
+    /// (it tells a client that a key is required, DECISIONS #34). Otherwise
+    /// the datagram is counted and `Err` carries the answer: REFUSED 5 to a
+    /// well-formed v2 request (smaller than the request, charged to the
+    /// reply budget), nothing to v1 and to datagrams that do not decode
+    /// (truncated, garbage). DECISIONS #64.
+    fn authenticate(
+        &self,
+        auth: &AuthConfig,
+        datagram: &[u8],
+        peer: SocketAddr,
+        ip: Ipv4Addr,
+        budgeted: bool,
+        now: Instant,
+    ) -> Result<(), Option<Response>> {
+        let now_ms = crate::hlc::SystemClock.now_ms();
+        let error = match protocol_v2::verify(datagram, &auth.keys, now_ms, auth.window_ms) {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        let frame = protocol_v2::decode(datagram)
+            .ok()
+            .filter(|f| f.message.is_request());
+        if frame.as_ref().is_some_and(|f| f.message == V2::Hello) {
+            return Ok(());
+        }
+        Stats::bump(&self.stats.unauthenticated);
+        tracing::debug!(%peer, %error, "rejected: not authenticated");
+        let Some(frame) = frame else {
+            return Err(None);
+        };
+        let cost = protocol_v2::HEADER_LEN as u64 + 1 + DATAGRAM_OVERHEAD;
+        if budgeted && !self.budget.take(ip, cost, now) {
+            return Err(self.over_budget(peer));
+        }
+        Err(Some(v2_reply(
+            frame.id,
+            &V2::Refused {
+                reason: Reason::Unauthenticated,
+            },
+        )))
     }
 
     /// Applies the limits to one v2 datagram (it starts with the magic)
@@ -408,6 +458,10 @@ impl Shared {
                     max_version: protocol_v2::VERSION,
                     features: if dump_allowed {
                         protocol_v2::feature::DUMP
+                    } else {
+                        0
+                    } | if self.limits.auth.is_some() {
+                        protocol_v2::feature::AUTH_REQUIRED
                     } else {
                         0
                     },
@@ -843,10 +897,27 @@ impl From<String> for ServeError {
     }
 }
 
+/// The keys of the key file named by `DKVS_KEY_FILE`
+/// ([`crate::limits::KEY_FILE_ENV`]), if it is set and not empty: how a
+/// server started without `--key-file` (e.g. by the `dkvs-tui` supervisor
+/// for a `cluster.toml` with `key_file`) gets its keys.
+pub fn auth_from_env() -> Result<Option<AuthConfig>, String> {
+    match std::env::var_os(crate::limits::KEY_FILE_ENV) {
+        Some(path) if !path.is_empty() => AuthConfig::load(std::path::Path::new(&path)).map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// Runs a server as `dkvs-server` does: opens its data directory (if any),
 /// binds, stores the initial pairs, serves until SIGINT/SIGTERM. Errors are
 /// ready to print.
-pub fn serve_until_signal(options: ServeOptions) -> Result<(), ServeError> {
+pub fn serve_until_signal(mut options: ServeOptions) -> Result<(), ServeError> {
+    if options.limits.auth.is_none() {
+        options.limits.auth = auth_from_env().map_err(|message| ServeError {
+            message,
+            exit_code: crate::commands::exit::CONFIG,
+        })?;
+    }
     // The data directory first: a directory in use or damaged is a
     // configuration error, reported before anything else happens.
     let durable = match options.storage.durable() {
@@ -951,6 +1022,7 @@ pub fn serve_until_signal(options: ServeOptions) -> Result<(), ServeError> {
             over_memory = s.over_memory,
             panics = s.panics,
             restarts = s.restarts,
+            unauthenticated = s.unauthenticated,
             kernel_drops = %kernel_drops,
             "stopped"
         );

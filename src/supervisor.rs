@@ -17,7 +17,10 @@
 //! - Children run in their own process group, so a Ctrl-C typed in the
 //!   terminal reaches `dkvs-tui` only, which then stops them in order.
 //! - A prober sends a v1 get for [`PROBE_KEY`] to every server every
-//!   [`PROBE_INTERVAL`]; any reply from that address means up.
+//!   [`PROBE_INTERVAL`]; any reply from that address means up. In a cluster
+//!   with a `key_file` it sends an unsigned v2 HELLO instead (a server with
+//!   a key drops v1 but answers HELLO), and spawned servers get the key file
+//!   in `DKVS_KEY_FILE`.
 //! - State sits behind one mutex; every visible change (state, event, log
 //!   line) bumps a `watch` channel so a screen can redraw at once. Probe
 //!   answers that change nothing visible except the answer's age do not bump
@@ -483,6 +486,9 @@ impl Supervisor {
         let inner = &self.inner;
         let spec = inner.config.servers[index].clone();
         let mut command = inner.launcher.command(&spec);
+        if let Some(file) = &inner.config.defaults.key_file {
+            command.env(crate::limits::KEY_FILE_ENV, file);
+        }
         let mut state = inner.lock();
         if let Some(pid) = state.slots[index].pid {
             return Err(format!("{} is already running (pid {pid})", spec.addr()));
@@ -895,10 +901,21 @@ pub fn strip_ansi(line: &str) -> String {
 
 /// One probe: a v1 get for [`PROBE_KEY`]; true if `addr` answered in time.
 pub async fn probe(addr: SocketAddrV4, timeout: Duration) -> bool {
+    probe_with(addr, timeout, PROBE_KEY).await
+}
+
+/// The probe of a cluster with a key: an unsigned v2 HELLO, which a server
+/// with a key still answers (and any v1 server refuses, which is an answer).
+pub fn hello_probe() -> Vec<u8> {
+    crate::protocol_v2::encode(0, &crate::protocol_v2::Message::Hello, None).unwrap_or_default()
+}
+
+/// One probe sending `request`; true if `addr` answered in time.
+pub async fn probe_with(addr: SocketAddrV4, timeout: Duration, request: &[u8]) -> bool {
     let Ok(socket) = tokio::net::UdpSocket::bind("0.0.0.0:0").await else {
         return false;
     };
-    if socket.send_to(PROBE_KEY, addr).await.is_err() {
+    if socket.send_to(request, addr).await.is_err() {
         return false;
     }
     let deadline = tokio::time::Instant::now() + timeout;
@@ -927,9 +944,14 @@ async fn probe_loop(inner: Arc<Inner>) {
             return;
         }
         let mut round = tokio::task::JoinSet::new();
+        let request: Arc<[u8]> = match inner.config.defaults.key_file {
+            Some(_) => hello_probe().into(),
+            None => PROBE_KEY.into(),
+        };
         for (index, spec) in inner.config.servers.iter().enumerate() {
             let addr = spec.addr();
-            round.spawn(async move { (index, probe(addr, PROBE_TIMEOUT).await) });
+            let request = Arc::clone(&request);
+            round.spawn(async move { (index, probe_with(addr, PROBE_TIMEOUT, &request).await) });
         }
         let mut answers = vec![false; inner.config.servers.len()];
         while let Some(joined) = round.join_next().await {

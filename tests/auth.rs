@@ -1,0 +1,322 @@
+//! Authentication (issue 7 item 6) with real `dkvs-server` processes given
+//! a key file through `DKVS_KEY_FILE`, on random loopback addresses:
+//!
+//! - signed put/get/del through `dkvs-client`, the key coming from the
+//!   `key_file` of a `cluster.toml`; a client without the key fails;
+//! - every rejected datagram — unsigned v2, v1 get and put, forged tag,
+//!   unknown key id, a timestamp outside the window, truncated — gets
+//!   REFUSED 5 or silence, and the server keeps serving; HELLO stays open
+//!   and says a key is required; a replay inside the window is harmless;
+//! - key rotation: a server accepting keys A and B, a client signing with B;
+//! - the `dkvs-tui` path: the supervisor spawns keyed servers from a
+//!   `cluster.toml`, probes them with HELLO, and a library client works.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use dkvs::client::Client;
+use dkvs::config::ClusterConfig;
+use dkvs::protocol_v2::{self, AuthKey, Message, Reason, feature, opcode};
+use dkvs::quorum::QuorumOptions;
+use dkvs::supervisor::{Launcher, ServerState, Supervisor};
+use dkvs::version::Version;
+
+/// Secret of key A (id 1), as hex in key files.
+const SECRET_A: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+/// Secret of key B (id 2).
+const SECRET_B: &str = "f0e1d2c3b4a5968778695a4b3c2d1e0ff0e1d2c3b4a5968778695a4b3c2d1e0f";
+
+/// Key A as the codec sees it.
+fn key_a() -> AuthKey {
+    protocol_v2::parse_key_file(&format!("1 {SECRET_A}\n")).unwrap()[0].clone()
+}
+
+/// Key B.
+fn key_b() -> AuthKey {
+    protocol_v2::parse_key_file(&format!("2 {SECRET_B}\n")).unwrap()[0].clone()
+}
+
+fn now_ms() -> u64 {
+    dkvs::hlc::Clock::now_ms(&dkvs::hlc::SystemClock)
+}
+
+/// Writes a key file `name` in `dir` with `lines` and returns its path.
+fn key_file(dir: &Path, name: &str, lines: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, lines).unwrap();
+    path
+}
+
+/// Whether `addr` answers an unsigned HELLO within `limit`.
+fn hello_answered(addr: SocketAddrV4, limit: Duration) -> bool {
+    let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+    let hello = protocol_v2::encode(0, &Message::Hello, None).unwrap();
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if udp_request(&s, addr, &hello, Duration::from_millis(100)).is_some() {
+            return true;
+        }
+    }
+    false
+}
+
+/// Starts server `i` of `cluster` with `DKVS_KEY_FILE=keys` and waits until
+/// it answers HELLO (a keyed server drops the harness's v1 probe).
+fn start_keyed(cluster: &mut Cluster, i: usize, keys: &Path) -> usize {
+    let (ip, port, _) = cluster.servers[i];
+    let err = cluster.dir.path().join(format!("server-{i}.err"));
+    let mut cmd = clean_command(SERVER, cluster.dir.path());
+    cmd.env(dkvs::limits::KEY_FILE_ENV, keys)
+        .arg(ip.to_string())
+        .arg(port.to_string())
+        .stderr(std::fs::File::create(&err).unwrap());
+    let handle = cluster
+        .procs
+        .spawn(format!("keyed dkvs-server {ip} {port}"), &mut cmd);
+    let deadline = Instant::now() + READY_LIMIT;
+    while !hello_answered(cluster.addr(i), Duration::from_millis(200)) {
+        let log = std::fs::read_to_string(&err).unwrap_or_default();
+        assert!(
+            cluster.procs.is_running(handle),
+            "keyed server exited: {log}"
+        );
+        assert!(Instant::now() < deadline, "keyed server silent: {log}");
+    }
+    handle
+}
+
+/// The reply to `datagram`, if one comes within 300 ms.
+fn reply(s: &UdpSocket, addr: SocketAddrV4, datagram: &[u8]) -> Option<Vec<u8>> {
+    udp_request(s, addr, datagram, Duration::from_millis(300))
+}
+
+/// Asserts that `datagram` is answered with REFUSED 5 (request id `id`).
+#[track_caller]
+fn assert_unauthenticated(s: &UdpSocket, addr: SocketAddrV4, datagram: &[u8], id: u64, what: &str) {
+    let r = reply(s, addr, datagram).unwrap_or_else(|| panic!("{what}: no reply"));
+    let frame = protocol_v2::decode(&r).unwrap();
+    assert_eq!(frame.id, id, "{what}");
+    assert_eq!(
+        frame.message,
+        Message::Refused {
+            reason: Reason::Unauthenticated
+        },
+        "{what}"
+    );
+}
+
+/// A fresh version from the wall clock.
+fn version(writer: u64) -> Version {
+    Version {
+        timestamp: dkvs::hlc::pack(now_ms(), 0),
+        writer,
+    }
+}
+
+#[test]
+fn signed_client_works_unsigned_client_fails() {
+    let mut c = Cluster::with_toml(&[1, 1, 1], "key_file = \"keys\"");
+    let keys = key_file(
+        c.dir.path(),
+        "keys",
+        &format!("# cluster key\n1 {SECRET_A}\n"),
+    );
+    for i in 0..3 {
+        start_keyed(&mut c, i, &keys);
+    }
+    c.put_ok(&[], "colour", "blue");
+    c.get(&[], "colour").assert_stdout("OK blue\n");
+    c.client(&["del", "--", "colour"]).assert_stdout("OK\n");
+    let gone = c.get(&[], "colour");
+    assert_ne!(gone.code, Some(0), "{gone}");
+
+    // The same servers through a servers.txt (no key): v1 is dropped and
+    // unsigned v2 refused, so nothing works.
+    let plain = c.dir.path().join("servers.txt");
+    std::fs::write(&plain, servers_txt(&c.servers)).unwrap();
+    let mut cmd = clean_command(CLIENT, c.dir.path());
+    cmd.env(dkvs::config::SERVERS_ENV, &plain)
+        .args(["-t", "500", "put", "--", "colour", "red"]);
+    let out = run(&mut cmd, RUN_LIMIT);
+    assert_ne!(out.code, Some(0), "{out}");
+    c.get(&[], "colour").assert_fail(4);
+}
+
+#[test]
+fn rejected_datagrams_and_the_server_keeps_serving() {
+    let mut c = Cluster::new(&[1]);
+    let keys = key_file(c.dir.path(), "keys", &format!("1 {SECRET_A}\n"));
+    let server = start_keyed(&mut c, 0, &keys);
+    let addr = c.addr(0);
+    let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+    let a = key_a();
+
+    // HELLO stays open and tells that a key is required.
+    let hello = protocol_v2::encode(5, &Message::Hello, None).unwrap();
+    let hello_reply = reply(&s, addr, &hello).unwrap();
+    let r = protocol_v2::decode(&hello_reply).unwrap().message;
+    match r {
+        Message::HelloReply { features, .. } => {
+            assert_ne!(features & feature::AUTH_REQUIRED, 0)
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let get = Message::Get { key: b"k" };
+    // Unsigned v2.
+    let unsigned = protocol_v2::encode(10, &get, None).unwrap();
+    assert_unauthenticated(&s, addr, &unsigned, 10, "unsigned");
+    // Forged tag: one bit of the MAC flipped.
+    let mut forged = protocol_v2::encode(11, &get, Some((&a, now_ms()))).unwrap();
+    if let Some(last) = forged.last_mut() {
+        *last ^= 1;
+    }
+    assert_unauthenticated(&s, addr, &forged, 11, "forged");
+    // The right secret under an id the server does not hold.
+    let other_id = protocol_v2::parse_key_file(&format!("9 {SECRET_A}\n")).unwrap();
+    let wrong_id = protocol_v2::encode(12, &get, Some((&other_id[0], now_ms()))).unwrap();
+    assert_unauthenticated(&s, addr, &wrong_id, 12, "unknown key id");
+    // A recorded datagram replayed a minute later (and one from the future).
+    let old = protocol_v2::encode(13, &get, Some((&a, now_ms() - 60_000))).unwrap();
+    assert_unauthenticated(&s, addr, &old, 13, "outside the window (past)");
+    let future = protocol_v2::encode(14, &get, Some((&a, now_ms() + 60_000))).unwrap();
+    assert_unauthenticated(&s, addr, &future, 14, "outside the window (future)");
+    // A put signed with another key is not stored.
+    let put = Message::Put {
+        key: b"k",
+        value: b"forged",
+        version: version(7),
+    };
+    let b_put = protocol_v2::encode(15, &put, Some((&key_b(), now_ms()))).unwrap();
+    assert_unauthenticated(&s, addr, &b_put, 15, "another key");
+
+    // Silence: v1 get and put, truncated signed datagrams, garbage.
+    let good = protocol_v2::encode(16, &get, Some((&a, now_ms()))).unwrap();
+    let silent: Vec<(&str, Vec<u8>)> = vec![
+        ("v1 get", dkvs::protocol::encode_get(b"k").unwrap()),
+        ("v1 put", dkvs::protocol::encode_put(b"k", b"v1").unwrap()),
+        ("truncated by 1", good[..good.len() - 1].to_vec()),
+        ("truncated trailer", good[..good.len() - 41].to_vec()),
+        ("header only", good[..protocol_v2::HEADER_LEN].to_vec()),
+        ("magic only", protocol_v2::MAGIC.to_vec()),
+    ];
+    for (what, datagram) in &silent {
+        assert_eq!(reply(&s, addr, datagram), None, "{what}");
+    }
+
+    // A signed put and get work; a replay inside the window is harmless.
+    let put = Message::Put {
+        key: b"k",
+        value: b"signed",
+        version: version(8),
+    };
+    let signed_put = protocol_v2::encode(20, &put, Some((&a, now_ms()))).unwrap();
+    for _ in 0..2 {
+        let r = reply(&s, addr, &signed_put).expect("signed put answered");
+        assert_eq!(protocol_v2::decode(&r).unwrap().message, Message::Stored);
+    }
+    let signed_get = protocol_v2::encode(21, &get, Some((&a, now_ms()))).unwrap();
+    let r = reply(&s, addr, &signed_get).expect("signed get answered");
+    let frame = protocol_v2::decode(&r).unwrap();
+    assert_eq!(frame.id, 21);
+    assert_eq!(frame.message.opcode(), opcode::VALUE);
+    match frame.message {
+        Message::Value { value, .. } => assert_eq!(value, b"signed"),
+        other => panic!("{other:?}"),
+    }
+    assert!(c.procs.is_running(server), "the server kept serving");
+}
+
+#[test]
+fn key_rotation_server_accepts_both_client_signs_with_the_new_one() {
+    // Step (1) done: the server signs with A and accepts B; step (2): the
+    // client's file lists B first (A still accepted for older clients).
+    let mut c = Cluster::with_toml(&[1, 1], "key_file = \"client-keys\"");
+    let server_keys = key_file(
+        c.dir.path(),
+        "server-keys",
+        &format!("1 {SECRET_A}\n2 {SECRET_B}\n"),
+    );
+    key_file(c.dir.path(), "client-keys", &format!("2 {SECRET_B}\n"));
+    for i in 0..2 {
+        start_keyed(&mut c, i, &server_keys);
+    }
+    c.put_ok(&[], "rotated", "yes");
+    c.get(&[], "rotated").assert_stdout("OK yes\n");
+    // A client still signing with A works during the rotation too.
+    let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+    let get = protocol_v2::encode(
+        3,
+        &Message::Get { key: b"rotated" },
+        Some((&key_a(), now_ms())),
+    )
+    .unwrap();
+    let r = reply(&s, c.addr(0), &get).expect("A still accepted");
+    assert_eq!(
+        protocol_v2::decode(&r).unwrap().message.opcode(),
+        opcode::VALUE
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisor_spawns_keyed_servers_from_cluster_toml() {
+    let ip = loopback_ip();
+    let ports = free_ports(ip, 2);
+    let dir = tempfile::tempdir().unwrap();
+    key_file(dir.path(), "keys", &format!("1 {SECRET_A}\n"));
+    let mut toml = String::from("[defaults]\nkey_file = \"keys\"\n");
+    for port in &ports {
+        toml.push_str(&format!(
+            "[[server]]\nip = \"{ip}\"\nport = {port}\nspawn = true\n"
+        ));
+    }
+    let path = dir.path().join("cluster.toml");
+    std::fs::write(&path, toml).unwrap();
+    let config = ClusterConfig::load(&path).unwrap();
+    assert_eq!(config.defaults.key_file, Some(dir.path().join("keys")));
+    let sup = Supervisor::start(Arc::new(config.clone()), Launcher::new(SERVER, vec![]));
+    assert!(sup.wait_started(Duration::from_secs(10)).await);
+    for i in 0..2 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sup.statuses()[i].state != ServerState::Up {
+            assert!(Instant::now() < deadline, "{:#?}", sup.events());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let client = Client::new(config).with_timeout(Duration::from_secs(2));
+    assert!(client.key().is_some());
+    let o = QuorumOptions::default();
+    client.put(b"tui", b"ok", o).await.unwrap();
+    assert_eq!(client.get(b"tui", o).await.unwrap(), b"ok");
+    // The spawned servers do have the key: an unsigned get is refused.
+    let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+    let unsigned = protocol_v2::encode(4, &Message::Get { key: b"tui" }, None).unwrap();
+    let addr = SocketAddrV4::new(ip, ports[0]);
+    assert_unauthenticated(&s, addr, &unsigned, 4, "unsigned to a spawned server");
+    sup.shutdown().await;
+}
+
+#[test]
+fn a_bad_key_file_stops_the_server_and_the_client() {
+    let c = Cluster::with_toml(&[1], "key_file = \"missing\"");
+    let out = c.client(&["get", "--", "k"]);
+    assert_ne!(out.code, Some(0), "{out}");
+    assert!(out.stderr.contains("key_file"), "{out}");
+    let bad = key_file(c.dir.path(), "bad", "1 abc\n");
+    let mut cmd = clean_command(SERVER, c.dir.path());
+    cmd.env(dkvs::limits::KEY_FILE_ENV, &bad)
+        .arg(c.ip.to_string())
+        .arg(c.port(0).to_string());
+    let out = run(&mut cmd, RUN_LIMIT);
+    assert_eq!(out.code, Some(3), "{out}");
+    assert!(out.stderr.contains("line 1"), "{out}");
+    assert!(
+        !out.stderr.contains("abc"),
+        "the secret is never printed: {out}"
+    );
+}
