@@ -118,12 +118,18 @@ fn counts_like_winner(trace: &Trace, r: &ReplicaTrace) -> bool {
     }
 }
 
-fn reply_short(reply: Option<&Reply>) -> String {
-    match reply {
+/// A replica's reply in a verdict's explanation, with its version when it
+/// answered in v2 (so a stale reply shows why it did not count).
+fn reply_short(r: &ReplicaTrace) -> String {
+    let text = match &r.reply {
         None => "no answer yet".into(),
         Some(Reply::Timeout) => "timed out".into(),
         Some(Reply::Value(v)) => format!("\"{}\"", printable(v, 12)),
         Some(other) => other.to_string(),
+    };
+    match (r.dialect, r.version) {
+        (Some(Dialect::V2), Some(v)) => format!("{text} {}", version_text(v)),
+        _ => text,
     }
 }
 
@@ -214,7 +220,7 @@ pub fn quorum_explanation(trace: &Trace) -> String {
                 "{}, {}, {}{}",
                 ordinal(i + 1),
                 short_addr(&r.addr, &first),
-                reply_short(r.reply.as_ref()),
+                reply_short(r),
                 if counts_like_winner(trace, r) {
                     " too late"
                 } else {
@@ -237,10 +243,17 @@ pub fn quorum_explanation(trace: &Trace) -> String {
             "{name}={needed}: {} of {needed} so far, waiting{others}",
             trace.best_tally()
         ),
-        Verdict::Reached => format!(
-            "{name}={needed} reached with {}{after}{others}",
-            with.join(", ")
-        ),
+        Verdict::Reached => {
+            // The version a v2 get agreed on.
+            let at = match (trace.kind, trace.version) {
+                (OpKind::Get, Some(v)) => format!(" at {}", version_text(v)),
+                _ => String::new(),
+            };
+            format!(
+                "{name}={needed} reached with {}{at}{after}{others}",
+                with.join(", ")
+            )
+        }
         Verdict::Failed(Failure::NotFound) => format!(
             "not found: {} servers said so, {name}={needed} needed ({}){others}",
             with.len(),
@@ -653,6 +666,7 @@ pub fn percent(fraction: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::Version;
 
     #[test]
     fn small_helpers() {
@@ -673,5 +687,111 @@ mod tests {
         assert_eq!(age(Duration::from_secs(300)), "5 min ago");
         assert_eq!(percent(0.5), "50.0%");
         assert_eq!(error_line("x"), "ERROR: x");
+    }
+
+    /// A v2 get of `k` on three servers: two agree on the new version, the
+    /// third answered an older one and was sent the new one by read repair.
+    fn stale_get() -> (Trace, Version, Version) {
+        use crate::quorum::Quorum;
+        let new = Version {
+            timestamp: crate::hlc::pack(1_700_000_000_005, 0),
+            writer: 0x09,
+        };
+        let old = Version {
+            timestamp: crate::hlc::pack(1_700_000_000_000, 1),
+            writer: 0x07,
+        };
+        let replicas = (0..3u16)
+            .map(|i| {
+                let addr = SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 1234 + i);
+                let mut r = ReplicaTrace::new(usize::from(i), addr, usize::from(i), 1);
+                let stale = i == 2;
+                r.reply = Some(Reply::Value(if stale { b"old" } else { b"new" }.to_vec()));
+                r.latency = Some(Duration::from_micros(300 + 100 * u64::from(i)));
+                r.counted = !stale;
+                r.dialect = Some(Dialect::V2);
+                r.version = Some(if stale { old } else { new });
+                r.repair = stale.then_some(new);
+                r
+            })
+            .collect();
+        let trace = Trace {
+            kind: OpKind::Get,
+            key: b"k".to_vec(),
+            written: None,
+            quorum: Quorum { n: 3, w: 2, r: 2 },
+            replicas,
+            verdict: Verdict::Reached,
+            value: Some(b"new".to_vec()),
+            decided_after: Some(Duration::from_micros(400)),
+            finished: true,
+            version: Some(new),
+        };
+        (trace, new, old)
+    }
+
+    /// The trace shows each replica's version, the repair sent to the
+    /// stale one, and the agreed version in the verdict (issue 7 item 4).
+    #[test]
+    fn trace_shows_versions_and_repairs() {
+        let (trace, new, old) = stale_get();
+        let (new, old) = (version_text(new), version_text(old));
+        assert_eq!(new, "v1700000000005.0/000009");
+        assert_eq!(old, "v1700000000000.1/000007");
+        let lines: Vec<String> = trace
+            .replicas
+            .iter()
+            .map(|r| replica_line(&trace, r))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                format!(
+                    "  [1] 127.0.0.1:1234        node 1 #0     value \"new\" {new}   0.30 ms  counted"
+                ),
+                format!(
+                    "  [2] 127.0.0.1:1235        node 1 #1     value \"new\" {new}   0.40 ms  counted"
+                ),
+                format!(
+                    "  [3] 127.0.0.1:1236        node 1 #2     value \"old\" {old}   0.50 ms  not counted, repair → {new}"
+                ),
+            ]
+        );
+        assert_eq!(
+            trace_verdict_line(&trace),
+            format!(
+                "OK new — R=2 reached with 127.0.0.1:1234, :1235 at {new} in 0.40 ms (3rd, :1236, \"old\" {old})"
+            )
+        );
+        // The repair itself, after the verdict.
+        let mut repair = trace.clone();
+        repair.kind = OpKind::Put;
+        repair.written = Some(b"new".to_vec());
+        repair.replicas.truncate(0);
+        repair.replicas.push(trace.replicas[2].clone());
+        repair.replicas[0].reply = Some(Reply::Stored);
+        repair.replicas[0].version = None;
+        repair.replicas[0].repair = None;
+        repair.replicas[0].counted = true;
+        assert_eq!(
+            repair_lines(&repair)[0],
+            format!("read repair of \"k\": value \"new\" {new} → 127.0.0.1:1236: done")
+        );
+    }
+
+    /// v1 replies show no version: the text is what it was before v2.
+    #[test]
+    fn v1_replies_show_no_version() {
+        let (mut trace, _, _) = stale_get();
+        trace.version = None;
+        for r in &mut trace.replicas {
+            r.dialect = Some(Dialect::V1);
+            r.repair = None;
+        }
+        assert!(!replica_line(&trace, &trace.replicas[2]).contains(" v1700"));
+        assert_eq!(
+            trace_verdict_line(&trace),
+            "OK new — R=2 reached with 127.0.0.1:1234, :1235 in 0.40 ms (3rd, :1236, \"old\")"
+        );
     }
 }
