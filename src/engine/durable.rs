@@ -10,12 +10,15 @@
 //!   anything else is foreign and refused, so dkvs never writes into (or
 //!   silently ignores) data it did not create;
 //! - `LOCK`: locked (`flock`) while a server uses the directory, so a second
-//!   server on the same directory is refused; it holds the owner's pid;
+//!   server on the same directory is refused; it holds the owner's pid. It
+//!   is created only once a read-only check found the directory empty or
+//!   dkvs's, so a refused foreign directory is left untouched;
 //! - `dkvs.redb`: the redb database, with a `data` table (key → record,
 //!   [`super::encode_record`]) and a `meta` table (format number, accounted
 //!   bytes, updated in the same transaction as the data);
 //! - `dkvs.wal`: the write-ahead log ([`super::wal`]): the puts since the
-//!   last checkpoint;
+//!   last checkpoint; created before `dkvs.created` and never deleted, so
+//!   a missing log in a directory that held data is an error;
 //! - `dkvs.created`: written once the database exists, so that a database
 //!   file that later goes missing is an error, never a silent empty start.
 //!
@@ -24,7 +27,9 @@
 //! and the transaction is committed without a sync. A checkpoint (an empty
 //! synced redb commit, then the log emptied) runs every
 //! [`CHECKPOINT_EVERY`], at [`CHECKPOINT_BYTES`] of log and when the engine
-//! is dropped; opening replays the log onto the last checkpoint. An I/O
+//! is dropped — but only when opening finished and the log is intact: a
+//! failed start leaves the log for the next one. Opening replays the log
+//! onto the last checkpoint. An I/O
 //! error (a full disk) refuses the batch; one inside redb also reopens the
 //! database and replays the log, so that what was stored stays readable.
 
@@ -265,9 +270,11 @@ impl DurableEngine {
         let db = open_db(&dir, options.cache)?;
         // The log is created (and its directory entry synced) before the
         // marker that makes a missing log an error is written by `init_db`.
+        Wal::create_if_missing(&dir)
+            .map_err(|e| err(format_args!("cannot create {}", wal_path.display()), e))?;
+        let (keys, used) = init_db(&db, &dir)?;
         let (wal, entries, cut) = Wal::open(&dir)
             .map_err(|e| err(format_args!("cannot read {}", wal_path.display()), e))?;
-        let (keys, used) = init_db(&db, &dir)?;
         let engine = DurableEngine {
             report: OpenReport {
                 keys,

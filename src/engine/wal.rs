@@ -126,6 +126,22 @@ impl Wal {
         ))
     }
 
+    /// Creates an empty log in `dir` when there is none, and fsyncs the
+    /// directory so that its entry is durable. Nothing changes when the log
+    /// exists.
+    pub fn create_if_missing(dir: &Path) -> io::Result<()> {
+        let path = dir.join(WAL_FILE);
+        if path.exists() {
+            return Ok(());
+        }
+        OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)?
+            .sync_all()?;
+        File::open(dir)?.sync_all()
+    }
+
     /// Bytes in the log.
     pub fn len(&self) -> u64 {
         self.len
