@@ -870,3 +870,93 @@ fn damage_in_the_middle_of_the_log_is_one_clear_error() {
     start_fails(&c, &data, "damaged at byte 0");
     assert_eq!(std::fs::read(&wal).unwrap(), bytes, "the log is unchanged");
 }
+
+/// A new data directory (with missing parents) is made durable: the parent
+/// of each directory created is fsynced after its `mkdir`, and the
+/// directory itself is fsynced after `dkvs.wal` is created and before the
+/// `dkvs.created` marker is put in place (checked with `strace -y` on a
+/// server started under it).
+#[test]
+fn a_new_data_directory_and_its_log_are_fsynced_in_their_parents() {
+    let strace = Path::new("/usr/bin/strace");
+    if !strace.exists() {
+        eprintln!("SKIPPED: /usr/bin/strace is not installed (apt-get install strace)");
+        return;
+    }
+    let c = Cluster::new(&[1]);
+    let root = c.dir.path().canonicalize().unwrap();
+    let data = root.join("a").join("b").join("data");
+    let trace = root.join("strace-start.txt");
+    let (ip, port, _) = c.servers[0];
+    let mut procs = Procs::new();
+    let mut cmd = clean_command(strace.to_str().unwrap(), c.dir.path());
+    cmd.args(["-f", "-qq", "-y", "-s", "256", "-e"])
+        .arg("trace=mkdir,mkdirat,openat,rename,renameat,renameat2,fsync,fdatasync")
+        .arg("-o")
+        .arg(&trace)
+        .arg("--")
+        .arg(SERVER)
+        .args(durable(&data, "always", &[]))
+        .arg(ip.to_string())
+        .arg(port.to_string())
+        .stderr(std::process::Stdio::null());
+    let st = procs.spawn("strace", &mut cmd);
+    let s = socket();
+    let serving = eventually(Duration::from_secs(10), || {
+        udp_request(&s, c.addr(0), b"probe", Duration::from_millis(100)).is_some()
+            || procs.try_status(st).is_some()
+    });
+    if procs.try_status(st).is_some() {
+        eprintln!("SKIPPED: strace could not run the server");
+        return;
+    }
+    assert!(serving, "the server did not start under strace");
+    // The server's pid is in its LOCK file; stopping it ends strace.
+    let pid: u32 = std::fs::read_to_string(data.join("LOCK"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    send_sigterm(pid);
+    let _ = procs.terminate_wait(st, Duration::from_secs(5));
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let position = |from: usize, what: &dyn Fn(&str) -> bool| {
+        lines
+            .iter()
+            .skip(from)
+            .position(|l| what(l))
+            .map(|p| p + from)
+    };
+    let fsync_of = |dir: &Path| {
+        let tag = format!("<{}>)", dir.display());
+        move |l: &str| l.contains("fsync(") && l.contains(&tag) && l.contains("= 0")
+    };
+    for created in [root.join("a"), root.join("a/b"), data.clone()] {
+        let shown = format!("\"{}\"", created.display());
+        let made = position(0, &|l| {
+            l.contains("mkdir") && l.contains(&shown) && l.contains("= 0")
+        })
+        .unwrap_or_else(|| panic!("no mkdir of {shown}:\n{text}"));
+        let parent = created.parent().unwrap();
+        assert!(
+            position(made, &fsync_of(parent)).is_some(),
+            "{} not fsynced after creating {shown}:\n{text}",
+            parent.display()
+        );
+    }
+    let wal = format!("{}/dkvs.wal\"", data.display());
+    let created_wal = position(0, &|l| {
+        l.contains("openat(") && l.contains(&wal) && l.contains("O_CREAT")
+    })
+    .unwrap_or_else(|| panic!("dkvs.wal not created:\n{text}"));
+    let marker = position(created_wal, &|l| {
+        l.contains("rename") && l.contains("dkvs.created.tmp")
+    })
+    .unwrap_or_else(|| panic!("dkvs.created not written after the log:\n{text}"));
+    let synced = position(created_wal, &fsync_of(&data));
+    assert!(
+        synced.is_some_and(|at| at < marker),
+        "the data directory was not fsynced between creating dkvs.wal and writing dkvs.created:\n{text}"
+    );
+}
