@@ -1441,6 +1441,36 @@ mod tests {
         (parse_servers_txt(&lines, "t").unwrap(), stops)
     }
 
+    /// A client with a key signs the v2 request (a valid trailer, same id
+    /// and message) and plans no v1 request; in v1 mode it cannot ask.
+    #[test]
+    fn a_client_with_a_key_signs_and_never_plans_v1() {
+        let key = v2::AuthKey::new(4, &[7u8; 32]).unwrap();
+        let config = parse_servers_txt("127.0.0.1 1234 1\n", "t").unwrap();
+        let client = Client::new(config).with_key(Some(key.clone()));
+        assert_eq!(client.key().map(AuthKey::id), Some(4));
+        let v = Version {
+            timestamp: 5,
+            writer: 1,
+        };
+        let plan = client
+            .sign(Plan::put(b"k", b"a\0b", Some(v), false))
+            .unwrap();
+        assert_eq!(plan.v1, None);
+        let signed = plan.v2.unwrap();
+        let now = crate::hlc::Clock::now_ms(&crate::hlc::SystemClock);
+        let trailer = v2::verify(&signed, &[key], now, 60_000).unwrap();
+        assert_eq!(trailer.key_id, 4);
+        let frame = v2::decode(&signed).unwrap();
+        assert_eq!(frame.id, plan.id);
+        assert!(matches!(frame.message, Message::Put { value: b"a\0b", .. }));
+        let v1 = client.clone().with_protocol(ProtocolMode::V1);
+        assert!(v1.sign(Plan::get(b"k", false)).is_err());
+        // Without a key, plans are unchanged.
+        let plain = Client::new(parse_servers_txt("127.0.0.1 1234 1\n", "t").unwrap());
+        assert!(plain.sign(Plan::get(b"k", true)).unwrap().v1.is_some());
+    }
+
     /// Which protocol each server is spoken to in, and what each plan
     /// carries.
     #[test]

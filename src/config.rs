@@ -95,7 +95,8 @@ pub struct Defaults {
     pub timeout_ms: u64,
     /// `key_file`: the key file that authenticates the cluster's datagrams
     /// (`docs/SECURITY.md`); relative to the `cluster.toml`'s directory once
-    /// [`ClusterConfig::load`] has resolved it.
+    /// [`ClusterConfig::load`] has resolved it, and replaced by
+    /// `DKVS_KEY_FILE` when that is set (for a `servers.txt` too).
     pub key_file: Option<PathBuf>,
     /// The keys of `key_file`, read by [`ClusterConfig::load`] (clients
     /// sign with the first; spawned servers get the file).
@@ -224,10 +225,16 @@ impl ClusterConfig {
                 *dir = base.join(&*dir);
             }
         }
-        if let Some(file) = &mut config.defaults.key_file {
-            if file.is_relative() {
-                *file = base.join(&*file);
-            }
+        if let Some(file) = &mut config.defaults.key_file
+            && file.is_relative()
+        {
+            *file = base.join(&*file);
+        }
+        // DKVS_KEY_FILE overrides the file's key_file (as an option would).
+        if let Some(env) = std::env::var_os(crate::limits::KEY_FILE_ENV).filter(|p| !p.is_empty()) {
+            config.defaults.key_file = Some(PathBuf::from(env));
+        }
+        if let Some(file) = &config.defaults.key_file {
             let keys = AuthConfig::load(file)
                 .map_err(|m| ConfigError::new(&name, None, Some("key_file"), m))?;
             config.defaults.keys = Some(keys);

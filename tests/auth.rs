@@ -145,6 +145,13 @@ fn signed_client_works_unsigned_client_fails() {
     let out = run(&mut cmd, RUN_LIMIT);
     assert_ne!(out.code, Some(0), "{out}");
     c.get(&[], "colour").assert_fail(4);
+    // The servers.txt with the key in DKVS_KEY_FILE (relative to the cwd).
+    let mut cmd = clean_command(CLIENT, c.dir.path());
+    cmd.env(dkvs::config::SERVERS_ENV, &plain)
+        .env(dkvs::limits::KEY_FILE_ENV, "keys")
+        .args(["put", "--", "colour", "green"]);
+    run(&mut cmd, RUN_LIMIT).assert_stdout("OK\n");
+    c.get(&[], "colour").assert_stdout("OK green\n");
 }
 
 #[test]
