@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use tokio::net::UdpSocket;
 
-use crate::client::Client;
+use crate::client::{Client, ProtocolMode};
 use crate::protocol::{self, GetReply, PutReply};
 use crate::quorum::QuorumOptions;
 use crate::trace::{Failure, Verdict};
@@ -225,6 +225,15 @@ pub enum Target {
 }
 
 impl Target {
+    /// The same target, the ring spoken to in protocol `mode` (v1 only, or
+    /// v2 with the v1 fallback); a direct target is v1 datagrams already.
+    pub fn with_protocol(self, mode: ProtocolMode) -> Target {
+        match self {
+            Target::Ring(client, options) => Target::Ring(client.with_protocol(mode), options),
+            direct @ Target::Direct(_) => direct,
+        }
+    }
+
     /// How the report names the target.
     pub fn describe(&self) -> String {
         match self {
@@ -322,6 +331,42 @@ impl Report {
         } else {
             self.latency_us.value_at_quantile(q)
         }
+    }
+
+    /// A Markdown table comparing runs, one row per `(label, report)`:
+    /// in flight, operations per second, p50 and p99 latency, failures
+    /// (timeouts and errors), then each row's throughput and p99 relative
+    /// to the first row's.
+    pub fn side_by_side(rows: &[(&str, &Report)]) -> String {
+        let mut out = String::from(
+            "| run | in flight | ops/s | p50 (µs) | p99 (µs) | failed | ops/s vs first | p99 vs first |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        let first = rows
+            .first()
+            .map(|(_, r)| (r.ops_per_sec(), r.latency(0.99)));
+        for (label, r) in rows {
+            let (ops, p99) = (r.ops_per_sec(), r.latency(0.99));
+            let relative = |now: f64, then: f64| {
+                if then > 0.0 {
+                    format!("{:+.1}%", (now / then - 1.0) * 100.0)
+                } else {
+                    "—".to_string()
+                }
+            };
+            let (ops_rel, p99_rel) = match first {
+                Some((ops0, p990)) => (relative(ops, ops0), relative(p99 as f64, p990 as f64)),
+                None => ("—".into(), "—".into()),
+            };
+            let _ = writeln!(
+                out,
+                "| {label} | {} | {ops:.0} | {} | {p99} | {} | {ops_rel} | {p99_rel} |",
+                r.driver.concurrency,
+                r.latency(0.5),
+                r.timeouts + r.errors,
+            );
+        }
+        out
     }
 
     /// Human-readable report (several lines).
@@ -741,6 +786,61 @@ async fn ring_op(client: &Client, options: QuorumOptions, op: &Op, value: &[u8])
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A report of `ops` stored puts in one second, every one at `us` µs.
+    fn report(ops: u64, us: u64, concurrency: usize) -> Report {
+        let mut latency_us = Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        latency_us.record_n(us, ops).unwrap();
+        Report {
+            target: "t".into(),
+            workload: Workload {
+                keys: 10,
+                distribution: Distribution::Uniform,
+                value_size: 1,
+                get_ratio: 0.0,
+                fill: false,
+                seed: 1,
+            },
+            driver: Driver {
+                concurrency,
+                stop: Stop::Requests(ops),
+                rate: None,
+                timeout: Duration::from_secs(1),
+                progress: false,
+            },
+            elapsed: Duration::from_secs(1),
+            hits: 0,
+            misses: 0,
+            stored: ops,
+            timeouts: 0,
+            errors: 1,
+            latency_us,
+        }
+    }
+
+    #[test]
+    fn side_by_side_compares_with_the_first_row() {
+        let (v1, v2) = (report(1000, 100, 16), report(900, 120, 16));
+        let table = Report::side_by_side(&[("v1", &v1), ("v2", &v2)]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 4, "{table}");
+        assert_eq!(
+            lines[2],
+            "| v1 | 16 | 1000 | 100 | 100 | 1 | +0.0% | +0.0% |"
+        );
+        assert_eq!(
+            lines[3],
+            "| v2 | 16 | 900 | 120 | 120 | 1 | -10.0% | +20.0% |"
+        );
+        assert_eq!(Report::side_by_side(&[]).lines().count(), 2);
+    }
+
+    #[test]
+    fn a_direct_target_keeps_its_protocol() {
+        let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1);
+        let target = Target::Direct(addr).with_protocol(ProtocolMode::V1);
+        assert!(matches!(target, Target::Direct(a) if a == addr));
+    }
 
     #[test]
     fn keys_are_sixteen_bytes_and_distinct() {
