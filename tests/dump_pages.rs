@@ -6,6 +6,8 @@
 //!   keys (tombstones) left out as v1 leaves them out;
 //! - a ring with one v1-only server (a SPEC §1–§8 server that answers v2
 //!   with the empty refusal) still dumps, through `dkvs-dump-ring`;
+//! - through a fault proxy that loses, duplicates and reorders datagrams,
+//!   pages are resent and the listing is still the v1 dump's;
 //! - the v1-only protocol mode reads with the v1 dump only.
 
 mod common;
@@ -146,4 +148,46 @@ fn v1_mode_reads_with_the_v1_dump_only() {
         vec![(None, b"storing 1 key-value pairs:\nk --> v\n".to_vec())]
     );
     assert_eq!(*seen.lock().unwrap(), vec![Vec::<u8>::new()]);
+}
+
+/// Through a proxy that loses, duplicates and reorders 15 % of datagrams
+/// each way, small pages are resent until answered (late copies of earlier
+/// pages are told apart by their request id): the same listing.
+#[test]
+fn pages_are_resent_through_loss_duplication_and_reordering() {
+    use dkvs::fault_proxy::{Direction, FaultConfig, FaultProxy, Faults};
+    let pairs: Vec<(String, String)> = (0..1000)
+        .map(|i| (format!("p{i:04}"), format!("v{i}")))
+        .collect();
+    let refs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut c = Cluster::new(&[1]);
+    c.start_with(0, &refs);
+    let v1 = udp_dump(c.addr(0), Duration::from_secs(2));
+    let faults = Faults {
+        drop: 0.15,
+        duplicate: 0.15,
+        reorder: 0.15,
+        ..Faults::NONE
+    };
+    let rt = runtime();
+    let reply = rt.block_on(async {
+        let listen = std::net::SocketAddrV4::new(*c.addr(0).ip(), 0);
+        let proxy = FaultProxy::builder(listen, c.addr(0))
+            .faults(FaultConfig::on(Direction::Both, faults))
+            .start()
+            .await
+            .unwrap();
+        let options = DumpOptions {
+            page_limit: 25,
+            ..DumpOptions::new(Duration::from_secs(2), Duration::from_millis(200))
+        };
+        let reply = dump_paged(proxy.local_addr(), options).await;
+        println!("proxy: {:?}", proxy.stop().await);
+        reply.unwrap()
+    });
+    let got: Vec<Vec<u8>> = reply.received.into_iter().map(|(_, d)| d).collect();
+    assert!(got == v1, "the listings differ");
 }
