@@ -14,6 +14,7 @@ complete -c dkvs-bench -s r -d 'Read quorum for ring operations' -r
 complete -c dkvs-bench -l seed -d 'Seed of the key and operation choices' -r
 complete -c dkvs-bench -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-bench -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-bench -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
 complete -c dkvs-bench -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
 always\t''
 never\t''"

@@ -41,7 +41,7 @@ _dkvs__client() {
 
     case "${cmd}" in
         dkvs__client)
-            opts="-n -w -r -s -t -v -q -h -V --json --config --servers --timeout --verbose --quiet --color --help --version get put del cat substr find"
+            opts="-n -w -r -s -t -v -q -h -V --json --config --servers --timeout --key-file --verbose --quiet --color --help --version get put del cat substr find"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -79,6 +79,10 @@ _dkvs__client() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -91,7 +95,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__cat)
-            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -126,6 +130,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -141,7 +149,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__del)
-            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -176,6 +184,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -191,7 +203,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__find)
-            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -226,6 +238,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -241,7 +257,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__get)
-            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -279,6 +295,10 @@ _dkvs__client() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -291,7 +311,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__put)
-            opts="-n -w -r -s -t -v -q -h --value-file --json --config --servers --timeout --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --value-file --json --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -333,6 +353,10 @@ _dkvs__client() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -345,7 +369,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__substr)
-            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -380,6 +404,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_dkvs_client_global_optspecs
-    string join \n n= w= r= json s/servers= t/timeout= v/verbose q/quiet color= h/help V/version
+    string join \n n= w= r= json s/servers= t/timeout= key-file= v/verbose q/quiet color= h/help V/version
 end
 
 function __fish_dkvs_client_needs_command
@@ -29,6 +29,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s w -d 'Write quo
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -48,6 +49,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s w -d 'Wr
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -61,6 +63,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s w -d 'Wr
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -73,6 +76,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s w -d 'Wr
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -85,6 +89,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s w -d 'Wr
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -97,6 +102,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s w -d 
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -109,6 +115,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s w -d 'W
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
 always\t''
 never\t''"

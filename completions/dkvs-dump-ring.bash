@@ -23,7 +23,7 @@ _dkvs__dump__ring() {
 
     case "${cmd}" in
         dkvs__dump__ring)
-            opts="-s -t -v -q -h -V --idle --config --servers --timeout --verbose --quiet --color --help --version"
+            opts="-s -t -v -q -h -V --idle --config --servers --timeout --key-file --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -50,6 +50,10 @@ _dkvs__dump__ring() {
                     return 0
                     ;;
                 -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

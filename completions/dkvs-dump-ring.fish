@@ -1,6 +1,7 @@
 complete -c dkvs-dump-ring -l idle -d 'After the first datagram of a dump, how long to wait for the next one (ms)' -r
 complete -c dkvs-dump-ring -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-dump-ring -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-dump-ring -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
 complete -c dkvs-dump-ring -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
 always\t''
 never\t''"

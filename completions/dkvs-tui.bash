@@ -23,7 +23,7 @@ _dkvs__tui() {
 
     case "${cmd}" in
         dkvs__tui)
-            opts="-s -t -v -q -h -V --shell --no-echo --config --servers --timeout --verbose --quiet --color --help --version"
+            opts="-s -t -v -q -h -V --shell --no-echo --config --servers --timeout --key-file --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -46,6 +46,10 @@ _dkvs__tui() {
                     return 0
                     ;;
                 -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -34,6 +34,13 @@ pub struct ClusterArgs {
     #[arg(short = 't', long = "timeout", value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000), global = true)]
     pub timeout_ms: Option<u64>,
 
+    /// Sign every request with the first key of FILE (`<id> <hex secret>`
+    /// per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else
+    /// key_file of cluster.toml]
+    // DKVS_KEY_FILE is read by `ClusterConfig::load`, like DKVS_SERVERS.
+    #[arg(long = "key-file", value_name = "FILE", global = true)]
+    pub key_file: Option<PathBuf>,
+
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -86,7 +93,11 @@ pub fn no_color_env() -> bool {
 impl ClusterArgs {
     /// Loads the configuration these options point at.
     pub fn load(&self) -> Result<ClusterConfig, ConfigError> {
-        ClusterConfig::locate(self.servers.as_deref())
+        let mut config = ClusterConfig::locate(self.servers.as_deref())?;
+        if let Some(file) = &self.key_file {
+            config.use_key_file(file.clone())?;
+        }
+        Ok(config)
     }
 
     /// The deadline: the option, else the configuration's.

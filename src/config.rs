@@ -234,13 +234,27 @@ impl ClusterConfig {
         if let Some(env) = std::env::var_os(crate::limits::KEY_FILE_ENV).filter(|p| !p.is_empty()) {
             config.defaults.key_file = Some(PathBuf::from(env));
         }
-        if let Some(file) = &config.defaults.key_file {
-            let keys = AuthConfig::load(file)
-                .map_err(|m| ConfigError::new(&name, None, Some("key_file"), m))?;
-            config.defaults.keys = Some(keys);
-        }
         config.source = Some(path.to_path_buf());
+        if let Some(file) = config.defaults.key_file.take() {
+            config.use_key_file(file)?;
+        }
         Ok(config)
+    }
+
+    /// Makes `path` the cluster's key file and reads its keys (the
+    /// `key_file` of `cluster.toml`, `DKVS_KEY_FILE` or `--key-file`); an
+    /// unusable file is an error about the `key_file` field.
+    pub fn use_key_file(&mut self, path: PathBuf) -> Result<(), ConfigError> {
+        let keys = AuthConfig::load(&path).map_err(|m| {
+            let file = self
+                .source
+                .as_ref()
+                .map_or_else(|| path.display().to_string(), |s| s.display().to_string());
+            ConfigError::new(&file, None, Some("key_file"), m)
+        })?;
+        self.defaults.key_file = Some(path);
+        self.defaults.keys = Some(keys);
+        Ok(())
     }
 
     /// Finds and reads the configuration: `explicit` (from an option or

@@ -286,6 +286,13 @@ pub struct LimitArgs {
     /// (the kernel caps it at net.core.rmem_max) [default: 4M]
     #[arg(long = "recv-buffer", value_name = "BYTES", value_parser = parse_size)]
     pub recv_buffer: Option<u64>,
+    /// Accept only requests signed with a key of FILE (`<id> <hex secret>`
+    /// per line; v1 and unsigned v2 are refused; see docs/SECURITY.md)
+    /// [default: $DKVS_KEY_FILE]
+    // DKVS_KEY_FILE is read by `server::serve_until_signal`, not by clap,
+    // so that an empty variable counts as unset.
+    #[arg(long = "key-file", value_name = "FILE")]
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 /// Parses a CIDR option value; `none` is `None` (an empty list).
@@ -298,6 +305,11 @@ pub fn parse_net(s: &str) -> Result<Option<Cidr>, String> {
 }
 
 impl LimitArgs {
+    /// The keys of `--key-file`, if given.
+    pub fn auth(&self) -> Result<Option<AuthConfig>, String> {
+        self.key_file.as_deref().map(AuthConfig::load).transpose()
+    }
+
     /// The limits these options ask for, defaults for the others.
     pub fn limits(&self) -> Limits {
         let d = Limits::default();

@@ -68,11 +68,20 @@ fn hello_answered(addr: SocketAddrV4, limit: Duration) -> bool {
 /// Starts server `i` of `cluster` with `DKVS_KEY_FILE=keys` and waits until
 /// it answers HELLO (a keyed server drops the harness's v1 probe).
 fn start_keyed(cluster: &mut Cluster, i: usize, keys: &Path) -> usize {
+    start_keyed_by(cluster, i, keys, false)
+}
+
+/// [`start_keyed`], with `--key-file` instead of the variable when `flag`.
+fn start_keyed_by(cluster: &mut Cluster, i: usize, keys: &Path, flag: bool) -> usize {
     let (ip, port, _) = cluster.servers[i];
     let err = cluster.dir.path().join(format!("server-{i}.err"));
     let mut cmd = clean_command(SERVER, cluster.dir.path());
-    cmd.env(dkvs::limits::KEY_FILE_ENV, keys)
-        .arg(ip.to_string())
+    if flag {
+        cmd.arg("--key-file").arg(keys);
+    } else {
+        cmd.env(dkvs::limits::KEY_FILE_ENV, keys);
+    }
+    cmd.arg(ip.to_string())
         .arg(port.to_string())
         .stderr(std::fs::File::create(&err).unwrap());
     let handle = cluster
@@ -243,7 +252,8 @@ fn rejected_datagrams_and_the_server_keeps_serving() {
 fn key_rotation_server_accepts_both_client_signs_with_the_new_one() {
     // Step (1) done: the server signs with A and accepts B; step (2): the
     // client's file lists B first (A still accepted for older clients).
-    let mut c = Cluster::with_toml(&[1, 1], "key_file = \"client-keys\"");
+    // Both given with --key-file this time.
+    let mut c = Cluster::new(&[1, 1]);
     let server_keys = key_file(
         c.dir.path(),
         "server-keys",
@@ -251,10 +261,12 @@ fn key_rotation_server_accepts_both_client_signs_with_the_new_one() {
     );
     key_file(c.dir.path(), "client-keys", &format!("2 {SECRET_B}\n"));
     for i in 0..2 {
-        start_keyed(&mut c, i, &server_keys);
+        start_keyed_by(&mut c, i, &server_keys, true);
     }
-    c.put_ok(&[], "rotated", "yes");
-    c.get(&[], "rotated").assert_stdout("OK yes\n");
+    let with_b = ["--key-file", "client-keys"];
+    c.put_ok(&with_b, "rotated", "yes");
+    c.get(&with_b, "rotated").assert_stdout("OK yes\n");
+    assert_ne!(c.get(&[], "rotated").code, Some(0), "no key, no answer");
     // A client still signing with A works during the rotation too.
     let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
     let get = protocol_v2::encode(

@@ -5,13 +5,25 @@ use std::process::ExitCode;
 
 use dkvs::cli;
 use dkvs::cli_defs::server::Cli;
-use dkvs::server::ServeOptions;
+use dkvs::server::{Limits, ServeOptions};
 
 fn main() -> ExitCode {
     let cli: Cli = cli::parse_or_exit(false);
     cli.log.init_logging();
+    let auth = match cli.limits.auth() {
+        Ok(auth) => auth,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return ExitCode::from(dkvs::commands::exit::CONFIG);
+        }
+    };
     let options = match ServeOptions::new(cli.ip, cli.port, cli.pairs) {
-        Ok(o) => o.with_limits(cli.limits.limits()).with_storage(cli.storage),
+        Ok(o) => o
+            .with_limits(Limits {
+                auth,
+                ..cli.limits.limits()
+            })
+            .with_storage(cli.storage),
         Err(e) => {
             eprintln!("ERROR: {e}");
             eprintln!("Usage: dkvs-server [options] <IP> <PORT> [<key> <value>]...");
