@@ -23,8 +23,10 @@ use dkvs::client::Client;
 use dkvs::config::ClusterConfig;
 use dkvs::protocol_v2::{self, AuthKey, Message, Reason, feature, opcode};
 use dkvs::quorum::QuorumOptions;
-use dkvs::supervisor::{Launcher, ServerState, Supervisor};
+use dkvs::supervisor::{Launcher, SERVE_FLAG, ServerState, Supervisor};
 use dkvs::version::Version;
+
+const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");
 
 /// Secret of key A (id 1), as hex in key files.
 const SECRET_A: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -298,7 +300,9 @@ async fn supervisor_spawns_keyed_servers_from_cluster_toml() {
     std::fs::write(&path, toml).unwrap();
     let config = ClusterConfig::load(&path).unwrap();
     assert_eq!(config.defaults.key_file, Some(dir.path().join("keys")));
-    let sup = Supervisor::start(Arc::new(config.clone()), Launcher::new(SERVER, vec![]));
+    // The TUI's own hidden server mode, as `dkvs-tui` spawns it.
+    let launcher = Launcher::new(TUI, vec![SERVE_FLAG.into()]);
+    let sup = Supervisor::start(Arc::new(config.clone()), launcher);
     assert!(sup.wait_started(Duration::from_secs(10)).await);
     for i in 0..2 {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -337,5 +341,29 @@ fn a_bad_key_file_stops_the_server_and_the_client() {
     assert!(
         !out.stderr.contains("abc"),
         "the secret is never printed: {out}"
+    );
+}
+
+#[test]
+fn tui_serve_internal_takes_key_file() {
+    let mut c = Cluster::new(&[1]);
+    let keys = key_file(c.dir.path(), "keys", &format!("1 {SECRET_A}\n"));
+    let (ip, port, _) = c.servers[0];
+    let mut cmd = clean_command(TUI, c.dir.path());
+    cmd.arg(SERVE_FLAG)
+        .arg("--key-file")
+        .arg(&keys)
+        .arg(ip.to_string())
+        .arg(port.to_string());
+    c.procs.spawn("dkvs-tui --serve-internal", &mut cmd);
+    assert!(hello_answered(c.addr(0), READY_LIMIT));
+    let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+    let unsigned = protocol_v2::encode(6, &Message::Get { key: b"k" }, None).unwrap();
+    assert_unauthenticated(&s, c.addr(0), &unsigned, 6, "unsigned to --serve-internal");
+    let signed = protocol_v2::encode(7, &Message::Get { key: b"k" }, Some((&key_a(), now_ms())));
+    let r = reply(&s, c.addr(0), &signed.unwrap()).expect("signed get answered");
+    assert_eq!(
+        protocol_v2::decode(&r).unwrap().message.opcode(),
+        opcode::NOT_FOUND
     );
 }

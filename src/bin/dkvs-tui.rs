@@ -222,7 +222,7 @@ fn watch_signals(
 }
 
 /// The hidden server mode: `--serve-internal [-v]... [--data-dir DIR]
-/// [--sync POLICY] <IP> <PORT>` (the storage options come from
+/// [--sync POLICY] [--key-file FILE] <IP> <PORT>` (the storage options come from
 /// `cluster.toml`, see `Launcher`). Exits by
 /// itself if its parent disappears (e.g. `dkvs-tui` was SIGKILLed), so a
 /// crashed manager never leaves servers behind.
@@ -230,6 +230,7 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
     let mut verbose = 0u8;
     let mut positional = Vec::new();
     let mut storage = dkvs::engine::StorageArgs::default();
+    let mut key_file: Option<std::path::PathBuf> = None;
     let mut bad = false;
     let mut words = args.iter();
     while let Some(a) = words.next() {
@@ -238,6 +239,10 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
             Some("-vv") => verbose = verbose.saturating_add(2),
             Some("--data-dir") => match words.next() {
                 Some(dir) => storage.data_dir = Some(dir.into()),
+                None => bad = true,
+            },
+            Some("--key-file") => match words.next() {
+                Some(file) => key_file = Some(file.into()),
                 None => bad = true,
             },
             Some("--sync") => {
@@ -256,7 +261,7 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
     dkvs::logging::init(verbose);
     let usage = || {
         eprintln!(
-            "Usage: dkvs-tui {SERVE_FLAG} [-v] [--data-dir DIR] [--sync always|periodic|none] <IP> <PORT>"
+            "Usage: dkvs-tui {SERVE_FLAG} [-v] [--data-dir DIR] [--sync always|periodic|none] [--key-file FILE] <IP> <PORT>"
         );
         ExitCode::from(exit::USAGE)
     };
@@ -286,8 +291,21 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
             }
         }
     });
+    // Without --key-file, DKVS_KEY_FILE (how the supervisor passes
+    // cluster.toml's key_file) is read by `serve_until_signal`.
+    let auth = match key_file.as_deref().map(dkvs::limits::AuthConfig::load) {
+        Some(Err(e)) => {
+            eprintln!("ERROR: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+        Some(Ok(auth)) => Some(auth),
+        None => None,
+    };
     let options = match dkvs::server::ServeOptions::new(ip, port, Vec::new()) {
-        Ok(o) => o.with_storage(storage),
+        Ok(o) => o.with_storage(storage).with_limits(dkvs::server::Limits {
+            auth,
+            ..Default::default()
+        }),
         Err(e) => {
             eprintln!("ERROR: {e}");
             return ExitCode::from(exit::USAGE);
