@@ -14,7 +14,8 @@
 //! - **No unbounded waits.** Every process run ([`run`]), readiness probe
 //!   ([`wait_ready`]) and stop ([`Procs::terminate`]) has a time limit.
 //! - **A clean environment.** Child processes never inherit `DKVS_SERVERS`,
-//!   `DKVS_LOG` or `RUST_LOG` from the test runner ([`clean_command`]).
+//!   `DKVS_LOG`, `RUST_LOG`, `DKVS_KEY_FILE` or `NO_COLOR` from the test runner
+//!   ([`clean_command`]).
 //!
 //! Typical use:
 //!
@@ -122,7 +123,9 @@ pub fn clean_command(program: &str, dir: &Path) -> Command {
         .stdin(Stdio::null())
         .env_remove(dkvs::config::SERVERS_ENV)
         .env_remove("DKVS_LOG")
-        .env_remove("RUST_LOG");
+        .env_remove("RUST_LOG")
+        .env_remove("DKVS_KEY_FILE")
+        .env_remove("NO_COLOR");
     cmd
 }
 
