@@ -22,14 +22,14 @@ use crate::client::{
 };
 use crate::config::{ClusterConfig, ServerSpec};
 use crate::protocol::{self, MAX_DATAGRAM};
-use crate::protocol_v2::{self as v2, Dialect, EntryValue, Message, Reason};
+use crate::protocol_v2::{self as v2, AuthKey, Dialect, EntryValue, Message, Reason};
 use crate::ring::Ring;
 
 /// Entries asked for per DUMP page (a page also stops at one datagram).
 pub const PAGE_LIMIT: u16 = 512;
 
 /// How [`dump_paged`] reads one server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct DumpOptions {
     /// How long each page (and the v1 dump's first datagram) is waited for.
     pub first: Duration,
@@ -41,6 +41,9 @@ pub struct DumpOptions {
     pub page_limit: u16,
     /// [`ProtocolMode::V1`] reads with the v1 dump only.
     pub protocol: ProtocolMode,
+    /// Signs every request with this key (the cluster's first key); a
+    /// dump with a key never falls back to the unsigned v1 dump.
+    pub key: Option<AuthKey>,
 }
 
 impl DumpOptions {
@@ -52,19 +55,34 @@ impl DumpOptions {
             retry: RetryPolicy::DEFAULT,
             page_limit: PAGE_LIMIT,
             protocol: ProtocolMode::Auto,
+            key: None,
         }
     }
 }
 
 /// Asks every server of `config` for its contents, all at once, waiting up to
-/// `first` for a first datagram and `idle` between datagrams (see
-/// [`dump_all_with`]).
+/// `first` for a first datagram and `idle` between datagrams, signing with
+/// the cluster's key when it has one (see [`dump_all_with`]).
 pub async fn dump_all(
     config: &ClusterConfig,
     first: Duration,
     idle: Duration,
 ) -> Vec<io::Result<DumpReply>> {
-    dump_all_with(config, DumpOptions::new(first, idle)).await
+    let options = DumpOptions {
+        key: signer(config),
+        ..DumpOptions::new(first, idle)
+    };
+    dump_all_with(config, options).await
+}
+
+/// The key that signs a cluster's requests: the first of its key file.
+pub fn signer(config: &ClusterConfig) -> Option<AuthKey> {
+    config
+        .defaults
+        .keys
+        .as_ref()
+        .and_then(|k| k.signer())
+        .cloned()
 }
 
 /// Asks every server of `config` for its contents, all at once, each with
@@ -76,6 +94,7 @@ pub async fn dump_all_with(
     let mut tasks = tokio::task::JoinSet::new();
     for (index, server) in config.servers.iter().enumerate() {
         let addr = server.addr();
+        let options = options.clone();
         tasks.spawn(async move { (index, dump_paged(addr, options).await) });
     }
     let mut replies: Vec<Option<io::Result<DumpReply>>> =
@@ -180,14 +199,17 @@ fn write_datagram(out: &mut impl Write, prefix: &str, datagram: &[u8]) -> io::Re
 /// rest of that wait. A server that refuses the dump as forbidden gets the
 /// reply of a v1 dump from outside `--allow-dump`: nothing. A page that
 /// stays unanswered after the first is an error (the listing would be
-/// partial). Datagrams from other addresses are kept, as in
+/// partial). With a key, requests are signed and nothing falls back to
+/// v1 (DECISIONS #65): a server that would need it prints its header
+/// only. Datagrams from other addresses are kept, as in
 /// [`dump_server`], and never extend a wait.
 pub async fn dump_paged(addr: SocketAddrV4, options: DumpOptions) -> io::Result<DumpReply> {
     if options.protocol == ProtocolMode::V1 {
         return dump_server(addr, options.first, options.idle).await;
     }
     let started = Instant::now();
-    let mut pager = Pager::open(addr, options)?;
+    let signed = options.key.is_some();
+    let mut pager = Pager::open(addr, options.clone())?;
     let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let mut cursor: Vec<u8> = Vec::new();
     let hard_stop = started + options.first + DUMP_MAX_TIME;
@@ -234,6 +256,9 @@ pub async fn dump_paged(addr: SocketAddrV4, options: DumpOptions) -> io::Result<
                     Message::Refused {
                         reason: Reason::Forbidden,
                     } if first_page => return Ok(pager.into_reply(None)),
+                    Message::Refused { .. } if first_page && signed => {
+                        return Ok(pager.into_reply(None));
+                    }
                     Message::Refused { .. } if first_page => {
                         return pager.fall_back(started).await;
                     }
@@ -247,6 +272,9 @@ pub async fn dump_paged(addr: SocketAddrV4, options: DumpOptions) -> io::Result<
                         ));
                     }
                 }
+            }
+            Answer::V1Only | Answer::Silent if first_page && signed => {
+                return Ok(pager.into_reply(None));
             }
             Answer::V1Only | Answer::Silent if first_page => {
                 return pager.fall_back(started).await;
@@ -326,7 +354,11 @@ impl Pager {
     ) -> io::Result<Answer> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
-        let request = v2::encode(id, message, None)
+        let auth = self.options.key.as_ref().map(|key| {
+            let now_ms = crate::hlc::Clock::now_ms(&crate::hlc::SystemClock);
+            (key, now_ms)
+        });
+        let request = v2::encode(id, message, auth)
             .map_err(|e| invalid(self.addr, &format!("cannot encode: {e}")))?;
         let sent = Instant::now();
         let deadline = (sent + wait).min(hard_stop);

@@ -191,3 +191,41 @@ fn pages_are_resent_through_loss_duplication_and_reordering() {
     let got: Vec<Vec<u8>> = reply.received.into_iter().map(|(_, d)| d).collect();
     assert!(got == v1, "the listings differ");
 }
+
+/// A server with a key: the dump of a cluster with that key signs its
+/// pages and lists the pairs; without the key it prints the header only
+/// (unsigned v2 is refused and v1 dropped by a keyed server).
+#[test]
+fn signed_dump_of_a_keyed_server() {
+    let mut c = Cluster::with_toml(&[1], "key_file = \"keys\"");
+    std::fs::write(
+        c.dir.path().join("keys"),
+        format!("1 {}\n", "ab".repeat(32)),
+    )
+    .unwrap();
+    let (ip, port, _) = c.servers[0];
+    let mut cmd = clean_command(SERVER, c.dir.path());
+    cmd.arg("--key-file")
+        .arg("keys")
+        .arg(ip.to_string())
+        .arg(port.to_string())
+        .args(["k", "v"]);
+    c.procs
+        .spawn(format!("keyed dkvs-server {ip} {port}"), &mut cmd);
+    let section = format!("\n{ip}:{port}:\nstoring 1 key-value pairs:\nk --> v\n");
+    assert!(
+        eventually(Duration::from_secs(5), || c
+            .dump_ring(&["-t", "300"])
+            .stdout
+            .ends_with(&section)),
+        "{}",
+        c.dump_ring(&["-t", "300"])
+    );
+    let plain = c.dir.path().join("servers.txt");
+    std::fs::write(&plain, servers_txt(&c.servers)).unwrap();
+    let mut cmd = clean_command(DUMP_RING, c.dir.path());
+    cmd.arg(&plain).args(["-t", "300"]);
+    let out = run(&mut cmd, RUN_LIMIT);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.ends_with(&format!("\n{ip}:{port}:\n")), "{out}");
+}

@@ -114,6 +114,7 @@ impl Interpreter {
         crate::dump_ring::DumpOptions {
             retry: self.client.retry(),
             protocol: self.client.protocol(),
+            key: self.client.key().cloned(),
             ..crate::dump_ring::DumpOptions::new(self.client.timeout(), DUMP_IDLE)
         }
     }
