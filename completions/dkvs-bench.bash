@@ -23,7 +23,7 @@ _dkvs__bench() {
 
     case "${cmd}" in
         dkvs__bench)
-            opts="-c -d -n -w -r -s -t -v -q -h -V --server --concurrency --keys --dist --value-size --get-ratio --mix --fill --duration --requests --rate --seed --json --config --servers --timeout --key-file --verbose --quiet --color --help --version"
+            opts="-c -d -n -w -r -s -t -v -q -h -V --server --concurrency --keys --dist --value-size --get-ratio --mix --fill --duration --requests --rate --protocol --seed --json --config --servers --timeout --key-file --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -86,6 +86,10 @@ _dkvs__bench() {
                     return 0
                     ;;
                 -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -11,6 +11,7 @@ complete -c dkvs-bench -l rate -d 'Open loop: this many operations per second in
 complete -c dkvs-bench -s n -d 'Replication factor for ring operations' -r
 complete -c dkvs-bench -s w -d 'Write quorum for ring operations' -r
 complete -c dkvs-bench -s r -d 'Read quorum for ring operations' -r
+complete -c dkvs-bench -l protocol -d 'Protocol of ring operations: v2 (v1 to servers that speak only v1) or v1 only' -r
 complete -c dkvs-bench -l seed -d 'Seed of the key and operation choices' -r
 complete -c dkvs-bench -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-bench -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r

@@ -240,12 +240,16 @@ impl Target {
             Target::Direct(addr) => format!("{addr} (one server, v1 datagrams)"),
             Target::Ring(client, options) => match client.quorum(*options) {
                 Ok(q) => format!(
-                    "{} ({} servers, quorum N={} W={} R={})",
+                    "{} ({} servers, quorum N={} W={} R={}{})",
                     client.config().source_name(),
                     client.config().server_count(),
                     q.n,
                     q.w,
-                    q.r
+                    q.r,
+                    match client.protocol() {
+                        ProtocolMode::V1 => ", protocol v1",
+                        ProtocolMode::Auto => "",
+                    }
                 ),
                 Err(_) => client.config().source_name(),
             },

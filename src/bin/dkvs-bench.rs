@@ -36,7 +36,10 @@ fn main() -> ExitCode {
             if let Err(e) = client.quorum(options) {
                 return cli::fail(false, e, exit::USAGE);
             }
-            (Target::Ring(client, options), timeout)
+            (
+                Target::Ring(client, options).with_protocol(cli.protocol),
+                timeout,
+            )
         }
     };
     let workload = Workload {

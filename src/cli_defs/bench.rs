@@ -7,6 +7,7 @@ use clap::Parser;
 
 use crate::bench::{self, Distribution};
 use crate::cli::ClusterArgs;
+use crate::client::ProtocolMode;
 
 /// Measures dkvs: ops/s and latency percentiles of a get/put workload.
 ///
@@ -73,6 +74,10 @@ pub struct Cli {
     #[arg(short = 'r', value_name = "R", value_parser = clap::value_parser!(u32).range(1..))]
     pub r: Option<u32>,
 
+    /// Protocol of ring operations: v2 (v1 to servers that speak only v1) or v1 only
+    #[arg(long = "protocol", value_name = "VERSION", default_value = "v2", value_parser = protocol)]
+    pub protocol: ProtocolMode,
+
     /// Seed of the key and operation choices
     #[arg(long = "seed", default_value_t = 1)]
     pub seed: u64,
@@ -84,6 +89,15 @@ pub struct Cli {
     /// Cluster file, deadline, logs and colour.
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+/// Parses `--protocol`: `v1` (SPEC §4 only) or `v2` (the client's default).
+pub fn protocol(text: &str) -> Result<ProtocolMode, String> {
+    match text {
+        "v1" => Ok(ProtocolMode::V1),
+        "v2" => Ok(ProtocolMode::Auto),
+        _ => Err(format!("'{text}': expected v1 or v2")),
+    }
 }
 
 /// Parses `--get-ratio`: a number from 0 to 1.
