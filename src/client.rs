@@ -55,6 +55,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
@@ -62,6 +63,7 @@ use tokio::time::Instant;
 
 use crate::config::{ClusterConfig, ConfigError};
 use crate::hlc::Hlc;
+use crate::limits::{AUTH_WINDOW_MS, AuthConfig};
 use crate::protocol::{self, Dump, GetReply, PutReply};
 use crate::protocol_v2::{self as v2, AuthKey, Dialect, Message};
 use crate::quorum::{
@@ -209,6 +211,41 @@ pub struct Client {
     repairs: PendingRepairs,
     /// The key that signs every request (`--key-file`): v2 only, never v1.
     key: Option<AuthKey>,
+    /// With a key: how replies are checked (DECISIONS #75).
+    replies: ReplyAuth,
+}
+
+/// How a client with a key checks the replies it gets: the keys it accepts
+/// (its signing key and every other key of its key file, so that key
+/// rotation works as for servers) and the replay window; and how many
+/// replies it has ignored as not authentic, shared by clones.
+#[derive(Debug, Clone, Default)]
+struct ReplyAuth {
+    accepted: Arc<[AuthKey]>,
+    window_ms: u64,
+    rejected: Arc<AtomicU64>,
+}
+
+impl ReplyAuth {
+    /// Accepts `signer` and the other keys of `file` (ids not already
+    /// taken by `signer`), with `file`'s window or the default one.
+    fn new(signer: Option<&AuthKey>, file: Option<&AuthConfig>) -> ReplyAuth {
+        let others = file.map(|f| &f.keys[..]).unwrap_or_default();
+        let accepted = signer
+            .into_iter()
+            .chain(
+                others
+                    .iter()
+                    .filter(|k| signer.is_none_or(|s| s.id() != k.id())),
+            )
+            .cloned()
+            .collect();
+        ReplyAuth {
+            accepted,
+            window_ms: file.map_or(AUTH_WINDOW_MS, |f| f.window_ms),
+            rejected: Arc::default(),
+        }
+    }
 }
 
 /// The clock of this process: one random writer id for every client the
@@ -245,6 +282,7 @@ impl Client {
             .as_ref()
             .and_then(|k| k.signer())
             .cloned();
+        let replies = ReplyAuth::new(key.as_ref(), config.defaults.keys.as_ref());
         Client {
             config: Arc::new(config),
             ring: Arc::new(ring),
@@ -256,6 +294,7 @@ impl Client {
             dialects: Arc::default(),
             clock: PROCESS_CLOCK.clone(),
             repairs: Arc::default(),
+            replies,
             key,
         }
     }
@@ -272,7 +311,15 @@ impl Client {
     /// refusal ([`Reply::V1Only`]), since falling back would send the
     /// request unauthenticated to anyone able to forge one refusal
     /// (DECISIONS #65). Requests that only v1 can carry fail.
+    ///
+    /// With a key, every v2 reply is checked too: one that is unsigned,
+    /// signed with a key that is neither `key` nor another key of the
+    /// configuration's key file, wrongly signed, or signed outside the
+    /// replay window is ignored like a foreign datagram (counted in
+    /// [`Client::rejected_replies`], logged at debug), so a forged reply
+    /// cannot answer for a server (DECISIONS #75).
     pub fn with_key(mut self, key: Option<AuthKey>) -> Client {
+        self.replies = ReplyAuth::new(key.as_ref(), self.config.defaults.keys.as_ref());
         self.key = key;
         self
     }
@@ -280,6 +327,36 @@ impl Client {
     /// The key signing this client's requests, if any.
     pub fn key(&self) -> Option<&AuthKey> {
         self.key.as_ref()
+    }
+
+    /// How many replies this client (and its clones) ignored because they
+    /// were not authentic (only a client with a key checks).
+    pub fn rejected_replies(&self) -> u64 {
+        self.replies.rejected.load(Ordering::Relaxed)
+    }
+
+    /// Whether a datagram from `from` may be taken as a reply: always
+    /// without a key; with one, only a v2 datagram signed with an accepted
+    /// key within the window (`protocol_v2::verify`). A rejected one is
+    /// counted and logged at debug.
+    fn authentic(&self, datagram: &[u8], from: SocketAddrV4) -> bool {
+        if self.key.is_none() {
+            return true;
+        }
+        let now_ms = crate::hlc::Clock::now_ms(&crate::hlc::SystemClock);
+        match v2::verify(
+            datagram,
+            &self.replies.accepted,
+            now_ms,
+            self.replies.window_ms,
+        ) {
+            Ok(_) => true,
+            Err(error) => {
+                self.replies.rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%from, %error, "ignored a reply that is not authentic");
+                false
+            }
+        }
     }
 
     /// `plan` as this client sends it: unchanged without a key; otherwise
@@ -434,6 +511,9 @@ impl Client {
                     continue;
                 };
                 let datagram = buf.get(..len).unwrap_or_default();
+                if !client.authentic(datagram, from) {
+                    continue;
+                }
                 let server = probing.get(k).map_or(0, |p| p.0);
                 if v2::dialect(datagram) == Dialect::V2 {
                     if !v2::decode(datagram).is_ok_and(|f| f.id == id) {
@@ -898,6 +978,9 @@ impl Client {
             let (Some(replica), Some(lane)) = (trace.replicas.get_mut(i), lanes.get_mut(i)) else {
                 continue;
             };
+            if !on_fallback && !self.authentic(datagram, from) {
+                continue;
+            }
             let answer = match (*lane, on_fallback) {
                 (Lane::V1, false) | (Lane::Fallback, true) => {
                     Some((v1_reply(trace.kind, datagram), Dialect::V1, None))

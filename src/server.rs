@@ -81,7 +81,7 @@ use crate::hlc::Clock;
 use crate::limits::{AuthConfig, DATAGRAM_OVERHEAD, ReplyBudget};
 pub use crate::limits::{Limits, Stats, StatsSnapshot};
 use crate::protocol::{self, PutError, Request};
-use crate::protocol_v2::{self, Dialect, Entry, EntryValue, Frame, Message as V2, Reason};
+use crate::protocol_v2::{self, AuthKey, Dialect, Entry, EntryValue, Frame, Message as V2, Reason};
 use crate::store::Store;
 use crate::udp_batch::{RecvBatch, SendQueue};
 
@@ -145,9 +145,11 @@ pub(crate) fn answer_v2(
     engine: &dyn Engine,
     frame: &Frame<'_>,
     submit: Option<&dyn Fn(Bytes, Record)>,
+    keys: &[AuthKey],
 ) -> Option<Response> {
     let id = frame.id;
-    let reply = |message: &V2| Some(v2_reply(id, message));
+    let sign = reply_signature(keys, frame.auth.map(|t| t.key_id));
+    let reply = |message: &V2| Some(v2_reply(id, message, sign));
     let read_failed = |e: crate::engine::EngineError| {
         tracing::error!(error = %e, "read failed; no reply");
         None
@@ -168,7 +170,7 @@ pub(crate) fn answer_v2(
             .put_batch(&[(key, record)])
             .pop()
             .unwrap_or(Err(Refused::Io("no result".into())));
-        Some(Response::One(v2_write_reply(id, &result)))
+        Some(Response::One(v2_write_reply(id, &result, sign)))
     };
     match &frame.message {
         // The server answers HELLO itself (`Shared::handle_v2`: features
@@ -229,7 +231,7 @@ pub(crate) fn answer_v2(
                 },
                 version: r.version,
             });
-            match protocol_v2::encode_page(id, engine.len(), *limit, entries, None) {
+            match protocol_v2::encode_page(id, engine.len(), *limit, entries, sign) {
                 Ok(page) => Some(Response::One(Bytes::from(page))),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot encode a dump page");
@@ -245,11 +247,26 @@ pub(crate) fn answer_v2(
     }
 }
 
-/// Encodes a v2 reply; a reply that cannot be encoded (impossible for the
-/// replies a server builds: a value read back always fits) is logged and
+/// How a server with keys `keys` signs its reply to a request signed by
+/// key id `signed_by` (`frame.auth`'s): with the key that signed the
+/// request (a server with keys has verified it by then),
+/// at the current time, so a client signing with any accepted key — during
+/// a key rotation too — can check the reply with its own key; unsigned when
+/// the request was not signed, so an unsigned HELLO or a request refused as
+/// unauthenticated gets an unsigned reply, which cannot amplify
+/// (DECISIONS #75).
+pub(crate) fn reply_signature(keys: &[AuthKey], signed_by: Option<u8>) -> Option<(&AuthKey, u64)> {
+    let id = signed_by?;
+    let key = keys.iter().find(|k| k.id() == id)?;
+    Some((key, crate::hlc::SystemClock.now_ms()))
+}
+
+/// Encodes a v2 reply, signed when `sign` says so ([`reply_signature`]); a
+/// reply that cannot be encoded (impossible for the replies a server
+/// builds: a value read back always fits, trailer included) is logged and
 /// sent as the v1 empty refusal.
-pub(crate) fn v2_reply(id: u64, message: &V2) -> Response {
-    match protocol_v2::encode(id, message, None) {
+pub(crate) fn v2_reply(id: u64, message: &V2, sign: Option<(&AuthKey, u64)>) -> Response {
+    match protocol_v2::encode(id, message, sign) {
         Ok(datagram) => Response::One(Bytes::from(datagram)),
         Err(e) => {
             tracing::error!(error = %e, "cannot encode a v2 reply");
@@ -259,8 +276,13 @@ pub(crate) fn v2_reply(id: u64, message: &V2) -> Response {
 }
 
 /// The v2 reply to a write's result: STORED, OLDER with the version kept,
-/// or REFUSED (out of memory or disk, overloaded on an I/O error).
-pub(crate) fn v2_write_reply(id: u64, result: &Result<(), Refused>) -> Bytes {
+/// or REFUSED (out of memory or disk, overloaded on an I/O error); signed
+/// when `sign` says so ([`reply_signature`]).
+pub(crate) fn v2_write_reply(
+    id: u64,
+    result: &Result<(), Refused>,
+    sign: Option<(&AuthKey, u64)>,
+) -> Bytes {
     let message = match result {
         Ok(()) => V2::Stored,
         Err(Refused::Older { current }) => V2::Older { current: *current },
@@ -271,7 +293,7 @@ pub(crate) fn v2_write_reply(id: u64, result: &Result<(), Refused>) -> Bytes {
             reason: Reason::Overloaded,
         },
     };
-    match v2_reply(id, &message) {
+    match v2_reply(id, &message, sign) {
         Response::One(bytes) => bytes,
         Response::Many(_) => Bytes::from_static(protocol::REPLY_REFUSED),
     }
@@ -406,6 +428,7 @@ impl Shared {
             &V2::Refused {
                 reason: Reason::Unauthenticated,
             },
+            None,
         )))
     }
 
@@ -439,6 +462,13 @@ impl Shared {
             tracing::debug!(%peer, "malformed v2 datagram: empty refusal");
             return Some(Response::One(Bytes::from_static(protocol::REPLY_REFUSED)));
         };
+        let keys = self
+            .limits
+            .auth
+            .as_ref()
+            .map(|a| &a.keys[..])
+            .unwrap_or_default();
+        let sign = reply_signature(keys, frame.auth.map(|t| t.key_id));
         let dump_allowed = self.limits.allow_dump.contains(ip);
         if matches!(frame.message, V2::Dump { .. }) && !dump_allowed {
             Stats::bump(&self.stats.dump_denied);
@@ -448,6 +478,7 @@ impl Shared {
                 &V2::Refused {
                     reason: Reason::Forbidden,
                 },
+                sign,
             ));
         }
         let response = match (&frame.message, &self.durable, peer) {
@@ -467,9 +498,15 @@ impl Shared {
                     },
                     time_ms: crate::hlc::SystemClock.now_ms(),
                 },
+                sign,
             ),
             (_, Some(durable), SocketAddr::V4(peer)) => durable.answer_v2(&frame, peer)?,
-            _ => answer_v2(&MemoryEngine::new(Arc::clone(&self.store)), &frame, None)?,
+            _ => answer_v2(
+                &MemoryEngine::new(Arc::clone(&self.store)),
+                &frame,
+                None,
+                keys,
+            )?,
         };
         if budgeted
             && !charge_first
@@ -688,10 +725,12 @@ impl Server {
         let shared = Arc::get_mut(&mut self.shared).ok_or_else(|| {
             io::Error::new(io::ErrorKind::ResourceBusy, "the server is already running")
         })?;
+        let keys = shared.limits.auth.as_ref().map(|a| Arc::clone(&a.keys));
         shared.durable = Some(DurableStorage::start(
             engine,
             socket,
             Arc::clone(&shared.stats),
+            keys.unwrap_or_else(|| Arc::new([])),
         )?);
         Ok(())
     }

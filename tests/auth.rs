@@ -9,7 +9,11 @@
 //!   and says a key is required; a replay inside the window is harmless;
 //! - key rotation: a server accepting keys A and B, a client signing with B;
 //! - the `dkvs-tui` path: the supervisor spawns keyed servers from a
-//!   `cluster.toml`, probes them with HELLO, and a library client works.
+//!   `cluster.toml`, probes them with HELLO, and a library client works;
+//! - signed replies: a keyed server signs its replies to signed requests
+//!   (in-memory and with `--data-dir`, where the committer answers writes),
+//!   and a keyed client ignores unsigned, forged, unknown-key and stale
+//!   replies from a fake server, so its operation times out.
 
 mod common;
 
@@ -75,6 +79,18 @@ fn start_keyed(cluster: &mut Cluster, i: usize, keys: &Path) -> usize {
 
 /// [`start_keyed`], with `--key-file` instead of the variable when `flag`.
 fn start_keyed_by(cluster: &mut Cluster, i: usize, keys: &Path, flag: bool) -> usize {
+    start_keyed_with(cluster, i, keys, flag, &[])
+}
+
+/// [`start_keyed_by`], with `options` (e.g. `--data-dir DIR`) before the
+/// address.
+fn start_keyed_with(
+    cluster: &mut Cluster,
+    i: usize,
+    keys: &Path,
+    flag: bool,
+    options: &[&std::ffi::OsStr],
+) -> usize {
     let (ip, port, _) = cluster.servers[i];
     let err = cluster.dir.path().join(format!("server-{i}.err"));
     let mut cmd = clean_command(SERVER, cluster.dir.path());
@@ -83,6 +99,7 @@ fn start_keyed_by(cluster: &mut Cluster, i: usize, keys: &Path, flag: bool) -> u
     } else {
         cmd.env(dkvs::limits::KEY_FILE_ENV, keys);
     }
+    cmd.args(options);
     cmd.arg(ip.to_string())
         .arg(port.to_string())
         .stderr(std::fs::File::create(&err).unwrap());
@@ -278,6 +295,7 @@ fn key_rotation_server_accepts_both_client_signs_with_the_new_one() {
     )
     .unwrap();
     let r = reply(&s, c.addr(0), &get).expect("A still accepted");
+    assert!(signed_by(&r, &key_a()), "answered with the request's key");
     assert_eq!(
         protocol_v2::decode(&r).unwrap().message.opcode(),
         opcode::VALUE
@@ -366,4 +384,136 @@ fn tui_serve_internal_takes_key_file() {
         protocol_v2::decode(&r).unwrap().message.opcode(),
         opcode::NOT_FOUND
     );
+}
+
+/// Whether `datagram` is a v2 reply signed with `key` now.
+fn signed_by(datagram: &[u8], key: &AuthKey) -> bool {
+    protocol_v2::verify(datagram, std::slice::from_ref(key), now_ms(), 30_000).is_ok()
+}
+
+#[test]
+fn keyed_servers_sign_replies_on_both_engines() {
+    for durable in [false, true] {
+        let mut c = Cluster::with_toml(&[1, 1], "key_file = \"keys\"");
+        let keys = key_file(c.dir.path(), "keys", &format!("1 {SECRET_A}\n"));
+        for i in 0..2 {
+            let data = c.dir.path().join(format!("data-{i}"));
+            let options: Vec<&std::ffi::OsStr> = if durable {
+                vec!["--data-dir".as_ref(), data.as_os_str()]
+            } else {
+                Vec::new()
+            };
+            start_keyed_with(&mut c, i, &keys, false, &options);
+        }
+        let what = if durable { "--data-dir" } else { "in memory" };
+        let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+        let signed = |id, message: &Message| {
+            protocol_v2::encode(id, message, Some((&key_a(), now_ms()))).unwrap()
+        };
+        let put = Message::Put {
+            key: b"k",
+            value: b"v",
+            version: version(7),
+        };
+        let r = reply(&s, c.addr(0), &signed(1, &put)).expect("put answered");
+        assert!(signed_by(&r, &key_a()), "{what}: STORED signed");
+        assert_eq!(protocol_v2::decode(&r).unwrap().message, Message::Stored);
+        let r = reply(&s, c.addr(0), &signed(2, &Message::Get { key: b"k" })).unwrap();
+        assert!(signed_by(&r, &key_a()), "{what}: VALUE signed");
+        let r = reply(&s, c.addr(0), &signed(3, &Message::Hello)).unwrap();
+        assert!(
+            signed_by(&r, &key_a()),
+            "{what}: signed HELLO, signed reply"
+        );
+        // Unsigned requests get unsigned replies (no amplification).
+        let hello = protocol_v2::encode(4, &Message::Hello, None).unwrap();
+        let r = reply(&s, c.addr(0), &hello).unwrap();
+        assert!(protocol_v2::decode(&r).unwrap().auth.is_none(), "{what}");
+        let unsigned = protocol_v2::encode(5, &Message::Get { key: b"k" }, None).unwrap();
+        let r = reply(&s, c.addr(0), &unsigned).unwrap();
+        assert!(protocol_v2::decode(&r).unwrap().auth.is_none(), "{what}");
+        // The whole path: the client verifies every reply it counts.
+        c.put_ok(&[], "colour", "blue");
+        c.get(&[], "colour").assert_stdout("OK blue\n");
+        c.client(&["del", "--", "colour"]).assert_stdout("OK\n");
+    }
+}
+
+/// How a fake server answers: a VALUE with the request's id, signed as
+/// `sign` says (`None`: unsigned), its tag flipped when `tamper`.
+fn fake_server(
+    sign: Option<(AuthKey, u64)>,
+    tamper: bool,
+) -> (SocketAddrV4, std::thread::JoinHandle<u32>) {
+    let socket = bind_socket(loopback_ip());
+    let std::net::SocketAddr::V4(addr) = socket.local_addr().unwrap() else {
+        unreachable!()
+    };
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let handle = std::thread::spawn(move || {
+        let mut answered = 0;
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut buf = [0u8; 2048];
+        while Instant::now() < deadline {
+            let Ok((len, from)) = socket.recv_from(&mut buf) else {
+                continue;
+            };
+            let Ok(request) = protocol_v2::decode(&buf[..len]) else {
+                continue;
+            };
+            let value = Message::Value {
+                value: b"forged",
+                version: version(9),
+            };
+            let key = sign.as_ref().map(|(k, at)| (k, *at));
+            let mut d = protocol_v2::encode(request.id, &value, key).unwrap();
+            if tamper && let Some(last) = d.last_mut() {
+                *last ^= 1;
+            }
+            socket.send_to(&d, from).unwrap();
+            answered += 1;
+        }
+        answered
+    });
+    (addr, handle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_client_ignores_unsigned_and_forged_replies() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("unsigned", None, false),
+        ("unknown key", Some((key_b(), now_ms())), false),
+        ("forged tag", Some((key_a(), now_ms())), true),
+        ("stale", Some((key_a(), now_ms() - 120_000)), false),
+        ("genuine", Some((key_a(), now_ms())), false),
+    ];
+    for (what, sign, tamper) in cases {
+        let (addr, fake) = fake_server(sign, tamper);
+        let path = dir.path().join("servers.txt");
+        std::fs::write(&path, format!("{} {} 1\n", addr.ip(), addr.port())).unwrap();
+        let client = Client::open(&path)
+            .unwrap()
+            .with_key(Some(key_a()))
+            .with_timeout(Duration::from_millis(600));
+        let o = QuorumOptions {
+            n: Some(1),
+            r: Some(1),
+            w: Some(1),
+        };
+        let got = client.get(b"k", o).await;
+        if what == "genuine" {
+            assert_eq!(got.unwrap(), b"forged".to_vec(), "the fake server works");
+            assert_eq!(client.rejected_replies(), 0);
+        } else {
+            assert!(got.is_err(), "{what}: accepted {got:?}");
+            assert!(client.rejected_replies() > 0, "{what}: not counted");
+        }
+        assert!(
+            fake.join().unwrap() > 0,
+            "{what}: the fake server was asked"
+        );
+    }
 }

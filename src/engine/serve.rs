@@ -21,7 +21,7 @@ use super::committer::{Delivery, SubmitError};
 use super::{Committer, DurableEngine, Engine, Record, Refused};
 use crate::limits::Stats;
 use crate::protocol::{self, Request};
-use crate::protocol_v2::Frame;
+use crate::protocol_v2::{AuthKey, Frame};
 use crate::server::Response;
 use crate::udp_batch::SendQueue;
 
@@ -37,6 +37,9 @@ pub struct ReplyTo {
     pub peer: SocketAddrV4,
     /// The v2 request id, or `None` for v1.
     pub v2_id: Option<u64>,
+    /// The id of the key that signed the v2 request, if it was signed: a
+    /// server with keys signs the reply with it (DECISIONS #75).
+    pub signed_by: Option<u8>,
 }
 
 /// A durable engine and its committer, as a server uses them.
@@ -46,21 +49,28 @@ pub struct DurableStorage {
     committer: Committer<ReplyTo>,
     stats: Arc<Stats>,
     busy: AtomicU64,
+    /// The server's keys (`--key-file`; empty without), which sign replies
+    /// to signed v2 requests.
+    keys: Arc<[AuthKey]>,
 }
 
 impl DurableStorage {
     /// Starts the committer of `engine`; replies to puts are sent on
-    /// `socket` (any socket bound to the server's address) and refusals
-    /// counted in `stats`.
+    /// `socket` (any socket bound to the server's address), signed with the
+    /// one of `keys` (the server's, `--key-file`) that signed their request,
+    /// and
+    /// refusals counted in `stats`.
     pub fn start<S>(
         engine: Arc<DurableEngine>,
         socket: Arc<S>,
         stats: Arc<Stats>,
+        keys: Arc<[AuthKey]>,
     ) -> std::io::Result<DurableStorage>
     where
         S: AsFd + Send + Sync + 'static,
     {
         let counters = Arc::clone(&stats);
+        let reply_keys = Arc::clone(&keys);
         let deliver = move |delivery: Delivery<ReplyTo>| {
             let mut replies = SendQueue::new();
             for (to, result) in delivery {
@@ -73,7 +83,10 @@ impl DurableStorage {
                     tracing::debug!(peer = %to.peer, error = %e, "refused put");
                 }
                 let reply = match (to.v2_id, &result) {
-                    (Some(id), _) => crate::server::v2_write_reply(id, &result),
+                    (Some(id), _) => {
+                        let sign = crate::server::reply_signature(&reply_keys, to.signed_by);
+                        crate::server::v2_write_reply(id, &result, sign)
+                    }
                     (None, Ok(())) => Bytes::from_static(protocol::REPLY_STORED),
                     (None, Err(_)) => Bytes::from_static(protocol::REPLY_REFUSED),
                 };
@@ -89,6 +102,7 @@ impl DurableStorage {
             committer,
             stats,
             busy: AtomicU64::new(0),
+            keys,
         })
     }
 
@@ -117,7 +131,11 @@ impl DurableStorage {
             },
             Request::Put { key, value } => {
                 let record = Record::v1(Bytes::copy_from_slice(value));
-                let to = ReplyTo { peer, v2_id: None };
+                let to = ReplyTo {
+                    peer,
+                    v2_id: None,
+                    signed_by: None,
+                };
                 self.submit(Bytes::copy_from_slice(key), record, to);
                 None
             }
@@ -161,9 +179,10 @@ impl DurableStorage {
         let to = ReplyTo {
             peer,
             v2_id: Some(frame.id),
+            signed_by: frame.auth.map(|t| t.key_id),
         };
         let submit = |key: Bytes, record: Record| self.submit(key, record, to);
-        crate::server::answer_v2(&*self.engine, frame, Some(&submit))
+        crate::server::answer_v2(&*self.engine, frame, Some(&submit), &self.keys)
     }
 
     /// The counters of the server this storage serves.
