@@ -440,10 +440,13 @@ fn keyed_servers_sign_replies_on_both_engines() {
 }
 
 /// How a fake server answers: a VALUE with the request's id, signed as
-/// `sign` says (`None`: unsigned), its tag flipped when `tamper`.
+/// `sign` says (`None`: unsigned), its tag flipped when `tamper`; when
+/// `then_genuine`, only the first answer is so, the next ones are signed
+/// with key A now (the genuine reply to a resend).
 fn fake_server(
     sign: Option<(AuthKey, u64)>,
     tamper: bool,
+    then_genuine: bool,
 ) -> (SocketAddrV4, std::thread::JoinHandle<u32>) {
     let socket = bind_socket(loopback_ip());
     let std::net::SocketAddr::V4(addr) = socket.local_addr().unwrap() else {
@@ -467,9 +470,18 @@ fn fake_server(
                 value: b"forged",
                 version: version(9),
             };
-            let key = sign.as_ref().map(|(k, at)| (k, *at));
+            let genuine = key_a();
+            let first = answered == 0 || !then_genuine;
+            let key = if first {
+                sign.as_ref().map(|(k, at)| (k, *at))
+            } else {
+                Some((&genuine, now_ms()))
+            };
             let mut d = protocol_v2::encode(request.id, &value, key).unwrap();
-            if tamper && let Some(last) = d.last_mut() {
+            if tamper
+                && first
+                && let Some(last) = d.last_mut()
+            {
                 *last ^= 1;
             }
             socket.send_to(&d, from).unwrap();
@@ -491,7 +503,7 @@ async fn a_keyed_client_ignores_unsigned_and_forged_replies() {
         ("genuine", Some((key_a(), now_ms())), false),
     ];
     for (what, sign, tamper) in cases {
-        let (addr, fake) = fake_server(sign, tamper);
+        let (addr, fake) = fake_server(sign, tamper, false);
         let path = dir.path().join("servers.txt");
         std::fs::write(&path, format!("{} {} 1\n", addr.ip(), addr.port())).unwrap();
         let client = Client::open(&path)
@@ -516,4 +528,21 @@ async fn a_keyed_client_ignores_unsigned_and_forged_replies() {
             "{what}: the fake server was asked"
         );
     }
+    // A forged reply does not end the operation: the resend (same request
+    // id, same bytes) gets the genuine reply, which is accepted.
+    let (addr, fake) = fake_server(Some((key_a(), now_ms())), true, true);
+    let path = dir.path().join("servers.txt");
+    std::fs::write(&path, format!("{} {} 1\n", addr.ip(), addr.port())).unwrap();
+    let client = Client::open(&path)
+        .unwrap()
+        .with_key(Some(key_a()))
+        .with_timeout(Duration::from_millis(800));
+    let o = QuorumOptions {
+        n: Some(1),
+        r: Some(1),
+        w: Some(1),
+    };
+    assert_eq!(client.get(b"k", o).await.unwrap(), b"forged".to_vec());
+    assert_eq!(client.rejected_replies(), 1, "the forged first reply");
+    assert!(fake.join().unwrap() >= 2, "answered the resend too");
 }
