@@ -1148,6 +1148,29 @@ mod tests {
         }
     }
 
+    /// A reply is signed with the request's key, and only when the request
+    /// was signed with a key the server holds; the signed reply verifies.
+    #[test]
+    fn replies_are_signed_with_the_requests_key() {
+        let keys = [
+            AuthKey::new(1, &[1; 32]).unwrap(),
+            AuthKey::new(2, &[2; 32]).unwrap(),
+        ];
+        assert!(reply_signature(&keys, None).is_none());
+        assert!(reply_signature(&keys, Some(3)).is_none());
+        assert!(reply_signature(&[], Some(1)).is_none());
+        let (key, at) = reply_signature(&keys, Some(2)).unwrap();
+        assert_eq!(key.id(), 2);
+        let Response::One(d) = v2_reply(9, &V2::Stored, Some((key, at))) else {
+            panic!("one datagram");
+        };
+        let trailer = protocol_v2::verify(&d, &keys[1..], at, 0).unwrap();
+        assert_eq!(trailer.key_id, 2);
+        let stored = v2_write_reply(9, &Ok(()), reply_signature(&keys, Some(1)));
+        assert!(protocol_v2::verify(&stored, &keys[..1], at, 60_000).is_ok());
+        assert!(protocol_v2::verify(&stored, &keys[1..], at, 60_000).is_err());
+    }
+
     #[test]
     fn respond_cases() {
         let s = Store::new();
