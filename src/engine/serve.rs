@@ -7,7 +7,8 @@
 //! function sends each put's reply itself, from its own thread, once the
 //! group commit holding it is done — so under `--sync always` no
 //! acknowledgement leaves the process before its data is on disk, and a
-//! receive loop never waits for a sync.
+//! receive loop never waits for a sync. With keys, a v2 put's reply is
+//! signed with the key of its request there too (DECISIONS #75).
 
 use std::net::SocketAddrV4;
 use std::os::fd::AsFd;
@@ -58,8 +59,7 @@ impl DurableStorage {
     /// Starts the committer of `engine`; replies to puts are sent on
     /// `socket` (any socket bound to the server's address), signed with the
     /// one of `keys` (the server's, `--key-file`) that signed their request,
-    /// and
-    /// refusals counted in `stats`.
+    /// and refusals are counted in `stats`.
     pub fn start<S>(
         engine: Arc<DurableEngine>,
         socket: Arc<S>,
