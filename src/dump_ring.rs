@@ -389,7 +389,21 @@ impl Pager {
                 }
                 continue;
             }
-            if v2::dialect(datagram) != Dialect::V2 {
+            // With a key, only a reply signed with it counts (servers sign
+            // with the request's key): an unsigned, forged or stale datagram
+            // is ignored like a foreign one, and there is no v1 fallback.
+            if let Some((key, _)) = auth {
+                let now_ms = crate::hlc::Clock::now_ms(&crate::hlc::SystemClock);
+                if let Err(error) = v2::verify(
+                    datagram,
+                    std::slice::from_ref(key),
+                    now_ms,
+                    crate::limits::AUTH_WINDOW_MS,
+                ) {
+                    tracing::debug!(server = %self.addr, %error, "ignored a dump reply that is not authentic");
+                    continue;
+                }
+            } else if v2::dialect(datagram) != Dialect::V2 {
                 return Ok(Answer::V1Only);
             }
             match v2::decode(datagram) {

@@ -229,3 +229,45 @@ fn signed_dump_of_a_keyed_server() {
     assert_eq!(out.code, Some(0), "{out}");
     assert!(out.stdout.ends_with(&format!("\n{ip}:{port}:\n")), "{out}");
 }
+
+/// A keyed dump accepts only pages signed with its key: a fake server that
+/// answers every page request with an unsigned page (or one signed with
+/// another key) listing a forged pair is ignored, and the dump fails rather
+/// than print the forgery.
+#[test]
+fn a_keyed_dump_ignores_unsigned_and_forged_pages() {
+    use dkvs::protocol_v2 as v2;
+    use dkvs::version::Version;
+    let ours = v2::parse_key_file(&format!("1 {}\n", "ab".repeat(32))).unwrap();
+    let theirs = v2::parse_key_file(&format!("1 {}\n", "cd".repeat(32))).unwrap();
+    for forger in [None, Some(theirs[0].clone())] {
+        let fake = FakeServer::spawn(bind_socket(loopback_ip()), move |socket, datagram, from| {
+            let Ok(frame) = v2::decode(datagram) else {
+                return;
+            };
+            let entry = v2::Entry {
+                key: b"forged",
+                value: v2::EntryValue::Live(b"value"),
+                version: Version {
+                    timestamp: 1,
+                    writer: 1,
+                },
+            };
+            let now = dkvs::hlc::Clock::now_ms(&dkvs::hlc::SystemClock);
+            let auth = forger.as_ref().map(|k| (k, now));
+            let page = v2::encode_page(frame.id, 1, 0, [entry], auth).unwrap();
+            let _ = socket.send_to(&page, from);
+        });
+        let options = DumpOptions {
+            key: Some(ours[0].clone()),
+            ..DumpOptions::new(Duration::from_millis(400), Duration::from_millis(100))
+        };
+        let reply = runtime().block_on(dump_paged(fake.addr, options));
+        if let Ok(reply) = &reply {
+            for (_, datagram) in &reply.received {
+                let text = String::from_utf8_lossy(datagram);
+                assert!(!text.contains("forged"), "forged page listed: {text}");
+            }
+        }
+    }
+}
