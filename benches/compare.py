@@ -614,9 +614,9 @@ def report(R, P1, P2, P3, P4, P5, P6, curve_c, CONC, curve_v, SIZES, crit_build,
           "(store compare 3.4 %, `DashMap` entry 0.9 %, `Store::put` 0.7 %, receive/send loops ~2 %) "
           "under 10 %. A put costs more than a get by one allocation and one free (the packed pair "
           "of `store.rs`) and 100 more bytes copied in the kernel; the null server copies those "
-          "bytes too but stores nothing. The SET ratio moved between 0.76 and 0.86 across runs of "
-          "this script on the same code paths, so the gap to 0.8 is within this machine's "
-          "run-to-run noise; a put path with no allocation (values in a slab, like memcached) "
+          "bytes too but stores nothing. The SET ratio was 0.86 in the previous full run of this "
+          "script (before batching and the packed store) and is 0.76 in this one: the gap is of "
+          "the size of this machine's run-to-run noise, not measured beyond it; a put path with no allocation (values in a slab, like memcached) "
           "would be the next step.")
     if any(g.startswith("P4") or g.startswith("P6") for g in missed):
         w("- **P4/P6 (client process)**: building the ring hashes every node with SHA-1 and sorts "
