@@ -417,93 +417,15 @@ fn repl_shows_versions_repairs_and_del() {
 }
 
 /// Concurrent writers of the same keys (puts and deletes) and readers, for
-/// `run`, each server behind a fault proxy with `faults` when given;
+/// `run`, each responder behind a fault proxy with `faults` when given;
 /// returns the history, checked by the caller.
 fn versioned_load(
     faults: Option<dkvs::fault_proxy::FaultConfig>,
     run: Duration,
 ) -> dkvs::checker::History {
-    use dkvs::checker::{Action, GetResult, History, Op};
-    use dkvs::fault_proxy::FaultProxy;
     let (ip, rs) = responders(3, 0);
-    runtime().block_on(async {
-        let mut proxies = Vec::new();
-        if let Some(faults) = faults {
-            for r in &rs {
-                let listen = std::net::SocketAddrV4::new(ip, 0);
-                let proxy = FaultProxy::builder(listen, r.addr)
-                    .faults(faults)
-                    .start()
-                    .await
-                    .unwrap();
-                proxies.push(proxy);
-            }
-        }
-        let epoch = std::time::Instant::now();
-        let end = epoch + run;
-        let mut tasks = Vec::new();
-        for w in 0..4u64 {
-            let mut client = client_of(ip, &rs).with_writer(100 + w);
-            for (i, p) in proxies.iter().enumerate() {
-                client.set_route(i, Some(p.local_addr()));
-            }
-            tasks.push(tokio::spawn(async move {
-                let now = || epoch.elapsed().as_micros() as u64;
-                let mut history = History::new();
-                let mut i = 0u64;
-                while std::time::Instant::now() < end {
-                    i += 1;
-                    let key = format!("k{}", i % 3).into_bytes();
-                    let invoked = now();
-                    let trace = if i.is_multiple_of(5) {
-                        client.delete_traced(&key, N3R2, &mut |_| {}).await
-                    } else {
-                        let value = format!("{w}:{i}").into_bytes();
-                        client.put_traced(&key, &value, N3R2, &mut |_| {}).await
-                    };
-                    history.push(Op {
-                        key: key.clone(),
-                        invoked,
-                        completed: now(),
-                        action: Action::Write {
-                            value: trace.written.clone(),
-                            version: trace.version.expect("a versioned write"),
-                            ok: trace.verdict == Verdict::Reached,
-                        },
-                    });
-                    let invoked = now();
-                    let trace = client.get_traced(&key, N3R2, &mut |_| {}).await;
-                    let result = match (&trace.verdict, &trace.value, trace.version) {
-                        (Verdict::Reached, Some(v), Some(version)) => GetResult::Versioned {
-                            value: v.clone(),
-                            version,
-                        },
-                        (Verdict::Failed(Failure::NotFound), _, Some(version)) => {
-                            GetResult::Deleted(version)
-                        }
-                        (Verdict::Failed(Failure::NotFound), _, None) => GetResult::NotFound,
-                        _ => GetResult::Failed,
-                    };
-                    history.push(Op {
-                        key,
-                        invoked,
-                        completed: now(),
-                        action: Action::Get(result),
-                    });
-                }
-                client.finish_repairs().await;
-                history
-            }));
-        }
-        let mut all = History::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        for p in proxies {
-            println!("v2 proxy: {:?}", p.stop().await);
-        }
-        all
-    })
+    let targets: Vec<std::net::SocketAddrV4> = rs.iter().map(|r| r.addr).collect();
+    versioned_writers_history(&client_of(ip, &rs), &targets, faults, 4, run)
 }
 
 /// Concurrent writers of the same keys, no faults: every read is a version
