@@ -137,6 +137,14 @@ fn answer(
     }
 }
 
+/// True when `version`'s physical time is more than
+/// [`crate::hlc::DEFAULT_MAX_DRIFT_MS`] ahead of `now_ms`, this server's
+/// clock: a write no honest client with a sane clock can send.
+fn from_the_future(version: Version, now_ms: u64) -> bool {
+    crate::hlc::physical_ms(version.timestamp)
+        > now_ms.saturating_add(crate::hlc::DEFAULT_MAX_DRIFT_MS)
+}
+
 /// The v2 reply to a well-formed v2 request, read from and written to
 /// `engine`. Writes are applied with [`Engine::put_batch`] when `submit` is
 /// `None`; otherwise they are handed to `submit` (the durable engine's
@@ -155,8 +163,16 @@ pub(crate) fn answer_v2(
         None
     };
     let write = |key: &[u8], record: Record| {
-        if record.version == Version::ZERO {
-            // Version 0/0 is the version of v1 writes (DECISIONS #51).
+        if record.version == Version::ZERO
+            || from_the_future(
+                record.version,
+                crate::hlc::Clock::now_ms(&crate::hlc::SystemClock),
+            )
+        {
+            // Version 0/0 is the version of v1 writes (DECISIONS #51); a
+            // version stamped further ahead of this server's clock than
+            // the clocks' drift bound would outrank every later write of
+            // the key (and its tombstone would never age): refused (#77).
             return reply(&V2::Refused {
                 reason: Reason::Malformed,
             });
@@ -1123,6 +1139,27 @@ mod tests {
     use super::*;
     use crate::limits::{Cidr, NetList};
     use std::time::Duration;
+
+    #[test]
+    fn versions_from_the_future_are_told_apart() {
+        let now = 1_700_000_000_000;
+        let at = |ms: u64| Version {
+            timestamp: crate::hlc::pack(ms, 7),
+            writer: 1,
+        };
+        let drift = crate::hlc::DEFAULT_MAX_DRIFT_MS;
+        assert!(!from_the_future(at(now), now));
+        assert!(!from_the_future(at(now + drift), now));
+        assert!(from_the_future(at(now + drift + 1), now));
+        assert!(from_the_future(
+            Version {
+                timestamp: u64::MAX,
+                writer: 1
+            },
+            now
+        ));
+        assert!(!from_the_future(at(0), now));
+    }
 
     /// Test-only hooks that make the server panic on a chosen datagram,
     /// inside request handling or in the receive loop itself.

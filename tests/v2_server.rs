@@ -193,6 +193,16 @@ fn messages_on(options: &[OsString]) {
     );
     assert_eq!(v1_get(&s, a, "k"), None);
     assert_eq!(get(&s, a, b"never"), Err(None));
+    // A version stamped far ahead of the server's clock would outrank every
+    // later write of the key: refused, nothing stored (DECISIONS #77).
+    let future = version(base + 10 * 60_000, 1);
+    let refused = Message::Refused {
+        reason: Reason::Malformed,
+    };
+    assert_eq!(put(&s, a, b"poison", b"x", future), refused);
+    assert_eq!(delete(&s, a, b"k", future), refused);
+    assert_eq!(get(&s, a, b"poison"), Err(None));
+    assert_eq!(get(&s, a, b"k"), Err(Some(v30)));
     // v1 put: version zero, then any v2 write is newer; v1 overwrites all.
     assert_eq!(raw(&s, a, b"w\0one"), b"\0");
     assert_eq!(get(&s, a, b"w"), Ok((b"one".to_vec(), Version::ZERO)));
