@@ -275,8 +275,12 @@ fn strace_calls(text: &str) -> Vec<Call> {
     let mut pending: HashMap<String, (String, f64)> = HashMap::new();
     let mut calls = Vec::new();
     for line in text.lines() {
-        let mut parts = line.splitn(3, ' ');
-        let (Some(tid), Some(at), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        // strace pads the thread id to 5 columns ("8744  1795…" but
+        // "18744 1795…"), so fields are split on runs of spaces.
+        let Some((tid, rest)) = line.trim_start().split_once(' ') else {
+            continue;
+        };
+        let Some((at, rest)) = rest.trim_start().split_once(' ') else {
             continue;
         };
         let Ok(at) = at.parse::<f64>() else { continue };
@@ -959,4 +963,16 @@ fn a_new_data_directory_and_its_log_are_fsynced_in_their_parents() {
         synced.is_some_and(|at| at < marker),
         "the data directory was not fsynced between creating dkvs.wal and writing dkvs.created:\n{text}"
     );
+}
+
+/// The trace parser reads lines whatever the width of the thread id (strace
+/// pads it to 5 columns: two spaces after a 4-digit id, one after 5 digits).
+#[test]
+fn strace_lines_parse_for_every_thread_id_width() {
+    let text = "8744  1795628849.134760 fdatasync(5)    = 0\n\
+                18744 1795628849.134761 fdatasync(6)    = 0\n";
+    let calls = strace_calls(text);
+    let fds: Vec<Option<u32>> = calls.iter().map(|c| c.fd).collect();
+    assert_eq!(fds, [Some(5), Some(6)]);
+    assert!(calls.iter().all(|c| c.name == "fdatasync" && c.ret == "0"));
 }
