@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use tokio::net::UdpSocket;
 
+use crate::cli::json_string;
 use crate::client::{Client, ProtocolMode};
 use crate::protocol::{self, GetReply, PutReply};
 use crate::quorum::QuorumOptions;
@@ -469,24 +470,6 @@ impl Report {
             },
         )
     }
-}
-
-/// `text` as a JSON string literal.
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// What one operation came to.

@@ -1253,7 +1253,7 @@ fn open_socket() -> io::Result<OpSocket> {
 
 /// ICMP "port unreachable" surfaces as a receive error on some systems; it
 /// cannot be attributed to one server, so it is not a reason to stop.
-fn is_transient(e: &io::Error) -> bool {
+pub(crate) fn is_transient(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::ConnectionRefused

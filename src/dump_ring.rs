@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use crate::client::{
     DUMP_MAX_FOREIGN, DUMP_MAX_TIME, DumpReply, ProtocolMode, RetryPolicy, dump_server,
+    is_transient,
 };
 use crate::config::{ClusterConfig, ServerSpec};
 use crate::protocol::{self, MAX_DATAGRAM};
@@ -463,15 +464,4 @@ impl Pager {
         }
         reply
     }
-}
-
-/// ICMP "port unreachable" surfaces as a receive error on some systems; it
-/// cannot be attributed to one server, so it is not a reason to stop.
-fn is_transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-    )
 }
