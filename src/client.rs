@@ -781,13 +781,32 @@ impl Client {
     /// Read repair after a get: marks the servers that answered (in v2) an
     /// older version or "not found" and sends them the newest record in a
     /// background task, whose trace [`Client::finish_repairs`] returns.
-    /// Servers that did not answer, or answered in v1, are left alone.
+    /// Servers that did not answer, or answered in v1, are left alone; so
+    /// is every server when a value without a version (written through v1)
+    /// conflicts with the newest record and the get did not decide for it.
     fn repair(&self, trace: &mut Trace) {
         let replies: Vec<Option<ReadReply>> = trace.replicas.iter().map(read_reply).collect();
         let Some(newest) = newest(&replies) else {
             return;
         };
         let version = newest.version();
+        // A value written through v1 (no version) that differs from the
+        // newest record cannot be ordered against it: unless the get
+        // decided for the versioned record, repairing would overwrite what
+        // may be a later v1 write acknowledged by a v1 quorum (#78).
+        let unordered_v1 = replies.iter().flatten().any(|r| match (r, newest) {
+            (ReadReply::V1Value(bytes), Newest::Value(value, _)) => *bytes != value,
+            (ReadReply::V1Value(_), Newest::Deleted(_)) => true,
+            _ => false,
+        });
+        let versioned_outcome = trace.version.is_some()
+            && matches!(
+                trace.verdict,
+                Verdict::Reached | Verdict::Failed(Failure::NotFound)
+            );
+        if unordered_v1 && !versioned_outcome {
+            return;
+        }
         let v2 = |i: usize| {
             trace
                 .replicas
@@ -802,7 +821,7 @@ impl Client {
                     r.and_then(|r| r.version()) != Some(version)
                 }
                 // A v2 server's value written through v1 (version zero)
-                // is older than any versioned record.
+                // that the get decided against.
                 (Some(ReadReply::V1Value(_)), _) => v2(*i),
                 (Some(ReadReply::Absent), Newest::Value(..)) => true,
                 (Some(ReadReply::Absent), Newest::Deleted(_)) => true,

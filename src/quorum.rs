@@ -112,8 +112,10 @@ impl QuorumOptions {
 /// One server's answer to a get, as the read rule sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadReply<'a> {
-    /// A v1 value: no version. It agrees with a newest versioned value
-    /// that has the same bytes (it cannot say it is older).
+    /// A v1 value: no version (from a v1-only server, or a v2 server's
+    /// value written through v1). It agrees with a newest versioned value
+    /// that has the same bytes; with other bytes it is neither older nor
+    /// newer, and wins by SPEC §6's byte rule when R replies agree on it.
     V1Value(&'a [u8]),
     /// A v1 "not found": no version; it agrees with a newest tombstone.
     V1NotFound,
@@ -222,8 +224,11 @@ pub fn newest<'a>(replies: &[Option<ReadReply<'a>>]) -> Option<Newest<'a>> {
 ///   that version, v1 replies with the same bytes). A newest tombstone
 ///   gives "not found" once R replies say not found (a stale tombstone or
 ///   a server that never saw the key also says it: no value is returned).
-///   Every other reply is older and never returned: {newer, older, older}
-///   with R=2 fails.
+///   Every other *versioned* reply is older and never returned: {newer,
+///   older, older} with R=2 fails. Values without a version (written
+///   through v1) cannot be ordered against versions: when the newest
+///   record cannot gather R, such a value that R replies returned byte for
+///   byte is the answer (§6), with no version — {A@v, C, C} gives C.
 /// - The verdict is [`ReadVerdict::NotEnough`] only when no outcome can
 ///   reach R even if every outstanding server answered alike.
 pub fn read_rule<'a>(
@@ -311,6 +316,9 @@ pub fn read_rule<'a>(
                     counted: mark(&agrees),
                 };
             }
+            if let Some(decision) = unversioned_win(&groups, r, Some(value), &mark) {
+                return decision;
+            }
             ReadDecision {
                 verdict: pending(agreeing),
                 counted: none(),
@@ -323,12 +331,37 @@ pub fn read_rule<'a>(
                     counted: mark(&|x| x.is_absent()),
                 };
             }
+            if let Some(decision) = unversioned_win(&groups, r, None, &mark) {
+                return decision;
+            }
             ReadDecision {
                 verdict: pending(absent),
                 counted: none(),
             }
         }
     }
+}
+
+/// A value without a version (written through v1) that R replies returned
+/// byte for byte, when the newest versioned record could not gather R:
+/// such values carry no version, so they are neither older nor newer than
+/// any versioned record, and SPEC §6's byte rule decides between them
+/// (DECISIONS #78). `newest_bytes` is the newest versioned value's bytes,
+/// whose v1 copies already agree with it.
+fn unversioned_win<'a>(
+    groups: &[(&'a [u8], usize)],
+    r: usize,
+    newest_bytes: Option<&[u8]>,
+    mark: &dyn Fn(&dyn Fn(&ReadReply) -> bool) -> Vec<bool>,
+) -> Option<ReadDecision<'a>> {
+    let (value, _) = groups
+        .iter()
+        .find(|(g, c)| *c >= r && Some(*g) != newest_bytes)?;
+    let value: &'a [u8] = value;
+    Some(ReadDecision {
+        verdict: ReadVerdict::Value(value, None),
+        counted: mark(&|x| matches!(*x, ReadReply::V1Value(v) if v == value)),
+    })
 }
 
 #[cfg(test)]
@@ -461,6 +494,21 @@ mod tests {
             verdict(&[new, Some(V1Value(b"x")), old], 0, 2),
             ReadVerdict::NotEnough
         );
+        // Values written through v1 have no version: two copies of one
+        // win by the byte rule when the newest version cannot reach R
+        // (a v1 put acknowledged by a v1 quorum after a v2 one).
+        let c = Some(V1Value(b"c"));
+        assert_eq!(verdict(&[new, c, c], 0, 2), ReadVerdict::Value(b"c", None));
+        assert_eq!(read_rule(&[new, c, c], 0, 2).counted, [false, true, true]);
+        assert_eq!(verdict(&[new, c, None], 1, 2), ReadVerdict::Pending);
+        // The newest version still wins when it gathers R first.
+        assert_eq!(
+            verdict(&[new, c, new], 0, 2),
+            ReadVerdict::Value(b"new", Some(v(9)))
+        );
+        // A stale versioned copy of the v1 bytes does not join their group.
+        let old_c = Some(Value(b"c", v(5)));
+        assert_eq!(verdict(&[new, old_c, c], 0, 2), ReadVerdict::NotEnough);
         // A value newer than every "not found".
         assert_eq!(
             verdict(&[new, Some(Absent), Some(V1NotFound)], 0, 2),
@@ -499,6 +547,10 @@ mod tests {
             verdict(&[del, newer, newer], 0, 2),
             ReadVerdict::Value(b"back", Some(v(12)))
         );
+        // A value written through v1 on R servers is not ordered against
+        // the tombstone: the byte rule answers it.
+        let c = Some(V1Value(b"c"));
+        assert_eq!(verdict(&[del, c, c], 0, 2), ReadVerdict::Value(b"c", None));
         // Pending while an outstanding tombstone could still make R.
         assert_eq!(
             verdict(&[Some(Value(b"x", v(3))), Some(Absent), None], 1, 2),

@@ -414,3 +414,36 @@ fn client_end_to_end_with_v2_servers() {
         c.get(&["-r", "3"], "d").assert_stdout("OK back\n");
     }
 }
+
+/// A v1 put acknowledged by a v1 quorum after a v2 put of the same key is
+/// not undone by a v2 get (DECISIONS #78): with replicas {A at a version,
+/// C, C} (C written through v1, so without a version), `get -r 2` answers
+/// C by SPEC §6's byte rule, and read repair leaves C where it is.
+#[test]
+fn a_v1_write_after_a_v2_write_is_read_and_not_repaired_away() {
+    let mut c = Cluster::new(&[1, 1, 1]);
+    c.start_all();
+    let s = socket();
+    c.put_ok(&["-w", "3"], "k", "A");
+    for i in 1..3 {
+        assert_eq!(raw(&s, c.addr(i), b"k\0C"), b"\0");
+    }
+    for _ in 0..3 {
+        // -r 3 would fail (no value on three servers); -r 2 reads C.
+        c.get(&["-r", "2", "-t", "2000"], "k")
+            .assert_stdout("OK C\n");
+    }
+    for i in 1..3 {
+        assert_eq!(v1_get(&s, c.addr(i), "k"), Some(b"C".to_vec()), "{i}");
+        assert_eq!(get(&s, c.addr(i), b"k"), Ok((b"C".to_vec(), Version::ZERO)));
+    }
+    c.get(&["-r", "3", "-t", "2000"], "k")
+        .assert_fail(code::QUORUM);
+    // Still no repair: C stays on both.
+    for i in 1..3 {
+        assert_eq!(v1_get(&s, c.addr(i), "k"), Some(b"C".to_vec()), "{i}");
+    }
+    // A versioned put afterwards wins everywhere, as usual.
+    c.put_ok(&["-w", "3"], "k", "D");
+    c.get(&["-r", "3"], "k").assert_stdout("OK D\n");
+}
