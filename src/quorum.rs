@@ -316,7 +316,7 @@ pub fn read_rule<'a>(
                     counted: mark(&agrees),
                 };
             }
-            if let Some(decision) = unversioned_win(&groups, r, Some(value), &mark) {
+            if let Some(decision) = unversioned_win(&groups, r, Some(value), replies) {
                 return decision;
             }
             ReadDecision {
@@ -331,7 +331,7 @@ pub fn read_rule<'a>(
                     counted: mark(&|x| x.is_absent()),
                 };
             }
-            if let Some(decision) = unversioned_win(&groups, r, None, &mark) {
+            if let Some(decision) = unversioned_win(&groups, r, None, replies) {
                 return decision;
             }
             ReadDecision {
@@ -352,7 +352,7 @@ fn unversioned_win<'a>(
     groups: &[(&'a [u8], usize)],
     r: usize,
     newest_bytes: Option<&[u8]>,
-    mark: &dyn Fn(&dyn Fn(&ReadReply) -> bool) -> Vec<bool>,
+    replies: &[Option<ReadReply>],
 ) -> Option<ReadDecision<'a>> {
     let (value, _) = groups
         .iter()
@@ -360,7 +360,10 @@ fn unversioned_win<'a>(
     let value: &'a [u8] = value;
     Some(ReadDecision {
         verdict: ReadVerdict::Value(value, None),
-        counted: mark(&|x| matches!(*x, ReadReply::V1Value(v) if v == value)),
+        counted: replies
+            .iter()
+            .map(|x| matches!(*x, Some(ReadReply::V1Value(v)) if v == value))
+            .collect(),
     })
 }
 
