@@ -303,8 +303,8 @@ fn invalid(addr: SocketAddrV4, what: &str) -> io::Error {
     )
 }
 
-/// What one v2 request got.
-enum Answer {
+/// What one v2 request got (also used by `crate::stats`).
+pub(crate) enum Answer {
     /// A v2 reply with the request's id that answers it.
     Reply(Vec<u8>),
     /// The server answered with a non-v2 datagram: it speaks v1 only.
@@ -314,7 +314,8 @@ enum Answer {
 }
 
 /// One server's paged dump: its socket, request ids, foreign datagrams.
-struct Pager {
+/// `crate::stats` asks STATS through it too ([`Pager::exchange`]).
+pub(crate) struct Pager {
     socket: UdpSocket,
     addr: SocketAddrV4,
     options: DumpOptions,
@@ -325,7 +326,7 @@ struct Pager {
 }
 
 impl Pager {
-    fn open(addr: SocketAddrV4, options: DumpOptions) -> io::Result<Pager> {
+    pub(crate) fn open(addr: SocketAddrV4, options: DumpOptions) -> io::Result<Pager> {
         let std_socket =
             crate::server::bind_udp(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))?;
         let socket = UdpSocket::from_std(std_socket)?;
@@ -347,7 +348,7 @@ impl Pager {
     /// Sends `message` with a fresh id, resending per the retry policy,
     /// until a reply that answers it arrives or `wait` (at most until
     /// `hard_stop`) runs out.
-    async fn exchange(
+    pub(crate) async fn exchange(
         &mut self,
         message: &Message<'_>,
         wait: Duration,

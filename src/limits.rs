@@ -490,6 +490,8 @@ pub struct Stats {
     /// Datagrams rejected by authentication (`--key-file`): v1 requests,
     /// unsigned, forged, unknown-key, out-of-window or truncated v2.
     pub unauthenticated: AtomicU64,
+    /// Reads and writes the storage engine failed (I/O errors).
+    pub engine_errors: AtomicU64,
 }
 
 /// A copy of [`Stats`] at one moment.
@@ -513,6 +515,8 @@ pub struct StatsSnapshot {
     pub restarts: u64,
     /// Datagrams rejected by authentication.
     pub unauthenticated: u64,
+    /// Storage engine failures.
+    pub engine_errors: u64,
 }
 
 impl Stats {
@@ -534,6 +538,7 @@ impl Stats {
             panics: get(&self.panics),
             restarts: get(&self.restarts),
             unauthenticated: get(&self.unauthenticated),
+            engine_errors: get(&self.engine_errors),
         }
     }
 }

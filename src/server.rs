@@ -82,6 +82,7 @@ use crate::limits::{AuthConfig, DATAGRAM_OVERHEAD, ReplyBudget};
 pub use crate::limits::{Limits, Stats, StatsSnapshot};
 use crate::protocol::{self, PutError, Request};
 use crate::protocol_v2::{self, AuthKey, Dialect, Entry, EntryValue, Frame, Message as V2, Reason};
+use crate::stats::{DurableFigures, Op, ServerFigures};
 use crate::store::Store;
 use crate::udp_batch::{RecvBatch, SendQueue};
 
@@ -255,6 +256,8 @@ pub(crate) fn answer_v2(
                 }
             }
         }
+        // The server answers STATS itself (`Shared::handle_v2`: the
+        // counters are the server's, not the engine's).
         V2::Stats => reply(&V2::Refused {
             reason: Reason::Unsupported,
         }),
@@ -326,6 +329,12 @@ struct Shared {
     /// The durable engine, when the server has a data directory: requests
     /// go to it instead of `store` (`crate::engine::serve`).
     durable: Option<DurableStorage>,
+    /// Requests by kind, per thread (`crate::stats`, the STATS reply).
+    ops: crate::stats::OpCounters,
+    /// When the server started (uptime).
+    started: Instant,
+    /// The address bound, for the kernel's drop count in STATS.
+    bound: Option<SocketAddrV4>,
     #[cfg(test)]
     hooks: tests::Hooks,
 }
@@ -338,6 +347,9 @@ impl Shared {
             limits,
             stats: Arc::new(Stats::default()),
             durable: None,
+            ops: crate::stats::OpCounters::new(),
+            started: Instant::now(),
+            bound: None,
             #[cfg(test)]
             hooks: tests::Hooks::default(),
         }
@@ -388,11 +400,19 @@ impl Shared {
             _ => {}
         }
         let is_get = matches!(request, Ok(Request::Get { .. }));
+        let op = match &request {
+            Ok(Request::Get { .. }) => Some(Op::Get),
+            Ok(Request::Put { .. }) => Some(Op::Put),
+            Ok(Request::Dump) => Some(Op::Dump),
+            Err(_) => None,
+        };
         let response = match (&self.durable, request, peer) {
             // Puts are answered by the committer once stored: `None` here.
-            (Some(durable), Ok(request), SocketAddr::V4(peer)) => durable.answer(request, peer)?,
-            (_, request, _) => answer(&self.store, request, Some(&self.stats)),
+            (Some(durable), Ok(request), SocketAddr::V4(peer)) => durable.answer(request, peer),
+            (_, request, _) => Some(answer(&self.store, request, Some(&self.stats))),
         };
+        self.count(op, response.as_ref(), |r| r != protocol::REPLY_NOT_FOUND);
+        let response = response?;
         if let (true, true, Response::One(reply)) = (is_get, budgeted, &response) {
             let cost = reply.len() as u64 + DATAGRAM_OVERHEAD;
             if !self.budget.take(ip, cost, now) {
@@ -486,9 +506,10 @@ impl Shared {
             .unwrap_or_default();
         let sign = reply_signature(keys, frame.auth.map(|t| t.key_id));
         let dump_allowed = self.limits.allow_dump.contains(ip);
-        if matches!(frame.message, V2::Dump { .. }) && !dump_allowed {
+        // STATS, like a dump, only to --allow-dump sources (DECISIONS #100).
+        if matches!(frame.message, V2::Dump { .. } | V2::Stats) && !dump_allowed {
             Stats::bump(&self.stats.dump_denied);
-            tracing::debug!(%peer, "refused: v2 dump from a source not in --allow-dump");
+            tracing::debug!(%peer, "refused: v2 dump or stats from a source not in --allow-dump");
             return Some(v2_reply(
                 frame.id,
                 &V2::Refused {
@@ -497,14 +518,23 @@ impl Shared {
                 sign,
             ));
         }
+        let op = match &frame.message {
+            V2::Get { .. } => Some(Op::Get),
+            V2::Put { .. } => Some(Op::Put),
+            V2::Delete { .. } => Some(Op::Delete),
+            V2::Dump { .. } => Some(Op::Dump),
+            V2::Stats => Some(Op::Stats),
+            _ => None,
+        };
         let response = match (&frame.message, &self.durable, peer) {
-            // Answered here: its DUMP feature bit depends on the source.
-            (V2::Hello, _, _) => v2_reply(
+            // Answered here: its DUMP and STATS feature bits depend on the
+            // source.
+            (V2::Hello, _, _) => Some(v2_reply(
                 frame.id,
                 &V2::HelloReply {
                     max_version: protocol_v2::VERSION,
                     features: if dump_allowed {
-                        protocol_v2::feature::DUMP
+                        protocol_v2::feature::DUMP | protocol_v2::feature::STATS
                     } else {
                         0
                     } | if self.limits.auth.is_some() {
@@ -515,15 +545,28 @@ impl Shared {
                     time_ms: crate::hlc::SystemClock.now_ms(),
                 },
                 sign,
-            ),
-            (_, Some(durable), SocketAddr::V4(peer)) => durable.answer_v2(&frame, peer)?,
+            )),
+            // Answered here, on both engines: the counters are the server's.
+            (V2::Stats, _, _) => {
+                let pairs = self.figures().pairs();
+                let pairs = pairs
+                    .iter()
+                    .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+                    .collect();
+                Some(v2_reply(frame.id, &V2::StatsReply { pairs }, sign))
+            }
+            (_, Some(durable), SocketAddr::V4(peer)) => durable.answer_v2(&frame, peer),
             _ => answer_v2(
                 &MemoryEngine::new(Arc::clone(&self.store)),
                 &frame,
                 None,
                 keys,
-            )?,
+            ),
         };
+        self.count(op, response.as_ref(), |r| {
+            r.get(5) == Some(&protocol_v2::opcode::VALUE)
+        });
+        let response = response?;
         if budgeted
             && !charge_first
             && let Response::One(reply) = &response
@@ -534,6 +577,62 @@ impl Shared {
             }
         }
         Some(response)
+    }
+
+    /// Counts a request of kind `op` (`crate::stats`); for a get, a hit or
+    /// a miss as `hit` tells from the reply. A get or dump without a reply
+    /// failed in the engine (it logged why).
+    fn count(&self, op: Option<Op>, response: Option<&Response>, hit: impl Fn(&[u8]) -> bool) {
+        let Some(op) = op else { return };
+        self.ops.bump(op);
+        match (op, response) {
+            (Op::Get, Some(Response::One(reply))) => {
+                self.ops.bump(if hit(reply) { Op::Hit } else { Op::Miss });
+            }
+            (Op::Get | Op::Dump, None) => Stats::bump(&self.stats.engine_errors),
+            _ => {}
+        }
+    }
+
+    /// Everything the STATS reply and the metrics endpoint report, now.
+    fn figures(&self) -> ServerFigures {
+        let (keys, bytes_stored, bytes_limit, durable) = match &self.durable {
+            Some(storage) => {
+                let engine = storage.engine();
+                let e = Engine::stats(&**engine);
+                let size = |file: &str| {
+                    std::fs::metadata(engine.dir().join(file))
+                        .ok()
+                        .map(|m| m.len())
+                };
+                let durable = DurableFigures {
+                    commit_queue_full: storage.busy_drops(),
+                    commits: e.commits,
+                    syncs: e.syncs,
+                    log_bytes: size(crate::engine::wal::WAL_FILE),
+                    db_bytes: size(crate::engine::durable::DB_FILE),
+                    sync_policy: engine.sync_policy().to_string(),
+                };
+                (e.keys, e.used_bytes, e.limit, Some(durable))
+            }
+            None => (
+                self.store.len() as u64,
+                self.store.used_bytes(),
+                self.store.limit(),
+                None,
+            ),
+        };
+        ServerFigures {
+            uptime: self.started.elapsed(),
+            ops: self.ops.totals(),
+            limits: self.stats.snapshot(),
+            keys,
+            bytes_stored,
+            bytes_limit,
+            rss: crate::stats::rss_bytes(),
+            kernel_drops: self.bound.and_then(kernel_drops),
+            durable,
+        }
     }
 
     fn over_budget(&self, peer: SocketAddr) -> Option<Response> {
@@ -703,9 +802,13 @@ impl Server {
             .into_iter()
             .map(|s| UdpSocket::from_std(s).map(Arc::new))
             .collect::<io::Result<Vec<_>>>()?;
+        let mut shared = Shared::new(limits);
+        if let Some(Ok(SocketAddr::V4(bound))) = sockets.first().map(|s| s.local_addr()) {
+            shared.bound = Some(bound);
+        }
         Ok(Server {
             sockets,
-            shared: Arc::new(Shared::new(limits)),
+            shared: Arc::new(shared),
             loops,
             tombstone_grace: Duration::from_secs(crate::engine::DEFAULT_TOMBSTONE_GRACE_SECS),
         })
@@ -771,6 +874,15 @@ impl Server {
     /// The counters now.
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.stats.snapshot()
+    }
+
+    /// A function that builds this server's STATS report (name/value
+    /// pairs, `crate::stats`) whenever called, for the metrics endpoint.
+    /// Call it after [`Server::use_durable`] (which needs the server's
+    /// state unshared).
+    pub fn stats_source(&self) -> crate::stats::Source {
+        let shared = Arc::clone(&self.shared);
+        Arc::new(move || shared.figures().pairs())
     }
 
     /// Serves until `shutdown` completes. A receive loop that ends (it only
@@ -888,6 +1000,9 @@ pub struct ServeOptions {
     /// Where the pairs are kept (`--data-dir`, `--sync`, …; default: in
     /// memory).
     pub storage: StorageArgs,
+    /// Where to serve Prometheus metrics over HTTP (`--metrics`), if
+    /// anywhere (`crate::metrics`).
+    pub metrics: Option<SocketAddr>,
 }
 
 impl ServeOptions {
@@ -917,7 +1032,13 @@ impl ServeOptions {
             initial,
             limits: Limits::default(),
             storage: StorageArgs::default(),
+            metrics: None,
         })
+    }
+
+    /// The same options with the metrics endpoint at `metrics`.
+    pub fn with_metrics(self, metrics: Option<SocketAddr>) -> ServeOptions {
+        ServeOptions { metrics, ..self }
     }
 
     /// The same options with `limits` in force.
@@ -1043,6 +1164,13 @@ pub fn serve_until_signal(mut options: ServeOptions) -> Result<(), ServeError> {
                     String::from_utf8_lossy(key)
                 )
             })?;
+        }
+        if let Some(at) = options.metrics {
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(|e| format!("cannot bind the metrics endpoint TCP {at}: {e}"))?;
+            tracing::info!(metrics = %at, "serving Prometheus metrics at /metrics");
+            tokio::spawn(crate::metrics::serve(listener, server.stats_source()));
         }
         let limits = server.limits();
         tracing::info!(

@@ -4,11 +4,13 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use dkvs::cli;
-use dkvs::cli_defs::client::{Cli, USAGE};
+use dkvs::cli_defs::client::{Cli, Cmd, USAGE};
 use dkvs::client::Client;
 use dkvs::commands::{self, CommandError, Success, exit};
+use dkvs::config::ClusterConfig;
 use dkvs::quorum::QuorumOptions;
 
 /// How the answer is written on stdout.
@@ -49,6 +51,9 @@ fn main() -> ExitCode {
         }
     };
     let timeout = cli.cluster.timeout(&config);
+    if matches!(cli.command, Cmd::Stats) {
+        return stats(&config, timeout, output);
+    }
     let client = Client::new(config).with_timeout(timeout);
     let options = QuorumOptions {
         n: cli.n,
@@ -133,5 +138,48 @@ fn report(output: Output, result: Result<Success, CommandError>) -> ExitCode {
             ExitCode::from(exit::FAILED)
         }
         Err(_) => ExitCode::from(code),
+    }
+}
+
+/// `dkvs-client stats`: every server's counters as a table (or one JSON
+/// object); exit 0 when every server answered, else
+/// `dkvs::stats::failure`'s code with one `ERROR: …` line naming the
+/// silent servers.
+fn stats(config: &ClusterConfig, timeout: Duration, output: Output) -> ExitCode {
+    let runtime = match cli::runtime() {
+        Ok(r) => r,
+        Err(e) => {
+            return report(
+                output,
+                Err(CommandError {
+                    message: format!("cannot start: {e}"),
+                    code: exit::QUORUM,
+                }),
+            );
+        }
+    };
+    let options = dkvs::stats::FetchOptions::new(config, timeout);
+    let reports = runtime.block_on(dkvs::stats::fetch_all(config, &options));
+    let failure = dkvs::stats::failure(&reports);
+    let mut out = std::io::stdout().lock();
+    let written = match output {
+        Output::Json => {
+            let failure = failure.as_ref().map(|(c, m)| (*c, m.as_str()));
+            writeln!(out, "{}", dkvs::stats::json_report(&reports, failure))
+        }
+        Output::Text { .. } => dkvs::stats::write_table(&mut out, &reports),
+    };
+    let flushed = written.and_then(|()| out.flush());
+    drop(out);
+    if let Err(e) = flushed {
+        eprintln!("ERROR: cannot write the answer: {e}");
+        return ExitCode::from(exit::FAILED);
+    }
+    match failure {
+        Some((code, message)) => {
+            eprintln!("ERROR: {message}");
+            ExitCode::from(code)
+        }
+        None => ExitCode::SUCCESS,
     }
 }

@@ -23,7 +23,8 @@ fn main() -> ExitCode {
                 auth,
                 ..cli.limits.limits()
             })
-            .with_storage(cli.storage),
+            .with_storage(cli.storage)
+            .with_metrics(cli.metrics),
         Err(e) => {
             eprintln!("ERROR: {e}");
             eprintln!("Usage: dkvs-server [options] <IP> <PORT> [<key> <value>]...");

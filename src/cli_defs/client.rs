@@ -120,6 +120,16 @@ pub enum Cmd {
         /// The key whose value is looked for
         needle: OsString,
     },
+    /// Ask every server for its counters and print one table (a row per server)
+    ///
+    /// Every server of the cluster file is asked at once (protocol v2 STATS,
+    /// resent within the deadline -t). One row per server: gets, puts,
+    /// hits, misses, keys, bytes stored, memory, uptime, errors, refused
+    /// and dropped requests; `no answer` for a server that stayed silent,
+    /// `v1 only: no stats` for a server that speaks only protocol v1.
+    /// --json prints every counter each server sent. Exit status 0 when
+    /// every server answered, 5 otherwise (as a quorum or network failure).
+    Stats,
 }
 
 fn bytes(s: OsString) -> Vec<u8> {
@@ -206,6 +216,8 @@ impl Cmd {
                 haystack: bytes(haystack),
                 needle: bytes(needle),
             },
+            // Not a quorum command: `dkvs-client` runs it with `crate::stats`.
+            Cmd::Stats => return Err(usage("stats is not a data command".into())),
         })
     }
 }

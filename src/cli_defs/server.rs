@@ -39,6 +39,12 @@ pub struct Cli {
     /// Storage engine.
     #[command(flatten)]
     pub storage: crate::engine::StorageArgs,
+    /// Serve the server's counters (those of `dkvs-client stats`) as
+    /// Prometheus metrics over plain HTTP: `GET http://ADDR:PORT/metrics`
+    /// (text format 0.0.4); none by default. Anyone who can reach ADDR can
+    /// read them: prefer a loopback or private address.
+    #[arg(long = "metrics", value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
     /// Logs and colour.
     #[command(flatten)]
     pub log: LogArgs,

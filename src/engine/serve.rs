@@ -80,6 +80,9 @@ impl DurableStorage {
                     if matches!(e, Refused::Full { .. } | Refused::NoSpace { .. }) {
                         Stats::bump(&counters.over_memory);
                     }
+                    if matches!(e, Refused::Io(_)) {
+                        Stats::bump(&counters.engine_errors);
+                    }
                     tracing::debug!(peer = %to.peer, error = %e, "refused put");
                 }
                 let reply = match (to.v2_id, &result) {
