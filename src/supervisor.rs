@@ -211,6 +211,9 @@ struct Slot {
     last_exit: Option<String>,
     state: ServerState,
     log: VecDeque<String>,
+    /// Lines ever added to `log` (also those dropped since), so a screen
+    /// scrolled back in the log can keep its place as new lines arrive.
+    log_total: u64,
 }
 
 struct State {
@@ -255,6 +258,12 @@ fn push_bounded<T>(queue: &mut VecDeque<T>, item: T) {
         queue.pop_front();
     }
     queue.push_back(item);
+}
+
+/// Adds a line to a server's log, counting it.
+fn push_log(slot: &mut Slot, line: String) {
+    push_bounded(&mut slot.log, line);
+    slot.log_total += 1;
 }
 
 /// "exited with status 0", "killed by SIGKILL", …
@@ -354,6 +363,7 @@ impl Supervisor {
                     ServerState::Unreachable
                 },
                 log: VecDeque::new(),
+                log_total: 0,
             })
             .collect();
         let pids = config.servers.iter().map(|_| AtomicU32::new(0)).collect();
@@ -451,6 +461,19 @@ impl Supervisor {
             .unwrap_or_default()
     }
 
+    /// The child's stderr lines of one server (bounded, as
+    /// [`Supervisor::server_log`]) and how many lines it has had in all
+    /// since the supervisor started (dropped ones included); `(empty, 0)`
+    /// for an unknown index.
+    pub fn server_log_counted(&self, index: usize) -> (Vec<String>, u64) {
+        self.inner
+            .lock()
+            .slots
+            .get(index)
+            .map(|s| (s.log.iter().cloned().collect(), s.log_total))
+            .unwrap_or_default()
+    }
+
     /// A receiver whose value changes on every state change, event or log line.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.inner.changes.subscribe()
@@ -532,6 +555,11 @@ impl Supervisor {
         );
         // "spawned" says it all: no separate "down → starting" event.
         state.slots[index].state = ServerState::Starting;
+        // A marker between the logs of two runs of the same server.
+        push_log(
+            &mut state.slots[index],
+            format!("── dkvs-tui: spawned pid {pid} ──"),
+        );
         drop(state);
         inner.bump();
         let stderr = child.stderr.take();
@@ -813,7 +841,7 @@ async fn own_child(
             while let Ok(Some(line)) = lines.next_line().await {
                 let line = strip_ansi(&line);
                 let mut state = inner.lock();
-                push_bounded(&mut state.slots[index].log, line);
+                push_log(&mut state.slots[index], line);
                 drop(state);
                 inner.bump();
             }

@@ -21,6 +21,7 @@ use crate::ring::Ring;
 use crate::supervisor::{LogEvent, ServerStatus};
 use crate::trace::Trace;
 
+use super::rates::ServerRates;
 use super::theme::{Theme, ThemeKind};
 
 /// The hidden REPL line that panics when `DKVS_TUI_TEST_PANIC=1` (tests only).
@@ -39,6 +40,28 @@ pub enum Focus {
     Repl,
     /// The server list: arrows select, single keys act.
     Servers,
+}
+
+/// What the big pane (right of the ring, under the server list) shows; the
+/// other one goes to the small pane beside the events. F4 (or `l` in the
+/// server list) swaps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MainView {
+    /// The results of the REPL lines (the server log is small).
+    Results,
+    /// The selected server's log (the results are small).
+    Log,
+}
+
+/// The selected server's log as the supervisor last showed it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogSnapshot {
+    /// The server (0-based).
+    pub server: usize,
+    /// Its last lines, oldest first (bounded by the supervisor).
+    pub lines: Vec<String>,
+    /// How many lines it has had in all, dropped ones included.
+    pub total: u64,
 }
 
 /// What the event loop must do after a key or mouse event.
@@ -294,6 +317,15 @@ pub struct App {
     pub events: Vec<LogEvent>,
     /// The selected server's log output (last snapshot).
     pub server_log: Vec<String>,
+    /// Which server `server_log` is of, and how many lines it had in all.
+    pub server_log_of: (usize, u64),
+    /// What the big pane shows.
+    pub main_view: MainView,
+    /// How many lines the server log is scrolled up from its tail (0 =
+    /// following the tail).
+    pub log_scroll: usize,
+    /// Every server's operations per second (the sparklines).
+    pub rates: ServerRates,
     /// What the interpreter wants highlighted.
     pub view: View,
     /// The time of the last snapshot; ages are computed against it so that
@@ -311,6 +343,7 @@ impl App {
     /// A fresh screen for `config`: REPL focused, help closed, mouse on.
     pub fn new(config: Arc<ClusterConfig>, theme: Theme, now: Instant) -> App {
         let ring = Ring::new(&config);
+        let config_servers = config.servers.len();
         App {
             config,
             ring,
@@ -326,6 +359,10 @@ impl App {
             servers: Vec::new(),
             events: Vec::new(),
             server_log: Vec::new(),
+            server_log_of: (0, 0),
+            main_view: MainView::Results,
+            log_scroll: 0,
+            rates: ServerRates::new(config_servers),
             view: View::default(),
             now,
             test_panic: false,
@@ -344,18 +381,47 @@ impl App {
         self.entries.iter().filter(|e| e.done.is_none()).count()
     }
 
-    /// Stores fresh snapshots from the supervisor.
+    /// Stores fresh snapshots from the supervisor. A log scrolled back
+    /// keeps its place while new lines arrive; the log of another server
+    /// starts at its tail.
     pub fn set_snapshot(
         &mut self,
         servers: Vec<ServerStatus>,
         events: Vec<LogEvent>,
-        server_log: Vec<String>,
+        log: LogSnapshot,
         now: Instant,
     ) {
+        let (was_of, was_total) = self.server_log_of;
+        if was_of != log.server {
+            self.log_scroll = 0;
+        } else if self.log_scroll > 0 {
+            let new = usize::try_from(log.total.saturating_sub(was_total)).unwrap_or(usize::MAX);
+            self.log_scroll = self
+                .log_scroll
+                .saturating_add(new)
+                .min(log.lines.len().saturating_sub(1));
+        }
         self.servers = servers;
         self.events = events;
-        self.server_log = server_log;
+        self.server_log = log.lines;
+        self.server_log_of = (log.server, log.total);
         self.now = now;
+    }
+
+    /// Takes one poll of every server's operation totals (see
+    /// [`super::rates`]).
+    pub fn on_rates(&mut self, at: Instant, totals: &[Option<u64>]) {
+        self.rates.record(at, totals);
+    }
+
+    /// Swaps the big and the small pane (results ↔ selected server's log);
+    /// the log starts at its tail.
+    pub fn toggle_log(&mut self) {
+        self.main_view = match self.main_view {
+            MainView::Results => MainView::Log,
+            MainView::Log => MainView::Results,
+        };
+        self.log_scroll = 0;
     }
 
     fn new_entry(&mut self, command: String) -> u64 {
@@ -464,12 +530,27 @@ impl App {
         }
     }
 
+    /// Scrolls the big pane's content (results or log) up.
     fn scroll_up(&mut self, lines: usize) {
-        self.scroll = self.scroll.saturating_add(lines);
+        match self.main_view {
+            MainView::Results => self.scroll = self.scroll.saturating_add(lines),
+            MainView::Log => self.scroll_log_up(lines),
+        }
     }
 
+    /// Scrolls the big pane's content down (towards the newest lines).
     fn scroll_down(&mut self, lines: usize) {
-        self.scroll = self.scroll.saturating_sub(lines);
+        match self.main_view {
+            MainView::Results => self.scroll = self.scroll.saturating_sub(lines),
+            MainView::Log => self.log_scroll = self.log_scroll.saturating_sub(lines),
+        }
+    }
+
+    fn scroll_log_up(&mut self, lines: usize) {
+        self.log_scroll = self
+            .log_scroll
+            .saturating_add(lines)
+            .min(self.server_log.len().saturating_sub(1));
     }
 
     /// What a key does. Never panics; unknown keys do nothing.
@@ -492,6 +573,10 @@ impl App {
             }
             KeyCode::F(3) => {
                 self.theme = Theme::new(self.theme.kind.next());
+                return Action::None;
+            }
+            KeyCode::F(4) if !self.help_open => {
+                self.toggle_log();
                 return Action::None;
             }
             _ => {}
@@ -638,6 +723,7 @@ impl App {
                 return Action::SetMouse(self.mouse);
             }
             KeyCode::Char('t') => self.theme = Theme::new(self.theme.kind.next()),
+            KeyCode::Char('l') => self.toggle_log(),
             _ => {}
         }
         Action::None
@@ -660,6 +746,8 @@ impl App {
                     self.help_scroll = self.help_scroll.saturating_sub(3);
                 } else if inside(areas.results) {
                     self.scroll_up(3);
+                } else if inside(areas.log) && self.main_view == MainView::Results {
+                    self.scroll_log_up(3);
                 } else if inside(areas.servers) {
                     self.selected = self.selected.saturating_sub(1);
                 }
@@ -669,6 +757,8 @@ impl App {
                     self.help_scroll = self.help_scroll.saturating_add(3);
                 } else if inside(areas.results) {
                     self.scroll_down(3);
+                } else if inside(areas.log) && self.main_view == MainView::Results {
+                    self.log_scroll = self.log_scroll.saturating_sub(3);
                 } else if inside(areas.servers) {
                     self.select(self.selected + 1);
                 }
@@ -1044,6 +1134,75 @@ mod tests {
         // Without a layout (terminal too small) the mouse does nothing.
         a.handle_mouse(ev(MouseEventKind::ScrollUp, 0, 0), None);
         assert_eq!(a.scroll, 0);
+    }
+
+    fn log(server: usize, n: u64) -> LogSnapshot {
+        LogSnapshot {
+            server,
+            lines: (1..=n.min(5)).map(|i| format!("line {i}")).collect(),
+            total: n,
+        }
+    }
+
+    #[test]
+    fn f4_and_l_swap_the_panes_and_page_keys_scroll_the_big_one() {
+        let mut a = app();
+        let now = a.now;
+        a.set_snapshot(Vec::new(), Vec::new(), log(0, 5), now);
+        assert_eq!(a.main_view, MainView::Results);
+        a.handle_key(key(KeyCode::F(4)));
+        assert_eq!(a.main_view, MainView::Log);
+        // In the REPL line `l` is a letter.
+        typed(&mut a, "l");
+        assert_eq!((a.main_view, a.input.text.as_str()), (MainView::Log, "l"));
+        a.handle_key(key(KeyCode::PageUp));
+        assert_eq!((a.log_scroll, a.scroll), (4, 0), "at most to the first line");
+        a.handle_key(key(KeyCode::PageDown));
+        assert_eq!(a.log_scroll, 0);
+        a.handle_key(key(KeyCode::Tab));
+        a.handle_key(key(KeyCode::Char('l')));
+        assert_eq!(a.main_view, MainView::Results);
+        a.handle_key(key(KeyCode::PageUp));
+        assert_eq!((a.log_scroll, a.scroll), (0, PAGE));
+        // Help takes F4 as nothing.
+        a.handle_key(key(KeyCode::F(1)));
+        a.handle_key(key(KeyCode::F(4)));
+        assert_eq!(a.main_view, MainView::Results);
+    }
+
+    #[test]
+    fn a_scrolled_log_keeps_its_place_and_another_server_starts_at_the_tail() {
+        let mut a = app();
+        let now = a.now;
+        a.toggle_log();
+        a.set_snapshot(Vec::new(), Vec::new(), log(0, 5), now);
+        a.handle_key(key(KeyCode::Up));
+        a.handle_key(key(KeyCode::PageUp));
+        assert_eq!(a.log_scroll, 4);
+        a.log_scroll = 1;
+        // Three new lines (two dropped from the bounded log): same place.
+        a.set_snapshot(Vec::new(), Vec::new(), log(0, 8), now);
+        assert_eq!(a.log_scroll, 4);
+        // Following the tail stays at the tail.
+        a.log_scroll = 0;
+        a.set_snapshot(Vec::new(), Vec::new(), log(0, 9), now);
+        assert_eq!(a.log_scroll, 0);
+        a.log_scroll = 3;
+        a.handle_key(key(KeyCode::Tab));
+        a.handle_key(key(KeyCode::Down));
+        a.set_snapshot(Vec::new(), Vec::new(), log(1, 2), now);
+        assert_eq!(a.log_scroll, 0, "another server's log starts at its tail");
+    }
+
+    #[test]
+    fn rates_reach_the_state() {
+        let mut a = app();
+        let t0 = a.now;
+        a.on_rates(t0, &[Some(0), Some(0), None]);
+        a.on_rates(t0 + std::time::Duration::from_secs(1), &[Some(7), Some(0), None]);
+        assert_eq!(a.rates.history(0).unwrap().current(), Some(7));
+        assert_eq!(a.rates.history(1).unwrap().current(), Some(0));
+        assert_eq!(a.rates.history(2).unwrap().current(), None);
     }
 
     #[test]

@@ -7,11 +7,11 @@
 //!
 //! ```text
 //! ┌ Ring ──────────┐┌ Servers ──────────────────────────────┐
-//! │   circle       ││ # address         vn pid   state  age │
+//! │   circle       ││ # address   vn pid   state  age ops/s │
 //! │                │└───────────────────────────────────────┘
-//! │   legend       │┌ Results ──────────────────────────────┐
+//! │   legend       │┌ Results (or Log of 1 :1234, F4) ──────┐
 //! └────────────────┘└───────────────────────────────────────┘
-//! ┌ Events ────────────────────┐┌ Log of 1 :1234 ───────────┐
+//! ┌ Events ────────────────────┐┌ Log of 1 :1234 (or Results)┐
 //! └────────────────────────────┘└───────────────────────────┘
 //! ─ REPL ───────────────────────────────────────── running… ─
 //! > put a b n=4 w=3
@@ -24,14 +24,17 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
+use ratatui::symbols;
 use ratatui::widgets::{
-    Block, Borders, Cell, Clear, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap,
+    Block, Borders, Cell, Clear, Paragraph, RenderDirection, Row, Sparkline, StatefulWidget, Table, TableState,
+    Widget, Wrap,
 };
 
 use crate::repl::help::SUMMARY;
 use crate::supervisor::ServerState;
 
-use super::app::{App, Focus};
+use super::app::{App, Focus, MainView};
+use super::rates::format_rate;
 use super::ring_view::{RingView, short_name};
 use super::theme::Theme;
 
@@ -47,11 +50,13 @@ pub struct Areas {
     pub ring: Rect,
     /// The server list (with border).
     pub servers: Rect,
-    /// The results pane (with border).
+    /// The big pane (with border): the results, or the selected server's
+    /// log when [`MainView::Log`].
     pub results: Rect,
     /// The event log (with border).
     pub events: Rect,
-    /// The selected server's log (with border).
+    /// The small pane beside the events (with border): the selected
+    /// server's log, or the results when [`MainView::Log`].
     pub log: Rect,
     /// The REPL line (title row + input row).
     pub input: Rect,
@@ -111,9 +116,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) -> Option<(u16, u16)> {
     };
     render_ring(app, areas.ring, buf);
     render_servers(app, areas.servers, buf);
-    render_results(app, areas.results, buf);
+    match app.main_view {
+        MainView::Results => {
+            render_results(app, areas.results, buf);
+            render_log(app, areas.log, buf, false);
+        }
+        MainView::Log => {
+            render_log(app, areas.results, buf, true);
+            render_results(app, areas.log, buf);
+        }
+    }
     render_events(app, areas.events, buf);
-    render_log(app, areas.log, buf);
     let cursor = render_input(app, areas.input, buf);
     render_footer(app, areas.footer, buf);
     if app.help_open {
@@ -214,10 +227,18 @@ pub fn format_clock(at: SystemTime) -> String {
     format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
+/// Width of the ops/s column when there is room for it all: the
+/// sparkline, a space and the rate.
+const RATE_FULL: u16 = SPARK_BARS + 6;
+/// Seconds of history in a full-width sparkline.
+const SPARK_BARS: u16 = 12;
+/// The narrowest "last exit" column worth showing.
+const LAST_EXIT_MIN: u16 = 12;
+
 fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let focused = app.focus == Focus::Servers && !app.help_open;
-    let wide = area.width >= 70;
+    let inner_w = area.width.saturating_sub(2);
     // Narrow: `:port` when every server shares one IP (shown in the title).
     let longest = app
         .config
@@ -231,7 +252,34 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
         .servers
         .first()
         .is_some_and(|f| app.config.servers.iter().all(|s| s.ip == f.ip));
-    let short = !wide && same_ip && longest + 38 > area.width.saturating_sub(2) as usize;
+    let short = area.width < 70 && same_ip && longest + 38 > inner_w as usize;
+    let state_w = app
+        .servers
+        .iter()
+        .map(|s| s.state.word().chars().count() as u16 + 2)
+        .max()
+        .unwrap_or(9)
+        .max(9);
+    let addr_w = if short { 6 } else { longest.max(7) as u16 };
+    let mut widths = vec![
+        Constraint::Length(1),
+        Constraint::Length(2),
+        Constraint::Length(addr_w),
+        Constraint::Length(3),
+        Constraint::Length(7),
+        Constraint::Length(state_w),
+        Constraint::Length(6),
+    ];
+    // The fixed columns and their gaps; what is left goes to ops/s first,
+    // then to the last exit.
+    let base = 1 + 2 + addr_w + 3 + 7 + state_w + 6 + 6;
+    let left = inner_w.saturating_sub(base + 1);
+    let rate_w = match left {
+        0..4 => 0,
+        w => w.min(RATE_FULL),
+    };
+    let exit_w = left.saturating_sub(rate_w + 1);
+    let wide = exit_w >= LAST_EXIT_MIN;
     let mut header = vec![
         "",
         "#",
@@ -243,6 +291,7 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
     ];
     if wide {
         header.push("last exit");
+        widths.push(Constraint::Length(exit_w));
     }
     let header = Row::new(header).style(t.title().add_modifier(Modifier::UNDERLINED));
     let mut rows = Vec::new();
@@ -293,29 +342,6 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
         }
         rows.push(row);
     }
-    let state_w = app
-        .servers
-        .iter()
-        .map(|s| s.state.word().chars().count() as u16 + 2)
-        .max()
-        .unwrap_or(9)
-        .max(9);
-    let mut widths = vec![
-        Constraint::Length(1),
-        Constraint::Length(2),
-        Constraint::Min(14),
-        Constraint::Length(3),
-        Constraint::Length(7),
-        Constraint::Length(state_w),
-        Constraint::Length(6),
-    ];
-    if short {
-        widths[2] = Constraint::Length(6);
-    }
-    if wide {
-        widths[2] = Constraint::Length(longest.max(7) as u16);
-        widths.push(Constraint::Fill(1));
-    }
     let ip = match (short, app.config.servers.first()) {
         (true, Some(s)) => format!(" · {}", s.ip),
         _ => String::new(),
@@ -325,14 +351,94 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         format!(" Servers{ip} (Tab to select) ")
     };
-    // The state scrolls a long list so the selected server stays visible.
-    let mut state = TableState::default().with_selected(Some(app.selected));
-    let table = Table::new(rows, widths)
-        .header(header)
-        .column_spacing(1)
-        .block(block(t, title, focused));
-    StatefulWidget::render(table, area, buf, &mut state);
+    let b = block(t, title, focused);
+    let inner = b.inner(area);
+    b.render(area, buf);
+    let [table_area, _, rate_area] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(u16::from(rate_w > 0)),
+        Constraint::Length(rate_w),
+    ])
+    .areas(inner);
+    // The list scrolls so the selected server stays visible; the offset is
+    // set here (not left to the table) so the sparklines and the mouse
+    // find the same rows.
+    let visible = usize::from(inner.height.saturating_sub(1));
+    let offset = list_offset(app.selected, visible);
+    let mut state = TableState::default()
+        .with_offset(offset)
+        .with_selected(Some(app.selected));
+    let table = Table::new(rows, widths).header(header).column_spacing(1);
+    StatefulWidget::render(table, table_area, buf, &mut state);
+    if rate_w > 0 {
+        render_rates(app, rate_area, offset, visible, buf);
+    }
 }
+
+/// The ops/s column: a header, then per visible server row a sparkline of
+/// its last seconds (one common scale) and, when there is room, the last
+/// rate; `—` for a server without one (down, paused, v1-only).
+fn render_rates(app: &App, area: Rect, offset: usize, visible: usize, buf: &mut Buffer) {
+    let t = app.theme;
+    let focused = app.focus == Focus::Servers && !app.help_open;
+    buf.set_stringn(
+        area.x,
+        area.y,
+        "ops/s",
+        area.width as usize,
+        t.title().add_modifier(Modifier::UNDERLINED),
+    );
+    let number_w: u16 = if area.width >= RATE_FULL { 5 } else { 0 };
+    let bars = area.width.saturating_sub(number_w + u16::from(number_w > 0));
+    let max = app.rates.max_recent(usize::from(bars));
+    for (row, i) in (offset..app.server_count()).take(visible).enumerate() {
+        let y = area.y + 1 + row as u16;
+        if y >= area.bottom() {
+            break;
+        }
+        let line = Rect::new(area.x, y, area.width, 1);
+        if i == app.selected && focused {
+            buf.set_style(line, t.selected());
+        }
+        let history = app.rates.history(i);
+        let Some(current) = history.and_then(|h| h.current()) else {
+            buf.set_string(area.x, y, "—", t.dim());
+            continue;
+        };
+        if let Some(h) = history {
+            let samples = h.samples();
+            // Newest at the right edge, drawn right to left.
+            let data: Vec<Option<u64>> =
+                samples.iter().rev().take(usize::from(bars)).copied().collect();
+            Sparkline::default()
+                .data(data)
+                .direction(RenderDirection::RightToLeft)
+                .max(max)
+                .bar_set(SPARK_SET)
+                .style(t.server(i))
+                .absent_value_symbol("·")
+                .absent_value_style(t.dim())
+                .render(Rect::new(area.x, y, bars, 1), buf);
+        }
+        if number_w > 0 {
+            let text = format!("{:>5}", format_rate(current));
+            buf.set_stringn(
+                area.right() - number_w,
+                y,
+                text,
+                usize::from(number_w),
+                Style::new(),
+            );
+        }
+    }
+}
+
+/// Bars of the sparklines: an idle second is the lowest bar, not a blank,
+/// so a live idle server reads as a flat line.
+const SPARK_SET: symbols::bar::Set = symbols::bar::Set {
+    empty: "▁",
+    ..symbols::bar::NINE_LEVELS
+};
 
 /// The first server row shown in a list of `visible` rows when `selected`
 /// is selected (how the table scrolls; used to map mouse clicks).
@@ -531,11 +637,66 @@ pub fn clean_log_line(line: &str) -> String {
     out
 }
 
-fn render_log(app: &App, area: Rect, buf: &mut Buffer) {
+/// A server's log line for a pane: [`clean_log_line`], and the RFC 3339
+/// timestamp that starts a log line (`2026-11-25T18:20:00.123456Z`)
+/// shortened to the time of day (`18:20:00`, with `.123` when `millis`).
+pub fn compact_log_line(line: &str, millis: bool) -> String {
+    let line = clean_log_line(line);
+    let b = line.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b.get(r.clone())
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let stamped = digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && b.get(10) == Some(&b'T')
+        && digits(11..13)
+        && b.get(13) == Some(&b':')
+        && digits(14..16)
+        && b.get(16) == Some(&b':')
+        && digits(17..19);
+    if !stamped {
+        return line;
+    }
+    let Some(end) = line.find(|c: char| c == ' ') else {
+        return line;
+    };
+    let fraction = line.get(19..end).unwrap_or("");
+    let mut out = line.get(11..19).unwrap_or("").to_string();
+    if millis && let Some(f) = fraction.strip_prefix('.') {
+        let ms: String = f.chars().take_while(char::is_ascii_digit).take(3).collect();
+        if !ms.is_empty() {
+            out.push('.');
+            out.push_str(&ms);
+        }
+    }
+    out.push_str(line.get(end..).unwrap_or(""));
+    out
+}
+
+/// The style of a server log line: warnings and errors stand out.
+fn log_style(t: Theme, line: &str) -> Style {
+    if line.contains(" ERROR ") || line.starts_with("ERROR") {
+        t.fail()
+    } else if line.contains(" WARN ") {
+        t.highlight()
+    } else if line.starts_with("── ") {
+        t.dim()
+    } else {
+        Style::new()
+    }
+}
+
+/// The selected server's log: in the big pane (`big`) long lines wrap
+/// (continuations indented) and the pane can be scrolled back; in the
+/// small pane they are cut with `…` and the pane shows the tail. Both
+/// follow the tail while not scrolled.
+fn render_log(app: &App, area: Rect, buf: &mut Buffer, big: bool) {
     let t = app.theme;
     let inner_h = area.height.saturating_sub(2) as usize;
+    let inner_w = area.width.saturating_sub(2) as usize;
     let sel = app.selected.min(app.server_count().saturating_sub(1));
-    let title = if app.server_count() == 0 {
+    let mut title = if app.server_count() == 0 {
         " Server log ".to_string()
     } else {
         format!(
@@ -544,11 +705,57 @@ fn render_log(app: &App, area: Rect, buf: &mut Buffer) {
             short_name(&app.config.servers, sel)
         )
     };
-    let start = app.server_log.len().saturating_sub(inner_h);
-    let mut lines: Vec<Line> = app.server_log[start..]
-        .iter()
-        .map(|l| Line::raw(clean_log_line(l)))
-        .collect();
+    if big {
+        title.push_str("· F4 results ");
+    }
+    let mut b = block(t, title, false);
+    let n = app.server_log.len();
+    let piece = |l: &String| -> Vec<Line<'static>> {
+        let text = compact_log_line(l, big);
+        let style = log_style(t, &text);
+        let pieces = if big {
+            wrap(&text, inner_w)
+        } else if text.chars().count() > inner_w {
+            let cut: String = text.chars().take(inner_w.saturating_sub(1)).collect();
+            vec![format!("{cut}…")]
+        } else {
+            vec![text]
+        };
+        pieces
+            .into_iter()
+            .map(|p| Line::styled(p, style))
+            .collect()
+    };
+    // The rows of the lines up to the scroll position, newest last; when
+    // scrolled back so far that they do not fill the pane, the pane shows
+    // the oldest lines from the top instead.
+    let mut end = n - app.log_scroll.min(n);
+    let mut start = end;
+    let mut rows: Vec<Line> = Vec::new();
+    while start > 0 && rows.len() < inner_h {
+        start -= 1;
+        let mut p = piece(&app.server_log[start]);
+        p.append(&mut rows);
+        rows = p;
+    }
+    // The oldest line shown may start above the pane.
+    let over = rows.len().saturating_sub(inner_h);
+    rows.drain(..over);
+    while end < n && rows.len() < inner_h {
+        rows.extend(piece(&app.server_log[end]));
+        end += 1;
+    }
+    // The newest line shown may end below the pane.
+    rows.truncate(inner_h);
+    let scroll = n - end;
+    if big && scroll > 0 {
+        b = b.title_bottom(
+            Line::styled(format!(" ↓ {scroll} newer lines (PgDn) "), t.dim()).right_aligned(),
+        );
+    } else if big && start > 0 {
+        b = b.title_bottom(Line::styled(" ↑ PgUp for older ", t.dim()).right_aligned());
+    }
+    let mut lines = rows;
     if lines.is_empty() {
         let managed = app
             .servers
@@ -564,9 +771,7 @@ fn render_log(app: &App, area: Rect, buf: &mut Buffer) {
             t.dim(),
         ));
     }
-    Paragraph::new(lines)
-        .block(block(t, title, false))
-        .render(area, buf);
+    Paragraph::new(lines).block(b).render(area, buf);
 }
 
 fn render_input(app: &App, area: Rect, buf: &mut Buffer) -> Option<(u16, u16)> {
@@ -640,6 +845,7 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("r", "restart"),
             ("p", "pause"),
             ("u", "resume"),
+            ("l", "log"),
             ("Tab", "REPL"),
             ("?", "help"),
             ("q", "quit"),
@@ -684,7 +890,11 @@ pub fn help_lines(t: Theme) -> Vec<Line<'static>> {
             "mouse capture on/off (off: select text with the mouse)",
         ),
         key("F3", "theme: default → high-contrast → monochrome"),
-        key("PgUp PgDn", "scroll the results"),
+        key(
+            "F4",
+            "big pane: results ↔ log of the selected server (follows its tail)",
+        ),
+        key("PgUp PgDn", "scroll the big pane (results or log)"),
         key("Ctrl-L", "clear the results"),
         head("REPL line (focus at start)"),
         key("Enter", "run the line (`quit` leaves)"),
@@ -694,13 +904,14 @@ pub fn help_lines(t: Theme) -> Vec<Line<'static>> {
         key("Esc", "clear the line"),
         key("Tab", "go to the server list"),
         head("Server list"),
-        key("↑ ↓ 1-9", "select a server (its log shows below)"),
+        key("↑ ↓ 1-9", "select a server (its log shows below, F4 or l: big)"),
         key("k", "kill (SIGKILL, a crash)"),
         key("s", "stop (SIGTERM)"),
         key("S", "start"),
         key("r", "restart"),
         key("p", "pause (SIGSTOP: alive but silent)"),
         key("u", "resume (SIGCONT)"),
+        key("l", "log of the selected server in the big pane (as F4)"),
         key("m / t", "mouse on/off / next theme"),
         key("? / q", "help / quit"),
         key("Tab Esc", "back to the REPL line"),

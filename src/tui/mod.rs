@@ -30,6 +30,7 @@
 
 pub mod app;
 pub mod draw;
+pub mod rates;
 pub mod ring_view;
 pub mod theme;
 
@@ -55,7 +56,7 @@ use tokio::runtime::Runtime;
 use crate::repl::{Interpreter, LineOutcome, ProcessAction, ReplEvent, View};
 use crate::supervisor::Supervisor;
 
-use app::{Action, App};
+use app::{Action, App, LogSnapshot};
 use theme::{Theme, ThemeKind};
 
 /// Environment variable that arms the test-only panic line (`__panic`).
@@ -74,6 +75,7 @@ enum Msg {
     Repl(u64, ReplEvent),
     LineDone(u64, LineOutcome, Box<View>),
     ActDone(u64, Result<String, String>),
+    Rates(Instant, Vec<Option<u64>>),
     Signal,
     Panicked,
 }
@@ -288,6 +290,15 @@ pub fn run(rt: &Runtime, interpreter: Interpreter, supervisor: Supervisor) -> io
             }
         }));
     }
+    // Every server's operation counters, once a second (the sparklines).
+    {
+        let tx = tx.clone();
+        let source = Arc::new(rates::source_for(&app.config));
+        let _enter = rt.enter();
+        tasks.0.push(rates::spawn_poller(source, move |at, totals| {
+            tx.send(Msg::Rates(at, totals)).is_ok()
+        }));
+    }
     // Signals end the loop like a quit.
     {
         let tx = tx.clone();
@@ -330,10 +341,15 @@ pub fn run(rt: &Runtime, interpreter: Interpreter, supervisor: Supervisor) -> io
 
 fn refresh(app: &mut App, supervisor: &Supervisor) {
     let selected = app.selected.min(app.server_count().saturating_sub(1));
+    let (lines, total) = supervisor.server_log_counted(selected);
     app.set_snapshot(
         supervisor.statuses(),
         supervisor.events(),
-        supervisor.server_log(selected),
+        LogSnapshot {
+            server: selected,
+            lines,
+            total,
+        },
         Instant::now(),
     );
 }
@@ -391,6 +407,10 @@ fn event_loop(
                 }
                 Msg::ActDone(id, result) => {
                     app.on_act_done(id, result);
+                    Action::None
+                }
+                Msg::Rates(at, totals) => {
+                    app.on_rates(at, &totals);
                     Action::None
                 }
                 Msg::Signal => Action::Quit,

@@ -121,17 +121,39 @@ fn fixed_trace_text(t: &Trace, _: &ClusterConfig) -> Vec<String> {
     lines
 }
 
+/// Twelve seconds of operation totals: server `i` serves about
+/// `10 * (5 - i)` operations a second with a bump in the middle; the down
+/// server stops answering for the last four.
+fn feed_rates(a: &mut App, now: Instant, down: Option<usize>) {
+    let t0 = now - Duration::from_secs(13);
+    let mut totals = [0u64; 5];
+    for s in 0..13u64 {
+        let polled: Vec<Option<u64>> = (0..5)
+            .map(|i| {
+                totals[i] += (10 * (5 - i) as u64) * if (5..8).contains(&s) { 3 } else { 1 };
+                (down != Some(i) || s < 9).then_some(totals[i])
+            })
+            .collect();
+        a.on_rates(t0 + Duration::from_secs(s), &polled);
+    }
+}
+
 fn app(down: Option<usize>) -> App {
     let now = Instant::now();
     let mut a = App::new(Arc::new(config()), Theme::new(ThemeKind::Default), now);
     a.trace_text = fixed_trace_text;
+    feed_rates(&mut a, now, down);
     a.set_snapshot(
         statuses(now, down),
         events(down),
-        vec![
-            "INFO dkvs::server: listening on 127.0.0.1:1234".to_string(),
-            "DEBUG dkvs::server: put \"a\" (1 bytes)".to_string(),
-        ],
+        super::app::LogSnapshot {
+            server: 0,
+            lines: vec![
+                "INFO dkvs::server: listening on 127.0.0.1:1234".to_string(),
+                "DEBUG dkvs::server: put \"a\" (1 bytes)".to_string(),
+            ],
+            total: 2,
+        },
         now,
     );
     a
@@ -219,9 +241,14 @@ fn all_up() {
 
 #[test]
 fn one_server_down() {
-    let mut a = app(None);
+    let mut a = app(Some(2));
     let now = a.now;
-    a.set_snapshot(statuses(now, Some(2)), events(Some(2)), Vec::new(), now);
+    a.set_snapshot(
+        statuses(now, Some(2)),
+        events(Some(2)),
+        Default::default(),
+        now,
+    );
     a.selected = 2;
     a.focus = super::app::Focus::Servers;
     both("one_down", &a);
@@ -276,6 +303,87 @@ fn live_trace_uses_the_shell_text() {
         let head: String = squeezed.trim().chars().take(30).collect();
         assert!(screen.contains(&head), "{head:?} not on screen:\n{screen}");
     }
+}
+
+/// Log lines as a spawned server writes them (timestamp, level, fields).
+fn server_log_lines() -> Vec<String> {
+    let mut lines = vec!["── dkvs-tui: spawned pid 4100 ──".to_string()];
+    lines.push(
+        "2026-11-25T18:20:00.123456Z  INFO serving addr=127.0.0.1:1234 pairs=0 allow=0.0.0.0/0 \
+         allow_dump=127.0.0.0/8 max_memory=1073741824 reply_rate=0 reply_burst=0"
+            .to_string(),
+    );
+    for i in 0..30 {
+        lines.push(format!(
+            "2026-11-25T18:20:{:02}.5Z DEBUG refused put error=value too long ({i})",
+            i + 1
+        ));
+    }
+    lines.push("2026-11-25T18:21:00.000001Z  WARN puts refused: disk full".to_string());
+    lines
+}
+
+#[test]
+fn server_log_in_the_big_pane() {
+    let mut a = app(None);
+    let now = a.now;
+    let lines = server_log_lines();
+    let total = lines.len() as u64;
+    a.set_snapshot(
+        statuses(now, None),
+        events(None),
+        super::app::LogSnapshot {
+            server: 0,
+            lines,
+            total,
+        },
+        now,
+    );
+    run_line(&mut a, "get a");
+    a.focus = super::app::Focus::Servers;
+    a.handle_key(KeyEvent::new(KeyCode::Char('l'), KeyModifiers::NONE));
+    both("log_view", &a);
+    let text = screen(&a, 120, 40);
+    // The tail is shown, timestamps as the time of day with milliseconds.
+    assert!(text.contains("18:21:00.000  WARN puts refused: disk full"), "{text}");
+    assert!(!text.contains("2026-11-25T"), "{text}");
+    // The results moved to the small pane.
+    assert!(text.contains("> get a (running…)"), "{text}");
+    // Scrolled back to the top: the long line wraps, nothing is lost.
+    for _ in 0..5 {
+        a.handle_key(KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE));
+    }
+    let text = screen(&a, 120, 40);
+    assert!(text.contains("spawned pid 4100"), "{text}");
+    assert!(text.contains("reply_burst=0"), "{text}");
+    assert!(text.contains("newer lines (PgDn)"), "{text}");
+    // In the small pane long lines are cut with an ellipsis.
+    a.handle_key(KeyEvent::new(KeyCode::F(4), KeyModifiers::NONE));
+    let text = screen(&a, 80, 24);
+    assert!(
+        text.lines().any(|l| l.contains("WARN puts refused") && l.contains('…')),
+        "{text}"
+    );
+}
+
+#[test]
+fn sparklines_show_rates_and_dashes() {
+    let a = app(Some(2));
+    let text = screen(&a, 120, 40);
+    let row = |n: usize| {
+        text.lines()
+            .find(|l| l.contains(&format!(" {n}  127.0.0.1:{}", 1233 + n)))
+            .unwrap_or_else(|| panic!("row {n}:\n{text}"))
+            .to_string()
+    };
+    assert!(text.contains("ops/s"), "{text}");
+    // Server 1: 50 ops/s now, a taller bump a few seconds ago.
+    assert!(row(1).contains("█") && row(1).trim_end_matches(['"', '│']).trim_end().ends_with("50"), "{}", row(1));
+    assert!(row(5).trim_end_matches(['"', '│']).trim_end().ends_with("10"), "{}", row(5));
+    assert!(row(3).contains('—') && !row(3).contains('█'), "{}", row(3));
+    // At 80 columns the sparkline stays, without the number.
+    let narrow = screen(&a, 80, 24);
+    assert!(narrow.contains("ops/s") || narrow.contains("ops/"), "{narrow}");
 }
 
 #[test]
