@@ -1207,3 +1207,196 @@ pub fn versioned_writers_history(
         all
     })
 }
+
+/// A JSON value, as [`parse_json`] reads it (enough to check the tools'
+/// `--json` output without a JSON dependency).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    /// `null`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A number (as f64).
+    Number(f64),
+    /// A string, unescaped.
+    Str(String),
+    /// An array.
+    Array(Vec<Json>),
+    /// An object, members in order.
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    /// The member `name` of an object.
+    pub fn get(&self, name: &str) -> Option<&Json> {
+        match self {
+            Json::Object(members) => members.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The number, if this is one.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Json::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Parses one JSON text (RFC 8259; the whole text, surrounding whitespace
+/// allowed). Errors name the byte offset.
+pub fn parse_json(text: &str) -> Result<Json, String> {
+    struct P<'a> {
+        b: &'a [u8],
+        i: usize,
+    }
+    impl P<'_> {
+        fn ws(&mut self) {
+            while self.i < self.b.len() && b" \t\r\n".contains(&self.b[self.i]) {
+                self.i += 1;
+            }
+        }
+        fn err<T>(&self, what: &str) -> Result<T, String> {
+            Err(format!("{what} at byte {}", self.i))
+        }
+        fn lit(&mut self, word: &str, v: Json) -> Result<Json, String> {
+            if self.b[self.i..].starts_with(word.as_bytes()) {
+                self.i += word.len();
+                Ok(v)
+            } else {
+                self.err("bad literal")
+            }
+        }
+        fn value(&mut self) -> Result<Json, String> {
+            self.ws();
+            match self.b.get(self.i) {
+                Some(b'{') => {
+                    self.i += 1;
+                    let mut members = Vec::new();
+                    self.ws();
+                    if self.b.get(self.i) == Some(&b'}') {
+                        self.i += 1;
+                        return Ok(Json::Object(members));
+                    }
+                    loop {
+                        self.ws();
+                        let Json::Str(k) = self.string()? else {
+                            unreachable!()
+                        };
+                        self.ws();
+                        if self.b.get(self.i) != Some(&b':') {
+                            return self.err("expected ':'");
+                        }
+                        self.i += 1;
+                        members.push((k, self.value()?));
+                        self.ws();
+                        match self.b.get(self.i) {
+                            Some(b',') => self.i += 1,
+                            Some(b'}') => {
+                                self.i += 1;
+                                return Ok(Json::Object(members));
+                            }
+                            _ => return self.err("expected ',' or '}'"),
+                        }
+                    }
+                }
+                Some(b'[') => {
+                    self.i += 1;
+                    let mut items = Vec::new();
+                    self.ws();
+                    if self.b.get(self.i) == Some(&b']') {
+                        self.i += 1;
+                        return Ok(Json::Array(items));
+                    }
+                    loop {
+                        items.push(self.value()?);
+                        self.ws();
+                        match self.b.get(self.i) {
+                            Some(b',') => self.i += 1,
+                            Some(b']') => {
+                                self.i += 1;
+                                return Ok(Json::Array(items));
+                            }
+                            _ => return self.err("expected ',' or ']'"),
+                        }
+                    }
+                }
+                Some(b'"') => self.string(),
+                Some(b't') => self.lit("true", Json::Bool(true)),
+                Some(b'f') => self.lit("false", Json::Bool(false)),
+                Some(b'n') => self.lit("null", Json::Null),
+                Some(c) if *c == b'-' || c.is_ascii_digit() => {
+                    let start = self.i;
+                    while self.i < self.b.len() && b"+-.eE0123456789".contains(&self.b[self.i]) {
+                        self.i += 1;
+                    }
+                    let s = std::str::from_utf8(&self.b[start..self.i]).unwrap();
+                    s.parse()
+                        .map(Json::Number)
+                        .or_else(|_| self.err("bad number"))
+                }
+                _ => self.err("expected a value"),
+            }
+        }
+        fn string(&mut self) -> Result<Json, String> {
+            if self.b.get(self.i) != Some(&b'"') {
+                return self.err("expected a string");
+            }
+            self.i += 1;
+            let mut out = String::new();
+            loop {
+                let rest = std::str::from_utf8(&self.b[self.i..]).map_err(|e| e.to_string())?;
+                let Some(c) = rest.chars().next() else {
+                    return self.err("unterminated string");
+                };
+                self.i += c.len_utf8();
+                match c {
+                    '"' => return Ok(Json::Str(out)),
+                    '\\' => {
+                        let e = self.b.get(self.i).copied();
+                        self.i += 1;
+                        match e {
+                            Some(b'"') => out.push('"'),
+                            Some(b'\\') => out.push('\\'),
+                            Some(b'/') => out.push('/'),
+                            Some(b'n') => out.push('\n'),
+                            Some(b't') => out.push('\t'),
+                            Some(b'r') => out.push('\r'),
+                            Some(b'b') => out.push('\u{8}'),
+                            Some(b'f') => out.push('\u{c}'),
+                            Some(b'u') => {
+                                let hex = self.b.get(self.i..self.i + 4).ok_or("short \\u")?;
+                                let n = u32::from_str_radix(std::str::from_utf8(hex).unwrap(), 16)
+                                    .map_err(|e| e.to_string())?;
+                                self.i += 4;
+                                out.push(char::from_u32(n).unwrap_or('\u{fffd}'));
+                            }
+                            _ => return self.err("bad escape"),
+                        }
+                    }
+                    c if (c as u32) < 0x20 => return self.err("control character in a string"),
+                    c => out.push(c),
+                }
+            }
+        }
+    }
+    let mut p = P {
+        b: text.as_bytes(),
+        i: 0,
+    };
+    let v = p.value()?;
+    p.ws();
+    if p.i != p.b.len() {
+        return p.err("trailing characters");
+    }
+    Ok(v)
+}
