@@ -22,6 +22,7 @@
     )
 )]
 
+pub mod anti_entropy;
 pub mod bench;
 pub mod checker;
 pub mod cli;
@@ -35,6 +36,7 @@ pub mod fault_proxy;
 pub mod hlc;
 pub mod limits;
 pub mod logging;
+pub mod merkle;
 pub mod metrics;
 pub mod protocol;
 pub mod protocol_v2;

@@ -24,6 +24,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::protocol::{MAX_DATAGRAM, MAX_KEY_LEN, MAX_VALUE_LEN};
+
+pub mod ae;
 use crate::version::Version;
 
 /// The first four bytes of every v2 datagram: NUL, then `DKV`.
@@ -299,6 +301,9 @@ pub enum Message<'a> {
         /// The pairs (each name and value at most [`MAX_VALUE_LEN`] bytes).
         pairs: Vec<(&'a [u8], &'a [u8])>,
     },
+    /// Anti-entropy between servers (opcodes `0x10`–`0x1f`, `0x90`–`0x9f`;
+    /// [`ae`]).
+    AntiEntropy(ae::AeMessage<'a>),
 }
 
 impl Message<'_> {
@@ -319,6 +324,7 @@ impl Message<'_> {
             Message::Refused { .. } => opcode::REFUSED,
             Message::Page(_) => opcode::PAGE,
             Message::StatsReply { .. } => opcode::STATS_REPLY,
+            Message::AntiEntropy(m) => m.opcode(),
         }
     }
 
@@ -342,7 +348,9 @@ impl Message<'_> {
                 | (DUMP, PAGE)
                 | (STATS, STATS_REPLY)
                 | (HELLO | GET | PUT | DELETE | DUMP | STATS, REFUSED)
-        )
+        ) || (ae::is_ae_opcode(request)
+            && request & 0x80 == 0
+            && (self.opcode() == REFUSED || ae::answers(request, self.opcode())))
     }
 
     /// Bytes of the body (between header and trailer).
@@ -368,6 +376,7 @@ impl Message<'_> {
                     .map(|(n, v)| 2 + n.len() + 2 + v.len())
                     .sum::<usize>()
             }
+            Message::AntiEntropy(m) => m.body_len(),
         }
     }
 
@@ -419,6 +428,7 @@ impl Message<'_> {
                 }
                 pairs.iter().try_for_each(|(n, v)| value(n).and(value(v)))
             }
+            Message::AntiEntropy(m) => m.check(),
             _ => Ok(()),
         }
     }
@@ -472,22 +482,7 @@ impl Message<'_> {
                 out.push(u8::from(page.more));
                 put_u16(out, page.entries.len());
                 for e in &page.entries {
-                    match e.value {
-                        EntryValue::Live(v) => {
-                            out.push(0);
-                            put_bytes(out, e.key);
-                            put_bytes(out, v);
-                        }
-                        EntryValue::Tombstone => {
-                            out.push(ENTRY_TOMBSTONE);
-                            put_bytes(out, e.key);
-                        }
-                        EntryValue::Omitted => {
-                            out.push(ENTRY_OMITTED);
-                            put_bytes(out, e.key);
-                        }
-                    }
-                    out.extend_from_slice(&e.version.to_bytes());
+                    write_entry(out, e);
                 }
             }
             Message::StatsReply { pairs } => {
@@ -497,8 +492,53 @@ impl Message<'_> {
                     put_bytes(out, v);
                 }
             }
+            Message::AntiEntropy(m) => m.write_body(out),
         }
     }
+}
+
+/// Writes one page entry (also the records of anti-entropy's AE_PUSH and
+/// AE_RECORDS): flags, key, the value when live, version.
+fn write_entry(out: &mut Vec<u8>, e: &Entry) {
+    match e.value {
+        EntryValue::Live(v) => {
+            out.push(0);
+            put_bytes(out, e.key);
+            put_bytes(out, v);
+        }
+        EntryValue::Tombstone => {
+            out.push(ENTRY_TOMBSTONE);
+            put_bytes(out, e.key);
+        }
+        EntryValue::Omitted => {
+            out.push(ENTRY_OMITTED);
+            put_bytes(out, e.key);
+        }
+    }
+    out.extend_from_slice(&e.version.to_bytes());
+}
+
+/// Reads a `u16` count of entries written by [`write_entry`].
+fn read_entries<'a>(r: &mut Reader<'a>) -> Result<Vec<Entry<'a>>, DecodeError> {
+    // Smallest entry: flags, a 1-byte key with its length, version.
+    let (n, capacity) = r.count(1 + 2 + 1 + Version::ENCODED_LEN)?;
+    let mut entries = Vec::with_capacity(capacity);
+    for _ in 0..n {
+        let flags = r.u8()?;
+        let key = r.key()?;
+        let value = match flags {
+            0 => EntryValue::Live(r.value()?),
+            ENTRY_TOMBSTONE => EntryValue::Tombstone,
+            ENTRY_OMITTED => EntryValue::Omitted,
+            _ => return Err(DecodeError::Invalid("entry flags")),
+        };
+        entries.push(Entry {
+            key,
+            value,
+            version: r.version()?,
+        });
+    }
+    Ok(entries)
 }
 
 /// Writes a length that [`Message::check`] bounded to `u16`.
@@ -824,24 +864,7 @@ fn decode_body<'a>(op: u8, r: &mut Reader<'a>) -> Result<Message<'a>, DecodeErro
         opcode::PAGE => {
             let total = r.u64()?;
             let more = r.flag("more flag")?;
-            // Smallest entry: flags, a 1-byte key with its length, version.
-            let (n, capacity) = r.count(1 + 2 + 1 + Version::ENCODED_LEN)?;
-            let mut entries = Vec::with_capacity(capacity);
-            for _ in 0..n {
-                let flags = r.u8()?;
-                let key = r.key()?;
-                let value = match flags {
-                    0 => EntryValue::Live(r.value()?),
-                    ENTRY_TOMBSTONE => EntryValue::Tombstone,
-                    ENTRY_OMITTED => EntryValue::Omitted,
-                    _ => return Err(DecodeError::Invalid("entry flags")),
-                };
-                entries.push(Entry {
-                    key,
-                    value,
-                    version: r.version()?,
-                });
-            }
+            let entries = read_entries(r)?;
             if more && entries.is_empty() {
                 return Err(DecodeError::Invalid("empty page with more"));
             }
@@ -859,6 +882,7 @@ fn decode_body<'a>(op: u8, r: &mut Reader<'a>) -> Result<Message<'a>, DecodeErro
             }
             Message::StatsReply { pairs }
         }
+        op if ae::is_ae_opcode(op) => Message::AntiEntropy(ae::decode_body(op, r)?),
         other => return Err(DecodeError::UnknownOpcode(other)),
     })
 }

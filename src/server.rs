@@ -221,11 +221,7 @@ pub(crate) fn answer_v2(
         ),
         V2::Delete { key, version } => write(
             key,
-            Record {
-                version: *version,
-                tombstone: true,
-                value: Bytes::new(),
-            },
+            Record::tombstone(*version, crate::hlc::SystemClock.now_ms()),
         ),
         V2::Dump { cursor, limit } => {
             // Smallest entry: flags, a one-byte key and a version (20
@@ -329,6 +325,8 @@ struct Shared {
     /// The durable engine, when the server has a data directory: requests
     /// go to it instead of `store` (`crate::engine::serve`).
     durable: Option<DurableStorage>,
+    /// Ring knowledge and anti-entropy (`--servers`), if any.
+    ae: Option<Arc<crate::anti_entropy::AntiEntropy>>,
     /// Requests by kind, per thread (`crate::stats`, the STATS reply).
     ops: crate::stats::OpCounters,
     /// When the server started (uptime).
@@ -347,6 +345,7 @@ impl Shared {
             limits,
             stats: Arc::new(Stats::default()),
             durable: None,
+            ae: None,
             ops: crate::stats::OpCounters::new(),
             started: Instant::now(),
             bound: None,
@@ -400,6 +399,9 @@ impl Shared {
             _ => {}
         }
         let is_get = matches!(request, Ok(Request::Get { .. }));
+        if let (Some(ae), Ok(Request::Put { key, .. })) = (&self.ae, &request) {
+            ae.note_write(key);
+        }
         let op = match &request {
             Ok(Request::Get { .. }) => Some(Op::Get),
             Ok(Request::Put { .. }) => Some(Op::Put),
@@ -526,6 +528,13 @@ impl Shared {
             V2::Stats => Some(Op::Stats),
             _ => None,
         };
+        if let Some(ae) = &self.ae {
+            match &frame.message {
+                V2::Put { key, .. } | V2::Delete { key, .. } => ae.note_write(key),
+                V2::AntiEntropy(m) => return self.answer_ae(ae, frame.id, m, sign),
+                _ => {}
+            }
+        }
         let response = match (&frame.message, &self.durable, peer) {
             // Answered here: its DUMP and STATS feature bits depend on the
             // source.
@@ -632,6 +641,26 @@ impl Shared {
             rss: crate::stats::rss_bytes(),
             kernel_drops: self.bound.and_then(kernel_drops),
             durable,
+        }
+    }
+
+    /// The reply to an anti-entropy request from a peer, read from this
+    /// server's engine (`crate::anti_entropy`).
+    fn answer_ae(
+        &self,
+        ae: &crate::anti_entropy::AntiEntropy,
+        id: u64,
+        message: &protocol_v2::ae::AeMessage<'_>,
+        sign: Option<(&AuthKey, u64)>,
+    ) -> Option<Response> {
+        match &self.durable {
+            Some(durable) => ae.answer(&**durable.engine(), id, message, sign),
+            None => ae.answer(
+                &MemoryEngine::new(Arc::clone(&self.store)),
+                id,
+                message,
+                sign,
+            ),
         }
     }
 
@@ -854,6 +883,26 @@ impl Server {
         Ok(())
     }
 
+    /// Gives the server its ring and anti-entropy (`--servers`): writes
+    /// are noted in its tree, peers' anti-entropy requests answered, and
+    /// [`Server::run`] runs its background task. Call before
+    /// [`Server::run`].
+    pub fn enable_anti_entropy(
+        &mut self,
+        ae: Arc<crate::anti_entropy::AntiEntropy>,
+    ) -> io::Result<()> {
+        let shared = Arc::get_mut(&mut self.shared).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::ResourceBusy, "the server is already running")
+        })?;
+        shared.ae = Some(ae);
+        Ok(())
+    }
+
+    /// The server's anti-entropy state, with `--servers`.
+    pub fn anti_entropy(&self) -> Option<Arc<crate::anti_entropy::AntiEntropy>> {
+        self.shared.ae.clone()
+    }
+
     /// Keeps tombstones `grace` before purging them (`--tombstone-grace`;
     /// default [`crate::engine::DEFAULT_TOMBSTONE_GRACE_SECS`]).
     pub fn set_tombstone_grace(&mut self, grace: Duration) {
@@ -909,6 +958,11 @@ impl Server {
             Some(durable) => Arc::clone(durable.engine()) as Arc<dyn Engine>,
             None => Arc::new(MemoryEngine::new(Arc::clone(&self.shared.store))),
         };
+        let ae_task = self
+            .shared
+            .ae
+            .as_ref()
+            .map(|ae| tokio::spawn(Arc::clone(ae).run(Arc::clone(&swept))));
         let sweep = tokio::spawn(sweep_loop(swept, self.tombstone_grace));
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
@@ -932,6 +986,9 @@ impl Server {
             }
         }
         sweep.abort();
+        if let Some(task) = ae_task {
+            task.abort();
+        }
         loops.shutdown().await;
     }
 }
@@ -1003,6 +1060,8 @@ pub struct ServeOptions {
     /// Where to serve Prometheus metrics over HTTP (`--metrics`), if
     /// anywhere (`crate::metrics`).
     pub metrics: Option<SocketAddr>,
+    /// The ring and anti-entropy (`--servers`, …; default: none).
+    pub anti_entropy: crate::anti_entropy::AntiEntropyArgs,
 }
 
 impl ServeOptions {
@@ -1033,6 +1092,7 @@ impl ServeOptions {
             limits: Limits::default(),
             storage: StorageArgs::default(),
             metrics: None,
+            anti_entropy: crate::anti_entropy::AntiEntropyArgs::default(),
         })
     }
 
@@ -1049,6 +1109,14 @@ impl ServeOptions {
     /// The same options with `storage` in force.
     pub fn with_storage(self, storage: StorageArgs) -> ServeOptions {
         ServeOptions { storage, ..self }
+    }
+
+    /// The same options with ring knowledge and anti-entropy `ae`.
+    pub fn with_anti_entropy(self, ae: crate::anti_entropy::AntiEntropyArgs) -> ServeOptions {
+        ServeOptions {
+            anti_entropy: ae,
+            ..self
+        }
     }
 }
 
@@ -1129,6 +1197,29 @@ pub fn serve_until_signal(mut options: ServeOptions) -> Result<(), ServeError> {
             format!("cannot bind UDP {}: {e}{hint}", options.addr)
         })?;
         server.set_tombstone_grace(Duration::from_secs(options.storage.tombstone_grace_secs));
+        let (keys, window) = match &options.limits.auth {
+            Some(a) => (Arc::clone(&a.keys), a.window_ms),
+            None => (Arc::from([]), 0),
+        };
+        let grace = Duration::from_secs(options.storage.tombstone_grace_secs);
+        match crate::anti_entropy::AntiEntropy::new(
+            &options.anti_entropy,
+            options.addr,
+            keys,
+            window,
+            grace,
+        ) {
+            Ok(Some(ae)) => server
+                .enable_anti_entropy(ae)
+                .map_err(|e| format!("cannot start anti-entropy: {e}"))?,
+            Ok(None) => {}
+            Err(message) => {
+                return Err(ServeError {
+                    message,
+                    exit_code: crate::commands::exit::CONFIG,
+                });
+            }
+        }
         if let Some(engine) = &durable {
             let puts: Vec<_> = options
                 .initial

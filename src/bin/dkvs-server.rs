@@ -24,6 +24,7 @@ fn main() -> ExitCode {
                 ..cli.limits.limits()
             })
             .with_storage(cli.storage)
+            .with_anti_entropy(cli.anti_entropy)
             .with_metrics(cli.metrics),
         Err(e) => {
             eprintln!("ERROR: {e}");

@@ -39,6 +39,9 @@ pub struct Cli {
     /// Storage engine.
     #[command(flatten)]
     pub storage: crate::engine::StorageArgs,
+    /// Ring knowledge and anti-entropy.
+    #[command(flatten)]
+    pub anti_entropy: crate::anti_entropy::AntiEntropyArgs,
     /// Serve the server's counters (those of `dkvs-client stats`) as
     /// Prometheus metrics over plain HTTP: `GET http://ADDR:PORT/metrics`
     /// (text format 0.0.4); none by default. Anyone who can reach ADDR can

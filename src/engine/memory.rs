@@ -93,6 +93,31 @@ impl Engine for MemoryEngine {
     fn needs_committer(&self) -> bool {
         false
     }
+
+    /// Atomic under the key's shard lock: a v1 record is written as a
+    /// versioned record at [`Version::ZERO`](crate::version::Version::ZERO),
+    /// which the store keeps only where the key is absent.
+    fn merge_batch(&self, puts: &[(Bytes, Record)]) -> PutResults {
+        puts.iter()
+            .map(|(key, record)| {
+                if !record.is_v1() {
+                    return self
+                        .put_batch(&[(key.clone(), record.clone())])
+                        .pop()
+                        .unwrap_or(Ok(()));
+                }
+                let full = |e: crate::store::OverMemory| Refused::Full { limit: e.limit };
+                match self
+                    .store
+                    .put_versioned(key, &record.value, record.version, false)
+                    .map_err(full)?
+                {
+                    Written::Stored => Ok(()),
+                    Written::Older(current) => Err(Refused::Older { current }),
+                }
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

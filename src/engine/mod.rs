@@ -40,7 +40,8 @@ pub struct Record {
     /// The version the writer gave the value ([`Version::ZERO`] for v1).
     pub version: Version,
     /// True when the record marks a deletion (protocol v2); the value is
-    /// then empty.
+    /// then the time the server received the delete
+    /// ([`Record::tombstone`]), or empty.
     pub tombstone: bool,
     /// The value.
     pub value: Bytes,
@@ -53,6 +54,18 @@ impl Record {
         self.version == Version::ZERO && !self.tombstone
     }
 
+    /// The tombstone a server stores for a delete at `version` received at
+    /// `received_ms` (ms since the epoch, this server's clock): its value
+    /// is that time, 8 bytes big-endian, from which the tombstone's grace
+    /// period is counted ([`tombstone_time_ms`], DECISIONS #79).
+    pub fn tombstone(version: Version, received_ms: u64) -> Record {
+        Record {
+            version,
+            tombstone: true,
+            value: Bytes::copy_from_slice(&received_ms.to_be_bytes()),
+        }
+    }
+
     /// The record of a protocol v1 put: version zero, not a tombstone.
     pub fn v1(value: Bytes) -> Record {
         Record {
@@ -60,6 +73,17 @@ impl Record {
             tombstone: false,
             value,
         }
+    }
+}
+
+/// When a tombstone with stored value `value` and version `version` was
+/// received (ms since the epoch): the time [`Record::tombstone`] put in its
+/// value, or, for a tombstone stored without one (written before receipt
+/// times were kept, or by a test), its version's clock reading.
+pub fn tombstone_time_ms(value: &[u8], version: Version) -> u64 {
+    match <[u8; 8]>::try_from(value) {
+        Ok(bytes) => u64::from_be_bytes(bytes),
+        Err(_) => crate::hlc::physical_ms(version.timestamp),
     }
 }
 
@@ -235,6 +259,45 @@ pub trait Engine: Send + Sync + fmt::Debug {
     /// puts must go through a [`Committer`]; false when [`Engine::put_batch`]
     /// is cheap and may be called from a receive loop.
     fn needs_committer(&self) -> bool;
+
+    /// Stores records received from another replica (anti-entropy,
+    /// `crate::anti_entropy`): as [`Engine::put_batch`], except that a v1
+    /// record ([`Version::ZERO`]) never overwrites: it is stored only where
+    /// the key is absent (DECISIONS #301). This default reads the key
+    /// first, so a write landing between the read and the put can be
+    /// overwritten by such a record (a v1 write would overwrite it anyway);
+    /// the in-memory engine does it atomically.
+    fn merge_batch(&self, puts: &[(Bytes, Record)]) -> PutResults {
+        let mut results: PutResults = Vec::with_capacity(puts.len());
+        let mut kept = Vec::with_capacity(puts.len());
+        let mut slots = Vec::with_capacity(puts.len());
+        for (key, record) in puts {
+            if record.is_v1() {
+                match self.get(key) {
+                    Ok(Some(current)) => {
+                        results.push(Err(Refused::Older {
+                            current: current.version,
+                        }));
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        results.push(Err(Refused::Io(e.0)));
+                        continue;
+                    }
+                }
+            }
+            slots.push(results.len());
+            results.push(Ok(()));
+            kept.push((key.clone(), record.clone()));
+        }
+        for (slot, result) in slots.into_iter().zip(self.put_batch(&kept)) {
+            if let Some(r) = results.get_mut(slot) {
+                *r = result;
+            }
+        }
+        results
+    }
 }
 
 /// When the durable engine syncs its data to disk (`--sync`).

@@ -1,0 +1,275 @@
+//! Anti-entropy between real `dkvs-server` processes (issue 8, items 1 and
+//! 3): a replica cut off by a black-holing fault proxy while keys are
+//! written with W=2 catches up once healed; an in-memory server restarted
+//! empty is refilled; SIGHUP reloads the servers file (a bad file keeps
+//! the old ring). Replicas are compared by paged v2 dumps with versions.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use dkvs::client::Client;
+use dkvs::config::parse_servers_txt;
+use dkvs::fault_proxy::FaultProxy;
+use dkvs::protocol_v2::{self as v2, EntryValue, Message};
+use dkvs::quorum::QuorumOptions;
+use dkvs::version::Version;
+
+/// Every record of a server: key → (version, tombstone), read with the
+/// paged v2 DUMP (`None` when a page goes unanswered).
+fn records(addr: SocketAddrV4) -> Option<BTreeMap<Vec<u8>, (Version, bool)>> {
+    let socket = bind_socket(*addr.ip());
+    let mut all = BTreeMap::new();
+    let mut cursor: Vec<u8> = Vec::new();
+    for id in 1.. {
+        let request = v2::encode(
+            id,
+            &Message::Dump {
+                cursor: &cursor,
+                limit: 0,
+            },
+            None,
+        )
+        .unwrap();
+        let reply = (0..3).find_map(|_| {
+            udp_request(&socket, addr, &request, Duration::from_millis(500))
+                .filter(|r| v2::decode(r).is_ok_and(|f| f.id == id))
+        })?;
+        let frame = v2::decode(&reply).unwrap();
+        let Message::Page(page) = frame.message else {
+            panic!("not a page: {:?}", frame.message);
+        };
+        for e in &page.entries {
+            all.insert(
+                e.key.to_vec(),
+                (e.version, matches!(e.value, EntryValue::Tombstone)),
+            );
+        }
+        match page.next_cursor() {
+            Some(c) => cursor = c.to_vec(),
+            None => break,
+        }
+    }
+    Some(all)
+}
+
+/// Waits (at most `limit`) until every address holds exactly `want`;
+/// returns how long it took, or panics naming what differs.
+fn converge(
+    addrs: &[SocketAddrV4],
+    want: &BTreeMap<Vec<u8>, (Version, bool)>,
+    limit: Duration,
+) -> Duration {
+    let start = Instant::now();
+    let mut last = Vec::new();
+    let ok = eventually(limit, || {
+        last = addrs.iter().map(|a| records(*a)).collect();
+        last.iter().all(|r| r.as_ref() == Some(want))
+    });
+    let counts: Vec<_> = last.iter().map(|r| r.as_ref().map(|r| r.len())).collect();
+    assert!(
+        ok,
+        "replicas did not converge within {limit:?}: records per server {counts:?}, want {}",
+        want.len()
+    );
+    start.elapsed()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Writes `count` keys `<prefix><i>` with N=3 W=2, 64 in flight; each
+/// must succeed.
+fn write_keys(rt: &tokio::runtime::Runtime, client: &Client, prefix: &str, count: usize) {
+    let client = Arc::new(client.clone());
+    rt.block_on(async {
+        let quorum = QuorumOptions::default().n(3).w(2);
+        let mut tasks = Vec::new();
+        for lane in 0..64 {
+            let client = Arc::clone(&client);
+            let prefix = prefix.to_string();
+            tasks.push(tokio::spawn(async move {
+                for i in (lane..count).step_by(64) {
+                    let key = format!("{prefix}{i}");
+                    client
+                        .put(key.as_bytes(), format!("value {i}").as_bytes(), quorum)
+                        .await
+                        .unwrap_or_else(|e| panic!("put {key}: {e}"));
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+}
+
+fn os(words: &[&str]) -> Vec<std::ffi::OsString> {
+    words.iter().map(Into::into).collect()
+}
+
+fn start(c: &mut Cluster, i: usize, options: &[std::ffi::OsString]) {
+    let refs: Vec<&std::ffi::OsStr> = options.iter().map(|o| o.as_os_str()).collect();
+    c.start_with_options(i, &refs);
+}
+
+fn write_file(path: &Path, servers: &[(Ipv4Addr, u16, u32)]) {
+    std::fs::write(path, servers_txt(servers)).unwrap();
+}
+
+/// Keys written while a replica is black-holed (W=2 succeeds on the other
+/// two) reach it once the proxy heals, with the same versions everywhere.
+/// Server 2 is listed in the servers file at its proxy's address
+/// (`--ring-address`), so clients and the other servers' anti-entropy
+/// reach it only through the proxy; it runs no rounds itself
+/// (`--anti-entropy-interval 0`), so it cannot pull around the black hole:
+/// the repair is the others' pushes.
+#[test]
+fn a_black_holed_replica_catches_up_after_the_heal() {
+    const KEYS: usize = 10_000;
+    let rt = runtime();
+    let mut c = Cluster::new(&[2, 2, 2]);
+    let proxy_port = free_ports(c.ip, 1)[0];
+    let proxy_addr = SocketAddrV4::new(c.ip, proxy_port);
+    let proxy = rt
+        .block_on(
+            FaultProxy::builder(proxy_addr, c.addr(2))
+                .black_hole(true)
+                .start(),
+        )
+        .unwrap();
+    let mut listed = c.servers.clone();
+    listed[2].1 = proxy_port;
+    let ring = c.dir.path().join("ring.txt");
+    write_file(&ring, &listed);
+    let ring_s = ring.to_str().unwrap();
+    for i in 0..2 {
+        start(
+            &mut c,
+            i,
+            &os(&["--servers", ring_s, "--anti-entropy-interval", "0.5"]),
+        );
+    }
+    let ring_address = proxy_addr.to_string();
+    start(
+        &mut c,
+        2,
+        &os(&[
+            "--servers",
+            ring_s,
+            "--ring-address",
+            &ring_address,
+            "--anti-entropy-interval",
+            "0",
+        ]),
+    );
+    let config = parse_servers_txt(&servers_txt(&listed), "ring.txt").unwrap();
+    let client = Client::new(config).with_timeout(Duration::from_secs(2));
+    let written = Instant::now();
+    write_keys(&rt, &client, "k", KEYS);
+    let write_time = written.elapsed();
+    std::thread::sleep(Duration::from_millis(1200));
+    let before = records(c.addr(2)).unwrap();
+    assert!(
+        before.is_empty(),
+        "the black hole leaked {} keys",
+        before.len()
+    );
+    let want = records(c.addr(0)).unwrap();
+    assert_eq!(want.len(), KEYS);
+    assert_eq!(records(c.addr(1)).unwrap(), want);
+    proxy.heal();
+    let took = converge(
+        &[c.addr(0), c.addr(1), c.addr(2)],
+        &want,
+        Duration::from_secs(10),
+    );
+    println!("{KEYS} keys written in {write_time:?}; replica repaired {took:?} after the heal");
+}
+
+/// A server of the memory engine killed and restarted empty is refilled
+/// by its peers' anti-entropy (and by its own).
+#[test]
+fn a_server_restarted_empty_is_refilled() {
+    const KEYS: usize = 2_000;
+    let rt = runtime();
+    let mut c = Cluster::new(&[1, 1, 1]);
+    let file = c.config_path.to_str().unwrap().to_string();
+    let options = os(&["--servers", &file, "--anti-entropy-interval", "0.5"]);
+    for i in 0..3 {
+        start(&mut c, i, &options);
+    }
+    let client = Client::new(c.config.clone()).with_timeout(Duration::from_secs(2));
+    write_keys(&rt, &client, "r", KEYS);
+    let want = records(c.addr(0)).unwrap();
+    assert_eq!(want.len(), KEYS);
+    converge(&[c.addr(1), c.addr(2)], &want, Duration::from_secs(5));
+    c.kill(2);
+    start(&mut c, 2, &options);
+    let took = converge(&[c.addr(2)], &want, Duration::from_secs(10));
+    println!("{KEYS} keys refilled in {took:?}");
+}
+
+/// SIGHUP reloads `--servers`: a server alone in its file learns of a peer
+/// and repairs it; a broken file on reload keeps the old ring (logged).
+#[test]
+fn sighup_reloads_the_servers_file() {
+    let rt = runtime();
+    let mut c = Cluster::new(&[1, 1]);
+    let alone = c.dir.path().join("alone.txt");
+    let both = c.dir.path().join("both.txt");
+    write_file(&alone, &c.servers[..1]);
+    write_file(&both, &c.servers);
+    let live = c.dir.path().join("live.txt");
+    std::fs::copy(&alone, &live).unwrap();
+    let interval = ["--anti-entropy-interval", "0.3", "-v"];
+    let mut a = os(&["--servers", live.to_str().unwrap()]);
+    a.extend(os(&interval));
+    start(&mut c, 0, &a);
+    let mut b = os(&["--servers", both.to_str().unwrap()]);
+    b.extend(os(&interval));
+    start(&mut c, 1, &b);
+    // Written to server 0 only (its file has no other server).
+    let only0 = parse_servers_txt(&servers_txt(&c.servers[..1]), "alone.txt").unwrap();
+    let client = Client::new(only0).with_timeout(Duration::from_secs(2));
+    rt.block_on(async {
+        for i in 0..50 {
+            let q = QuorumOptions::default().n(1).w(1);
+            client
+                .put(format!("h{i}").as_bytes(), b"v", q)
+                .await
+                .unwrap();
+        }
+    });
+    let want = records(c.addr(0)).unwrap();
+    assert_eq!(want.len(), 50);
+    // Server 1's ring differs from server 0's: nothing moves.
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(records(c.addr(1)).unwrap().is_empty());
+    // A broken file is refused and the server keeps serving.
+    std::fs::write(&live, "this is not a servers file\n").unwrap();
+    send_signal(c.pid(0), "HUP");
+    let err = c.dir.path().join("server-0.err");
+    assert!(
+        eventually(Duration::from_secs(3), || std::fs::read_to_string(&err)
+            .unwrap_or_default()
+            .contains("keeping the old ring")),
+        "no reload error logged"
+    );
+    assert!(c.is_running(0));
+    // The right file: server 0 now shares its keys with server 1.
+    std::fs::copy(&both, &live).unwrap();
+    send_signal(c.pid(0), "HUP");
+    let took = converge(&[c.addr(1)], &want, Duration::from_secs(5));
+    println!("after SIGHUP, 50 keys reached the new peer in {took:?}");
+}
