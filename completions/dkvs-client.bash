@@ -31,6 +31,9 @@ _dkvs__client() {
             dkvs__client,put)
                 cmd="dkvs__client__subcmd__put"
                 ;;
+            dkvs__client,stats)
+                cmd="dkvs__client__subcmd__stats"
+                ;;
             dkvs__client,substr)
                 cmd="dkvs__client__subcmd__substr"
                 ;;
@@ -41,7 +44,7 @@ _dkvs__client() {
 
     case "${cmd}" in
         dkvs__client)
-            opts="-n -w -r -s -t -v -q -h -V --json --config --servers --timeout --key-file --verbose --quiet --color --help --version get put del cat substr find"
+            opts="-n -w -r -s -t -v -q -h -V --json --config --servers --timeout --key-file --verbose --quiet --color --help --version get put del cat substr find stats"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -321,6 +324,60 @@ _dkvs__client() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --servers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dkvs__subcmd__client__subcmd__stats)
+            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --key-file --verbose --quiet --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 -n)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

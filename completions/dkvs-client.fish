@@ -44,6 +44,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -f -a "del" -d 'De
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -f -a "cat" -d 'Concatenate values into <dest>: `cat -- <key1> [<key2>...] <dest>`'
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -f -a "substr" -d 'Copy part of a value into <dest>: `substr -- <key> <position> <length> <dest>`'
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -f -a "find" -d 'Print the position of <needle-key>\'s value in <haystack-key>\'s value, or -1'
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -f -a "stats" -d 'Ask every server for its counters and print one table (a row per server)'
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
@@ -123,3 +124,16 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -l json -d
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s v -l verbose -d 'More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work'
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s q -l quiet -d 'No logs at all on stderr, not even errors (DKVS_LOG or RUST_LOG still win)'
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s h -l help -d 'Print help'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -l json -d 'Print the answer (or the failure) as one JSON object on stdout, for scripts'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s v -l verbose -d 'More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s q -l quiet -d 'No logs at all on stderr, not even errors (DKVS_LOG or RUST_LOG still win)'
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
