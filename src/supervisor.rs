@@ -41,7 +41,7 @@ use std::ffi::OsString;
 use std::net::SocketAddrV4;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -230,6 +230,11 @@ struct Inner {
     state: Mutex<State>,
     /// Pids of live children, 0 = none: read without locks by `kill_all_now`.
     pids: Vec<AtomicU32>,
+    /// Probes sent to each server so far (each is a get the server counts).
+    probes: Vec<AtomicU64>,
+    /// Bumped when a probe round has ended (every probe answered or timed
+    /// out), so a reader of the servers' counters can avoid probes in flight.
+    rounds: watch::Sender<u64>,
     changes: watch::Sender<u64>,
     probe_now: Notify,
     shutting_down: AtomicBool,
@@ -377,6 +382,8 @@ impl Supervisor {
                 event_count: 0,
             }),
             pids,
+            probes: config.servers.iter().map(|_| AtomicU64::new(0)).collect(),
+            rounds: watch::channel(0).0,
             changes,
             probe_now: Notify::new(),
             shutting_down: AtomicBool::new(false),
@@ -472,6 +479,31 @@ impl Supervisor {
             .get(index)
             .map(|s| (s.log.iter().cloned().collect(), s.log_total))
             .unwrap_or_default()
+    }
+
+    /// How many probes have been sent to each server so far, in
+    /// configuration order. A probe is a get (of [`PROBE_KEY`]) that the
+    /// server counts among its operations, so whoever turns a server's
+    /// counters into a rate subtracts these.
+    pub fn probes_sent(&self) -> Vec<u64> {
+        self.inner
+            .probes
+            .iter()
+            .map(|p| p.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// Waits until the next probe round has ended, at most `limit`; true if
+    /// it did. Right after a round no probe is in flight (the next one
+    /// starts [`PROBE_INTERVAL`] after the last began), so counters read
+    /// then agree with [`Supervisor::probes_sent`].
+    pub async fn next_probe_round(&self, limit: Duration) -> bool {
+        let mut rounds = self.inner.rounds.subscribe();
+        rounds.borrow_and_update();
+        matches!(
+            tokio::time::timeout(limit, rounds.changed()).await,
+            Ok(Ok(()))
+        )
     }
 
     /// A receiver whose value changes on every state change, event or log line.
@@ -979,6 +1011,9 @@ async fn probe_loop(inner: Arc<Inner>) {
         for (index, spec) in inner.config.servers.iter().enumerate() {
             let addr = spec.addr();
             let request = Arc::clone(&request);
+            if let Some(count) = inner.probes.get(index) {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
             round.spawn(async move { (index, probe_with(addr, PROBE_TIMEOUT, &request).await) });
         }
         let mut answers = vec![false; inner.config.servers.len()];
@@ -996,6 +1031,7 @@ async fn probe_loop(inner: Arc<Inner>) {
             changed |= inner.set_state(&mut state, index, Some(answered));
         }
         drop(state);
+        inner.rounds.send_modify(|v| *v = v.wrapping_add(1));
         if changed {
             inner.bump();
         }

@@ -410,7 +410,7 @@ impl App {
 
     /// Takes one poll of every server's operation totals (see
     /// [`super::rates`]).
-    pub fn on_rates(&mut self, at: Instant, totals: &[Option<u64>]) {
+    pub fn on_rates(&mut self, at: Instant, totals: &[Option<super::rates::Reading>]) {
         self.rates.record(at, totals);
     }
 
@@ -1156,7 +1156,11 @@ mod tests {
         typed(&mut a, "l");
         assert_eq!((a.main_view, a.input.text.as_str()), (MainView::Log, "l"));
         a.handle_key(key(KeyCode::PageUp));
-        assert_eq!((a.log_scroll, a.scroll), (4, 0), "at most to the first line");
+        assert_eq!(
+            (a.log_scroll, a.scroll),
+            (4, 0),
+            "at most to the first line"
+        );
         a.handle_key(key(KeyCode::PageDown));
         assert_eq!(a.log_scroll, 0);
         a.handle_key(key(KeyCode::Tab));
@@ -1198,8 +1202,14 @@ mod tests {
     fn rates_reach_the_state() {
         let mut a = app();
         let t0 = a.now;
-        a.on_rates(t0, &[Some(0), Some(0), None]);
-        a.on_rates(t0 + std::time::Duration::from_secs(1), &[Some(7), Some(0), None]);
+        let r = |operations| {
+            Some(super::super::rates::Reading {
+                operations,
+                probes: 0,
+            })
+        };
+        a.on_rates(t0, &[r(0), r(0), None]);
+        a.on_rates(t0 + std::time::Duration::from_secs(1), &[r(7), r(0), None]);
         assert_eq!(a.rates.history(0).unwrap().current(), Some(7));
         assert_eq!(a.rates.history(1).unwrap().current(), Some(0));
         assert_eq!(a.rates.history(2).unwrap().current(), None);

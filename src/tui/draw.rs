@@ -23,11 +23,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
-use ratatui::text::{Line, Span};
 use ratatui::symbols;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Block, Borders, Cell, Clear, Paragraph, RenderDirection, Row, Sparkline, StatefulWidget, Table, TableState,
-    Widget, Wrap,
+    Block, Borders, Cell, Clear, Paragraph, RenderDirection, Row, Sparkline, StatefulWidget, Table,
+    TableState, Widget, Wrap,
 };
 
 use crate::repl::help::SUMMARY;
@@ -389,7 +389,9 @@ fn render_rates(app: &App, area: Rect, offset: usize, visible: usize, buf: &mut 
         t.title().add_modifier(Modifier::UNDERLINED),
     );
     let number_w: u16 = if area.width >= RATE_FULL { 5 } else { 0 };
-    let bars = area.width.saturating_sub(number_w + u16::from(number_w > 0));
+    let bars = area
+        .width
+        .saturating_sub(number_w + u16::from(number_w > 0));
     let max = app.rates.max_recent(usize::from(bars));
     for (row, i) in (offset..app.server_count()).take(visible).enumerate() {
         let y = area.y + 1 + row as u16;
@@ -408,8 +410,12 @@ fn render_rates(app: &App, area: Rect, offset: usize, visible: usize, buf: &mut 
         if let Some(h) = history {
             let samples = h.samples();
             // Newest at the right edge, drawn right to left.
-            let data: Vec<Option<u64>> =
-                samples.iter().rev().take(usize::from(bars)).copied().collect();
+            let data: Vec<Option<u64>> = samples
+                .iter()
+                .rev()
+                .take(usize::from(bars))
+                .copied()
+                .collect();
             Sparkline::default()
                 .data(data)
                 .direction(RenderDirection::RightToLeft)
@@ -721,10 +727,7 @@ fn render_log(app: &App, area: Rect, buf: &mut Buffer, big: bool) {
         } else {
             vec![text]
         };
-        pieces
-            .into_iter()
-            .map(|p| Line::styled(p, style))
-            .collect()
+        pieces.into_iter().map(|p| Line::styled(p, style)).collect()
     };
     // The rows of the lines up to the scroll position, newest last; when
     // scrolled back so far that they do not fill the pane, the pane shows
@@ -904,7 +907,10 @@ pub fn help_lines(t: Theme) -> Vec<Line<'static>> {
         key("Esc", "clear the line"),
         key("Tab", "go to the server list"),
         head("Server list"),
-        key("↑ ↓ 1-9", "select a server (its log shows below, F4 or l: big)"),
+        key(
+            "↑ ↓ 1-9",
+            "select a server (its log shows below, F4 or l: big)",
+        ),
         key("k", "kill (SIGKILL, a crash)"),
         key("s", "stop (SIGTERM)"),
         key("S", "start"),

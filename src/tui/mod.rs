@@ -75,7 +75,7 @@ enum Msg {
     Repl(u64, ReplEvent),
     LineDone(u64, LineOutcome, Box<View>),
     ActDone(u64, Result<String, String>),
-    Rates(Instant, Vec<Option<u64>>),
+    Rates(Instant, Vec<Option<rates::Reading>>),
     Signal,
     Panicked,
 }
@@ -293,7 +293,7 @@ pub fn run(rt: &Runtime, interpreter: Interpreter, supervisor: Supervisor) -> io
     // Every server's operation counters, once a second (the sparklines).
     {
         let tx = tx.clone();
-        let source = Arc::new(rates::source_for(&app.config));
+        let source = Arc::new(rates::RingStats::new(&app.config, Some(supervisor.clone())));
         let _enter = rt.enter();
         tasks.0.push(rates::spawn_poller(source, move |at, totals| {
             tx.send(Msg::Rates(at, totals)).is_ok()

@@ -4,10 +4,16 @@
 //! It exists so the screen can show load, not only liveness: a background
 //! poller ([`spawn_poller`]) asks a [`StatsSource`] once a second for each
 //! server's running total of operations served (gets + puts + deletes) and
-//! hands the totals to the screen, whose [`ServerRates`] turns two
-//! consecutive totals into one rate sample. The source is a trait so the
-//! screen does not depend on how the counters are fetched (the v2 STATS
-//! request of the servers) and tests can feed made-up totals.
+//! hands the readings to the screen, whose [`ServerRates`] turns two
+//! consecutive readings into one rate sample. The source is a trait so the
+//! screen does not depend on how the counters are fetched and tests can
+//! feed made-up readings; [`RingStats`] asks every server with the v2 STATS
+//! request (`crate::stats::fetch_all`).
+//!
+//! The supervisor's liveness probe is itself a get (about three a second
+//! per server), so a reading also carries how many probes had been sent to
+//! the server, and a rate counts the operations beyond them: an idle
+//! cluster shows 0, not 3.
 //!
 //! A server that does not answer, or cannot say (down, paused, a v1-only
 //! server), has no sample: the list shows `—` for it, and its sparkline a
@@ -20,40 +26,97 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::ClusterConfig;
+use crate::stats::{FetchOptions, fetch_all};
+use crate::supervisor::Supervisor;
 
 /// Samples kept per server (one a second: the last minute).
 pub const HISTORY: usize = 60;
 /// Time between two polls.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How long one poll may take before its answers are given up.
-pub const POLL_TIMEOUT: Duration = Duration::from_millis(800);
+pub const POLL_TIMEOUT: Duration = Duration::from_millis(950);
+/// How long a STATS request waits for each server (a paused server costs
+/// this much per poll; the others answer within a millisecond).
+pub const STATS_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// Where the poller gets every server's operation totals.
+/// How long a poll waits for the end of a probe round before reading.
+const PROBE_ROUND_WAIT: Duration = Duration::from_millis(400);
+
+/// One server's counters at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reading {
+    /// Operations served since the server started (gets + puts + deletes).
+    pub operations: u64,
+    /// Liveness probes (gets) sent to it so far by this screen's
+    /// supervisor, counted in `operations` too once they arrive.
+    pub probes: u64,
+}
+
+/// Where the poller gets every server's counters.
 pub trait StatsSource: Send + Sync + 'static {
-    /// Each server's total of operations served since it started (gets +
-    /// puts + deletes), in configuration order; `None` for a server that
-    /// did not answer or cannot tell.
-    fn totals(&self) -> impl Future<Output = Vec<Option<u64>>> + Send;
+    /// When the counters were read, and each server's reading, in
+    /// configuration order (`None` for a server that did not answer or
+    /// cannot tell).
+    fn readings(&self) -> impl Future<Output = (Instant, Vec<Option<Reading>>)> + Send;
 }
 
-/// A source that knows nothing: every server shows `—`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoStats {
-    /// How many servers there are.
-    pub servers: usize,
+/// Every server of a ring, asked with the v2 STATS request; the probe
+/// counts come from the supervisor that probes them.
+#[derive(Debug, Clone)]
+pub struct RingStats {
+    /// The servers.
+    pub config: ClusterConfig,
+    /// Deadline, resends and key of the requests.
+    pub options: FetchOptions,
+    /// The supervisor probing the servers, if any.
+    pub supervisor: Option<Supervisor>,
 }
 
-impl StatsSource for NoStats {
-    async fn totals(&self) -> Vec<Option<u64>> {
-        vec![None; self.servers]
+impl RingStats {
+    /// Asks the servers of `config` (with its key, [`STATS_TIMEOUT`]).
+    pub fn new(config: &ClusterConfig, supervisor: Option<Supervisor>) -> RingStats {
+        RingStats {
+            config: config.clone(),
+            options: FetchOptions::new(config, STATS_TIMEOUT),
+            supervisor,
+        }
+    }
+}
+
+impl StatsSource for RingStats {
+    async fn readings(&self) -> (Instant, Vec<Option<Reading>>) {
+        // Right after a probe round, so that no probe is in flight while
+        // the counters are read: each probe sent is counted by its server.
+        let probes = match &self.supervisor {
+            Some(supervisor) => {
+                supervisor.next_probe_round(PROBE_ROUND_WAIT).await;
+                supervisor.probes_sent()
+            }
+            None => Vec::new(),
+        };
+        // Live servers answer within a millisecond of this.
+        let at = Instant::now();
+        let readings = fetch_all(&self.config, &self.options)
+            .await
+            .iter()
+            .enumerate()
+            .map(|(i, report)| {
+                let operations = report.answer.stats()?.operations()?;
+                Some(Reading {
+                    operations,
+                    probes: probes.get(i).copied().unwrap_or(0),
+                })
+            })
+            .collect();
+        (at, readings)
     }
 }
 
 /// One server's rate history.
 #[derive(Debug, Clone, Default)]
 pub struct RateHistory {
-    /// The last total and when it was taken.
-    last: Option<(Instant, u64)>,
+    /// The last reading and when it was taken.
+    last: Option<(Instant, Reading)>,
     /// Operations per second, oldest first; `None` = no sample.
     samples: VecDeque<Option<u64>>,
 }
@@ -69,11 +132,13 @@ impl RateHistory {
         self.samples.back().copied().flatten()
     }
 
-    fn record(&mut self, at: Instant, total: Option<u64>) {
+    fn record(&mut self, at: Instant, total: Option<Reading>) {
         let sample = match (self.last, total) {
-            (Some((then, before)), Some(now)) if now >= before => {
+            (Some((then, before)), Some(now)) if now.operations >= before.operations => {
                 let secs = at.saturating_duration_since(then).as_secs_f64();
-                (secs > 0.0).then(|| ((now - before) as f64 / secs).round() as u64)
+                let ops = (now.operations - before.operations)
+                    .saturating_sub(now.probes.saturating_sub(before.probes));
+                (secs > 0.0).then(|| (ops as f64 / secs).round() as u64)
             }
             _ => None,
         };
@@ -103,9 +168,9 @@ impl ServerRates {
         }
     }
 
-    /// Takes one poll's totals (taken at `at`), one per server; extra or
+    /// Takes one poll's readings (taken at `at`), one per server; extra or
     /// missing entries are ignored or count as `None`.
-    pub fn record(&mut self, at: Instant, totals: &[Option<u64>]) {
+    pub fn record(&mut self, at: Instant, totals: &[Option<Reading>]) {
         for (i, h) in self.servers.iter_mut().enumerate() {
             h.record(at, totals.get(i).copied().flatten());
         }
@@ -141,85 +206,121 @@ pub fn format_rate(rate: u64) -> String {
 }
 
 /// Polls `source` every [`POLL_INTERVAL`] on the current tokio runtime and
-/// calls `deliver` with the time and the totals; stops when `deliver`
+/// calls `deliver` with the time and the readings; stops when `deliver`
 /// returns false (the screen is gone) or the task is aborted. A poll that
 /// takes longer than [`POLL_TIMEOUT`] counts as no answer from anyone.
 pub fn spawn_poller<S, F>(source: Arc<S>, deliver: F) -> tokio::task::JoinHandle<()>
 where
     S: StatsSource,
-    F: Fn(Instant, Vec<Option<u64>>) -> bool + Send + 'static,
+    F: Fn(Instant, Vec<Option<Reading>>) -> bool + Send + 'static,
 {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(POLL_INTERVAL);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            let totals = tokio::time::timeout(POLL_TIMEOUT, source.totals())
+            let (at, readings) = tokio::time::timeout(POLL_TIMEOUT, source.readings())
                 .await
-                .unwrap_or_default();
-            if !deliver(Instant::now(), totals) {
+                .unwrap_or_else(|_| (Instant::now(), Vec::new()));
+            if !deliver(at, readings) {
                 return;
             }
         }
     })
 }
 
-/// The source the screen uses for `config` (see the module comment).
-pub fn source_for(config: &ClusterConfig) -> NoStats {
-    NoStats {
-        servers: config.servers.len(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn r(operations: u64) -> Option<Reading> {
+        Some(Reading {
+            operations,
+            probes: 0,
+        })
+    }
 
     #[test]
     fn rates_are_deltas_per_second_with_gaps() {
         let t0 = Instant::now();
         let s = Duration::from_secs(1);
-        let mut r = ServerRates::new(3);
-        r.record(t0, &[Some(100), None, Some(5)]);
-        // First totals: no rate yet, and no gap shown for the live ones.
-        assert!(r.history(0).unwrap().samples().is_empty());
-        assert_eq!(r.history(1).unwrap().samples().len(), 1);
-        r.record(t0 + s, &[Some(150), Some(10), Some(5)]);
-        r.record(t0 + 3 * s, &[Some(350), Some(30)]);
-        let h0: Vec<_> = r.history(0).unwrap().samples().iter().copied().collect();
+        let mut rates = ServerRates::new(3);
+        rates.record(t0, &[r(100), None, r(5)]);
+        // First readings: no rate yet, and no gap shown for the live ones.
+        assert!(rates.history(0).unwrap().samples().is_empty());
+        assert_eq!(rates.history(1).unwrap().samples().len(), 1);
+        rates.record(t0 + s, &[r(150), r(10), r(5)]);
+        rates.record(t0 + 3 * s, &[r(350), r(30)]);
+        let h0: Vec<_> = rates
+            .history(0)
+            .unwrap()
+            .samples()
+            .iter()
+            .copied()
+            .collect();
         assert_eq!(h0, vec![Some(50), Some(100)]);
-        let h1: Vec<_> = r.history(1).unwrap().samples().iter().copied().collect();
+        let h1: Vec<_> = rates
+            .history(1)
+            .unwrap()
+            .samples()
+            .iter()
+            .copied()
+            .collect();
         assert_eq!(h1, vec![None, None, Some(10)]);
         // A missing entry counts as no answer.
-        assert_eq!(r.history(2).unwrap().current(), None);
-        assert_eq!(r.max_recent(HISTORY), 100);
-        assert_eq!(r.max_recent(1), 100);
+        assert_eq!(rates.history(2).unwrap().current(), None);
+        assert_eq!(rates.max_recent(HISTORY), 100);
+        assert_eq!(rates.max_recent(1), 100);
         // A restart (total went down) is a gap, then rates resume.
-        r.record(t0 + 4 * s, &[Some(7), Some(40), Some(9)]);
-        r.record(t0 + 5 * s, &[Some(17), Some(40), Some(9)]);
-        let h0: Vec<_> = r.history(0).unwrap().samples().iter().copied().collect();
+        rates.record(t0 + 4 * s, &[r(7), r(40), r(9)]);
+        rates.record(t0 + 5 * s, &[r(17), r(40), r(9)]);
+        let h0: Vec<_> = rates
+            .history(0)
+            .unwrap()
+            .samples()
+            .iter()
+            .copied()
+            .collect();
         assert_eq!(h0, vec![Some(50), Some(100), None, Some(10)]);
-        assert_eq!(r.history(1).unwrap().current(), Some(0));
-        assert!(r.history(7).is_none());
+        assert_eq!(rates.history(1).unwrap().current(), Some(0));
+        assert!(rates.history(7).is_none());
+    }
+
+    #[test]
+    fn probes_are_not_operations() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut rates = ServerRates::new(1);
+        let reading = |operations, probes| Some(Reading { operations, probes });
+        rates.record(t0, &[reading(1000, 900)]);
+        // Three probes and nothing else: 0 ops/s.
+        rates.record(t0 + s, &[reading(1003, 903)]);
+        assert_eq!(rates.history(0).unwrap().current(), Some(0));
+        // Three probes and 20 puts.
+        rates.record(t0 + 2 * s, &[reading(1026, 906)]);
+        assert_eq!(rates.history(0).unwrap().current(), Some(20));
+        // A probe counted by us but not yet by the server: never negative.
+        rates.record(t0 + 3 * s, &[reading(1026, 907)]);
+        assert_eq!(rates.history(0).unwrap().current(), Some(0));
     }
 
     #[test]
     fn history_is_bounded_and_scale_is_at_least_one() {
         let t0 = Instant::now();
-        let mut r = ServerRates::new(1);
-        assert_eq!(r.max_recent(10), 1);
+        let mut rates = ServerRates::new(1);
+        assert_eq!(rates.max_recent(10), 1);
         for i in 0..(HISTORY as u64 + 20) {
-            r.record(t0 + Duration::from_secs(i), &[Some(i * i)]);
+            rates.record(t0 + Duration::from_secs(i), &[r(i * i)]);
         }
-        assert_eq!(r.history(0).unwrap().samples().len(), HISTORY);
+        assert_eq!(rates.history(0).unwrap().samples().len(), HISTORY);
         // The same instant twice gives no rate (no division by zero).
         let last = t0 + Duration::from_secs(HISTORY as u64 + 19);
-        r.record(last, &[Some(u64::MAX)]);
-        assert_eq!(r.history(0).unwrap().current(), None);
+        rates.record(last, &[r(u64::MAX)]);
+        assert_eq!(rates.history(0).unwrap().current(), None);
     }
 
     #[test]
-    fn rates_in_five_characters() {
+    fn rates_in_a_few_characters() {
         for (n, s) in [
             (0, "0"),
             (999, "999"),
@@ -237,18 +338,19 @@ mod tests {
     async fn the_poller_delivers_until_told_to_stop() {
         struct Counting(std::sync::atomic::AtomicU64);
         impl StatsSource for Counting {
-            async fn totals(&self) -> Vec<Option<u64>> {
+            async fn readings(&self) -> (Instant, Vec<Option<Reading>>) {
                 let n = self.0.fetch_add(10, std::sync::atomic::Ordering::SeqCst);
-                vec![Some(n), None]
+                (Instant::now(), vec![r(n), None])
             }
         }
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let source = Arc::new(Counting(Default::default()));
-        let task = spawn_poller(source, move |at, totals| {
-            tx.send((at, totals)).is_ok() && false
+        let task = spawn_poller(source, move |at, readings| {
+            let _ = tx.send((at, readings));
+            false
         });
         let (_, first) = rx.recv().await.unwrap();
-        assert_eq!(first, vec![Some(0), None]);
+        assert_eq!(first, vec![r(0), None]);
         // `deliver` said stop: the task ends.
         tokio::time::timeout(Duration::from_secs(5), task)
             .await

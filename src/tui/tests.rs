@@ -128,10 +128,13 @@ fn feed_rates(a: &mut App, now: Instant, down: Option<usize>) {
     let t0 = now - Duration::from_secs(13);
     let mut totals = [0u64; 5];
     for s in 0..13u64 {
-        let polled: Vec<Option<u64>> = (0..5)
+        let polled: Vec<Option<super::rates::Reading>> = (0..5)
             .map(|i| {
                 totals[i] += (10 * (5 - i) as u64) * if (5..8).contains(&s) { 3 } else { 1 };
-                (down != Some(i) || s < 9).then_some(totals[i])
+                (down != Some(i) || s < 9).then_some(super::rates::Reading {
+                    operations: totals[i],
+                    probes: 0,
+                })
             })
             .collect();
         a.on_rates(t0 + Duration::from_secs(s), &polled);
@@ -345,7 +348,10 @@ fn server_log_in_the_big_pane() {
     both("log_view", &a);
     let text = screen(&a, 120, 40);
     // The tail is shown, timestamps as the time of day with milliseconds.
-    assert!(text.contains("18:21:00.000  WARN puts refused: disk full"), "{text}");
+    assert!(
+        text.contains("18:21:00.000  WARN puts refused: disk full"),
+        "{text}"
+    );
     assert!(!text.contains("2026-11-25T"), "{text}");
     // The results moved to the small pane.
     assert!(text.contains("> get a (running…)"), "{text}");
@@ -361,7 +367,8 @@ fn server_log_in_the_big_pane() {
     a.handle_key(KeyEvent::new(KeyCode::F(4), KeyModifiers::NONE));
     let text = screen(&a, 80, 24);
     assert!(
-        text.lines().any(|l| l.contains("WARN puts refused") && l.contains('…')),
+        text.lines()
+            .any(|l| l.contains("WARN puts refused") && l.contains('…')),
         "{text}"
     );
 }
@@ -378,12 +385,30 @@ fn sparklines_show_rates_and_dashes() {
     };
     assert!(text.contains("ops/s"), "{text}");
     // Server 1: 50 ops/s now, a taller bump a few seconds ago.
-    assert!(row(1).contains("█") && row(1).trim_end_matches(['"', '│']).trim_end().ends_with("50"), "{}", row(1));
-    assert!(row(5).trim_end_matches(['"', '│']).trim_end().ends_with("10"), "{}", row(5));
+    assert!(
+        row(1).contains("█")
+            && row(1)
+                .trim_end_matches(['"', '│'])
+                .trim_end()
+                .ends_with("50"),
+        "{}",
+        row(1)
+    );
+    assert!(
+        row(5)
+            .trim_end_matches(['"', '│'])
+            .trim_end()
+            .ends_with("10"),
+        "{}",
+        row(5)
+    );
     assert!(row(3).contains('—') && !row(3).contains('█'), "{}", row(3));
     // At 80 columns the sparkline stays, without the number.
     let narrow = screen(&a, 80, 24);
-    assert!(narrow.contains("ops/s") || narrow.contains("ops/"), "{narrow}");
+    assert!(
+        narrow.contains("ops/s") || narrow.contains("ops/"),
+        "{narrow}"
+    );
 }
 
 #[test]
