@@ -16,13 +16,22 @@ use common::*;
 use dkvs::client::Client;
 use dkvs::config::parse_servers_txt;
 use dkvs::fault_proxy::FaultProxy;
-use dkvs::protocol_v2::{self as v2, EntryValue, Message};
+use dkvs::hlc::Clock;
+use dkvs::protocol_v2::{self as v2, AuthKey, EntryValue, Message};
 use dkvs::quorum::QuorumOptions;
 use dkvs::version::Version;
 
 /// Every record of a server: key → (version, tombstone), read with the
 /// paged v2 DUMP (`None` when a page goes unanswered).
 fn records(addr: SocketAddrV4) -> Option<BTreeMap<Vec<u8>, (Version, bool)>> {
+    records_signed(addr, None)
+}
+
+/// [`records`], the pages signed with `key` when given.
+fn records_signed(
+    addr: SocketAddrV4,
+    key: Option<&AuthKey>,
+) -> Option<BTreeMap<Vec<u8>, (Version, bool)>> {
     let socket = bind_socket(*addr.ip());
     let mut all = BTreeMap::new();
     let mut cursor: Vec<u8> = Vec::new();
@@ -33,7 +42,7 @@ fn records(addr: SocketAddrV4) -> Option<BTreeMap<Vec<u8>, (Version, bool)>> {
                 cursor: &cursor,
                 limit: 0,
             },
-            None,
+            key.map(|k| (k, dkvs::hlc::SystemClock.now_ms())),
         )
         .unwrap();
         let reply = (0..3).find_map(|_| {
@@ -65,10 +74,20 @@ fn converge(
     want: &BTreeMap<Vec<u8>, (Version, bool)>,
     limit: Duration,
 ) -> Duration {
+    converge_signed(addrs, want, limit, None)
+}
+
+/// [`converge`] with dumps signed by `key`.
+fn converge_signed(
+    addrs: &[SocketAddrV4],
+    want: &BTreeMap<Vec<u8>, (Version, bool)>,
+    limit: Duration,
+    key: Option<&AuthKey>,
+) -> Duration {
     let start = Instant::now();
     let mut last = Vec::new();
     let ok = eventually(limit, || {
-        last = addrs.iter().map(|a| records(*a)).collect();
+        last = addrs.iter().map(|a| records_signed(*a, key)).collect();
         last.iter().all(|r| r.as_ref() == Some(want))
     });
     let counts: Vec<_> = last.iter().map(|r| r.as_ref().map(|r| r.len())).collect();
@@ -120,7 +139,11 @@ fn os(words: &[&str]) -> Vec<std::ffi::OsString> {
 
 fn start(c: &mut Cluster, i: usize, options: &[std::ffi::OsString]) {
     let refs: Vec<&std::ffi::OsStr> = options.iter().map(|o| o.as_os_str()).collect();
-    c.start_with_options(i, &refs);
+    if options.iter().any(|o| o == "--key-file") {
+        c.start_keyed_with_options(i, &refs);
+    } else {
+        c.start_with_options(i, &refs);
+    }
 }
 
 fn write_file(path: &Path, servers: &[(Ipv4Addr, u16, u32)]) {
@@ -272,4 +295,56 @@ fn sighup_reloads_the_servers_file() {
     send_signal(c.pid(0), "HUP");
     let took = converge(&[c.addr(1)], &want, Duration::from_secs(5));
     println!("after SIGHUP, 50 keys reached the new peer in {took:?}");
+}
+
+/// The durable engine with keys: a server down while keys are written and
+/// some deleted (W=2) gets the values and the tombstones from its peers
+/// when it comes back; every anti-entropy datagram is signed.
+#[test]
+fn a_durable_keyed_server_gets_values_and_tombstones_back() {
+    const KEYS: usize = 1_000;
+    let rt = runtime();
+    let mut c = Cluster::new(&[1, 1, 1]);
+    let secret = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let keys_path = c.dir.path().join("keys");
+    std::fs::write(&keys_path, format!("1 {secret}\n")).unwrap();
+    let key = v2::parse_key_file(&format!("1 {secret}\n")).unwrap()[0].clone();
+    let file = c.config_path.to_str().unwrap().to_string();
+    let options = |i: usize| {
+        let dir = c.dir.path().join(format!("data-{i}"));
+        os(&[
+            "--servers",
+            &file,
+            "--anti-entropy-interval",
+            "0.5",
+            "--key-file",
+            keys_path.to_str().unwrap(),
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ])
+    };
+    let (o0, o1, o2) = (options(0), options(1), options(2));
+    start(&mut c, 0, &o0);
+    start(&mut c, 1, &o1);
+    let client = Client::new(c.config.clone())
+        .with_key(Some(key.clone()))
+        .with_timeout(Duration::from_secs(2));
+    write_keys(&rt, &client, "d", KEYS);
+    rt.block_on(async {
+        let q = QuorumOptions::default().n(3).w(2);
+        for i in (0..KEYS).step_by(10) {
+            client.delete(format!("d{i}").as_bytes(), q).await.unwrap();
+        }
+    });
+    let want = records_signed(c.addr(0), Some(&key)).unwrap();
+    assert_eq!(want.len(), KEYS);
+    assert_eq!(want.values().filter(|(_, t)| *t).count(), KEYS / 10);
+    start(&mut c, 2, &o2);
+    let took = converge_signed(
+        &[c.addr(1), c.addr(2)],
+        &want,
+        Duration::from_secs(10),
+        Some(&key),
+    );
+    println!("durable, signed: {KEYS} records (100 tombstones) repaired in {took:?}");
 }

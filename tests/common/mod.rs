@@ -1400,3 +1400,48 @@ pub fn parse_json(text: &str) -> Result<Json, String> {
     }
     Ok(v)
 }
+
+/// Whether `addr` answers an unsigned v2 HELLO within `limit` (a server
+/// with a key drops the v1 probe of [`probe`] but answers HELLO).
+pub fn hello_probe(addr: SocketAddrV4, limit: Duration) -> bool {
+    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind a probe socket");
+    let hello = dkvs::protocol_v2::encode(0, &dkvs::protocol_v2::Message::Hello, None)
+        .expect("HELLO encodes");
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if udp_request(&socket, addr, &hello, Duration::from_millis(100)).is_some() {
+            return true;
+        }
+    }
+    false
+}
+
+impl Cluster {
+    /// Like [`Cluster::start_with_options`] for a server with a key
+    /// (`--key-file` among `options`): waits until it answers HELLO.
+    pub fn start_keyed_with_options(&mut self, i: usize, options: &[&std::ffi::OsStr]) {
+        assert!(self.running[i].is_none(), "server {i} already running");
+        let (ip, port, _) = self.servers[i];
+        let err_path = self.dir.path().join(format!("server-{i}.err"));
+        let err = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&err_path)
+            .unwrap();
+        let mut cmd = clean_command(SERVER, self.dir.path());
+        cmd.args(options)
+            .arg(ip.to_string())
+            .arg(port.to_string())
+            .stderr(err);
+        let handle = self
+            .procs
+            .spawn(format!("keyed dkvs-server {ip} {port}"), &mut cmd);
+        self.running[i] = Some(handle);
+        let deadline = Instant::now() + READY_LIMIT;
+        while !hello_probe(self.addr(i), Duration::from_millis(200)) {
+            let log = std::fs::read_to_string(&err_path).unwrap_or_default();
+            assert!(self.procs.is_running(handle), "keyed server exited: {log}");
+            assert!(Instant::now() < deadline, "keyed server silent: {log}");
+        }
+    }
+}
