@@ -1299,6 +1299,14 @@ mod tests {
                 false,
             ),
             (
+                "stats-reply-signed",
+                7,
+                Message::StatsReply {
+                    pairs: vec![(b"gets", b"12"), (b"engine", b"memory")],
+                },
+                true,
+            ),
+            (
                 "put-binary",
                 8,
                 Message::Put {

@@ -1073,6 +1073,29 @@ mod tests {
         assert_eq!(s.errors, Some(48));
     }
 
+    /// docs/PROTOCOL.md's STATS table has a row for every counter, with
+    /// its kind, in the order servers send them.
+    #[test]
+    fn protocol_md_lists_every_counter() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md"))
+            .unwrap();
+        let mut at = 0;
+        for c in CATALOGUE {
+            let kind = match c.kind {
+                Kind::Counter => "counter",
+                Kind::Gauge => "gauge",
+                Kind::Text => "text",
+            };
+            let row = format!("\n| `{}` | {kind} |", c.name);
+            let found = doc[at..].find(&row);
+            assert!(
+                found.is_some(),
+                "docs/PROTOCOL.md: no row {row:?} after the previous one"
+            );
+            at += found.unwrap() + row.len();
+        }
+    }
+
     #[test]
     fn vm_rss() {
         assert_eq!(
