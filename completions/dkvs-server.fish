@@ -13,6 +13,11 @@ none\t'A put is acknowledged once written to the operating system, which decides
 complete -c dkvs-server -l sync-interval -d 'With --sync periodic: milliseconds between syncs' -r
 complete -c dkvs-server -l max-disk -d 'With --data-dir: refuse puts once keys + records + 64 bytes per pair would exceed BYTES (suffixes K, M, G, T) [default: no limit but the disk\'s; a full disk also refuses puts]' -r
 complete -c dkvs-server -l tombstone-grace -d 'Seconds a deleted key\'s tombstone is kept before a background sweep purges it (protocol v2 deletes). A replica that misses a delete and comes back after the grace can bring the value back: repair or replace replicas within it. See docs/STORAGE.md' -r
+complete -c dkvs-server -l servers -d 'The cluster\'s servers.txt or cluster.toml: the server learns the ring, finds itself in it by its listen address and repairs its replicas with anti-entropy. Reloaded on SIGHUP (a bad file keeps the old ring). Without it the server knows no other server' -r -F
+complete -c dkvs-server -l replicas -d 'With --servers: replicas per key N [default: cluster.toml\'s [defaults] n, else 3; lowered to the number of servers]' -r
+complete -c dkvs-server -l ring-address -d 'With --servers: this server\'s address as the servers file lists it, when the other servers and the clients reach it through another address (a proxy, NAT) [default: the listen address]' -r
+complete -c dkvs-server -l anti-entropy-interval -d 'With --servers: seconds between anti-entropy rounds (decimals allowed; 0 turns anti-entropy off)' -r
+complete -c dkvs-server -l anti-entropy-rate -d 'With --servers: bytes per second anti-entropy may send and receive in all (suffixes K, M, G)' -r
 complete -c dkvs-server -l metrics -d 'Serve the server\'s counters (those of `dkvs-client stats`) as Prometheus metrics over plain HTTP: `GET http://ADDR:PORT/metrics` (text format 0.0.4); none by default. Anyone who can reach ADDR can read them: prefer a loopback or private address' -r
 complete -c dkvs-server -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
 always\t''
