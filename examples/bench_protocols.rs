@@ -48,7 +48,7 @@ fn main() -> ExitCode {
     let mut runs: Vec<(String, Report)> = Vec::new();
     for concurrency in [1usize, 16] {
         for (label, mode) in [("v1", ProtocolMode::V1), ("v2", ProtocolMode::Auto)] {
-            let target = Target::Ring(client.clone(), options).with_protocol(mode);
+            let target = Target::Ring(Box::new(client.clone()), options).with_protocol(mode);
             let driver = Driver {
                 concurrency,
                 stop: Stop::Duration(Duration::from_secs(seconds)),

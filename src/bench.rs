@@ -221,8 +221,9 @@ impl KeyChooser {
 pub enum Target {
     /// One server, v1 datagrams, one request per operation.
     Direct(SocketAddrV4),
-    /// The ring, through the library's quorum operations.
-    Ring(Client, QuorumOptions),
+    /// The ring, through the library's quorum operations (boxed: a client
+    /// is much larger than an address).
+    Ring(Box<Client>, QuorumOptions),
 }
 
 impl Target {
@@ -230,7 +231,9 @@ impl Target {
     /// v2 with the v1 fallback); a direct target is v1 datagrams already.
     pub fn with_protocol(self, mode: ProtocolMode) -> Target {
         match self {
-            Target::Ring(client, options) => Target::Ring(client.with_protocol(mode), options),
+            Target::Ring(client, options) => {
+                Target::Ring(Box::new(client.with_protocol(mode)), options)
+            }
             direct @ Target::Direct(_) => direct,
         }
     }

@@ -203,9 +203,12 @@ pub struct Client {
     /// proxy); the trace and the ring keep the configured address.
     routes: Arc<HashMap<usize, SocketAddrV4>>,
     mode: ProtocolMode,
-    /// The protocol each server was found to speak (by index), shared by
-    /// clones: learned once, kept for the life of the client.
-    dialects: Arc<std::sync::Mutex<HashMap<usize, Dialect>>>,
+    /// The protocol each server was found to speak (by index) and when,
+    /// shared by clones: v2 is kept for the life of the client, v1-only
+    /// for [`V1_ONLY_RECHECK`] (the server may be upgraded meanwhile).
+    dialects: Arc<std::sync::Mutex<HashMap<usize, (Dialect, Instant)>>>,
+    /// How long a v1-only mark holds ([`V1_ONLY_RECHECK`] by default).
+    v1_recheck: Duration,
     /// The clock giving puts and deletes their versions.
     clock: Arc<Hlc>,
     repairs: PendingRepairs,
@@ -254,6 +257,11 @@ impl ReplyAuth {
 static PROCESS_CLOCK: std::sync::LazyLock<Arc<Hlc>> =
     std::sync::LazyLock::new(|| Arc::new(Hlc::system(random_writer())));
 
+/// How long a server found v1-only is spoken to in v1 before the client
+/// asks it in v2 again (a rolling upgrade to v2 is noticed within this
+/// time; a server still v1-only costs one more round trip per period).
+pub const V1_ONLY_RECHECK: Duration = Duration::from_secs(60);
+
 /// A random non-zero writer id (zero is the writer of [`Version::ZERO`]).
 fn random_writer() -> u64 {
     use rand::RngExt;
@@ -292,6 +300,7 @@ impl Client {
             routes: Arc::default(),
             mode: ProtocolMode::Auto,
             dialects: Arc::default(),
+            v1_recheck: V1_ONLY_RECHECK,
             clock: PROCESS_CLOCK.clone(),
             repairs: Arc::default(),
             replies,
@@ -405,13 +414,21 @@ impl Client {
     pub fn dialect(&self, server: usize) -> Option<Dialect> {
         match self.mode {
             ProtocolMode::V1 => Some(Dialect::V1),
-            ProtocolMode::Auto => self.dialects.lock().ok()?.get(&server).copied(),
+            ProtocolMode::Auto => {
+                let (dialect, learned) = *self.dialects.lock().ok()?.get(&server)?;
+                // A v1-only mark expires: the next operation asks in v2
+                // again (one more round trip if it is still v1-only).
+                (dialect == Dialect::V2 || learned.elapsed() < self.v1_recheck).then_some(dialect)
+            }
         }
     }
 
     fn learn(&self, server: usize, dialect: Dialect) {
         if let Ok(mut known) = self.dialects.lock()
-            && known.insert(server, dialect) != Some(dialect)
+            && known
+                .insert(server, (dialect, Instant::now()))
+                .map(|(d, _)| d)
+                != Some(dialect)
         {
             tracing::debug!(server, ?dialect, "server protocol learned");
         }
@@ -573,6 +590,13 @@ impl Client {
     /// Sets the operation deadline.
     pub fn with_timeout(mut self, timeout: Duration) -> Client {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets how long a server found v1-only is spoken to in v1 before it is
+    /// asked in v2 again ([`V1_ONLY_RECHECK`] by default).
+    pub fn with_v1_recheck(mut self, recheck: Duration) -> Client {
+        self.v1_recheck = recheck;
         self
     }
 

@@ -249,8 +249,17 @@ async fn write(
     done(trace, traces)
 }
 
-/// `OK`, or the trace's error; the trace joins `traces`.
+/// `OK`, or the trace's error; the trace joins `traces`. A write some
+/// server answered OLDER is still `OK` (SPEC §6's output); it is logged as
+/// superseded (`-v`), and the REPL's verdict line says so.
 fn done(trace: Trace, traces: &mut Vec<Trace>) -> Result<Success, CommandError> {
+    if let Some(newer) = trace.superseded_by() {
+        tracing::warn!(
+            version = %crate::trace::version_text(newer),
+            "{} acknowledged but superseded: a server keeps a newer version of the key",
+            trace.kind
+        );
+    }
     let result = match trace_error(&trace) {
         Some(e) => Err(e),
         None => Ok(Success::Done),

@@ -316,7 +316,8 @@ impl Store {
     }
 
     /// Stores a versioned record (a tombstone when `tombstone`, whose value
-    /// is then ignored) unless the stored record's version is higher
+    /// is then the time it was received, see
+    /// [`crate::engine::Record::tombstone`]) unless the stored record's version is higher
     /// ([`Written::Older`]) or equal (a retransmission: unchanged,
     /// [`Written::Stored`]). The comparison and the write are atomic: both
     /// happen under the key's shard lock.
@@ -327,7 +328,6 @@ impl Store {
         version: Version,
         tombstone: bool,
     ) -> Result<Written, OverMemory> {
-        let value = if tombstone { &[][..] } else { value };
         let meta = Meta { version, tombstone };
         let pair = Pair::pack(key, Some(meta), value);
         self.write(pair, |old| {
@@ -380,8 +380,9 @@ impl Store {
         Ok(Written::Stored)
     }
 
-    /// Removes at most `max` tombstones whose version's clock reading is
-    /// before `before_ms` (ms since the epoch); the number removed. Each
+    /// Removes at most `max` tombstones received before `before_ms` (ms
+    /// since the epoch, [`crate::engine::tombstone_time_ms`]); the number
+    /// removed. Each
     /// removal re-checks the record under its shard lock, so a newer write
     /// that arrived meanwhile is never removed. Does nothing (no scan) when
     /// the store holds no tombstone.
@@ -391,7 +392,8 @@ impl Store {
         }
         let expired = |pair: &Pair| {
             let meta = pair.meta();
-            meta.tombstone && crate::hlc::physical_ms(meta.version.timestamp) < before_ms
+            meta.tombstone
+                && crate::engine::tombstone_time_ms(pair.value(), meta.version) < before_ms
         };
         // Candidates under read locks (one shard at a time), removed after.
         let candidates: Vec<Pair> = self
@@ -719,16 +721,25 @@ mod tests {
             Ok(Written::Stored)
         );
         assert_eq!(s.get(b"k").unwrap(), &b"b"[..]);
-        assert_eq!(
-            s.put_versioned(b"k", b"ignored", v(30), true),
-            Ok(Written::Stored)
-        );
+        assert_eq!(s.put_versioned(b"k", b"", v(30), true), Ok(Written::Stored));
         assert_eq!(s.get(b"k"), None);
         let r = s.get_record(b"k").unwrap();
         assert!(r.tombstone && r.value.is_empty() && r.version == v(30));
         assert_eq!(s.tombstones(), 1);
         assert!(s.snapshot().is_empty());
         assert_eq!(s.used_bytes(), pair_size(b"k", b"") + Meta::LEN as u64);
+        // A tombstone keeps its value: the time it was received, from
+        // which its grace is counted (else its version's reading).
+        let fresh = Store::new();
+        let late = Version {
+            timestamp: crate::hlc::pack(1, 0),
+            writer: 1,
+        };
+        fresh
+            .put_versioned(b"r", &1_000u64.to_be_bytes(), late, true)
+            .unwrap();
+        assert_eq!(fresh.purge_tombstones(1_000, 10), 0);
+        assert_eq!(fresh.purge_tombstones(1_001, 10), 1);
         // A v1 put replaces the tombstone at version zero.
         s.put(b"k", b"v1").unwrap();
         assert_eq!(s.tombstones(), 0);

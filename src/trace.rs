@@ -66,7 +66,8 @@ pub enum Reply {
     SendFailed(String),
     /// A v2 put or delete was ignored because the server keeps a newer
     /// version (in [`ReplicaTrace::version`]): it counts as an
-    /// acknowledgement, since the server holds a version at least as new.
+    /// acknowledgement, since the server holds a version at least as new,
+    /// and the write is reported superseded ([`Trace::superseded_by`]).
     Older,
     /// A delete could not be sent: the server speaks only protocol v1,
     /// which has no delete.
@@ -223,6 +224,22 @@ impl Trace {
     /// Replies counted toward the verdict.
     pub fn counted(&self) -> usize {
         self.replicas.iter().filter(|r| r.counted).count()
+    }
+
+    /// For a write that reached W: the newest version kept by a server
+    /// that counted an OLDER reply, when there is one. The write is
+    /// acknowledged (those servers hold something at least as new), but
+    /// a newer write of the key already superseded it: a read will not
+    /// return this value.
+    pub fn superseded_by(&self) -> Option<Version> {
+        if !self.kind.is_write() || self.verdict != Verdict::Reached {
+            return None;
+        }
+        self.replicas
+            .iter()
+            .filter(|r| r.counted && r.reply == Some(Reply::Older))
+            .filter_map(|r| r.version)
+            .max()
     }
 
     /// A one-line explanation of a failure, for `ERROR: …` lines.

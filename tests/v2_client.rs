@@ -480,3 +480,29 @@ fn a_slow_v1_server_still_gets_every_put() {
         Some((Some(b"v".to_vec()), Version::ZERO))
     );
 }
+
+/// A server found v1-only is asked in v2 again once the mark expires, so
+/// a server upgraded to v2 is noticed (issue 7 review).
+#[test]
+fn a_v1_only_mark_expires_and_an_upgrade_is_noticed() {
+    let (ip, rs) = responders(1, 1);
+    let client = client_of(ip, &rs).with_v1_recheck(Duration::from_millis(300));
+    let one = Quorum { n: 1, w: 1, r: 1 };
+    runtime().block_on(async {
+        let trace = client.put_traced(b"k", b"v1", one, &mut |_| {}).await;
+        assert_eq!(trace.verdict, Verdict::Reached);
+        assert_eq!(client.dialect(0), Some(Dialect::V1));
+        // The server is upgraded: within the mark it is still spoken to
+        // in v1, afterwards in v2 again.
+        rs[0].state.lock().unwrap().v1_only = false;
+        client.put_traced(b"k", b"still", one, &mut |_| {}).await;
+        assert_eq!(client.dialect(0), Some(Dialect::V1));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(client.dialect(0), None);
+        let trace = client.put_traced(b"k", b"v2", one, &mut |_| {}).await;
+        assert_eq!(trace.verdict, Verdict::Reached);
+        assert_eq!(trace.replicas[0].dialect, Some(Dialect::V2));
+        assert_eq!(client.dialect(0), Some(Dialect::V2));
+        assert!(trace.version.is_some());
+    });
+}

@@ -327,6 +327,30 @@ fn tombstones_are_purged_after_the_grace_period() {
     }
 }
 
+/// The grace period counts from when the server received the delete, not
+/// from its version's clock reading (DECISIONS #79): a delete stamped an
+/// hour ago by a writer whose clock is behind is kept for the whole grace.
+#[test]
+fn tombstone_grace_counts_from_receipt() {
+    let tmp = tempfile::tempdir().unwrap();
+    for mut options in engines(tmp.path()) {
+        options.extend(["--tombstone-grace".into(), "3".into()]);
+        let mut c = Cluster::new(&[1]);
+        c.start_with_options(0, &refs(&options));
+        let (s, a) = (socket(), c.addr(0));
+        let stamped = version(now_ms() - 3_600_000, 5);
+        assert_eq!(delete(&s, a, b"late", stamped), Message::Stored);
+        // The sweep runs every 300 ms: an age counted from the version
+        // would have purged it long before this.
+        std::thread::sleep(Duration::from_millis(1_500));
+        assert_eq!(get(&s, a, b"late"), Err(Some(stamped)), "{options:?}");
+        assert!(
+            eventually(Duration::from_secs(8), || get(&s, a, b"late") == Err(None)),
+            "{options:?}: the tombstone was never purged"
+        );
+    }
+}
+
 /// A durable server keeps versions and tombstones across a restart: the
 /// compare rule still holds afterwards.
 #[test]

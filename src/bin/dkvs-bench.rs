@@ -37,7 +37,7 @@ fn main() -> ExitCode {
                 return cli::fail(false, e, exit::USAGE);
             }
             (
-                Target::Ring(client, options).with_protocol(cli.protocol),
+                Target::Ring(Box::new(client), options).with_protocol(cli.protocol),
                 timeout,
             )
         }

@@ -1033,8 +1033,10 @@ impl Engine for DurableEngine {
                     let (k, v) = entry?;
                     last = k.value().to_vec();
                     let tomb = v.value().get(1).is_some_and(|f| f & FLAG_TOMBSTONE != 0);
-                    let old = encoded_version(v.value())
-                        .is_some_and(|v| crate::hlc::physical_ms(v.timestamp) < before_ms);
+                    let old = encoded_version(v.value()).is_some_and(|version| {
+                        let value = v.value().get(super::RECORD_HEADER..).unwrap_or_default();
+                        super::tombstone_time_ms(value, version) < before_ms
+                    });
                     if tomb && old && expired.len() < max {
                         let size = disk_pair_size(k.value(), v.value().len());
                         expired.push((k.value().to_vec(), size));

@@ -249,8 +249,14 @@ pub fn quorum_explanation(trace: &Trace) -> String {
                 (OpKind::Get, Some(v)) => format!(" at {}", version_text(v)),
                 _ => String::new(),
             };
+            // A write some server answered OLDER: acknowledged, but a
+            // newer write of the key already won.
+            let superseded = trace
+                .superseded_by()
+                .map(|v| format!("; superseded: a newer {} is kept", version_text(v)))
+                .unwrap_or_default();
             format!(
-                "{name}={needed} reached with {}{at}{after}{others}",
+                "{name}={needed} reached with {}{at}{after}{others}{superseded}",
                 with.join(", ")
             )
         }
@@ -793,5 +799,35 @@ mod tests {
             trace_verdict_line(&trace),
             "OK new — R=2 reached with 127.0.0.1:1234, :1235 in 0.40 ms (3rd, :1236, \"old\")"
         );
+    }
+
+    /// A put some server answered OLDER is acknowledged but reported
+    /// superseded, with the newer version kept (issue 7 review).
+    #[test]
+    fn superseded_write_is_reported() {
+        let (mut trace, new, _) = stale_get();
+        trace.kind = OpKind::Put;
+        trace.quorum.w = 2;
+        trace.written = Some(b"mine".to_vec());
+        for r in &mut trace.replicas {
+            r.reply = Some(Reply::Stored);
+            r.version = None;
+            r.repair = None;
+        }
+        trace.replicas[1].reply = Some(Reply::Older);
+        trace.replicas[1].version = Some(new);
+        assert_eq!(trace.superseded_by(), Some(new));
+        let line = trace_verdict_line(&trace);
+        assert!(line.starts_with("OK — W=2 reached with"), "{line}");
+        assert!(
+            line.ends_with(&format!(
+                "; superseded: a newer {} is kept",
+                version_text(new)
+            )),
+            "{line}"
+        );
+        // Not counted (the quorum came from others): nothing to report.
+        trace.replicas[1].counted = false;
+        assert_eq!(trace.superseded_by(), None);
     }
 }
