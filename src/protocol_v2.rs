@@ -1176,7 +1176,7 @@ mod tests {
 
     /// Every vector of docs/PROTOCOL.md: name, request id, message, signed.
     fn vectors() -> Vec<(&'static str, u64, Message<'static>, bool)> {
-        vec![
+        let mut all = vec![
             ("hello", 1, Message::Hello, false),
             ("get", 2, Message::Get { key: b"k" }, false),
             (
@@ -1317,6 +1317,104 @@ mod tests {
                 false,
             ),
             ("get-signed", 9, Message::Get { key: b"k" }, true),
+        ];
+        all.extend(ae_vectors());
+        all
+    }
+
+    /// The anti-entropy vectors (docs/PROTOCOL.md, "Anti-entropy
+    /// messages"), after the others.
+    fn ae_vectors() -> Vec<(&'static str, u64, Message<'static>, bool)> {
+        use ae::{AeMessage as A, KeyVersion};
+        const RING: u64 = 0x0102_0304_0506_0708;
+        let ae = |m: A<'static>| Message::AntiEntropy(m);
+        let live = Entry {
+            key: b"a",
+            value: EntryValue::Live(b"1"),
+            version: v1(),
+        };
+        let gone = Entry {
+            key: b"b",
+            value: EntryValue::Tombstone,
+            version: v2(),
+        };
+        vec![
+            (
+                "ae-roots",
+                10,
+                ae(A::Roots {
+                    ring: RING,
+                    roots: vec![(1, [0xaa; 16])],
+                }),
+                false,
+            ),
+            ("ae-differ", 10, ae(A::Differ { indexes: vec![1] }), false),
+            (
+                "ae-buckets",
+                11,
+                ae(A::Buckets {
+                    ring: RING,
+                    segment: 1,
+                    hashes: vec![[0; 16], [0x11; 16]],
+                }),
+                false,
+            ),
+            (
+                "ae-keys",
+                12,
+                ae(A::Keys {
+                    ring: RING,
+                    segment: 1,
+                    bucket: 1,
+                    cursor: b"",
+                }),
+                false,
+            ),
+            (
+                "ae-key-list",
+                12,
+                ae(A::KeyList {
+                    more: false,
+                    keys: vec![
+                        KeyVersion {
+                            key: b"a",
+                            version: v1(),
+                            tombstone: false,
+                        },
+                        KeyVersion {
+                            key: b"b",
+                            version: v2(),
+                            tombstone: true,
+                        },
+                    ],
+                }),
+                false,
+            ),
+            (
+                "ae-push",
+                13,
+                ae(A::Push {
+                    records: vec![live, gone],
+                }),
+                true,
+            ),
+            ("ae-pushed", 13, ae(A::Pushed { accepted: 2 }), false),
+            (
+                "ae-fetch",
+                14,
+                ae(A::Fetch {
+                    keys: vec![b"a", b"b"],
+                }),
+                false,
+            ),
+            (
+                "ae-records",
+                14,
+                ae(A::Records {
+                    records: vec![live],
+                }),
+                false,
+            ),
         ]
     }
 
@@ -1534,7 +1632,8 @@ mod tests {
             let request = !name.contains("reply")
                 && ["hello", "get", "put", "delete", "dump", "stats"]
                     .iter()
-                    .any(|p| name.starts_with(p));
+                    .any(|p| name.starts_with(p))
+                || ["ae-roots", "ae-buckets", "ae-keys", "ae-push", "ae-fetch"].contains(&name);
             assert_eq!(message.is_request(), request, "{name}");
         }
     }

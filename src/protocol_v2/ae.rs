@@ -398,3 +398,64 @@ pub(super) fn decode_body<'a>(op: u8, r: &mut Reader<'a>) -> Result<AeMessage<'a
         other => return Err(DecodeError::UnknownOpcode(other)),
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::super::{Message, decode, encode, opcode as v2op};
+    use super::*;
+
+    #[test]
+    fn replies_answer_their_requests_only() {
+        use opcode::*;
+        assert!(answers(AE_ROOTS, AE_DIFFER));
+        assert!(answers(AE_BUCKETS, AE_DIFFER));
+        assert!(!answers(AE_KEYS, AE_DIFFER));
+        assert!(answers(AE_FETCH, AE_RECORDS));
+        let refused = Message::Refused {
+            reason: super::super::Reason::from_code(REASON_RING_DIFFERS),
+        };
+        assert!(refused.answers(AE_PUSH));
+        assert!(!Message::Stored.answers(AE_PUSH));
+        let pushed = Message::AntiEntropy(AeMessage::Pushed { accepted: 1 });
+        assert!(pushed.answers(AE_PUSH));
+        assert!(!pushed.answers(v2op::PUT));
+        assert!(!pushed.is_request());
+        assert!(!refused.answers(AE_PUSHED));
+    }
+
+    #[test]
+    fn malformed_bodies_do_not_decode() {
+        let list = Message::AntiEntropy(AeMessage::KeyList {
+            more: false,
+            keys: vec![KeyVersion {
+                key: b"k",
+                version: Version::ZERO,
+                tombstone: false,
+            }],
+        });
+        let d = encode(1, &list, None).unwrap();
+        assert!(decode(&d).is_ok());
+        for cut in 15..d.len() {
+            assert!(decode(&d[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut bad = d.clone();
+        bad[18] = 2; // tombstone flag 2
+        assert!(decode(&bad).is_err());
+        let empty_more = Message::AntiEntropy(AeMessage::KeyList {
+            more: true,
+            keys: vec![],
+        });
+        assert_eq!(
+            encode(1, &empty_more, None),
+            Err(EncodeError::EmptyPageWithMore)
+        );
+        let mut more = d;
+        more[15] = 1;
+        more[16..18].copy_from_slice(&[0, 0]);
+        more.truncate(18);
+        assert!(decode(&more).is_err());
+        let empty_key = Message::AntiEntropy(AeMessage::Fetch { keys: vec![b""] });
+        assert_eq!(encode(1, &empty_key, None), Err(EncodeError::EmptyKey));
+    }
+}
