@@ -753,6 +753,10 @@ impl AntiEntropy {
         AeStats::set(&s.keys_repaired_last, totals.pushed + totals.fetched);
         AeStats::set(&s.unreachable_last, totals.unreachable);
         AeStats::set(&s.last_round_ms, started.elapsed().as_millis() as u64);
+        let (sent, received) = (
+            s.bytes_sent.load(Ordering::Relaxed),
+            s.bytes_received.load(Ordering::Relaxed),
+        );
         if totals.segments > 0 || totals.unreachable > 0 {
             tracing::info!(
                 segments = totals.segments,
@@ -761,7 +765,17 @@ impl AntiEntropy {
                 fetched = totals.fetched,
                 unreachable = totals.unreachable,
                 ms = started.elapsed().as_millis() as u64,
+                bytes_sent = sent,
+                bytes_received = received,
                 "anti-entropy round"
+            );
+        } else {
+            tracing::debug!(
+                peers = view.peers.len(),
+                ms = started.elapsed().as_millis() as u64,
+                bytes_sent = sent,
+                bytes_received = received,
+                "anti-entropy round: in sync"
             );
         }
     }
