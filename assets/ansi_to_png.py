@@ -9,7 +9,10 @@ Used to make assets/screenshot.png from the real dkvs-tui:
     tmux new-session -d -s shot -x 120 -y 40 'dkvs-tui cluster.toml'
     ... send-keys ...
     tmux capture-pane -e -p -t shot > screen.ansi
-    python3 assets/ansi_to_png.py screen.ansi assets/screenshot.png
+    python3 assets/ansi_to_png.py screen.ansi assets/screenshot.png [COLOURS]
+
+With COLOURS (e.g. 64) the image is saved with a palette of that many
+colours, which makes the file several times smaller.
 
 Needs Pillow and the DejaVu fonts (Debian: fonts-dejavu-core).
 """
@@ -191,11 +194,19 @@ def main():
                         px = x0 + cw * (1 + 2 * dx) / 4
                         py = y0 + ch_h * (1 + 2 * dy) / 8
                         d.ellipse([px - r, py - r, px + r, py + r], fill=fg)
+            elif 0x2581 <= o <= 0x2588:
+                # Lower blocks (sparklines): k eighths of the cell, from
+                # the bottom, so neighbouring bars line up.
+                top = y0 + ch_h - round(ch_h * (o - 0x2580) / 8)
+                d.rectangle([x0, top, x0 + cw - 1, y0 + ch_h - 1], fill=fg)
             elif ch != " ":
                 font = bold if st.bold else (italic if st.italic else regular)
                 d.text((x0, y0 + 1), ch, font=font, fill=fg)
             if st.underline:
                 d.line([x0, y0 + ch_h - 2, x0 + cw - 1, y0 + ch_h - 2], fill=fg)
+    if len(sys.argv) > 3:
+        # A palette of that many colours: a much smaller file.
+        img = img.quantize(colors=int(sys.argv[3]))
     img.save(dst, optimize=True)
 
 

@@ -34,7 +34,7 @@ pub const HISTORY: usize = 60;
 /// Time between two polls.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How long one poll may take before its answers are given up.
-pub const POLL_TIMEOUT: Duration = Duration::from_millis(950);
+pub const POLL_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a STATS request waits for each server (a paused server costs
 /// this much per poll; the others answer within a millisecond).
 pub const STATS_TIMEOUT: Duration = Duration::from_millis(500);
@@ -83,10 +83,11 @@ impl RingStats {
     }
 }
 
-impl StatsSource for RingStats {
-    async fn readings(&self) -> (Instant, Vec<Option<Reading>>) {
-        // Right after a probe round, so that no probe is in flight while
-        // the counters are read: each probe sent is counted by its server.
+impl RingStats {
+    /// One try: the supervisor's probe counts (right after a probe
+    /// round), the time, every server's STATS reading, and whether a probe
+    /// was sent meanwhile (an action asks for a round at any moment).
+    async fn read_once(&self) -> (Instant, Vec<Option<Reading>>, bool) {
         let probes = match &self.supervisor {
             Some(supervisor) => {
                 supervisor.next_probe_round(PROBE_ROUND_WAIT).await;
@@ -96,8 +97,12 @@ impl StatsSource for RingStats {
         };
         // Live servers answer within a millisecond of this.
         let at = Instant::now();
-        let readings = fetch_all(&self.config, &self.options)
-            .await
+        let reports = fetch_all(&self.config, &self.options).await;
+        let raced = self
+            .supervisor
+            .as_ref()
+            .is_some_and(|s| s.probes_sent() != probes);
+        let readings = reports
             .iter()
             .enumerate()
             .map(|(i, report)| {
@@ -108,6 +113,20 @@ impl StatsSource for RingStats {
                 })
             })
             .collect();
+        (at, readings, raced)
+    }
+}
+
+impl StatsSource for RingStats {
+    /// Reads right after a probe round, so that no probe is in flight
+    /// while the counters are read and each probe sent is counted by its
+    /// server; once more if a probe was sent meanwhile anyway.
+    async fn readings(&self) -> (Instant, Vec<Option<Reading>>) {
+        let (at, readings, raced) = self.read_once().await;
+        if !raced {
+            return (at, readings);
+        }
+        let (at, readings, _) = self.read_once().await;
         (at, readings)
     }
 }
