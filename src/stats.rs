@@ -652,8 +652,8 @@ impl ServerStats {
 /// What one server answered to STATS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatsAnswer {
-    /// Its counters.
-    Stats(ServerStats),
+    /// Its counters (boxed: the other answers are small).
+    Stats(Box<ServerStats>),
     /// It speaks only protocol v1 (it answered with the empty refusal), so
     /// it has no STATS.
     V1Only,
@@ -767,7 +767,9 @@ pub async fn fetch_server(addr: SocketAddrV4, options: &FetchOptions) -> StatsAn
         Err(e) => return StatsAnswer::Error(e.to_string()),
     };
     match crate::protocol_v2::decode(&datagram).map(|f| f.message) {
-        Ok(Message::StatsReply { pairs }) => StatsAnswer::Stats(ServerStats::from_pairs(&pairs)),
+        Ok(Message::StatsReply { pairs }) => {
+            StatsAnswer::Stats(Box::new(ServerStats::from_pairs(&pairs)))
+        }
         Ok(Message::Refused { reason }) => StatsAnswer::Refused(reason),
         Ok(other) => StatsAnswer::Error(format!("unexpected reply: opcode {}", other.opcode())),
         Err(e) => StatsAnswer::Error(e.to_string()),
@@ -1129,7 +1131,7 @@ mod tests {
     fn table_and_json() {
         let stats = ServerStats::from_raw(ServerFigures::default().pairs());
         let reports = vec![
-            report(1234, StatsAnswer::Stats(stats)),
+            report(1234, StatsAnswer::Stats(Box::new(stats))),
             report(1235, StatsAnswer::NoAnswer),
             report(1236, StatsAnswer::V1Only),
         ];
