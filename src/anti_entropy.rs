@@ -913,6 +913,9 @@ impl AntiEntropy {
             tree.update(&k, mine);
             let theirs = theirs.get(&k).copied().filter(|d| !self.expired(d, now));
             match (mine, theirs) {
+                // Values without versions are not ordered against
+                // versioned records (DECISIONS #78, #301): left alone.
+                (Some(m), Some(t)) if m.is_v1() || t.is_v1() => {}
                 (Some(m), Some(t)) if m.rank() > t.rank() => push.push(k),
                 (Some(m), Some(t)) if t.rank() > m.rank() => fetch.push(k),
                 (Some(_), None) => push.push(k),
@@ -1268,8 +1271,16 @@ mod tests {
     }
 
     #[test]
-    fn merge_never_lets_v1_overwrite_and_keeps_the_newest() {
-        let e = MemoryEngine::default();
+    fn merge_keeps_kinds_apart_and_the_newest_on_both_engines() {
+        merge_rules(&MemoryEngine::default());
+        let dir = tempfile::tempdir().unwrap();
+        let durable =
+            crate::engine::DurableEngine::open(&crate::engine::DurableOptions::new(dir.path()))
+                .unwrap();
+        merge_rules(&durable);
+    }
+
+    fn merge_rules(e: &dyn Engine) {
         let v = |t| Version {
             timestamp: crate::hlc::pack(t, 0),
             writer: 1,
@@ -1304,7 +1315,18 @@ mod tests {
                 },
             ),
         ];
-        merge(&e, &records);
+        merge(e, &records);
+        assert_eq!(e.get(b"a").unwrap().unwrap().value, &b"x"[..]);
+        // A versioned record does not replace a value without a version.
+        let versioned = vec![(
+            Bytes::from_static(b"a"),
+            Record {
+                version: v(2_000),
+                tombstone: false,
+                value: Bytes::from_static(b"z"),
+            },
+        )];
+        assert_eq!(merge(e, &versioned), 0);
         assert_eq!(e.get(b"a").unwrap().unwrap().value, &b"x"[..]);
         assert_eq!(e.get(b"b").unwrap().unwrap().value, &b"y"[..]);
         assert_eq!(e.get(b"c").unwrap().unwrap().version, v(1_000));
@@ -1317,7 +1339,7 @@ mod tests {
                 value: Bytes::new(),
             },
         )];
-        assert_eq!(merge(&e, &older), 0);
+        assert_eq!(merge(e, &older), 0);
         assert!(!e.get(b"c").unwrap().unwrap().tombstone);
     }
 

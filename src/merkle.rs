@@ -56,6 +56,11 @@ impl Digest {
     pub fn rank(&self) -> (Version, bool) {
         (self.version, self.tombstone)
     }
+
+    /// True for a value written through v1 (version zero, live).
+    pub fn is_v1(&self) -> bool {
+        self.version == Version::ZERO && !self.tombstone
+    }
 }
 
 /// `H(key ‖ version ‖ tombstone)`, truncated to [`HASH_LEN`] bytes (the

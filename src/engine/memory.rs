@@ -94,13 +94,21 @@ impl Engine for MemoryEngine {
         false
     }
 
-    /// Atomic under the key's shard lock: a v1 record is written as a
+    /// A v1 record is stored atomically under the key's shard lock, as a
     /// versioned record at [`Version::ZERO`](crate::version::Version::ZERO),
-    /// which the store keeps only where the key is absent.
+    /// which the store keeps only where the key is absent; a versioned one
+    /// is checked against a stored v1 record first.
     fn merge_batch(&self, puts: &[(Bytes, Record)]) -> PutResults {
         puts.iter()
             .map(|(key, record)| {
                 if !record.is_v1() {
+                    if let Some(current) = self.store.get_record(key)
+                        && current.is_v1()
+                    {
+                        return Err(Refused::Older {
+                            current: current.version,
+                        });
+                    }
                     return self
                         .put_batch(&[(key.clone(), record.clone())])
                         .pop()

@@ -261,30 +261,32 @@ pub trait Engine: Send + Sync + fmt::Debug {
     fn needs_committer(&self) -> bool;
 
     /// Stores records received from another replica (anti-entropy,
-    /// `crate::anti_entropy`): as [`Engine::put_batch`], except that a v1
-    /// record ([`Version::ZERO`]) never overwrites: it is stored only where
-    /// the key is absent (DECISIONS #301). This default reads the key
-    /// first, so a write landing between the read and the put can be
-    /// overwritten by such a record (a v1 write would overwrite it anyway);
-    /// the in-memory engine does it atomically.
+    /// `crate::anti_entropy`): as [`Engine::put_batch`], except that a
+    /// received record never replaces a record of the other kind — a v1
+    /// record ([`Version::ZERO`]) is stored only where the key is absent,
+    /// and a versioned record (or tombstone) never replaces a v1 record —
+    /// because values without versions are not ordered against versions
+    /// (DECISIONS #78, #301); such puts are [`Refused::Older`] with the
+    /// version kept. This default reads the key first, so a write landing
+    /// between the read and the put can be replaced (as a v1 write would
+    /// replace it anyway); the in-memory engine stores v1 records
+    /// atomically.
     fn merge_batch(&self, puts: &[(Bytes, Record)]) -> PutResults {
         let mut results: PutResults = Vec::with_capacity(puts.len());
         let mut kept = Vec::with_capacity(puts.len());
         let mut slots = Vec::with_capacity(puts.len());
         for (key, record) in puts {
-            if record.is_v1() {
-                match self.get(key) {
-                    Ok(Some(current)) => {
-                        results.push(Err(Refused::Older {
-                            current: current.version,
-                        }));
-                        continue;
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        results.push(Err(Refused::Io(e.0)));
-                        continue;
-                    }
+            match self.get(key) {
+                Ok(Some(current)) if record.is_v1() || current.is_v1() => {
+                    results.push(Err(Refused::Older {
+                        current: current.version,
+                    }));
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    results.push(Err(Refused::Io(e.0)));
+                    continue;
                 }
             }
             slots.push(results.len());
