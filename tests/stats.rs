@@ -10,7 +10,9 @@
 //!   server (exit 5 and one `ERROR:` line), `--json` parses and carries
 //!   every counter;
 //! - a v1-only server's row says `v1 only: no stats`, a v2 server without
-//!   STATS says so, and the command exits 0 (every server answered).
+//!   STATS says so, and the command exits 0 (every server answered);
+//! - STATS only to `--allow-dump` sources: HELLO's STATS feature bit and
+//!   REFUSED 6 otherwise (DECISIONS #100).
 
 mod common;
 
@@ -309,4 +311,41 @@ fn v1_only_and_older_servers_have_rows_too() {
         format!("{} no stats (older dkvs server)", older.addr)
     );
     assert!(out.stderr.is_empty(), "{}", out.stderr);
+}
+
+#[test]
+fn stats_only_to_allow_dump_sources() {
+    let mut c = Cluster::new(&[1, 1]);
+    c.start(0);
+    c.start_with_options(1, &[OsStr::new("--allow-dump"), OsStr::new("10.0.0.0/8")]);
+    let hello = protocol_v2::encode(4, &Message::Hello, None).unwrap();
+    let features = |addr| match protocol_v2::decode(&once(addr, &hello)).unwrap().message {
+        Message::HelloReply { features, .. } => features,
+        other => panic!("not a HELLO reply: {other:?}"),
+    };
+    let stats = protocol_v2::feature::STATS;
+    assert_ne!(features(c.addr(0)) & stats, 0, "loopback may ask");
+    assert_eq!(features(c.addr(1)) & stats, 0, "outside --allow-dump");
+    let reply = once(
+        c.addr(1),
+        &protocol_v2::encode(6, &Message::Stats, None).unwrap(),
+    );
+    assert_eq!(
+        protocol_v2::decode(&reply).unwrap().message,
+        Message::Refused {
+            reason: Reason::Forbidden
+        }
+    );
+    assert_eq!(
+        reply.len(),
+        16,
+        "no larger than the request's answer to a dump"
+    );
+    let out = c.client(&["stats"]);
+    assert_eq!(out.code, Some(0), "both answered: {out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        words(lines[2]),
+        format!("{} refused: forbidden (not in its --allow-dump)", c.addr(1))
+    );
 }
