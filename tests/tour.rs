@@ -26,7 +26,7 @@ mod common;
 use std::collections::HashMap;
 use std::fs;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -92,7 +92,9 @@ fn copy_files(dir: &Path, ip: std::net::Ipv4Addr, ports: &[u16]) {
             moved = moved.replace(&format!("port = {port}\n"), &format!("port = {new}\n"));
         }
         assert!(
-            !PORTS.clone().any(|p| moved.contains(&format!("port = {p}\n"))),
+            !PORTS
+                .clone()
+                .any(|p| moved.contains(&format!("port = {p}\n"))),
             "{file}: a port left unmoved"
         );
         let to = dir.join(file);
@@ -279,7 +281,7 @@ fn every_command_of_the_getting_started_page_runs() {
 }
 
 /// Runs one shell line of the page in `dir`; it must exit 0.
-fn run_shell(dir: &Path, bin_dir: &PathBuf, line: &str) {
+fn run_shell(dir: &Path, bin_dir: &Path, line: &str) {
     let line = line.replace("target/release/", &format!("{}/", bin_dir.display()));
     let mut cmd = clean_command("sh", dir);
     cmd.arg("-c").arg(&line);

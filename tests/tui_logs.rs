@@ -44,7 +44,10 @@ fn pid(row: &str) -> Option<u32> {
 
 fn alive(pid: u32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit(')').next().and_then(|r| r.split_whitespace().next()) != Some("Z")
+        stat.rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next())
+            != Some("Z")
     })
 }
 
@@ -92,9 +95,9 @@ fn sparklines_and_the_selected_servers_log() {
         t.type_line(&format!("put k{i} v n=5 w=5"));
     }
     t.wait_for("an ops/s bar on every row", 15, |s| {
-        ports.iter().all(|&p| {
-            row(s, ip, p).is_some_and(|r| r.chars().any(|c| ('▂'..='█').contains(&c)))
-        })
+        ports
+            .iter()
+            .all(|&p| row(s, ip, p).is_some_and(|r| r.chars().any(|c| ('▂'..='█').contains(&c))))
     });
 
     // Server 2's log in the big pane: its timestamped info line.

@@ -664,7 +664,7 @@ pub fn compact_log_line(line: &str, millis: bool) -> String {
     if !stamped {
         return line;
     }
-    let Some(end) = line.find(|c: char| c == ' ') else {
+    let Some(end) = line.find(' ') else {
         return line;
     };
     let fraction = line.get(19..end).unwrap_or("");

@@ -2,8 +2,9 @@
 //!
 //! Split the way gitui and bottom split theirs: [`app`] holds the state and
 //! the pure key handling, [`draw`] and [`ring_view`] turn the state into
-//! cells, [`theme`] holds the colours, and this module owns the terminal and
-//! the event loop.
+//! cells, [`theme`] holds the colours, [`rates`] the servers' ops/s (and
+//! the poller feeding them), and this module owns the terminal and the
+//! event loop.
 //!
 //! The loop blocks on one channel that merges everything that can change the
 //! screen — key and mouse events (read by a small input thread), supervisor
