@@ -481,10 +481,11 @@ impl Supervisor {
             .unwrap_or_default()
     }
 
-    /// How many probes have been sent to each server so far, in
-    /// configuration order. A probe is a get (of [`PROBE_KEY`]) that the
-    /// server counts among its operations, so whoever turns a server's
-    /// counters into a rate subtracts these.
+    /// How many probes that are gets (of [`PROBE_KEY`]) have been sent to
+    /// each server so far, in configuration order: the server counts them
+    /// among its operations, so whoever turns a server's counters into a
+    /// rate subtracts these. Always 0 in a cluster with a key, whose probe
+    /// is a HELLO (not an operation).
     pub fn probes_sent(&self) -> Vec<u64> {
         self.inner
             .probes
@@ -1011,7 +1012,11 @@ async fn probe_loop(inner: Arc<Inner>) {
         for (index, spec) in inner.config.servers.iter().enumerate() {
             let addr = spec.addr();
             let request = Arc::clone(&request);
-            if let Some(count) = inner.probes.get(index) {
+            // Only the v1 get is an operation the server counts (HELLO,
+            // the keyed cluster's probe, is not).
+            if inner.config.defaults.key_file.is_none()
+                && let Some(count) = inner.probes.get(index)
+            {
                 count.fetch_add(1, Ordering::Relaxed);
             }
             round.spawn(async move { (index, probe_with(addr, PROBE_TIMEOUT, &request).await) });
@@ -1061,6 +1066,35 @@ mod tests {
         assert_eq!(strip_ansi("plain"), "plain");
         assert_eq!(strip_ansi("\u{1b}"), "");
         assert_eq!(strip_ansi("\u{1b}[31"), "");
+    }
+
+    #[test]
+    fn probes_are_counted_only_when_they_are_gets() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // One server nobody listens on, not ours: probed, never spawned.
+        let mut spec = ServerSpec::new(std::net::Ipv4Addr::new(127, 0, 0, 1), 9, 1);
+        spec.spawn = false;
+        let plain = ClusterConfig::from_servers(vec![spec]).unwrap();
+        let mut keyed = plain.clone();
+        keyed.defaults.key_file = Some("unused.key".into());
+        for (config, counted) in [(plain, true), (keyed, false)] {
+            let sent = rt.block_on(async {
+                let sup =
+                    Supervisor::start(Arc::new(config), Launcher::new("/nonexistent", vec![]));
+                // Two rounds at least (a round ends after the probe timeout).
+                assert!(sup.next_probe_round(Duration::from_secs(5)).await);
+                assert!(sup.next_probe_round(Duration::from_secs(5)).await);
+                let sent = sup.probes_sent();
+                sup.shutdown().await;
+                sent
+            });
+            assert_eq!(sent.len(), 1);
+            assert_eq!(sent[0] >= 2, counted, "{sent:?}");
+            assert_eq!(sent[0] == 0, !counted, "{sent:?}");
+        }
     }
 
     #[test]
