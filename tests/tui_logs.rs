@@ -4,7 +4,9 @@
 //! the big pane.
 //!
 //! Scenario: five servers on a private loopback address come up; puts to
-//! all five show a bar on every row; `Tab 2 l` shows server 2's log (its
+//! all five show a bar on every row; a load of 100 puts a second on server
+//! 1 (`dkvs-bench --rate 100`) reads about 100 ops/s on its row and 0 on
+//! the others (the screen's own probes are not operations); `Tab 2 l` shows server 2's log (its
 //! info line `serving addr=…`, logged with a timestamp); `k` kills it: its
 //! row shows `—` for ops/s while its log stays readable; `S` starts it
 //! again: a second spawn marker and a new `serving` line; F4 gives the big
@@ -19,9 +21,10 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use common::tmux::{Tmux, tmux_available};
-use common::{cluster_toml, free_ports, loopback_ip};
+use common::{clean_command, cluster_toml, free_ports, loopback_ip, wait_bounded};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dkvs-tui");
+const BENCH: &str = env!("CARGO_BIN_EXE_dkvs-bench");
 const EXITED: &str = "DKVS_TUI_EXITED";
 
 /// The server list's row of `ip:port`, as shown (the part between the
@@ -33,6 +36,11 @@ fn row(screen: &str, ip: Ipv4Addr, port: u16) -> Option<String> {
         (pane.contains(&addr) && (pane.contains("● up") || pane.contains("✖ down")))
             .then(|| pane.to_string())
     })
+}
+
+/// The ops/s figure at the end of a row.
+fn rate(row: &str) -> Option<u64> {
+    row.split_whitespace().last()?.parse().ok()
 }
 
 /// The pid column of a row.
@@ -99,6 +107,26 @@ fn sparklines_and_the_selected_servers_log() {
             .iter()
             .all(|&p| row(s, ip, p).is_some_and(|r| r.chars().any(|c| ('▂'..='█').contains(&c))))
     });
+
+    // 100 puts a second on server 1 alone, for three seconds.
+    let mut bench = clean_command(BENCH, dir.path())
+        .args(["--server", &format!("{ip}:{}", ports[0])])
+        .args(["--rate", "100", "-d", "3", "--mix", "put"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start dkvs-bench");
+    let screen = t.wait_for("about 100 ops/s on server 1", 10, |s| {
+        row(s, ip, ports[0])
+            .and_then(|r| rate(&r))
+            .is_some_and(|r| (80..=120).contains(&r))
+    });
+    for &p in &ports[1..] {
+        let r = row(&screen, ip, p).unwrap_or_default();
+        assert_eq!(rate(&r), Some(0), "an idle server: {r}\n{screen}");
+    }
+    let (status, timed_out) = wait_bounded(&mut bench, Duration::from_secs(15));
+    assert!(status.success() && !timed_out, "dkvs-bench failed");
 
     // Server 2's log in the big pane: its timestamped info line.
     t.keys(&["Tab"]);

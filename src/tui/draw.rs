@@ -230,6 +230,9 @@ pub fn format_clock(at: SystemTime) -> String {
 /// Width of the ops/s column when there is room for it all: the
 /// sparkline, a space and the rate.
 const RATE_FULL: u16 = SPARK_BARS + 6;
+/// The narrowest ops/s column that shows the rate beside (at least four
+/// seconds of) the sparkline.
+const RATE_WITH_NUMBER: u16 = 10;
 /// Seconds of history in a full-width sparkline.
 const SPARK_BARS: u16 = 12;
 /// The narrowest "last exit" column worth showing.
@@ -388,7 +391,7 @@ fn render_rates(app: &App, area: Rect, offset: usize, visible: usize, buf: &mut 
         area.width as usize,
         t.title().add_modifier(Modifier::UNDERLINED),
     );
-    let number_w: u16 = if area.width >= RATE_FULL { 5 } else { 0 };
+    let number_w: u16 = if area.width >= RATE_WITH_NUMBER { 5 } else { 0 };
     let bars = area
         .width
         .saturating_sub(number_w + u16::from(number_w > 0));
