@@ -129,6 +129,8 @@ pub enum Cmd {
     /// `v1 only: no stats` for a server that speaks only protocol v1.
     /// --json prints every counter each server sent. Exit status 0 when
     /// every server answered, 5 otherwise (as a quorum or network failure).
+    /// Servers answer only sources in their --allow-dump list (loopback by
+    /// default); the counters are described in docs/PROTOCOL.md, "STATS".
     Stats,
 }
 
