@@ -58,6 +58,11 @@ pub const NOTE_QUEUE: usize = 1 << 16;
 /// How long a noted write waits before its key is re-read (a durable
 /// write is committed by then).
 pub const NOTE_DELAY: Duration = Duration::from_millis(100);
+/// Records whose version is younger than this are left to a later
+/// round: their write is probably still reaching its replicas (and the
+/// peer's tree follows its writes [`NOTE_DELAY`] late), so repairing them
+/// now would mostly resend what is already on its way.
+pub const SETTLE: Duration = Duration::from_secs(1);
 /// How long a request to a peer waits for its reply before it is resent.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(300);
 /// Sends of one request before the peer counts as unreachable this round.
@@ -908,10 +913,17 @@ impl AntiEntropy {
         let mut push = Vec::new();
         let mut fetch = Vec::new();
         let mut tree = lock(&self.tree);
+        let settled = now.saturating_sub(u64::try_from(SETTLE.as_millis()).unwrap_or(0));
+        let fresh = |d: &Option<Digest>| {
+            d.is_some_and(|d| crate::hlc::physical_ms(d.version.timestamp) > settled)
+        };
         for (k, record) in read {
             let mine = self.digest_of(record.as_ref(), now);
             tree.update(&k, mine);
             let theirs = theirs.get(&k).copied().filter(|d| !self.expired(d, now));
+            if fresh(&mine) || fresh(&theirs) {
+                continue;
+            }
             match (mine, theirs) {
                 // Values without versions are not ordered against
                 // versioned records (DECISIONS #78, #301): left alone.
