@@ -746,8 +746,12 @@ impl App {
                     self.help_scroll = self.help_scroll.saturating_sub(3);
                 } else if inside(areas.results) {
                     self.scroll_up(3);
-                } else if inside(areas.log) && self.main_view == MainView::Results {
-                    self.scroll_log_up(3);
+                } else if inside(areas.log) {
+                    // The small pane: whichever the big one does not show.
+                    match self.main_view {
+                        MainView::Results => self.scroll_log_up(3),
+                        MainView::Log => self.scroll = self.scroll.saturating_add(3),
+                    }
                 } else if inside(areas.servers) {
                     self.selected = self.selected.saturating_sub(1);
                 }
@@ -757,8 +761,11 @@ impl App {
                     self.help_scroll = self.help_scroll.saturating_add(3);
                 } else if inside(areas.results) {
                     self.scroll_down(3);
-                } else if inside(areas.log) && self.main_view == MainView::Results {
-                    self.log_scroll = self.log_scroll.saturating_sub(3);
+                } else if inside(areas.log) {
+                    match self.main_view {
+                        MainView::Results => self.log_scroll = self.log_scroll.saturating_sub(3),
+                        MainView::Log => self.scroll = self.scroll.saturating_sub(3),
+                    }
                 } else if inside(areas.servers) {
                     self.select(self.selected + 1);
                 }
@@ -1131,6 +1138,22 @@ mod tests {
             Some(&areas),
         );
         assert_eq!(a.focus, Focus::Repl);
+        // The wheel over the small pane scrolls what it shows.
+        a.server_log = (0..20).map(|i| format!("line {i}")).collect();
+        let l = areas.log;
+        a.handle_mouse(ev(MouseEventKind::ScrollUp, l.x + 3, l.y + 2), Some(&areas));
+        assert_eq!((a.log_scroll, a.scroll), (3, 0));
+        a.toggle_log();
+        a.handle_mouse(ev(MouseEventKind::ScrollUp, l.x + 3, l.y + 2), Some(&areas));
+        assert_eq!((a.log_scroll, a.scroll), (0, 3));
+        a.handle_mouse(ev(MouseEventKind::ScrollUp, r.x + 3, r.y + 3), Some(&areas));
+        assert_eq!((a.log_scroll, a.scroll), (3, 3));
+        a.handle_mouse(
+            ev(MouseEventKind::ScrollDown, l.x + 3, l.y + 2),
+            Some(&areas),
+        );
+        assert_eq!((a.log_scroll, a.scroll), (3, 0));
+        a.toggle_log();
         // Without a layout (terminal too small) the mouse does nothing.
         a.handle_mouse(ev(MouseEventKind::ScrollUp, 0, 0), None);
         assert_eq!(a.scroll, 0);
