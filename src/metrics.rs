@@ -317,6 +317,27 @@ mod tests {
         assert!(r.contains("Allow: GET, HEAD\r\n"), "{r}");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        /// Any head gets one well-formed response with a known status.
+        #[test]
+        fn any_head_gets_a_response(
+            head in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            prefix in proptest::sample::select(vec!["", "GET ", "GET /metrics ", "HEAD /", "POST /metrics HTTP/1.1\r\n"]),
+        ) {
+            let mut request = prefix.as_bytes().to_vec();
+            request.extend_from_slice(&head);
+            let r = respond(&request, &source());
+            let text = String::from_utf8_lossy(&r);
+            proptest::prop_assert!(
+                ["200", "400", "404", "405"].iter().any(|c| text.starts_with(&format!("HTTP/1.1 {c} "))),
+                "{}", text
+            );
+            proptest::prop_assert!(text.contains("\r\nConnection: close\r\n\r\n"));
+            let _ = head_end(&request);
+        }
+    }
+
     #[test]
     fn head_ends() {
         assert_eq!(head_end(b"GET / HTTP/1.1\r\n\r\nbody"), Some(18));
