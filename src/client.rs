@@ -191,6 +191,62 @@ type PendingRepairs = Arc<std::sync::Mutex<Vec<tokio::sync::oneshot::Receiver<Op
 /// and longer (10 times the slowest reply) on slow networks.
 pub const FALLBACK_LINGER: Duration = Duration::from_millis(20);
 
+/// After a write's verdict, how long at least a silent home server has to
+/// answer before the client leaves a hint for it on the next server of the
+/// ring (at most until the deadline; ten times the slowest reply when that
+/// is longer).
+pub const HINT_AFTER: Duration = Duration::from_millis(100);
+
+/// Whether a write that one of the key's home servers did not answer
+/// leaves a hint on the next server of the ring (hinted handoff, issue 8;
+/// `docs/PROTOCOL.md`, "Hinted handoff"). DECISIONS explains the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HintMode {
+    /// No hints: a silent server catches up by read repair or
+    /// anti-entropy only.
+    Off,
+    /// After the verdict, each home server still silent after
+    /// [`HINT_AFTER`] gets a hint on the next server of the ring. Hints
+    /// never count toward W (strict quorum: SPEC §6 counts the N home
+    /// servers only). The default.
+    #[default]
+    Store,
+    /// Sloppy quorum (Dynamo's): at the operation's first resend, while W
+    /// is not reached, each silent home server's write goes to the next
+    /// server of the ring as a HINT, and that server's acknowledgement
+    /// counts toward W (it then appears in the operation's trace).
+    Count,
+}
+
+impl std::str::FromStr for HintMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<HintMode, String> {
+        match s {
+            "off" => Ok(HintMode::Off),
+            "store" => Ok(HintMode::Store),
+            "count" => Ok(HintMode::Count),
+            other => Err(format!("hints must be off, store or count, not {other:?}")),
+        }
+    }
+}
+
+/// The hints one write leaves (see [`Client::linger`]).
+#[derive(Debug)]
+struct HintJob {
+    id: u64,
+    kind: OpKind,
+    key: Vec<u8>,
+    written: Option<Vec<u8>>,
+    version: Version,
+    quorum: Quorum,
+    /// Home servers that have not answered: index, configured address,
+    /// where requests go.
+    silent: Vec<(usize, SocketAddrV4, SocketAddrV4)>,
+    /// The servers after the home servers on the ring, in order.
+    holders: Vec<ReplicaTrace>,
+}
+
 /// A client of one cluster.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -209,6 +265,8 @@ pub struct Client {
     dialects: Arc<std::sync::Mutex<HashMap<usize, (Dialect, Instant)>>>,
     /// How long a v1-only mark holds ([`V1_ONLY_RECHECK`] by default).
     v1_recheck: Duration,
+    /// Hinted handoff ([`HintMode::Store`] by default).
+    hints: HintMode,
     /// The clock giving puts and deletes their versions.
     clock: Arc<Hlc>,
     repairs: PendingRepairs,
@@ -301,6 +359,7 @@ impl Client {
             mode: ProtocolMode::Auto,
             dialects: Arc::default(),
             v1_recheck: V1_ONLY_RECHECK,
+            hints: HintMode::default(),
             clock: PROCESS_CLOCK.clone(),
             repairs: Arc::default(),
             replies,
@@ -476,6 +535,11 @@ impl Client {
     /// v1 request once, as the v1 request would have been sent once;
     /// replies tell the protocol of the others. Writes are tracked for
     /// [`Client::finish_repairs`]; a get only learns protocols.
+    ///
+    /// A write's home servers still silent after [`HINT_AFTER`] (or ten
+    /// times the slowest reply) get a hint: the next servers of the ring
+    /// are sent a HINT each (hinted handoff, [`HintMode`]), and the report
+    /// of that joins [`Client::finish_repairs`].
     fn linger(
         &self,
         socket: OpSocket,
@@ -495,28 +559,35 @@ impl Client {
             })
             .map(|((r, to), _)| (r.server, *to))
             .collect();
-        if probing.is_empty() {
+        let mut hints = self.hint_job(trace, routes, lanes, plan.id);
+        if probing.is_empty() && hints.is_none() {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
         let slowest = trace.replicas.iter().filter_map(|r| r.latency).max();
-        let linger = slowest
-            .map_or(FALLBACK_LINGER, |s| s.saturating_mul(10))
-            .max(FALLBACK_LINGER);
+        let wait = if hints.is_some() {
+            HINT_AFTER
+        } else {
+            FALLBACK_LINGER
+        };
+        let linger = slowest.map_or(wait, |s| s.saturating_mul(10)).max(wait);
         let until = deadline.min(Instant::now() + linger);
         let v1 = if trace.kind == OpKind::Get {
             None
         } else {
             plan.v1.clone()
         };
-        let tracked = v1.is_some();
+        let tracked = v1.is_some() || hints.is_some();
         let (id, client) = (plan.id, self.clone());
         let (tx, rx) = tokio::sync::oneshot::channel();
         runtime.spawn(async move {
             let mut buf = vec![0u8; 65536];
-            while !probing.is_empty() {
+            let listening = |probing: &Vec<(usize, SocketAddrV4)>, hints: &Option<HintJob>| {
+                !probing.is_empty() || hints.as_ref().is_some_and(|h| !h.silent.is_empty())
+            };
+            while listening(&probing, &hints) {
                 let (len, from) =
                     match tokio::time::timeout_at(until, socket.recv_from(&mut buf)).await {
                         Ok(Ok(r)) => r,
@@ -524,13 +595,17 @@ impl Client {
                         _ => break,
                     };
                 let SocketAddr::V4(from) = from else { continue };
-                let Some(k) = probing.iter().position(|(_, to)| *to == from) else {
-                    continue;
-                };
                 let datagram = buf.get(..len).unwrap_or_default();
                 if !client.authentic(datagram, from) {
                     continue;
                 }
+                // A home server answering late needs no hint.
+                if let Some(job) = hints.as_mut() {
+                    job.silent.retain(|(_, _, route)| *route != from);
+                }
+                let Some(k) = probing.iter().position(|(_, to)| *to == from) else {
+                    continue;
+                };
                 let server = probing.get(k).map_or(0, |p| p.0);
                 if v2::dialect(datagram) == Dialect::V2 {
                     if !v2::decode(datagram).is_ok_and(|f| f.id == id) {
@@ -547,11 +622,229 @@ impl Client {
                 }
                 probing.swap_remove(k);
             }
-            let _ = tx.send(None);
+            let report = match hints {
+                Some(job) if !job.silent.is_empty() => client.send_hints(&socket, job).await,
+                _ => None,
+            };
+            let _ = tx.send(report);
         });
         if tracked {
             self.track(rx);
         }
+    }
+
+    /// The hints a write would leave if its silent home servers stay
+    /// silent: `None` for gets, with [`HintMode::Off`], without a version
+    /// (a v1 write), or when no server is silent or none is left on the
+    /// ring to hold a hint.
+    fn hint_job(
+        &self,
+        trace: &Trace,
+        routes: &[SocketAddrV4],
+        lanes: &[Lane],
+        id: u64,
+    ) -> Option<HintJob> {
+        if self.hints == HintMode::Off || !trace.kind.is_write() {
+            return None;
+        }
+        let version = trace.version?;
+        // Servers already holding a hint of this operation (sent during it,
+        // HintMode::Count), and the home servers they hold it for.
+        let holding: Vec<&ReplicaTrace> = trace
+            .replicas
+            .iter()
+            .filter(|r| r.hint_for.is_some())
+            .collect();
+        let silent: Vec<(usize, SocketAddrV4, SocketAddrV4)> = trace
+            .replicas
+            .iter()
+            .zip(routes)
+            .zip(lanes)
+            .filter(|((r, _), lane)| {
+                **lane == Lane::V2
+                    && r.reply.is_none()
+                    && !holding.iter().any(|h| h.hint_for == Some(r.addr))
+            })
+            .map(|((r, to), _)| (r.server, r.addr, *to))
+            .collect();
+        if silent.is_empty() {
+            return None;
+        }
+        let home = trace.replicas.len() - holding.len();
+        let wanted = (home + holding.len() + silent.len()).min(self.config.server_count());
+        let holders: Vec<ReplicaTrace> = self
+            .replicas_for(&trace.key, wanted)
+            .into_iter()
+            .skip(home)
+            .filter(|h| {
+                self.dialect(h.server) != Some(Dialect::V1)
+                    && !holding.iter().any(|r| r.server == h.server)
+            })
+            .collect();
+        if holders.is_empty() {
+            return None;
+        }
+        Some(HintJob {
+            id,
+            kind: trace.kind,
+            key: trace.key.clone(),
+            written: trace.written.clone(),
+            version,
+            quorum: trace.quorum,
+            silent,
+            holders,
+        })
+    }
+
+    /// [`HintMode::Count`], at the operation's first resend: each silent
+    /// home server's write goes to a holder as a HINT, and the holder joins
+    /// the operation (its acknowledgement counts toward W).
+    fn hint_now(
+        &self,
+        trace: &mut Trace,
+        routes: &mut Vec<SocketAddrV4>,
+        lanes: &mut Vec<Lane>,
+        datagrams: &mut Vec<Vec<u8>>,
+        id: u64,
+    ) {
+        if trace.verdict != Verdict::Pending {
+            return;
+        }
+        let Some(job) = self.hint_job(trace, routes, lanes, id) else {
+            return;
+        };
+        for ((_, owner, _), mut holder) in job.silent.iter().zip(job.holders.clone()) {
+            let Some(datagram) = self.hint_datagram(&job, *owner) else {
+                continue;
+            };
+            holder.hint_for = Some(*owner);
+            routes.push(
+                self.routes
+                    .get(&holder.server)
+                    .copied()
+                    .unwrap_or(holder.addr),
+            );
+            lanes.push(Lane::Hint(datagrams.len()));
+            datagrams.push(datagram);
+            trace.replicas.push(holder);
+        }
+    }
+
+    /// The HINT datagram of `job` for home server `owner`.
+    fn hint_datagram(&self, job: &HintJob, owner: SocketAddrV4) -> Option<Vec<u8>> {
+        let message = v2::Message::Hint {
+            owner,
+            key: &job.key,
+            value: match job.kind {
+                OpKind::Delete => None,
+                _ => Some(job.written.as_deref().unwrap_or_default()),
+            },
+            version: job.version,
+        };
+        let now_ms = crate::hlc::Clock::now_ms(&crate::hlc::SystemClock);
+        v2::encode(job.id, &message, self.key.as_ref().map(|k| (k, now_ms))).ok()
+    }
+
+    /// Sends each still-silent home server's hint to a holder (the next
+    /// servers of the ring, in order) and gathers their answers, resending
+    /// as the retry policy says, until the operation deadline from now.
+    /// The report: one line per holder, marked with the home server it
+    /// holds for.
+    async fn send_hints(&self, socket: &OpSocket, job: HintJob) -> Option<Trace> {
+        let start = Instant::now();
+        let deadline = start + self.timeout;
+        let mut holders = Vec::new();
+        for ((_, owner, _), mut holder) in job.silent.iter().zip(job.holders.clone()) {
+            let Some(datagram) = self.hint_datagram(&job, *owner) else {
+                continue;
+            };
+            let route = self
+                .routes
+                .get(&holder.server)
+                .copied()
+                .unwrap_or(holder.addr);
+            holder.hint_for = Some(*owner);
+            holders.push((holder, route, datagram));
+        }
+        let mut report = Trace {
+            kind: job.kind,
+            key: job.key.clone(),
+            written: job.written.clone(),
+            quorum: job.quorum,
+            replicas: Vec::new(),
+            verdict: Verdict::Pending,
+            value: None,
+            decided_after: None,
+            finished: true,
+            version: Some(job.version),
+        };
+        for (holder, route, datagram) in &mut holders {
+            if let Err(e) = socket.send_to(datagram, &*route).await {
+                holder.reply = Some(Reply::SendFailed(e.to_string()));
+            }
+        }
+        let mut buf = vec![0u8; 2048];
+        let mut resends = 0u32;
+        let mut next_resend = self.retry.interval(1).map(|wait| start + wait);
+        while holders.iter().any(|(h, ..)| h.reply.is_none()) {
+            let wake = match next_resend {
+                Some(at) if at < deadline => at,
+                _ => deadline,
+            };
+            let (len, from) = match tokio::time::timeout_at(wake, socket.recv_from(&mut buf)).await
+            {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) if is_transient(&e) => continue,
+                Err(_) if wake < deadline => {
+                    resends += 1;
+                    for (holder, route, datagram) in &holders {
+                        if holder.reply.is_none() {
+                            let _ = socket.send_to(datagram, route).await;
+                        }
+                    }
+                    next_resend = self.retry.interval(resends + 1).map(|wait| wake + wait);
+                    continue;
+                }
+                _ => break,
+            };
+            let SocketAddr::V4(from) = from else { continue };
+            let datagram = buf.get(..len).unwrap_or_default();
+            if !self.authentic(datagram, from) {
+                continue;
+            }
+            let Ok(frame) = v2::decode(datagram) else {
+                continue;
+            };
+            let Some((holder, ..)) = holders
+                .iter_mut()
+                .find(|(h, route, _)| *route == from && h.reply.is_none())
+            else {
+                continue;
+            };
+            if frame.id != job.id {
+                continue;
+            }
+            let (reply, version) = v2_reply(&frame.message, v2::opcode::HINT, datagram);
+            holder.counted = reply.is_ack();
+            holder.reply = Some(reply);
+            holder.version = version;
+            holder.dialect = Some(Dialect::V2);
+            holder.latency = Some(start.elapsed());
+        }
+        for (holder, ..) in &mut holders {
+            if holder.reply.is_none() {
+                holder.reply = Some(Reply::Timeout);
+            }
+        }
+        report.replicas = holders.into_iter().map(|(h, ..)| h).collect();
+        let all = report.replicas.iter().all(|r| r.counted);
+        report.verdict = if all {
+            Verdict::Reached
+        } else {
+            Verdict::Failed(Failure::NotEnough)
+        };
+        report.decided_after = Some(start.elapsed());
+        Some(report)
     }
 
     /// Sends the requests meant for server `server` (index in the
@@ -590,6 +883,13 @@ impl Client {
     /// Sets the operation deadline.
     pub fn with_timeout(mut self, timeout: Duration) -> Client {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets whether writes leave hints for silent home servers
+    /// ([`HintMode::Store`] by default).
+    pub fn with_hints(mut self, hints: HintMode) -> Client {
+        self.hints = hints;
         self
     }
 
@@ -921,11 +1221,13 @@ impl Client {
         let start = Instant::now();
         let deadline = start + self.timeout;
         // Where each replica's requests go and its replies come from.
-        let routes: Vec<SocketAddrV4> = trace
+        let mut routes: Vec<SocketAddrV4> = trace
             .replicas
             .iter()
             .map(|r| self.routes.get(&r.server).copied().unwrap_or(r.addr))
             .collect();
+        // HintMode::Count: HINTs sent during the operation.
+        let mut hint_datagrams: Vec<Vec<u8>> = Vec::new();
         let mut lanes: Vec<Lane> = trace
             .replicas
             .iter()
@@ -979,11 +1281,20 @@ impl Client {
             };
             let (len, from, on_fallback) = match received {
                 Err(_) if wake < deadline => {
+                    if resends == 0 && self.hints == HintMode::Count {
+                        // Sloppy quorum: the silent home servers' writes go
+                        // to the next servers of the ring now, and their
+                        // acknowledgements count toward W.
+                        self.hint_now(trace, &mut routes, &mut lanes, &mut hint_datagrams, plan.id);
+                    }
                     resends += 1;
                     let silent = trace.replicas.iter().zip(&routes).zip(&lanes);
                     for ((_, to), lane) in silent.filter(|((r, _), _)| r.reply.is_none()) {
                         let (via, request) = match (lane, &fallback) {
                             (Lane::Fallback, Some(second)) => (second, plan.v1.as_deref()),
+                            (Lane::Hint(k), _) => {
+                                (&socket, hint_datagrams.get(*k).map(Vec::as_slice))
+                            }
                             (lane, _) => (&socket, plan.datagram(*lane)),
                         };
                         let Some(request) = request else { continue };
@@ -1028,7 +1339,7 @@ impl Client {
                 (Lane::V1, false) | (Lane::Fallback, true) => {
                     Some((v1_reply(trace.kind, datagram), Dialect::V1, None))
                 }
-                (Lane::V2, false) if v2::dialect(datagram) == Dialect::V2 => {
+                (Lane::V2 | Lane::Hint(_), false) if v2::dialect(datagram) == Dialect::V2 => {
                     match v2::decode(datagram) {
                         Ok(frame) if frame.id == plan.id => {
                             self.learn(replica.server, Dialect::V2);
@@ -1094,7 +1405,9 @@ impl Client {
             evaluate(trace, start.elapsed());
             observer(trace);
         }
-        if trace.verdict != Verdict::Pending {
+        // Also after a write that timed out: its silent home servers get
+        // hints (the deadline has passed, so nothing more is awaited).
+        if trace.verdict != Verdict::Pending || trace.kind.is_write() {
             self.linger(socket, trace, &routes, &lanes, plan, deadline);
         }
         for replica in &mut trace.replicas {
@@ -1317,6 +1630,9 @@ enum Lane {
     Fallback,
     /// Nothing can be sent: a delete to a v1-only server.
     None,
+    /// A HINT for a silent home server, to a server after the home servers
+    /// ([`HintMode::Count`]): this datagram of the operation's hints.
+    Hint(usize),
 }
 
 /// The datagrams of one operation.
@@ -1416,7 +1732,7 @@ impl Plan {
         match lane {
             Lane::V1 | Lane::Fallback => self.v1.as_deref(),
             Lane::V2 => self.v2.as_deref(),
-            Lane::None => None,
+            Lane::None | Lane::Hint(_) => None,
         }
     }
 }

@@ -33,6 +33,7 @@ pub mod config;
 pub mod dump_ring;
 pub mod engine;
 pub mod fault_proxy;
+pub mod hints;
 pub mod hlc;
 pub mod limits;
 pub mod logging;

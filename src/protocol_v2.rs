@@ -57,6 +57,8 @@ pub mod opcode {
     pub const DUMP: u8 = 0x05;
     /// Request: the server's counters.
     pub const STATS: u8 = 0x06;
+    /// Request: keep a write for another server (hinted handoff).
+    pub const HINT: u8 = 0x07;
     /// Reply to HELLO.
     pub const HELLO_REPLY: u8 = 0x81;
     /// Reply to GET: the value and its version.
@@ -259,6 +261,21 @@ pub enum Message<'a> {
     },
     /// Request: the server's counters. Empty body.
     Stats,
+    /// Request: keep this write for `owner`, one of the key's home servers
+    /// that did not answer, and hand it over when the owner answers again
+    /// (hinted handoff, issue 8). Answered STORED (kept, or already kept
+    /// at this version), OLDER (a newer hint for the key is kept) or
+    /// REFUSED.
+    Hint {
+        /// The server the write is meant for.
+        owner: std::net::SocketAddrV4,
+        /// The key (1 to [`MAX_KEY_LEN`] bytes).
+        key: &'a [u8],
+        /// The value; `None` for a delete's tombstone.
+        value: Option<&'a [u8]>,
+        /// The write's version.
+        version: Version,
+    },
     /// Reply to HELLO.
     HelloReply {
         /// Highest protocol version the server speaks.
@@ -316,6 +333,7 @@ impl Message<'_> {
             Message::Delete { .. } => opcode::DELETE,
             Message::Dump { .. } => opcode::DUMP,
             Message::Stats => opcode::STATS,
+            Message::Hint { .. } => opcode::HINT,
             Message::HelloReply { .. } => opcode::HELLO_REPLY,
             Message::Value { .. } => opcode::VALUE,
             Message::NotFound { .. } => opcode::NOT_FOUND,
@@ -344,10 +362,10 @@ impl Message<'_> {
             (request, self.opcode()),
             (HELLO, HELLO_REPLY)
                 | (GET, VALUE | NOT_FOUND)
-                | (PUT | DELETE, STORED | OLDER)
+                | (PUT | DELETE | HINT, STORED | OLDER)
                 | (DUMP, PAGE)
                 | (STATS, STATS_REPLY)
-                | (HELLO | GET | PUT | DELETE | DUMP | STATS, REFUSED)
+                | (HELLO | GET | PUT | DELETE | DUMP | STATS | HINT, REFUSED)
         ) || (ae::is_ae_opcode(request)
             && request & 0x80 == 0
             && (self.opcode() == REFUSED || ae::answers(request, self.opcode())))
@@ -361,6 +379,9 @@ impl Message<'_> {
             Message::Get { key } => 2 + key.len(),
             Message::Put { key, value, .. } => 2 + key.len() + 2 + value.len() + V,
             Message::Delete { key, .. } => 2 + key.len() + V,
+            Message::Hint { key, value, .. } => {
+                6 + 1 + 2 + key.len() + 2 + value.map_or(0, <[u8]>::len) + V
+            }
             Message::Dump { cursor, .. } => 2 + cursor.len() + 2,
             Message::HelloReply { .. } => 1 + 4 + 8,
             Message::Value { value, .. } => 2 + value.len() + V,
@@ -403,6 +424,9 @@ impl Message<'_> {
             Message::Put {
                 key: k, value: v, ..
             } => key(k).and(value(v)),
+            Message::Hint {
+                key: k, value: v, ..
+            } => key(k).and(value(v.unwrap_or_default())),
             Message::Dump { cursor, .. } if cursor.len() > MAX_KEY_LEN => {
                 Err(EncodeError::KeyTooLong)
             }
@@ -449,6 +473,19 @@ impl Message<'_> {
             }
             Message::Delete { key, version } => {
                 put_bytes(out, key);
+                out.extend_from_slice(&version.to_bytes());
+            }
+            Message::Hint {
+                owner,
+                key,
+                value,
+                version,
+            } => {
+                out.extend_from_slice(&owner.ip().octets());
+                out.extend_from_slice(&owner.port().to_be_bytes());
+                out.push(u8::from(value.is_none()));
+                put_bytes(out, key);
+                put_bytes(out, value.unwrap_or_default());
                 out.extend_from_slice(&version.to_bytes());
             }
             Message::Dump { cursor, limit } => {
@@ -838,6 +875,32 @@ fn decode_body<'a>(op: u8, r: &mut Reader<'a>) -> Result<Message<'a>, DecodeErro
             }
         }
         opcode::STATS => Message::Stats,
+        opcode::HINT => {
+            let ip = r.take(4)?;
+            let ip = std::net::Ipv4Addr::new(
+                ip.first().copied().unwrap_or_default(),
+                ip.get(1).copied().unwrap_or_default(),
+                ip.get(2).copied().unwrap_or_default(),
+                ip.get(3).copied().unwrap_or_default(),
+            );
+            let owner = std::net::SocketAddrV4::new(ip, r.u16()?);
+            let tombstone = match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return Err(DecodeError::Invalid("hint flags")),
+            };
+            let key = r.key()?;
+            let value = r.value()?;
+            if tombstone && !value.is_empty() {
+                return Err(DecodeError::Invalid("tombstone hint with a value"));
+            }
+            Message::Hint {
+                owner,
+                key,
+                value: (!tombstone).then_some(value),
+                version: r.version()?,
+            }
+        }
         opcode::HELLO_REPLY => Message::HelloReply {
             max_version: r.u8()?,
             features: r.u32()?,
@@ -1319,7 +1382,38 @@ mod tests {
             ("get-signed", 9, Message::Get { key: b"k" }, true),
         ];
         all.extend(ae_vectors());
+        all.extend(hint_vectors());
         all
+    }
+
+    /// The hinted handoff vectors (docs/PROTOCOL.md, "Hinted handoff"),
+    /// last.
+    fn hint_vectors() -> Vec<(&'static str, u64, Message<'static>, bool)> {
+        let owner = std::net::SocketAddrV4::new(std::net::Ipv4Addr::new(127, 0, 0, 1), 1235);
+        vec![
+            (
+                "hint",
+                15,
+                Message::Hint {
+                    owner,
+                    key: b"k",
+                    value: Some(b"v"),
+                    version: v1(),
+                },
+                false,
+            ),
+            (
+                "hint-delete",
+                16,
+                Message::Hint {
+                    owner,
+                    key: b"k",
+                    value: None,
+                    version: v2(),
+                },
+                false,
+            ),
+        ]
     }
 
     /// The anti-entropy vectors (docs/PROTOCOL.md, "Anti-entropy
@@ -1630,7 +1724,7 @@ mod tests {
     fn requests_and_replies() {
         for (name, _, message, _) in vectors() {
             let request = !name.contains("reply")
-                && ["hello", "get", "put", "delete", "dump", "stats"]
+                && ["hello", "get", "put", "delete", "dump", "stats", "hint"]
                     .iter()
                     .any(|p| name.starts_with(p))
                 || ["ae-roots", "ae-buckets", "ae-keys", "ae-push", "ae-fetch"].contains(&name);

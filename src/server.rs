@@ -327,6 +327,8 @@ struct Shared {
     durable: Option<DurableStorage>,
     /// Ring knowledge and anti-entropy (`--servers`), if any.
     ae: Option<Arc<crate::anti_entropy::AntiEntropy>>,
+    /// Writes kept for other servers (hinted handoff, `crate::hints`).
+    hints: Arc<crate::hints::HintStore>,
     /// Requests by kind, per thread (`crate::stats`, the STATS reply).
     ops: crate::stats::OpCounters,
     /// When the server started (uptime).
@@ -346,6 +348,7 @@ impl Shared {
             stats: Arc::new(Stats::default()),
             durable: None,
             ae: None,
+            hints: Arc::new(crate::hints::HintStore::in_memory()),
             ops: crate::stats::OpCounters::new(),
             started: Instant::now(),
             bound: None,
@@ -535,6 +538,15 @@ impl Shared {
                 _ => {}
             }
         }
+        if let V2::Hint {
+            owner,
+            key,
+            value,
+            version,
+        } = &frame.message
+        {
+            return Some(self.answer_hint(frame.id, *owner, key, *value, *version, sign));
+        }
         let response = match (&frame.message, &self.durable, peer) {
             // Answered here: its DUMP and STATS feature bits depend on the
             // source.
@@ -557,7 +569,9 @@ impl Shared {
             )),
             // Answered here, on both engines: the counters are the server's.
             (V2::Stats, _, _) => {
-                let pairs = self.figures().pairs();
+                let mut pairs = self.figures().pairs();
+                // Hinted handoff (issue 8): hints held for other servers.
+                pairs.push(("hints_pending".into(), self.hints.pending().to_string()));
                 let pairs = pairs
                     .iter()
                     .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
@@ -586,6 +600,46 @@ impl Shared {
             }
         }
         Some(response)
+    }
+
+    /// Keeps a HINT's write for its owner (`crate::hints`): STORED, OLDER
+    /// (a newer hint is kept), REFUSED 1 (version 0/0 or from the future,
+    /// as for PUT) or REFUSED 3 (the hint limit, or the hints file failed).
+    fn answer_hint(
+        &self,
+        id: u64,
+        owner: SocketAddrV4,
+        key: &[u8],
+        value: Option<&[u8]>,
+        version: Version,
+        sign: Option<(&AuthKey, u64)>,
+    ) -> Response {
+        let now = crate::hlc::Clock::now_ms(&crate::hlc::SystemClock);
+        if version == Version::ZERO || from_the_future(version, now) {
+            return v2_reply(
+                id,
+                &V2::Refused {
+                    reason: Reason::Malformed,
+                },
+                sign,
+            );
+        }
+        let record = match value {
+            Some(v) => Record {
+                version,
+                tombstone: false,
+                value: Bytes::copy_from_slice(v),
+            },
+            None => Record::tombstone(version, now),
+        };
+        let message = match self.hints.store(owner, key, record) {
+            crate::hints::HintOutcome::Stored => V2::Stored,
+            crate::hints::HintOutcome::Older(current) => V2::Older { current },
+            crate::hints::HintOutcome::Full | crate::hints::HintOutcome::Failed => V2::Refused {
+                reason: Reason::OutOfMemory,
+            },
+        };
+        v2_reply(id, &message, sign)
     }
 
     /// Counts a request of kind `op` (`crate::stats`); for a get, a hit or
@@ -898,6 +952,22 @@ impl Server {
         Ok(())
     }
 
+    /// Keeps the hints this server holds for others in `hints` (a durable
+    /// server's, loaded from its data directory) instead of memory only.
+    /// Call before [`Server::run`].
+    pub fn use_hints(&mut self, hints: Arc<crate::hints::HintStore>) -> io::Result<()> {
+        let shared = Arc::get_mut(&mut self.shared).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::ResourceBusy, "the server is already running")
+        })?;
+        shared.hints = hints;
+        Ok(())
+    }
+
+    /// The hints this server holds for other servers (hinted handoff).
+    pub fn hints(&self) -> Arc<crate::hints::HintStore> {
+        Arc::clone(&self.shared.hints)
+    }
+
     /// The server's anti-entropy state, with `--servers`.
     pub fn anti_entropy(&self) -> Option<Arc<crate::anti_entropy::AntiEntropy>> {
         self.shared.ae.clone()
@@ -1205,7 +1275,7 @@ pub fn serve_until_signal(mut options: ServeOptions) -> Result<(), ServeError> {
         match crate::anti_entropy::AntiEntropy::new(
             &options.anti_entropy,
             options.addr,
-            keys,
+            Arc::clone(&keys),
             window,
             grace,
         ) {
@@ -1256,6 +1326,17 @@ pub fn serve_until_signal(mut options: ServeOptions) -> Result<(), ServeError> {
                 )
             })?;
         }
+        if let Some(engine) = &durable {
+            let hints =
+                crate::hints::HintStore::open(engine.dir()).map_err(|message| ServeError {
+                    message,
+                    exit_code: crate::commands::exit::CONFIG,
+                })?;
+            server
+                .use_hints(Arc::new(hints))
+                .map_err(|e| format!("cannot keep hints: {e}"))?;
+        }
+        tokio::spawn(crate::hints::handoff(server.hints(), Arc::clone(&keys)));
         if let Some(at) = options.metrics {
             let listener = tokio::net::TcpListener::bind(at)
                 .await

@@ -123,6 +123,10 @@ pub struct ReplicaTrace {
     /// The version this server was sent by read repair after a get, when
     /// it answered an older version or "not found".
     pub repair: Option<Version>,
+    /// Set when this server is not one of the key's home servers but was
+    /// sent a HINT for this home server, which did not answer (hinted
+    /// handoff, issue 8).
+    pub hint_for: Option<SocketAddrV4>,
 }
 
 impl ReplicaTrace {
@@ -139,6 +143,7 @@ impl ReplicaTrace {
             dialect: None,
             version: None,
             repair: None,
+            hint_for: None,
         }
     }
 }

@@ -54,7 +54,9 @@ fn main() -> ExitCode {
     if matches!(cli.command, Cmd::Stats) {
         return stats(&config, timeout, output);
     }
-    let client = Client::new(config).with_timeout(timeout);
+    let client = Client::new(config)
+        .with_timeout(timeout)
+        .with_hints(cli.hints);
     let options = QuorumOptions {
         n: cli.n,
         w: cli.w,

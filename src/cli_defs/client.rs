@@ -64,6 +64,15 @@ pub struct Cli {
     #[arg(long = "json", global = true)]
     pub json: bool,
 
+    /// Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)
+    #[arg(
+        long = "hints",
+        value_name = "MODE",
+        default_value = "store",
+        global = true
+    )]
+    pub hints: crate::client::HintMode,
+
     /// Cluster file, deadline, logs and colour.
     #[command(flatten)]
     pub cluster: ClusterArgs,

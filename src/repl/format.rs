@@ -161,6 +161,7 @@ pub fn replica_line(trace: &Trace, r: &ReplicaTrace) -> String {
     let repair = r
         .repair
         .map(|v| format!(", repair → {}", version_text(v)))
+        .or_else(|| r.hint_for.map(|owner| format!(", hint for {owner}")))
         .unwrap_or_default();
     let counted = match (&r.reply, r.counted) {
         (None, _) => "",
@@ -303,8 +304,24 @@ pub fn repair_lines(trace: &Trace) -> Vec<String> {
             .failure_reason()
             .unwrap_or_else(|| "not finished".into()),
     };
+    // The same background report serves hinted handoff (issue 8): the
+    // servers are then holders of hints for silent home servers.
+    let hinted = trace.replicas.iter().any(|r| r.hint_for.is_some());
+    let (work, outcome) = if hinted {
+        let owners: Vec<SocketAddrV4> = trace.replicas.iter().filter_map(|r| r.hint_for).collect();
+        let kept = match &trace.verdict {
+            Verdict::Reached => "kept".to_string(),
+            _ => outcome,
+        };
+        (
+            "hints for",
+            format!("{} (silent: {})", kept, short_addrs(&owners)),
+        )
+    } else {
+        ("read repair of", outcome)
+    };
     let mut lines = vec![format!(
-        "read repair of \"{}\": {what} {version} → {}: {outcome}",
+        "{work} \"{}\": {what} {version} → {}: {outcome}",
         printable(&trace.key, VALUE_PREVIEW),
         short_addrs(&trace.replicas.iter().map(|r| r.addr).collect::<Vec<_>>())
     )];

@@ -183,6 +183,7 @@ fn put_trace(answered: usize) -> Trace {
             dialect: None,
             version: None,
             repair: None,
+            hint_for: None,
         })
         .collect();
     let done = answered >= 3;

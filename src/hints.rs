@@ -1,0 +1,477 @@
+//! Hinted handoff, the holder's side (issue 8, `docs/PROTOCOL.md`,
+//! "Hinted handoff"): a server asked to keep a write for one of the key's
+//! home servers that did not answer (a v2 HINT) keeps it here, apart from
+//! its own data, and a background task hands it over when the owner
+//! answers again.
+//!
+//! Why a module of its own: hints are not the server's data (a get, a dump
+//! or anti-entropy never sees them), they are keyed by owner, they must
+//! survive a restart of a durable holder (a `hints.redb` file in its data
+//! directory, written before the HINT is acknowledged) and they have a
+//! life cycle — kept, probed for, delivered, dropped — that the engines
+//! know nothing about.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::engine::{Record, decode_record, encode_record};
+use crate::hlc::Clock;
+use crate::protocol_v2::{self, AuthKey, Message};
+use crate::version::Version;
+
+/// Bytes of keys and values all hints together may hold (64 MiB): past it,
+/// a HINT is refused (REFUSED 3) and the client simply has no hint.
+pub const MAX_HINT_BYTES: u64 = 64 << 20;
+
+/// How often the handoff task looks for owners to deliver to.
+pub const HANDOFF_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How long an owner has to answer the HELLO probe, and each delivery.
+const PROBE_WAIT: Duration = Duration::from_millis(300);
+
+/// Hints delivered to one owner per round, at most.
+const DELIVERY_BATCH: usize = 256;
+
+/// The file a durable holder keeps its hints in, inside its data directory.
+pub const HINTS_FILE: &str = "hints.redb";
+
+const HINTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("hints");
+
+/// What became of a HINT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HintOutcome {
+    /// Kept (or already kept at this version).
+    Stored,
+    /// A newer hint for this owner and key is kept.
+    Older(Version),
+    /// Not kept: the hint limit is reached.
+    Full,
+    /// Not kept: the hints file could not be written (logged).
+    Failed,
+}
+
+/// The hints a server holds for other servers: in memory, and in a
+/// `hints.redb` file when the server has a data directory.
+pub struct HintStore {
+    /// owner → key → record.
+    hints: Mutex<BTreeMap<SocketAddrV4, BTreeMap<Bytes, Record>>>,
+    /// Bytes of keys and values held.
+    bytes: Mutex<u64>,
+    limit: u64,
+    file: Option<redb::Database>,
+}
+
+impl std::fmt::Debug for HintStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HintStore")
+            .field("pending", &self.pending())
+            .field("durable", &self.file.is_some())
+            .finish()
+    }
+}
+
+/// The file key of a hint: the owner (4 address bytes, 2 port bytes) then
+/// the key.
+fn file_key(owner: SocketAddrV4, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(6 + key.len());
+    out.extend_from_slice(&owner.ip().octets());
+    out.extend_from_slice(&owner.port().to_be_bytes());
+    out.extend_from_slice(key);
+    out
+}
+
+fn split_file_key(bytes: &[u8]) -> Option<(SocketAddrV4, &[u8])> {
+    let (head, key) = bytes.split_at_checked(6)?;
+    let [a, b, c, d, p1, p2] = <[u8; 6]>::try_from(head).ok()?;
+    Some((
+        SocketAddrV4::new(Ipv4Addr::new(a, b, c, d), u16::from_be_bytes([p1, p2])),
+        key,
+    ))
+}
+
+impl HintStore {
+    /// Hints kept in memory only (a server without a data directory: its
+    /// hints go when it stops, like its data).
+    pub fn in_memory() -> HintStore {
+        HintStore {
+            hints: Mutex::default(),
+            bytes: Mutex::new(0),
+            limit: MAX_HINT_BYTES,
+            file: None,
+        }
+    }
+
+    /// Hints kept in `dir`/[`HINTS_FILE`] too, loaded from it now.
+    pub fn open(dir: &Path) -> Result<HintStore, String> {
+        let path = dir.join(HINTS_FILE);
+        let fail = |e: &dyn std::fmt::Display| format!("hints file {}: {e}", path.display());
+        let db = redb::Database::create(&path).map_err(|e| fail(&e))?;
+        let store = HintStore {
+            file: None,
+            ..HintStore::in_memory()
+        };
+        {
+            let txn = db.begin_write().map_err(|e| fail(&e))?;
+            txn.open_table(HINTS).map_err(|e| fail(&e))?;
+            txn.commit().map_err(|e| fail(&e))?;
+            let txn = db.begin_read().map_err(|e| fail(&e))?;
+            let table = txn.open_table(HINTS).map_err(|e| fail(&e))?;
+            let mut hints = store.hints.lock().map_err(|_| "hint lock poisoned")?;
+            let mut bytes = 0u64;
+            for entry in table.iter().map_err(|e| fail(&e))? {
+                let (k, v) = entry.map_err(|e| fail(&e))?;
+                let (owner, key) = split_file_key(k.value())
+                    .ok_or_else(|| fail(&"a hint key shorter than its owner"))?;
+                let record = decode_record(v.value()).map_err(|e| fail(&e))?;
+                bytes += (key.len() + record.value.len()) as u64;
+                hints
+                    .entry(owner)
+                    .or_default()
+                    .insert(Bytes::copy_from_slice(key), record);
+            }
+            *store.bytes.lock().map_err(|_| "hint lock poisoned")? = bytes;
+        }
+        Ok(HintStore {
+            file: Some(db),
+            ..store
+        })
+    }
+
+    /// Keeps `record` of `key` for `owner`, unless a newer one is kept.
+    /// Durable: written to the hints file before this returns.
+    pub fn store(&self, owner: SocketAddrV4, key: &[u8], record: Record) -> HintOutcome {
+        let Ok(mut hints) = self.hints.lock() else {
+            return HintOutcome::Failed;
+        };
+        let Ok(mut bytes) = self.bytes.lock() else {
+            return HintOutcome::Failed;
+        };
+        let for_owner = hints.entry(owner).or_default();
+        let old_size = match for_owner.get(key) {
+            Some(kept) if kept.version > record.version => return HintOutcome::Older(kept.version),
+            Some(kept) if kept.version == record.version => return HintOutcome::Stored,
+            Some(kept) => (key.len() + kept.value.len()) as u64,
+            None => 0,
+        };
+        let new_size = (key.len() + record.value.len()) as u64;
+        if *bytes - old_size + new_size > self.limit {
+            return HintOutcome::Full;
+        }
+        if let Some(db) = &self.file {
+            let write = || -> Result<(), redb::Error> {
+                let txn = db.begin_write()?;
+                {
+                    let mut table = txn.open_table(HINTS)?;
+                    table.insert(&file_key(owner, key)[..], &encode_record(&record)[..])?;
+                }
+                txn.commit()?;
+                Ok(())
+            };
+            if let Err(e) = write() {
+                tracing::error!(error = %e, "a hint could not be written to the hints file");
+                return HintOutcome::Failed;
+            }
+        }
+        *bytes = *bytes - old_size + new_size;
+        for_owner.insert(Bytes::copy_from_slice(key), record);
+        HintOutcome::Stored
+    }
+
+    /// Hints held, all owners together.
+    pub fn pending(&self) -> usize {
+        self.hints
+            .lock()
+            .map(|h| h.values().map(BTreeMap::len).sum())
+            .unwrap_or(0)
+    }
+
+    /// Hints held per owner, in address order.
+    pub fn by_owner(&self) -> Vec<(SocketAddrV4, usize)> {
+        self.hints
+            .lock()
+            .map(|h| {
+                h.iter()
+                    .filter(|(_, k)| !k.is_empty())
+                    .map(|(o, k)| (*o, k.len()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// At most `max` hints for `owner` (key order).
+    pub fn batch(&self, owner: SocketAddrV4, max: usize) -> Vec<(Bytes, Record)> {
+        self.hints
+            .lock()
+            .map(|h| {
+                h.get(&owner)
+                    .map(|k| {
+                        k.iter()
+                            .take(max)
+                            .map(|(k, r)| (k.clone(), r.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Drops the hint of `key` for `owner` if it is still at `version` (a
+    /// newer hint that arrived during the delivery stays).
+    pub fn delivered(&self, owner: SocketAddrV4, key: &[u8], version: Version) {
+        let (Ok(mut hints), Ok(mut bytes)) = (self.hints.lock(), self.bytes.lock()) else {
+            return;
+        };
+        let Some(for_owner) = hints.get_mut(&owner) else {
+            return;
+        };
+        if for_owner.get(key).is_none_or(|r| r.version != version) {
+            return;
+        }
+        if let Some(db) = &self.file {
+            let remove = || -> Result<(), redb::Error> {
+                let txn = db.begin_write()?;
+                {
+                    let mut table = txn.open_table(HINTS)?;
+                    table.remove(&file_key(owner, key)[..])?;
+                }
+                txn.commit()?;
+                Ok(())
+            };
+            if let Err(e) = remove() {
+                // Kept: delivered again later (idempotent at the owner).
+                tracing::error!(error = %e, "a delivered hint could not be removed from the hints file");
+                return;
+            }
+        }
+        if let Some(gone) = for_owner.remove(key) {
+            *bytes = bytes.saturating_sub((key.len() + gone.value.len()) as u64);
+        }
+        if for_owner.is_empty() {
+            hints.remove(&owner);
+        }
+    }
+}
+
+/// The handoff task: every [`HANDOFF_INTERVAL`], for each owner it holds
+/// hints for, probes the owner with HELLO and, when it answers, delivers
+/// up to [`DELIVERY_BATCH`] hints as v2 PUT or DELETE requests (signed with
+/// `keys[0]` when the server has keys), dropping each hint the owner
+/// answers STORED or OLDER. Runs until the runtime stops.
+pub async fn handoff(store: Arc<HintStore>, keys: Arc<[AuthKey]>) {
+    let Ok(socket) = tokio::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).await else {
+        tracing::error!("hinted handoff: cannot open a UDP socket; hints will not be delivered");
+        return;
+    };
+    let mut ticker = tokio::time::interval(HANDOFF_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut id: u64 = rand::random();
+    loop {
+        ticker.tick().await;
+        for (owner, _) in store.by_owner() {
+            id = id.wrapping_add(1);
+            if !probe(&socket, owner, id, &keys).await {
+                continue;
+            }
+            let batch = store.batch(owner, DELIVERY_BATCH);
+            let delivered = deliver(&socket, owner, &mut id, &keys, &batch).await;
+            for (key, version) in &delivered {
+                store.delivered(owner, key, *version);
+            }
+            tracing::info!(
+                %owner,
+                delivered = delivered.len(),
+                left = store.by_owner().iter().find(|(o, _)| *o == owner).map_or(0, |(_, n)| *n),
+                "hinted handoff"
+            );
+        }
+    }
+}
+
+fn encode(id: u64, message: &Message, keys: &[AuthKey]) -> Option<Vec<u8>> {
+    let now = crate::hlc::SystemClock.now_ms();
+    protocol_v2::encode(id, message, keys.first().map(|k| (k, now))).ok()
+}
+
+/// Whether `owner` answers a HELLO (v2) within [`PROBE_WAIT`].
+async fn probe(
+    socket: &tokio::net::UdpSocket,
+    owner: SocketAddrV4,
+    id: u64,
+    keys: &[AuthKey],
+) -> bool {
+    let Some(hello) = encode(id, &Message::Hello, keys) else {
+        return false;
+    };
+    if socket.send_to(&hello, owner).await.is_err() {
+        return false;
+    }
+    let deadline = tokio::time::Instant::now() + PROBE_WAIT;
+    let mut buf = vec![0u8; 2048];
+    while let Ok(Ok((len, from))) =
+        tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await
+    {
+        if from != SocketAddr::V4(owner) {
+            continue;
+        }
+        let reply = buf.get(..len).unwrap_or_default();
+        if protocol_v2::decode(reply)
+            .is_ok_and(|f| f.id == id && matches!(f.message, Message::HelloReply { .. }))
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Sends `batch` to `owner` (one request id each) and returns the keys and
+/// versions it acknowledged (STORED or OLDER) within [`PROBE_WAIT`], with
+/// one resend of the unanswered ones.
+async fn deliver(
+    socket: &tokio::net::UdpSocket,
+    owner: SocketAddrV4,
+    next_id: &mut u64,
+    keys: &[AuthKey],
+    batch: &[(Bytes, Record)],
+) -> Vec<(Bytes, Version)> {
+    let mut waiting: BTreeMap<u64, (Bytes, Version, Vec<u8>)> = BTreeMap::new();
+    for (key, record) in batch {
+        *next_id = next_id.wrapping_add(1);
+        let message = if record.tombstone {
+            Message::Delete {
+                key,
+                version: record.version,
+            }
+        } else {
+            Message::Put {
+                key,
+                value: &record.value,
+                version: record.version,
+            }
+        };
+        if let Some(datagram) = encode(*next_id, &message, keys) {
+            waiting.insert(*next_id, (key.clone(), record.version, datagram));
+        }
+    }
+    let mut done = Vec::new();
+    let mut buf = vec![0u8; 2048];
+    for _attempt in 0..2 {
+        for (_, _, datagram) in waiting.values() {
+            if let Err(e) = socket.send_to(datagram, owner).await {
+                tracing::debug!(%owner, "hint delivery send failed: {e}");
+            }
+        }
+        let deadline = tokio::time::Instant::now() + PROBE_WAIT;
+        while !waiting.is_empty() {
+            let Ok(Ok((len, from))) =
+                tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await
+            else {
+                break;
+            };
+            if from != SocketAddr::V4(owner) {
+                continue;
+            }
+            let Ok(frame) = protocol_v2::decode(buf.get(..len).unwrap_or_default()) else {
+                continue;
+            };
+            if matches!(frame.message, Message::Stored | Message::Older { .. })
+                && let Some((key, version, _)) = waiting.remove(&frame.id)
+            {
+                done.push((key, version));
+            }
+        }
+        if waiting.is_empty() {
+            break;
+        }
+    }
+    done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(t: u64) -> Version {
+        Version {
+            timestamp: crate::hlc::pack(t, 0),
+            writer: 1,
+        }
+    }
+
+    fn value(t: u64, bytes: &'static [u8]) -> Record {
+        Record {
+            version: v(t),
+            tombstone: false,
+            value: Bytes::from_static(bytes),
+        }
+    }
+
+    fn owner(port: u16) -> SocketAddrV4 {
+        SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)
+    }
+
+    #[test]
+    fn newest_hint_per_owner_and_key_is_kept() {
+        let s = HintStore::in_memory();
+        assert_eq!(s.store(owner(1), b"k", value(5, b"a")), HintOutcome::Stored);
+        assert_eq!(
+            s.store(owner(1), b"k", value(3, b"old")),
+            HintOutcome::Older(v(5))
+        );
+        assert_eq!(s.store(owner(1), b"k", value(5, b"a")), HintOutcome::Stored);
+        assert_eq!(s.store(owner(2), b"k", value(1, b"x")), HintOutcome::Stored);
+        assert_eq!(s.pending(), 2);
+        assert_eq!(s.by_owner(), vec![(owner(1), 1), (owner(2), 1)]);
+        assert_eq!(
+            s.batch(owner(1), 10),
+            vec![(Bytes::from_static(b"k"), value(5, b"a"))]
+        );
+        // A newer hint arrived during delivery: the older one's delivery
+        // does not drop it.
+        s.store(owner(1), b"k", value(9, b"b"));
+        s.delivered(owner(1), b"k", v(5));
+        assert_eq!(s.pending(), 2);
+        s.delivered(owner(1), b"k", v(9));
+        assert_eq!(s.by_owner(), vec![(owner(2), 1)]);
+    }
+
+    #[test]
+    fn the_byte_limit_refuses_hints() {
+        let s = HintStore {
+            limit: 10,
+            ..HintStore::in_memory()
+        };
+        assert_eq!(
+            s.store(owner(1), b"k", value(1, b"123456789")),
+            HintOutcome::Stored
+        );
+        assert_eq!(s.store(owner(1), b"j", value(1, b"1")), HintOutcome::Full);
+        // Replacing a hint counts only the difference.
+        assert_eq!(
+            s.store(owner(1), b"k", value(2, b"12345678")),
+            HintOutcome::Stored
+        );
+    }
+
+    #[test]
+    fn durable_hints_survive_a_reopen() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let s = HintStore::open(tmp.path()).unwrap();
+            s.store(owner(7), b"k", value(1, b"v"));
+            s.store(owner(7), b"gone", Record::tombstone(v(2), 99));
+            s.store(owner(8), b"x", value(3, b"w"));
+            s.delivered(owner(8), b"x", v(3));
+        }
+        let s = HintStore::open(tmp.path()).unwrap();
+        assert_eq!(s.by_owner(), vec![(owner(7), 2)]);
+        let batch = s.batch(owner(7), 10);
+        assert_eq!(batch.len(), 2);
+        assert!(batch.iter().any(|(k, r)| &k[..] == b"gone" && r.tombstone));
+    }
+}
