@@ -2,8 +2,8 @@
 //!
 //! Split the way gitui and bottom split theirs: [`app`] holds the state and
 //! the pure key handling, [`draw`] and [`ring_view`] turn the state into
-//! cells, [`theme`] holds the colours, [`rates`] the servers' ops/s (and
-//! the poller feeding them), and this module owns the terminal and the
+//! cells, [`theme`] holds the colours, [`rates`] the servers' ops/s and
+//! [`poller`] the task feeding them, and this module owns the terminal and the
 //! event loop.
 //!
 //! The loop blocks on one channel that merges everything that can change the
@@ -31,6 +31,7 @@
 
 pub mod app;
 pub mod draw;
+pub mod poller;
 pub mod rates;
 pub mod ring_view;
 pub mod theme;
@@ -294,11 +295,16 @@ pub fn run(rt: &Runtime, interpreter: Interpreter, supervisor: Supervisor) -> io
     // Every server's operation counters, once a second (the sparklines).
     {
         let tx = tx.clone();
-        let source = Arc::new(rates::RingStats::new(&app.config, Some(supervisor.clone())));
+        let source = Arc::new(poller::RingStats::new(
+            &app.config,
+            Some(supervisor.clone()),
+        ));
         let _enter = rt.enter();
-        tasks.0.push(rates::spawn_poller(source, move |at, totals| {
-            tx.send(Msg::Rates(at, totals)).is_ok()
-        }));
+        tasks
+            .0
+            .push(poller::spawn_poller(source, move |at, totals| {
+                tx.send(Msg::Rates(at, totals)).is_ok()
+            }));
     }
     // Signals end the loop like a quit.
     {

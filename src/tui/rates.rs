@@ -1,14 +1,12 @@
 //! Operations per second of every server, for the sparklines of the
 //! server list.
 //!
-//! It exists so the screen can show load, not only liveness: a background
-//! poller ([`spawn_poller`]) asks a [`StatsSource`] once a second for each
-//! server's running total of operations served (gets + puts + deletes) and
-//! hands the readings to the screen, whose [`ServerRates`] turns two
-//! consecutive readings into one rate sample. The source is a trait so the
-//! screen does not depend on how the counters are fetched and tests can
-//! feed made-up readings; [`RingStats`] asks every server with the v2 STATS
-//! request (`crate::stats::fetch_all`).
+//! It exists so the screen can show load, not only liveness: once a second
+//! the poller (`super::poller`) reads each server's running total of
+//! operations served (gets + puts + deletes) and hands the readings to the
+//! screen's state, whose [`ServerRates`] turns two consecutive readings
+//! into one rate sample. This module is the state and its arithmetic only
+//! (no clock, no network).
 //!
 //! The supervisor's liveness probe is itself a get (about three a second
 //! per server), so a reading also carries how many probes had been sent to
@@ -21,27 +19,10 @@
 //! counters start again at 0): that second has no sample either.
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use crate::config::ClusterConfig;
-use crate::stats::{FetchOptions, fetch_all};
-use crate::supervisor::Supervisor;
+use std::time::Instant;
 
 /// Samples kept per server (one a second: the last minute).
 pub const HISTORY: usize = 60;
-/// Time between two polls.
-pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
-/// How long one poll may take before its answers are given up.
-pub const POLL_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a STATS request waits for each server (a paused server costs
-/// this much per poll; the others answer within a millisecond).
-pub const STATS_TIMEOUT: Duration = Duration::from_millis(500);
-
-/// How long a poll waits for the end of a probe round before reading.
-const PROBE_ROUND_WAIT: Duration = Duration::from_millis(400);
-
 /// One server's counters at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Reading {
@@ -50,85 +31,6 @@ pub struct Reading {
     /// Liveness probes (gets) sent to it so far by this screen's
     /// supervisor, counted in `operations` too once they arrive.
     pub probes: u64,
-}
-
-/// Where the poller gets every server's counters.
-pub trait StatsSource: Send + Sync + 'static {
-    /// When the counters were read, and each server's reading, in
-    /// configuration order (`None` for a server that did not answer or
-    /// cannot tell).
-    fn readings(&self) -> impl Future<Output = (Instant, Vec<Option<Reading>>)> + Send;
-}
-
-/// Every server of a ring, asked with the v2 STATS request; the probe
-/// counts come from the supervisor that probes them.
-#[derive(Debug, Clone)]
-pub struct RingStats {
-    /// The servers.
-    pub config: ClusterConfig,
-    /// Deadline, resends and key of the requests.
-    pub options: FetchOptions,
-    /// The supervisor probing the servers, if any.
-    pub supervisor: Option<Supervisor>,
-}
-
-impl RingStats {
-    /// Asks the servers of `config` (with its key, [`STATS_TIMEOUT`]).
-    pub fn new(config: &ClusterConfig, supervisor: Option<Supervisor>) -> RingStats {
-        RingStats {
-            config: config.clone(),
-            options: FetchOptions::new(config, STATS_TIMEOUT),
-            supervisor,
-        }
-    }
-}
-
-impl RingStats {
-    /// One try: the supervisor's probe counts (right after a probe
-    /// round), the time, every server's STATS reading, and whether a probe
-    /// was sent meanwhile (an action asks for a round at any moment).
-    async fn read_once(&self) -> (Instant, Vec<Option<Reading>>, bool) {
-        let probes = match &self.supervisor {
-            Some(supervisor) => {
-                supervisor.next_probe_round(PROBE_ROUND_WAIT).await;
-                supervisor.probes_sent()
-            }
-            None => Vec::new(),
-        };
-        // Live servers answer within a millisecond of this.
-        let at = Instant::now();
-        let reports = fetch_all(&self.config, &self.options).await;
-        let raced = self
-            .supervisor
-            .as_ref()
-            .is_some_and(|s| s.probes_sent() != probes);
-        let readings = reports
-            .iter()
-            .enumerate()
-            .map(|(i, report)| {
-                let operations = report.answer.stats()?.operations()?;
-                Some(Reading {
-                    operations,
-                    probes: probes.get(i).copied().unwrap_or(0),
-                })
-            })
-            .collect();
-        (at, readings, raced)
-    }
-}
-
-impl StatsSource for RingStats {
-    /// Reads right after a probe round, so that no probe is in flight
-    /// while the counters are read and each probe sent is counted by its
-    /// server; once more if a probe was sent meanwhile anyway.
-    async fn readings(&self) -> (Instant, Vec<Option<Reading>>) {
-        let (at, readings, raced) = self.read_once().await;
-        if !raced {
-            return (at, readings);
-        }
-        let (at, readings, _) = self.read_once().await;
-        (at, readings)
-    }
 }
 
 /// One server's rate history.
@@ -224,32 +126,10 @@ pub fn format_rate(rate: u64) -> String {
     }
 }
 
-/// Polls `source` every [`POLL_INTERVAL`] on the current tokio runtime and
-/// calls `deliver` with the time and the readings; stops when `deliver`
-/// returns false (the screen is gone) or the task is aborted. A poll that
-/// takes longer than [`POLL_TIMEOUT`] counts as no answer from anyone.
-pub fn spawn_poller<S, F>(source: Arc<S>, deliver: F) -> tokio::task::JoinHandle<()>
-where
-    S: StatsSource,
-    F: Fn(Instant, Vec<Option<Reading>>) -> bool + Send + 'static,
-{
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(POLL_INTERVAL);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            interval.tick().await;
-            let (at, readings) = tokio::time::timeout(POLL_TIMEOUT, source.readings())
-                .await
-                .unwrap_or_else(|_| (Instant::now(), Vec::new()));
-            if !deliver(at, readings) {
-                return;
-            }
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn r(operations: u64) -> Option<Reading> {
@@ -351,29 +231,5 @@ mod tests {
         ] {
             assert_eq!(format_rate(n), s);
         }
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn the_poller_delivers_until_told_to_stop() {
-        struct Counting(std::sync::atomic::AtomicU64);
-        impl StatsSource for Counting {
-            async fn readings(&self) -> (Instant, Vec<Option<Reading>>) {
-                let n = self.0.fetch_add(10, std::sync::atomic::Ordering::SeqCst);
-                (Instant::now(), vec![r(n), None])
-            }
-        }
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let source = Arc::new(Counting(Default::default()));
-        let task = spawn_poller(source, move |at, readings| {
-            let _ = tx.send((at, readings));
-            false
-        });
-        let (_, first) = rx.recv().await.unwrap();
-        assert_eq!(first, vec![r(0), None]);
-        // `deliver` said stop: the task ends.
-        tokio::time::timeout(Duration::from_secs(5), task)
-            .await
-            .unwrap()
-            .unwrap();
     }
 }
