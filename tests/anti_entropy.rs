@@ -211,11 +211,13 @@ fn a_black_holed_replica_catches_up_after_the_heal() {
     let ring = c.dir.path().join("ring.txt");
     write_file(&ring, &listed);
     let ring_s = ring.to_str().unwrap();
+    // DKVS_AE_INTERVAL: the others' round interval (default 0.5 s).
+    let interval = std::env::var("DKVS_AE_INTERVAL").unwrap_or_else(|_| "0.5".into());
     for i in 0..2 {
         start(
             &mut c,
             i,
-            &os(&["--servers", ring_s, "--anti-entropy-interval", "0.5", "-v"]),
+            &os(&["--servers", ring_s, "--anti-entropy-interval", &interval, "-v"]),
         );
     }
     let ring_address = proxy_addr.to_string();
