@@ -44,7 +44,7 @@ _dkvs__client() {
 
     case "${cmd}" in
         dkvs__client)
-            opts="-n -w -r -s -t -v -q -h -V --json --config --servers --timeout --key-file --verbose --quiet --color --help --version get put del cat substr find stats"
+            opts="-n -w -r -s -t -v -q -h -V --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help --version get put del cat substr find stats"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -59,6 +59,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hints)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -98,7 +102,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__cat)
-            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -113,6 +117,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hints)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -152,7 +160,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__del)
-            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -167,6 +175,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hints)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -206,7 +218,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__find)
-            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -221,6 +233,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hints)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -260,7 +276,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__get)
-            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -275,6 +291,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hints)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -314,7 +334,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__put)
-            opts="-n -w -r -s -t -v -q -h --value-file --json --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --value-file --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -333,6 +353,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hints)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -372,7 +396,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__stats)
-            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -387,6 +411,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hints)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -426,7 +454,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__substr)
-            opts="-n -w -r -s -t -v -q -h --json --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -441,6 +469,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hints)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_dkvs_client_global_optspecs
-    string join \n n= w= r= json s/servers= t/timeout= key-file= v/verbose q/quiet color= h/help V/version
+    string join \n n= w= r= json hints= s/servers= t/timeout= key-file= v/verbose q/quiet color= h/help V/version
 end
 
 function __fish_dkvs_client_needs_command
@@ -27,6 +27,7 @@ end
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
@@ -48,6 +49,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -f -a "stats" -d '
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
@@ -62,6 +64,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -l value-fi
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
@@ -75,6 +78,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s h -l hel
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
@@ -88,6 +92,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s h -l hel
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
@@ -101,6 +106,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s h -l hel
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
@@ -114,6 +120,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s h -l 
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
@@ -127,6 +134,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s h -l he
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s n -d 'Replication factor: servers each request goes to [default: 3, lowered to the ring]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
