@@ -75,6 +75,9 @@ pub const PUSH_QUEUE: usize = 64;
 /// Room for a message body in one datagram with a trailer.
 const BODY_ROOM: usize = MAX_DATAGRAM - HEADER_LEN - TRAILER_LEN - 16;
 
+/// A batch of records received from a peer, waiting to be merged.
+type Batch = Vec<(Bytes, Record)>;
+
 /// `dkvs-server`'s ring and anti-entropy options.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct AntiEntropyArgs {
@@ -329,8 +332,8 @@ pub struct AntiEntropy {
     notes: SyncSender<Bytes>,
     note_rx: Mutex<Option<Receiver<Bytes>>>,
     overflow: AtomicBool,
-    pushes: SyncSender<Vec<(Bytes, Record)>>,
-    push_rx: Mutex<Option<Receiver<Vec<(Bytes, Record)>>>>,
+    pushes: SyncSender<Batch>,
+    push_rx: Mutex<Option<Receiver<Batch>>>,
     stats: Arc<AeStats>,
 }
 
@@ -696,7 +699,7 @@ impl AntiEntropy {
         engine: &dyn Engine,
         ready: Vec<Bytes>,
         notes: &Mutex<Receiver<Bytes>>,
-        pushes: &Mutex<Receiver<Vec<(Bytes, Record)>>>,
+        pushes: &Mutex<Receiver<Batch>>,
     ) -> Vec<Bytes> {
         if self.overflow.load(Ordering::Relaxed) {
             // Drain what is queued: the rebuild reads everything anyway.

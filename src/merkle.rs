@@ -92,6 +92,9 @@ struct Bucket {
     keys: BTreeMap<Box<[u8]>, Digest>,
 }
 
+/// Keys and their digests, in key order (a page of a bucket).
+pub type Entries = Vec<(Box<[u8]>, Digest)>;
+
 /// Where a key lives in the tree: its segment and its bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Slot {
@@ -251,12 +254,7 @@ impl MerkleTree {
 
     /// The keys of one bucket after `cursor` (every key when empty), in
     /// key order, at most `max` of them, and whether more follow.
-    pub fn entries_after(
-        &self,
-        slot: Slot,
-        cursor: &[u8],
-        max: usize,
-    ) -> (Vec<(Box<[u8]>, Digest)>, bool) {
+    pub fn entries_after(&self, slot: Slot, cursor: &[u8], max: usize) -> (Entries, bool) {
         let Some(bucket) = self.bucket(slot) else {
             return (Vec::new(), false);
         };

@@ -217,7 +217,13 @@ fn a_black_holed_replica_catches_up_after_the_heal() {
         start(
             &mut c,
             i,
-            &os(&["--servers", ring_s, "--anti-entropy-interval", &interval, "-v"]),
+            &os(&[
+                "--servers",
+                ring_s,
+                "--anti-entropy-interval",
+                &interval,
+                "-v",
+            ]),
         );
     }
     let ring_address = proxy_addr.to_string();
