@@ -98,6 +98,15 @@ fn main() -> ExitCode {
             );
         }
     };
+    // Spawned servers learn the ring from the same file (absolute, so
+    // their working directory does not matter) and reload it on SIGHUP,
+    // which `add` and `remove` send after rewriting it.
+    let mut launcher = launcher;
+    if let Some(source) = &config.source {
+        let path = std::fs::canonicalize(source).unwrap_or_else(|_| source.clone());
+        launcher.args.push("--servers".into());
+        launcher.args.push(path.into());
+    }
     let config = Arc::new(config);
     let supervisor = runtime.block_on(async { Supervisor::start(config.clone(), launcher) });
 
@@ -222,7 +231,7 @@ fn watch_signals(
 }
 
 /// The hidden server mode: `--serve-internal [-v]... [--data-dir DIR]
-/// [--sync POLICY] [--key-file FILE] <IP> <PORT>` (the storage options come from
+/// [--sync POLICY] [--key-file FILE] [--servers FILE] <IP> <PORT>` (the storage options come from
 /// `cluster.toml`, see `Launcher`). Exits by
 /// itself if its parent disappears (e.g. `dkvs-tui` was SIGKILLed), so a
 /// crashed manager never leaves servers behind.
@@ -231,6 +240,7 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
     let mut positional = Vec::new();
     let mut storage = dkvs::engine::StorageArgs::default();
     let mut key_file: Option<std::path::PathBuf> = None;
+    let mut ring = dkvs::anti_entropy::AntiEntropyArgs::default();
     let mut bad = false;
     let mut words = args.iter();
     while let Some(a) = words.next() {
@@ -243,6 +253,10 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
             },
             Some("--key-file") => match words.next() {
                 Some(file) => key_file = Some(file.into()),
+                None => bad = true,
+            },
+            Some("--servers") => match words.next() {
+                Some(file) => ring.servers = Some(file.into()),
                 None => bad = true,
             },
             Some("--sync") => {
@@ -261,7 +275,7 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
     dkvs::logging::init(verbose);
     let usage = || {
         eprintln!(
-            "Usage: dkvs-tui {SERVE_FLAG} [-v] [--data-dir DIR] [--sync always|periodic|none] [--key-file FILE] <IP> <PORT>"
+            "Usage: dkvs-tui {SERVE_FLAG} [-v] [--data-dir DIR] [--sync always|periodic|none] [--key-file FILE] [--servers FILE] <IP> <PORT>"
         );
         ExitCode::from(exit::USAGE)
     };
@@ -302,10 +316,13 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
         None => None,
     };
     let options = match dkvs::server::ServeOptions::new(ip, port, Vec::new()) {
-        Ok(o) => o.with_storage(storage).with_limits(dkvs::server::Limits {
-            auth,
-            ..Default::default()
-        }),
+        Ok(o) => o
+            .with_storage(storage)
+            .with_limits(dkvs::server::Limits {
+                auth,
+                ..Default::default()
+            })
+            .with_anti_entropy(ring),
         Err(e) => {
             eprintln!("ERROR: {e}");
             return ExitCode::from(exit::USAGE);
