@@ -393,6 +393,13 @@ impl AntiEntropy {
         }
     }
 
+    /// True when `ip` is the address of a server of the ring (its listed
+    /// or its listen address): only those get answers to anti-entropy
+    /// requests.
+    pub fn is_ring_ip(&self, ip: std::net::Ipv4Addr) -> bool {
+        *self.addr.ip() == ip || self.view().config.servers.iter().any(|s| s.ip == ip)
+    }
+
     /// Tells the tree that `key` was written (called by the receive loops
     /// for every put and delete): O(1), no lock but the channel's. When the
     /// queue is full the tree is rebuilt from the engine instead.

@@ -534,7 +534,34 @@ impl Shared {
         if let Some(ae) = &self.ae {
             match &frame.message {
                 V2::Put { key, .. } | V2::Delete { key, .. } => ae.note_write(key),
-                V2::AntiEntropy(m) => return self.answer_ae(ae, frame.id, m, sign),
+                V2::AntiEntropy(m) => {
+                    // Answered only to the ring's servers and to sources
+                    // allowed to dump (the replies list keys and values),
+                    // and charged to the reply budget by size like a get's
+                    // reply: a small request can get a large reply
+                    // (DECISIONS #311).
+                    let response = if ae.is_ring_ip(ip) || dump_allowed {
+                        self.answer_ae(ae, frame.id, m, sign)?
+                    } else {
+                        tracing::debug!(%peer, "refused: anti-entropy from outside the ring");
+                        v2_reply(
+                            frame.id,
+                            &V2::Refused {
+                                reason: Reason::Forbidden,
+                            },
+                            sign,
+                        )
+                    };
+                    if budgeted
+                        && let Response::One(reply) = &response
+                        && !self
+                            .budget
+                            .take(ip, reply.len() as u64 + DATAGRAM_OVERHEAD, now)
+                    {
+                        return self.over_budget(peer);
+                    }
+                    return Some(response);
+                }
                 _ => {}
             }
         }

@@ -447,3 +447,69 @@ fn a_durable_keyed_server_gets_values_and_tombstones_back() {
     );
     println!("durable, signed: {KEYS} records (100 tombstones) repaired in {took:?}");
 }
+
+/// Anti-entropy requests are answered to the ring's servers and to
+/// `--allow-dump` sources only (their replies list keys and values); a
+/// server without `--servers` answers them with the empty refusal.
+#[test]
+fn anti_entropy_is_answered_to_the_ring_only() {
+    let mut c = Cluster::new(&[1, 1]);
+    let file = c.config_path.to_str().unwrap().to_string();
+    start(
+        &mut c,
+        0,
+        &os(&["--servers", &file, "--allow-dump", "10.0.0.0/8"]),
+    );
+    c.start(1);
+    let ring = dkvs::anti_entropy::RingView::new(c.config.clone(), c.addr(0), None).unwrap();
+    let roots = Message::AntiEntropy(v2::ae::AeMessage::Roots {
+        ring: ring.fingerprint,
+        roots: vec![(0, [0; 16])],
+    });
+    let request = v2::encode(7, &roots, None).unwrap();
+    let ask = |from: Ipv4Addr, to: SocketAddrV4| {
+        let socket = bind_socket(from);
+        udp_request(&socket, to, &request, Duration::from_secs(1)).expect("a reply")
+    };
+    // From the ring's address: the segments that differ (none: both empty).
+    assert_eq!(
+        v2::decode(&ask(c.ip, c.addr(0))).unwrap().message,
+        Message::AntiEntropy(v2::ae::AeMessage::Differ { indexes: vec![] })
+    );
+    // From another address, outside --allow-dump: forbidden.
+    let stranger = if c.ip.octets()[3] == 1 {
+        Ipv4Addr::new(127, c.ip.octets()[1], c.ip.octets()[2], 2)
+    } else {
+        Ipv4Addr::new(127, c.ip.octets()[1], c.ip.octets()[2], 1)
+    };
+    assert_eq!(
+        v2::decode(&ask(stranger, c.addr(0))).unwrap().message,
+        Message::Refused {
+            reason: v2::Reason::Forbidden
+        }
+    );
+    // Another ring (N differs): REFUSED 9.
+    let other = Message::AntiEntropy(v2::ae::AeMessage::Roots {
+        ring: ring.fingerprint ^ 1,
+        roots: vec![],
+    });
+    let socket = bind_socket(c.ip);
+    let reply = udp_request(
+        &socket,
+        c.addr(0),
+        &v2::encode(8, &other, None).unwrap(),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    assert_eq!(
+        v2::decode(&reply).unwrap().message,
+        Message::Refused {
+            reason: v2::Reason::from_code(v2::ae::REASON_RING_DIFFERS)
+        }
+    );
+    // A server without --servers: the v1 empty refusal.
+    assert_eq!(
+        udp_request(&socket, c.addr(1), &request, Duration::from_secs(1)),
+        Some(Vec::new())
+    );
+}
