@@ -37,6 +37,7 @@ pub mod hints;
 pub mod hlc;
 pub mod limits;
 pub mod logging;
+pub mod membership;
 pub mod merkle;
 pub mod metrics;
 pub mod protocol;
