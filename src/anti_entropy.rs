@@ -663,9 +663,30 @@ impl AntiEntropy {
                 None
             }
         };
+        // Noted writes and pushed records are applied by their own task,
+        // so a long round never holds them up (nor overflows the queue).
+        let steps = {
+            let me = Arc::clone(&self);
+            let engine = Arc::clone(&engine);
+            tokio::spawn(async move {
+                let mut notes = tokio::time::interval(NOTE_DELAY);
+                notes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut pending: Vec<Bytes> = Vec::new();
+                loop {
+                    notes.tick().await;
+                    let me = Arc::clone(&me);
+                    let e = Arc::clone(&engine);
+                    let (n, p) = (Arc::clone(&note_rx), Arc::clone(&push_rx));
+                    let ready = std::mem::take(&mut pending);
+                    let next =
+                        tokio::task::spawn_blocking(move || me.background_step(&*e, ready, &n, &p))
+                            .await;
+                    pending = next.unwrap_or_default();
+                }
+            })
+        };
+        let _steps = AbortOnDrop(steps);
         let mut limiter = RateLimiter::new(self.args.rate);
-        let mut notes = tokio::time::interval(NOTE_DELAY);
-        notes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let interval = self.args.interval;
         let mut rounds = tokio::time::interval(if interval.is_zero() {
             Duration::from_secs(86_400 * 365)
@@ -674,17 +695,8 @@ impl AntiEntropy {
         });
         rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         rounds.tick().await;
-        let mut pending: Vec<Bytes> = Vec::new();
         loop {
             tokio::select! {
-                _ = notes.tick() => {
-                    let me = Arc::clone(&self);
-                    let e = Arc::clone(&engine);
-                    let (n, p) = (Arc::clone(&note_rx), Arc::clone(&push_rx));
-                    let ready = std::mem::take(&mut pending);
-                    let next = tokio::task::spawn_blocking(move || me.background_step(&*e, ready, &n, &p)).await;
-                    pending = next.unwrap_or_default();
-                }
                 _ = rounds.tick(), if !interval.is_zero() => {
                     if let Some(socket) = &socket {
                         self.round(&engine, socket, &mut limiter).await;
@@ -694,6 +706,8 @@ impl AntiEntropy {
                     let me = Arc::clone(&self);
                     let _ = tokio::task::spawn_blocking(move || me.reload()).await;
                 }
+                // No rounds and no signal stream left: just keep the steps.
+                else => std::future::pending::<()>().await,
             }
         }
     }
@@ -1054,6 +1068,16 @@ impl AntiEntropy {
         }
         AeStats::add(&self.stats.fetched_total, merged as u64);
         Ok(merged)
+    }
+}
+
+/// Aborts a task when dropped (the background step dies with the task
+/// that started it).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
