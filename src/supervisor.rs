@@ -188,6 +188,28 @@ impl Launcher {
     }
 }
 
+/// How many servers `add` may add beyond those configured at start (each
+/// takes a cell of the lock-free pid table that the panic path reads).
+pub const MAX_ADDED_SERVERS: usize = 64;
+
+/// The position of slot `id` in the slot list (its configuration index
+/// unless it is leaving), if it is still there.
+fn position(state: &State, id: u64) -> Option<usize> {
+    state.slots.iter().position(|s| s.id == id)
+}
+
+/// A server taken out of the configuration by [`Supervisor::remove_server`]
+/// whose process may still run until [`Supervisor::retire`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leaving {
+    /// The supervisor's handle on it.
+    id: u64,
+    /// Its address.
+    pub addr: SocketAddrV4,
+    /// Its pid when it was removed, if it was running.
+    pub pid: Option<u32>,
+}
+
 /// The hidden flag that turns `dkvs-tui` into a server.
 pub const SERVE_FLAG: &str = "--serve-internal";
 
@@ -199,6 +221,14 @@ struct SignalRequest {
 
 /// One server's bookkeeping.
 struct Slot {
+    /// Never reused: how a child's owner task finds its slot when a
+    /// membership change has moved it.
+    id: u64,
+    /// Its cell in `Inner::pids`, `probes` and `actions`.
+    cell: usize,
+    /// Removed from the configuration, still running until
+    /// [`Supervisor::retire`] stops it (kept after the configured slots).
+    leaving: bool,
     spec: ServerSpec,
     managed: bool,
     pid: Option<u32>,
@@ -225,12 +255,18 @@ struct State {
 }
 
 struct Inner {
-    config: Arc<ClusterConfig>,
+    /// The configuration now (membership changes replace it).
+    config: Mutex<Arc<ClusterConfig>>,
+    /// The next slot id.
+    next_id: AtomicU64,
     launcher: Launcher,
     state: Mutex<State>,
-    /// Pids of live children, 0 = none: read without locks by `kill_all_now`.
+    /// Pids of live children by cell, 0 = none: read without locks by
+    /// `kill_all_now`. There are [`MAX_ADDED_SERVERS`] more cells than
+    /// configured servers at start, for `add`.
     pids: Vec<AtomicU32>,
-    /// Probes sent to each server so far (each is a get the server counts).
+    /// Probes sent to each server so far, by cell (each is a get the server
+    /// counts).
     probes: Vec<AtomicU64>,
     /// Bumped when a probe round has ended (every probe answered or timed
     /// out), so a reader of the servers' counters can avoid probes in flight.
@@ -239,8 +275,8 @@ struct Inner {
     probe_now: Notify,
     shutting_down: AtomicBool,
     prober: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// One lock per server: process actions on a server run one at a time
-    /// (the screen's keys and the REPL may ask at once).
+    /// One lock per server (by cell): process actions on a server run one
+    /// at a time (the screen's keys and the REPL may ask at once).
     actions: Vec<tokio::sync::Mutex<()>>,
 }
 
@@ -253,7 +289,7 @@ pub struct Supervisor {
 impl std::fmt::Debug for Supervisor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Supervisor")
-            .field("servers", &self.inner.config.servers.len())
+            .field("servers", &self.inner.config().servers.len())
             .finish()
     }
 }
@@ -289,6 +325,13 @@ pub fn describe_exit(status: ExitStatus) -> String {
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn config(&self) -> Arc<ClusterConfig> {
+        self.config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn bump(&self) {
@@ -352,7 +395,11 @@ impl Supervisor {
         let slots = config
             .servers
             .iter()
-            .map(|spec| Slot {
+            .enumerate()
+            .map(|(cell, spec)| Slot {
+                id: cell as u64,
+                cell,
+                leaving: false,
                 spec: spec.clone(),
                 managed: spec.spawn,
                 pid: None,
@@ -371,10 +418,12 @@ impl Supervisor {
                 log_total: 0,
             })
             .collect();
-        let pids = config.servers.iter().map(|_| AtomicU32::new(0)).collect();
+        let cells = config.servers.len() + MAX_ADDED_SERVERS;
+        let pids = (0..cells).map(|_| AtomicU32::new(0)).collect();
         let (changes, _) = watch::channel(0);
         let inner = Arc::new(Inner {
-            config: config.clone(),
+            config: Mutex::new(config.clone()),
+            next_id: AtomicU64::new(config.servers.len() as u64),
             launcher,
             state: Mutex::new(State {
                 slots,
@@ -382,23 +431,19 @@ impl Supervisor {
                 event_count: 0,
             }),
             pids,
-            probes: config.servers.iter().map(|_| AtomicU64::new(0)).collect(),
+            probes: (0..cells).map(|_| AtomicU64::new(0)).collect(),
             rounds: watch::channel(0).0,
             changes,
             probe_now: Notify::new(),
             shutting_down: AtomicBool::new(false),
             prober: Mutex::new(None),
-            actions: config
-                .servers
-                .iter()
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            actions: (0..cells).map(|_| tokio::sync::Mutex::new(())).collect(),
         });
         let supervisor = Supervisor { inner };
         for (index, spec) in config.servers.iter().enumerate() {
             if spec.spawn {
                 // A failure is already in the event log.
-                let _ = supervisor.spawn(index);
+                let _ = supervisor.spawn(index as u64);
             }
         }
         let prober = tokio::spawn(probe_loop(supervisor.inner.clone()));
@@ -410,9 +455,9 @@ impl Supervisor {
         supervisor
     }
 
-    /// The configuration it supervises.
-    pub fn config(&self) -> &Arc<ClusterConfig> {
-        &self.inner.config
+    /// The configuration it supervises now (`add` and `remove` change it).
+    pub fn config(&self) -> Arc<ClusterConfig> {
+        self.inner.config()
     }
 
     /// Every server's status, in configuration order.
@@ -421,6 +466,7 @@ impl Supervisor {
         state
             .slots
             .iter()
+            .filter(|s| !s.leaving)
             .enumerate()
             .map(|(index, s)| ServerStatus {
                 index,
@@ -487,10 +533,17 @@ impl Supervisor {
     /// rate subtracts these. Always 0 in a cluster with a key, whose probe
     /// is a HELLO (not an operation).
     pub fn probes_sent(&self) -> Vec<u64> {
-        self.inner
-            .probes
+        let state = self.inner.lock();
+        state
+            .slots
             .iter()
-            .map(|p| p.load(Ordering::Relaxed))
+            .filter(|s| !s.leaving)
+            .map(|s| {
+                self.inner
+                    .probes
+                    .get(s.cell)
+                    .map_or(0, |p| p.load(Ordering::Relaxed))
+            })
             .collect()
     }
 
@@ -537,15 +590,23 @@ impl Supervisor {
         self.inner.probe_now.notify_one();
     }
 
-    /// Starts server `index` as a child process. Returns its pid.
-    fn spawn(&self, index: usize) -> Result<u32, String> {
+    /// Starts the server of slot `id` as a child process. Returns its pid.
+    fn spawn(&self, id: u64) -> Result<u32, String> {
         let inner = &self.inner;
-        let spec = inner.config.servers[index].clone();
+        let Some(spec) = ({
+            let state = inner.lock();
+            position(&state, id).map(|i| state.slots[i].spec.clone())
+        }) else {
+            return Err("this server is no longer configured".into());
+        };
         let mut command = inner.launcher.command(&spec);
-        if let Some(file) = &inner.config.defaults.key_file {
+        if let Some(file) = &inner.config().defaults.key_file {
             command.env(crate::limits::KEY_FILE_ENV, file);
         }
         let mut state = inner.lock();
+        let Some(index) = position(&state, id) else {
+            return Err(format!("{}: no longer configured", spec.addr()));
+        };
         if let Some(pid) = state.slots[index].pid {
             return Err(format!("{} is already running (pid {pid})", spec.addr()));
         }
@@ -580,7 +641,7 @@ impl Supervisor {
         slot.paused = false;
         slot.spawned_at = Some(Instant::now());
         slot.last_exit = None;
-        inner.pids[index].store(pid, Ordering::SeqCst);
+        inner.pids[slot.cell].store(pid, Ordering::SeqCst);
         inner.event(
             &mut state,
             Some(index),
@@ -596,20 +657,16 @@ impl Supervisor {
         drop(state);
         inner.bump();
         let stderr = child.stderr.take();
-        tokio::spawn(own_child(
-            inner.clone(),
-            index,
-            generation,
-            child,
-            stderr,
-            rx,
-        ));
+        tokio::spawn(own_child(inner.clone(), id, generation, child, stderr, rx));
         Ok(pid)
     }
 
-    /// Sends a signal to a live child through its owner task.
-    async fn signal(&self, index: usize, signal: Signal) -> Result<(), String> {
-        let sender = self.inner.lock().slots[index].signals.clone();
+    /// Sends a signal to the live child of slot `id` through its owner task.
+    async fn signal(&self, id: u64, signal: Signal) -> Result<(), String> {
+        let sender = {
+            let state = self.inner.lock();
+            position(&state, id).and_then(|i| state.slots[i].signals.clone())
+        };
         let Some(sender) = sender else {
             return Err("the process is not running".into());
         };
@@ -622,35 +679,45 @@ impl Supervisor {
             .unwrap_or_else(|_| Err("the process has just ended".into()))
     }
 
-    /// Waits until the child of server `index` is reaped; true if it was
+    /// Waits until the child of slot `id` is reaped; true if it was
     /// within `limit`.
-    async fn wait_exit(&self, index: usize, limit: Duration) -> bool {
+    async fn wait_exit(&self, id: u64, limit: Duration) -> bool {
         let mut changes = self.subscribe();
         let deadline = tokio::time::Instant::now() + limit;
+        let ended = || {
+            let state = self.inner.lock();
+            position(&state, id).is_none_or(|i| state.slots[i].pid.is_none())
+        };
         loop {
-            if self.inner.lock().slots[index].pid.is_none() {
+            if ended() {
                 return true;
             }
             match tokio::time::timeout_at(deadline, changes.changed()).await {
                 Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => return self.inner.lock().slots[index].pid.is_none(),
+                Ok(Err(_)) | Err(_) => return ended(),
             }
         }
     }
 
     /// SIGTERM (after SIGCONT if paused), then SIGKILL after [`STOP_GRACE`].
-    async fn stop_child(&self, index: usize) -> Result<String, String> {
-        let paused = self.inner.lock().slots[index].paused;
+    async fn stop_child(&self, id: u64) -> Result<String, String> {
+        let paused = {
+            let state = self.inner.lock();
+            position(&state, id).is_some_and(|i| state.slots[i].paused)
+        };
         if paused {
-            self.signal(index, Signal::SIGCONT).await?;
-            self.inner.lock().slots[index].paused = false;
+            self.signal(id, Signal::SIGCONT).await?;
+            let mut state = self.inner.lock();
+            if let Some(i) = position(&state, id) {
+                state.slots[i].paused = false;
+            }
         }
-        self.signal(index, Signal::SIGTERM).await?;
-        if self.wait_exit(index, STOP_GRACE).await {
+        self.signal(id, Signal::SIGTERM).await?;
+        if self.wait_exit(id, STOP_GRACE).await {
             return Ok("stopped with SIGTERM".into());
         }
-        self.signal(index, Signal::SIGKILL).await?;
-        self.wait_exit(index, Duration::from_secs(1)).await;
+        self.signal(id, Signal::SIGKILL).await?;
+        self.wait_exit(id, Duration::from_secs(1)).await;
         Ok(format!(
             "did not stop within {} s of SIGTERM: killed with SIGKILL",
             STOP_GRACE.as_secs()
@@ -659,24 +726,40 @@ impl Supervisor {
 
     /// Runs a process action on a server: `Ok(message)` or `Err(reason)`.
     pub async fn act(&self, action: ProcessAction, index: usize) -> Result<String, String> {
-        let Some(lock) = self.inner.actions.get(index) else {
-            return Err(format!(
-                "unknown server {}: there are {} servers",
-                index + 1,
-                self.inner.actions.len()
-            ));
+        let (id, cell) = {
+            let state = self.inner.lock();
+            match state.slots.get(index).filter(|s| !s.leaving) {
+                Some(slot) => (slot.id, slot.cell),
+                None => {
+                    return Err(format!(
+                        "unknown server {}: there are {} servers",
+                        index + 1,
+                        state.slots.iter().filter(|s| !s.leaving).count()
+                    ));
+                }
+            }
+        };
+        let Some(lock) = self.inner.actions.get(cell) else {
+            return Err(format!("unknown server {}", index + 1));
         };
         let _one_at_a_time = lock.lock().await;
-        let (spec, managed, pid, paused) = {
+        let (index, spec, managed, pid, paused) = {
             let state = self.inner.lock();
-            let Some(slot) = state.slots.get(index) else {
+            let Some(slot) = position(&state, id).map(|i| (i, &state.slots[i])) else {
                 return Err(format!(
                     "unknown server {}: there are {} servers",
                     index + 1,
                     state.slots.len()
                 ));
             };
-            (slot.spec.clone(), slot.managed, slot.pid, slot.paused)
+            let (index, slot) = slot;
+            (
+                index,
+                slot.spec.clone(),
+                slot.managed,
+                slot.pid,
+                slot.paused,
+            )
         };
         let addr = spec.addr();
         let word = action.word();
@@ -695,17 +778,17 @@ impl Supervisor {
             ProcessAction::Kill => {
                 let pid = running("nothing to kill")?;
                 self.log_action(index, format!("kill {addr}: sending SIGKILL to pid {pid}"));
-                self.signal(index, Signal::SIGKILL)
+                self.signal(id, Signal::SIGKILL)
                     .await
                     .map_err(|e| format!("kill {addr}: {e}"))?;
-                self.wait_exit(index, Duration::from_secs(2)).await;
+                self.wait_exit(id, Duration::from_secs(2)).await;
                 Ok(format!("killed {addr} (pid {pid}) with SIGKILL"))
             }
             ProcessAction::Stop => {
                 let pid = running("nothing to stop")?;
                 self.log_action(index, format!("stop {addr}: sending SIGTERM to pid {pid}"));
                 let how = self
-                    .stop_child(index)
+                    .stop_child(id)
                     .await
                     .map_err(|e| format!("stop {addr}: {e}"))?;
                 Ok(format!("stopped {addr} (pid {pid}): {how}"))
@@ -717,19 +800,19 @@ impl Supervisor {
                         if paused { ", paused" } else { "" }
                     ));
                 }
-                let new = self.spawn(index)?;
+                let new = self.spawn(id)?;
                 Ok(format!("started {addr} (pid {new})"))
             }
             ProcessAction::Restart => {
                 let mut how = String::new();
                 if let Some(pid) = pid {
                     let stopped = self
-                        .stop_child(index)
+                        .stop_child(id)
                         .await
                         .map_err(|e| format!("restart {addr}: {e}"))?;
                     how = format!(" (old pid {pid} {stopped})");
                 }
-                let new = self.spawn(index)?;
+                let new = self.spawn(id)?;
                 Ok(format!("restarted {addr} (pid {new}){how}"))
             }
             ProcessAction::Pause => {
@@ -737,7 +820,7 @@ impl Supervisor {
                 if paused {
                     return Err(format!("pause: {addr} (pid {pid}) is already paused"));
                 }
-                self.signal(index, Signal::SIGSTOP)
+                self.signal(id, Signal::SIGSTOP)
                     .await
                     .map_err(|e| format!("pause {addr}: {e}"))?;
                 self.set_paused(
@@ -754,7 +837,7 @@ impl Supervisor {
                         "resume: {addr} (pid {pid}) is not paused (use `pause` first)"
                     ));
                 }
-                self.signal(index, Signal::SIGCONT)
+                self.signal(id, Signal::SIGCONT)
                     .await
                     .map_err(|e| format!("resume {addr}: {e}"))?;
                 self.set_paused(
@@ -789,6 +872,181 @@ impl Supervisor {
         self.inner.bump();
     }
 
+    /// Membership change, `add`: `config` is the current configuration
+    /// plus one server at its end (the cluster file as rewritten). The
+    /// supervisor takes it as its configuration and, when the new server's
+    /// `spawn` is true, starts it. Returns the new server's pid, if started.
+    pub fn add_server(&self, config: Arc<ClusterConfig>) -> Result<Option<u32>, String> {
+        let Some(spec) = config.servers.last().cloned() else {
+            return Err("the new configuration has no servers".into());
+        };
+        let id = {
+            let mut state = self.inner.lock();
+            let current = self.inner.config();
+            if config.servers.len() != current.servers.len() + 1
+                || config.servers.get(..current.servers.len()) != Some(&current.servers[..])
+            {
+                return Err(format!(
+                    "add {}: the new configuration is not the current one plus {}",
+                    spec.addr(),
+                    spec.addr()
+                ));
+            }
+            // A free cell: no slot uses it and no pid is left in it.
+            let Some(cell) = (0..self.inner.pids.len()).find(|&c| {
+                !state.slots.iter().any(|s| s.cell == c)
+                    && self.inner.pids[c].load(Ordering::SeqCst) == 0
+            }) else {
+                return Err(format!(
+                    "add {}: at most {MAX_ADDED_SERVERS} servers can be added in one session",
+                    spec.addr()
+                ));
+            };
+            self.inner.probes[cell].store(0, Ordering::Relaxed);
+            let id = self.inner.next_id.fetch_add(1, Ordering::SeqCst);
+            let configured = state.slots.iter().filter(|s| !s.leaving).count();
+            let slot = Slot {
+                id,
+                cell,
+                leaving: false,
+                managed: spec.spawn,
+                pid: None,
+                generation: 0,
+                signals: None,
+                paused: false,
+                spawned_at: None,
+                last_answer: None,
+                last_exit: None,
+                state: if spec.spawn {
+                    ServerState::Down
+                } else {
+                    ServerState::Unreachable
+                },
+                log: VecDeque::new(),
+                log_total: 0,
+                spec: spec.clone(),
+            };
+            // After the configured slots, before the leaving ones.
+            state.slots.insert(configured, slot);
+            *self.inner.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
+            self.inner.event(
+                &mut state,
+                Some(configured),
+                format!("{} added to the configuration", spec.addr()),
+            );
+            id
+        };
+        self.inner.bump();
+        let pid = if spec.spawn {
+            Some(self.spawn(id)?)
+        } else {
+            None
+        };
+        self.probe_soon();
+        Ok(pid)
+    }
+
+    /// Membership change, `remove`: takes server `index` out of the
+    /// configuration (`config` is the new one, without it). Its process,
+    /// if any, keeps running — it hands its keys over — until
+    /// [`Supervisor::retire`]; it is no longer probed or listed.
+    pub fn remove_server(
+        &self,
+        index: usize,
+        config: Arc<ClusterConfig>,
+    ) -> Result<Leaving, String> {
+        let mut state = self.inner.lock();
+        let current = self.inner.config();
+        let Some(slot) = state.slots.get(index).filter(|s| !s.leaving) else {
+            return Err(format!("remove: there is no server {}", index + 1));
+        };
+        let addr = slot.spec.addr();
+        let mut expected = current.servers.clone();
+        if index < expected.len() {
+            expected.remove(index);
+        }
+        if config.servers != expected {
+            return Err(format!(
+                "remove {addr}: the new configuration is not the current one without {addr}"
+            ));
+        }
+        let mut slot = state.slots.remove(index);
+        slot.leaving = true;
+        let leaving = Leaving {
+            id: slot.id,
+            addr,
+            pid: slot.pid,
+        };
+        state.slots.push(slot);
+        *self.inner.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
+        self.inner.event(
+            &mut state,
+            None,
+            format!("{addr} removed from the configuration"),
+        );
+        drop(state);
+        self.inner.bump();
+        Ok(leaving)
+    }
+
+    /// Stops a leaving server's process (SIGTERM, then SIGKILL after
+    /// [`STOP_GRACE`]) and forgets it. Returns how it ended.
+    pub async fn retire(&self, leaving: Leaving) -> String {
+        let running = {
+            let state = self.inner.lock();
+            position(&state, leaving.id).is_some_and(|i| state.slots[i].pid.is_some())
+        };
+        let how = if running {
+            match self.stop_child(leaving.id).await {
+                Ok(how) => how,
+                Err(e) => e,
+            }
+        } else {
+            "was not running".to_string()
+        };
+        let mut state = self.inner.lock();
+        if let Some(i) = position(&state, leaving.id) {
+            if state.slots[i].pid.is_none() {
+                state.slots.remove(i);
+            }
+        }
+        drop(state);
+        self.inner.bump();
+        how
+    }
+
+    /// Sends SIGHUP (reload the cluster file) to every running child —
+    /// leaving ones included — that has answered probes (a child still
+    /// starting may not handle SIGHUP yet, and reads the file anyway),
+    /// except `except`'s. Returns the addresses signalled.
+    pub async fn reload(&self, except: Option<SocketAddrV4>) -> Vec<SocketAddrV4> {
+        let targets: Vec<(u64, SocketAddrV4)> = {
+            let state = self.inner.lock();
+            state
+                .slots
+                .iter()
+                .filter(|s| s.pid.is_some() && Some(s.spec.addr()) != except)
+                .filter(|s| s.leaving || matches!(s.state, ServerState::Up | ServerState::Paused))
+                .map(|s| (s.id, s.spec.addr()))
+                .collect()
+        };
+        let mut signalled = Vec::new();
+        for (id, addr) in targets {
+            if self.signal(id, Signal::SIGHUP).await.is_ok() {
+                signalled.push(addr);
+            }
+        }
+        signalled
+    }
+
+    /// Adds a line to the event log (e.g. a membership change's progress).
+    pub fn note(&self, server: Option<usize>, text: String) {
+        let mut state = self.inner.lock();
+        self.inner.event(&mut state, server, text);
+        drop(state);
+        self.inner.bump();
+    }
+
     /// Stops every child it started (SIGCONT, SIGTERM, then SIGKILL after
     /// [`STOP_GRACE`]) and reaps them. Never touches other processes.
     /// Idempotent.
@@ -803,25 +1061,29 @@ impl Supervisor {
         {
             prober.abort();
         }
-        let running: Vec<usize> = {
+        // Leaving servers (`remove`) too: every child ever started.
+        let running: Vec<u64> = {
             let state = self.inner.lock();
-            (0..state.slots.len())
-                .filter(|&i| state.slots[i].pid.is_some())
+            state
+                .slots
+                .iter()
+                .filter(|s| s.pid.is_some())
+                .map(|s| s.id)
                 .collect()
         };
-        for &index in &running {
-            let _ = self.signal(index, Signal::SIGCONT).await;
-            let _ = self.signal(index, Signal::SIGTERM).await;
+        for &id in &running {
+            let _ = self.signal(id, Signal::SIGCONT).await;
+            let _ = self.signal(id, Signal::SIGTERM).await;
         }
         let deadline = tokio::time::Instant::now() + STOP_GRACE;
-        for &index in &running {
+        for &id in &running {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            self.wait_exit(index, left).await;
+            self.wait_exit(id, left).await;
         }
-        for &index in &running {
-            if self.inner.lock().slots[index].pid.is_some() {
-                let _ = self.signal(index, Signal::SIGKILL).await;
-                self.wait_exit(index, Duration::from_secs(1)).await;
+        for &id in &running {
+            if !self.wait_exit(id, Duration::ZERO).await {
+                let _ = self.signal(id, Signal::SIGKILL).await;
+                self.wait_exit(id, Duration::from_secs(1)).await;
             }
         }
         let mut state = self.inner.lock();
@@ -861,7 +1123,7 @@ impl Supervisor {
 /// reads its stderr into the server log, and records its exit.
 async fn own_child(
     inner: Arc<Inner>,
-    index: usize,
+    id: u64,
     generation: u64,
     mut child: tokio::process::Child,
     stderr: Option<tokio::process::ChildStderr>,
@@ -874,7 +1136,9 @@ async fn own_child(
             while let Ok(Some(line)) = lines.next_line().await {
                 let line = strip_ansi(&line);
                 let mut state = inner.lock();
-                push_log(&mut state.slots[index], line);
+                if let Some(index) = position(&state, id) {
+                    push_log(&mut state.slots[index], line);
+                }
                 drop(state);
                 inner.bump();
             }
@@ -899,10 +1163,13 @@ async fn own_child(
         let _ = tokio::time::timeout(Duration::from_millis(500), reader).await;
     }
     let mut state = inner.lock();
+    let Some(index) = position(&state, id) else {
+        return;
+    };
     if state.slots[index].generation != generation {
         return;
     }
-    inner.pids[index].store(0, Ordering::SeqCst);
+    inner.pids[state.slots[index].cell].store(0, Ordering::SeqCst);
     let slot = &mut state.slots[index];
     let pid = slot.pid.take();
     slot.signals = None;
@@ -1005,31 +1272,45 @@ async fn probe_loop(inner: Arc<Inner>) {
             return;
         }
         let mut round = tokio::task::JoinSet::new();
-        let request: Arc<[u8]> = match inner.config.defaults.key_file {
+        let config = inner.config();
+        let request: Arc<[u8]> = match config.defaults.key_file {
             Some(_) => hello_probe().into(),
             None => PROBE_KEY.into(),
         };
-        for (index, spec) in inner.config.servers.iter().enumerate() {
-            let addr = spec.addr();
+        // The configured servers (not the leaving ones), by slot id: a
+        // membership change during the round moves slots.
+        let targets: Vec<(u64, usize, SocketAddrV4)> = {
+            let state = inner.lock();
+            state
+                .slots
+                .iter()
+                .filter(|s| !s.leaving)
+                .map(|s| (s.id, s.cell, s.spec.addr()))
+                .collect()
+        };
+        for (id, cell, addr) in targets {
             let request = Arc::clone(&request);
             // Only the v1 get is an operation the server counts (HELLO,
             // the keyed cluster's probe, is not).
-            if inner.config.defaults.key_file.is_none()
-                && let Some(count) = inner.probes.get(index)
+            if config.defaults.key_file.is_none()
+                && let Some(count) = inner.probes.get(cell)
             {
                 count.fetch_add(1, Ordering::Relaxed);
             }
-            round.spawn(async move { (index, probe_with(addr, PROBE_TIMEOUT, &request).await) });
+            round.spawn(async move { (id, probe_with(addr, PROBE_TIMEOUT, &request).await) });
         }
-        let mut answers = vec![false; inner.config.servers.len()];
+        let mut answers = Vec::new();
         while let Some(joined) = round.join_next().await {
-            if let Ok((index, answered)) = joined {
-                answers[index] = answered;
+            if let Ok(answer) = joined {
+                answers.push(answer);
             }
         }
         let mut state = inner.lock();
         let mut changed = false;
-        for (index, answered) in answers.into_iter().enumerate() {
+        for (id, answered) in answers {
+            let Some(index) = position(&state, id) else {
+                continue;
+            };
             if answered {
                 state.slots[index].last_answer = Some(Instant::now());
             }
