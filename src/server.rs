@@ -596,9 +596,7 @@ impl Shared {
             )),
             // Answered here, on both engines: the counters are the server's.
             (V2::Stats, _, _) => {
-                let mut pairs = self.figures().pairs();
-                // Hinted handoff (issue 8): hints held for other servers.
-                pairs.push(("hints_pending".into(), self.hints.pending().to_string()));
+                let pairs = self.figures().pairs();
                 let pairs = pairs
                     .iter()
                     .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
@@ -721,6 +719,7 @@ impl Shared {
             bytes_limit,
             rss: crate::stats::rss_bytes(),
             kernel_drops: self.bound.and_then(kernel_drops),
+            hints_pending: self.hints.pending() as u64,
             durable,
         }
     }

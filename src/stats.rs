@@ -241,6 +241,12 @@ pub const CATALOGUE: &[Counter] = &[
         "Datagrams the kernel dropped, the receive buffer being full.",
     ),
     entry(
+        "hints_pending",
+        Kind::Gauge,
+        Unit::Count,
+        "Writes held for other servers (hinted handoff), waiting for their owner.",
+    ),
+    entry(
         "commit_queue_full",
         Kind::Counter,
         Unit::Count,
@@ -439,6 +445,8 @@ pub struct ServerFigures {
     pub rss: Option<u64>,
     /// Kernel drops of the server's sockets (`server::kernel_drops`).
     pub kernel_drops: Option<u64>,
+    /// Writes held for other servers (hinted handoff, `crate::hints`).
+    pub hints_pending: u64,
     /// `Some` for the durable engine.
     pub durable: Option<DurableFigures>,
 }
@@ -502,6 +510,7 @@ impl ServerFigures {
         if let Some(drops) = self.kernel_drops {
             put("kernel_drops", drops.to_string());
         }
+        put("hints_pending", self.hints_pending.to_string());
         if let Some(d) = &self.durable {
             put("commit_queue_full", d.commit_queue_full.to_string());
             put("commits", d.commits.to_string());
