@@ -43,6 +43,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod protocol_v2;
 pub mod quorum;
+pub mod rebalance;
 pub mod repl;
 pub mod ring;
 pub mod server;

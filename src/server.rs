@@ -329,6 +329,9 @@ struct Shared {
     ae: Option<Arc<crate::anti_entropy::AntiEntropy>>,
     /// Writes kept for other servers (hinted handoff, `crate::hints`).
     hints: Arc<crate::hints::HintStore>,
+    /// Keys handed to their owners after a membership change
+    /// (`crate::rebalance`), with `--servers`.
+    rebalance: Option<Arc<crate::rebalance::Rebalancer>>,
     /// Requests by kind, per thread (`crate::stats`, the STATS reply).
     ops: crate::stats::OpCounters,
     /// When the server started (uptime).
@@ -349,6 +352,7 @@ impl Shared {
             durable: None,
             ae: None,
             hints: Arc::new(crate::hints::HintStore::in_memory()),
+            rebalance: None,
             ops: crate::stats::OpCounters::new(),
             started: Instant::now(),
             bound: None,
@@ -720,6 +724,7 @@ impl Shared {
             rss: crate::stats::rss_bytes(),
             kernel_drops: self.bound.and_then(kernel_drops),
             hints_pending: self.hints.pending() as u64,
+            handoff: self.rebalance.as_ref().map(|r| r.stats().figures()),
             durable,
         }
     }
@@ -978,6 +983,17 @@ impl Server {
         Ok(())
     }
 
+    /// Hands the keys this server no longer owns to their owners after a
+    /// membership change ([`crate::rebalance`]); [`Server::run`] runs it.
+    /// Call before [`Server::run`].
+    pub fn enable_rebalance(&mut self, r: Arc<crate::rebalance::Rebalancer>) -> io::Result<()> {
+        let shared = Arc::get_mut(&mut self.shared).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::ResourceBusy, "the server is already running")
+        })?;
+        shared.rebalance = Some(r);
+        Ok(())
+    }
+
     /// Keeps the hints this server holds for others in `hints` (a durable
     /// server's, loaded from its data directory) instead of memory only.
     /// Call before [`Server::run`].
@@ -1059,6 +1075,14 @@ impl Server {
             .ae
             .as_ref()
             .map(|ae| tokio::spawn(Arc::clone(ae).run(Arc::clone(&swept))));
+        let rebalance_task = self.shared.rebalance.as_ref().map(|r| {
+            let ae = self.shared.ae.clone();
+            tokio::spawn(Arc::clone(r).run(Arc::clone(&swept), move |key: &[u8]| {
+                if let Some(ae) = &ae {
+                    ae.note_write(key);
+                }
+            }))
+        });
         let sweep = tokio::spawn(sweep_loop(swept, self.tombstone_grace));
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
@@ -1083,6 +1107,9 @@ impl Server {
         }
         sweep.abort();
         if let Some(task) = ae_task {
+            task.abort();
+        }
+        if let Some(task) = rebalance_task {
             task.abort();
         }
         loops.shutdown().await;
@@ -1305,9 +1332,27 @@ pub fn serve_until_signal(mut options: ServeOptions) -> Result<(), ServeError> {
             window,
             grace,
         ) {
-            Ok(Some(ae)) => server
-                .enable_anti_entropy(ae)
-                .map_err(|e| format!("cannot start anti-entropy: {e}"))?,
+            Ok(Some(ae)) => {
+                server
+                    .enable_anti_entropy(ae)
+                    .map_err(|e| format!("cannot start anti-entropy: {e}"))?;
+                if let Some(path) = &options.anti_entropy.servers {
+                    let me = options.anti_entropy.ring_address.unwrap_or(options.addr);
+                    let r = crate::rebalance::Rebalancer::new(
+                        path.clone(),
+                        me,
+                        options.anti_entropy.replicas,
+                        Arc::clone(&keys),
+                    )
+                    .map_err(|message| ServeError {
+                        message,
+                        exit_code: crate::commands::exit::CONFIG,
+                    })?;
+                    server
+                        .enable_rebalance(Arc::new(r))
+                        .map_err(|e| format!("cannot start the hand-off: {e}"))?;
+                }
+            }
             Ok(None) => {}
             Err(message) => {
                 return Err(ServeError {

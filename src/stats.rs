@@ -247,6 +247,24 @@ pub const CATALOGUE: &[Counter] = &[
         "Writes held for other servers (hinted handoff), waiting for their owner.",
     ),
     entry(
+        "handoff_foreign_keys",
+        Kind::Gauge,
+        Unit::Count,
+        "Keys held but not owned under the current ring at the last hand-off pass (a membership change in progress).",
+    ),
+    entry(
+        "handoff_sent",
+        Kind::Counter,
+        Unit::Count,
+        "Records sent to their owners after a membership change.",
+    ),
+    entry(
+        "handoff_dropped",
+        Kind::Counter,
+        Unit::Count,
+        "Keys dropped here once every owner confirmed them.",
+    ),
+    entry(
         "commit_queue_full",
         Kind::Counter,
         Unit::Count,
@@ -447,6 +465,9 @@ pub struct ServerFigures {
     pub kernel_drops: Option<u64>,
     /// Writes held for other servers (hinted handoff, `crate::hints`).
     pub hints_pending: u64,
+    /// The hand-off after membership changes (`crate::rebalance`), with
+    /// `--servers`: keys held but not owned, records sent, keys dropped.
+    pub handoff: Option<crate::rebalance::HandoffFigures>,
     /// `Some` for the durable engine.
     pub durable: Option<DurableFigures>,
 }
@@ -511,6 +532,11 @@ impl ServerFigures {
             put("kernel_drops", drops.to_string());
         }
         put("hints_pending", self.hints_pending.to_string());
+        if let Some(h) = &self.handoff {
+            put("handoff_foreign_keys", h.foreign_keys.to_string());
+            put("handoff_sent", h.sent.to_string());
+            put("handoff_dropped", h.dropped.to_string());
+        }
         if let Some(d) = &self.durable {
             put("commit_queue_full", d.commit_queue_full.to_string());
             put("commits", d.commits.to_string());
@@ -1047,6 +1073,7 @@ mod tests {
         let figures = ServerFigures {
             rss: Some(1),
             kernel_drops: Some(2),
+            handoff: Some(crate::rebalance::HandoffFigures::default()),
             durable: Some(DurableFigures {
                 log_bytes: Some(3),
                 db_bytes: Some(4),

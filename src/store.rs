@@ -414,6 +414,21 @@ impl Store {
         removed
     }
 
+    /// Removes the record of `key` if its version is still `version` (a
+    /// v1 pair has version zero); true when removed. Under the key's shard
+    /// lock, so a newer write that arrived meanwhile stays. For a server
+    /// handing a key it no longer owns to its owners (`crate::rebalance`).
+    pub fn remove_if_version(&self, key: &[u8], version: Version) -> bool {
+        let Some((gone, ())) = self.map.remove_if(key, |p, _| p.meta().version == version) else {
+            return false;
+        };
+        self.used.fetch_sub(gone.size(), Ordering::AcqRel);
+        if gone.meta().tombstone {
+            self.tombstones.fetch_sub(1, Ordering::AcqRel);
+        }
+        true
+    }
+
     /// Number of tombstones stored.
     pub fn tombstones(&self) -> u64 {
         self.tombstones.load(Ordering::Acquire)

@@ -269,6 +269,13 @@ mod tests {
         ) -> Result<(crate::engine::Pairs, bool), crate::engine::EngineError> {
             self.inner.page(cursor, max)
         }
+        fn remove_if_version(
+            &self,
+            key: &[u8],
+            version: crate::version::Version,
+        ) -> Result<bool, crate::engine::EngineError> {
+            self.inner.remove_if_version(key, version)
+        }
         fn purge_tombstones(
             &self,
             before_ms: u64,

@@ -998,6 +998,60 @@ impl Engine for DurableEngine {
         Ok((pairs, more))
     }
 
+    /// Not logged, like a purge: a removal lost in a crash brings the key
+    /// back, and the next rebalance pass removes it again.
+    fn remove_if_version(
+        &self,
+        key: &[u8],
+        version: crate::version::Version,
+    ) -> Result<bool, EngineError> {
+        let _writer = self
+            .writer
+            .lock()
+            .map_err(|_| EngineError("writer lock poisoned".into()))?;
+        let guard = self.read_db()?;
+        let db = guard
+            .as_ref()
+            .ok_or_else(|| EngineError("database unavailable after an I/O error".into()))?;
+        let run = || -> Result<Option<u64>, redb::Error> {
+            let mut txn = db.begin_write()?;
+            txn.set_durability(Durability::None)
+                .map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+            let size = {
+                let mut data = txn.open_table(DATA)?;
+                let size = match data.get(key)? {
+                    Some(v) if encoded_version(v.value()) == Some(version) => {
+                        Some(disk_pair_size(key, v.value().len()))
+                    }
+                    _ => None,
+                };
+                if size.is_some() {
+                    data.remove(key)?;
+                }
+                size
+            };
+            let Some(size) = size else {
+                drop(txn);
+                return Ok(None);
+            };
+            let used = self.used.load(Ordering::Acquire).saturating_sub(size);
+            {
+                let mut meta = txn.open_table(META)?;
+                meta.insert(META_USED, used)?;
+            }
+            txn.commit()?;
+            Ok(Some(used))
+        };
+        match run().map_err(|e| err("removal failed", e))? {
+            Some(used) => {
+                self.used.store(used, Ordering::Release);
+                self.keys.fetch_sub(1, Ordering::AcqRel);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// One sweep step: examines up to [`SWEEP_STEP`] records from where the
     /// last step stopped (wrapping around at the end), in one transaction
     /// of the single writer. Not logged: a purge lost in a crash only

@@ -76,6 +76,14 @@ impl Engine for MemoryEngine {
         Ok(self.store.purge_tombstones(before_ms, max))
     }
 
+    fn remove_if_version(
+        &self,
+        key: &[u8],
+        version: crate::version::Version,
+    ) -> Result<bool, EngineError> {
+        Ok(self.store.remove_if_version(key, version))
+    }
+
     fn sync(&self) -> Result<(), EngineError> {
         Ok(())
     }

@@ -1445,3 +1445,46 @@ impl Cluster {
         }
     }
 }
+
+/// Every record a server holds: key → (version, tombstone), read with the
+/// paged v2 DUMP, pages signed with `key` when given (`None` when a page
+/// goes unanswered).
+pub fn v2_records(
+    addr: SocketAddrV4,
+    key: Option<&dkvs::protocol_v2::AuthKey>,
+) -> Option<std::collections::BTreeMap<Vec<u8>, (dkvs::version::Version, bool)>> {
+    use dkvs::hlc::Clock;
+    use dkvs::protocol_v2::{self as v2, EntryValue, Message};
+    let socket = bind_socket(*addr.ip());
+    let mut all = std::collections::BTreeMap::new();
+    let mut cursor: Vec<u8> = Vec::new();
+    for id in 1.. {
+        let request = v2::encode(
+            id,
+            &Message::Dump {
+                cursor: &cursor,
+                limit: 0,
+            },
+            key.map(|k| (k, dkvs::hlc::SystemClock.now_ms())),
+        )
+        .ok()?;
+        let reply = (0..3).find_map(|_| {
+            udp_request(&socket, addr, &request, Duration::from_millis(500))
+                .filter(|r| v2::decode(r).is_ok_and(|f| f.id == id))
+        })?;
+        let Ok(Message::Page(page)) = v2::decode(&reply).map(|f| f.message) else {
+            return None;
+        };
+        for e in &page.entries {
+            all.insert(
+                e.key.to_vec(),
+                (e.version, matches!(e.value, EntryValue::Tombstone)),
+            );
+        }
+        match page.next_cursor() {
+            Some(c) => cursor = c.to_vec(),
+            None => break,
+        }
+    }
+    Some(all)
+}

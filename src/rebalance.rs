@@ -1,0 +1,529 @@
+//! Membership change, the moving part (issue 8 item 4): a server hands the
+//! keys it no longer owns to their owners, then drops them.
+//!
+//! Why a module of its own: anti-entropy (`crate::anti_entropy`) makes the
+//! replicas of a key agree, but it never removes anything, and it does not
+//! run on a server the ring no longer lists. After a membership change
+//! (the servers file rewritten, SIGHUP), each server walks its records;
+//! for every key it is not one of the N owners of under the current ring
+//! — every key, when the file no longer lists it (it is leaving) — it
+//! asks each owner for the key (v2 GET), sends the record to the owners
+//! that lack it or hold an older version (v2 PUT or DELETE with the
+//! record's version; a v1 PUT for a value written through v1, only to an
+//! owner that has nothing), and once every owner holds a version at least
+//! as new, removes the key from its own store if it did not change
+//! meanwhile. So every key ends on exactly its N owners, and a write
+//! acknowledged before or during the move is never lost: it is removed
+//! from a former owner only after its owners confirmed it.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+
+use crate::config::ClusterConfig;
+use crate::engine::{Engine, Record};
+use crate::hlc::Clock;
+use crate::protocol_v2::{self, AuthKey, Message};
+use crate::ring::Ring;
+use crate::version::Version;
+
+/// How often a server looks for keys it no longer owns.
+pub const PASS_INTERVAL: Duration = Duration::from_secs(1);
+/// Keys checked with their owners at once.
+pub const CHUNK: usize = 64;
+/// Keys handed off per pass at most (the rest wait for the next pass).
+pub const MAX_PER_PASS: usize = 4_096;
+/// How long a request waits for its reply before it is resent.
+const REQUEST_TIMEOUT: Duration = Duration::from_millis(300);
+/// Sends of a request before the owner counts as silent this pass.
+const TRIES: u32 = 3;
+
+/// The ring as one server sees it, for membership: `me` is `None` when
+/// the servers file does not list this server (it is leaving).
+#[derive(Debug, Clone)]
+pub struct Membership {
+    /// The servers file.
+    pub config: ClusterConfig,
+    /// Its ring.
+    pub ring: Ring,
+    /// Replicas per key.
+    pub n: usize,
+    /// This server's index in `config.servers`, if it is listed.
+    pub me: Option<usize>,
+}
+
+impl Membership {
+    /// Reads `path` for the server whose ring address is `me`.
+    pub fn load(
+        path: &std::path::Path,
+        me: SocketAddrV4,
+        replicas: Option<u32>,
+    ) -> Result<Membership, String> {
+        let config = ClusterConfig::load(path).map_err(|e| e.to_string())?;
+        Ok(Membership::of(config, me, replicas))
+    }
+
+    /// The membership of `me` in `config`, N from `replicas`, else
+    /// `[defaults] n`, else 3, lowered to the number of servers.
+    pub fn of(config: ClusterConfig, me: SocketAddrV4, replicas: Option<u32>) -> Membership {
+        let ring = Ring::new(&config);
+        let n = replicas
+            .or(config.defaults.n)
+            .unwrap_or(crate::config::DEFAULT_N) as usize;
+        let n = n.clamp(1, config.servers.len().max(1));
+        let me = config.servers.iter().position(|s| s.addr() == me);
+        Membership {
+            config,
+            ring,
+            n,
+            me,
+        }
+    }
+
+    /// The addresses of `key`'s owners, or `None` when this server is one
+    /// of them (nothing to hand off).
+    pub fn foreign_owners(&self, key: &[u8]) -> Option<Vec<SocketAddrV4>> {
+        let owners = self.ring.replicas(key, self.n);
+        if self
+            .me
+            .is_some_and(|me| owners.iter().any(|r| r.server == me))
+        {
+            return None;
+        }
+        Some(
+            owners
+                .iter()
+                .filter_map(|r| self.config.servers.get(r.server).map(|s| s.addr()))
+                .collect(),
+        )
+    }
+}
+
+/// What the hand-off did, for STATS.
+#[derive(Debug, Default)]
+pub struct RebalanceStats {
+    /// Keys this server held but did not own at the last pass.
+    pub foreign_last: AtomicU64,
+    /// Keys handed to their owners and dropped here, since start.
+    pub dropped_total: AtomicU64,
+    /// Records sent to owners that lacked them, since start.
+    pub sent_total: AtomicU64,
+    /// Passes finished.
+    pub passes: AtomicU64,
+}
+
+/// A copy of [`RebalanceStats`] for STATS and `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HandoffFigures {
+    /// Keys held but not owned at the last pass.
+    pub foreign_keys: u64,
+    /// Records sent to owners, since start.
+    pub sent: u64,
+    /// Keys dropped, since start.
+    pub dropped: u64,
+}
+
+impl RebalanceStats {
+    /// The counters now.
+    pub fn figures(&self) -> HandoffFigures {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        HandoffFigures {
+            foreign_keys: l(&self.foreign_last),
+            sent: l(&self.sent_total),
+            dropped: l(&self.dropped_total),
+        }
+    }
+}
+
+/// A server's hand-off state: its membership (reloaded on SIGHUP) and
+/// counters.
+#[derive(Debug)]
+pub struct Rebalancer {
+    path: PathBuf,
+    me: SocketAddrV4,
+    replicas: Option<u32>,
+    keys: Arc<[AuthKey]>,
+    membership: RwLock<Arc<Membership>>,
+    stats: Arc<RebalanceStats>,
+}
+
+impl Rebalancer {
+    /// The hand-off of the server whose ring address is `me`, reading
+    /// `path` (`--servers`).
+    pub fn new(
+        path: PathBuf,
+        me: SocketAddrV4,
+        replicas: Option<u32>,
+        keys: Arc<[AuthKey]>,
+    ) -> Result<Rebalancer, String> {
+        let membership = Membership::load(&path, me, replicas)?;
+        Ok(Rebalancer {
+            path,
+            me,
+            replicas,
+            keys,
+            membership: RwLock::new(Arc::new(membership)),
+            stats: Arc::default(),
+        })
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Arc<RebalanceStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The membership now.
+    pub fn membership(&self) -> Arc<Membership> {
+        match self.membership.read() {
+            Ok(m) => Arc::clone(&m),
+            Err(p) => Arc::clone(&p.into_inner()),
+        }
+    }
+
+    /// Rereads the servers file (SIGHUP); a bad file keeps the old one.
+    fn reload(&self) {
+        match Membership::load(&self.path, self.me, self.replicas) {
+            Ok(m) => {
+                if m.me.is_none() {
+                    tracing::warn!(
+                        "SIGHUP: the servers file no longer lists this server; handing every key to its owners"
+                    );
+                }
+                match self.membership.write() {
+                    Ok(mut v) => *v = Arc::new(m),
+                    Err(p) => *p.into_inner() = Arc::new(m),
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP: servers file not reloaded for the hand-off")
+            }
+        }
+    }
+
+    /// The background task: a pass every [`PASS_INTERVAL`], and one right
+    /// after each SIGHUP. `written` is told of every key dropped (the
+    /// anti-entropy tree follows). Never returns.
+    pub async fn run(
+        self: Arc<Self>,
+        engine: Arc<dyn Engine>,
+        written: impl Fn(&[u8]) + Send + Sync + 'static,
+    ) {
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let socket = match UdpSocket::bind(SocketAddrV4::new(*self.me.ip(), 0)).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "hand-off: cannot bind a socket; keys will not move");
+                return;
+            }
+        };
+        let mut ticker = tokio::time::interval(PASS_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut next_id: u64 = rand::random();
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                Some(()) = async { match &mut hangup { Some(h) => h.recv().await, None => std::future::pending().await } } => {
+                    self.reload();
+                }
+            }
+            self.pass(&*engine, &socket, &mut next_id, &written).await;
+        }
+    }
+
+    /// One pass over the store: every key this server does not own is
+    /// handed to its owners and dropped once they confirm it.
+    async fn pass(
+        &self,
+        engine: &dyn Engine,
+        socket: &UdpSocket,
+        next_id: &mut u64,
+        written: &(dyn Fn(&[u8]) + Sync),
+    ) {
+        let membership = self.membership();
+        let mut cursor: Vec<u8> = Vec::new();
+        let mut foreign = 0u64;
+        let mut handled = 0usize;
+        loop {
+            let (page, more) = match engine.page(&cursor, 1024) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "hand-off: cannot read the store");
+                    return;
+                }
+            };
+            if let Some((last, _)) = page.last() {
+                cursor = last.to_vec();
+            }
+            let mut chunk: Vec<(Bytes, Record, Vec<SocketAddrV4>)> = Vec::new();
+            for (key, record) in page {
+                let Some(owners) = membership.foreign_owners(&key) else {
+                    continue;
+                };
+                foreign += 1;
+                if handled < MAX_PER_PASS {
+                    handled += 1;
+                    chunk.push((Bytes::from(key), record, owners));
+                }
+                if chunk.len() == CHUNK {
+                    self.hand_off(engine, socket, next_id, std::mem::take(&mut chunk), written)
+                        .await;
+                }
+            }
+            if !chunk.is_empty() {
+                self.hand_off(engine, socket, next_id, chunk, written).await;
+            }
+            if !more {
+                break;
+            }
+        }
+        self.stats.foreign_last.store(foreign, Ordering::Relaxed);
+        self.stats.passes.fetch_add(1, Ordering::Relaxed);
+        if foreign > 0 {
+            tracing::info!(foreign, "hand-off pass");
+        }
+    }
+
+    fn encode(&self, id: u64, message: &Message) -> Option<Vec<u8>> {
+        let now = crate::hlc::SystemClock.now_ms();
+        protocol_v2::encode(id, message, self.keys.first().map(|k| (k, now))).ok()
+    }
+
+    /// Checks `chunk` with the owners, sends what they lack, and drops the
+    /// keys every owner confirmed.
+    async fn hand_off(
+        &self,
+        engine: &dyn Engine,
+        socket: &UdpSocket,
+        next_id: &mut u64,
+        chunk: Vec<(Bytes, Record, Vec<SocketAddrV4>)>,
+        written: &(dyn Fn(&[u8]) + Sync),
+    ) {
+        // Step 1: what does each owner hold?
+        let mut asks: Vec<Request> = Vec::new();
+        for (k, (key, _, owners)) in chunk.iter().enumerate() {
+            for owner in owners {
+                *next_id = next_id.wrapping_add(1);
+                if let Some(datagram) = self.encode(*next_id, &Message::Get { key }) {
+                    asks.push(Request {
+                        id: *next_id,
+                        to: *owner,
+                        key: k,
+                        datagram,
+                    });
+                }
+            }
+        }
+        let answers = exchange(socket, &asks).await;
+        let mut confirmed: Vec<usize> = vec![0; chunk.len()];
+        let mut sends: Vec<Request> = Vec::new();
+        for ask in &asks {
+            let Some((key, record, _)) = chunk.get(ask.key) else {
+                continue;
+            };
+            let Some(reply) = answers.get(&ask.id) else {
+                continue;
+            };
+            let held = match protocol_v2::decode(reply).map(|f| f.message) {
+                Ok(Message::Value { version, .. }) => Some(version),
+                Ok(Message::NotFound { tombstone }) => tombstone,
+                _ => continue,
+            };
+            let has_it = match held {
+                // Anything at all covers a value written through v1.
+                Some(v) => v >= record.version,
+                None => false,
+            };
+            if has_it {
+                if let Some(c) = confirmed.get_mut(ask.key) {
+                    *c += 1;
+                }
+                continue;
+            }
+            *next_id = next_id.wrapping_add(1);
+            let datagram = if record.version == Version::ZERO {
+                // A v1 value, to an owner that has nothing for the key.
+                let mut d = key.to_vec();
+                d.push(0);
+                d.extend_from_slice(&record.value);
+                Some(d)
+            } else if record.tombstone {
+                self.encode(
+                    *next_id,
+                    &Message::Delete {
+                        key,
+                        version: record.version,
+                    },
+                )
+            } else {
+                self.encode(
+                    *next_id,
+                    &Message::Put {
+                        key,
+                        value: &record.value,
+                        version: record.version,
+                    },
+                )
+            };
+            if let Some(datagram) = datagram {
+                sends.push(Request {
+                    id: if record.version == Version::ZERO {
+                        0
+                    } else {
+                        *next_id
+                    },
+                    to: ask.to,
+                    key: ask.key,
+                    datagram,
+                });
+            }
+        }
+        // Step 2: send what the owners lack; STORED or OLDER (v1: the one
+        // NUL byte) confirms.
+        if !sends.is_empty() {
+            self.stats
+                .sent_total
+                .fetch_add(sends.len() as u64, Ordering::Relaxed);
+            let answers = exchange(socket, &sends).await;
+            for send in &sends {
+                let ok = match answers.get(&send.id_key()) {
+                    Some(reply) if send.id == 0 => {
+                        reply.as_slice() == crate::protocol::REPLY_STORED
+                    }
+                    Some(reply) => matches!(
+                        protocol_v2::decode(reply).map(|f| f.message),
+                        Ok(Message::Stored | Message::Older { .. })
+                    ),
+                    None => false,
+                };
+                if ok && let Some(c) = confirmed.get_mut(send.key) {
+                    *c += 1;
+                }
+            }
+        }
+        // Step 3: drop what every owner holds.
+        for ((key, record, owners), confirmed) in chunk.iter().zip(confirmed) {
+            if confirmed < owners.len() {
+                continue;
+            }
+            match engine.remove_if_version(key, record.version) {
+                Ok(true) => {
+                    self.stats.dropped_total.fetch_add(1, Ordering::Relaxed);
+                    written(key);
+                }
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "hand-off: cannot drop a key"),
+            }
+        }
+    }
+}
+
+/// One request of an exchange: its id (0 for a v1 request, matched by
+/// address alone), where it goes, which key of the chunk it is about.
+struct Request {
+    id: u64,
+    to: SocketAddrV4,
+    key: usize,
+    datagram: Vec<u8>,
+}
+
+impl Request {
+    /// The key replies are filed under: the id, or for v1 requests (no id
+    /// on the wire) a value derived from the address and the chunk index.
+    fn id_key(&self) -> u64 {
+        if self.id != 0 {
+            return self.id;
+        }
+        v1_slot(self.to, self.key)
+    }
+}
+
+fn v1_slot(to: SocketAddrV4, key: usize) -> u64 {
+    (u64::from(u32::from(*to.ip())) << 16 | u64::from(to.port())) ^ ((key as u64) << 48) | 1 << 63
+}
+
+/// Sends every request and gathers the replies (by request id; v1
+/// requests by address, one at a time per address), resending the
+/// unanswered ones up to [`TRIES`] times.
+async fn exchange(socket: &UdpSocket, requests: &[Request]) -> HashMap<u64, Vec<u8>> {
+    let mut answers: HashMap<u64, Vec<u8>> = HashMap::new();
+    let mut buf = vec![0u8; 65536];
+    for _ in 0..TRIES {
+        // v1 requests carry no id: at most one outstanding per address.
+        let mut v1_waiting: HashMap<SocketAddrV4, u64> = HashMap::new();
+        for r in requests
+            .iter()
+            .filter(|r| !answers.contains_key(&r.id_key()))
+        {
+            if r.id == 0 {
+                if v1_waiting.contains_key(&r.to) {
+                    continue;
+                }
+                v1_waiting.insert(r.to, r.id_key());
+            }
+            if let Err(e) = socket.send_to(&r.datagram, r.to).await {
+                tracing::debug!(to = %r.to, "hand-off send failed: {e}");
+            }
+        }
+        let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
+        while requests.iter().any(|r| !answers.contains_key(&r.id_key())) {
+            let Ok(Ok((len, from))) =
+                tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await
+            else {
+                break;
+            };
+            let SocketAddr::V4(from) = from else { continue };
+            let reply = buf.get(..len).unwrap_or_default().to_vec();
+            if protocol_v2::dialect(&reply) == protocol_v2::Dialect::V2 {
+                if let Ok(frame) = protocol_v2::decode(&reply)
+                    && requests.iter().any(|r| r.id == frame.id && r.to == from)
+                {
+                    answers.insert(frame.id, reply);
+                }
+            } else if let Some(slot) = v1_waiting.remove(&from) {
+                answers.insert(slot, reply);
+            }
+        }
+    }
+    answers
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::parse_servers_txt;
+
+    #[test]
+    fn owners_and_leaving() {
+        let text = "127.0.0.1 7001 2\n127.0.0.1 7002 2\n127.0.0.1 7003 2\n127.0.0.1 7004 2\n";
+        let config = parse_servers_txt(text, "t").unwrap();
+        let me: SocketAddrV4 = "127.0.0.1:7001".parse().unwrap();
+        let m = Membership::of(config.clone(), me, Some(3));
+        assert_eq!(m.me, Some(0));
+        let mut owned = 0;
+        for i in 0..200 {
+            let key = format!("k{i}");
+            match m.foreign_owners(key.as_bytes()) {
+                None => owned += 1,
+                Some(owners) => {
+                    assert_eq!(owners.len(), 3);
+                    assert!(!owners.contains(&me));
+                }
+            }
+        }
+        // With N=3 of 4, this server owns about three keys in four.
+        assert!((100..200).contains(&owned), "{owned}");
+        // A server the file does not list owns nothing.
+        let gone: SocketAddrV4 = "127.0.0.1:7999".parse().unwrap();
+        let leaving = Membership::of(config, gone, None);
+        assert_eq!((leaving.me, leaving.n), (None, 3));
+        assert!(leaving.foreign_owners(b"k1").is_some());
+    }
+}
