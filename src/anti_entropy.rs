@@ -69,6 +69,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(300);
 pub const REQUEST_TRIES: u32 = 3;
 /// Segment roots per AE_ROOTS datagram.
 pub const ROOTS_PER_REQUEST: usize = 1024;
+/// Keys per AE_FETCH: the peer reads them on a receive loop, so a
+/// request stays short even on the durable engine.
+pub const FETCH_KEYS: usize = 256;
 /// Records accepted from pushes and waiting to be merged, at most.
 pub const PUSH_QUEUE: usize = 64;
 
@@ -1026,6 +1029,7 @@ impl AntiEntropy {
             let mut used = 0;
             let take = rest
                 .iter()
+                .take(FETCH_KEYS)
                 .take_while(|k| {
                     used += 2 + k.len();
                     used <= BODY_ROOM - 2
