@@ -173,6 +173,15 @@ pub enum ReplCommand {
     WhatIf(WhatIf),
     /// `loss|delay|heal <server> …`.
     Fault(Fault, ServerIndex),
+    /// `add <ip:port> [nodes=<k>]`: a new server joins (membership change).
+    Add {
+        /// Its address (new, on 127.0.0.0/8 so dkvs-tui can start it).
+        addr: std::net::SocketAddrV4,
+        /// Its virtual nodes.
+        nodes: u32,
+    },
+    /// `remove <server>`: a server leaves (membership change).
+    Remove(ServerIndex),
     /// `quit`.
     Quit,
 }
@@ -180,8 +189,8 @@ pub enum ReplCommand {
 /// Every command word, for help and completion.
 pub const COMMANDS: &[&str] = &[
     "put", "get", "del", "cat", "substr", "find", "where", "ring", "dump", "kill", "stop", "start",
-    "restart", "pause", "resume", "status", "slow", "whatif", "loss", "delay", "heal", "help",
-    "quit",
+    "restart", "pause", "resume", "status", "slow", "whatif", "loss", "delay", "heal", "add",
+    "remove", "help", "quit",
 ];
 
 impl fmt::Display for ReplCommand {
@@ -427,6 +436,25 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
             })
         }
         "whatif" => parse_whatif(&args, &options, config)?,
+        "add" => {
+            let [addr] = exactly("add", &args, "<ip:port> [nodes=<k>]")?;
+            let (addr, nodes) = new_server("add", &addr.text, &options, config)?;
+            if !addr.ip().is_loopback() {
+                return err(format!(
+                    "add: {addr} is not on 127.0.0.0/8: dkvs-tui starts only local servers"
+                ));
+            }
+            ReplCommand::Add { addr, nodes }
+        }
+        "remove" => {
+            let [server] = exactly("remove", &args, "<server>")?;
+            no_options("remove", &options)?;
+            let index = resolve_server(config, &server.text)?;
+            if config.servers.len() < 2 {
+                return err("remove: the ring would be empty (it has one server)");
+            }
+            ReplCommand::Remove(index)
+        }
         "loss" | "delay" => {
             let usage = if name == "loss" {
                 "<server> <percent 0..100>"
@@ -461,6 +489,38 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
 /// Slow-motion delay per reply when `slow on` gives none.
 pub const DEFAULT_SLOW_MS: u64 = 700;
 
+/// The address and `nodes=` of a server to add (`add`, `whatif add`): an
+/// `ip:port` not in the ring, nodes 1..=10000 (default 1).
+fn new_server(
+    command: &str,
+    addr: &str,
+    options: &[(String, String)],
+    config: &ClusterConfig,
+) -> Result<(std::net::SocketAddrV4, u32), ParseError> {
+    let addr: std::net::SocketAddrV4 = addr
+        .parse()
+        .map_err(|_| ParseError(format!("{command}: `{addr}` is not an ip:port address")))?;
+    if addr.port() == 0 {
+        return err(format!("{command}: the port must be 1..65535"));
+    }
+    if config.servers.iter().any(|s| s.addr() == addr) {
+        return err(format!("{command}: {addr} is already in the ring"));
+    }
+    let mut nodes = 1;
+    for (name, value) in options {
+        if name != "nodes" {
+            return err(format!(
+                "{command} does not take {name}=; its option is nodes="
+            ));
+        }
+        nodes = positive("nodes", value)?;
+        if nodes > 10_000 {
+            return err(format!("{command}: nodes must be at most 10000"));
+        }
+    }
+    Ok((addr, nodes))
+}
+
 fn parse_whatif(
     args: &[Word],
     options: &[(String, String)],
@@ -471,27 +531,7 @@ fn parse_whatif(
     let texts: Vec<&str> = args.iter().map(|w| w.text.as_str()).collect();
     match texts.as_slice() {
         ["add", addr] => {
-            let addr: std::net::SocketAddrV4 = addr.parse().map_err(|_| {
-                ParseError(format!("whatif add: `{addr}` is not an ip:port address"))
-            })?;
-            if addr.port() == 0 {
-                return err("whatif add: the port must be 1..65535");
-            }
-            if config.servers.iter().any(|s| s.addr() == addr) {
-                return err(format!("whatif add: {addr} is already in the ring"));
-            }
-            let mut nodes = 1;
-            for (name, value) in options {
-                if name != "nodes" {
-                    return err(format!(
-                        "whatif add does not take {name}=; its option is nodes="
-                    ));
-                }
-                nodes = positive("nodes", value)?;
-                if nodes > 10_000 {
-                    return err("whatif add: nodes must be at most 10000");
-                }
-            }
+            let (addr, nodes) = new_server("whatif add", addr, options, config)?;
             Ok(ReplCommand::WhatIf(WhatIf::Add { addr, nodes }))
         }
         ["remove", server] => {
@@ -660,6 +700,22 @@ mod tests {
             ReplCommand::Fault(Fault::Delay(250), 2)
         );
         assert_eq!(ok("heal 5"), ReplCommand::Fault(Fault::Heal, 4));
+        assert_eq!(
+            ok("add 127.0.0.1:1239"),
+            ReplCommand::Add {
+                addr: "127.0.0.1:1239".parse().unwrap(),
+                nodes: 1
+            }
+        );
+        assert_eq!(
+            ok("add 127.4.5.6:80 nodes=3"),
+            ReplCommand::Add {
+                addr: "127.4.5.6:80".parse().unwrap(),
+                nodes: 3
+            }
+        );
+        assert_eq!(ok("remove 5"), ReplCommand::Remove(4));
+        assert_eq!(ok("remove 127.0.0.1:1235"), ReplCommand::Remove(1));
         assert_eq!(p("").unwrap(), None);
         assert_eq!(p("   ").unwrap(), None);
     }
@@ -708,5 +764,20 @@ mod tests {
         assert!(bad("delay 1 10001").starts_with("usage: delay"));
         assert!(bad("heal").starts_with("usage: heal"));
         assert!(bad("heal 1 x=2").contains("takes no options"));
+        assert!(bad("add").starts_with("usage: add <ip:port>"));
+        assert!(bad("add 127.0.0.1:1 127.0.0.1:2").starts_with("usage: add"));
+        assert!(bad("add nowhere").contains("add: `nowhere` is not an ip:port"));
+        assert!(bad("add 127.0.0.1:0").contains("port must be"));
+        assert!(bad("add 127.0.0.1:1238").contains("already in the ring"));
+        assert!(bad("add 10.0.0.1:1239").contains("not on 127.0.0.0/8"));
+        assert!(bad("add 127.0.0.1:1239 nodes=0").contains("strictly positive"));
+        assert!(bad("add 127.0.0.1:1239 nodes=10001").contains("at most 10000"));
+        assert!(bad("add 127.0.0.1:1239 n=2").contains("add does not take n="));
+        assert!(bad("remove").starts_with("usage: remove"));
+        assert!(bad("remove 6").contains("unknown server `6`"));
+        assert!(bad("remove 1 nodes=2").contains("takes no options"));
+        let one = parse_servers_txt("127.0.0.1 1234 1\n", "t").unwrap();
+        let e = parse_line("remove 1", &one).unwrap_err();
+        assert!(e.0.contains("the ring would be empty"), "{e}");
     }
 }

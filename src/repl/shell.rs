@@ -257,13 +257,14 @@ impl ShellHelper {
             Some("slow") if previous.len() == 1 => &["on", "off", "100", "700"],
             Some("whatif") if previous.len() == 1 => &["add", "remove", "off"],
             Some("whatif") if previous.get(1).is_some_and(|w| w == "add") => &["nodes="],
+            Some("add") if previous.len() == 2 => &["nodes="],
             Some("help") if previous.len() == 1 => COMMANDS,
             _ => &[],
         };
         let takes_server = match previous.first().map(String::as_str) {
-            Some("kill" | "stop" | "start" | "restart" | "pause" | "resume" | "dump") => {
-                previous.len() == 1
-            }
+            Some(
+                "kill" | "stop" | "start" | "restart" | "pause" | "resume" | "dump" | "remove",
+            ) => previous.len() == 1,
             Some("whatif") => matches!(previous.as_slice(), [_, second] if second == "remove"),
             _ => false,
         };

@@ -371,6 +371,15 @@ impl App {
         }
     }
 
+    /// Shows another configuration (after `add` or `remove`): its ring,
+    /// fresh ops/s histories, the selection kept inside the list.
+    pub fn set_config(&mut self, config: Arc<ClusterConfig>) {
+        self.ring = Ring::new(&config);
+        self.rates = ServerRates::new(config.servers.len());
+        self.selected = self.selected.min(config.servers.len().saturating_sub(1));
+        self.config = config;
+    }
+
     /// Number of servers in the configuration.
     pub fn server_count(&self) -> usize {
         self.config.servers.len()

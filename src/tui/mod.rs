@@ -347,6 +347,11 @@ pub fn run(rt: &Runtime, interpreter: Interpreter, supervisor: Supervisor) -> io
 }
 
 fn refresh(app: &mut App, supervisor: &Supervisor) {
+    // A membership change (`add`, `remove`) replaced the configuration.
+    let config = supervisor.config();
+    if config.servers != app.config.servers {
+        app.set_config(config);
+    }
     let selected = app.selected.min(app.server_count().saturating_sub(1));
     let (lines, total) = supervisor.server_log_counted(selected);
     app.set_snapshot(

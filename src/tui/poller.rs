@@ -71,9 +71,14 @@ impl RingStats {
             }
             None => Vec::new(),
         };
-        // Live servers answer within a millisecond of this.
+        // Live servers answer within a millisecond of this. The
+        // supervisor's configuration is the current one (`add`, `remove`).
         let at = Instant::now();
-        let reports = fetch_all(&self.config, &self.options).await;
+        let config = match &self.supervisor {
+            Some(supervisor) => supervisor.config(),
+            None => Arc::new(self.config.clone()),
+        };
+        let reports = fetch_all(&config, &self.options).await;
         let raced = self
             .supervisor
             .as_ref()
