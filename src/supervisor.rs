@@ -1005,10 +1005,10 @@ impl Supervisor {
             "was not running".to_string()
         };
         let mut state = self.inner.lock();
-        if let Some(i) = position(&state, leaving.id) {
-            if state.slots[i].pid.is_none() {
-                state.slots.remove(i);
-            }
+        if let Some(i) = position(&state, leaving.id)
+            && state.slots[i].pid.is_none()
+        {
+            state.slots.remove(i);
         }
         drop(state);
         self.inner.bump();
