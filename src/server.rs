@@ -725,6 +725,7 @@ impl Shared {
             kernel_drops: self.bound.and_then(kernel_drops),
             hints_pending: self.hints.pending() as u64,
             handoff: self.rebalance.as_ref().map(|r| r.stats().figures()),
+            anti_entropy: self.ae.as_ref().map(|ae| ae.stats().snapshot()),
             durable,
         }
     }

@@ -265,6 +265,36 @@ pub const CATALOGUE: &[Counter] = &[
         "Keys dropped here once every owner confirmed them.",
     ),
     entry(
+        "ae_rounds",
+        Kind::Counter,
+        Unit::Count,
+        "Anti-entropy rounds finished.",
+    ),
+    entry(
+        "ae_divergent_buckets",
+        Kind::Gauge,
+        Unit::Count,
+        "Merkle buckets found different from a peer's in the last anti-entropy round (replica divergence).",
+    ),
+    entry(
+        "ae_keys_repaired",
+        Kind::Gauge,
+        Unit::Count,
+        "Records pushed to or fetched from peers in the last anti-entropy round.",
+    ),
+    entry(
+        "ae_unreachable_peers",
+        Kind::Gauge,
+        Unit::Count,
+        "Peers that did not answer in the last anti-entropy round.",
+    ),
+    entry(
+        "ae_bytes_sent",
+        Kind::Counter,
+        Unit::Bytes,
+        "Bytes of anti-entropy requests sent.",
+    ),
+    entry(
         "commit_queue_full",
         Kind::Counter,
         Unit::Count,
@@ -468,6 +498,8 @@ pub struct ServerFigures {
     /// The hand-off after membership changes (`crate::rebalance`), with
     /// `--servers`: keys held but not owned, records sent, keys dropped.
     pub handoff: Option<crate::rebalance::HandoffFigures>,
+    /// Anti-entropy (`crate::anti_entropy`), with `--servers`.
+    pub anti_entropy: Option<crate::anti_entropy::AeStatsSnapshot>,
     /// `Some` for the durable engine.
     pub durable: Option<DurableFigures>,
 }
@@ -536,6 +568,13 @@ impl ServerFigures {
             put("handoff_foreign_keys", h.foreign_keys.to_string());
             put("handoff_sent", h.sent.to_string());
             put("handoff_dropped", h.dropped.to_string());
+        }
+        if let Some(a) = &self.anti_entropy {
+            put("ae_rounds", a.rounds.to_string());
+            put("ae_divergent_buckets", a.divergent_buckets_last.to_string());
+            put("ae_keys_repaired", a.keys_repaired_last.to_string());
+            put("ae_unreachable_peers", a.unreachable_last.to_string());
+            put("ae_bytes_sent", a.bytes_sent.to_string());
         }
         if let Some(d) = &self.durable {
             put("commit_queue_full", d.commit_queue_full.to_string());
@@ -914,29 +953,49 @@ pub const TABLE_COLUMNS: &[(&str, &str)] = &[
     ("dropped", "dropped"),
 ];
 
+/// The columns of `dkvs-dump-ring --health` (issue 8): what each server
+/// holds, the hints it keeps for others, the keys it is handing off after
+/// a membership change, and how far its replicas diverged at the last
+/// anti-entropy round.
+pub const HEALTH_COLUMNS: &[(&str, &str)] = &[
+    ("keys", "keys"),
+    ("hints", "hints_pending"),
+    ("moving", "handoff_foreign_keys"),
+    ("diverging", "ae_divergent_buckets"),
+    ("repaired", "ae_keys_repaired"),
+    ("unreachable", "ae_unreachable_peers"),
+    ("ae rounds", "ae_rounds"),
+];
+
 /// Writes the table: a header, then one row per server — its address and
 /// a column per [`TABLE_COLUMNS`] counter, or why it has none (`no
 /// answer`, `v1 only: no stats`…). Columns are as wide as their widest
 /// cell; numbers are right-aligned.
 pub fn write_table(out: &mut impl Write, reports: &[ServerReport]) -> io::Result<()> {
+    write_columns(out, reports, TABLE_COLUMNS)
+}
+
+/// [`write_table`] with other columns (header, counter name): the address
+/// and text counters left-aligned, numbers right-aligned.
+pub fn write_columns(
+    out: &mut impl Write,
+    reports: &[ServerReport],
+    table: &[(&str, &str)],
+) -> io::Result<()> {
     let mut rows: Vec<Vec<String>> = Vec::with_capacity(reports.len() + 1);
     let mut header = vec!["server".to_string()];
-    header.extend(TABLE_COLUMNS.iter().map(|(h, _)| (*h).to_string()));
+    header.extend(table.iter().map(|(h, _)| (*h).to_string()));
     rows.push(header);
     for r in reports {
         let mut row = vec![r.addr.to_string()];
         if let Some(stats) = r.answer.stats() {
-            row.extend(
-                TABLE_COLUMNS
-                    .iter()
-                    .map(|(_, name)| display_value(stats, name)),
-            );
+            row.extend(table.iter().map(|(_, name)| display_value(stats, name)));
         } else {
             row.push(r.answer.describe());
         }
         rows.push(row);
     }
-    let columns = TABLE_COLUMNS.len() + 1;
+    let columns = table.len() + 1;
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
             rows.iter()
@@ -958,7 +1017,12 @@ pub fn write_table(out: &mut impl Write, reports: &[ServerReport]) -> io::Result
             // right-aligned; a row without counters has its reason whole.
             if row.len() < columns && c > 0 {
                 line.push_str(cell);
-            } else if c <= 1 {
+            } else if c == 0
+                || c.checked_sub(1)
+                    .and_then(|i| table.get(i))
+                    .and_then(|(_, name)| counter(name))
+                    .is_some_and(|k| k.kind == Kind::Text)
+            {
                 line.push_str(&format!("{cell:<width$}"));
             } else {
                 line.push_str(&format!("{cell:>width$}"));
@@ -1074,6 +1138,7 @@ mod tests {
             rss: Some(1),
             kernel_drops: Some(2),
             handoff: Some(crate::rebalance::HandoffFigures::default()),
+            anti_entropy: Some(crate::anti_entropy::AeStatsSnapshot::default()),
             durable: Some(DurableFigures {
                 log_bytes: Some(3),
                 db_bytes: Some(4),

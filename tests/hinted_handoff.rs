@@ -90,6 +90,23 @@ fn a_hint_is_kept_apart_and_delivered_only_when_the_owner_is_back() {
     // W=2 is reached by the two live home servers; the third gets a hint.
     c.put_ok(&["-w", "2"], &key, "v");
     assert_eq!(hints_pending(&s, c.addr(holder)), 1);
+    // Visible in `dkvs-dump-ring --health`: the holder's hint, the silent
+    // owner's row (and exit 5 for it).
+    let health = c.dump_ring(&["--health"]);
+    assert_eq!(health.code, Some(5), "{health}");
+    let row = |addr: SocketAddrV4| {
+        health
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{addr} ")))
+            .unwrap_or_else(|| panic!("no row for {addr}: {health}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert!(health.stdout.starts_with("server"), "{health}");
+    assert_eq!(row(c.addr(holder))[2], "1", "{health}");
+    assert_eq!(row(c.addr(owner))[1..], ["no", "answer"], "{health}");
     // Kept apart: the holder's own data does not have the key.
     assert_eq!(get(&s, c.addr(holder), key.as_bytes()), None);
     let version = get(&s, c.addr(home[0]), key.as_bytes()).unwrap().1;

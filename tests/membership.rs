@@ -258,5 +258,22 @@ fn adding_and_removing_a_server_moves_keys_and_loses_none() {
     let versions = versions_of(&rest, &acked);
     settled(&c, &[0, 1, 2, 3], &rest, &versions, Duration::from_secs(30));
     assert_eq!(v2_records(c.addr(1), None).map(|r| r.len()), Some(0));
+    // `dkvs-dump-ring --health`: nothing left to move anywhere.
+    let health = c.dump_ring(&["--health"]);
+    assert_eq!(health.code, Some(0), "{health}");
+    let header: Vec<&str> = health
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .split("  ")
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect();
+    let moving = header.iter().position(|h| *h == "moving").unwrap();
+    for line in health.stdout.lines().skip(1) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cells[moving], "0", "{health}");
+    }
     c.terminate(1);
 }

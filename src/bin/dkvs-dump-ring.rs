@@ -26,6 +26,9 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return cli::fail(false, format!("cannot start: {e}"), exit::QUORUM),
     };
+    if cli.health {
+        return health(&runtime, &config, timeout);
+    }
     let mut out = std::io::stdout().lock();
     let written = dump_ring::write_ring(&mut out, &config, &ring).and_then(|_| {
         out.flush()?;
@@ -41,5 +44,28 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => cli::fail(false, format!("cannot write: {e}"), exit::FAILED),
+    }
+}
+
+/// `--health`: one row per server from its STATS (issue 8 item 5).
+fn health(
+    runtime: &tokio::runtime::Runtime,
+    config: &dkvs::ClusterConfig,
+    timeout: Duration,
+) -> ExitCode {
+    let options = dkvs::stats::FetchOptions::new(config, timeout);
+    let reports = runtime.block_on(dkvs::stats::fetch_all(config, &options));
+    let mut out = std::io::stdout().lock();
+    let written = dkvs::stats::write_columns(&mut out, &reports, dkvs::stats::HEALTH_COLUMNS)
+        .and_then(|()| out.flush());
+    drop(out);
+    if let Err(e) = written
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return cli::fail(false, format!("cannot write: {e}"), exit::FAILED);
+    }
+    match dkvs::stats::failure(&reports) {
+        Some((code, message)) => cli::fail(false, message, code),
+        None => ExitCode::SUCCESS,
     }
 }

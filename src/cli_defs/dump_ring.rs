@@ -19,6 +19,13 @@ pub struct Cli {
     #[arg(long = "idle", value_name = "MS", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub idle_ms: u64,
 
+    /// Instead of the contents, print each server's health as one table:
+    /// keys, hints held for other servers, keys being handed off after a
+    /// membership change, and replica divergence at the last anti-entropy
+    /// round (from the servers' STATS; exit 5 when a server is silent)
+    #[arg(long = "health")]
+    pub health: bool,
+
     /// Cluster file, deadline, logs and colour.
     #[command(flatten)]
     pub cluster: ClusterArgs,
