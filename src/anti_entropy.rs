@@ -511,7 +511,30 @@ impl AntiEntropy {
             }
             Ok(None) => {}
             Err(e) => {
-                tracing::error!(error = %e, "SIGHUP: servers file not reloaded; keeping the old ring")
+                // A readable file that no longer lists this server: it is
+                // leaving (`crate::rebalance` hands its keys over); its
+                // rounds stop, it still answers peers of the old ring.
+                let me = self.args.ring_address.unwrap_or(self.addr);
+                let leaving = self.args.servers.as_deref().is_some_and(|path| {
+                    ClusterConfig::load(path)
+                        .is_ok_and(|c| !c.servers.iter().any(|s| s.addr() == me))
+                });
+                if leaving {
+                    let old = self.view();
+                    let quiet = RingView {
+                        peers: Vec::new(),
+                        ..(*old).clone()
+                    };
+                    tracing::info!(
+                        "SIGHUP: this server is no longer in the servers file; anti-entropy rounds stop"
+                    );
+                    match self.view.write() {
+                        Ok(mut v) => *v = Arc::new(quiet),
+                        Err(p) => *p.into_inner() = Arc::new(quiet),
+                    }
+                } else {
+                    tracing::error!(error = %e, "SIGHUP: servers file not reloaded; keeping the old ring")
+                }
             }
         }
     }
