@@ -326,6 +326,9 @@ pub struct App {
     pub log_scroll: usize,
     /// Every server's operations per second (the sparklines).
     pub rates: ServerRates,
+    /// Every server's key count at the last poll (STATS `keys`), in
+    /// configuration order; the list shows a keys column when one is known.
+    pub keys: Vec<Option<u64>>,
     /// What the interpreter wants highlighted.
     pub view: View,
     /// The time of the last snapshot; ages are computed against it so that
@@ -363,6 +366,7 @@ impl App {
             main_view: MainView::Results,
             log_scroll: 0,
             rates: ServerRates::new(config_servers),
+            keys: Vec::new(),
             view: View::default(),
             now,
             test_panic: false,
@@ -376,6 +380,7 @@ impl App {
     pub fn set_config(&mut self, config: Arc<ClusterConfig>) {
         self.ring = Ring::new(&config);
         self.rates = ServerRates::new(config.servers.len());
+        self.keys.clear();
         self.selected = self.selected.min(config.servers.len().saturating_sub(1));
         self.config = config;
     }

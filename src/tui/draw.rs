@@ -273,9 +273,19 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(state_w),
         Constraint::Length(6),
     ];
+    // Key counts (STATS `keys`), once a poll has told one: keys move
+    // between servers after `add` and `remove`.
+    let keys_w: u16 = if app.keys.iter().any(Option::is_some) {
+        5
+    } else {
+        0
+    };
+    if keys_w > 0 {
+        widths.push(Constraint::Length(keys_w));
+    }
     // The fixed columns and their gaps; what is left goes to ops/s first,
     // then to the last exit.
-    let base = 1 + 2 + addr_w + 3 + 7 + state_w + 6 + 6;
+    let base = 1 + 2 + addr_w + 3 + 7 + state_w + 6 + 6 + keys_w + u16::from(keys_w > 0);
     let left = inner_w.saturating_sub(base + 1);
     let rate_w = match left {
         0..4 => 0,
@@ -292,6 +302,9 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
         "state",
         "answer",
     ];
+    if keys_w > 0 {
+        header.push(" keys");
+    }
     if wide {
         header.push("last exit");
         widths.push(Constraint::Length(exit_w));
@@ -333,6 +346,13 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
             Cell::from(Span::styled(state_text, state_style)),
             Cell::from(age),
         ];
+        if keys_w > 0 {
+            let keys = app.keys.get(i).copied().flatten();
+            cells.push(Cell::from(keys.map_or_else(
+                || format!("{:>5}", "—"),
+                |k| format!("{:>5}", format_rate(k)),
+            )));
+        }
         if wide {
             cells.push(Cell::from(Span::styled(
                 status.and_then(|s| s.last_exit.clone()).unwrap_or_default(),

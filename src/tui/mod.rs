@@ -78,6 +78,8 @@ enum Msg {
     LineDone(u64, LineOutcome, Box<View>),
     ActDone(u64, Result<String, String>),
     Rates(Instant, Vec<Option<rates::Reading>>),
+    /// Every server's key count (the list's keys column).
+    Keys(Vec<Option<u64>>),
     Signal,
     Panicked,
 }
@@ -299,11 +301,13 @@ pub fn run(rt: &Runtime, interpreter: Interpreter, supervisor: Supervisor) -> io
             &app.config,
             Some(supervisor.clone()),
         ));
+        let keys = Arc::clone(&source);
         let _enter = rt.enter();
         tasks
             .0
             .push(poller::spawn_poller(source, move |at, totals| {
-                tx.send(Msg::Rates(at, totals)).is_ok()
+                tx.send(Msg::Keys(keys.key_counts())).is_ok()
+                    && tx.send(Msg::Rates(at, totals)).is_ok()
             }));
     }
     // Signals end the loop like a quit.
@@ -419,6 +423,10 @@ fn event_loop(
                 }
                 Msg::ActDone(id, result) => {
                     app.on_act_done(id, result);
+                    Action::None
+                }
+                Msg::Keys(keys) => {
+                    app.keys = keys;
                     Action::None
                 }
                 Msg::Rates(at, totals) => {

@@ -46,6 +46,10 @@ pub struct RingStats {
     pub options: FetchOptions,
     /// The supervisor probing the servers, if any.
     pub supervisor: Option<Supervisor>,
+    /// Every server's key count (STATS `keys`) at the last poll, in
+    /// configuration order: the list's keys column, where keys are seen
+    /// moving after `add` and `remove`.
+    pub keys: Arc<std::sync::Mutex<Vec<Option<u64>>>>,
 }
 
 impl RingStats {
@@ -55,6 +59,7 @@ impl RingStats {
             config: config.clone(),
             options: FetchOptions::new(config, STATS_TIMEOUT),
             supervisor,
+            keys: Arc::default(),
         }
     }
 }
@@ -79,6 +84,11 @@ impl RingStats {
             None => Arc::new(self.config.clone()),
         };
         let reports = fetch_all(&config, &self.options).await;
+        let keys = reports
+            .iter()
+            .map(|r| r.answer.stats().and_then(|s| s.keys))
+            .collect();
+        *self.keys.lock().unwrap_or_else(|e| e.into_inner()) = keys;
         let raced = self
             .supervisor
             .as_ref()
@@ -95,6 +105,13 @@ impl RingStats {
             })
             .collect();
         (at, readings, raced)
+    }
+}
+
+impl RingStats {
+    /// Every server's key count at the last poll (`None`: not told).
+    pub fn key_counts(&self) -> Vec<Option<u64>> {
+        self.keys.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

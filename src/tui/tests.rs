@@ -412,6 +412,43 @@ fn sparklines_show_rates_and_dashes() {
     );
 }
 
+/// Key counts (STATS `keys`) show in their own column once known; a
+/// membership change (`set_config`) redraws the list and the ring.
+#[test]
+fn key_counts_and_a_new_configuration() {
+    let mut a = app(None);
+    assert!(!screen(&a, 120, 40).contains("answer  keys"));
+    a.keys = vec![Some(812), Some(1500), None, Some(0), Some(7)];
+    let text = screen(&a, 120, 40);
+    assert!(text.contains("answer  keys"), "{text}");
+    let row = |text: &str, n: usize| {
+        text.lines()
+            .find(|l| l.contains(&format!(" {n}  127.0.0.1:{}", 1233 + n)))
+            .unwrap_or_else(|| panic!("row {n}:\n{text}"))
+            .to_string()
+    };
+    assert!(row(&text, 1).contains("  812 "), "{}", row(&text, 1));
+    assert!(row(&text, 2).contains(" 1.5k "), "{}", row(&text, 2));
+    assert!(row(&text, 3).contains("    — "), "{}", row(&text, 3));
+    // Still fits 80 columns.
+    assert!(screen(&a, 80, 24).contains("keys"));
+
+    let mut servers = config().servers;
+    servers.push(ServerSpec::new(Ipv4Addr::LOCALHOST, 1239, 2));
+    a.selected = 4;
+    a.set_config(Arc::new(ClusterConfig::from_servers(servers).unwrap()));
+    assert_eq!(a.server_count(), 6);
+    assert_eq!(a.ring.nodes().len(), 11);
+    assert!(a.keys.is_empty());
+    let text = screen(&a, 120, 40);
+    assert!(text.contains("127.0.0.1:1239"), "{text}");
+    let mut fewer = config().servers;
+    fewer.truncate(3);
+    a.set_config(Arc::new(ClusterConfig::from_servers(fewer).unwrap()));
+    assert_eq!(a.selected, 2);
+    assert!(!screen(&a, 120, 40).contains("127.0.0.1:1239"));
+}
+
 #[test]
 fn help_open() {
     let mut a = app(None);
