@@ -76,7 +76,7 @@ fn sparklines_and_the_selected_servers_log() {
     let toml = dir.path().join("cluster.toml");
     fs::write(
         &toml,
-        cluster_toml(&servers, "n = 3\nw = 2\nr = 2\ntimeout_ms = 800"),
+        cluster_toml(&servers, "n = 5\nw = 2\nr = 2\ntimeout_ms = 800"),
     )
     .unwrap();
     let t = Tmux::start(

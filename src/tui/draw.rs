@@ -235,6 +235,8 @@ const RATE_FULL: u16 = SPARK_BARS + 6;
 const RATE_WITH_NUMBER: u16 = 10;
 /// Seconds of history in a full-width sparkline.
 const SPARK_BARS: u16 = 12;
+/// Width of the keys column (a count from `format_rate`: `812`, `1.5k`).
+const KEYS_W: u16 = 4;
 /// The narrowest "last exit" column worth showing.
 const LAST_EXIT_MIN: u16 = 12;
 
@@ -273,10 +275,14 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(state_w),
         Constraint::Length(6),
     ];
-    // Key counts (STATS `keys`), once a poll has told one: keys move
-    // between servers after `add` and `remove`.
-    let keys_w: u16 = if app.keys.iter().any(Option::is_some) {
-        5
+    // Key counts (STATS `keys`), once a poll has told one (keys move
+    // between servers after `add` and `remove`), when the ops/s figure
+    // still fits beside them.
+    let fixed = 1 + 2 + addr_w + 3 + 7 + state_w + 6 + 6;
+    let keys_w: u16 = if app.keys.iter().any(Option::is_some)
+        && inner_w.saturating_sub(fixed + 1) >= RATE_WITH_NUMBER + KEYS_W + 1
+    {
+        KEYS_W
     } else {
         0
     };
@@ -285,7 +291,7 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
     }
     // The fixed columns and their gaps; what is left goes to ops/s first,
     // then to the last exit.
-    let base = 1 + 2 + addr_w + 3 + 7 + state_w + 6 + 6 + keys_w + u16::from(keys_w > 0);
+    let base = fixed + keys_w + u16::from(keys_w > 0);
     let left = inner_w.saturating_sub(base + 1);
     let rate_w = match left {
         0..4 => 0,
@@ -303,7 +309,7 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
         "answer",
     ];
     if keys_w > 0 {
-        header.push(" keys");
+        header.push("keys");
     }
     if wide {
         header.push("last exit");
@@ -349,8 +355,8 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
         if keys_w > 0 {
             let keys = app.keys.get(i).copied().flatten();
             cells.push(Cell::from(keys.map_or_else(
-                || format!("{:>5}", "—"),
-                |k| format!("{:>5}", format_rate(k)),
+                || format!("{:>4}", "—"),
+                |k| format!("{:>4}", format_rate(k)),
             )));
         }
         if wide {
