@@ -783,7 +783,12 @@ impl AntiEntropy {
         let started = Instant::now();
         let view = self.view();
         let mut totals = RoundTotals::default();
-        for (peer, segments) in &view.peers {
+        // Peers and segments in a random order each round: two servers
+        // repairing the same replica at once then mostly work on different
+        // segments, and each finds the other's work done (DECISIONS #305).
+        let mut peers: Vec<&(SocketAddrV4, Vec<u32>)> = view.peers.iter().collect();
+        shuffle(&mut peers);
+        for (peer, segments) in peers {
             let mut link = Link {
                 ae: self,
                 socket,
@@ -860,6 +865,7 @@ impl AntiEntropy {
             }
         }
         totals.segments += differing.len() as u64;
+        shuffle(&mut differing);
         for segment in differing {
             let hashes = lock(&self.tree).bucket_hashes(segment);
             let reply = link
@@ -1288,6 +1294,15 @@ pub fn merge(engine: &dyn Engine, records: &[(Bytes, Record)]) -> usize {
         .iter()
         .filter(|r| r.is_ok())
         .count()
+}
+
+/// Fisher-Yates with the thread's random generator.
+fn shuffle<T>(items: &mut [T]) {
+    use rand::RngExt;
+    let mut rng = rand::rng();
+    for i in (1..items.len()).rev() {
+        items.swap(i, rng.random_range(0..=i));
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
