@@ -657,6 +657,19 @@ impl Interpreter {
         };
         let reloaded = supervisor.reload(None).await;
         self.switch(config);
+        if leaving.pid.is_none() {
+            // Not running: nothing to hand over, nothing to wait for.
+            supervisor.retire(leaving).await;
+            say(
+                sink,
+                format!(
+                    "removed {addr} from {} (it was not running: nothing to hand over); {}",
+                    path.display(),
+                    Self::reloaded_text(&reloaded)
+                ),
+            );
+            return OK;
+        }
         say(
             sink,
             format!(
@@ -1056,6 +1069,18 @@ mod tests {
             let e = error(&mut i, &format!("{action} 1")).await;
             assert!(e.contains("supervises no process"), "{e}");
         }
+        // Membership changes too, and they change nothing.
+        let e = error(&mut i, "add 127.0.0.1:9 nodes=2").await;
+        assert!(
+            e.starts_with("ERROR: add: this session supervises no process"),
+            "{e}"
+        );
+        let e = error(&mut i, "remove 2").await;
+        assert!(
+            e.starts_with("ERROR: remove: this session supervises no process"),
+            "{e}"
+        );
+        assert_eq!(i.client().config().servers.len(), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
