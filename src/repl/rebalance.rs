@@ -6,8 +6,8 @@
 //! This watcher makes that visible: once a second it asks every server of
 //! the new configuration, and the leaving one, for its key count (STATS
 //! `keys`, `stats::fetch_many`) and puts a progress line in the events log
-//! whenever the counts change — `rebalancing: 127.0.0.1:1234 812 keys,
-//! :1235 790, …; 127.0.0.1:1238 leaving with 95 left`. For `remove` it
+//! whenever the counts change — `rebalancing: 127.0.0.1:1238 leaving
+//! with 95 left; :1234 812 keys, :1235 790, …`. For `remove` it
 //! also ends the leaving server: once it holds no keys, or after
 //! [`LEAVE_WAIT`] whatever it holds, it is stopped and forgotten
 //! (`Supervisor::retire`), and the log says which.
@@ -28,30 +28,44 @@ pub const SETTLED: Duration = Duration::from_secs(12);
 /// …or after this long in all.
 pub const WATCH_LIMIT: Duration = Duration::from_secs(60);
 
-/// The progress line: every configured server's key count (`?` when it
-/// did not tell), then the leaving server's. Later addresses are shortened
-/// to `:port` when they share the first one's IP.
+/// The progress line: the leaving server's key count first (the pane may
+/// cut a long line), then every configured server's (`?` when it did not
+/// tell). Later addresses are shortened to `:port` when they share the
+/// first one's IP.
 pub fn progress_line(
     counts: &[(SocketAddrV4, Option<u64>)],
     leaving: Option<(SocketAddrV4, Option<u64>)>,
 ) -> String {
-    let first = counts.first().map(|(a, _)| *a).or(leaving.map(|(a, _)| a));
-    let name = |a: &SocketAddrV4, index: usize| match first {
-        Some(f) if index > 0 && f.ip() == a.ip() => format!(":{}", a.port()),
+    let count = |c: Option<u64>| c.map_or_else(|| "?".to_string(), |k| k.to_string());
+    let first = leaving.map(|(a, _)| a).or(counts.first().map(|(a, _)| *a));
+    let name = |a: &SocketAddrV4| match first {
+        Some(f) if f != *a && f.ip() == a.ip() => format!(":{}", a.port()),
         _ => a.to_string(),
     };
-    let count = |c: Option<u64>| c.map_or_else(|| "?".to_string(), |k| k.to_string());
-    let mut parts = Vec::new();
-    for (i, (addr, keys)) in counts.iter().enumerate() {
-        let unit = if i == 0 { " keys" } else { "" };
-        parts.push(format!("{} {}{unit}", name(addr, i), count(*keys)));
+    let configured: Vec<String> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, (addr, keys))| {
+            let unit = if i == 0 { " keys" } else { "" };
+            format!("{} {}{unit}", name(addr), count(*keys))
+        })
+        .collect();
+    match leaving {
+        None => format!("rebalancing: {}", configured.join(", ")),
+        Some((addr, keys)) if configured.is_empty() => {
+            format!(
+                "rebalancing: {} leaving with {} left",
+                name(&addr),
+                count(keys)
+            )
+        }
+        Some((addr, keys)) => format!(
+            "rebalancing: {} leaving with {} left; {}",
+            name(&addr),
+            count(keys),
+            configured.join(", ")
+        ),
     }
-    let mut line = format!("rebalancing: {}", parts.join(", "));
-    if let Some((addr, keys)) = leaving {
-        let shown = name(&addr, usize::from(!counts.is_empty()));
-        line.push_str(&format!("; {shown} leaving with {} left", count(keys)));
-    }
-    line
 }
 
 /// Watches one membership change until it has settled (`add`) or the
@@ -140,12 +154,12 @@ mod tests {
             "rebalancing: 127.0.0.1:1234 812 keys, :1235 ?, 127.0.0.2:1237 0"
         );
         assert_eq!(
-            progress_line(&counts[..1], Some((a("127.0.0.1:1238"), Some(95)))),
-            "rebalancing: 127.0.0.1:1234 812 keys; :1238 leaving with 95 left"
+            progress_line(&counts[..2], Some((a("127.0.0.1:1238"), Some(95)))),
+            "rebalancing: 127.0.0.1:1238 leaving with 95 left; :1234 812 keys, :1235 ?"
         );
         assert_eq!(
             progress_line(&[], Some((a("127.0.0.1:1238"), None))),
-            "rebalancing: ; 127.0.0.1:1238 leaving with ? left"
+            "rebalancing: 127.0.0.1:1238 leaving with ? left"
         );
     }
 }
