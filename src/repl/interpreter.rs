@@ -17,7 +17,7 @@ use crate::trace::Trace;
 
 use super::format::{self, error_line};
 use super::parse::{Fault, ProcessAction, ReplCommand, Slow, WhatIf, parse_line};
-use super::{LineOutcome, ReplEvent, View, WhatIfReport, help, rebalance, whatif};
+use super::{LineOutcome, ReplEvent, View, WhatIfReport, help, rebalance_watch, whatif};
 
 /// How long a dump waits between datagrams once the first one arrived (as
 /// `dkvs-dump-ring`'s default).
@@ -31,7 +31,7 @@ pub struct Interpreter {
     /// Fault proxies (`loss`, `delay`) by server index; the client's
     /// requests for that server go through it until `heal`.
     proxies: HashMap<usize, FaultProxy>,
-    /// The watch of the last `add` (`rebalance::watch`), ended by the next
+    /// The watch of the last `add` (`rebalance_watch::watch`), ended by the next
     /// membership change.
     settling: Option<tokio::task::JoinHandle<()>>,
 }
@@ -610,7 +610,9 @@ impl Interpreter {
             ),
         );
         let options = crate::stats::FetchOptions::of_client(&self.client);
-        self.settling = Some(tokio::spawn(rebalance::watch(supervisor, None, options)));
+        self.settling = Some(tokio::spawn(rebalance_watch::watch(
+            supervisor, None, options,
+        )));
         OK
     }
 
@@ -684,11 +686,11 @@ impl Interpreter {
                 "ring: {} nodes on {} servers; {addr} hands its keys over and is stopped when it holds none (at most {} s; events show the counts)",
                 self.client.ring().nodes().len(),
                 self.config().servers.len(),
-                rebalance::LEAVE_WAIT.as_secs()
+                rebalance_watch::LEAVE_WAIT.as_secs()
             ),
         );
         let options = crate::stats::FetchOptions::of_client(&self.client);
-        tokio::spawn(rebalance::watch(supervisor, Some(leaving), options));
+        tokio::spawn(rebalance_watch::watch(supervisor, Some(leaving), options));
         OK
     }
 

@@ -8,7 +8,7 @@ pub mod format;
 pub mod help;
 pub mod interpreter;
 pub mod parse;
-pub mod rebalance;
+pub mod rebalance_watch;
 pub mod shell;
 pub mod whatif;
 
