@@ -930,6 +930,10 @@ impl AntiEntropy {
                 );
             }
             match keys.last() {
+                // A page must move forward, or the listing could never end.
+                Some(last) if more && last.key <= &cursor[..] && !cursor.is_empty() => {
+                    return Err("key list does not advance");
+                }
                 Some(last) if more => cursor = last.key.to_vec(),
                 _ => return Ok(all),
             }
