@@ -7,7 +7,7 @@
 //! (its row shows `● up`, the ring title counts its nodes) and puts a
 //! `rebalancing:` line with key counts in the events; the spawned servers
 //! run with `--servers <file>`. `remove 4` takes it out of the file and
-//! off the screen; `q` quits and every server — the removed one too — is
+//! off the screen; `quit` quits and every server — the removed one too — is
 //! gone.
 //!
 //! Without tmux the test prints a notice and passes.
@@ -97,6 +97,9 @@ fn add_and_remove_a_server_live() {
             toml.display()
         ),
     );
+    // Wide enough for the keys column beside the ops/s figure whatever
+    // the length of the random address.
+    t.tmux(&["resize-window", "-t", &t.session, "-x", "140", "-y", "40"]);
     let up = |s: &str, p: u16| row(s, ip, p).is_some_and(|r| r.contains("● up"));
     let screen = t.wait_for("three servers up", 30, |s| {
         ports[..3].iter().all(|&p| up(s, p))
@@ -139,8 +142,19 @@ fn add_and_remove_a_server_live() {
     pids.push(new_pid);
     assert!(cmdline(new_pid).contains(&expected), "{}", cmdline(new_pid));
     // Key counts in the events (every server answers STATS).
-    t.wait_for("key counts in the events", 10, |s| {
-        s.contains(&format!("rebalancing: {ip}:{}", ports[0])) && s.contains(&format!(":{new} "))
+    // Key counts: a progress line in the events, a keys column in the list
+    // (the new server's row ends with its count, then the ops/s column).
+    t.wait_for("key counts in the events and the list", 10, |s| {
+        s.contains(&format!("rebalancing: {ip}:{} ", ports[0]))
+            && s.contains("answer keys ")
+            && row(s, ip, new).is_some_and(|r| {
+                let cols: Vec<&str> = r.split_whitespace().collect();
+                let at = cols
+                    .iter()
+                    .position(|c| c.ends_with('s') && c.contains('.'));
+                at.and_then(|i| cols.get(i + 1))
+                    .is_some_and(|k| k.parse::<u64>().is_ok())
+            })
     });
 
     // remove 4: out of the file and off the list; the others stay.
