@@ -5,8 +5,9 @@
 //! replicas of a key agree, but it never removes anything, and it does not
 //! run on a server the ring no longer lists. After a membership change
 //! (the servers file rewritten, SIGHUP), each server walks its records;
-//! for every key it is not one of the N owners of under the current ring
-//! — every key, when the file no longer lists it (it is leaving) — it
+//! for every key it owned before the change but is not one of the N
+//! owners of under the current ring — every key, when the file no longer
+//! lists it (it is leaving) — it
 //! asks each owner for the key (v2 GET), sends the record to the owners
 //! that lack it or hold an older version (v2 PUT or DELETE with the
 //! record's version; a v1 PUT for a value written through v1, only to an
@@ -14,7 +15,9 @@
 //! as new, removes the key from its own store if it did not change
 //! meanwhile. So every key ends on exactly its N owners, and a write
 //! acknowledged before or during the move is never lost: it is removed
-//! from a former owner only after its owners confirmed it.
+//! from a former owner only after its owners confirmed it. Keys a server
+//! holds as extra copies (written with a larger `-n` than the cluster's
+//! N) are left alone, and nothing is scanned while no move is in progress.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, SocketAddrV4};
@@ -86,6 +89,21 @@ impl Membership {
         }
     }
 
+    /// Whether this server is one of `key`'s N owners.
+    pub fn owns(&self, key: &[u8]) -> bool {
+        self.me.is_some_and(|me| {
+            self.ring
+                .replicas(key, self.n)
+                .iter()
+                .any(|r| r.server == me)
+        })
+    }
+
+    /// Whether `other` is the same ring (servers, nodes and N).
+    pub fn same_ring(&self, other: &Membership) -> bool {
+        self.n == other.n && self.me == other.me && self.config.servers == other.config.servers
+    }
+
     /// The addresses of `key`'s owners, or `None` when this server is one
     /// of them (nothing to hand off).
     pub fn foreign_owners(&self, key: &[u8]) -> Option<Vec<SocketAddrV4>> {
@@ -150,6 +168,11 @@ pub struct Rebalancer {
     replicas: Option<u32>,
     keys: Arc<[AuthKey]>,
     membership: RwLock<Arc<Membership>>,
+    /// The rings this server had since the move in progress began (empty
+    /// when none is): a key is handed off only if this server owned it in
+    /// one of them and does not now. Keys it holds as extra copies (a
+    /// put with a larger `-n` than the cluster's N) are never touched.
+    history: std::sync::Mutex<Vec<Arc<Membership>>>,
     stats: Arc<RebalanceStats>,
 }
 
@@ -169,6 +192,7 @@ impl Rebalancer {
             replicas,
             keys,
             membership: RwLock::new(Arc::new(membership)),
+            history: std::sync::Mutex::default(),
             stats: Arc::default(),
         })
     }
@@ -190,10 +214,21 @@ impl Rebalancer {
     fn reload(&self) {
         match Membership::load(&self.path, self.me, self.replicas) {
             Ok(m) => {
+                let old = self.membership();
+                if old.same_ring(&m) {
+                    return;
+                }
                 if m.me.is_none() {
                     tracing::warn!(
                         "SIGHUP: the servers file no longer lists this server; handing every key to its owners"
                     );
+                } else {
+                    tracing::info!(
+                        "SIGHUP: the ring changed; handing keys this server no longer owns to their owners"
+                    );
+                }
+                if let Ok(mut h) = self.history.lock() {
+                    h.push(old);
                 }
                 match self.membership.write() {
                     Ok(mut v) => *v = Arc::new(m),
@@ -237,8 +272,10 @@ impl Rebalancer {
         }
     }
 
-    /// One pass over the store: every key this server does not own is
-    /// handed to its owners and dropped once they confirm it.
+    /// One pass over the store, while a move is in progress: every key
+    /// this server owned in a ring of the move but does not own now (every
+    /// key, when it is leaving) is handed to its owners and dropped once
+    /// they confirm it. A pass that finds none ends the move.
     async fn pass(
         &self,
         engine: &dyn Engine,
@@ -247,6 +284,12 @@ impl Rebalancer {
         written: &(dyn Fn(&[u8]) + Sync),
     ) {
         let membership = self.membership();
+        let history: Vec<Arc<Membership>> =
+            self.history.lock().map(|h| h.clone()).unwrap_or_default();
+        let leaving = membership.me.is_none();
+        if history.is_empty() && !leaving {
+            return;
+        }
         let mut cursor: Vec<u8> = Vec::new();
         let mut foreign = 0u64;
         let mut handled = 0usize;
@@ -266,6 +309,9 @@ impl Rebalancer {
                 let Some(owners) = membership.foreign_owners(&key) else {
                     continue;
                 };
+                if !leaving && !history.iter().any(|m| m.owns(&key)) {
+                    continue;
+                }
                 foreign += 1;
                 if handled < MAX_PER_PASS {
                     handled += 1;
@@ -285,6 +331,14 @@ impl Rebalancer {
         }
         self.stats.foreign_last.store(foreign, Ordering::Relaxed);
         self.stats.passes.fetch_add(1, Ordering::Relaxed);
+        if foreign == 0 && !leaving {
+            // Only the rings seen by this pass: a change that came meanwhile
+            // starts a move of its own.
+            if let Ok(mut h) = self.history.lock() {
+                h.retain(|m| !history.iter().any(|seen| Arc::ptr_eq(m, seen)));
+            }
+            tracing::info!("hand-off: the move is complete");
+        }
         if foreign > 0 {
             tracing::info!(foreign, "hand-off pass");
         }

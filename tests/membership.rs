@@ -277,3 +277,62 @@ fn adding_and_removing_a_server_moves_keys_and_loses_none() {
     }
     c.terminate(1);
 }
+
+/// A key written with a larger N than the cluster's (`put -n 4` on a
+/// ring whose N is 3) keeps its extra copy through a move: only a server
+/// that owned the key before the change and does not own it now hands it
+/// off and drops it.
+#[test]
+fn extra_copies_are_not_dropped_by_a_move() {
+    let mut c = Cluster::with_format(&[2, 2, 2, 2, 2], Format::ClusterToml, "n = 3");
+    let four = write_file(&c, &[0, 1, 2, 3]);
+    let all = write_file(&c, &[0, 1, 2, 3, 4]);
+    let owners = |config: &ClusterConfig, key: &str| -> Vec<SocketAddrV4> {
+        Ring::new(config)
+            .replicas(key.as_bytes(), 3)
+            .iter()
+            .map(|r| config.servers[r.server].addr())
+            .collect()
+    };
+    // A key with an extra copy on a server that does not own it before or
+    // after the change, and an owner that loses it to the new server.
+    let key = (0..100_000)
+        .map(|i| format!("wide{i}"))
+        .find(|k| {
+            let (before, after) = (owners(&four, k), owners(&all, k));
+            let extra = (0..4).map(|i| c.addr(i)).find(|a| !before.contains(a));
+            after.contains(&c.addr(4)) && extra.is_some_and(|e| !after.contains(&e))
+        })
+        .unwrap();
+    let before = owners(&four, &key);
+    let after = owners(&all, &key);
+    let extra = (0..4)
+        .map(|i| c.addr(i))
+        .find(|a| !before.contains(a))
+        .unwrap();
+    let loser = before.iter().copied().find(|a| !after.contains(a)).unwrap();
+    write_file(&c, &[0, 1, 2, 3]);
+    for i in 0..4 {
+        start(&mut c, i);
+    }
+    c.client(&["put", "-n", "4", "-w", "4", "--", &key, "wide"])
+        .assert_stdout("OK\n");
+    write_file(&c, &[0, 1, 2, 3, 4]);
+    start(&mut c, 4);
+    for i in 0..4 {
+        send_signal(c.pid(i), "HUP");
+    }
+    let holds =
+        |a: SocketAddrV4| v2_records(a, None).is_some_and(|r| r.contains_key(key.as_bytes()));
+    assert!(
+        eventually(Duration::from_secs(20), || holds(c.addr(4))
+            && !holds(loser)),
+        "the move did not happen: new server holds it: {}, former owner still: {}",
+        holds(c.addr(4)),
+        holds(loser)
+    );
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert!(holds(extra), "the extra copy on {extra} was dropped");
+    c.get(&["-n", "5", "-r", "4"], &key)
+        .assert_stdout("OK wide\n");
+}
