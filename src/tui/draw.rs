@@ -280,7 +280,7 @@ fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
     // still fits beside them.
     let fixed = 1 + 2 + addr_w + 3 + 7 + state_w + 6 + 6;
     let keys_w: u16 = if app.keys.iter().any(Option::is_some)
-        && inner_w.saturating_sub(fixed + 1) >= RATE_WITH_NUMBER + KEYS_W + 1
+        && inner_w.saturating_sub(fixed + 1) > RATE_WITH_NUMBER + KEYS_W
     {
         KEYS_W
     } else {
