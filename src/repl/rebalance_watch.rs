@@ -4,12 +4,15 @@
 //! After a membership change the servers move keys by themselves (the new
 //! ring reloaded on SIGHUP; anti-entropy and the former owners' handoff).
 //! This watcher makes that visible: once a second it asks every server of
-//! the new configuration, and the leaving one, for its key count (STATS
-//! `keys`, `stats::fetch_many`) and puts a progress line in the events log
-//! whenever the counts change — `rebalancing: 127.0.0.1:1238 leaving
-//! with 95 left; :1234 812 keys, :1235 790, …`. For `remove` it
-//! also ends the leaving server: once it holds no keys, or after
-//! [`LEAVE_WAIT`] whatever it holds, it is stopped and forgotten
+//! the new configuration, and the leaving one, for its key count and the
+//! keys it still has to hand over (STATS `keys`, `handoff_foreign_keys`;
+//! `stats::fetch_many`) and puts a progress line in the events log
+//! whenever they change — `rebalancing: 127.0.0.1:1238 leaving with 95
+//! left; :1234 812 keys (12 moving), :1235 790, …`. After `add` it ends
+//! with `keys in place (…)` once no server has keys to move ([`PLACED`]),
+//! or `rebalancing settled (…)` once nothing changed for [`SETTLED`]. For
+//! `remove` it also ends the leaving server: once it holds no keys, or
+//! after [`LEAVE_WAIT`] whatever it holds, it is stopped and forgotten
 //! (`Supervisor::retire`), and the log says which.
 
 use std::net::SocketAddrV4;
@@ -22,19 +25,41 @@ use crate::supervisor::{Leaving, Supervisor};
 pub const POLL: Duration = Duration::from_secs(1);
 /// How long a removed server may keep keys before it is stopped anyway.
 pub const LEAVE_WAIT: Duration = Duration::from_secs(30);
-/// After `add`: the watch ends once the counts have not changed for this
-/// long (longer than the default anti-entropy interval, 10 s)…
+/// After `add`: the watch ends once every server says it holds no key it
+/// does not own and the counts have not changed for this long…
+pub const PLACED: Duration = Duration::from_secs(3);
+/// …or once the counts have not changed for this long (longer than the
+/// default anti-entropy interval, 10 s; servers that do not tell what
+/// they still have to move)…
 pub const SETTLED: Duration = Duration::from_secs(12);
 /// …or after this long in all.
 pub const WATCH_LIMIT: Duration = Duration::from_secs(60);
 
+/// What one server told of its keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Held {
+    /// Keys it holds (STATS `keys`).
+    pub keys: Option<u64>,
+    /// Keys it holds but no longer owns, still to hand over (STATS
+    /// `handoff_foreign_keys`).
+    pub moving: Option<u64>,
+}
+
+impl Held {
+    /// A count alone, nothing moving told.
+    pub fn keys(keys: Option<u64>) -> Held {
+        Held { keys, moving: None }
+    }
+}
+
 /// The progress line: the leaving server's key count first (the pane may
 /// cut a long line), then every configured server's (`?` when it did not
-/// tell). Later addresses are shortened to `:port` when they share the
-/// first one's IP.
+/// tell), with the keys it still has to hand over when there are some.
+/// Later addresses are shortened to `:port` when they share the first
+/// one's IP.
 pub fn progress_line(
-    counts: &[(SocketAddrV4, Option<u64>)],
-    leaving: Option<(SocketAddrV4, Option<u64>)>,
+    counts: &[(SocketAddrV4, Held)],
+    leaving: Option<(SocketAddrV4, Held)>,
 ) -> String {
     let count = |c: Option<u64>| c.map_or_else(|| "?".to_string(), |k| k.to_string());
     let first = leaving.map(|(a, _)| a).or(counts.first().map(|(a, _)| *a));
@@ -45,24 +70,28 @@ pub fn progress_line(
     let configured: Vec<String> = counts
         .iter()
         .enumerate()
-        .map(|(i, (addr, keys))| {
+        .map(|(i, (addr, held))| {
             let unit = if i == 0 { " keys" } else { "" };
-            format!("{} {}{unit}", name(addr), count(*keys))
+            let moving = match held.moving {
+                Some(m) if m > 0 => format!(" ({m} moving)"),
+                _ => String::new(),
+            };
+            format!("{} {}{unit}{moving}", name(addr), count(held.keys))
         })
         .collect();
     match leaving {
         None => format!("rebalancing: {}", configured.join(", ")),
-        Some((addr, keys)) if configured.is_empty() => {
+        Some((addr, held)) if configured.is_empty() => {
             format!(
                 "rebalancing: {} leaving with {} left",
                 name(&addr),
-                count(keys)
+                count(held.keys)
             )
         }
-        Some((addr, keys)) => format!(
+        Some((addr, held)) => format!(
             "rebalancing: {} leaving with {} left; {}",
             name(&addr),
-            count(keys),
+            count(held.keys),
             configured.join(", ")
         ),
     }
@@ -88,16 +117,18 @@ pub async fn watch(supervisor: Supervisor, leaving: Option<Leaving>, options: Fe
         let mut addrs = servers.clone();
         addrs.extend(leaving.map(|l| l.addr));
         let reports = fetch_many(&addrs, &options).await;
-        let keys = |addr: SocketAddrV4| {
-            reports
+        let held = |addr: SocketAddrV4| {
+            let stats = reports
                 .iter()
                 .find(|r| r.addr == addr)
-                .and_then(|r| r.answer.stats())
-                .and_then(|s| s.keys)
+                .and_then(|r| r.answer.stats());
+            Held {
+                keys: stats.and_then(|s| s.keys),
+                moving: stats.and_then(|s| s.number("handoff_foreign_keys")),
+            }
         };
-        let counts: Vec<(SocketAddrV4, Option<u64>)> =
-            servers.iter().map(|&a| (a, keys(a))).collect();
-        let left = leaving.map(|l| (l.addr, keys(l.addr)));
+        let counts: Vec<(SocketAddrV4, Held)> = servers.iter().map(|&a| (a, held(a))).collect();
+        let left = leaving.map(|l| (l.addr, held(l.addr)));
         let line = progress_line(&counts, left);
         if line != last_line {
             supervisor.note(None, line.clone());
@@ -106,12 +137,12 @@ pub async fn watch(supervisor: Supervisor, leaving: Option<Leaving>, options: Fe
         }
         let elapsed = started.elapsed();
         match (leaving, left) {
-            (Some(l), Some((_, Some(0)))) => {
+            (Some(l), Some((_, Held { keys: Some(0), .. }))) => {
                 let how = supervisor.retire(l).await;
                 supervisor.note(None, format!("{} holds no keys any more: {how}", l.addr));
                 return;
             }
-            (Some(l), Some((_, keys))) if elapsed >= LEAVE_WAIT => {
+            (Some(l), Some((_, Held { keys, .. }))) if elapsed >= LEAVE_WAIT => {
                 let how = supervisor.retire(l).await;
                 let held = keys.map_or_else(
                     || "did not tell how many keys it held".to_string(),
@@ -125,6 +156,13 @@ pub async fn watch(supervisor: Supervisor, leaving: Option<Leaving>, options: Fe
             }
             (Some(_), _) => {}
             (None, _) => {
+                // Every server holds only keys it owns, and has for a
+                // moment (a server reloads a little after its SIGHUP).
+                let placed = !counts.is_empty() && counts.iter().all(|(_, h)| h.moving == Some(0));
+                if placed && last_change.elapsed() >= PLACED {
+                    supervisor.note(None, format!("keys in place ({last_line})"));
+                    return;
+                }
                 if last_change.elapsed() >= SETTLED || elapsed >= WATCH_LIMIT {
                     supervisor.note(None, format!("rebalancing settled ({last_line})"));
                     return;
@@ -145,21 +183,44 @@ mod tests {
     #[test]
     fn progress_lines() {
         let counts = [
-            (a("127.0.0.1:1234"), Some(812)),
-            (a("127.0.0.1:1235"), None),
-            (a("127.0.0.2:1237"), Some(0)),
+            (a("127.0.0.1:1234"), Held::keys(Some(812))),
+            (a("127.0.0.1:1235"), Held::keys(None)),
+            (a("127.0.0.2:1237"), Held::keys(Some(0))),
         ];
         assert_eq!(
             progress_line(&counts, None),
             "rebalancing: 127.0.0.1:1234 812 keys, :1235 ?, 127.0.0.2:1237 0"
         );
         assert_eq!(
-            progress_line(&counts[..2], Some((a("127.0.0.1:1238"), Some(95)))),
+            progress_line(
+                &counts[..2],
+                Some((a("127.0.0.1:1238"), Held::keys(Some(95))))
+            ),
             "rebalancing: 127.0.0.1:1238 leaving with 95 left; :1234 812 keys, :1235 ?"
         );
         assert_eq!(
-            progress_line(&[], Some((a("127.0.0.1:1238"), None))),
+            progress_line(&[], Some((a("127.0.0.1:1238"), Held::default()))),
             "rebalancing: 127.0.0.1:1238 leaving with ? left"
+        );
+        let moving = [
+            (
+                a("127.0.0.1:1234"),
+                Held {
+                    keys: Some(30),
+                    moving: Some(6),
+                },
+            ),
+            (
+                a("127.0.0.1:1235"),
+                Held {
+                    keys: Some(19),
+                    moving: Some(0),
+                },
+            ),
+        ];
+        assert_eq!(
+            progress_line(&moving, None),
+            "rebalancing: 127.0.0.1:1234 30 keys (6 moving), :1235 19"
         );
     }
 }
