@@ -342,6 +342,8 @@ pub fn run_interactive(
                 if quit {
                     break;
                 }
+                // `add` and `remove` change the server names to complete.
+                editor.set_helper(Some(ShellHelper::new(interpreter.client().config())));
             }
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
