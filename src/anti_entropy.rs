@@ -69,6 +69,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(300);
 pub const REQUEST_TRIES: u32 = 3;
 /// Segment roots per AE_ROOTS datagram.
 pub const ROOTS_PER_REQUEST: usize = 1024;
+/// AE_KEYS requests one round keeps in flight to a peer (their replies
+/// are usually small; the socket's buffer holds many).
+pub const KEYS_IN_FLIGHT: usize = 16;
 /// Keys per AE_FETCH: the peer reads them on a receive loop, so a
 /// request stays short even on the durable engine.
 pub const FETCH_KEYS: usize = 256;
@@ -682,7 +685,12 @@ impl AntiEntropy {
             let e = Arc::clone(&engine);
             let _ = tokio::task::spawn_blocking(move || me.rebuild(&*e)).await;
         }
-        let socket = match UdpSocket::bind(SocketAddrV4::new(*self.addr.ip(), 0)).await {
+        let bound = crate::server::bind_udp_buffered(
+            SocketAddr::V4(SocketAddrV4::new(*self.addr.ip(), 0)),
+            crate::server::RECV_BUFFER_BYTES,
+        )
+        .and_then(UdpSocket::from_std);
+        let socket = match bound {
             Ok(s) => Some(s),
             Err(e) => {
                 tracing::error!(error = %e, "anti-entropy: cannot bind a socket; no rounds");
@@ -882,15 +890,29 @@ impl AntiEntropy {
             totals.buckets += buckets.len() as u64;
             let mut push = Vec::new();
             let mut fetch = Vec::new();
-            for bucket in buckets {
-                let Ok(bucket) = u16::try_from(bucket) else {
-                    continue;
-                };
-                let slot = Slot { segment, bucket };
-                let theirs = self.peer_keys(link, ring, slot).await?;
-                let (p, f) = self.compare(engine, slot, &theirs).await;
-                push.extend(p);
-                fetch.extend(f);
+            let slots: Vec<Slot> = buckets
+                .iter()
+                .filter_map(|b| u16::try_from(*b).ok())
+                .map(|bucket| Slot { segment, bucket })
+                .collect();
+            // The first page of several buckets' keys in flight at once.
+            for window in slots.chunks(KEYS_IN_FLIGHT) {
+                let asks: Vec<AeMessage> = window
+                    .iter()
+                    .map(|slot| AeMessage::Keys {
+                        ring,
+                        segment: slot.segment,
+                        bucket: slot.bucket,
+                        cursor: &[],
+                    })
+                    .collect();
+                let replies = link.ask_many(&asks).await?;
+                for (slot, reply) in window.iter().zip(&replies) {
+                    let theirs = self.peer_keys(link, ring, *slot, reply).await?;
+                    let (p, f) = self.compare(engine, *slot, &theirs).await;
+                    push.extend(p);
+                    fetch.extend(f);
+                }
             }
             totals.pushed += self.push(engine, link, push).await? as u64;
             totals.fetched += self.fetch(engine, link, fetch).await? as u64;
@@ -898,24 +920,29 @@ impl AntiEntropy {
         Ok(())
     }
 
-    /// Every key and version of one of the peer's buckets.
+    /// Every key and version of one of the peer's buckets, from the reply
+    /// to its first AE_KEYS page (`first`) and the pages after it.
     async fn peer_keys(
         &self,
         link: &mut Link<'_>,
         ring: u64,
         slot: Slot,
+        first: &[u8],
     ) -> Result<BTreeMap<Box<[u8]>, Digest>, &'static str> {
         let mut all = BTreeMap::new();
         let mut cursor: Vec<u8> = Vec::new();
         loop {
-            let reply = link
-                .ask(&AeMessage::Keys {
+            let reply = if cursor.is_empty() {
+                first.to_vec()
+            } else {
+                link.ask(&AeMessage::Keys {
                     ring,
                     segment: slot.segment,
                     bucket: slot.bucket,
                     cursor: &cursor,
                 })
-                .await?;
+                .await?
+            };
             let (more, keys) = match reply_of(&reply)? {
                 AeMessage::KeyList { more, keys } => (more, keys),
                 _ => return Err("unexpected reply to AE_KEYS"),
@@ -1141,20 +1168,38 @@ impl Link<'_> {
     /// Sends `message` and returns the reply datagram (with the request's
     /// id, from the peer, signed when this server has keys).
     async fn ask(&mut self, message: &AeMessage<'_>) -> Result<Vec<u8>, &'static str> {
-        let id: u64 = rand::random();
+        let mut replies = self.ask_many(std::slice::from_ref(message)).await?;
+        replies.pop().ok_or("no reply")
+    }
+
+    /// Sends every message at once (each with its own id) and returns
+    /// their replies in order; the unanswered ones are resent, up to
+    /// [`REQUEST_TRIES`] sends in all.
+    async fn ask_many(&mut self, messages: &[AeMessage<'_>]) -> Result<Vec<Vec<u8>>, &'static str> {
         let now = AntiEntropy::now_ms();
         let sign = self.ae.keys.first().map(|k| (k, now));
-        let request = protocol_v2::encode(id, &Message::AntiEntropy(message.clone()), sign)
-            .map_err(|_| "request does not encode")?;
+        let mut requests = Vec::with_capacity(messages.len());
+        for m in messages {
+            let id: u64 = rand::random();
+            let datagram = protocol_v2::encode(id, &Message::AntiEntropy(m.clone()), sign)
+                .map_err(|_| "request does not encode")?;
+            requests.push((id, m.opcode(), datagram));
+        }
+        let mut replies: Vec<Option<Vec<u8>>> = vec![None; requests.len()];
         let mut buf = vec![0u8; MAX_DATAGRAM + 1];
         for _ in 0..REQUEST_TRIES {
-            self.limiter.take(request.len() as u64).await;
-            if self.socket.send_to(&request, self.peer).await.is_err() {
-                return Err("send failed");
+            for ((_, _, request), reply) in requests.iter().zip(&replies) {
+                if reply.is_some() {
+                    continue;
+                }
+                self.limiter.take(request.len() as u64).await;
+                if self.socket.send_to(request, self.peer).await.is_err() {
+                    return Err("send failed");
+                }
+                AeStats::add(&self.ae.stats.bytes_sent, request.len() as u64);
             }
-            AeStats::add(&self.ae.stats.bytes_sent, request.len() as u64);
             let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
-            loop {
+            while replies.iter().any(Option::is_none) {
                 let got = tokio::time::timeout_at(deadline, self.socket.recv_from(&mut buf)).await;
                 let (len, from) = match got {
                     Err(_) => break,
@@ -1176,14 +1221,24 @@ impl Link<'_> {
                 {
                     continue;
                 }
-                match protocol_v2::decode(datagram) {
-                    Ok(f) if f.id == id && f.message.answers(message.opcode()) => {
-                        AeStats::add(&self.ae.stats.bytes_received, len as u64);
-                        self.limiter.take(len as u64).await;
-                        return Ok(datagram.to_vec());
-                    }
-                    _ => continue,
+                let Ok(frame) = protocol_v2::decode(datagram) else {
+                    continue;
+                };
+                let slot = requests
+                    .iter()
+                    .zip(replies.iter_mut())
+                    .find(|((id, op, _), reply)| {
+                        reply.is_none() && *id == frame.id && frame.message.answers(*op)
+                    })
+                    .map(|(_, reply)| reply);
+                if let Some(reply) = slot {
+                    *reply = Some(datagram.to_vec());
+                    AeStats::add(&self.ae.stats.bytes_received, len as u64);
+                    self.limiter.take(len as u64).await;
                 }
+            }
+            if replies.iter().all(Option::is_some) {
+                return Ok(replies.into_iter().flatten().collect());
             }
         }
         Err("no reply")
