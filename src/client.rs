@@ -195,7 +195,7 @@ pub const FALLBACK_LINGER: Duration = Duration::from_millis(20);
 /// answer before the client leaves a hint for it on the next server of the
 /// ring (at most until the deadline; ten times the slowest reply when that
 /// is longer).
-pub const HINT_AFTER: Duration = Duration::from_millis(100);
+pub const HINT_AFTER: Duration = Duration::from_millis(20);
 
 /// Whether a write that one of the key's home servers did not answer
 /// leaves a hint on the next server of the ring (hinted handoff, issue 8;
@@ -245,6 +245,9 @@ struct HintJob {
     silent: Vec<(usize, SocketAddrV4, SocketAddrV4)>,
     /// The servers after the home servers on the ring, in order.
     holders: Vec<ReplicaTrace>,
+    /// The operation's deadline: hint work ends by then too, so a
+    /// one-shot client never outlives its deadline for hints.
+    deadline: Instant,
 }
 
 /// A client of one cluster.
@@ -559,7 +562,7 @@ impl Client {
             })
             .map(|((r, to), _)| (r.server, *to))
             .collect();
-        let mut hints = self.hint_job(trace, routes, lanes, plan.id);
+        let mut hints = self.hint_job(trace, routes, lanes, plan.id, deadline);
         if probing.is_empty() && hints.is_none() {
             return;
         }
@@ -643,8 +646,11 @@ impl Client {
         routes: &[SocketAddrV4],
         lanes: &[Lane],
         id: u64,
+        deadline: Instant,
     ) -> Option<HintJob> {
-        if self.hints == HintMode::Off || !trace.kind.is_write() {
+        // No hints once the deadline passed (a write that timed out): the
+        // hint work would outlive the operation.
+        if self.hints == HintMode::Off || !trace.kind.is_write() || Instant::now() >= deadline {
             return None;
         }
         let version = trace.version?;
@@ -693,6 +699,7 @@ impl Client {
             quorum: trace.quorum,
             silent,
             holders,
+            deadline,
         })
     }
 
@@ -706,11 +713,12 @@ impl Client {
         lanes: &mut Vec<Lane>,
         datagrams: &mut Vec<Vec<u8>>,
         id: u64,
+        deadline: Instant,
     ) {
         if trace.verdict != Verdict::Pending {
             return;
         }
-        let Some(job) = self.hint_job(trace, routes, lanes, id) else {
+        let Some(job) = self.hint_job(trace, routes, lanes, id, deadline) else {
             return;
         };
         for ((_, owner, _), mut holder) in job.silent.iter().zip(job.holders.clone()) {
@@ -752,7 +760,10 @@ impl Client {
     /// holds for.
     async fn send_hints(&self, socket: &OpSocket, job: HintJob) -> Option<Trace> {
         let start = Instant::now();
-        let deadline = start + self.timeout;
+        let deadline = job.deadline;
+        if start >= deadline {
+            return None;
+        }
         let mut holders = Vec::new();
         for ((_, owner, _), mut holder) in job.silent.iter().zip(job.holders.clone()) {
             let Some(datagram) = self.hint_datagram(&job, *owner) else {
@@ -812,13 +823,21 @@ impl Client {
             if !self.authentic(datagram, from) {
                 continue;
             }
-            let Ok(frame) = v2::decode(datagram) else {
-                continue;
-            };
             let Some((holder, ..)) = holders
                 .iter_mut()
                 .find(|(h, route, _)| *route == from && h.reply.is_none())
             else {
+                continue;
+            };
+            if v2::dialect(datagram) != Dialect::V2 {
+                // A v1-only holder's empty refusal: it cannot keep hints.
+                self.learn(holder.server, Dialect::V1);
+                holder.reply = Some(Reply::Refused);
+                holder.dialect = Some(Dialect::V1);
+                holder.latency = Some(start.elapsed());
+                continue;
+            }
+            let Ok(frame) = v2::decode(datagram) else {
                 continue;
             };
             if frame.id != job.id {
@@ -1285,7 +1304,14 @@ impl Client {
                         // Sloppy quorum: the silent home servers' writes go
                         // to the next servers of the ring now, and their
                         // acknowledgements count toward W.
-                        self.hint_now(trace, &mut routes, &mut lanes, &mut hint_datagrams, plan.id);
+                        self.hint_now(
+                            trace,
+                            &mut routes,
+                            &mut lanes,
+                            &mut hint_datagrams,
+                            plan.id,
+                            deadline,
+                        );
                     }
                     resends += 1;
                     let silent = trace.replicas.iter().zip(&routes).zip(&lanes);

@@ -25,7 +25,8 @@ use crate::hlc::Clock;
 use crate::protocol_v2::{self, AuthKey, Message};
 use crate::version::Version;
 
-/// Bytes of keys and values all hints together may hold (64 MiB): past it,
+/// Bytes of keys and values (plus 96 bytes per hint) all hints together
+/// may hold (64 MiB): past it,
 /// a HINT is refused (REFUSED 3) and the client simply has no hint.
 pub const MAX_HINT_BYTES: u64 = 64 << 20;
 
@@ -75,6 +76,16 @@ impl std::fmt::Debug for HintStore {
             .finish()
     }
 }
+
+/// What one hint costs against [`MAX_HINT_BYTES`]: its key and value plus
+/// a fixed overhead for the maps and the record (so a flood of tiny hints
+/// is bounded too).
+fn entry_size(key: &[u8], value: &[u8]) -> u64 {
+    (key.len() + value.len()) as u64 + ENTRY_OVERHEAD
+}
+
+/// Bytes charged per hint on top of its key and value.
+const ENTRY_OVERHEAD: u64 = 96;
 
 /// The file key of a hint: the owner (4 address bytes, 2 port bytes) then
 /// the key.
@@ -129,7 +140,7 @@ impl HintStore {
                 let (owner, key) = split_file_key(k.value())
                     .ok_or_else(|| fail(&"a hint key shorter than its owner"))?;
                 let record = decode_record(v.value()).map_err(|e| fail(&e))?;
-                bytes += (key.len() + record.value.len()) as u64;
+                bytes += entry_size(key, &record.value);
                 hints
                     .entry(owner)
                     .or_default()
@@ -156,10 +167,10 @@ impl HintStore {
         let old_size = match for_owner.get(key) {
             Some(kept) if kept.version > record.version => return HintOutcome::Older(kept.version),
             Some(kept) if kept.version == record.version => return HintOutcome::Stored,
-            Some(kept) => (key.len() + kept.value.len()) as u64,
+            Some(kept) => entry_size(key, &kept.value),
             None => 0,
         };
-        let new_size = (key.len() + record.value.len()) as u64;
+        let new_size = entry_size(key, &record.value);
         if *bytes - old_size + new_size > self.limit {
             return HintOutcome::Full;
         }
@@ -250,7 +261,7 @@ impl HintStore {
             }
         }
         if let Some(gone) = for_owner.remove(key) {
-            *bytes = bytes.saturating_sub((key.len() + gone.value.len()) as u64);
+            *bytes = bytes.saturating_sub(entry_size(key, &gone.value));
         }
         if for_owner.is_empty() {
             hints.remove(&owner);
@@ -443,14 +454,14 @@ mod tests {
     #[test]
     fn the_byte_limit_refuses_hints() {
         let s = HintStore {
-            limit: 10,
+            limit: 10 + ENTRY_OVERHEAD,
             ..HintStore::in_memory()
         };
         assert_eq!(
             s.store(owner(1), b"k", value(1, b"123456789")),
             HintOutcome::Stored
         );
-        assert_eq!(s.store(owner(1), b"j", value(1, b"1")), HintOutcome::Full);
+        assert_eq!(s.store(owner(1), b"j", value(1, b"")), HintOutcome::Full);
         // Replacing a hint counts only the difference.
         assert_eq!(
             s.store(owner(1), b"k", value(2, b"12345678")),

@@ -226,9 +226,10 @@ pub fn newest<'a>(replies: &[Option<ReadReply<'a>>]) -> Option<Newest<'a>> {
 ///   a server that never saw the key also says it: no value is returned).
 ///   Every other *versioned* reply is older and never returned: {newer,
 ///   older, older} with R=2 fails. Values without a version (written
-///   through v1) cannot be ordered against versions: when the newest
-///   record cannot gather R, such a value that R replies returned byte for
-///   byte is the answer (§6), with no version — {A@v, C, C} gives C.
+///   through v1) cannot be ordered against versions: as in §6, the first
+///   value R replies agree on wins — the newest versioned record, or such
+///   a value returned byte for byte by R replies (answered without a
+///   version) — {A@v, C, C} gives C.
 /// - The verdict is [`ReadVerdict::NotEnough`] only when no outcome can
 ///   reach R even if every outstanding server answered alike.
 pub fn read_rule<'a>(
@@ -343,7 +344,7 @@ pub fn read_rule<'a>(
 }
 
 /// A value without a version (written through v1) that R replies returned
-/// byte for byte, when the newest versioned record could not gather R:
+/// byte for byte, when the newest versioned record has not gathered R:
 /// such values carry no version, so they are neither older nor newer than
 /// any versioned record, and SPEC §6's byte rule decides between them
 /// (DECISIONS #78). `newest_bytes` is the newest versioned value's bytes,

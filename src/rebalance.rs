@@ -290,44 +290,37 @@ impl Rebalancer {
         if history.is_empty() && !leaving {
             return;
         }
-        let mut cursor: Vec<u8> = Vec::new();
+        // One read of the store per pass (paging a hash map from a cursor
+        // would walk it once per page).
+        let records = match engine.snapshot() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "hand-off: cannot read the store");
+                return;
+            }
+        };
         let mut foreign = 0u64;
         let mut handled = 0usize;
-        loop {
-            let (page, more) = match engine.page(&cursor, 1024) {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(error = %e, "hand-off: cannot read the store");
-                    return;
-                }
+        let mut chunk: Vec<(Bytes, Record, Vec<SocketAddrV4>)> = Vec::new();
+        for (key, record) in records {
+            let Some(owners) = membership.foreign_owners(&key) else {
+                continue;
             };
-            if let Some((last, _)) = page.last() {
-                cursor = last.to_vec();
+            if !leaving && !history.iter().any(|m| m.owns(&key)) {
+                continue;
             }
-            let mut chunk: Vec<(Bytes, Record, Vec<SocketAddrV4>)> = Vec::new();
-            for (key, record) in page {
-                let Some(owners) = membership.foreign_owners(&key) else {
-                    continue;
-                };
-                if !leaving && !history.iter().any(|m| m.owns(&key)) {
-                    continue;
-                }
-                foreign += 1;
-                if handled < MAX_PER_PASS {
-                    handled += 1;
-                    chunk.push((Bytes::from(key), record, owners));
-                }
-                if chunk.len() == CHUNK {
-                    self.hand_off(engine, socket, next_id, std::mem::take(&mut chunk), written)
-                        .await;
-                }
+            foreign += 1;
+            if handled < MAX_PER_PASS {
+                handled += 1;
+                chunk.push((Bytes::from(key), record, owners));
             }
-            if !chunk.is_empty() {
-                self.hand_off(engine, socket, next_id, chunk, written).await;
+            if chunk.len() == CHUNK {
+                self.hand_off(engine, socket, next_id, std::mem::take(&mut chunk), written)
+                    .await;
             }
-            if !more {
-                break;
-            }
+        }
+        if !chunk.is_empty() {
+            self.hand_off(engine, socket, next_id, chunk, written).await;
         }
         self.stats.foreign_last.store(foreign, Ordering::Relaxed);
         self.stats.passes.fetch_add(1, Ordering::Relaxed);
@@ -466,7 +459,7 @@ impl Rebalancer {
             if confirmed < owners.len() {
                 continue;
             }
-            match engine.remove_if_version(key, record.version) {
+            match engine.remove_if_unchanged(key, record) {
                 Ok(true) => {
                     self.stats.dropped_total.fetch_add(1, Ordering::Relaxed);
                     written(key);

@@ -414,12 +414,14 @@ impl Store {
         removed
     }
 
-    /// Removes the record of `key` if its version is still `version` (a
-    /// v1 pair has version zero); true when removed. Under the key's shard
-    /// lock, so a newer write that arrived meanwhile stays. For a server
-    /// handing a key it no longer owns to its owners (`crate::rebalance`).
-    pub fn remove_if_version(&self, key: &[u8], version: Version) -> bool {
-        let Some((gone, ())) = self.map.remove_if(key, |p, _| p.meta().version == version) else {
+    /// Removes the record of `key` if it is still `version` with `value`
+    /// (a v1 pair has version zero, so its bytes tell a later v1 write
+    /// apart); true when removed. Under the key's shard lock, so a write
+    /// that arrived meanwhile stays. For a server handing a key it no
+    /// longer owns to its owners (`crate::rebalance`).
+    pub fn remove_if_unchanged(&self, key: &[u8], version: Version, value: &[u8]) -> bool {
+        let same = |p: &Pair| p.meta().version == version && p.value() == value;
+        let Some((gone, ())) = self.map.remove_if(key, |p, _| same(p)) else {
             return false;
         };
         self.used.fetch_sub(gone.size(), Ordering::AcqRel);

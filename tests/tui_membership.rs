@@ -124,11 +124,12 @@ fn add_and_remove_a_server_live() {
     // add: the file has four servers, the new one is up and listed.
     let new = ports[3];
     t.type_line(&format!("add {ip}:{new} nodes=2"));
-    let screen = t.wait_for("the new server up", 15, |s| up(s, new));
-    assert!(
-        screen.contains(&format!("added {ip}:{new} (nodes=2")),
-        "{screen}"
-    );
+    // Both on one screen (under load the server can show up before the
+    // REPL's answer is drawn).
+    let added = format!("added {ip}:{new} (nodes=2");
+    let screen = t.wait_for("the new server up and the add answered", 15, |s| {
+        up(s, new) && s.contains(&added)
+    });
     assert_eq!(servers_in(&toml), 4);
     let text = fs::read_to_string(&toml).unwrap();
     assert!(text.starts_with("# membership test\n"), "{text}");

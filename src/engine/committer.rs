@@ -269,12 +269,12 @@ mod tests {
         ) -> Result<(crate::engine::Pairs, bool), crate::engine::EngineError> {
             self.inner.page(cursor, max)
         }
-        fn remove_if_version(
+        fn remove_if_unchanged(
             &self,
             key: &[u8],
-            version: crate::version::Version,
+            record: &Record,
         ) -> Result<bool, crate::engine::EngineError> {
-            self.inner.remove_if_version(key, version)
+            self.inner.remove_if_unchanged(key, record)
         }
         fn purge_tombstones(
             &self,

@@ -1000,11 +1000,8 @@ impl Engine for DurableEngine {
 
     /// Not logged, like a purge: a removal lost in a crash brings the key
     /// back, and the next rebalance pass removes it again.
-    fn remove_if_version(
-        &self,
-        key: &[u8],
-        version: crate::version::Version,
-    ) -> Result<bool, EngineError> {
+    fn remove_if_unchanged(&self, key: &[u8], record: &Record) -> Result<bool, EngineError> {
+        let expected = super::encode_record(record);
         let _writer = self
             .writer
             .lock()
@@ -1020,7 +1017,7 @@ impl Engine for DurableEngine {
             let size = {
                 let mut data = txn.open_table(DATA)?;
                 let size = match data.get(key)? {
-                    Some(v) if encoded_version(v.value()) == Some(version) => {
+                    Some(v) if v.value() == &expected[..] => {
                         Some(disk_pair_size(key, v.value().len()))
                     }
                     _ => None,

@@ -76,12 +76,10 @@ impl Engine for MemoryEngine {
         Ok(self.store.purge_tombstones(before_ms, max))
     }
 
-    fn remove_if_version(
-        &self,
-        key: &[u8],
-        version: crate::version::Version,
-    ) -> Result<bool, EngineError> {
-        Ok(self.store.remove_if_version(key, version))
+    fn remove_if_unchanged(&self, key: &[u8], record: &Record) -> Result<bool, EngineError> {
+        Ok(self
+            .store
+            .remove_if_unchanged(key, record.version, &record.value))
     }
 
     fn sync(&self) -> Result<(), EngineError> {

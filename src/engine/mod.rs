@@ -238,12 +238,12 @@ pub trait Engine: Send + Sync + fmt::Debug {
     /// A tombstone replaced meanwhile by a newer write is never removed.
     fn purge_tombstones(&self, before_ms: u64, max: usize) -> Result<usize, EngineError>;
 
-    /// Removes the record of `key` if its version is still `version` (no
+    /// Removes the record of `key` if it is still exactly `record` (no
     /// tombstone is left: the key is gone from this server); true when
     /// removed. For a server handing keys it no longer owns to their
     /// owners (`crate::rebalance`); a write that arrived meanwhile with
     /// another version stays.
-    fn remove_if_version(&self, key: &[u8], version: Version) -> Result<bool, EngineError>;
+    fn remove_if_unchanged(&self, key: &[u8], record: &Record) -> Result<bool, EngineError>;
 
     /// Makes every committed put durable now (an fsync; nothing to do in
     /// memory).

@@ -329,6 +329,31 @@ pub fn repair_lines(trace: &Trace) -> Vec<String> {
     lines
 }
 
+/// Whether a background report is a write's hints (its servers are
+/// holders of hints), not a read repair.
+pub fn is_hint_report(report: &Trace) -> bool {
+    report.replicas.iter().any(|r| r.hint_for.is_some())
+}
+
+/// What to append to the line of home server `owner` of an operation on
+/// `key` when a hint was left for it: `, hint → 127.0.0.1:1237 kept`
+/// (or the holder's reply when it did not keep it); empty otherwise.
+pub fn hint_note(hints: &[Trace], key: &[u8], owner: SocketAddrV4) -> String {
+    hints
+        .iter()
+        .filter(|h| h.key == key)
+        .flat_map(|h| &h.replicas)
+        .find(|holder| holder.hint_for == Some(owner))
+        .map(|holder| {
+            let outcome = match &holder.reply {
+                Some(r) if r.is_ack() => "kept".to_string(),
+                other => reply_text(other.as_ref()),
+            };
+            format!(", hint → {} {outcome}", holder.addr)
+        })
+        .unwrap_or_default()
+}
+
 /// The §10 text of a trace: one line per contacted server, then the verdict.
 pub fn format_trace(trace: &Trace, config: &ClusterConfig) -> Vec<String> {
     let _ = config;
@@ -846,5 +871,34 @@ mod tests {
         // Not counted (the quorum came from others): nothing to report.
         trace.replicas[1].counted = false;
         assert_eq!(trace.superseded_by(), None);
+    }
+
+    /// A hint left for a silent home server shows on that server's line.
+    #[test]
+    fn hint_note_on_the_owners_line() {
+        let (mut trace, _, _) = stale_get();
+        let owner = trace.replicas[2].addr;
+        let mut holder = trace.replicas[0].clone();
+        holder.addr = "127.0.0.1:1237".parse().unwrap();
+        holder.hint_for = Some(owner);
+        holder.reply = Some(Reply::Stored);
+        trace.replicas = vec![holder];
+        let hints = vec![trace.clone()];
+        assert!(is_hint_report(&trace));
+        assert_eq!(
+            hint_note(&hints, b"k", owner),
+            ", hint → 127.0.0.1:1237 kept"
+        );
+        assert_eq!(hint_note(&hints, b"other", owner), "");
+        hints_timeout(&trace, owner);
+    }
+
+    fn hints_timeout(trace: &Trace, owner: SocketAddrV4) {
+        let mut t = trace.clone();
+        t.replicas[0].reply = Some(Reply::Timeout);
+        assert_eq!(
+            hint_note(&[t], b"k", owner),
+            ", hint → 127.0.0.1:1237 timeout"
+        );
     }
 }

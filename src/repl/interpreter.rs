@@ -270,13 +270,24 @@ impl Interpreter {
         if let Some(last) = outcome.traces.last() {
             self.focus(&last.key.clone(), last.quorum.n);
         }
+        // Background work of the operation (read repairs, hints) is
+        // waited for first: a hint shows on the line of the server it is
+        // for, so the verdict stays the last line of a write (SPEC §10).
+        let (hints, repairs): (Vec<Trace>, Vec<Trace>) = self
+            .client
+            .finish_repairs()
+            .await
+            .into_iter()
+            .partition(format::is_hint_report);
         let several = outcome.traces.len() > 1;
         for trace in &outcome.traces {
             if several {
                 say(sink, format::step_header(trace));
             }
             for r in &trace.replicas {
-                say(sink, format::replica_line(trace, r));
+                let mut line = format::replica_line(trace, r);
+                line.push_str(&format::hint_note(&hints, &trace.key, r.addr));
+                say(sink, line);
             }
             if several {
                 say(sink, format::step_verdict(trace));
@@ -287,7 +298,7 @@ impl Interpreter {
             format::command_verdict_line(&outcome.result, &outcome.traces),
         );
         // Read repairs (protocol v2) run after the verdict; show how they went.
-        for repair in self.client.finish_repairs().await {
+        for repair in repairs {
             say_all(sink, format::repair_lines(&repair));
         }
         LineOutcome {
