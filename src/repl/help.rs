@@ -81,6 +81,11 @@ pub const SUMMARY: &[(&str, &str, &str)] = &[
         "each server: address, nodes, pid, state, last answer",
     ),
     (
+        "health",
+        "health",
+        "each server: keys, hints held, keys moving, replica divergence",
+    ),
+    (
         "slow",
         "slow on|off|<ms>",
         "slow motion: show a quorum forming reply by reply",
@@ -162,6 +167,9 @@ fn detail(command: &str) -> Option<&'static str> {
         }
         "status" => {
             "Each server's address, virtual nodes, pid, state (up, down, paused, starting, unreachable) and the age of its last answer to a probe."
+        }
+        "health" => {
+            "Asks every server for its STATS and shows, one row each: the keys it holds, the hints it keeps for servers that missed writes (hinted handoff), the keys it still has to hand over after a membership change (moving), and at its last anti-entropy round the Merkle buckets that differed from a replica's (diverging), the records repaired and the replicas that did not answer. The same table as `dkvs-dump-ring --health`."
         }
         "slow" => {
             "In slow motion every reply of a quorum operation appears one by one, <ms> apart (default 700), so a class can watch W or R being reached."

@@ -170,6 +170,25 @@ impl Interpreter {
             }
             ReplCommand::Dump(server) => self.dump(server, sink).await,
             ReplCommand::Process(action, index) => self.process(action, index, sink).await,
+            ReplCommand::Health => {
+                let options = crate::stats::FetchOptions::of_client(&self.client);
+                let reports = crate::stats::fetch_all(self.config(), &options).await;
+                let mut table = Vec::new();
+                if let Err(e) =
+                    crate::stats::write_columns(&mut table, &reports, crate::stats::HEALTH_COLUMNS)
+                {
+                    say(sink, format!("health: {e}"));
+                    return FAILED;
+                }
+                say_all(
+                    sink,
+                    String::from_utf8_lossy(&table)
+                        .lines()
+                        .map(str::to_string)
+                        .collect::<Vec<_>>(),
+                );
+                OK
+            }
             ReplCommand::Status => {
                 let statuses = self.statuses().await;
                 let words: Vec<Option<String>> = statuses
@@ -1065,6 +1084,13 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let lines = error(&mut i, "dump 2").await;
         assert!(lines.contains("no answer"), "{lines}");
+        let lines = ok(&mut i, "health").await;
+        assert!(
+            lines[0].starts_with("server") && lines[0].contains("hints"),
+            "{lines:#?}"
+        );
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        assert!(lines.iter().any(|l| l.contains("no answer")), "{lines:#?}");
         let lines = ok(&mut i, "status").await;
         assert_eq!(lines.len(), 4, "{lines:#?}");
         assert!(lines[1].contains("up"), "{lines:#?}");

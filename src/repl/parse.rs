@@ -165,6 +165,9 @@ pub enum ReplCommand {
     Process(ProcessAction, ServerIndex),
     /// `status`.
     Status,
+    /// `health`: per server, keys, hints held for others, keys moving
+    /// after a membership change, replica divergence (issue 8).
+    Health,
     /// `help [<command>]`.
     Help(Option<String>),
     /// `slow on|off|<ms>`.
@@ -189,8 +192,8 @@ pub enum ReplCommand {
 /// Every command word, for help and completion.
 pub const COMMANDS: &[&str] = &[
     "put", "get", "del", "cat", "substr", "find", "where", "ring", "dump", "kill", "stop", "start",
-    "restart", "pause", "resume", "status", "slow", "whatif", "loss", "delay", "heal", "add",
-    "remove", "help", "quit",
+    "restart", "pause", "resume", "status", "health", "slow", "whatif", "loss", "delay", "heal",
+    "add", "remove", "help", "quit",
 ];
 
 impl fmt::Display for ReplCommand {
@@ -386,12 +389,13 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
             }
             ReplCommand::Where(bytes(key))
         }
-        "ring" | "status" | "quit" | "q" | "exit" => {
+        "ring" | "status" | "health" | "quit" | "q" | "exit" => {
             arity(&name, &args, 0, 0, "")?;
             no_options(&name, &options)?;
             match name.as_str() {
                 "ring" => ReplCommand::Ring,
                 "status" => ReplCommand::Status,
+                "health" => ReplCommand::Health,
                 _ => ReplCommand::Quit,
             }
         }
@@ -674,6 +678,7 @@ mod tests {
             ReplCommand::Process(ProcessAction::Resume, 4)
         );
         assert_eq!(ok("status"), ReplCommand::Status);
+        assert_eq!(ok("health"), ReplCommand::Health);
         assert_eq!(ok("help"), ReplCommand::Help(None));
         assert_eq!(ok("help put"), ReplCommand::Help(Some("put".into())));
         assert_eq!(ok("quit"), ReplCommand::Quit);
