@@ -1289,15 +1289,7 @@ impl RateLimiter {
 
 /// A page entry for a record.
 fn entry_of<'a>(key: &'a [u8], r: &'a Record) -> Entry<'a> {
-    Entry {
-        key,
-        value: if r.tombstone {
-            EntryValue::Tombstone
-        } else {
-            EntryValue::Live(&r.value)
-        },
-        version: r.version,
-    }
+    r.entry(key)
 }
 
 /// The record to merge for a received entry (`None` for an omitted

@@ -81,7 +81,7 @@ use crate::hlc::Clock;
 use crate::limits::{AuthConfig, DATAGRAM_OVERHEAD, ReplyBudget};
 pub use crate::limits::{Limits, Stats, StatsSnapshot};
 use crate::protocol::{self, PutError, Request};
-use crate::protocol_v2::{self, AuthKey, Dialect, Entry, EntryValue, Frame, Message as V2, Reason};
+use crate::protocol_v2::{self, AuthKey, Dialect, Frame, Message as V2, Reason};
 use crate::stats::{DurableFigures, Op, ServerFigures};
 use crate::store::Store;
 use crate::udp_batch::{RecvBatch, SendQueue};
@@ -235,15 +235,7 @@ pub(crate) fn answer_v2(
                 Ok(page) => page,
                 Err(e) => return read_failed(e),
             };
-            let entries = records.iter().map(|(key, r)| Entry {
-                key,
-                value: if r.tombstone {
-                    EntryValue::Tombstone
-                } else {
-                    EntryValue::Live(&r.value)
-                },
-                version: r.version,
-            });
+            let entries = records.iter().map(|(key, r)| r.entry(key));
             match protocol_v2::encode_page(id, engine.len(), *limit, entries, sign) {
                 Ok(page) => Some(Response::One(Bytes::from(page))),
                 Err(e) => {

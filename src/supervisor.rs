@@ -246,6 +246,34 @@ struct Slot {
     log_total: u64,
 }
 
+impl Slot {
+    /// A slot for `spec` (id `id`, cell `cell`), not started: down when
+    /// dkvs-tui spawns it, unreachable until probed otherwise.
+    fn new(id: u64, cell: usize, spec: &ServerSpec) -> Slot {
+        Slot {
+            id,
+            cell,
+            leaving: false,
+            spec: spec.clone(),
+            managed: spec.spawn,
+            pid: None,
+            generation: 0,
+            signals: None,
+            paused: false,
+            spawned_at: None,
+            last_answer: None,
+            last_exit: None,
+            state: if spec.spawn {
+                ServerState::Down
+            } else {
+                ServerState::Unreachable
+            },
+            log: VecDeque::new(),
+            log_total: 0,
+        }
+    }
+}
+
 struct State {
     slots: Vec<Slot>,
     /// The last events, each with its sequence number (1, 2, …).
@@ -396,27 +424,7 @@ impl Supervisor {
             .servers
             .iter()
             .enumerate()
-            .map(|(cell, spec)| Slot {
-                id: cell as u64,
-                cell,
-                leaving: false,
-                spec: spec.clone(),
-                managed: spec.spawn,
-                pid: None,
-                generation: 0,
-                signals: None,
-                paused: false,
-                spawned_at: None,
-                last_answer: None,
-                last_exit: None,
-                state: if spec.spawn {
-                    ServerState::Down
-                } else {
-                    ServerState::Unreachable
-                },
-                log: VecDeque::new(),
-                log_total: 0,
-            })
+            .map(|(cell, spec)| Slot::new(cell as u64, cell, spec))
             .collect();
         let cells = config.servers.len() + MAX_ADDED_SERVERS;
         let pids = (0..cells).map(|_| AtomicU32::new(0)).collect();
@@ -905,27 +913,7 @@ impl Supervisor {
             self.inner.probes[cell].store(0, Ordering::Relaxed);
             let id = self.inner.next_id.fetch_add(1, Ordering::SeqCst);
             let configured = state.slots.iter().filter(|s| !s.leaving).count();
-            let slot = Slot {
-                id,
-                cell,
-                leaving: false,
-                managed: spec.spawn,
-                pid: None,
-                generation: 0,
-                signals: None,
-                paused: false,
-                spawned_at: None,
-                last_answer: None,
-                last_exit: None,
-                state: if spec.spawn {
-                    ServerState::Down
-                } else {
-                    ServerState::Unreachable
-                },
-                log: VecDeque::new(),
-                log_total: 0,
-                spec: spec.clone(),
-            };
+            let slot = Slot::new(id, cell, &spec);
             // After the configured slots, before the leaving ones.
             state.slots.insert(configured, slot);
             *self.inner.config.lock().unwrap_or_else(|e| e.into_inner()) = config;

@@ -16,70 +16,14 @@ use common::*;
 use dkvs::client::Client;
 use dkvs::config::parse_servers_txt;
 use dkvs::fault_proxy::FaultProxy;
-use dkvs::hlc::Clock;
-use dkvs::protocol_v2::{self as v2, AuthKey, EntryValue, Message};
+use dkvs::protocol_v2::{self as v2, AuthKey, Message};
 use dkvs::quorum::QuorumOptions;
 use dkvs::version::Version;
 
 /// Every record of a server: key → (version, tombstone), read with the
 /// paged v2 DUMP (`None` when a page goes unanswered).
 fn records(addr: SocketAddrV4) -> Option<BTreeMap<Vec<u8>, (Version, bool)>> {
-    records_signed(addr, None)
-}
-
-/// [`records`], the pages signed with `key` when given.
-fn records_signed(
-    addr: SocketAddrV4,
-    key: Option<&AuthKey>,
-) -> Option<BTreeMap<Vec<u8>, (Version, bool)>> {
-    let mut all = BTreeMap::new();
-    for reply in pages(addr, key)? {
-        let frame = v2::decode(&reply).unwrap();
-        let Message::Page(page) = frame.message else {
-            panic!("not a page: {:?}", frame.message);
-        };
-        for e in &page.entries {
-            all.insert(
-                e.key.to_vec(),
-                (e.version, matches!(e.value, EntryValue::Tombstone)),
-            );
-        }
-    }
-    Some(all)
-}
-
-/// The PAGE datagrams of a whole paged dump of `addr` (`None` when a page
-/// goes unanswered): what shipping the whole range costs.
-fn pages(addr: SocketAddrV4, key: Option<&AuthKey>) -> Option<Vec<Vec<u8>>> {
-    let socket = bind_socket(*addr.ip());
-    let mut all = Vec::new();
-    let mut cursor: Vec<u8> = Vec::new();
-    for id in 1.. {
-        let request = v2::encode(
-            id,
-            &Message::Dump {
-                cursor: &cursor,
-                limit: 0,
-            },
-            key.map(|k| (k, dkvs::hlc::SystemClock.now_ms())),
-        )
-        .unwrap();
-        let reply = (0..3).find_map(|_| {
-            udp_request(&socket, addr, &request, Duration::from_millis(500))
-                .filter(|r| v2::decode(r).is_ok_and(|f| f.id == id))
-        })?;
-        let frame = v2::decode(&reply).unwrap();
-        let Message::Page(page) = frame.message else {
-            panic!("not a page: {:?}", frame.message);
-        };
-        let next = page.next_cursor().map(<[u8]>::to_vec);
-        all.push(reply.clone());
-        match next {
-            Some(c) => cursor = c,
-            None => break,
-        }
-    }
-    Some(all)
+    v2_records(addr, None)
 }
 
 /// The last `bytes_sent` and `bytes_received` an "anti-entropy round" line
@@ -118,7 +62,7 @@ fn converge_signed(
     let start = Instant::now();
     let mut last = Vec::new();
     let ok = eventually(limit, || {
-        last = addrs.iter().map(|a| records_signed(*a, key)).collect();
+        last = addrs.iter().map(|a| v2_records(*a, key)).collect();
         last.iter().all(|r| r.as_ref() == Some(want))
     });
     let counts: Vec<_> = last.iter().map(|r| r.as_ref().map(|r| r.len())).collect();
@@ -131,11 +75,7 @@ fn converge_signed(
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    test_runtime()
 }
 
 /// Writes `count` keys `<prefix><i>` with N=3 W=2, 64 in flight; each
@@ -301,7 +241,11 @@ fn a_black_holed_replica_catches_up_after_the_heal() {
             }
         }
     }
-    let whole: usize = pages(c.addr(0), None).unwrap().iter().map(Vec::len).sum();
+    let whole: usize = v2_dump_pages(c.addr(0), None)
+        .unwrap()
+        .iter()
+        .map(Vec::len)
+        .sum();
     let repair: Vec<u64> = after
         .iter()
         .zip(&during)
@@ -453,7 +397,7 @@ fn a_durable_keyed_server_gets_values_and_tombstones_back() {
             client.delete(format!("d{i}").as_bytes(), q).await.unwrap();
         }
     });
-    let want = records_signed(c.addr(0), Some(&key)).unwrap();
+    let want = v2_records(c.addr(0), Some(&key)).unwrap();
     assert_eq!(want.len(), KEYS);
     assert_eq!(want.values().filter(|(_, t)| *t).count(), KEYS / 10);
     start(&mut c, 2, &o2);

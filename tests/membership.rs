@@ -28,11 +28,7 @@ const N3: Quorum = Quorum { n: 3, w: 2, r: 2 };
 const KEYS: usize = 1_500;
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    test_runtime()
 }
 
 /// Writes the cluster file listing `members` (indexes into `c.servers`).
@@ -180,6 +176,36 @@ impl Load {
     }
 }
 
+/// A membership change under load: the file rewritten to list `members`,
+/// server `new` started (if any), `told` sent SIGHUP; puts and gets run
+/// from before the change until 2 s after it and must all succeed. The
+/// new configuration and every write acknowledged.
+fn change_under_load(
+    c: &mut Cluster,
+    acked: BTreeMap<String, String>,
+    members: &[usize],
+    new: Option<usize>,
+    told: &[usize],
+) -> (ClusterConfig, BTreeMap<String, String>) {
+    let load = Load::start(c.config_path.clone(), acked);
+    std::thread::sleep(Duration::from_millis(300));
+    let config = write_file(c, members);
+    if let Some(i) = new {
+        start(c, i);
+    }
+    for &i in told {
+        send_signal(c.pid(i), "HUP");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let (gets, failures, acked) = load.finish();
+    assert!(gets > 50, "only {gets} gets during the move");
+    assert!(
+        failures.is_empty(),
+        "gets failed during the move: {failures:?}"
+    );
+    (config, acked)
+}
+
 /// The versions now held for `keys` (read with R=3 from the ring).
 fn versions_of(
     config: &ClusterConfig,
@@ -225,36 +251,12 @@ fn adding_and_removing_a_server_moves_keys_and_loses_none() {
         });
     }
     // Add a fourth server while keys are read and written.
-    let load = Load::start(c.config_path.clone(), acked);
-    std::thread::sleep(Duration::from_millis(300));
-    let four = write_file(&c, &[0, 1, 2, 3]);
-    start(&mut c, 3);
-    for i in 0..3 {
-        send_signal(c.pid(i), "HUP");
-    }
-    std::thread::sleep(Duration::from_secs(2));
-    let (gets, failures, acked) = load.finish();
-    assert!(gets > 50, "only {gets} gets during the move");
-    assert!(
-        failures.is_empty(),
-        "gets failed during the move: {failures:?}"
-    );
+    let (four, acked) = change_under_load(&mut c, acked, &[0, 1, 2, 3], Some(3), &[0, 1, 2]);
     let versions = versions_of(&four, &acked);
     settled(&c, &[0, 1, 2, 3], &four, &versions, Duration::from_secs(30));
     // Remove server 2 (index 1): it is told too, hands everything off and
     // ends empty.
-    let load = Load::start(c.config_path.clone(), acked);
-    let rest = write_file(&c, &[0, 2, 3]);
-    for i in 0..4 {
-        send_signal(c.pid(i), "HUP");
-    }
-    std::thread::sleep(Duration::from_secs(2));
-    let (gets, failures, acked) = load.finish();
-    assert!(gets > 50, "only {gets} gets during the move");
-    assert!(
-        failures.is_empty(),
-        "gets failed during the removal: {failures:?}"
-    );
+    let (rest, acked) = change_under_load(&mut c, acked, &[0, 2, 3], None, &[0, 1, 2, 3]);
     let versions = versions_of(&rest, &acked);
     settled(&c, &[0, 1, 2, 3], &rest, &versions, Duration::from_secs(30));
     assert_eq!(v2_records(c.addr(1), None).map(|r| r.len()), Some(0));

@@ -70,11 +70,7 @@ fn version(ms: u64, writer: u64) -> Version {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    test_runtime()
 }
 
 /// {newer, older, older} with R=2: the two older copies would agree, but a

@@ -66,6 +66,20 @@ impl Record {
         }
     }
 
+    /// This record of `key` as a v2 page entry (a dump page, an
+    /// anti-entropy push).
+    pub fn entry<'a>(&'a self, key: &'a [u8]) -> crate::protocol_v2::Entry<'a> {
+        crate::protocol_v2::Entry {
+            key,
+            value: if self.tombstone {
+                crate::protocol_v2::EntryValue::Tombstone
+            } else {
+                crate::protocol_v2::EntryValue::Live(&self.value)
+            },
+            version: self.version,
+        }
+    }
+
     /// The record of a protocol v1 put: version zero, not a tombstone.
     pub fn v1(value: Bytes) -> Record {
         Record {

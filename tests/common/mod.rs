@@ -1446,17 +1446,17 @@ impl Cluster {
     }
 }
 
-/// Every record a server holds: key → (version, tombstone), read with the
-/// paged v2 DUMP, pages signed with `key` when given (`None` when a page
-/// goes unanswered).
-pub fn v2_records(
+/// The PAGE datagrams of a whole paged v2 dump of `addr`, pages signed
+/// with `key` when given (`None` when a page goes unanswered): also what
+/// shipping a server's whole range costs.
+pub fn v2_dump_pages(
     addr: SocketAddrV4,
     key: Option<&dkvs::protocol_v2::AuthKey>,
-) -> Option<std::collections::BTreeMap<Vec<u8>, (dkvs::version::Version, bool)>> {
+) -> Option<Vec<Vec<u8>>> {
     use dkvs::hlc::Clock;
-    use dkvs::protocol_v2::{self as v2, EntryValue, Message};
+    use dkvs::protocol_v2::{self as v2, Message};
     let socket = bind_socket(*addr.ip());
-    let mut all = std::collections::BTreeMap::new();
+    let mut all = Vec::new();
     let mut cursor: Vec<u8> = Vec::new();
     for id in 1.. {
         let request = v2::encode(
@@ -1475,16 +1475,44 @@ pub fn v2_records(
         let Ok(Message::Page(page)) = v2::decode(&reply).map(|f| f.message) else {
             return None;
         };
+        let next = page.next_cursor().map(<[u8]>::to_vec);
+        all.push(reply.clone());
+        match next {
+            Some(c) => cursor = c,
+            None => break,
+        }
+    }
+    Some(all)
+}
+
+/// Every record a server holds: key → (version, tombstone), read with the
+/// paged v2 DUMP, pages signed with `key` when given (`None` when a page
+/// goes unanswered).
+pub fn v2_records(
+    addr: SocketAddrV4,
+    key: Option<&dkvs::protocol_v2::AuthKey>,
+) -> Option<std::collections::BTreeMap<Vec<u8>, (dkvs::version::Version, bool)>> {
+    use dkvs::protocol_v2::{self as v2, EntryValue, Message};
+    let mut all = std::collections::BTreeMap::new();
+    for reply in v2_dump_pages(addr, key)? {
+        let Ok(Message::Page(page)) = v2::decode(&reply).map(|f| f.message) else {
+            return None;
+        };
         for e in &page.entries {
             all.insert(
                 e.key.to_vec(),
                 (e.version, matches!(e.value, EntryValue::Tombstone)),
             );
         }
-        match page.next_cursor() {
-            Some(c) => cursor = c.to_vec(),
-            None => break,
-        }
     }
     Some(all)
+}
+
+/// A two-thread tokio runtime for tests that drive the library client.
+pub fn test_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("start a tokio runtime")
 }
