@@ -30,6 +30,12 @@ use crate::version::Version;
 /// a HINT is refused (REFUSED 3) and the client simply has no hint.
 pub const MAX_HINT_BYTES: u64 = 64 << 20;
 
+/// How long a hint is kept when its owner never answers (Cassandra's
+/// `max_hint_window` default): past it the owner relies on read repair and
+/// anti-entropy, and a hint for an address that is gone for good does not
+/// stay forever.
+pub const MAX_HINT_AGE: Duration = Duration::from_secs(3 * 3600);
+
 /// How often the handoff task looks for owners to deliver to.
 pub const HANDOFF_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -60,8 +66,8 @@ pub enum HintOutcome {
 /// The hints a server holds for other servers: in memory, and in a
 /// `hints.redb` file when the server has a data directory.
 pub struct HintStore {
-    /// owner → key → record.
-    hints: Mutex<BTreeMap<SocketAddrV4, BTreeMap<Bytes, Record>>>,
+    /// owner → key → (record, when it was received, ms since the epoch).
+    hints: Mutex<BTreeMap<SocketAddrV4, BTreeMap<Bytes, (Record, u64)>>>,
     /// Bytes of keys and values held.
     bytes: Mutex<u64>,
     limit: u64,
@@ -139,12 +145,12 @@ impl HintStore {
                 let (k, v) = entry.map_err(|e| fail(&e))?;
                 let (owner, key) = split_file_key(k.value())
                     .ok_or_else(|| fail(&"a hint key shorter than its owner"))?;
-                let record = decode_record(v.value()).map_err(|e| fail(&e))?;
+                let (received, record) = decode_hint(v.value()).map_err(|e| fail(&e))?;
                 bytes += entry_size(key, &record.value);
                 hints
                     .entry(owner)
                     .or_default()
-                    .insert(Bytes::copy_from_slice(key), record);
+                    .insert(Bytes::copy_from_slice(key), (record, received));
             }
             *store.bytes.lock().map_err(|_| "hint lock poisoned")? = bytes;
         }
@@ -165,11 +171,14 @@ impl HintStore {
         };
         let for_owner = hints.entry(owner).or_default();
         let old_size = match for_owner.get(key) {
-            Some(kept) if kept.version > record.version => return HintOutcome::Older(kept.version),
-            Some(kept) if kept.version == record.version => return HintOutcome::Stored,
-            Some(kept) => entry_size(key, &kept.value),
+            Some((kept, _)) if kept.version > record.version => {
+                return HintOutcome::Older(kept.version);
+            }
+            Some((kept, _)) if kept.version == record.version => return HintOutcome::Stored,
+            Some((kept, _)) => entry_size(key, &kept.value),
             None => 0,
         };
+        let received = crate::hlc::SystemClock.now_ms();
         let new_size = entry_size(key, &record.value);
         if *bytes - old_size + new_size > self.limit {
             return HintOutcome::Full;
@@ -179,7 +188,10 @@ impl HintStore {
                 let txn = db.begin_write()?;
                 {
                     let mut table = txn.open_table(HINTS)?;
-                    table.insert(&file_key(owner, key)[..], &encode_record(&record)[..])?;
+                    table.insert(
+                        &file_key(owner, key)[..],
+                        &encode_hint(received, &record)[..],
+                    )?;
                 }
                 txn.commit()?;
                 Ok(())
@@ -190,7 +202,7 @@ impl HintStore {
             }
         }
         *bytes = *bytes - old_size + new_size;
-        for_owner.insert(Bytes::copy_from_slice(key), record);
+        for_owner.insert(Bytes::copy_from_slice(key), (record, received));
         HintOutcome::Stored
     }
 
@@ -224,7 +236,7 @@ impl HintStore {
                     .map(|k| {
                         k.iter()
                             .take(max)
-                            .map(|(k, r)| (k.clone(), r.clone()))
+                            .map(|(k, (r, _))| (k.clone(), r.clone()))
                             .collect()
                     })
                     .unwrap_or_default()
@@ -241,7 +253,7 @@ impl HintStore {
         let Some(for_owner) = hints.get_mut(&owner) else {
             return;
         };
-        if for_owner.get(key).is_none_or(|r| r.version != version) {
+        if for_owner.get(key).is_none_or(|(r, _)| r.version != version) {
             return;
         }
         if let Some(db) = &self.file {
@@ -260,7 +272,7 @@ impl HintStore {
                 return;
             }
         }
-        if let Some(gone) = for_owner.remove(key) {
+        if let Some((gone, _)) = for_owner.remove(key) {
             *bytes = bytes.saturating_sub(entry_size(key, &gone.value));
         }
         if for_owner.is_empty() {
@@ -269,8 +281,52 @@ impl HintStore {
     }
 }
 
-/// The handoff task: every [`HANDOFF_INTERVAL`], for each owner it holds
-/// hints for, probes the owner with HELLO and, when it answers, delivers
+impl HintStore {
+    /// Drops the hints received before `before_ms` (older than
+    /// [`MAX_HINT_AGE`]); how many.
+    pub fn expire(&self, before_ms: u64) -> usize {
+        let old: Vec<(SocketAddrV4, Bytes, Version)> = match self.hints.lock() {
+            Ok(h) => h
+                .iter()
+                .flat_map(|(o, keys)| {
+                    keys.iter()
+                        .filter(|(_, (_, received))| *received < before_ms)
+                        .map(|(k, (r, _))| (*o, k.clone(), r.version))
+                })
+                .collect(),
+            Err(_) => return 0,
+        };
+        for (owner, key, version) in &old {
+            self.delivered(*owner, key, *version);
+        }
+        if !old.is_empty() {
+            tracing::warn!(
+                dropped = old.len(),
+                "hints older than the maximum hint age dropped"
+            );
+        }
+        old.len()
+    }
+}
+
+/// A hint as the hints file keeps it: when it was received (8 bytes,
+/// big-endian ms), then the record ([`encode_record`]).
+fn encode_hint(received: u64, record: &Record) -> Vec<u8> {
+    let mut out = received.to_be_bytes().to_vec();
+    out.extend_from_slice(&encode_record(record));
+    out
+}
+
+fn decode_hint(bytes: &[u8]) -> Result<(u64, Record), String> {
+    let (head, record) = bytes
+        .split_first_chunk::<8>()
+        .ok_or("a hint shorter than its receipt time")?;
+    Ok((u64::from_be_bytes(*head), decode_record(record)?))
+}
+
+/// The handoff task: every [`HANDOFF_INTERVAL`], drops hints older than
+/// [`MAX_HINT_AGE`], probes every owner it holds hints for with HELLO (all
+/// at once) and, to each that answers, delivers
 /// up to [`DELIVERY_BATCH`] hints as v2 PUT or DELETE requests (signed with
 /// `keys[0]` when the server has keys), dropping each hint the owner
 /// answers STORED or OLDER. Runs until the runtime stops.
@@ -282,13 +338,17 @@ pub async fn handoff(store: Arc<HintStore>, keys: Arc<[AuthKey]>) {
     let mut ticker = tokio::time::interval(HANDOFF_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut id: u64 = rand::random();
+    let max_age = u64::try_from(MAX_HINT_AGE.as_millis()).unwrap_or(u64::MAX);
     loop {
         ticker.tick().await;
-        for (owner, _) in store.by_owner() {
-            id = id.wrapping_add(1);
-            if !probe(&socket, owner, id, &keys).await {
-                continue;
-            }
+        store.expire(crate::hlc::SystemClock.now_ms().saturating_sub(max_age));
+        let owners: Vec<SocketAddrV4> = store.by_owner().into_iter().map(|(o, _)| o).collect();
+        if owners.is_empty() {
+            continue;
+        }
+        let alive = probe(&socket, &owners, id, &keys).await;
+        id = id.wrapping_add(owners.len() as u64);
+        for owner in alive {
             let batch = store.batch(owner, DELIVERY_BATCH);
             let delivered = deliver(&socket, owner, &mut id, &keys, &batch).await;
             for (key, version) in &delivered {
@@ -309,35 +369,48 @@ fn encode(id: u64, message: &Message, keys: &[AuthKey]) -> Option<Vec<u8>> {
     protocol_v2::encode(id, message, keys.first().map(|k| (k, now))).ok()
 }
 
-/// Whether `owner` answers a HELLO (v2) within [`PROBE_WAIT`].
+/// The owners among `owners` that answer a HELLO (v2) within
+/// [`PROBE_WAIT`], all asked at once (request ids `first_id`, `first_id` +
+/// 1, …): a silent owner costs the round one wait, not one each.
 async fn probe(
     socket: &tokio::net::UdpSocket,
-    owner: SocketAddrV4,
-    id: u64,
+    owners: &[SocketAddrV4],
+    first_id: u64,
     keys: &[AuthKey],
-) -> bool {
-    let Some(hello) = encode(id, &Message::Hello, keys) else {
-        return false;
-    };
-    if socket.send_to(&hello, owner).await.is_err() {
-        return false;
+) -> Vec<SocketAddrV4> {
+    let mut waiting: BTreeMap<u64, SocketAddrV4> = BTreeMap::new();
+    for (k, owner) in owners.iter().enumerate() {
+        let id = first_id.wrapping_add(k as u64);
+        if let Some(hello) = encode(id, &Message::Hello, keys)
+            && socket.send_to(&hello, owner).await.is_ok()
+        {
+            waiting.insert(id, *owner);
+        }
     }
     let deadline = tokio::time::Instant::now() + PROBE_WAIT;
     let mut buf = vec![0u8; 2048];
-    while let Ok(Ok((len, from))) =
-        tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await
-    {
-        if from != SocketAddr::V4(owner) {
+    let mut alive = Vec::new();
+    while !waiting.is_empty() {
+        let Ok(Ok((len, from))) =
+            tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await
+        else {
+            break;
+        };
+        let Ok(frame) = protocol_v2::decode(buf.get(..len).unwrap_or_default()) else {
+            continue;
+        };
+        if !matches!(frame.message, Message::HelloReply { .. }) {
             continue;
         }
-        let reply = buf.get(..len).unwrap_or_default();
-        if protocol_v2::decode(reply)
-            .is_ok_and(|f| f.id == id && matches!(f.message, Message::HelloReply { .. }))
+        if waiting
+            .get(&frame.id)
+            .is_some_and(|o| from == SocketAddr::V4(*o))
+            && let Some(owner) = waiting.remove(&frame.id)
         {
-            return true;
+            alive.push(owner);
         }
     }
-    false
+    alive
 }
 
 /// Sends `batch` to `owner` (one request id each) and returns the keys and
@@ -467,6 +540,17 @@ mod tests {
             s.store(owner(1), b"k", value(2, b"12345678")),
             HintOutcome::Stored
         );
+    }
+
+    #[test]
+    fn old_hints_expire() {
+        let s = HintStore::in_memory();
+        s.store(owner(1), b"k", value(1, b"a"));
+        let now = crate::hlc::SystemClock.now_ms();
+        assert_eq!(s.expire(now - 60_000), 0);
+        assert_eq!(s.pending(), 1);
+        assert_eq!(s.expire(now + 1), 1);
+        assert_eq!(s.pending(), 0);
     }
 
     #[test]

@@ -625,7 +625,8 @@ impl Shared {
 
     /// Keeps a HINT's write for its owner (`crate::hints`): STORED, OLDER
     /// (a newer hint is kept), REFUSED 1 (version 0/0 or from the future,
-    /// as for PUT) or REFUSED 3 (the hint limit, or the hints file failed).
+    /// as for PUT), REFUSED 3 (the hint limit, or the hints file failed) or
+    /// REFUSED 6 (with `--servers`, an owner that is not in the ring).
     fn answer_hint(
         &self,
         id: u64,
@@ -641,6 +642,25 @@ impl Shared {
                 id,
                 &V2::Refused {
                     reason: Reason::Malformed,
+                },
+                sign,
+            );
+        }
+        // A server that knows the ring keeps hints for its members only
+        // (not for any address a client names, which it would probe for
+        // hours).
+        if let Some(r) = &self.rebalance
+            && !r
+                .membership()
+                .config
+                .servers
+                .iter()
+                .any(|s| s.addr() == owner)
+        {
+            return v2_reply(
+                id,
+                &V2::Refused {
+                    reason: Reason::Forbidden,
                 },
                 sign,
             );

@@ -265,3 +265,35 @@ fn sloppy_quorum_counts_the_hint_only_when_asked() {
         "the newest hint was not handed over"
     );
 }
+
+/// A server that knows the ring (`--servers`) keeps hints for its members
+/// only: a HINT naming any other address is refused (REFUSED 6).
+#[test]
+fn a_ring_aware_server_refuses_hints_for_strangers() {
+    let mut c = Cluster::with_format(&[1, 1], Format::ClusterToml, "");
+    let path = c.config_path.clone().into_os_string();
+    let options: Vec<&OsStr> = vec![OsStr::new("--servers"), path.as_os_str()];
+    c.start_with_options(0, &options);
+    let s = socket();
+    let hint = |owner: SocketAddrV4| {
+        let reply = ask(
+            &s,
+            c.addr(0),
+            &Message::Hint {
+                owner,
+                key: b"k",
+                value: Some(b"v"),
+                version: Version {
+                    timestamp: dkvs::hlc::pack(1_700_000_000_000, 0),
+                    writer: 3,
+                },
+            },
+        );
+        protocol_v2::decode(&reply).unwrap().message.opcode()
+    };
+    let stranger: SocketAddrV4 = "127.0.0.1:9".parse().unwrap();
+    assert_eq!(hint(stranger), protocol_v2::opcode::REFUSED);
+    assert_eq!(hints_pending(&s, c.addr(0)), 0);
+    assert_eq!(hint(c.addr(1)), protocol_v2::opcode::STORED);
+    assert_eq!(hints_pending(&s, c.addr(0)), 1);
+}
