@@ -63,11 +63,15 @@ pub enum HintOutcome {
     Failed,
 }
 
+/// One owner's hints: key → (record, when it was received, ms since the
+/// epoch).
+type OwnerHints = BTreeMap<Bytes, (Record, u64)>;
+
 /// The hints a server holds for other servers: in memory, and in a
 /// `hints.redb` file when the server has a data directory.
 pub struct HintStore {
-    /// owner → key → (record, when it was received, ms since the epoch).
-    hints: Mutex<BTreeMap<SocketAddrV4, BTreeMap<Bytes, (Record, u64)>>>,
+    /// owner → key → (record, when it was received).
+    hints: Mutex<BTreeMap<SocketAddrV4, OwnerHints>>,
     /// Bytes of keys and values held.
     bytes: Mutex<u64>,
     limit: u64,
