@@ -44,7 +44,7 @@ _dkvs__client() {
 
     case "${cmd}" in
         dkvs__client)
-            opts="-n -w -r -s -t -v -q -h -V --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help --version get put del cat substr find stats"
+            opts="-n -w -r -s -t -v -q -h -V --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help --version get put del cat substr find stats"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -63,6 +63,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 --hints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -102,7 +106,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__cat)
-            opts="-n -w -r -s -t -v -q -h --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -121,6 +125,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 --hints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -160,7 +168,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__del)
-            opts="-n -w -r -s -t -v -q -h --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -179,6 +187,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 --hints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -218,7 +230,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__find)
-            opts="-n -w -r -s -t -v -q -h --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -237,6 +249,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 --hints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -276,7 +292,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__get)
-            opts="-n -w -r -s -t -v -q -h --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -295,6 +311,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 --hints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -334,7 +354,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__put)
-            opts="-n -w -r -s -t -v -q -h --value-file --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --value-file --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -357,6 +377,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 --hints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -396,7 +420,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__stats)
-            opts="-n -w -r -s -t -v -q -h --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -415,6 +439,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 --hints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -454,7 +482,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__substr)
-            opts="-n -w -r -s -t -v -q -h --json --hints --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -473,6 +501,10 @@ _dkvs__client() {
                     return 0
                     ;;
                 --hints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -471,3 +471,26 @@ fn a_v1_write_after_a_v2_write_is_read_and_not_repaired_away() {
     c.put_ok(&["-w", "3"], "k", "D");
     c.get(&["-r", "3"], "k").assert_stdout("OK D\n");
 }
+
+/// `dkvs-client --protocol v1` speaks SPEC §4 only: its puts carry no
+/// version (stored at 0/0), and it cannot delete.
+#[test]
+fn client_protocol_v1_writes_without_versions() {
+    let mut c = Cluster::new(&[1, 1, 1]);
+    c.start_all();
+    let s = socket();
+    c.client(&["--protocol", "v1", "put", "--", "k", "plain"])
+        .assert_stdout("OK\n");
+    for i in 0..3 {
+        assert_eq!(
+            get(&s, c.addr(i), b"k"),
+            Ok((b"plain".to_vec(), Version::ZERO))
+        );
+    }
+    c.client(&["--protocol", "v1", "get", "--", "k"])
+        .assert_stdout("OK plain\n");
+    c.client(&["--protocol", "v1", "del", "--", "k"])
+        .assert_fail(1);
+    c.client(&["--protocol", "v3", "get", "--", "k"])
+        .assert_fail(code::USAGE);
+}

@@ -56,7 +56,8 @@ fn main() -> ExitCode {
     }
     let client = Client::new(config)
         .with_timeout(timeout)
-        .with_hints(cli.hints);
+        .with_hints(cli.hints)
+        .with_protocol(cli.protocol);
     let options = QuorumOptions {
         n: cli.n,
         w: cli.w,

@@ -73,6 +73,10 @@ pub struct Cli {
     )]
     pub hints: crate::client::HintMode,
 
+    /// Protocol: v2 (v1 to servers that speak only v1) or v1 only (SPEC §4 exactly: no versions, no del)
+    #[arg(long = "protocol", value_name = "VERSION", default_value = "v2", value_parser = super::bench::protocol, global = true)]
+    pub protocol: crate::client::ProtocolMode,
+
     /// Cluster file, deadline, logs and colour.
     #[command(flatten)]
     pub cluster: ClusterArgs,
