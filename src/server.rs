@@ -886,10 +886,11 @@ async fn sweep_loop(engine: Arc<dyn Engine>, grace: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let before = crate::hlc::SystemClock.now_ms().saturating_sub(grace_ms);
+        let now = crate::hlc::SystemClock.now_ms();
         let engine = Arc::clone(&engine);
         let step =
-            tokio::task::spawn_blocking(move || engine.purge_tombstones(before, SWEEP_MAX)).await;
+            tokio::task::spawn_blocking(move || engine.purge_tombstones(now, grace_ms, SWEEP_MAX))
+                .await;
         match step {
             Ok(Ok(0)) => {}
             Ok(Ok(n)) => tracing::debug!(purged = n, "tombstones purged"),

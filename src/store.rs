@@ -380,20 +380,19 @@ impl Store {
         Ok(Written::Stored)
     }
 
-    /// Removes at most `max` tombstones received before `before_ms` (ms
-    /// since the epoch, [`crate::engine::tombstone_time_ms`]); the number
-    /// removed. Each
-    /// removal re-checks the record under its shard lock, so a newer write
-    /// that arrived meanwhile is never removed. Does nothing (no scan) when
-    /// the store holds no tombstone.
-    pub fn purge_tombstones(&self, before_ms: u64, max: usize) -> usize {
+    /// Removes at most `max` tombstones expired at `now_ms` with grace
+    /// `grace_ms` ([`crate::engine::tombstone_expired`]); the number
+    /// removed. Each removal re-checks the record under its shard lock, so
+    /// a newer write that arrived meanwhile is never removed. Does nothing
+    /// (no scan) when the store holds no tombstone.
+    pub fn purge_tombstones(&self, now_ms: u64, grace_ms: u64, max: usize) -> usize {
         if self.tombstones.load(Ordering::Acquire) == 0 {
             return 0;
         }
         let expired = |pair: &Pair| {
             let meta = pair.meta();
             meta.tombstone
-                && crate::engine::tombstone_time_ms(pair.value(), meta.version) < before_ms
+                && crate::engine::tombstone_expired(pair.value(), meta.version, now_ms, grace_ms)
         };
         // Candidates under read locks (one shard at a time), removed after.
         let candidates: Vec<Pair> = self
@@ -755,8 +754,10 @@ mod tests {
         fresh
             .put_versioned(b"r", &1_000u64.to_be_bytes(), late, true)
             .unwrap();
-        assert_eq!(fresh.purge_tombstones(1_000, 10), 0);
-        assert_eq!(fresh.purge_tombstones(1_001, 10), 1);
+        // Version at 1 ms, received at 1,000 ms, grace 5,000 ms: expired
+        // after 6,000 ms (from receipt; version + grace is later).
+        assert_eq!(fresh.purge_tombstones(6_000, 5_000, 10), 0);
+        assert_eq!(fresh.purge_tombstones(6_001, 5_000, 10), 1);
         // A v1 put replaces the tombstone at version zero.
         s.put(b"k", b"v1").unwrap();
         assert_eq!(s.tombstones(), 0);
@@ -764,8 +765,8 @@ mod tests {
         assert_eq!(s.used_bytes(), pair_size(b"k", b"v1"));
         // Purge: only expired tombstones go, and the accounting follows.
         s.put_versioned(b"t", b"", v(5), true).unwrap();
-        assert_eq!(s.purge_tombstones(1, 10), 0);
-        assert_eq!(s.purge_tombstones(6, 10), 1);
+        assert_eq!(s.purge_tombstones(1, 0, 10), 0);
+        assert_eq!(s.purge_tombstones(6, 0, 10), 1);
         assert_eq!(s.len(), 1);
         assert_eq!(s.used_bytes(), pair_size(b"k", b"v1"));
     }

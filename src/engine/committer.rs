@@ -278,10 +278,11 @@ mod tests {
         }
         fn purge_tombstones(
             &self,
-            before_ms: u64,
+            now_ms: u64,
+            grace_ms: u64,
             max: usize,
         ) -> Result<usize, crate::engine::EngineError> {
-            self.inner.purge_tombstones(before_ms, max)
+            self.inner.purge_tombstones(now_ms, grace_ms, max)
         }
         fn sync(&self) -> Result<(), crate::engine::EngineError> {
             self.syncs.fetch_add(1, Ordering::SeqCst);

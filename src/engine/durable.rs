@@ -1053,7 +1053,12 @@ impl Engine for DurableEngine {
     /// last step stopped (wrapping around at the end), in one transaction
     /// of the single writer. Not logged: a purge lost in a crash only
     /// brings back a tombstone, which the next sweep purges again.
-    fn purge_tombstones(&self, before_ms: u64, max: usize) -> Result<usize, EngineError> {
+    fn purge_tombstones(
+        &self,
+        now_ms: u64,
+        grace_ms: u64,
+        max: usize,
+    ) -> Result<usize, EngineError> {
         let _writer = self
             .writer
             .lock()
@@ -1086,7 +1091,7 @@ impl Engine for DurableEngine {
                     let tomb = v.value().get(1).is_some_and(|f| f & FLAG_TOMBSTONE != 0);
                     let old = encoded_version(v.value()).is_some_and(|version| {
                         let value = v.value().get(super::RECORD_HEADER..).unwrap_or_default();
-                        super::tombstone_time_ms(value, version) < before_ms
+                        super::tombstone_expired(value, version, now_ms, grace_ms)
                     });
                     if tomb && old && expired.len() < max {
                         let size = disk_pair_size(k.value(), v.value().len());

@@ -72,8 +72,13 @@ impl Engine for MemoryEngine {
         Ok(self.store.page(cursor, max))
     }
 
-    fn purge_tombstones(&self, before_ms: u64, max: usize) -> Result<usize, EngineError> {
-        Ok(self.store.purge_tombstones(before_ms, max))
+    fn purge_tombstones(
+        &self,
+        now_ms: u64,
+        grace_ms: u64,
+        max: usize,
+    ) -> Result<usize, EngineError> {
+        Ok(self.store.purge_tombstones(now_ms, grace_ms, max))
     }
 
     fn remove_if_unchanged(&self, key: &[u8], record: &Record) -> Result<bool, EngineError> {

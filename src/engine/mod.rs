@@ -101,6 +101,18 @@ pub fn tombstone_time_ms(value: &[u8], version: Version) -> u64 {
     }
 }
 
+/// Whether a tombstone (stored value `value`, version `version`) has
+/// outlived its grace `grace_ms` at `now_ms`: counted from when this server
+/// received it ([`tombstone_time_ms`], DECISIONS #79), but from no later
+/// than its version's reading plus the grace, so a tombstone that read
+/// repair or a hint re-plants on a replica that had purged it lives at
+/// most twice the grace after its version (DECISIONS #87).
+pub fn tombstone_expired(value: &[u8], version: Version, now_ms: u64, grace_ms: u64) -> bool {
+    let received = tombstone_time_ms(value, version);
+    let from = received.min(crate::hlc::physical_ms(version.timestamp).saturating_add(grace_ms));
+    from.saturating_add(grace_ms) < now_ms
+}
+
 /// Format byte of the records [`encode_record`] writes.
 pub const RECORD_FORMAT: u8 = 1;
 /// Flags bit: the record is a tombstone.
@@ -246,11 +258,16 @@ pub trait Engine: Send + Sync + fmt::Debug {
     /// between calls.
     fn page(&self, cursor: &[u8], max: usize) -> Result<(Pairs, bool), EngineError>;
 
-    /// Removes tombstones whose version's clock reading is before
-    /// `before_ms` (ms since the epoch), at most `max` of them and with a
-    /// bounded amount of work per call (a sweep step); the number removed.
-    /// A tombstone replaced meanwhile by a newer write is never removed.
-    fn purge_tombstones(&self, before_ms: u64, max: usize) -> Result<usize, EngineError>;
+    /// Removes tombstones expired at `now_ms` with grace `grace_ms`
+    /// ([`tombstone_expired`]), at most `max` of them and with a bounded
+    /// amount of work per call (a sweep step); the number removed. A
+    /// tombstone replaced meanwhile by a newer write is never removed.
+    fn purge_tombstones(
+        &self,
+        now_ms: u64,
+        grace_ms: u64,
+        max: usize,
+    ) -> Result<usize, EngineError>;
 
     /// Removes the record of `key` if it is still exactly `record` (no
     /// tombstone is left: the key is gone from this server); true when

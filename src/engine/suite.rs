@@ -194,12 +194,12 @@ pub fn purge(e: &dyn Engine) {
         put_at(b"live", Some(b"v"), 1_000, 3),
     ];
     assert!(e.put_batch(&batch).iter().all(Result::is_ok));
-    assert_eq!(e.purge_tombstones(2_000, 100).unwrap(), 1);
+    assert_eq!(e.purge_tombstones(2_000, 0, 100).unwrap(), 1);
     assert_eq!(e.get(b"old").unwrap(), None);
     assert!(e.get(b"new").unwrap().unwrap().tombstone);
     assert_eq!(value(e, b"live").unwrap(), b"v");
     assert_eq!(e.len(), 2);
-    assert_eq!(e.purge_tombstones(2_000, 100).unwrap(), 0);
+    assert_eq!(e.purge_tombstones(2_000, 0, 100).unwrap(), 0);
 }
 
 /// Instantiates the suite for an engine: `$fresh(limit)` returns an empty
