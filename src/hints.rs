@@ -12,7 +12,7 @@
 //! know nothing about.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,6 +22,7 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::engine::{Record, decode_record, encode_record};
 use crate::hlc::Clock;
+use crate::peer::Request;
 use crate::protocol_v2::{self, AuthKey, Message};
 use crate::version::Version;
 
@@ -38,9 +39,6 @@ pub const MAX_HINT_AGE: Duration = Duration::from_secs(3 * 3600);
 
 /// How often the handoff task looks for owners to deliver to.
 pub const HANDOFF_INTERVAL: Duration = Duration::from_millis(500);
-
-/// How long an owner has to answer the HELLO probe, and each delivery.
-const PROBE_WAIT: Duration = Duration::from_millis(300);
 
 /// Hints delivered to one owner per round, at most.
 const DELIVERY_BATCH: usize = 256;
@@ -368,58 +366,46 @@ pub async fn handoff(store: Arc<HintStore>, keys: Arc<[AuthKey]>) {
     }
 }
 
-fn encode(id: u64, message: &Message, keys: &[AuthKey]) -> Option<Vec<u8>> {
-    let now = crate::hlc::SystemClock.now_ms();
-    protocol_v2::encode(id, message, keys.first().map(|k| (k, now))).ok()
-}
-
-/// The owners among `owners` that answer a HELLO (v2) within
-/// [`PROBE_WAIT`], all asked at once (request ids `first_id`, `first_id` +
-/// 1, …): a silent owner costs the round one wait, not one each.
+/// The owners among `owners` that answer a HELLO (v2) within one wait
+/// ([`crate::peer::REQUEST_TIMEOUT`]), all asked at once (request ids
+/// `first_id`, `first_id` + 1, …): a silent owner costs the round one
+/// wait, not one each.
 async fn probe(
     socket: &tokio::net::UdpSocket,
     owners: &[SocketAddrV4],
     first_id: u64,
     keys: &[AuthKey],
 ) -> Vec<SocketAddrV4> {
-    let mut waiting: BTreeMap<u64, SocketAddrV4> = BTreeMap::new();
-    for (k, owner) in owners.iter().enumerate() {
-        let id = first_id.wrapping_add(k as u64);
-        if let Some(hello) = encode(id, &Message::Hello, keys)
-            && socket.send_to(&hello, owner).await.is_ok()
-        {
-            waiting.insert(id, *owner);
-        }
-    }
-    let deadline = tokio::time::Instant::now() + PROBE_WAIT;
-    let mut buf = vec![0u8; 2048];
-    let mut alive = Vec::new();
-    while !waiting.is_empty() {
-        let Ok(Ok((len, from))) =
-            tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await
-        else {
-            break;
-        };
-        let Ok(frame) = protocol_v2::decode(buf.get(..len).unwrap_or_default()) else {
-            continue;
-        };
-        if !matches!(frame.message, Message::HelloReply { .. }) {
-            continue;
-        }
-        if waiting
-            .get(&frame.id)
-            .is_some_and(|o| from == SocketAddr::V4(*o))
-            && let Some(owner) = waiting.remove(&frame.id)
-        {
-            alive.push(owner);
-        }
-    }
-    alive
+    let requests: Vec<Request> = owners
+        .iter()
+        .enumerate()
+        .filter_map(|(k, owner)| {
+            let id = first_id.wrapping_add(k as u64);
+            Some(Request {
+                id,
+                to: *owner,
+                tag: k,
+                datagram: crate::peer::encode(id, &Message::Hello, keys)?,
+            })
+        })
+        .collect();
+    let answers = crate::peer::exchange(socket, &requests, 1).await;
+    requests
+        .iter()
+        .filter(|r| {
+            r.reply(&answers).is_some_and(|reply| {
+                matches!(
+                    protocol_v2::decode(reply).map(|f| f.message),
+                    Ok(Message::HelloReply { .. })
+                )
+            })
+        })
+        .map(|r| r.to)
+        .collect()
 }
 
-/// Sends `batch` to `owner` (one request id each) and returns the keys and
-/// versions it acknowledged (STORED or OLDER) within [`PROBE_WAIT`], with
-/// one resend of the unanswered ones.
+/// Sends `batch` to `owner` (one request id each, resent once) and
+/// returns the keys and versions it acknowledged (STORED or OLDER).
 async fn deliver(
     socket: &tokio::net::UdpSocket,
     owner: SocketAddrV4,
@@ -427,8 +413,8 @@ async fn deliver(
     keys: &[AuthKey],
     batch: &[(Bytes, Record)],
 ) -> Vec<(Bytes, Version)> {
-    let mut waiting: BTreeMap<u64, (Bytes, Version, Vec<u8>)> = BTreeMap::new();
-    for (key, record) in batch {
+    let mut requests = Vec::with_capacity(batch.len());
+    for (k, (key, record)) in batch.iter().enumerate() {
         *next_id = next_id.wrapping_add(1);
         let message = if record.tombstone {
             Message::Delete {
@@ -442,42 +428,32 @@ async fn deliver(
                 version: record.version,
             }
         };
-        if let Some(datagram) = encode(*next_id, &message, keys) {
-            waiting.insert(*next_id, (key.clone(), record.version, datagram));
+        if let Some(datagram) = crate::peer::encode(*next_id, &message, keys) {
+            requests.push(Request {
+                id: *next_id,
+                to: owner,
+                tag: k,
+                datagram,
+            });
         }
     }
-    let mut done = Vec::new();
-    let mut buf = vec![0u8; 2048];
-    for _attempt in 0..2 {
-        for (_, _, datagram) in waiting.values() {
-            if let Err(e) = socket.send_to(datagram, owner).await {
-                tracing::debug!(%owner, "hint delivery send failed: {e}");
-            }
-        }
-        let deadline = tokio::time::Instant::now() + PROBE_WAIT;
-        while !waiting.is_empty() {
-            let Ok(Ok((len, from))) =
-                tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await
-            else {
-                break;
-            };
-            if from != SocketAddr::V4(owner) {
-                continue;
-            }
-            let Ok(frame) = protocol_v2::decode(buf.get(..len).unwrap_or_default()) else {
-                continue;
-            };
-            if matches!(frame.message, Message::Stored | Message::Older { .. })
-                && let Some((key, version, _)) = waiting.remove(&frame.id)
-            {
-                done.push((key, version));
-            }
-        }
-        if waiting.is_empty() {
-            break;
-        }
-    }
-    done
+    let answers = crate::peer::exchange(socket, &requests, 2).await;
+    requests
+        .iter()
+        .filter(|r| {
+            r.reply(&answers).is_some_and(|reply| {
+                matches!(
+                    protocol_v2::decode(reply).map(|f| f.message),
+                    Ok(Message::Stored | Message::Older { .. })
+                )
+            })
+        })
+        .filter_map(|r| {
+            batch
+                .get(r.tag)
+                .map(|(key, rec)| (key.clone(), rec.version))
+        })
+        .collect()
 }
 
 #[cfg(test)]

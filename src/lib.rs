@@ -40,6 +40,7 @@ pub mod logging;
 pub mod membership;
 pub mod merkle;
 pub mod metrics;
+pub mod peer;
 pub mod protocol;
 pub mod protocol_v2;
 pub mod quorum;

@@ -19,8 +19,7 @@
 //! holds as extra copies (written with a larger `-n` than the cluster's
 //! N) are left alone, and nothing is scanned while no move is in progress.
 
-use std::collections::HashMap;
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -31,7 +30,7 @@ use tokio::net::UdpSocket;
 
 use crate::config::ClusterConfig;
 use crate::engine::{Engine, Record};
-use crate::hlc::Clock;
+use crate::peer::{Request, exchange};
 use crate::protocol_v2::{self, AuthKey, Message};
 use crate::ring::Ring;
 use crate::version::Version;
@@ -42,8 +41,6 @@ pub const PASS_INTERVAL: Duration = Duration::from_secs(1);
 pub const CHUNK: usize = 64;
 /// Keys handed off per pass at most (the rest wait for the next pass).
 pub const MAX_PER_PASS: usize = 4_096;
-/// How long a request waits for its reply before it is resent.
-const REQUEST_TIMEOUT: Duration = Duration::from_millis(300);
 /// Sends of a request before the owner counts as silent this pass.
 const TRIES: u32 = 3;
 
@@ -338,8 +335,7 @@ impl Rebalancer {
     }
 
     fn encode(&self, id: u64, message: &Message) -> Option<Vec<u8>> {
-        let now = crate::hlc::SystemClock.now_ms();
-        protocol_v2::encode(id, message, self.keys.first().map(|k| (k, now))).ok()
+        crate::peer::encode(id, message, &self.keys)
     }
 
     /// Checks `chunk` with the owners, sends what they lack, and drops the
@@ -361,20 +357,20 @@ impl Rebalancer {
                     asks.push(Request {
                         id: *next_id,
                         to: *owner,
-                        key: k,
+                        tag: k,
                         datagram,
                     });
                 }
             }
         }
-        let answers = exchange(socket, &asks).await;
+        let answers = exchange(socket, &asks, TRIES).await;
         let mut confirmed: Vec<usize> = vec![0; chunk.len()];
         let mut sends: Vec<Request> = Vec::new();
         for ask in &asks {
-            let Some((key, record, _)) = chunk.get(ask.key) else {
+            let Some((key, record, _)) = chunk.get(ask.tag) else {
                 continue;
             };
-            let Some(reply) = answers.get(&ask.id) else {
+            let Some(reply) = ask.reply(&answers) else {
                 continue;
             };
             let held = match protocol_v2::decode(reply).map(|f| f.message) {
@@ -388,7 +384,7 @@ impl Rebalancer {
                 None => false,
             };
             if has_it {
-                if let Some(c) = confirmed.get_mut(ask.key) {
+                if let Some(c) = confirmed.get_mut(ask.tag) {
                     *c += 1;
                 }
                 continue;
@@ -426,7 +422,7 @@ impl Rebalancer {
                         *next_id
                     },
                     to: ask.to,
-                    key: ask.key,
+                    tag: ask.tag,
                     datagram,
                 });
             }
@@ -437,19 +433,17 @@ impl Rebalancer {
             self.stats
                 .sent_total
                 .fetch_add(sends.len() as u64, Ordering::Relaxed);
-            let answers = exchange(socket, &sends).await;
+            let answers = exchange(socket, &sends, TRIES).await;
             for send in &sends {
-                let ok = match answers.get(&send.id_key()) {
-                    Some(reply) if send.id == 0 => {
-                        reply.as_slice() == crate::protocol::REPLY_STORED
-                    }
+                let ok = match send.reply(&answers) {
+                    Some(reply) if send.id == 0 => reply == crate::protocol::REPLY_STORED,
                     Some(reply) => matches!(
                         protocol_v2::decode(reply).map(|f| f.message),
                         Ok(Message::Stored | Message::Older { .. })
                     ),
                     None => false,
                 };
-                if ok && let Some(c) = confirmed.get_mut(send.key) {
+                if ok && let Some(c) = confirmed.get_mut(send.tag) {
                     *c += 1;
                 }
             }
@@ -469,76 +463,6 @@ impl Rebalancer {
             }
         }
     }
-}
-
-/// One request of an exchange: its id (0 for a v1 request, matched by
-/// address alone), where it goes, which key of the chunk it is about.
-struct Request {
-    id: u64,
-    to: SocketAddrV4,
-    key: usize,
-    datagram: Vec<u8>,
-}
-
-impl Request {
-    /// The key replies are filed under: the id, or for v1 requests (no id
-    /// on the wire) a value derived from the address and the chunk index.
-    fn id_key(&self) -> u64 {
-        if self.id != 0 {
-            return self.id;
-        }
-        v1_slot(self.to, self.key)
-    }
-}
-
-fn v1_slot(to: SocketAddrV4, key: usize) -> u64 {
-    (u64::from(u32::from(*to.ip())) << 16 | u64::from(to.port())) ^ ((key as u64) << 48) | 1 << 63
-}
-
-/// Sends every request and gathers the replies (by request id; v1
-/// requests by address, one at a time per address), resending the
-/// unanswered ones up to [`TRIES`] times.
-async fn exchange(socket: &UdpSocket, requests: &[Request]) -> HashMap<u64, Vec<u8>> {
-    let mut answers: HashMap<u64, Vec<u8>> = HashMap::new();
-    let mut buf = vec![0u8; 65536];
-    for _ in 0..TRIES {
-        // v1 requests carry no id: at most one outstanding per address.
-        let mut v1_waiting: HashMap<SocketAddrV4, u64> = HashMap::new();
-        for r in requests
-            .iter()
-            .filter(|r| !answers.contains_key(&r.id_key()))
-        {
-            if r.id == 0 {
-                if v1_waiting.contains_key(&r.to) {
-                    continue;
-                }
-                v1_waiting.insert(r.to, r.id_key());
-            }
-            if let Err(e) = socket.send_to(&r.datagram, r.to).await {
-                tracing::debug!(to = %r.to, "hand-off send failed: {e}");
-            }
-        }
-        let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
-        while requests.iter().any(|r| !answers.contains_key(&r.id_key())) {
-            let Ok(Ok((len, from))) =
-                tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await
-            else {
-                break;
-            };
-            let SocketAddr::V4(from) = from else { continue };
-            let reply = buf.get(..len).unwrap_or_default().to_vec();
-            if protocol_v2::dialect(&reply) == protocol_v2::Dialect::V2 {
-                if let Ok(frame) = protocol_v2::decode(&reply)
-                    && requests.iter().any(|r| r.id == frame.id && r.to == from)
-                {
-                    answers.insert(frame.id, reply);
-                }
-            } else if let Some(slot) = v1_waiting.remove(&from) {
-                answers.insert(slot, reply);
-            }
-        }
-    }
-    answers
 }
 
 #[cfg(test)]
