@@ -164,11 +164,15 @@ fn add_and_remove_a_server_live() {
     // answer is drawn (a CI run saw "remove 4 (running…)" with the row
     // already gone).
     let removed = format!("removed {ip}:{new} from");
-    t.wait_for("server 4 gone from the list and the remove answered", 15, |s| {
-        row(s, ip, new).is_none()
-            && ports[..3].iter().all(|&p| up(s, p))
-            && s.contains(&removed)
-    });
+    t.wait_for(
+        "server 4 gone from the list and the remove answered",
+        15,
+        |s| {
+            row(s, ip, new).is_none()
+                && ports[..3].iter().all(|&p| up(s, p))
+                && s.contains(&removed)
+        },
+    );
     assert_eq!(servers_in(&toml), 3);
     assert!(
         !fs::read_to_string(&toml)
