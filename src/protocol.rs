@@ -230,6 +230,39 @@ where
     datagrams
 }
 
+/// True when protocol v1 can carry `bytes` as a key or a value: SPEC §4
+/// allows no NUL byte in either. Protocol v2 is binary-safe, so a pair
+/// written through v2 may not be (DECISIONS #88).
+pub fn v1_representable(bytes: &[u8]) -> bool {
+    !bytes.contains(&0)
+}
+
+/// The v1 reply to a get that found `value`: the value itself, or "not
+/// found" (one NUL) when v1 cannot carry it (it holds a NUL byte: written
+/// through v2). Sending it raw would be misread: a lone NUL is "not
+/// found", and a NUL inside makes the reply look like a put.
+pub fn v1_get_reply(value: bytes::Bytes) -> bytes::Bytes {
+    if v1_representable(&value) {
+        value
+    } else {
+        bytes::Bytes::from_static(REPLY_NOT_FOUND)
+    }
+}
+
+/// The v1 dump of `pairs` ([`encode_dump`]), leaving out the pairs v1
+/// cannot carry ([`v1_representable`]); the header counts only the pairs
+/// listed.
+pub fn encode_v1_dump<'a, I>(pairs: I) -> Vec<Vec<u8>>
+where
+    I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+{
+    let listed: Vec<(&[u8], &[u8])> = pairs
+        .into_iter()
+        .filter(|(k, v)| v1_representable(k) && v1_representable(v))
+        .collect();
+    encode_dump(listed.len(), listed)
+}
+
 /// A dump reply read back into pairs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Dump {
@@ -355,6 +388,21 @@ mod tests {
         assert_eq!(decode_put_reply(b"\0"), PutReply::Stored);
         assert_eq!(decode_put_reply(b""), PutReply::Refused);
         assert_eq!(decode_put_reply(b"x"), PutReply::Invalid);
+    }
+
+    #[test]
+    fn v1_sees_only_what_it_can_carry() {
+        let v = |b: &'static [u8]| bytes::Bytes::from_static(b);
+        assert_eq!(v1_get_reply(v(b"value")), v(b"value"));
+        assert_eq!(v1_get_reply(v(b"")), v(b""));
+        assert_eq!(v1_get_reply(v(b"\0")), v(REPLY_NOT_FOUND));
+        assert_eq!(v1_get_reply(v(b"a\0b")), v(REPLY_NOT_FOUND));
+        let pairs: [(&[u8], &[u8]); 4] =
+            [(b"a", b"1"), (b"b\0", b"2"), (b"c", b"\03"), (b"d", b"")];
+        assert_eq!(
+            encode_v1_dump(pairs).concat(),
+            b"storing 2 key-value pairs:\na --> 1\nd --> \n"
+        );
     }
 
     #[test]

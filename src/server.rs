@@ -115,7 +115,7 @@ fn answer(
     };
     match request {
         Ok(Request::Get { key }) => match store.get(key) {
-            Some(value) => Response::One(value),
+            Some(value) => Response::One(protocol::v1_get_reply(value)),
             None => Response::One(Bytes::from_static(protocol::REPLY_NOT_FOUND)),
         },
         Ok(Request::Put { key, value }) => match store.put(key, value) {
@@ -127,9 +127,9 @@ fn answer(
         },
         Ok(Request::Dump) => {
             let pairs = store.snapshot();
-            let datagrams =
-                protocol::encode_dump(pairs.len(), pairs.iter().map(|(k, v)| (&k[..], &v[..])));
-            Response::Many(datagrams)
+            Response::Many(protocol::encode_v1_dump(
+                pairs.iter().map(|(k, v)| (&k[..], &v[..])),
+            ))
         }
         Err(reason) => {
             tracing::debug!(%reason, "refused put");

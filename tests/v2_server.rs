@@ -209,7 +209,15 @@ fn messages_on(options: &[OsString]) {
     assert_eq!(put(&s, a, b"w", b"two", v10), Message::Stored);
     assert_eq!(raw(&s, a, b"w\0three"), b"\0");
     assert_eq!(get(&s, a, b"w"), Ok((b"three".to_vec(), Version::ZERO)));
-    // A v1 dump lists live pairs only.
+    // Pairs v1 cannot carry (a NUL byte, written through v2): "not found"
+    // to a v1 get, left out of a v1 dump (DECISIONS #88); v2 sees them.
+    assert_eq!(put(&s, a, b"nul", b"\0", v10), Message::Stored);
+    assert_eq!(put(&s, a, b"mid", b"a\0b", v10), Message::Stored);
+    assert_eq!(put(&s, a, b"a\0\n", b"binary key", v10), Message::Stored);
+    assert_eq!(v1_get(&s, a, "nul"), None);
+    assert_eq!(v1_get(&s, a, "mid"), None);
+    assert_eq!(get(&s, a, b"mid"), Ok((b"a\0b".to_vec(), v10)));
+    // A v1 dump lists live pairs v1 can carry only.
     let dump = udp_dump(a, Duration::from_secs(2)).concat();
     assert_eq!(dump, b"storing 1 key-value pairs:\nw --> three\n");
     // Version 0/0 is reserved for v1 writes.

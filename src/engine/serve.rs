@@ -125,7 +125,9 @@ impl DurableStorage {
     pub fn answer(&self, request: Request<'_>, peer: SocketAddrV4) -> Option<Response> {
         match request {
             Request::Get { key } => match self.engine.get(key) {
-                Ok(Some(record)) if !record.tombstone => Some(Response::One(record.value)),
+                Ok(Some(record)) if !record.tombstone => {
+                    Some(Response::One(protocol::v1_get_reply(record.value)))
+                }
                 Ok(_) => Some(Response::One(Bytes::from_static(protocol::REPLY_NOT_FOUND))),
                 Err(e) => {
                     tracing::error!(error = %e, "get failed; no reply");
@@ -143,13 +145,12 @@ impl DurableStorage {
                 None
             }
             Request::Dump => match self.engine.snapshot() {
-                Ok(pairs) => {
-                    let live: Vec<_> = pairs.iter().filter(|(_, r)| !r.tombstone).collect();
-                    Some(Response::Many(protocol::encode_dump(
-                        live.len(),
-                        live.iter().map(|(k, r)| (&k[..], &r.value[..])),
-                    )))
-                }
+                Ok(pairs) => Some(Response::Many(protocol::encode_v1_dump(
+                    pairs
+                        .iter()
+                        .filter(|(_, r)| !r.tombstone)
+                        .map(|(k, r)| (&k[..], &r.value[..])),
+                ))),
                 Err(e) => {
                     tracing::error!(error = %e, "dump failed; no reply");
                     None
