@@ -12,7 +12,10 @@
 //! - tombstones purged after a tiny `--tombstone-grace`;
 //! - versions and tombstones survive a restart of a durable server;
 //! - end to end with `dkvs-client`: a stale majority fails a get and read
-//!   repair fixes it; `del` then `get` exits "not found".
+//!   repair fixes it; `del` then `get` exits "not found";
+//! - R=2 with {newer, older, older} and the newer answering first: the get
+//!   fails rather than return the older value, and is repaired;
+//! - what v1 sees of values holding a NUL (written through v2).
 
 mod common;
 
@@ -502,4 +505,63 @@ fn client_protocol_v1_writes_without_versions() {
         .assert_fail(1);
     c.client(&["--protocol", "v3", "get", "--", "k"])
         .assert_fail(code::USAGE);
+}
+
+/// Issue 7 item 3 with R=2 on real servers: replicas {newer, older, older},
+/// the two older ones slowed by fault proxies (150 ms each way) so the
+/// newer answers first. Once the newer version is seen the older value
+/// is never returned: the get fails (1 + 0 < R=2 on the newest) although
+/// the two older replies agree with each other; the two stale servers are
+/// repaired off the latency path and the next get reads the newer value.
+#[test]
+fn stale_majority_with_r2_fails_and_is_repaired() {
+    use dkvs::client::Client;
+    use dkvs::fault_proxy::{Direction, FaultConfig, FaultProxy, Faults};
+    use dkvs::quorum::Quorum;
+    use dkvs::trace::Verdict;
+    let mut c = Cluster::new(&[1, 1, 1]);
+    c.start_all();
+    let s = socket();
+    let base = now_ms();
+    let (old, new) = (recent(base, 0, 7), recent(base, 5, 9));
+    assert_eq!(put(&s, c.addr(0), b"k", b"new", new), Message::Stored);
+    for i in 1..3 {
+        assert_eq!(put(&s, c.addr(i), b"k", b"old", old), Message::Stored);
+    }
+    let rt = test_runtime();
+    let q = Quorum { n: 3, w: 2, r: 2 };
+    rt.block_on(async {
+        let slow = Faults {
+            delay: Duration::from_millis(150),
+            ..Faults::NONE
+        };
+        let mut client = Client::new(c.config.clone()).with_timeout(Duration::from_secs(2));
+        let mut proxies = Vec::new();
+        for i in 1..3 {
+            let listen = SocketAddrV4::new(*c.addr(i).ip(), 0);
+            let proxy = FaultProxy::builder(listen, c.addr(i))
+                .faults(FaultConfig::on(Direction::Both, slow))
+                .start()
+                .await
+                .unwrap();
+            client.set_route(i, Some(proxy.local_addr()));
+            proxies.push(proxy);
+        }
+        let trace = client.get_traced(b"k", q, &mut |_| {}).await;
+        assert!(
+            matches!(trace.verdict, Verdict::Failed(_)),
+            "{:?} value {:?}",
+            trace.verdict,
+            trace.value
+        );
+        assert_ne!(trace.value.as_deref(), Some(&b"old"[..]));
+        assert_eq!(trace.version, Some(new));
+        client.finish_repairs().await;
+        for i in 0..3 {
+            assert_eq!(get(&s, c.addr(i), b"k"), Ok((b"new".to_vec(), new)), "{i}");
+        }
+        let trace = client.get_traced(b"k", q, &mut |_| {}).await;
+        assert_eq!(trace.verdict, Verdict::Reached);
+        assert_eq!(trace.value.as_deref(), Some(&b"new"[..]));
+    });
 }
