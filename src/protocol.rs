@@ -398,7 +398,7 @@ mod tests {
         assert_eq!(v1_get_reply(v(b"\0")), v(REPLY_NOT_FOUND));
         assert_eq!(v1_get_reply(v(b"a\0b")), v(REPLY_NOT_FOUND));
         let pairs: [(&[u8], &[u8]); 4] =
-            [(b"a", b"1"), (b"b\0", b"2"), (b"c", b"\03"), (b"d", b"")];
+            [(b"a", b"1"), (b"b\0", b"2"), (b"c", b"3\0"), (b"d", b"")];
         assert_eq!(
             encode_v1_dump(pairs).concat(),
             b"storing 2 key-value pairs:\na --> 1\nd --> \n"
