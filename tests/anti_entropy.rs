@@ -535,3 +535,75 @@ fn repair_never_replaces_a_newer_write() {
         }
     });
 }
+
+/// `--anti-entropy-rate` bounds what a repair moves: a server restarted
+/// empty with a rate of 100 KB/s refills 2,000 keys of 1,000 bytes (2 MB)
+/// no faster than the rate allows (the bucket holds one second of it, and
+/// one message may overdraw it), and does make progress. An upper bound
+/// only: a slow machine moves less, never more.
+#[test]
+fn the_rate_limit_bounds_a_refill() {
+    const KEYS: usize = 2_000;
+    const VALUE: usize = 1_000;
+    const RATE: f64 = 100_000.0;
+    let rt = runtime();
+    let mut c = Cluster::new(&[1, 1]);
+    let file = c.config_path.to_str().unwrap().to_string();
+    start(
+        &mut c,
+        0,
+        &os(&["--servers", &file, "--anti-entropy-interval", "0"]),
+    );
+    let client = Arc::new(Client::new(c.config.clone()).with_timeout(Duration::from_secs(2)));
+    rt.block_on(async {
+        let q = QuorumOptions::default().n(2).w(1);
+        let mut tasks = Vec::new();
+        for lane in 0..32 {
+            let client = Arc::clone(&client);
+            tasks.push(tokio::spawn(async move {
+                for i in (lane..KEYS).step_by(32) {
+                    let value = vec![b'a' + (i % 26) as u8; VALUE];
+                    client
+                        .put(format!("big{i}").as_bytes(), &value, q)
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    assert_eq!(records(c.addr(0)).map(|r| r.len()), Some(KEYS));
+    let started = Instant::now();
+    let limited = os(&[
+        "--servers",
+        &file,
+        "--anti-entropy-interval",
+        "0.2",
+        "--anti-entropy-rate",
+        "100K",
+    ]);
+    start(&mut c, 1, &limited);
+    let mut held = 0;
+    while started.elapsed() < Duration::from_secs(4) {
+        let at = started.elapsed().as_secs_f64();
+        held = records(c.addr(1)).map_or(0, |r| r.len());
+        // The dump reflects bytes already received by `at`.
+        let bound = RATE * (at + 1.0) + 65_536.0;
+        assert!(
+            (held * VALUE) as f64 <= bound,
+            "{held} keys of {VALUE} bytes after {at:.2} s: more than {RATE} bytes/s allows"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        held < KEYS / 2,
+        "{held} of {KEYS} keys in 4 s at 100 KB/s: the limit did not apply"
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || records(c.addr(1))
+            .is_some_and(|r| !r.is_empty())),
+        "no progress at 100 KB/s"
+    );
+}
