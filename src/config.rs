@@ -47,6 +47,9 @@ pub struct ServerSpec {
     /// The sync policy of a durable spawned server (`sync`); `None`: the
     /// server's default.
     pub sync: Option<crate::engine::SyncPolicy>,
+    /// Where a spawned server serves Prometheus metrics (`metrics` in
+    /// `cluster.toml`, passed as `--metrics`); `None`: nowhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl ServerSpec {
@@ -59,6 +62,7 @@ impl ServerSpec {
             spawn: ip.is_loopback(),
             data_dir: None,
             sync: None,
+            metrics: None,
         }
     }
 
@@ -448,12 +452,20 @@ struct RawServer {
     spawn: Option<bool>,
     data_dir: Option<Spanned<String>>,
     sync: Option<Spanned<String>>,
+    metrics: Option<Spanned<String>>,
 }
 
 /// 1-based line number of byte `offset` in `text`.
 fn line_of(text: &[u8], offset: usize) -> usize {
     let before = text.get(..offset).unwrap_or(text);
     1 + before.iter().filter(|&&b| b == b'\n').count()
+}
+
+/// Whether TCP listeners on `a` and `b` would take the same port: the same
+/// port on the same address, or on the unspecified address (0.0.0.0, ::),
+/// which takes it on every address.
+fn same_listener(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 /// Parses the `cluster.toml` format (SPEC §9). `file` names the file in errors.
@@ -565,6 +577,34 @@ pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, Confi
         .map(sync)
         .transpose()?;
 
+    let metrics = |v: &Spanned<String>| -> Result<SocketAddr, ConfigError> {
+        let text = v.get_ref();
+        match text.parse::<SocketAddr>() {
+            Ok(addr) if addr.port() != 0 => Ok(addr),
+            Ok(_) => Err(at(
+                v.span(),
+                "metrics",
+                format!("{text:?}: port 0 is no address to scrape; give a fixed port"),
+            )),
+            Err(_) => Err(at(
+                v.span(),
+                "metrics",
+                format!("{text:?} is not an ADDR:PORT address (like \"127.0.0.1:9101\")"),
+            )),
+        }
+    };
+    // A per-server value already given to server `other` (0-based).
+    let taken = |v: &Spanned<String>, field: &str, what: &dyn fmt::Display, role: &str, other| {
+        at(
+            v.span(),
+            field,
+            format!(
+                "{what} is already the {role} of server {}; one server per {role}",
+                other + 1
+            ),
+        )
+    };
+
     let mut servers: Vec<ServerSpec> = Vec::new();
     let mut seen = Seen::default();
     for entry in raw.server.unwrap_or_default() {
@@ -597,20 +637,27 @@ pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, Confi
             None => default_dir.as_ref().map(|d| d.join(format!("{ip}-{port}"))),
         };
         spec.sync = s.sync.as_ref().map(sync).transpose()?.or(default_sync);
+        spec.metrics = s.metrics.as_ref().map(metrics).transpose()?;
+        // One server per data directory and per metrics address.
         if let (Some(d), Some(mine)) = (&s.data_dir, &spec.data_dir)
             && let Some(other) = servers
                 .iter()
                 .position(|o| o.data_dir.as_ref() == Some(mine))
         {
-            return Err(at(
-                d.span(),
+            return Err(taken(
+                d,
                 "data_dir",
-                format!(
-                    "{} is already the data directory of server {}; one server per directory",
-                    mine.display(),
-                    other + 1
-                ),
+                &mine.display(),
+                "data directory",
+                other,
             ));
+        }
+        if let (Some(m), Some(mine)) = (&s.metrics, spec.metrics)
+            && let Some(other) = servers
+                .iter()
+                .position(|o| o.metrics.is_some_and(|theirs| same_listener(theirs, mine)))
+        {
+            return Err(taken(m, "metrics", &mine, "metrics address", other));
         }
         let _ = span;
         servers.push(spec);
@@ -740,6 +787,87 @@ mod tests {
         .unwrap_err();
         assert_eq!((e.line, e.field.as_deref()), (Some(8), Some("data_dir")));
         assert!(e.message.contains("server 1"), "{e}");
+    }
+
+    #[test]
+    fn cluster_toml_metrics() {
+        let server = |port: u16, metrics: &str| {
+            format!("[[server]]\nip = \"127.0.0.1\"\nport = {port}\nmetrics = \"{metrics}\"\n")
+        };
+        let c = toml_cfg(&format!(
+            "{}{}[[server]]\nip = \"127.0.0.1\"\nport = 1236\n",
+            server(1234, "127.0.0.1:9101"),
+            server(1235, "[::1]:9101")
+        ))
+        .unwrap();
+        let got: Vec<Option<SocketAddr>> = c.servers.iter().map(|s| s.metrics).collect();
+        assert_eq!(
+            got,
+            [
+                Some("127.0.0.1:9101".parse().unwrap()),
+                Some("[::1]:9101".parse().unwrap()),
+                None
+            ]
+        );
+        // Not an address, port 0, a name: errors on the field's line.
+        for bad in [
+            "127.0.0.1",
+            "127.0.0.1:0",
+            "localhost:9101",
+            "",
+            "127.0.0.1:70000",
+        ] {
+            let e = toml_cfg(&server(1234, bad)).unwrap_err();
+            assert_eq!(
+                (e.line, e.field.as_deref()),
+                (Some(4), Some("metrics")),
+                "{bad}: {e}"
+            );
+            assert!(
+                e.to_string()
+                    .starts_with("cluster.toml:4: field `metrics`: "),
+                "{e}"
+            );
+        }
+        let e = toml_cfg("[[server]]\nip = \"127.0.0.1\"\nport = 1\nmetrics = 9101\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(4), Some("metrics")),
+            "{e}"
+        );
+        // Two servers on one metrics port: the second is the error.
+        for (first, second) in [
+            ("127.0.0.1:9101", "127.0.0.1:9101"),
+            ("0.0.0.0:9101", "127.0.0.2:9101"),
+            ("127.0.0.2:9101", "[::]:9101"),
+        ] {
+            let e =
+                toml_cfg(&format!("{}{}", server(1234, first), server(1235, second))).unwrap_err();
+            assert_eq!(
+                (e.line, e.field.as_deref()),
+                (Some(8), Some("metrics")),
+                "{e}"
+            );
+            assert!(e.message.contains("server 1"), "{e}");
+        }
+        // The same port on two addresses is two listeners.
+        toml_cfg(&format!(
+            "{}{}",
+            server(1234, "127.0.0.1:9101"),
+            server(1235, "127.0.0.2:9101")
+        ))
+        .unwrap();
+        // Not a [defaults] key (per server only).
+        let e = toml_cfg(&format!(
+            "[defaults]\nmetrics = \"127.0.0.1:9101\"\n{}",
+            server(1234, "127.0.0.1:9102")
+        ))
+        .unwrap_err();
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(2), Some("metrics")),
+            "{e}"
+        );
     }
 
     #[test]

@@ -136,8 +136,8 @@ pub struct LogEvent {
 }
 
 /// How to start one server process: `program args... <IP> <PORT>`, with
-/// `--data-dir DIR` and `--sync POLICY` before the address when the
-/// server's [`ServerSpec`] has them.
+/// `--data-dir DIR`, `--sync POLICY` and `--metrics ADDR:PORT` before the
+/// address when the server's [`ServerSpec`] has them.
 #[derive(Debug, Clone)]
 pub struct Launcher {
     /// The executable.
@@ -168,12 +168,16 @@ impl Launcher {
         let mut cmd = tokio::process::Command::new(&self.program);
         cmd.args(&self.args);
         // A durable server (`data_dir` in cluster.toml) gets its storage
-        // options before the address.
+        // options before the address, a scraped one (`metrics`) its
+        // endpoint.
         if let Some(dir) = &spec.data_dir {
             cmd.arg("--data-dir").arg(dir);
         }
         if let Some(sync) = spec.sync {
             cmd.arg("--sync").arg(sync.to_string());
+        }
+        if let Some(metrics) = spec.metrics {
+            cmd.arg("--metrics").arg(metrics.to_string());
         }
         cmd.arg(spec.ip.to_string())
             .arg(spec.port.to_string())

@@ -7,14 +7,16 @@
 //! - other paths 404, other methods 405 (with `Allow`), HEAD;
 //! - garbage, an oversized head, a silent connection and 100 parallel
 //!   scrapes leave the server (UDP and HTTP) serving;
-//! - a metrics address in use makes the server fail to start.
+//! - a metrics address in use makes the server fail to start;
+//! - `metrics` in a `cluster.toml` (per `[[server]]`): the server dkvs-tui
+//!   starts serves it, and a put through dkvs-tui moves its counter.
 
 mod common;
 
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -232,4 +234,122 @@ fn a_metrics_address_in_use_is_an_error() {
     let out = run(&mut cmd, RUN_LIMIT);
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.error_line().contains("metrics"), "{out}");
+}
+
+/// The value of sample `metric` in a scrape of `url`, if it answered.
+fn scrape_value(url: &str, metric: &str) -> Option<u64> {
+    let out = curl(&[url]);
+    if out.code != Some(0) {
+        return None;
+    }
+    samples(&out.stdout)
+        .into_iter()
+        .find(|(m, _)| m == metric)
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+#[test]
+fn a_tui_cluster_serves_the_metrics_field_of_cluster_toml() {
+    const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");
+    let ip = loopback_ip();
+    let ports = free_ports(ip, 2);
+    let at = SocketAddrV4::new(ip, free_tcp_port(ip));
+    let servers: Vec<(Ipv4Addr, u16, u32)> = ports.iter().map(|&p| (ip, p, 1)).collect();
+    // Server 1 has a metrics endpoint, server 2 none.
+    let toml = cluster_toml(&servers, "n = 2\nw = 2\nr = 2").replacen(
+        "nodes = 1\n",
+        &format!("nodes = 1\nmetrics = \"{at}\"\n"),
+        1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cluster.toml"), toml).unwrap();
+    let log = |name: &str| Stdio::from(std::fs::File::create(dir.path().join(name)).unwrap());
+    let mut cmd = clean_command(TUI, dir.path());
+    cmd.arg("cluster.toml")
+        .stdin(Stdio::piped())
+        .stdout(log("tui.out"))
+        .stderr(log("tui.err"));
+    let mut procs = Procs::new();
+    let tui = procs.spawn("dkvs-tui", &mut cmd);
+    let mut stdin = procs.child_mut(tui).stdin.take().unwrap();
+    let transcript = || {
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+        format!("{}\n{}", read("tui.out"), read("tui.err"))
+    };
+
+    let url = format!("http://{at}/metrics");
+    let mut before = None;
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            before = scrape_value(&url, "dkvs_puts_total");
+            before.is_some()
+        }),
+        "no metrics at {url}:\n{}",
+        transcript()
+    );
+    writeln!(stdin, "put alpha one").unwrap();
+    let mut after = None;
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            after = scrape_value(&url, "dkvs_puts_total");
+            after > before
+        }),
+        "dkvs_puts_total stayed at {before:?} after a put:\n{}",
+        transcript()
+    );
+    assert_eq!(scrape_value(&url, "dkvs_keys"), Some(1));
+
+    // quit stops the servers, and with them the endpoint.
+    writeln!(stdin, "quit").unwrap();
+    drop(stdin);
+    let (status, killed) = procs.terminate_wait(tui, Duration::from_secs(10));
+    assert!(!killed && status.success(), "{status:?}:\n{}", transcript());
+    assert!(transcript().contains("OK"), "{}", transcript());
+    assert!(
+        eventually(Duration::from_secs(5), || TcpStream::connect(at).is_err()),
+        "the metrics endpoint outlived dkvs-tui"
+    );
+}
+
+#[test]
+fn a_bad_metrics_field_is_a_configuration_error() {
+    const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");
+    let ip = loopback_ip();
+    let ports = free_ports(ip, 2);
+    let dir = tempfile::tempdir().unwrap();
+    // The first server's metrics is on line 4, the second's on line 9.
+    for (first, second, line, what) in [
+        (
+            "127.0.0.1:9101",
+            "127.0.0.1:9101",
+            9,
+            "already the metrics address of server 1",
+        ),
+        ("127.0.0.1:9101", "127.0.0.1", 9, "not an ADDR:PORT address"),
+        (
+            "localhost:9101",
+            "127.0.0.1:9102",
+            4,
+            "not an ADDR:PORT address",
+        ),
+    ] {
+        let toml = format!(
+            "[[server]]\nip = \"{ip}\"\nport = {}\nmetrics = \"{first}\"\n\n[[server]]\nip = \"{ip}\"\nport = {}\nmetrics = \"{second}\"\n",
+            ports[0], ports[1]
+        );
+        std::fs::write(dir.path().join("cluster.toml"), &toml).unwrap();
+        for args in [&["cluster.toml"][..], &["-s", "cluster.toml", "get", "a"]] {
+            let program = if args.len() == 1 { TUI } else { CLIENT };
+            let mut cmd = clean_command(program, dir.path());
+            cmd.args(args);
+            let out = run(&mut cmd, RUN_LIMIT);
+            assert_eq!(out.code, Some(3), "{toml}\n{out}");
+            let error = out.error_line();
+            assert!(
+                error.contains(&format!("cluster.toml:{line}: field `metrics`: "))
+                    && error.contains(what),
+                "{toml}\n{out}"
+            );
+        }
+    }
 }

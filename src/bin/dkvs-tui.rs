@@ -231,8 +231,9 @@ fn watch_signals(
 }
 
 /// The hidden server mode: `--serve-internal [-v]... [--data-dir DIR]
-/// [--sync POLICY] [--key-file FILE] [--servers FILE] <IP> <PORT>` (the storage options come from
-/// `cluster.toml`, see `Launcher`). Exits by
+/// [--sync POLICY] [--metrics ADDR:PORT] [--key-file FILE] [--servers FILE]
+/// <IP> <PORT>` (the storage and metrics options come from `cluster.toml`,
+/// see `Launcher`). Exits by
 /// itself if its parent disappears (e.g. `dkvs-tui` was SIGKILLed), so a
 /// crashed manager never leaves servers behind.
 fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
@@ -240,6 +241,7 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
     let mut positional = Vec::new();
     let mut storage = dkvs::engine::StorageArgs::default();
     let mut key_file: Option<std::path::PathBuf> = None;
+    let mut metrics: Option<std::net::SocketAddr> = None;
     let mut ring = dkvs::anti_entropy::AntiEntropyArgs::default();
     let mut bad = false;
     let mut words = args.iter();
@@ -253,6 +255,10 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
             },
             Some("--key-file") => match words.next() {
                 Some(file) => key_file = Some(file.into()),
+                None => bad = true,
+            },
+            Some("--metrics") => match words.next().and_then(|w| w.to_str()?.parse().ok()) {
+                Some(addr) => metrics = Some(addr),
                 None => bad = true,
             },
             Some("--servers") => match words.next() {
@@ -275,7 +281,7 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
     dkvs::logging::init(verbose);
     let usage = || {
         eprintln!(
-            "Usage: dkvs-tui {SERVE_FLAG} [-v] [--data-dir DIR] [--sync always|periodic|none] [--key-file FILE] [--servers FILE] <IP> <PORT>"
+            "Usage: dkvs-tui {SERVE_FLAG} [-v] [--data-dir DIR] [--sync always|periodic|none] [--metrics ADDR:PORT] [--key-file FILE] [--servers FILE] <IP> <PORT>"
         );
         ExitCode::from(exit::USAGE)
     };
@@ -322,7 +328,8 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
                 auth,
                 ..Default::default()
             })
-            .with_anti_entropy(ring),
+            .with_anti_entropy(ring)
+            .with_metrics(metrics),
         Err(e) => {
             eprintln!("ERROR: {e}");
             return ExitCode::from(exit::USAGE);
