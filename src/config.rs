@@ -871,6 +871,19 @@ mod tests {
     }
 
     #[test]
+    fn the_bundled_cluster_parses() {
+        let c = toml_cfg(include_str!("../cluster.toml")).unwrap();
+        let shape: Vec<(u16, u32)> = c.servers.iter().map(|s| (s.port, s.nodes)).collect();
+        assert_eq!(
+            shape,
+            [(1234, 3), (1235, 2), (1236, 2), (1237, 1), (1238, 1)]
+        );
+        let metrics: Vec<Option<SocketAddr>> = c.servers.iter().map(|s| s.metrics).collect();
+        assert_eq!(metrics[0], Some("127.0.0.1:9101".parse().unwrap()));
+        assert!(metrics[1..].iter().all(Option::is_none));
+    }
+
+    #[test]
     fn the_durable_example_parses() {
         let c = toml_cfg(include_str!("../examples/durable-cluster.toml")).unwrap();
         assert_eq!(c.servers.len(), 5);

@@ -8,12 +8,15 @@
 //!
 //! - the page's files (`cluster.toml`, `examples/durable-cluster.toml`) are
 //!   copied to a temporary directory with the servers moved to a random
-//!   127.X.Y.Z address and free ports, and every command runs there;
+//!   127.X.Y.Z address and free ports (server 1's metrics endpoint too, in
+//!   the files and in the commands), and every command runs there;
 //! - `cargo build --release` is skipped (the binaries under test are
 //!   built), `cargo run --release [-- FILE]` starts the built `dkvs-tui`
 //!   with its REPL on a pipe (its line-by-line mode, the same interpreter
 //!   as the screen), `target/release/` is the directory of the built
-//!   binaries, and any other line runs with `sh -c` and must exit 0;
+//!   binaries, and any other line runs with `sh -c` and must exit 0 (a
+//!   scrape of `/metrics` must also print `dkvs_` samples: a pipe into
+//!   `head` hides curl's status);
 //! - REPL lines must all succeed (dkvs-tui exits 0 after `quit`), and each
 //!   `get K` must answer `OK V` where `V` is the value of the page's last
 //!   `put K V` — also across a restart of the durable cluster.
@@ -40,6 +43,8 @@ const CLIENT: &str = env!("CARGO_BIN_EXE_dkvs-client");
 const FILES: &[&str] = &["cluster.toml", "examples/durable-cluster.toml"];
 /// The ports of the bundled cluster (SPEC §9).
 const PORTS: std::ops::RangeInclusive<u16> = 1234..=1238;
+/// The metrics endpoint of the bundled cluster's server 1.
+const METRICS: &str = "127.0.0.1:9101";
 /// Limit for one shell command, and for one REPL block to be answered.
 const STEP_LIMIT: Duration = Duration::from_secs(20);
 
@@ -81,20 +86,26 @@ fn steps(page: &str) -> Vec<Step> {
     out
 }
 
-/// Copies the page's files into `dir`, every server moved to `ip` and the
-/// bundled ports to `ports` (same order).
-fn copy_files(dir: &Path, ip: std::net::Ipv4Addr, ports: &[u16]) {
+/// Copies the page's files into `dir`, every server moved to `ip`, the
+/// bundled ports to `ports` (same order) and [`METRICS`] to `metrics`.
+fn copy_files(dir: &Path, ip: std::net::Ipv4Addr, ports: &[u16], metrics: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for file in FILES {
         let text = fs::read_to_string(root.join(file)).unwrap();
-        let mut moved = text.replace("ip = \"127.0.0.1\"", &format!("ip = \"{ip}\""));
+        let mut moved = text
+            .replace("ip = \"127.0.0.1\"", &format!("ip = \"{ip}\""))
+            .replace(
+                &format!("metrics = \"{METRICS}\""),
+                &format!("metrics = \"{metrics}\""),
+            );
         for (port, new) in PORTS.zip(ports) {
             moved = moved.replace(&format!("port = {port}\n"), &format!("port = {new}\n"));
         }
         assert!(
             !PORTS
                 .clone()
-                .any(|p| moved.contains(&format!("port = {p}\n"))),
+                .any(|p| moved.contains(&format!("port = {p}\n")))
+                && !moved.contains("metrics = \"127.0.0.1:"),
             "{file}: a port left unmoved"
         );
         let to = dir.join(file);
@@ -231,7 +242,12 @@ fn every_command_of_the_getting_started_page_runs() {
     let dir = tempfile::tempdir().unwrap();
     let ip = loopback_ip();
     let ports = free_ports(ip, PORTS.count());
-    copy_files(dir.path(), ip, &ports);
+    let metrics = std::net::TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    copy_files(dir.path(), ip, &ports, &metrics);
     let bin_dir = Path::new(CLIENT).parent().unwrap().to_path_buf();
 
     let mut session: Option<Session> = None;
@@ -255,7 +271,8 @@ fn every_command_of_the_getting_started_page_runs() {
                 if let Some(s) = session.as_mut() {
                     s.sync();
                 }
-                run_shell(dir.path(), &bin_dir, line, session.is_some());
+                let line = line.replace(METRICS, &metrics);
+                run_shell(dir.path(), &bin_dir, &line, session.is_some());
             }
             Step::Repl(line) => {
                 let s = session
@@ -297,8 +314,9 @@ fn run_shell(dir: &Path, bin_dir: &Path, line: &str, live: bool) {
         }
         std::thread::sleep(Duration::from_secs(1));
     };
+    let scraped = !line.contains("/metrics") || out.stdout.contains("\ndkvs_");
     assert!(
-        !out.timed_out && out.code == Some(0),
+        !out.timed_out && out.code == Some(0) && scraped,
         "`{line}` failed ({:?}):\n{}\n{}",
         out.code,
         out.stdout,
