@@ -96,11 +96,14 @@ fn toml_line() -> impl Strategy<Value = String> {
         Just("w"),
         Just("r"),
         Just("timeout_ms"),
+        Just("metrics"),
         Just("colour"),
     ];
     let value = prop_oneof![
         Just("\"127.0.0.1\"".to_string()),
         Just("\"nope\"".to_string()),
+        Just("\"127.0.0.1:9101\"".to_string()),
+        Just("\"[::]:0\"".to_string()),
         Just("true".to_string()),
         Just("1.5".to_string()),
         Just("[1, 2]".to_string()),
