@@ -6,7 +6,8 @@
 //! on exactly its N=3 owners under the new ring (former owners drop the
 //! keys their new owners confirmed), no acknowledged write is lost —
 //! including writes made during the move — and gets keep succeeding
-//! throughout. Then a server is removed: it hands every key to its owners
+//! throughout (a reader runs from before the change until every key held
+//! before it sits on exactly its new owners). Then a server is removed: it hands every key to its owners
 //! and ends empty; the same checks hold.
 
 mod common;
@@ -16,7 +17,7 @@ use std::ffi::OsString;
 use std::net::SocketAddrV4;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use dkvs::client::Client;
@@ -187,8 +188,13 @@ fn change_under_load(
     new: Option<usize>,
     told: &[usize],
 ) -> (ClusterConfig, BTreeMap<String, String>) {
+    // The keys there before the change, at their versions: the move is
+    // over when they sit on exactly their new owners. Gets run (and must
+    // all succeed) from before the change until then, and at least 2 s.
+    let before = versions_of(&ClusterConfig::load(&c.config_path).unwrap(), &acked);
     let load = Load::start(c.config_path.clone(), acked);
     std::thread::sleep(Duration::from_millis(300));
+    let changed = Instant::now();
     let config = write_file(c, members);
     if let Some(i) = new {
         start(c, i);
@@ -196,7 +202,9 @@ fn change_under_load(
     for &i in told {
         send_signal(c.pid(i), "HUP");
     }
-    std::thread::sleep(Duration::from_secs(2));
+    let all: Vec<usize> = (0..c.len()).collect();
+    settled(c, &all, &config, &before, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(2).saturating_sub(changed.elapsed()));
     let (gets, failures, acked) = load.finish();
     assert!(gets > 50, "only {gets} gets during the move");
     assert!(
