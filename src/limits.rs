@@ -171,6 +171,10 @@ pub struct Limits {
     pub recv_buffer: u64,
     /// Authentication (`--key-file`): `None` serves everyone as before.
     pub auth: Option<AuthConfig>,
+    /// Speak protocol v1 only (`dkvs-server --protocol v1`): every datagram
+    /// is read as SPEC §4 says, so a v2 request gets the v1 refusal (the
+    /// empty datagram) exactly as from a server of the original design.
+    pub v1_only: bool,
 }
 
 /// The environment variable naming a key file, like `--key-file`.
@@ -252,6 +256,7 @@ impl Default for Limits {
             budget_sources: DEFAULT_BUDGET_SOURCES,
             recv_buffer: crate::server::RECV_BUFFER_BYTES as u64,
             auth: None,
+            v1_only: false,
         }
     }
 }
@@ -330,6 +335,7 @@ impl LimitArgs {
             budget_sources: d.budget_sources,
             recv_buffer: self.recv_buffer.unwrap_or(d.recv_buffer),
             auth: None,
+            v1_only: false,
         }
     }
 }

@@ -375,7 +375,7 @@ impl Shared {
         {
             return rejected;
         }
-        if protocol_v2::dialect(datagram) == Dialect::V2 {
+        if !self.limits.v1_only && protocol_v2::dialect(datagram) == Dialect::V2 {
             return self.handle_v2(datagram, peer, ip, budgeted, now);
         }
         let request = protocol::parse_request(datagram);

@@ -15,7 +15,8 @@
 //!   repair fixes it; `del` then `get` exits "not found";
 //! - R=2 with {newer, older, older} and the newer answering first: the get
 //!   fails rather than return the older value, and is repaired;
-//! - what v1 sees of values holding a NUL (written through v2).
+//! - what v1 sees of values holding a NUL (written through v2);
+//! - a mixed cluster with a real v1-only server (`--protocol v1`).
 
 mod common;
 
@@ -564,4 +565,68 @@ fn stale_majority_with_r2_fails_and_is_repaired() {
         assert_eq!(trace.verdict, Verdict::Reached);
         assert_eq!(trace.value.as_deref(), Some(&b"new"[..]));
     });
+}
+
+/// A mixed cluster with a real v1-only server (issue 7 item 8):
+/// `dkvs-server --protocol v1` answers as a server of the original design
+/// (SPEC §4 only; a v2 request gets the v1 refusal). `dkvs-client` detects
+/// it and speaks v1 to it: puts reach all three, gets with R=3 agree (its
+/// unversioned copy agrees with the newest v2 value), and a delete counts
+/// it as a refusal but succeeds on the two others, after which gets report
+/// not found. v1 cannot be combined with a key or `--servers`.
+#[test]
+fn mixed_cluster_with_a_real_v1_only_server() {
+    let mut c = Cluster::new(&[1, 1, 1]);
+    c.start_with_options(0, &[OsStr::new("--protocol"), OsStr::new("v1")]);
+    c.start(1);
+    c.start(2);
+    let s = socket();
+    let hello = protocol_v2::encode(3, &Message::Hello, None).unwrap();
+    assert_eq!(
+        raw(&s, c.addr(0), &hello),
+        b"",
+        "v1 refusal of a v2 request"
+    );
+    c.client(&["put", "-w", "3", "--", "k", "v"])
+        .assert_stdout("OK\n");
+    assert_eq!(v1_get(&s, c.addr(0), "k").as_deref(), Some(&b"v"[..]));
+    c.get(&["-r", "3"], "k").assert_stdout("OK v\n");
+    c.client(&["put", "-w", "3", "--", "k", "w"])
+        .assert_stdout("OK\n");
+    c.get(&["-r", "3"], "k").assert_stdout("OK w\n");
+    for i in 1..3 {
+        assert!(
+            matches!(get(&s, c.addr(i), b"k"), Ok((v, _)) if v == b"w"),
+            "{i}"
+        );
+    }
+    // Delete: W=2 from the v2 servers; the v1 server keeps its value, but
+    // the tombstone is newer, so R=2 reads "not found".
+    c.client(&["del", "-w", "2", "--", "k"])
+        .assert_stdout("OK\n");
+    assert_eq!(v1_get(&s, c.addr(0), "k").as_deref(), Some(&b"w"[..]));
+    c.get(&["-r", "2"], "k").assert_fail(code::NOT_FOUND);
+    // v1 with authentication or ring knowledge: a usage error.
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k.key");
+    std::fs::write(&key, format!("1 {}\n", "ab".repeat(32))).unwrap();
+    let servers = dir.path().join("servers.txt");
+    std::fs::write(&servers, "127.0.0.1 1 1\n").unwrap();
+    for extra in [
+        ["--key-file", key.to_str().unwrap()],
+        ["--servers", servers.to_str().unwrap()],
+    ] {
+        let out = run(
+            clean_command(SERVER, dir.path())
+                .args(["--protocol", "v1"])
+                .args(extra)
+                .args(["127.0.0.1", "1"]),
+            RUN_LIMIT,
+        );
+        out.assert_error(code::USAGE);
+        assert!(
+            out.stderr.contains("--protocol v1 cannot be combined with"),
+            "{extra:?}: {out}"
+        );
+    }
 }

@@ -17,10 +17,23 @@ fn main() -> ExitCode {
             return ExitCode::from(dkvs::commands::exit::CONFIG);
         }
     };
+    let v1_only = cli.protocol == dkvs::client::ProtocolMode::V1;
+    if v1_only && (auth.is_some() || cli.anti_entropy.servers.is_some()) {
+        let other = if auth.is_some() {
+            "--key-file (or DKVS_KEY_FILE): authentication"
+        } else {
+            "--servers: anti-entropy and hinted handoff"
+        };
+        eprintln!(
+            "ERROR: --protocol v1 cannot be combined with {other} needs protocol v2; drop one of them"
+        );
+        return ExitCode::from(dkvs::commands::exit::USAGE);
+    }
     let options = match ServeOptions::new(cli.ip, cli.port, cli.pairs) {
         Ok(o) => o
             .with_limits(Limits {
                 auth,
+                v1_only,
                 ..cli.limits.limits()
             })
             .with_storage(cli.storage)

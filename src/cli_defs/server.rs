@@ -48,6 +48,13 @@ pub struct Cli {
     /// read them: prefer a loopback or private address.
     #[arg(long = "metrics", value_name = "ADDR:PORT")]
     pub metrics: Option<std::net::SocketAddr>,
+    /// Protocols served: v2 (v2 and v1 on the same port) or v1 (SPEC §4
+    /// only, as a server of the original design: no versions, no deletes,
+    /// v2 requests get the v1 refusal). v1 is for mixed clusters, tests and
+    /// teaching; it cannot be combined with --key-file or --servers, which
+    /// need v2.
+    #[arg(long = "protocol", value_name = "VERSION", default_value = "v2", value_parser = super::bench::protocol)]
+    pub protocol: crate::client::ProtocolMode,
     /// Logs and colour.
     #[command(flatten)]
     pub log: LogArgs,
