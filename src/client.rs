@@ -832,7 +832,7 @@ impl Client {
             if v2::dialect(datagram) != Dialect::V2 {
                 // A v1-only holder's empty refusal: it cannot keep hints.
                 self.learn(holder.server, Dialect::V1);
-                holder.reply = Some(Reply::Refused);
+                holder.reply = Some(Reply::Refused(None));
                 holder.dialect = Some(Dialect::V1);
                 holder.latency = Some(start.elapsed());
                 continue;
@@ -1482,6 +1482,10 @@ pub struct DumpReply {
     pub received: Vec<(Option<SocketAddr>, Vec<u8>)>,
     /// The server's datagrams parsed into pairs.
     pub parsed: Dump,
+    /// Why the server refused the dump, when it did (a paged dump's first
+    /// page refused, e.g. unsigned pages to a keyed server): its contents
+    /// are then unknown, not empty.
+    pub refused: Option<crate::protocol_v2::Reason>,
 }
 
 impl DumpReply {
@@ -1773,7 +1777,7 @@ fn v1_reply(kind: OpKind, datagram: &[u8]) -> Reply {
         },
         OpKind::Put | OpKind::Delete => match protocol::decode_put_reply(datagram) {
             PutReply::Stored => Reply::Stored,
-            PutReply::Refused => Reply::Refused,
+            PutReply::Refused => Reply::Refused(None),
             PutReply::Invalid => Reply::Invalid(datagram.to_vec()),
         },
     }
@@ -1792,7 +1796,7 @@ fn v2_reply(message: &Message, opcode: u8, datagram: &[u8]) -> (Reply, Option<Ve
         Message::Older { current } => (Reply::Older, Some(*current)),
         Message::Refused { reason } => {
             tracing::debug!(?reason, "request refused");
-            (Reply::Refused, None)
+            (Reply::Refused(Some(*reason)), None)
         }
         _ => (Reply::Invalid(datagram.to_vec()), None),
     }
@@ -2020,8 +2024,11 @@ mod tests {
         let refused = Message::Refused {
             reason: v2::Reason::OutOfMemory,
         };
-        assert_eq!(v2_reply(&refused, put, b""), (Reply::Refused, None));
-        assert!(Reply::Older.is_ack() && Reply::Stored.is_ack() && !Reply::Refused.is_ack());
+        assert_eq!(
+            v2_reply(&refused, put, b""),
+            (Reply::Refused(Some(v2::Reason::OutOfMemory)), None)
+        );
+        assert!(Reply::Older.is_ack() && Reply::Stored.is_ack() && !Reply::Refused(None).is_ack());
     }
 
     #[test]

@@ -190,11 +190,14 @@ pub fn trace_error(trace: &Trace) -> Option<CommandError> {
     let code = match f {
         Failure::NotFound => exit::NOT_FOUND,
         Failure::Invalid(_) => exit::USAGE,
+        // Refused for want of a key: the cluster cannot be used, as when
+        // the quorum is not reached (DECISIONS, review of issue 7).
+        _ if trace.failed_unauthenticated() => exit::QUORUM,
         Failure::NotEnough
             if trace.replicas.iter().any(|r| {
                 matches!(
                     r.reply,
-                    Some(crate::trace::Reply::Refused | crate::trace::Reply::V1Only)
+                    Some(crate::trace::Reply::Refused(_) | crate::trace::Reply::V1Only)
                 )
             }) =>
         {

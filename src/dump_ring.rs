@@ -152,6 +152,21 @@ pub fn write_sections(
     Ok(())
 }
 
+/// One warning per server whose dump was refused as unauthenticated (its
+/// section is empty because this client has no key, not because the
+/// server is), naming it and the fix; none in the ordinary case.
+pub fn refusal_warnings(config: &ClusterConfig, replies: &[io::Result<DumpReply>]) -> Vec<String> {
+    config
+        .servers
+        .iter()
+        .zip(replies)
+        .filter(|(_, reply)| matches!(reply, Ok(r) if r.refused == Some(Reason::Unauthenticated)))
+        .map(|(server, _)| {
+            crate::limits::refused_unauthenticated(&server.addr().to_string(), "dump")
+        })
+        .collect()
+}
+
 /// The server a ring node points to; an error (not a panic) when the ring
 /// was built from another configuration.
 fn server_of(config: &ClusterConfig, index: usize) -> io::Result<&ServerSpec> {
@@ -198,7 +213,9 @@ fn write_datagram(out: &mut impl Write, prefix: &str, datagram: &[u8]) -> io::Re
 /// v1-only server), refuses it as unsupported, or stays silent for the
 /// first half of the first page's wait is read with the v1 dump for the
 /// rest of that wait. A server that refuses the dump as forbidden gets the
-/// reply of a v1 dump from outside `--allow-dump`: nothing. A page that
+/// reply of a v1 dump from outside `--allow-dump`: nothing. One that
+/// refuses it as unauthenticated (a keyed server asked without a key) gets
+/// nothing either, with [`DumpReply::refused`] set. A page that
 /// stays unanswered after the first is an error (the listing would be
 /// partial). With a key, requests are signed and nothing falls back to
 /// v1 (DECISIONS #65): a server that would need it prints its header
@@ -257,6 +274,16 @@ pub async fn dump_paged(addr: SocketAddrV4, options: DumpOptions) -> io::Result<
                     Message::Refused {
                         reason: Reason::Forbidden,
                     } if first_page => return Ok(pager.into_reply(None)),
+                    // A keyed server: it drops the v1 dump too, so there is
+                    // nothing to fall back to; the caller says why the
+                    // section is empty ([`refusal_warnings`]).
+                    Message::Refused {
+                        reason: reason @ Reason::Unauthenticated,
+                    } if first_page => {
+                        let mut reply = pager.into_reply(None);
+                        reply.refused = Some(reason);
+                        return Ok(reply);
+                    }
                     Message::Refused { .. } if first_page && signed => {
                         return Ok(pager.into_reply(None));
                     }

@@ -180,6 +180,20 @@ pub struct Limits {
 /// The environment variable naming a key file, like `--key-file`.
 pub const KEY_FILE_ENV: &str = "DKVS_KEY_FILE";
 
+/// What to do when servers refuse requests as unauthenticated (REFUSED 5
+/// to an unsigned request: a keyed server refuses every unsigned one, and
+/// a keyed client never sees the unsigned refusals of a server that does
+/// not hold its key).
+pub const NEEDS_KEY_HINT: &str =
+    "this cluster needs a key; pass --key-file FILE or set DKVS_KEY_FILE";
+
+/// The one message every tool gives when `who` (`3 of 3 servers`, or a
+/// server's address) refused its `what` (`request`, `STATS request`,
+/// `dump`) as unauthenticated: what happened and [`NEEDS_KEY_HINT`].
+pub fn refused_unauthenticated(who: &str, what: &str) -> String {
+    format!("{who} refused the {what} as unauthenticated: {NEEDS_KEY_HINT}")
+}
+
 /// Default replay window of authenticated datagrams: a signed datagram is
 /// accepted when its timestamp is within 30 s of the receiver's clock, on
 /// either side (`docs/SECURITY.md`, DECISIONS #64).

@@ -168,6 +168,24 @@ impl Reason {
     }
 }
 
+/// The reason in words, as tools print it after `refused: `
+/// (`unauthenticated`, `value too long`, `reason 42` for an unknown code).
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Malformed => f.write_str("malformed"),
+            Reason::KeyTooLong => f.write_str("key too long"),
+            Reason::ValueTooLong => f.write_str("value too long"),
+            Reason::OutOfMemory => f.write_str("out of memory"),
+            Reason::Unauthenticated => f.write_str("unauthenticated"),
+            Reason::Forbidden => f.write_str("forbidden"),
+            Reason::Unsupported => f.write_str("unsupported"),
+            Reason::Overloaded => f.write_str("overloaded"),
+            Reason::Other(code) => write!(f, "reason {code}"),
+        }
+    }
+}
+
 /// What a page entry holds besides its key and version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryValue<'a> {

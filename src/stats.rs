@@ -1081,27 +1081,49 @@ pub fn json_report(reports: &[ServerReport], failure: Option<(u8, &str)>) -> Str
     }
 }
 
-/// `None` when every server answered; otherwise the failure of `dkvs-client
-/// stats`: exit [`crate::commands::exit::QUORUM`] (as a quorum or network
-/// failure of the other commands) and a message naming the silent servers.
+/// `None` when every server answered and at least one sent its counters;
+/// otherwise the failure of `dkvs-client stats` and `dkvs-dump-ring
+/// --health`: exit [`crate::commands::exit::QUORUM`] (as a quorum or
+/// network failure of the other commands) and a message naming the silent
+/// servers, or, when every server refused as unauthenticated, saying so
+/// and how to pass a key
+/// ([`crate::limits::refused_unauthenticated`]).
 pub fn failure(reports: &[ServerReport]) -> Option<(u8, String)> {
     let silent: Vec<String> = reports
         .iter()
         .filter(|r| !r.answer.answered())
         .map(|r| r.addr.to_string())
         .collect();
-    if silent.is_empty() {
-        return None;
-    }
-    Some((
-        crate::commands::exit::QUORUM,
-        format!(
-            "{} of {} servers did not answer: {}",
-            silent.len(),
-            reports.len(),
-            silent.join(", ")
-        ),
-    ))
+    let unauthenticated = reports
+        .iter()
+        .filter(|r| r.answer == StatsAnswer::Refused(Reason::Unauthenticated))
+        .count();
+    let keyless = || {
+        crate::limits::refused_unauthenticated(
+            &format!("{unauthenticated} of {} servers", reports.len()),
+            "STATS request",
+        )
+    };
+    let message = match (silent.is_empty(), unauthenticated) {
+        (true, 0) => return None,
+        // Some counters came back: a server or two refusing is in its row.
+        (true, n) if n < reports.len() => return None,
+        (true, _) => keyless(),
+        (false, n) => {
+            let mut message = format!(
+                "{} of {} servers did not answer: {}",
+                silent.len(),
+                reports.len(),
+                silent.join(", ")
+            );
+            if n > 0 {
+                message.push_str("; ");
+                message.push_str(&keyless());
+            }
+            message
+        }
+    };
+    Some((crate::commands::exit::QUORUM, message))
 }
 
 #[cfg(test)]
@@ -1254,5 +1276,33 @@ mod tests {
         assert!(json.contains(r#""gets":0"#), "{json}");
         assert!(json.contains(r#""status":"v1 only: no stats""#), "{json}");
         assert!(failure(&reports[..1]).is_none());
+    }
+
+    #[test]
+    fn every_server_refusing_as_unauthenticated_is_a_failure_with_the_fix() {
+        let keyless = || StatsAnswer::Refused(Reason::Unauthenticated);
+        let all = vec![report(1, keyless()), report(2, keyless())];
+        let (code, message) = failure(&all).unwrap();
+        assert_eq!(code, crate::commands::exit::QUORUM);
+        assert!(
+            message.starts_with("2 of 2 servers refused the STATS request as unauthenticated")
+                && message.contains("--key-file FILE")
+                && message.contains(crate::limits::KEY_FILE_ENV),
+            "{message}"
+        );
+        // One refusing among servers that answered: its row says so.
+        let stats = ServerStats::from_raw(ServerFigures::default().pairs());
+        let mixed = vec![
+            report(1, keyless()),
+            report(2, StatsAnswer::Stats(Box::new(stats))),
+        ];
+        assert!(failure(&mixed).is_none());
+        // Silent servers and refusals: both in the one line.
+        let silent = vec![report(1, keyless()), report(2, StatsAnswer::NoAnswer)];
+        let (_, message) = failure(&silent).unwrap();
+        assert!(
+            message.contains("did not answer: 127.0.0.1:2") && message.contains("--key-file"),
+            "{message}"
+        );
     }
 }

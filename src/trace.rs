@@ -15,7 +15,7 @@ use std::fmt;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
-use crate::protocol_v2::Dialect;
+use crate::protocol_v2::{Dialect, Reason};
 use crate::quorum::Quorum;
 use crate::version::Version;
 
@@ -52,8 +52,9 @@ impl fmt::Display for OpKind {
 pub enum Reply {
     /// A put was stored.
     Stored,
-    /// A put was refused.
-    Refused,
+    /// A request was refused: the v1 empty refusal (`None`), or a v2
+    /// REFUSED with its reason.
+    Refused(Option<Reason>),
     /// A get returned this value.
     Value(Vec<u8>),
     /// A get found no value.
@@ -86,7 +87,8 @@ impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reply::Stored => f.write_str("stored"),
-            Reply::Refused => f.write_str("refused"),
+            Reply::Refused(None) => f.write_str("refused"),
+            Reply::Refused(Some(reason)) => write!(f, "refused: {reason}"),
             Reply::Value(v) => write!(f, "{}", String::from_utf8_lossy(v)),
             Reply::NotFound => f.write_str("not found"),
             Reply::Invalid(_) => f.write_str("invalid reply"),
@@ -247,11 +249,45 @@ impl Trace {
             .max()
     }
 
-    /// A one-line explanation of a failure, for `ERROR: …` lines.
+    /// How many of the key's servers (hint recipients aside) refused the
+    /// request as unauthenticated: this client sent it unsigned to keyed
+    /// servers.
+    pub fn refused_unauthenticated(&self) -> usize {
+        self.replicas
+            .iter()
+            .filter(|r| {
+                r.hint_for.is_none()
+                    && r.reply == Some(Reply::Refused(Some(Reason::Unauthenticated)))
+            })
+            .count()
+    }
+
+    /// Whether the operation failed for want of a key: it did not reach
+    /// its quorum (not enough replies, or the deadline) and some of the
+    /// refusals were "unauthenticated".
+    pub fn failed_unauthenticated(&self) -> bool {
+        matches!(
+            self.verdict,
+            Verdict::Failed(Failure::NotEnough | Failure::Timeout)
+        ) && self.refused_unauthenticated() > 0
+    }
+
+    /// A one-line explanation of a failure, for `ERROR: …` lines. When the
+    /// quorum failed with servers refusing the request as unauthenticated,
+    /// it says so and how to pass a key
+    /// ([`crate::limits::refused_unauthenticated`]).
     pub fn failure_reason(&self) -> Option<String> {
         let Verdict::Failed(f) = &self.verdict else {
             return None;
         };
+        if self.failed_unauthenticated() {
+            let who = format!(
+                "{} of {} servers",
+                self.refused_unauthenticated(),
+                self.quorum.n.max(self.refused_unauthenticated())
+            );
+            return Some(crate::limits::refused_unauthenticated(&who, "request"));
+        }
         let (name, needed) = match self.kind {
             OpKind::Get => ("R", self.quorum.r),
             OpKind::Put | OpKind::Delete => ("W", self.quorum.w),

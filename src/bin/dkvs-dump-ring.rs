@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         return health(&runtime, &config, timeout);
     }
     let mut out = std::io::stdout().lock();
+    let mut warnings = Vec::new();
     let written = dump_ring::write_ring(&mut out, &config, &ring).and_then(|_| {
         out.flush()?;
         let replies = runtime.block_on(dump_ring::dump_all(
@@ -37,12 +38,25 @@ fn main() -> ExitCode {
             timeout,
             Duration::from_millis(cli.idle_ms),
         ));
+        warnings = dump_ring::refusal_warnings(&config, &replies);
         dump_ring::write_sections(&mut out, &config, &ring, &replies)?;
         out.flush()
     });
+    drop(out);
+    // Stdout stays SPEC §7's text; a server that refused the dump for want
+    // of a key is named on stderr, and the exit status is the one of a
+    // server that did not answer (`dkvs-client stats`).
+    for warning in &warnings {
+        eprintln!("WARNING: {warning}");
+    }
+    let code = if warnings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::QUORUM)
+    };
     match written {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Ok(()) => code,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
         Err(e) => cli::fail(false, format!("cannot write: {e}"), exit::FAILED),
     }
 }
