@@ -93,11 +93,7 @@ pub fn no_color_env() -> bool {
 impl ClusterArgs {
     /// Loads the configuration these options point at.
     pub fn load(&self) -> Result<ClusterConfig, ConfigError> {
-        let mut config = ClusterConfig::locate(self.servers.as_deref())?;
-        if let Some(file) = &self.key_file {
-            config.use_key_file(file.clone())?;
-        }
-        Ok(config)
+        ClusterConfig::locate_with_key_file(self.servers.as_deref(), self.key_file.as_deref())
     }
 
     /// The deadline: the option, else the configuration's.

@@ -131,6 +131,18 @@ pub struct ClusterConfig {
     pub defaults: Defaults,
 }
 
+/// Where the name of the cluster's key file came from, so that an error
+/// about the file blames what the user wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFileOrigin {
+    /// The `--key-file` option.
+    Option,
+    /// The `DKVS_KEY_FILE` environment variable.
+    Environment,
+    /// The `key_file` field of `cluster.toml`.
+    Field,
+}
+
 /// A configuration error: which file, which line, which field, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
@@ -202,6 +214,15 @@ impl ClusterConfig {
     /// Reads a configuration file: `cluster.toml` format when the name ends in
     /// `.toml`, `servers.txt` format otherwise.
     pub fn load(path: &Path) -> Result<ClusterConfig, ConfigError> {
+        ClusterConfig::load_with_key_file(path, None)
+    }
+
+    /// [`ClusterConfig::load`], with `key_file` (`--key-file`), when given,
+    /// instead of `DKVS_KEY_FILE` and the file's `key_file`.
+    pub fn load_with_key_file(
+        path: &Path,
+        key_file: Option<&Path>,
+    ) -> Result<ClusterConfig, ConfigError> {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| {
             ConfigError::new(&name, None, None, format!("cannot read the file: {e}"))
@@ -234,30 +255,68 @@ impl ClusterConfig {
         {
             *file = base.join(&*file);
         }
-        // DKVS_KEY_FILE overrides the file's key_file (as an option would).
-        if let Some(env) = std::env::var_os(crate::limits::KEY_FILE_ENV).filter(|p| !p.is_empty()) {
-            config.defaults.key_file = Some(PathBuf::from(env));
-        }
+        // --key-file, else DKVS_KEY_FILE, override the file's key_file.
+        let env = std::env::var_os(crate::limits::KEY_FILE_ENV).filter(|p| !p.is_empty());
+        let field = config.defaults.key_file.take();
+        let chosen = match (key_file, env) {
+            (Some(flag), _) => Some((flag.to_path_buf(), KeyFileOrigin::Option)),
+            (None, Some(env)) => Some((PathBuf::from(env), KeyFileOrigin::Environment)),
+            (None, None) => field.map(|f| (f, KeyFileOrigin::Field)),
+        };
         config.source = Some(path.to_path_buf());
-        if let Some(file) = config.defaults.key_file.take() {
-            config.use_key_file(file)?;
+        if let Some((file, origin)) = chosen {
+            config.use_key_file(file, origin)?;
         }
         Ok(config)
     }
 
-    /// Makes `path` the cluster's key file and reads its keys (the
-    /// `key_file` of `cluster.toml`, `DKVS_KEY_FILE` or `--key-file`); an
-    /// unusable file is an error about the `key_file` field.
-    pub fn use_key_file(&mut self, path: PathBuf) -> Result<(), ConfigError> {
-        let keys = AuthConfig::load(&path).map_err(|m| {
-            let file = self
-                .source
-                .as_ref()
-                .map_or_else(|| path.display().to_string(), |s| s.display().to_string());
-            ConfigError::new(&file, None, Some("key_file"), m)
+    /// Makes `path` the cluster's key file and reads its keys; an unusable
+    /// file is an error that names it as the user gave it (`origin`):
+    /// `--key-file PATH`, `DKVS_KEY_FILE=PATH`, or the `key_file` field of
+    /// the configuration file, and says what to do.
+    pub fn use_key_file(
+        &mut self,
+        path: PathBuf,
+        origin: KeyFileOrigin,
+    ) -> Result<(), ConfigError> {
+        let keys = crate::limits::read_key_file_quietly(&path).map_err(|m| {
+            let shown = path.display();
+            let format = "`<id> <hex secret>` per line, docs/SECURITY.md";
+            match origin {
+                KeyFileOrigin::Option => ConfigError::new(
+                    &format!("--key-file {shown}"),
+                    None,
+                    None,
+                    format!("{m}; pass --key-file the path of a key file ({format})"),
+                ),
+                KeyFileOrigin::Environment => ConfigError::new(
+                    &format!("{}={shown}", crate::limits::KEY_FILE_ENV),
+                    None,
+                    None,
+                    format!(
+                        "{m}; set {} to the path of a key file ({format}) or unset it",
+                        crate::limits::KEY_FILE_ENV
+                    ),
+                ),
+                KeyFileOrigin::Field => {
+                    let file = self
+                        .source
+                        .as_ref()
+                        .map_or_else(|| shown.to_string(), |s| s.display().to_string());
+                    ConfigError::new(
+                        &file,
+                        None,
+                        Some("key_file"),
+                        format!("key file {shown}: {m}"),
+                    )
+                }
+            }
         })?;
         self.defaults.key_file = Some(path);
-        self.defaults.keys = Some(keys);
+        self.defaults.keys = Some(AuthConfig {
+            keys: keys.into(),
+            window_ms: crate::limits::AUTH_WINDOW_MS,
+        });
         Ok(())
     }
 
@@ -265,6 +324,15 @@ impl ClusterConfig {
     /// `DKVS_SERVERS`), else `./servers.txt`, else `./cluster.toml` (SPEC §2).
     pub fn locate(explicit: Option<&Path>) -> Result<ClusterConfig, ConfigError> {
         ClusterConfig::load(&locate_path(explicit)?)
+    }
+
+    /// [`ClusterConfig::locate`], with `key_file` (`--key-file`) as in
+    /// [`ClusterConfig::load_with_key_file`].
+    pub fn locate_with_key_file(
+        explicit: Option<&Path>,
+        key_file: Option<&Path>,
+    ) -> Result<ClusterConfig, ConfigError> {
+        ClusterConfig::load_with_key_file(&locate_path(explicit)?, key_file)
     }
 
     /// Number of distinct servers S.

@@ -243,10 +243,15 @@ impl Eq for AuthConfig {}
 /// Reads and parses a key file ([`crate::protocol_v2::parse_key_file`]);
 /// errors name the file and the line, never a secret.
 pub fn read_key_file(path: &Path) -> Result<Vec<AuthKey>, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("key file {}: {e}", path.display()))?;
-    crate::protocol_v2::parse_key_file(&text)
-        .map_err(|e| format!("key file {}: {e}", path.display()))
+    read_key_file_quietly(path).map_err(|e| format!("key file {}: {e}", path.display()))
+}
+
+/// [`read_key_file`] with errors that do not name the file (the caller
+/// names it, with where its name came from): `cannot read it:
+/// …` or the parse error (`line 2: …`).
+pub fn read_key_file_quietly(path: &Path) -> Result<Vec<AuthKey>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+    crate::protocol_v2::parse_key_file(&text).map_err(|e| e.to_string())
 }
 
 /// Default `--max-memory`: 1 GiB.
