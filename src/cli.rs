@@ -125,20 +125,28 @@ pub enum FailLine {
 }
 
 impl FailLine {
-    /// Prints the line for a failure with `message` and exit `code`.
+    /// Prints the line for a failure with `message` and exit `code`; a
+    /// closed stdout is ignored (the `ERROR:` line and the exit status
+    /// still tell).
     pub fn print(self, message: &str, code: u8) {
         match self {
             FailLine::None => {}
-            FailLine::Fail => println!("FAIL"),
-            FailLine::Json => println!(
-                "{}",
-                json_answer(&Err(crate::commands::CommandError {
-                    message: message.to_string(),
-                    code,
-                }))
-            ),
+            FailLine::Fail => print_line("FAIL"),
+            FailLine::Json => print_line(&json_answer(&Err(crate::commands::CommandError {
+                message: message.to_string(),
+                code,
+            }))),
         }
     }
+}
+
+/// Writes `line` and a newline on stdout and flushes, ignoring errors:
+/// unlike `println!`, a closed pipe (`dkvs-client … | head -0`) does not
+/// panic. For the lines of failure paths, whose exit status tells anyway.
+pub fn print_line(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 /// Whether `--json` is among the options of `args` (before a `--`), for a
@@ -188,7 +196,7 @@ pub fn parse_or_exit_as<P: clap::Parser>(fail_line: FailLine) -> P {
 /// stderr; returns `code` as the exit status.
 pub fn fail(fail_line: bool, message: impl std::fmt::Display, code: u8) -> ExitCode {
     if fail_line {
-        println!("FAIL");
+        print_line("FAIL");
     }
     eprintln!("ERROR: {message}");
     ExitCode::from(code)

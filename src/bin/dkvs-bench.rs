@@ -2,7 +2,7 @@
 //! spirit of `redis-benchmark` (the work is in `dkvs::bench`, the command line in
 //! `dkvs::cli_defs::bench`).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -69,10 +69,19 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return cli::fail(false, format!("cannot run: {e}"), exit::QUORUM),
     };
-    if cli.json {
-        println!("{}", report.to_json());
+    let text = if cli.json {
+        format!("{}\n", report.to_json())
     } else {
-        print!("{}", report.to_text());
+        report.to_text()
+    };
+    let mut out = std::io::stdout().lock();
+    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    drop(out);
+    match written {
+        Ok(()) => {}
+        // A reader that stopped early (`| head -1`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return cli::fail(false, format!("cannot write the report: {e}"), exit::FAILED),
     }
     if report.completed() == 0 && report.operations() > 0 {
         return cli::fail(
