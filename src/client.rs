@@ -395,6 +395,20 @@ impl Client {
         self
     }
 
+    /// `Err` with the reason when no request of this client can be sent:
+    /// [`ProtocolMode::V1`] with a key, since v1 requests cannot be signed
+    /// (and a keyed server drops them). The command-line tools turn it
+    /// into a usage error before sending anything.
+    pub fn check_protocol(&self) -> Result<(), String> {
+        if self.mode == ProtocolMode::V1 && self.key.is_some() {
+            return Err(format!(
+                "--protocol v1 cannot be used with a key (--key-file, {} or key_file): v1 requests cannot be signed; drop --protocol v1, or the key for an unkeyed cluster",
+                crate::limits::KEY_FILE_ENV
+            ));
+        }
+        Ok(())
+    }
+
     /// The key signing this client's requests, if any.
     pub fn key(&self) -> Option<&AuthKey> {
         self.key.as_ref()

@@ -32,14 +32,18 @@ fn main() -> ExitCode {
                 Err(e) => return cli::config_failure(false, &e),
             };
             let timeout = cli.cluster.timeout(&config);
-            let client = Client::new(config).with_timeout(timeout);
+            let client = Client::new(config)
+                .with_timeout(timeout)
+                .with_protocol(cli.protocol);
             if let Err(e) = client.quorum(options) {
                 return cli::fail(false, e, exit::USAGE);
             }
-            (
-                Target::Ring(Box::new(client), options).with_protocol(cli.protocol),
-                timeout,
-            )
+            // Every request would fail at once, unsigned v1 being refused to
+            // a client with a key: a usage error, not a spin.
+            if let Err(e) = client.check_protocol() {
+                return cli::fail(false, e, exit::USAGE);
+            }
+            (Target::Ring(Box::new(client), options), timeout)
         }
     };
     let workload = Workload {

@@ -63,6 +63,15 @@ fn main() -> ExitCode {
         w: cli.w,
         r: cli.r,
     };
+    if let Err(message) = client.check_protocol() {
+        return report(
+            output,
+            Err(CommandError {
+                message,
+                code: exit::USAGE,
+            }),
+        );
+    }
     let quorum = match client.quorum(options) {
         Ok(q) => q,
         Err(e) => {
