@@ -1,7 +1,10 @@
 //! The client's side of protocol v2 (issue 7), against small v2 servers
 //! running in test threads (`common::V2Responder`: real UDP on loopback,
 //! records with versions, optionally v1-only, slow, or sending a reply with
-//! a wrong request id first), since no `dkvs-server` speaks v2 yet:
+//! a wrong request id first). `dkvs-server` speaks v2 too (its side is
+//! tested in `tests/v2_server.rs`), but these fakes can be set up in states
+//! a real server would not reach on its own — a stale replica, a v1-only
+//! server, a wrong id — so the client's rules are tested against them:
 //!
 //! - a stale majority ({newer, older, older}, R=2) fails the get, and read
 //!   repair makes the next get succeed — in the library and through two
