@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use dkvs::client::Client;
+use dkvs::commands::exit;
 use dkvs::config::ClusterConfig;
 use dkvs::protocol_v2::{self, AuthKey, Message, Reason, feature, opcode};
 use dkvs::quorum::QuorumOptions;
@@ -545,4 +546,96 @@ async fn a_keyed_client_ignores_unsigned_and_forged_replies() {
     assert_eq!(client.get(b"k", o).await.unwrap(), b"forged".to_vec());
     assert_eq!(client.rejected_replies(), 1, "the forged first reply");
     assert!(fake.join().unwrap() >= 2, "answered the resend too");
+}
+
+/// Asserts that `out`'s `ERROR:` line says that servers refused `what` as
+/// unauthenticated and tells how to pass a key.
+#[track_caller]
+fn assert_needs_key(out: &Output, what: &str) {
+    let error = out.error_line();
+    assert!(
+        error.contains(&format!("servers refused the {what} as unauthenticated"))
+            && error.contains("--key-file FILE")
+            && error.contains(dkvs::limits::KEY_FILE_ENV),
+        "the error must say the cluster needs a key\n{out}"
+    );
+}
+
+/// A client without the key against a keyed cluster: every tool says the
+/// servers refused it as unauthenticated and how to pass a key, and exits
+/// 5 (as when the quorum is not reached) — get, put and del (text and
+/// JSON), stats, dump-ring --health, and the paged dump, which names each
+/// server on stderr instead of printing empty sections as if the servers
+/// were empty. With the key, the same dump is clean.
+#[test]
+fn an_unsigned_client_is_told_the_cluster_needs_a_key() {
+    let mut c = Cluster::new(&[1, 1, 1]);
+    let keys = key_file(c.dir.path(), "keys", &format!("1 {SECRET_A}\n"));
+    for i in 0..3 {
+        start_keyed(&mut c, i, &keys);
+    }
+    c.put_ok(&["--key-file", "keys"], "k", "v");
+    for args in [
+        &["get", "--", "k"][..],
+        &["put", "--", "k", "w"],
+        &["del", "--", "k"],
+    ] {
+        let out = c.client(args);
+        out.assert_fail(exit::QUORUM);
+        assert_needs_key(&out, "request");
+        assert!(
+            out.elapsed < Duration::from_secs(5),
+            "refusals come at once\n{out}"
+        );
+    }
+    let json = c.client(&["--json", "get", "--", "k"]);
+    assert_eq!(json.code, Some(i32::from(exit::QUORUM)), "{json}");
+    assert!(
+        json.stdout
+            .starts_with(r#"{"ok":false,"exit":5,"error":"get \"k\": "#)
+            && json.stdout.contains("as unauthenticated"),
+        "{json}"
+    );
+    // Nothing was changed by the refused put and del.
+    c.get(&["--key-file", "keys"], "k").assert_stdout("OK v\n");
+
+    let stats = c.client(&["stats"]);
+    assert_eq!(stats.code, Some(i32::from(exit::QUORUM)), "{stats}");
+    assert_needs_key(&stats, "STATS request");
+    assert_eq!(
+        stats.stdout.matches("refused: unauthenticated").count(),
+        3,
+        "{stats}"
+    );
+    let health = c.dump_ring(&["--health"]);
+    health.assert_one_error_line();
+    assert_eq!(health.code, Some(i32::from(exit::QUORUM)), "{health}");
+    assert_needs_key(&health, "STATS request");
+
+    let dump = c.dump_ring(&[]);
+    assert_eq!(dump.code, Some(i32::from(exit::QUORUM)), "{dump}");
+    dump.assert_no_panic();
+    assert!(dump.stdout.starts_with("Ring nodes:\n"), "{dump}");
+    let warnings: Vec<&str> = dump
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("WARNING: "))
+        .collect();
+    assert_eq!(warnings.len(), 3, "one warning per server\n{dump}");
+    for i in 0..3 {
+        let addr = c.addr(i).to_string();
+        // The section is there, empty (SPEC §7's text is unchanged)...
+        assert!(dump.stdout.contains(&format!("\n{addr}:\n")), "{dump}");
+        // ...and stderr says why.
+        assert!(
+            warnings.iter().any(|w| w.contains(&addr)
+                && w.contains("refused the dump as unauthenticated")
+                && w.contains("--key-file FILE")),
+            "{addr} named with the fix\n{dump}"
+        );
+    }
+    let signed = c.dump_ring(&["--key-file", "keys"]);
+    assert_eq!(signed.code, Some(0), "{signed}");
+    assert!(!signed.stderr.contains("WARNING"), "{signed}");
+    assert!(signed.stdout.contains("k --> v\n"), "{signed}");
 }

@@ -194,7 +194,8 @@ fn pages_are_resent_through_loss_duplication_and_reordering() {
 
 /// A server with a key: the dump of a cluster with that key signs its
 /// pages and lists the pairs; without the key it prints the header only
-/// (unsigned v2 is refused and v1 dropped by a keyed server).
+/// (unsigned v2 is refused and v1 dropped by a keyed server), with a
+/// warning naming the server on stderr and exit 5.
 #[test]
 fn signed_dump_of_a_keyed_server() {
     let mut c = Cluster::with_toml(&[1], "key_file = \"keys\"");
@@ -226,8 +227,16 @@ fn signed_dump_of_a_keyed_server() {
     let mut cmd = clean_command(DUMP_RING, c.dir.path());
     cmd.arg(&plain).args(["-t", "300"]);
     let out = run(&mut cmd, RUN_LIMIT);
-    assert_eq!(out.code, Some(0), "{out}");
+    // The section stays empty (SPEC §7's text), but stderr says why and
+    // the exit status is not success.
+    assert_eq!(out.code, Some(5), "{out}");
     assert!(out.stdout.ends_with(&format!("\n{ip}:{port}:\n")), "{out}");
+    assert!(
+        out.stderr.contains(&format!(
+            "WARNING: {ip}:{port} refused the dump as unauthenticated"
+        )),
+        "{out}"
+    );
 }
 
 /// A keyed dump accepts only pages signed with its key: a fake server that

@@ -901,4 +901,59 @@ mod tests {
             ", hint → 127.0.0.1:1237 timeout"
         );
     }
+
+    /// A put refused as unauthenticated by keyed servers: the verdict line
+    /// (as the CLI's error) says so and how to pass a key; each refusal
+    /// shows its reason.
+    #[test]
+    fn unauthenticated_refusals_say_the_cluster_needs_a_key() {
+        use crate::protocol_v2::Reason;
+        use crate::quorum::Quorum;
+        let replicas = (0..3u16)
+            .map(|i| {
+                let addr = SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 1234 + i);
+                let mut r = ReplicaTrace::new(usize::from(i), addr, usize::from(i), 1);
+                r.reply = Some(Reply::Refused(Some(Reason::Unauthenticated)));
+                r.dialect = Some(Dialect::V2);
+                r
+            })
+            .collect();
+        let trace = Trace {
+            kind: OpKind::Put,
+            key: b"k".to_vec(),
+            written: Some(b"v".to_vec()),
+            quorum: Quorum { n: 3, w: 2, r: 2 },
+            replicas,
+            verdict: Verdict::Failed(Failure::NotEnough),
+            value: None,
+            decided_after: None,
+            finished: true,
+            version: None,
+        };
+        let error = crate::commands::trace_error(&trace).unwrap();
+        assert_eq!(error.code, crate::commands::exit::QUORUM);
+        assert_eq!(
+            error.message,
+            "put \"k\": 3 of 3 servers refused the request as unauthenticated: this cluster needs a key; pass --key-file FILE or set DKVS_KEY_FILE"
+        );
+        let line = command_verdict_line(&Err(error), std::slice::from_ref(&trace));
+        assert!(
+            line.starts_with(
+                "FAIL — 3 of 3 servers refused the request as unauthenticated: this cluster needs a key"
+            ),
+            "{line}"
+        );
+        assert!(
+            line.contains("1st, :1234, refused: unauthenticated"),
+            "{line}"
+        );
+        // A v1 refusal (no reason) keeps its word and its exit code.
+        let mut v1 = trace.clone();
+        for r in &mut v1.replicas {
+            r.reply = Some(Reply::Refused(None));
+        }
+        let error = crate::commands::trace_error(&v1).unwrap();
+        assert_eq!(error.code, crate::commands::exit::FAILED);
+        assert!(!error.message.contains("key"), "{}", error.message);
+    }
 }
