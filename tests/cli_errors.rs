@@ -1,7 +1,8 @@
-//! Configuration and usage errors of the three binaries (SPEC §2, §5, §6,
-//! §9): each gives a non-zero, documented exit code, `FAIL` on stdout for the
-//! client, exactly one `ERROR: …` line on stderr, and never a panic.
-//! Also `--help` and `--version`.
+//! Configuration and usage errors of the binaries (SPEC §2, §5, §6, §9):
+//! each gives a non-zero, documented exit code, `FAIL` on stdout for the
+//! client, exactly one `ERROR: …` line on stderr, and never a panic — not
+//! even with stdout closed. Also `--help` and `--version`, key file errors
+//! naming `--key-file` / `DKVS_KEY_FILE`, and `--protocol v1` with a key.
 
 mod common;
 
@@ -388,4 +389,199 @@ fn exit_codes_are_distinct() {
         }
     }
     assert_eq!(exit::OK, 0);
+}
+
+/// `dkvs-bench`.
+const BENCH: &str = env!("CARGO_BIN_EXE_dkvs-bench");
+
+/// A valid key file (key id 1) in `dir`.
+fn good_key_file(dir: &Path) -> std::path::PathBuf {
+    write(dir, "keys", format!("1 {}\n", "ab".repeat(32)).as_bytes())
+}
+
+/// A missing or bad key file is blamed on what named it — `--key-file`,
+/// `DKVS_KEY_FILE` or cluster.toml's `key_file` — with its path and what to
+/// do; never on the servers file. `--key-file` wins over a bad
+/// `DKVS_KEY_FILE`.
+#[test]
+fn key_file_errors_name_the_option_or_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let servers = write(dir.path(), "servers.txt", b"127.0.0.1 1234 1\n");
+    let missing = dir.path().join("no-such-keys");
+    let missing_text = missing.to_str().unwrap();
+    let bad = write(dir.path(), "bad-keys", b"1 abc\n");
+    for program in [CLIENT, DUMP_RING] {
+        let args: &[&str] = if program == CLIENT {
+            &["--key-file", missing_text, "get", "--", "k"]
+        } else {
+            &["--key-file", missing_text]
+        };
+        let out = run_in(program, dir.path(), Some(&servers), args);
+        if program == CLIENT {
+            out.assert_fail(exit::CONFIG);
+        } else {
+            out.assert_error(exit::CONFIG);
+        }
+        let error = out.error_line();
+        assert!(
+            error.contains(&format!("--key-file {missing_text}: cannot read it"))
+                && error.contains("pass --key-file the path of a key file"),
+            "the error names the option, the path and the fix\n{out}"
+        );
+        assert!(
+            !error.contains("servers.txt") && !error.contains("field"),
+            "the servers file is not to blame\n{out}"
+        );
+    }
+    let out = run_in(
+        CLIENT,
+        dir.path(),
+        Some(&servers),
+        &["--key-file", bad.to_str().unwrap(), "get", "--", "k"],
+    );
+    out.assert_fail(exit::CONFIG);
+    assert!(
+        out.error_line()
+            .contains(&format!("--key-file {}: line 1", bad.display())),
+        "{out}"
+    );
+    // DKVS_KEY_FILE.
+    let mut cmd = clean_command(CLIENT, dir.path());
+    cmd.env(dkvs::config::SERVERS_ENV, &servers)
+        .env(dkvs::limits::KEY_FILE_ENV, &missing)
+        .args(["get", "--", "k"]);
+    let out = run(&mut cmd, RUN_LIMIT);
+    out.assert_fail(exit::CONFIG);
+    assert!(
+        out.error_line()
+            .contains(&format!("DKVS_KEY_FILE={missing_text}: cannot read it"))
+            && out.error_line().contains("or unset it")
+            && !out.error_line().contains("servers.txt"),
+        "{out}"
+    );
+    // --key-file wins: the bad variable is not read (the get then goes to
+    // a server that is not there: a quorum failure, not a configuration one).
+    let keys = good_key_file(dir.path());
+    let mut cmd = clean_command(CLIENT, dir.path());
+    cmd.env(dkvs::config::SERVERS_ENV, &servers)
+        .env(dkvs::limits::KEY_FILE_ENV, &missing)
+        .arg("--key-file")
+        .arg(&keys)
+        .args(["-t", "100", "get", "--", "k"]);
+    run(&mut cmd, RUN_LIMIT).assert_fail(exit::QUORUM);
+    // cluster.toml's key_file: the file and the field, as before.
+    let toml = write(
+        dir.path(),
+        "cluster.toml",
+        b"[defaults]\nkey_file = \"no-such-keys\"\n[[server]]\nip = \"127.0.0.1\"\nport = 1234\n",
+    );
+    let out = run_in(CLIENT, dir.path(), Some(&toml), &["get", "--", "k"]);
+    out.assert_fail(exit::CONFIG);
+    assert!(
+        out.error_line().contains("cluster.toml: field `key_file`"),
+        "{out}"
+    );
+}
+
+/// Runs `program args…` with stdout a pipe nobody reads (closed at the
+/// other end) and returns its exit status and stderr.
+fn run_with_closed_stdout(program: &str, dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let err_path = dir.join("stderr.txt");
+    let mut cmd = clean_command(program, dir);
+    cmd.args(args)
+        .stdout(writer)
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    // The parent's copy of the write end goes with `cmd`.
+    drop(cmd);
+    let (status, timed_out) = wait_bounded(&mut child, RUN_LIMIT);
+    assert!(!timed_out, "{program} {args:?} did not finish");
+    (status.code(), std::fs::read_to_string(&err_path).unwrap())
+}
+
+/// A closed stdout on a failure path is no panic: the `ERROR:` line and
+/// the exit status still tell (`dkvs-client bogus | (exec 0<&-; …)`).
+#[test]
+fn closed_stdout_on_failure_paths_is_no_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let ip = loopback_ip();
+    let silent = bind_socket(ip);
+    let addr = silent.local_addr().unwrap().to_string();
+    let cases: Vec<(&str, Vec<&str>, u8)> = vec![
+        (CLIENT, vec!["bogus"], exit::USAGE),
+        (CLIENT, vec!["--json", "bogus"], exit::USAGE),
+        (CLIENT, vec![], exit::USAGE),
+        (
+            CLIENT,
+            vec!["-s", "missing.txt", "get", "--", "k"],
+            exit::CONFIG,
+        ),
+        (DUMP_RING, vec!["--bogus"], exit::USAGE),
+        (SERVER, vec!["--bogus"], exit::USAGE),
+        (BENCH, vec!["--bogus"], exit::USAGE),
+        // The report of a bench whose every request timed out.
+        (
+            BENCH,
+            vec!["--server", &addr, "--requests", "1", "-t", "50"],
+            exit::QUORUM,
+        ),
+    ];
+    for (program, args, code) in cases {
+        let (status, stderr) = run_with_closed_stdout(program, dir.path(), &args);
+        assert!(
+            !stderr.contains("panicked"),
+            "{program} {args:?} panicked:\n{stderr}"
+        );
+        assert_eq!(
+            status,
+            Some(i32::from(code)),
+            "{program} {args:?}:\n{stderr}"
+        );
+        assert!(stderr.contains("ERROR: "), "{program} {args:?}:\n{stderr}");
+    }
+}
+
+/// `--protocol v1` with a key cannot send anything (v1 cannot be signed):
+/// a usage error at once for dkvs-bench (it used to spin through local
+/// errors for the whole duration) and dkvs-client, with the same message.
+#[test]
+fn protocol_v1_with_a_key_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let ip = loopback_ip();
+    let port = free_ports(ip, 1)[0];
+    let servers = write(
+        dir.path(),
+        "servers.txt",
+        format!("{ip} {port} 1\n").as_bytes(),
+    );
+    let keys = good_key_file(dir.path());
+    let keys = keys.to_str().unwrap();
+    let bench = run_in(
+        BENCH,
+        dir.path(),
+        Some(&servers),
+        &["--protocol", "v1", "--key-file", keys, "-d", "5"],
+    );
+    bench.assert_error(exit::USAGE);
+    assert!(
+        bench.elapsed < std::time::Duration::from_secs(3),
+        "no run before the error\n{bench}"
+    );
+    let client = run_in(
+        CLIENT,
+        dir.path(),
+        Some(&servers),
+        &["--protocol", "v1", "--key-file", keys, "get", "--", "k"],
+    );
+    client.assert_fail(exit::USAGE);
+    for out in [&bench, &client] {
+        assert!(
+            out.error_line()
+                .contains("--protocol v1 cannot be used with a key")
+                && out.error_line().contains("cannot be signed"),
+            "{out}"
+        );
+    }
 }
