@@ -638,4 +638,27 @@ fn an_unsigned_client_is_told_the_cluster_needs_a_key() {
     assert_eq!(signed.code, Some(0), "{signed}");
     assert!(!signed.stderr.contains("WARNING"), "{signed}");
     assert!(signed.stdout.contains("k --> v\n"), "{signed}");
+
+    // The REPL shares the messages: a get's verdict line, the dumps.
+    let script = c.dir.path().join("script.txt");
+    std::fs::write(&script, "get k\ndump\ndump 2\n").unwrap();
+    let mut cmd = clean_command(TUI, c.dir.path());
+    cmd.arg(&c.config_path).arg("--shell");
+    let input = std::process::Stdio::from(std::fs::File::open(&script).unwrap());
+    let repl = run_with_input(&mut cmd, input, RUN_LIMIT);
+    repl.assert_no_panic();
+    assert_eq!(repl.code, Some(1), "a command failed\n{repl}");
+    let text = format!("{}{}", repl.stdout, repl.stderr);
+    assert!(
+        text.contains("FAIL — ")
+            && text.contains(
+                "servers refused the request as unauthenticated: this cluster needs a key"
+            ),
+        "{repl}"
+    );
+    assert_eq!(
+        text.matches("refused the dump as unauthenticated").count(),
+        4,
+        "three servers in the ring dump, one alone\n{repl}"
+    );
 }

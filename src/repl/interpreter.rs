@@ -348,7 +348,13 @@ impl Interpreter {
                     return FAILED;
                 }
                 say_all(sink, text_lines(&out));
-                OK
+                // Empty sections of servers that refused for want of a key.
+                let warnings = crate::dump_ring::refusal_warnings(self.config(), &replies);
+                if warnings.is_empty() {
+                    return OK;
+                }
+                say_all(sink, warnings.into_iter().map(error_line).collect());
+                FAILED
             }
             Some(index) => {
                 let Some(addr) = self.server_addr(index, &mut *sink) else {
@@ -357,6 +363,18 @@ impl Interpreter {
                 match crate::dump_ring::dump_paged(addr, self.dump_options()).await {
                     Err(e) => {
                         say(sink, error_line(format!("dump {addr}: {e}")));
+                        FAILED
+                    }
+                    Ok(reply)
+                        if reply.refused == Some(crate::protocol_v2::Reason::Unauthenticated) =>
+                    {
+                        say(
+                            sink,
+                            error_line(crate::limits::refused_unauthenticated(
+                                &addr.to_string(),
+                                "dump",
+                            )),
+                        );
                         FAILED
                     }
                     Ok(reply) if !reply.answered() => {
