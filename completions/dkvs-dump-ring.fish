@@ -5,7 +5,7 @@ complete -c dkvs-dump-ring -l key-file -d 'Sign every request with the first key
 complete -c dkvs-dump-ring -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c dkvs-dump-ring -l health -d 'Instead of the contents, print each server\'s health as one table: keys, hints held for other servers, keys being handed off after a membership change, and replica divergence at the last anti-entropy round (from the servers\' STATS; exit 5 when a server is silent)'
+complete -c dkvs-dump-ring -l health -d 'Instead of the contents, print each server\'s health as one table: keys, hints held for other servers, keys being handed off after a membership change, and replica divergence at the last anti-entropy round (from the servers\' STATS; exit 5 when a server is silent, or when every server refused as unauthenticated)'
 complete -c dkvs-dump-ring -s v -l verbose -d 'More logs on stderr (-v info, -vv debug, -vvv trace); DKVS_LOG or RUST_LOG also work'
 complete -c dkvs-dump-ring -s q -l quiet -d 'No logs at all on stderr, not even errors (DKVS_LOG or RUST_LOG still win)'
 complete -c dkvs-dump-ring -s h -l help -d 'Print help (see more with \'--help\')'

@@ -24,7 +24,8 @@ pub const USAGE: &str =
 /// Prints `OK …` on success, or `FAIL` with an `ERROR: …` line on stderr.
 /// Exit status: 0 success, 1 operation failed (substr out of range, cat too
 /// long, put or del refused), 2 usage error, 3 configuration error, 4 not
-/// found, 5 quorum not reached / network.
+/// found, 5 quorum not reached / network (also when servers refused the
+/// request as unauthenticated: the cluster has a key; pass --key-file).
 ///
 /// Speaks protocol v2 (versions, deletes, request ids) to servers that do,
 /// and v1 to the others (found out on the first request). A get sends the
@@ -141,7 +142,8 @@ pub enum Cmd {
     /// and dropped requests; `no answer` for a server that stayed silent,
     /// `v1 only: no stats` for a server that speaks only protocol v1.
     /// --json prints every counter each server sent. Exit status 0 when
-    /// every server answered, 5 otherwise (as a quorum or network failure).
+    /// every server answered, 5 otherwise (as a quorum or network failure),
+    /// or when every server refused as unauthenticated (pass --key-file).
     /// Servers answer only sources in their --allow-dump list (loopback by
     /// default); the counters are described in docs/PROTOCOL.md, "STATS".
     Stats,

@@ -7,7 +7,10 @@ use crate::cli::ClusterArgs;
 /// Print the ring's nodes in order, then the contents of each server.
 ///
 /// A server that does not answer within the deadline shows its header line
-/// only. Exit status: 0 printed, 2 usage error, 3 configuration error.
+/// only. Exit status: 0 printed, 2 usage error, 3 configuration error,
+/// 5 when a server refused its dump for want of the cluster's key (a
+/// `WARNING:` line on stderr names it and the fix: --key-file or
+/// DKVS_KEY_FILE).
 #[derive(Debug, Parser)]
 #[command(name = "dkvs-dump-ring", version, after_long_help = super::SEE_ALSO)]
 pub struct Cli {
@@ -22,7 +25,8 @@ pub struct Cli {
     /// Instead of the contents, print each server's health as one table:
     /// keys, hints held for other servers, keys being handed off after a
     /// membership change, and replica divergence at the last anti-entropy
-    /// round (from the servers' STATS; exit 5 when a server is silent)
+    /// round (from the servers' STATS; exit 5 when a server is silent, or
+    /// when every server refused as unauthenticated)
     #[arg(long = "health")]
     pub health: bool,
 
