@@ -584,4 +584,25 @@ fn protocol_v1_with_a_key_is_a_usage_error() {
             "{out}"
         );
     }
+    // dkvs-bench --server drives one server with v1: no key either.
+    let direct = run_in(
+        BENCH,
+        dir.path(),
+        None,
+        &[
+            "--server",
+            &format!("{ip}:{port}"),
+            "--key-file",
+            keys,
+            "-d",
+            "5",
+        ],
+    );
+    direct.assert_error(exit::USAGE);
+    assert!(
+        direct
+            .error_line()
+            .contains("--server drives one server with unsigned v1"),
+        "{direct}"
+    );
 }
