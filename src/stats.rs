@@ -936,7 +936,9 @@ pub fn display_value(stats: &ServerStats, name: &str) -> String {
 }
 
 /// The columns of `dkvs-client stats`'s table (every counter is in its
-/// `--json` output): header and counter name.
+/// `--json` output): header and counter name. The last two are the
+/// durable engine's (`-` for a server in memory): syncs to disk and the
+/// size of its database file.
 pub const TABLE_COLUMNS: &[(&str, &str)] = &[
     ("engine", "engine"),
     ("uptime", "uptime_seconds"),
@@ -951,6 +953,8 @@ pub const TABLE_COLUMNS: &[(&str, &str)] = &[
     ("errors", "errors"),
     ("refused", "refused"),
     ("dropped", "dropped"),
+    ("syncs", "syncs"),
+    ("disk", "db_bytes"),
 ];
 
 /// The columns of `dkvs-dump-ring --health` (issue 8): what each server

@@ -349,3 +349,32 @@ fn stats_only_to_allow_dump_sources() {
         format!("{} refused: forbidden (not in its --allow-dump)", c.addr(1))
     );
 }
+
+/// The table's engine columns: a durable server shows its syncs and the
+/// size of its database file, a server in memory `-` in both.
+#[test]
+fn client_table_shows_the_durable_engine_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::new(&[1, 1]);
+    let data = dir.path().join("d0");
+    c.start_with_options(0, &[OsStr::new("--data-dir"), data.as_os_str()]);
+    c.start(1);
+    c.put_ok(&["-n", "2", "-w", "2"], "a", "1");
+    let out = c.client(&["stats"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header[header.len() - 2..],
+        ["syncs", "disk"],
+        "{}",
+        out.stdout
+    );
+    let durable: Vec<&str> = lines[1].split_whitespace().collect();
+    assert!(durable.contains(&"durable"), "{}", lines[1]);
+    let syncs: u64 = durable[durable.len() - 3].parse().expect("syncs");
+    assert!(syncs >= 1, "{}", lines[1]);
+    assert!(durable[durable.len() - 1].ends_with("iB"), "{}", lines[1]);
+    let memory: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(memory[memory.len() - 2..], ["-", "-"], "{}", lines[2]);
+}

@@ -139,7 +139,8 @@ pub enum Cmd {
     /// Every server of the cluster file is asked at once (protocol v2 STATS,
     /// resent within the deadline -t). One row per server: gets, puts,
     /// hits, misses, keys, bytes stored, memory, uptime, errors, refused
-    /// and dropped requests; `no answer` for a server that stayed silent,
+    /// and dropped requests, and the durable engine's syncs and database
+    /// size (`-` for a server in memory); `no answer` for a server that stayed silent,
     /// `v1 only: no stats` for a server that speaks only protocol v1.
     /// --json prints every counter each server sent. Exit status 0 when
     /// every server answered, 5 otherwise (as a quorum or network failure),
