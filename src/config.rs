@@ -530,10 +530,14 @@ fn line_of(text: &[u8], offset: usize) -> usize {
 }
 
 /// Whether TCP listeners on `a` and `b` would take the same port: the same
-/// port on the same address, or on the unspecified address (0.0.0.0, ::),
-/// which takes it on every address.
+/// port on the same address, or on an unspecified address — 0.0.0.0 takes
+/// it on every IPv4 address, :: on every address (dual stack, Linux's
+/// default).
 fn same_listener(a: SocketAddr, b: SocketAddr) -> bool {
-    a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+    let covers = |wide: SocketAddr, other: SocketAddr| {
+        wide.ip().is_unspecified() && (wide.is_ipv6() || other.is_ipv4())
+    };
+    a.port() == b.port() && (a.ip() == b.ip() || covers(a, b) || covers(b, a))
 }
 
 /// Parses the `cluster.toml` format (SPEC §9). `file` names the file in errors.
@@ -748,6 +752,19 @@ pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, Confi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_listener_follows_address_families() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert!(same_listener(a("127.0.0.1:9"), a("127.0.0.1:9")));
+        assert!(!same_listener(a("127.0.0.1:9"), a("127.0.0.1:10")));
+        assert!(!same_listener(a("127.0.0.1:9"), a("127.0.0.2:9")));
+        assert!(same_listener(a("0.0.0.0:9"), a("127.0.0.1:9")));
+        assert!(same_listener(a("127.0.0.1:9"), a("0.0.0.0:9")));
+        assert!(!same_listener(a("0.0.0.0:9"), a("[::1]:9")));
+        assert!(same_listener(a("[::]:9"), a("127.0.0.1:9")));
+        assert!(same_listener(a("[::1]:9"), a("[::]:9")));
+    }
     use crate::protocol_v2::AuthKey;
 
     fn txt(s: &str) -> Result<ClusterConfig, ConfigError> {

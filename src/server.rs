@@ -1197,6 +1197,11 @@ pub struct ServeOptions {
     /// Where to serve Prometheus metrics over HTTP (`--metrics`), if
     /// anywhere (`crate::metrics`).
     pub metrics: Option<SocketAddr>,
+    /// When the metrics endpoint cannot be bound: serve without it (logged
+    /// at error level) instead of not starting. Servers spawned by
+    /// dkvs-tui (cluster.toml's `metrics`) are best effort, so a taken
+    /// port costs the class its scrape, not a server (DECISIONS #89).
+    pub metrics_best_effort: bool,
     /// The ring and anti-entropy (`--servers`, …; default: none).
     pub anti_entropy: crate::anti_entropy::AntiEntropyArgs,
 }
@@ -1229,6 +1234,7 @@ impl ServeOptions {
             limits: Limits::default(),
             storage: StorageArgs::default(),
             metrics: None,
+            metrics_best_effort: false,
             anti_entropy: crate::anti_entropy::AntiEntropyArgs::default(),
         })
     }
@@ -1236,6 +1242,16 @@ impl ServeOptions {
     /// The same options with the metrics endpoint at `metrics`.
     pub fn with_metrics(self, metrics: Option<SocketAddr>) -> ServeOptions {
         ServeOptions { metrics, ..self }
+    }
+
+    /// [`ServeOptions::with_metrics`], but a port that cannot be bound is
+    /// logged and the server serves without its endpoint.
+    pub fn with_best_effort_metrics(self, metrics: Option<SocketAddr>) -> ServeOptions {
+        ServeOptions {
+            metrics,
+            metrics_best_effort: true,
+            ..self
+        }
     }
 
     /// The same options with `limits` in force.
@@ -1423,11 +1439,16 @@ pub fn serve_until_signal(mut options: ServeOptions) -> Result<(), ServeError> {
         }
         tokio::spawn(crate::hints::handoff(server.hints(), Arc::clone(&keys)));
         if let Some(at) = options.metrics {
-            let listener = tokio::net::TcpListener::bind(at)
-                .await
-                .map_err(|e| format!("cannot bind the metrics endpoint TCP {at}: {e}"))?;
-            tracing::info!(metrics = %at, "serving Prometheus metrics at /metrics");
-            tokio::spawn(crate::metrics::serve(listener, server.stats_source()));
+            match tokio::net::TcpListener::bind(at).await {
+                Ok(listener) => {
+                    tracing::info!(metrics = %at, "serving Prometheus metrics at /metrics");
+                    tokio::spawn(crate::metrics::serve(listener, server.stats_source()));
+                }
+                Err(e) if options.metrics_best_effort => tracing::error!(
+                    "cannot bind the metrics endpoint TCP {at}: {e}; serving without it (free the port or change `metrics` in the cluster file)"
+                ),
+                Err(e) => return Err(format!("cannot bind the metrics endpoint TCP {at}: {e}").into()),
+            }
         }
         let limits = server.limits();
         tracing::info!(

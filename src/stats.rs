@@ -1111,7 +1111,9 @@ pub fn failure(reports: &[ServerReport]) -> Option<(u8, String)> {
     let message = match (silent.is_empty(), unauthenticated) {
         (true, 0) => return None,
         // Some counters came back: a server or two refusing is in its row.
-        (true, n) if n < reports.len() => return None,
+        (true, n) if n < reports.len() && reports.iter().any(|r| r.answer.stats().is_some()) => {
+            return None;
+        }
         (true, _) => keyless(),
         (false, n) => {
             let mut message = format!(
@@ -1301,6 +1303,9 @@ mod tests {
             report(2, StatsAnswer::Stats(Box::new(stats))),
         ];
         assert!(failure(&mixed).is_none());
+        // Refusals and no counters from anyone (a v1-only server): failed.
+        let none = vec![report(1, keyless()), report(2, StatsAnswer::V1Only)];
+        assert!(failure(&none).is_some());
         // Silent servers and refusals: both in the one line.
         let silent = vec![report(1, keyless()), report(2, StatsAnswer::NoAnswer)];
         let (_, message) = failure(&silent).unwrap();

@@ -587,9 +587,9 @@ fn the_rate_limit_bounds_a_refill() {
     start(&mut c, 1, &limited);
     let mut held = 0;
     while started.elapsed() < Duration::from_secs(4) {
-        let at = started.elapsed().as_secs_f64();
         held = records(c.addr(1)).map_or(0, |r| r.len());
-        // The dump reflects bytes already received by `at`.
+        // The dump reflects bytes received by the time it ended.
+        let at = started.elapsed().as_secs_f64();
         let bound = RATE * (at + 1.0) + 65_536.0;
         assert!(
             (held * VALUE) as f64 <= bound,

@@ -7,7 +7,8 @@
 //! - other paths 404, other methods 405 (with `Allow`), HEAD;
 //! - garbage, an oversized head, a silent connection and 100 parallel
 //!   scrapes leave the server (UDP and HTTP) serving;
-//! - a metrics address in use makes the server fail to start;
+//! - a metrics address in use makes the server fail to start (but a
+//!   server dkvs-tui spawns serves without its endpoint);
 //! - `metrics` in a `cluster.toml` (per `[[server]]`): the server dkvs-tui
 //!   starts serves it, and a put through dkvs-tui moves its counter.
 
@@ -352,4 +353,41 @@ fn a_bad_metrics_field_is_a_configuration_error() {
             );
         }
     }
+}
+
+/// A `metrics` port already taken costs the scrape, not the server: a
+/// server dkvs-tui spawns logs the error and serves without its endpoint
+/// (a server started by hand with `--metrics` does not start, as tested
+/// above).
+#[test]
+fn a_taken_metrics_port_costs_the_scrape_not_the_server() {
+    const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");
+    let ip = loopback_ip();
+    let ports = free_ports(ip, 2);
+    let taken = std::net::TcpListener::bind(SocketAddrV4::new(ip, 0)).unwrap();
+    let at = taken.local_addr().unwrap();
+    let servers: Vec<(Ipv4Addr, u16, u32)> = ports.iter().map(|&p| (ip, p, 1)).collect();
+    let toml = cluster_toml(&servers, "n = 2\nw = 2\nr = 2").replacen(
+        "nodes = 1\n",
+        &format!("nodes = 1\nmetrics = \"{at}\"\n"),
+        1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cluster.toml"), toml).unwrap();
+    let mut cmd = clean_command(TUI, dir.path());
+    cmd.arg("cluster.toml");
+    let out = run_with_input(
+        &mut cmd,
+        Stdio::from(std::fs::File::open(write_input(dir.path(), "put alpha one\nquit\n")).unwrap()),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains("OK — W=2 reached"), "{out}");
+    drop(taken);
+}
+
+fn write_input(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("input");
+    std::fs::write(&path, text).unwrap();
+    path
 }

@@ -271,10 +271,22 @@ fn delete_on_a_v1_only_cluster_is_refused() {
     );
     // Same from the library; v1 mode refuses without sending anything.
     let client = client_of(ip, &rs).with_protocol(dkvs::client::ProtocolMode::V1);
-    let before: usize = rs
-        .iter()
-        .map(|r| r.state.lock().unwrap().received.len())
-        .sum();
+    let received = || -> usize {
+        rs.iter()
+            .map(|r| r.state.lock().unwrap().received.len())
+            .sum()
+    };
+    // The responders record on their own threads: wait until what the
+    // dkvs-client process sent has all been recorded (a count steady for
+    // 300 ms, each server having had at least its DELETE).
+    let mut before = received();
+    assert!(eventually(Duration::from_secs(5), || {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = received();
+        let steady = now == before && now >= rs.len();
+        before = now;
+        steady
+    }));
     runtime().block_on(async {
         let trace = client
             .delete_traced(b"k", Quorum { n: 2, w: 1, r: 1 }, &mut |_| {})
@@ -287,11 +299,7 @@ fn delete_on_a_v1_only_cluster_is_refused() {
                 .all(|r| r.reply == Some(Reply::V1Only))
         );
     });
-    let after: usize = rs
-        .iter()
-        .map(|r| r.state.lock().unwrap().received.len())
-        .sum();
-    assert_eq!(before, after);
+    assert_eq!(before, received());
 }
 
 /// A reply carrying another request id — here a VALUE with the highest

@@ -20,12 +20,12 @@ fn main() -> ExitCode {
     let v1_only = cli.protocol == dkvs::client::ProtocolMode::V1;
     if v1_only && (auth.is_some() || cli.anti_entropy.servers.is_some()) {
         let other = if auth.is_some() {
-            "--key-file (or DKVS_KEY_FILE): authentication"
+            "--key-file (or DKVS_KEY_FILE): authentication needs"
         } else {
-            "--servers: anti-entropy and hinted handoff"
+            "--servers: anti-entropy and hinted handoff need"
         };
         eprintln!(
-            "ERROR: --protocol v1 cannot be combined with {other} needs protocol v2; drop one of them"
+            "ERROR: --protocol v1 cannot be combined with {other} protocol v2; drop one of them"
         );
         return ExitCode::from(dkvs::commands::exit::USAGE);
     }

@@ -329,7 +329,7 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
                 ..Default::default()
             })
             .with_anti_entropy(ring)
-            .with_metrics(metrics),
+            .with_best_effort_metrics(metrics),
         Err(e) => {
             eprintln!("ERROR: {e}");
             return ExitCode::from(exit::USAGE);
