@@ -249,14 +249,13 @@ fn scrape_value(url: &str, metric: &str) -> Option<u64> {
         .and_then(|(_, v)| v.parse().ok())
 }
 
-#[test]
-fn a_tui_cluster_serves_the_metrics_field_of_cluster_toml() {
-    const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");
-    let ip = loopback_ip();
-    let ports = free_ports(ip, 2);
-    let at = SocketAddrV4::new(ip, free_tcp_port(ip));
-    let servers: Vec<(Ipv4Addr, u16, u32)> = ports.iter().map(|&p| (ip, p, 1)).collect();
-    // Server 1 has a metrics endpoint, server 2 none.
+const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");
+
+/// A directory with a `cluster.toml` of two servers on `ip` (N=W=R=2),
+/// server 1 with `metrics = "<at>"`, server 2 without.
+fn tui_cluster_with_metrics(ip: Ipv4Addr, at: SocketAddr) -> tempfile::TempDir {
+    let servers: Vec<(Ipv4Addr, u16, u32)> =
+        free_ports(ip, 2).iter().map(|&p| (ip, p, 1)).collect();
     let toml = cluster_toml(&servers, "n = 2\nw = 2\nr = 2").replacen(
         "nodes = 1\n",
         &format!("nodes = 1\nmetrics = \"{at}\"\n"),
@@ -264,6 +263,14 @@ fn a_tui_cluster_serves_the_metrics_field_of_cluster_toml() {
     );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("cluster.toml"), toml).unwrap();
+    dir
+}
+
+#[test]
+fn a_tui_cluster_serves_the_metrics_field_of_cluster_toml() {
+    let ip = loopback_ip();
+    let at = SocketAddr::V4(SocketAddrV4::new(ip, free_tcp_port(ip)));
+    let dir = tui_cluster_with_metrics(ip, at);
     let log = |name: &str| Stdio::from(std::fs::File::create(dir.path().join(name)).unwrap());
     let mut cmd = clean_command(TUI, dir.path());
     cmd.arg("cluster.toml")
@@ -314,7 +321,6 @@ fn a_tui_cluster_serves_the_metrics_field_of_cluster_toml() {
 
 #[test]
 fn a_bad_metrics_field_is_a_configuration_error() {
-    const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");
     let ip = loopback_ip();
     let ports = free_ports(ip, 2);
     let dir = tempfile::tempdir().unwrap();
@@ -361,19 +367,9 @@ fn a_bad_metrics_field_is_a_configuration_error() {
 /// above).
 #[test]
 fn a_taken_metrics_port_costs_the_scrape_not_the_server() {
-    const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");
     let ip = loopback_ip();
-    let ports = free_ports(ip, 2);
     let taken = std::net::TcpListener::bind(SocketAddrV4::new(ip, 0)).unwrap();
-    let at = taken.local_addr().unwrap();
-    let servers: Vec<(Ipv4Addr, u16, u32)> = ports.iter().map(|&p| (ip, p, 1)).collect();
-    let toml = cluster_toml(&servers, "n = 2\nw = 2\nr = 2").replacen(
-        "nodes = 1\n",
-        &format!("nodes = 1\nmetrics = \"{at}\"\n"),
-        1,
-    );
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("cluster.toml"), toml).unwrap();
+    let dir = tui_cluster_with_metrics(ip, taken.local_addr().unwrap());
     let mut cmd = clean_command(TUI, dir.path());
     cmd.arg("cluster.toml");
     let out = run_with_input(
