@@ -752,6 +752,7 @@ pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, Confi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol_v2::AuthKey;
 
     #[test]
     fn same_listener_follows_address_families() {
@@ -765,7 +766,6 @@ mod tests {
         assert!(same_listener(a("[::]:9"), a("127.0.0.1:9")));
         assert!(same_listener(a("[::1]:9"), a("[::]:9")));
     }
-    use crate::protocol_v2::AuthKey;
 
     fn txt(s: &str) -> Result<ClusterConfig, ConfigError> {
         parse_servers_txt(s, "servers.txt")
