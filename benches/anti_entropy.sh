@@ -9,19 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}; runs=${2:-2}; intervals=${3:-"0 10 1"}; conc=${4:-16}
-ip="127.$((RANDOM % 200 + 20)).$((RANDOM % 200 + 20)).$((RANDOM % 200 + 20))"
-dir=$(mktemp -d)
-ports=(47311 47312 47313)
-printf "%s %s 1\n" "$ip" "${ports[0]}" "$ip" "${ports[1]}" "$ip" "${ports[2]}" > "$dir/servers.txt"
-pids=()
-stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=(); }
-trap 'stop; grep "anti-entropy round" "$dir/server.log" | tail -3 || true; rm -rf "$dir"' EXIT
-start() {
-  for p in "${ports[@]}"; do
-    target/release/dkvs-server "$@" "$ip" "$p" 2>>"$dir/server.log" & pids+=($!)
-  done
-  sleep 0.5
-}
+on_exit() { grep "anti-entropy round" "$dir/server.log" | tail -3 || true; }
+FIRST_PORT=47311 source benches/three_servers.sh
 for r in $(seq "$runs"); do
   for mode in off $intervals; do
     if [ "$mode" = off ]; then

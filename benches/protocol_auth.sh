@@ -11,21 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}; runs=${2:-3}; concs=${3:-"1 16"}
-ip="127.$((RANDOM % 200 + 20)).$((RANDOM % 200 + 20)).$((RANDOM % 200 + 20))"
-dir=$(mktemp -d)
-ports=(47321 47322 47323)
-printf "%s %s 1\n" "$ip" "${ports[0]}" "$ip" "${ports[1]}" "$ip" "${ports[2]}" > "$dir/servers.txt"
+FIRST_PORT=47321 source benches/three_servers.sh
 printf '1 %s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$dir/cluster.key"
 chmod 600 "$dir/cluster.key"
-pids=()
-stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=(); }
-trap 'stop; rm -rf "$dir"' EXIT
-start() {
-  for p in "${ports[@]}"; do
-    target/release/dkvs-server "$@" "$ip" "$p" 2>>"$dir/server.log" & pids+=($!)
-  done
-  sleep 0.5
-}
 bench() {
   target/release/dkvs-bench -s "$dir/servers.txt" -n 3 -w 2 -r 2 -d "$secs" --json "$@" |
     python3 benches/ae_summary.py
