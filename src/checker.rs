@@ -2,9 +2,10 @@
 //!
 //! A chaos test records every operation it runs ([`History`]): when it was
 //! invoked and when it completed, get or put, key, value, and whether it
-//! succeeded. Each key has exactly one writer, which writes increasing
-//! values one put after the other, so the order of a key's writes is the
-//! order of its puts and no two of them overlap.
+//! succeeded. A key written with plain puts ([`Action::Put`]) has exactly
+//! one writer, which writes increasing values one put after the other, so
+//! the order of a key's writes is the order of its puts and no two of them
+//! overlap.
 //!
 //! [`History::check`] then flags:
 //!
@@ -26,18 +27,25 @@
 //!
 //! **Versioned histories** (protocol v2, issue 7). A key written with
 //! [`Action::Write`] — a put or a delete carrying the version its client
-//! gave it — may have any number of concurrent writers: the newest version
-//! wins, so the model is the version order, not the time order. For such a
-//! key a get's result ([`GetResult::Versioned`], [`GetResult::Deleted`], or
+//! gave it — may have any number of concurrent writers. Its model orders
+//! operations by *real time*, not by version, so that a writer whose clock
+//! is ahead cannot hide a later acknowledged write behind its high version:
+//! the version only identifies which write a get returned. A write
+//! *precedes* another when it ended before the other was invoked; a failed
+//! write never ends (it may or may not have been stored, and may surface at
+//! any later time, e.g. through anti-entropy). A get's result
+//! ([`GetResult::Versioned`], [`GetResult::Deleted`], a plain value or a
 //! plain "not found") is flagged when:
 //!
 //! - **never written**: no write of that key with that version and that
-//!   value (or tombstone) had been invoked before the get completed;
-//! - **older than acknowledged** (when W + R > N): the version read is older
-//!   than the newest version acknowledged before the get began — including
-//!   "not found" (no version) after an acknowledged put. "Not found" after
-//!   an acknowledged *delete* is the delete's effect (and what remains once
-//!   its tombstone is purged), never flagged.
+//!   value (or tombstone; for a plain value, that value) had been invoked
+//!   before the get completed;
+//! - **older than acknowledged** (when W + R > N): every write that could
+//!   explain the result — the write read; for a plain "not found", any
+//!   delete invoked before the get completed, or the key's initial absence
+//!   — precedes a write acknowledged before the get began, so what the get
+//!   read had been overwritten. Overlapping writes may be read in either
+//!   order.
 //!
 //! The single-writer and two-writer rules apply only to [`Action::Put`].
 
@@ -148,13 +156,15 @@ pub enum ViolationKind {
     },
     /// This put overlapped another put of the same key.
     TwoWriters,
-    /// A get of a versioned key returned version `read` (`None`: "not
-    /// found" without a tombstone) although the newer version `acked` was
-    /// acknowledged before it began.
+    /// A get of a versioned key returned version `read` (`None`: a plain
+    /// value, or "not found" without a tombstone) although, in real time,
+    /// what it read had been overwritten by the write of version `acked`,
+    /// acknowledged before the get began.
     OlderThanAcknowledged {
         /// The version read.
         read: Option<Version>,
-        /// The newest version acknowledged before the get.
+        /// The version of the overwriting write (of those, the one
+        /// acknowledged last before the get began).
         acked: Version,
     },
 }
@@ -200,7 +210,7 @@ impl fmt::Display for Violation {
             }
             ViolationKind::OlderThanAcknowledged { read, acked } => write!(
                 f,
-                "op {}: get {key:?} read {} after {} was acknowledged",
+                "op {}: get {key:?} read {}, overwritten by {} acknowledged before the get began",
                 self.op,
                 read.map_or_else(|| "nothing".into(), crate::trace::version_text),
                 crate::trace::version_text(*acked)
@@ -295,64 +305,170 @@ impl<'a> Writes<'a> {
     }
 }
 
-/// One versioned key's writes ([`Action::Write`]).
-#[derive(Default)]
-struct Versioned<'a> {
-    /// version → (value or tombstone, invoked).
-    by_version: HashMap<Version, (Option<&'a [u8]>, u64)>,
-    /// (completed, newest version acknowledged so far, whether that newest
-    /// one is a delete), sorted by completion.
-    acked: Vec<(u64, Version, bool)>,
+/// The effective end of a write: when it completed if it was acknowledged,
+/// never (`u64::MAX`) if it failed — it may surface at any later time.
+fn effective_end(op: &Op, ok: bool) -> u64 {
+    if ok {
+        op.completed.max(op.invoked)
+    } else {
+        u64::MAX
+    }
 }
 
-impl Versioned<'_> {
-    /// The newest acknowledged write completed strictly before `time`:
-    /// its version, and whether it is a delete.
-    fn acked_before(&self, time: u64) -> Option<(Version, bool)> {
-        let n = self.acked.partition_point(|(done, ..)| *done < time);
-        n.checked_sub(1)
-            .and_then(|i| self.acked.get(i))
-            .map(|&(_, v, deleted)| (v, deleted))
+/// Sorts a group of writes, `(invoked, effective end)`, by invocation and
+/// replaces each end by the latest end among the writes invoked up to it.
+fn by_invocation(group: &mut [(u64, u64)]) {
+    group.sort_unstable();
+    let mut latest = 0;
+    for entry in group {
+        latest = latest.max(entry.1);
+        entry.1 = latest;
+    }
+}
+
+/// The latest effective end among the writes of a group (sorted by
+/// [`by_invocation`]) invoked at or before `time`; `None` when none was.
+fn latest_end(group: &[(u64, u64)], time: u64) -> Option<u64> {
+    let n = group.partition_point(|(invoked, _)| *invoked <= time);
+    n.checked_sub(1)
+        .and_then(|i| group.get(i))
+        .map(|(_, end)| *end)
+}
+
+/// Range maxima over a fixed sequence (a sparse table): `levels[k][i]` is
+/// the maximum of the 2^k values from position `i`.
+#[derive(Default)]
+struct MaxTable {
+    levels: Vec<Vec<u64>>,
+}
+
+impl MaxTable {
+    fn new(values: Vec<u64>) -> MaxTable {
+        let mut levels = vec![values];
+        let mut width = 1;
+        while let Some(last) = levels.last() {
+            if last.len() <= width {
+                break;
+            }
+            let next = last
+                .iter()
+                .zip(last.iter().skip(width))
+                .map(|(a, b)| *a.max(b))
+                .collect();
+            levels.push(next);
+            width *= 2;
+        }
+        MaxTable { levels }
+    }
+
+    /// The maximum of the values at positions `lo..hi` (`None` if empty).
+    fn max(&self, lo: usize, hi: usize) -> Option<u64> {
+        let len = hi.checked_sub(lo).filter(|&len| len > 0)?;
+        let k = len.ilog2();
+        let level = self.levels.get(usize::try_from(k).ok()?)?;
+        let a = level.get(lo)?;
+        let b = level.get(hi.checked_sub(1 << k)?)?;
+        Some(*a.max(b))
+    }
+
+    /// The last position before `n` whose value is above `floor` (`None`:
+    /// minus infinity, below every value).
+    fn last_above(&self, n: usize, floor: Option<u64>) -> Option<usize> {
+        let above = |lo: usize| self.max(lo, n).is_some_and(|m| Some(m) > floor);
+        if !above(0) {
+            return None;
+        }
+        // above(lo) holds and above(hi) does not (`hi == n`: nothing left).
+        let (mut lo, mut hi) = (0, n);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if above(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Some(lo)
+    }
+}
+
+/// A group of writes: `(invoked, effective end)` of each.
+type Group = Vec<(u64, u64)>;
+
+/// One versioned key's writes ([`Action::Write`]), for the real-time
+/// model.
+#[derive(Default)]
+struct Versioned<'a> {
+    /// (version, value or tombstone) → the writes of it.
+    by_version: HashMap<(Version, Option<&'a [u8]>), Group>,
+    /// value (`None`: a delete) → the writes of it, whatever the version.
+    by_value: HashMap<Option<&'a [u8]>, Group>,
+    /// Acknowledged writes, (completed, invoked, version), sorted by
+    /// completion.
+    acked: Vec<(u64, u64, Version)>,
+    /// Range maxima of the invocation times of `acked`.
+    acked_invoked: MaxTable,
+}
+
+impl<'a> Versioned<'a> {
+    /// Records a write.
+    fn add(&mut self, op: &Op, value: Option<&'a [u8]>, version: Version, ok: bool) {
+        let write = (op.invoked, effective_end(op, ok));
+        self.by_version
+            .entry((version, value))
+            .or_default()
+            .push(write);
+        self.by_value.entry(value).or_default().push(write);
+        if ok {
+            self.acked.push((op.completed, op.invoked, version));
+        }
+    }
+
+    /// Sorts and indexes the writes once all are recorded.
+    fn finish(&mut self) {
+        for group in self.by_version.values_mut() {
+            by_invocation(group);
+        }
+        for group in self.by_value.values_mut() {
+            by_invocation(group);
+        }
+        self.acked.sort_unstable();
+        self.acked_invoked = MaxTable::new(self.acked.iter().map(|a| a.1).collect());
     }
 
     /// What is wrong with a get of this key that returned `result` (`None`
     /// when nothing).
     fn check_get(&self, op: &Op, result: &GetResult, intersect: bool) -> Option<ViolationKind> {
-        let read = result.version();
-        let wrote = |version: Version, value: Option<&[u8]>| {
-            self.by_version
-                .get(&version)
-                .is_some_and(|(v, invoked)| *v == value && *invoked <= op.completed)
-        };
-        match result {
+        // The writes that could explain the result.
+        let candidates = match result {
             GetResult::Failed => return None,
-            GetResult::Versioned { value, version } if !wrote(*version, Some(value)) => {
-                return Some(ViolationKind::NeverWritten);
+            GetResult::Versioned { value, version } => {
+                self.by_version.get(&(*version, Some(value.as_slice())))
             }
-            GetResult::Deleted(version) if !wrote(*version, None) => {
-                return Some(ViolationKind::NeverWritten);
-            }
-            // A value without its version: at least some write of it.
-            GetResult::Value(value)
-                if !self.by_version.values().any(|(v, invoked)| {
-                    *v == Some(value.as_slice()) && *invoked <= op.completed
-                }) =>
-            {
-                return Some(ViolationKind::NeverWritten);
-            }
-            GetResult::Value(_) => return None,
-            _ => {}
-        }
-        let (acked, acked_delete) = self.acked_before(op.invoked)?;
-        let absent = matches!(result, GetResult::NotFound | GetResult::Deleted(_));
-        let older = match read {
-            Some(read) => read < acked,
-            None => true,
+            GetResult::Deleted(version) => self.by_version.get(&(*version, None)),
+            GetResult::Value(value) => self.by_value.get(&Some(value.as_slice())),
+            GetResult::NotFound => self.by_value.get(&None),
         };
-        // "Not found" after an acknowledged delete is that delete (or its
-        // purged tombstone).
-        (intersect && older && !(absent && acked_delete))
-            .then_some(ViolationKind::OlderThanAcknowledged { read, acked })
+        // If the candidate that ended last was overwritten, so were all.
+        // `None`: no candidate; for a plain "not found", the initial
+        // absence, which precedes every write.
+        let end = candidates.and_then(|group| latest_end(group, op.completed));
+        if end.is_none() && !matches!(result, GetResult::NotFound) {
+            return Some(ViolationKind::NeverWritten);
+        }
+        if !intersect {
+            return None;
+        }
+        // An acknowledged write completed before the get began and invoked
+        // after that end (never the candidate itself: a write does not end
+        // before it is invoked), the last one to complete.
+        let before = self.acked.partition_point(|(done, ..)| *done < op.invoked);
+        let overwriting = self.acked_invoked.last_above(before, end)?;
+        let &(_, _, acked) = self.acked.get(overwriting)?;
+        Some(ViolationKind::OlderThanAcknowledged {
+            read: result.version(),
+            acked,
+        })
     }
 }
 
@@ -384,12 +500,12 @@ impl History {
                     report.puts += 1;
                     report.puts_ok += usize::from(*ok);
                     report.deletes += usize::from(value.is_none());
-                    let key = versioned.entry(op.key.as_slice()).or_default();
-                    key.by_version
-                        .insert(*version, (value.as_deref(), op.invoked));
-                    if *ok {
-                        key.acked.push((op.completed, *version, value.is_none()));
-                    }
+                    versioned.entry(op.key.as_slice()).or_default().add(
+                        op,
+                        value.as_deref(),
+                        *version,
+                        *ok,
+                    );
                 }
                 Action::Put { value, ok } => {
                     report.puts += 1;
@@ -433,16 +549,7 @@ impl History {
             }
         }
         for key in versioned.values_mut() {
-            key.acked.sort_unstable_by_key(|(done, ..)| *done);
-            let mut newest: Option<(Version, bool)> = None;
-            for entry in &mut key.acked {
-                if newest.is_none_or(|(v, _)| entry.1 > v) {
-                    newest = Some((entry.1, entry.2));
-                }
-                if let Some((v, deleted)) = newest {
-                    (entry.1, entry.2) = (v, deleted);
-                }
-            }
+            key.finish();
         }
         let none = Writes::default();
         for (i, op) in self.ops.iter().enumerate() {
@@ -667,37 +774,193 @@ mod tests {
         }
     }
 
+    fn older(read: Option<u64>, acked: u64) -> ViolationKind {
+        ViolationKind::OlderThanAcknowledged {
+            read: read.map(ver),
+            acked: ver(acked),
+        }
+    }
+
     #[test]
-    fn concurrent_versioned_writers_newest_wins() {
+    fn concurrent_versioned_writers_are_ordered_by_real_time() {
         let ops = vec![
             // Two writers overlap: allowed with versions.
             write("k", Some("a"), 10, 0, 20, true),
             write("k", Some("b"), 11, 5, 25, true),
             // During the writes either is fine.
             vget("k", read("a", 10), 6, 18),
-            // After both: the newest version (b) only.
+            // After both, too: they overlapped, so neither precedes the
+            // other, whatever their versions.
             vget("k", read("b", 11), 30, 40),
             vget("k", read("a", 10), 30, 40),
             // A failed write with a newer version may be read later.
             write("k", Some("c"), 12, 50, 60, false),
             vget("k", read("c", 12), 70, 80),
             vget("k", read("b", 11), 70, 80),
+            // A write acknowledged after both, with an older version,
+            // overwrites them in real time; not the failed one.
+            write("k", Some("d"), 5, 90, 100, true),
+            vget("k", read("b", 11), 110, 120),
+            vget("k", read("c", 12), 110, 120),
+            vget("k", read("d", 5), 110, 120),
         ];
         let report = History { ops: ops.clone() }.check(true);
-        assert_eq!(
-            kinds(ops.clone(), true),
-            [(
-                4,
-                ViolationKind::OlderThanAcknowledged {
-                    read: Some(ver(10)),
-                    acked: ver(11)
-                }
-            )]
-        );
-        assert!(report.violations[0].to_string().contains("after v0.11/"));
-        assert_eq!((report.puts, report.puts_ok, report.deletes), (3, 2, 0));
+        assert_eq!(kinds(ops.clone(), true), [(9, older(Some(11), 5))]);
+        let text = report.violations[0].to_string();
+        assert!(text.contains("overwritten by v0.5/"), "{text}");
+        assert_eq!((report.puts, report.puts_ok, report.deletes), (4, 3, 0));
         // Without intersecting quorums only the never-written check applies.
         assert!(kinds(ops, false).is_empty());
+    }
+
+    #[test]
+    fn a_clock_ahead_does_not_hide_a_later_acknowledged_write() {
+        // The bug: a client whose clock is ahead writes a high version;
+        // a later write, begun after the first was acknowledged, gets a
+        // lower version. Reading the first afterwards loses the second.
+        let ops = vec![
+            write("k", Some("fast"), 2000, 0, 10, true),
+            write("k", Some("later"), 1000, 20, 30, true),
+            vget("k", read("fast", 2000), 40, 50),
+            vget("k", read("later", 1000), 40, 50),
+            // Without its version the value read is just as stale.
+            vget("k", GetResult::Value(b"fast".to_vec()), 40, 50),
+            // Before the later write was acknowledged the first is fine.
+            vget("k", read("fast", 2000), 25, 50),
+        ];
+        assert_eq!(
+            kinds(ops, true),
+            [(2, older(Some(2000), 1000)), (4, older(None, 1000))]
+        );
+    }
+
+    #[test]
+    fn a_failed_write_is_indeterminate() {
+        let ops = vec![
+            // Failed, with a high version, then an acknowledged lower one.
+            write("k", Some("failed"), 50, 0, 10, false),
+            write("k", Some("acked"), 10, 20, 30, true),
+            // The failed write may surface at any time, e.g. through
+            // anti-entropy: reading it is not stale.
+            vget("k", read("failed", 50), 40, 50),
+            vget("k", read("acked", 10), 40, 50),
+            // A failed write never overwrites anything either.
+            write("j", Some("a"), 10, 0, 10, true),
+            write("j", Some("b"), 50, 20, 30, false),
+            vget("j", read("a", 10), 40, 50),
+            // Nor does a failed delete.
+            write("j", None, 60, 60, 70, false),
+            vget("j", read("a", 10), 80, 90),
+            vget("j", GetResult::Deleted(ver(60)), 80, 90),
+            vget("j", GetResult::NotFound, 80, 90),
+        ];
+        assert!(kinds(ops, true).is_empty());
+    }
+
+    #[test]
+    fn overlapping_acknowledged_writes_may_be_read_in_either_order() {
+        // The newer version is acknowledged first, the older one later;
+        // they overlapped, so either may be read, then and afterwards.
+        let ops = vec![
+            write("k", Some("new"), 20, 0, 10, true),
+            write("k", Some("old"), 15, 0, 30, true),
+            vget("k", read("old", 15), 40, 50),
+            vget("k", read("new", 20), 40, 50),
+            vget("k", read("new", 20), 5, 8),
+            vget("k", read("old", 15), 12, 20),
+        ];
+        assert!(kinds(ops, true).is_empty());
+    }
+
+    #[test]
+    fn reports_the_overwriting_write_acknowledged_last() {
+        let ops = vec![
+            write("k", Some("a"), 10, 0, 10, true),
+            write("k", Some("b"), 11, 20, 30, true),
+            write("k", Some("c"), 12, 25, 35, true),
+            // Overlaps "a", so does not overwrite it, although it is
+            // acknowledged last.
+            write("k", Some("d"), 13, 5, 38, true),
+            // Acknowledged after the get began.
+            write("k", Some("e"), 14, 39, 45, true),
+            vget("k", read("a", 10), 40, 50),
+        ];
+        assert_eq!(kinds(ops, true), [(5, older(Some(10), 12))]);
+    }
+
+    #[test]
+    fn plain_values_are_explained_by_any_write_of_them() {
+        let ops = vec![
+            write("k", Some("a"), 10, 0, 10, true),
+            write("k", Some("b"), 11, 20, 30, true),
+            write("k", Some("a"), 12, 40, 50, true),
+            // Before the second "a" was invoked: the first is overwritten.
+            vget("k", GetResult::Value(b"a".to_vec()), 35, 38),
+            // The second "a" explains it.
+            vget("k", GetResult::Value(b"a".to_vec()), 60, 70),
+            vget("k", GetResult::Value(b"a".to_vec()), 35, 45),
+        ];
+        assert_eq!(kinds(ops, true), [(3, older(None, 11))]);
+    }
+
+    #[test]
+    fn not_found_needs_a_delete_or_nothing_acknowledged() {
+        let ops = vec![
+            // Nothing written yet, or the put still running: not found is
+            // the initial absence.
+            vget("k", GetResult::NotFound, 0, 5),
+            write("k", Some("a"), 10, 1, 10, true),
+            vget("k", GetResult::NotFound, 5, 15),
+            // After the acknowledged put, no delete explains it.
+            vget("k", GetResult::NotFound, 20, 30),
+            // A delete invoked after the put was acknowledged (still
+            // running, then acknowledged) explains it.
+            write("j", Some("a"), 10, 0, 10, true),
+            write("j", None, 11, 15, 100, true),
+            vget("j", GetResult::NotFound, 20, 30),
+            vget("j", GetResult::NotFound, 200, 210),
+            // The only delete was acknowledged before the put began.
+            write("m", None, 5, 0, 10, true),
+            write("m", Some("a"), 10, 20, 30, true),
+            vget("m", GetResult::NotFound, 40, 50),
+        ];
+        assert_eq!(
+            kinds(ops, true),
+            [(3, older(None, 10)), (10, older(None, 10))]
+        );
+    }
+
+    #[test]
+    fn a_tombstone_acknowledged_before_a_put_began_is_stale() {
+        // The delete has the higher version; the put still overwrites it.
+        let ops = vec![
+            write("k", None, 20, 0, 10, true),
+            write("k", Some("b"), 10, 20, 30, true),
+            vget("k", GetResult::Deleted(ver(20)), 40, 50),
+            vget("k", read("b", 10), 40, 50),
+            vget("k", GetResult::Deleted(ver(20)), 25, 35),
+        ];
+        assert_eq!(kinds(ops, true), [(2, older(Some(20), 10))]);
+    }
+
+    #[test]
+    fn without_intersecting_quorums_only_never_written_is_checked() {
+        let ops = vec![
+            write("k", Some("fast"), 2000, 0, 10, true),
+            write("k", Some("later"), 1000, 20, 30, true),
+            vget("k", read("fast", 2000), 40, 50),
+            vget("k", GetResult::NotFound, 40, 50),
+            vget("k", read("nobody", 3000), 40, 50),
+            vget("k", GetResult::Deleted(ver(1000)), 40, 50),
+        ];
+        assert_eq!(
+            kinds(ops.clone(), false),
+            [
+                (4, ViolationKind::NeverWritten),
+                (5, ViolationKind::NeverWritten)
+            ]
+        );
+        assert_eq!(kinds(ops, true).len(), 4);
     }
 
     #[test]
@@ -719,13 +982,13 @@ mod tests {
             put("j", "1", 0, 10, true),
             vget("j", read("1", 1), 20, 30),
         ];
-        assert_eq!(
-            kinds(ops, true)
-                .into_iter()
-                .map(|(op, _)| op)
-                .collect::<Vec<_>>(),
-            [1, 2, 3, 4, 7, 9]
-        );
+        let never = [1, 2, 3, 4, 7, 9].map(|op| (op, ViolationKind::NeverWritten));
+        assert_eq!(kinds(ops.clone(), false), never);
+        // With intersecting quorums, "a" at 60 was overwritten by "later".
+        let mut all = never.to_vec();
+        all.push((6, older(None, 50)));
+        all.sort_by_key(|(op, _)| *op);
+        assert_eq!(kinds(ops, true), all);
     }
 
     #[test]
@@ -734,12 +997,12 @@ mod tests {
             write("k", Some("a"), 10, 0, 10, true),
             write("k", None, 11, 20, 30, true),
             // After the acknowledged delete: not found, with or without
-            // its tombstone (purged), or an older tombstone.
+            // its tombstone (purged).
             vget("k", GetResult::Deleted(ver(11)), 40, 50),
             vget("k", GetResult::NotFound, 40, 50),
-            // The deleted value: older than the acknowledged tombstone.
+            // The deleted value: overwritten by the acknowledged tombstone.
             vget("k", read("a", 10), 40, 50),
-            // A newer put brings the key back; a tombstone is then stale.
+            // A later put brings the key back; the tombstone is then stale.
             write("k", Some("b"), 12, 60, 70, true),
             vget("k", read("b", 12), 80, 90),
             vget("k", GetResult::Deleted(ver(11)), 80, 90),
@@ -750,50 +1013,154 @@ mod tests {
         assert_eq!(
             kinds(ops, true),
             [
-                (
-                    4,
-                    ViolationKind::OlderThanAcknowledged {
-                        read: Some(ver(10)),
-                        acked: ver(11)
-                    }
-                ),
-                (
-                    7,
-                    ViolationKind::OlderThanAcknowledged {
-                        read: Some(ver(11)),
-                        acked: ver(12)
-                    }
-                ),
-                (
-                    8,
-                    ViolationKind::OlderThanAcknowledged {
-                        read: None,
-                        acked: ver(12)
-                    }
-                ),
+                (4, older(Some(10), 11)),
+                (7, older(Some(11), 12)),
+                (8, older(None, 12)),
             ]
         );
     }
 
     #[test]
-    fn an_acknowledged_older_version_does_not_hide_a_newer_one() {
-        // The newer version is acknowledged first, the older one later
-        // (a slow writer): reads must still return the newer one.
-        let ops = vec![
-            write("k", Some("new"), 20, 0, 10, true),
-            write("k", Some("old"), 15, 0, 30, true),
-            vget("k", read("old", 15), 40, 50),
-            vget("k", read("new", 20), 40, 50),
-        ];
+    fn a_long_history_with_decreasing_versions() {
+        // One writer, each write acknowledged before the next began, with
+        // ever lower versions; each get reads the last write, or the one
+        // before it (stale).
+        let mut ops = Vec::new();
+        let n = 50_000;
+        for i in 0..n {
+            let t = 10 * i;
+            let value = i.to_string();
+            ops.push(write("k", Some(&value), 1_000_000 - i, t, t + 5, true));
+            let stale = i % 1000 == 999;
+            let (v, version) = if stale {
+                ((i - 1).to_string(), 1_000_000 - (i - 1))
+            } else {
+                (value, 1_000_000 - i)
+            };
+            ops.push(vget("k", read(&v, version), t + 6, t + 9));
+        }
+        let found = kinds(ops, true);
+        assert_eq!(found.len(), 50);
         assert_eq!(
-            kinds(ops, true),
-            [(
-                2,
-                ViolationKind::OlderThanAcknowledged {
-                    read: Some(ver(15)),
-                    acked: ver(20)
-                }
-            )]
+            found[0],
+            (1999, older(Some(1_000_000 - 998), 1_000_000 - 999))
         );
+    }
+
+    /// The rules, checked naively on every get.
+    fn naive(ops: &[Op], intersect: bool) -> Vec<(usize, ViolationKind)> {
+        let end = |w: &Op| match w.action {
+            Action::Write { ok: true, .. } => Some(w.completed),
+            _ => Some(u64::MAX),
+        };
+        let mut found = Vec::new();
+        for (i, g) in ops.iter().enumerate() {
+            let Action::Get(result) = &g.action else {
+                continue;
+            };
+            let writes = || {
+                ops.iter()
+                    .filter(|w| w.key == g.key && matches!(w.action, Action::Write { .. }))
+            };
+            let explains = |w: &Op| {
+                let Action::Write { value, version, .. } = &w.action else {
+                    return false;
+                };
+                w.invoked <= g.completed
+                    && match result {
+                        GetResult::Versioned {
+                            value: v,
+                            version: n,
+                        } => value.as_ref() == Some(v) && version == n,
+                        GetResult::Deleted(n) => value.is_none() && version == n,
+                        GetResult::Value(v) => value.as_ref() == Some(v),
+                        GetResult::NotFound => value.is_none(),
+                        GetResult::Failed => false,
+                    }
+            };
+            let mut candidates: Vec<Option<u64>> =
+                writes().filter(|w| explains(w)).map(end).collect();
+            if *result == GetResult::Failed {
+                continue;
+            }
+            if *result == GetResult::NotFound {
+                candidates.push(None);
+            } else if candidates.is_empty() {
+                found.push((i, ViolationKind::NeverWritten));
+                continue;
+            }
+            if !intersect {
+                continue;
+            }
+            let overwriting = writes()
+                .filter(|a| {
+                    matches!(a.action, Action::Write { ok: true, .. })
+                        && a.completed < g.invoked
+                        && candidates.iter().all(|c| *c < Some(a.invoked))
+                })
+                .max_by_key(|a| {
+                    let Action::Write { version, .. } = a.action else {
+                        unreachable!()
+                    };
+                    (a.completed, a.invoked, version)
+                });
+            if let Some(a) = overwriting {
+                let Action::Write { version, .. } = a.action else {
+                    unreachable!()
+                };
+                found.push((
+                    i,
+                    ViolationKind::OlderThanAcknowledged {
+                        read: result.version(),
+                        acked: version,
+                    },
+                ));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn agrees_with_the_naive_rules_on_random_histories() {
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let values = ["a", "b", "c"];
+        let mut flagged = 0;
+        for _ in 0..300 {
+            let mut ops: Vec<Op> = Vec::new();
+            let mut written: Vec<(Option<&str>, u64)> = Vec::new();
+            for _ in 0..next(40) {
+                let key = if next(4) == 0 { "j" } else { "k" };
+                let invoked = next(200);
+                let completed = invoked + next(30);
+                if next(2) == 0 {
+                    let value = (next(4) > 0).then(|| values[next(3) as usize]);
+                    let version = next(20);
+                    written.push((value, version));
+                    ops.push(write(key, value, version, invoked, completed, next(5) > 0));
+                } else {
+                    let result = match (next(6), written.get(next(40) as usize)) {
+                        (0, _) => GetResult::NotFound,
+                        (1, _) => GetResult::Failed,
+                        (2, _) => GetResult::Value(values[next(3) as usize].into()),
+                        (_, Some(&(Some(v), n))) => read(v, if next(8) == 0 { n + 1 } else { n }),
+                        (_, Some(&(None, n))) => GetResult::Deleted(ver(n)),
+                        (_, None) => read("a", next(20)),
+                    };
+                    ops.push(vget(key, result, invoked, completed));
+                }
+            }
+            for intersect in [true, false] {
+                let expected = naive(&ops, intersect);
+                flagged += expected.len();
+                assert_eq!(kinds(ops.clone(), intersect), expected, "{ops:#?}");
+            }
+        }
+        assert!(flagged > 100, "{flagged}");
     }
 }

@@ -62,7 +62,7 @@ use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
 use crate::config::{ClusterConfig, ConfigError};
-use crate::hlc::Hlc;
+use crate::hlc::{Hlc, SkewedClock};
 use crate::limits::{AUTH_WINDOW_MS, AuthConfig};
 use crate::protocol::{self, Dump, GetReply, PutReply};
 use crate::protocol_v2::{self as v2, AuthKey, Dialect, Message};
@@ -70,7 +70,7 @@ use crate::quorum::{
     Newest, Quorum, QuorumError, QuorumOptions, ReadReply, ReadVerdict, newest, read_rule,
 };
 use crate::ring::Ring;
-use crate::trace::{Failure, OpKind, ReplicaTrace, Reply, Trace, Verdict};
+use crate::trace::{Failure, OpKind, ReplicaTrace, Reply, Restamp, Trace, Verdict};
 use crate::version::Version;
 
 /// Why a get or put through the simple API failed.
@@ -271,7 +271,7 @@ pub struct Client {
     /// Hinted handoff ([`HintMode::Store`] by default).
     hints: HintMode,
     /// The clock giving puts and deletes their versions.
-    clock: Arc<Hlc>,
+    clock: Arc<Hlc<SkewedClock>>,
     repairs: PendingRepairs,
     /// The key that signs every request (`--key-file`): v2 only, never v1.
     key: Option<AuthKey>,
@@ -315,8 +315,13 @@ impl ReplyAuth {
 /// The clock of this process: one random writer id for every client the
 /// process makes, so two clients of one process never issue the same
 /// version for different values.
-static PROCESS_CLOCK: std::sync::LazyLock<Arc<Hlc>> =
-    std::sync::LazyLock::new(|| Arc::new(Hlc::system(random_writer())));
+static PROCESS_CLOCK: std::sync::LazyLock<Arc<Hlc<SkewedClock>>> =
+    std::sync::LazyLock::new(|| Arc::new(Hlc::new(random_writer(), SkewedClock::default())));
+
+/// How many times one put or delete is re-stamped at most when servers
+/// keep a newer version (each costs one more round trip); past that the
+/// write fails as superseded: another writer keeps writing the key.
+pub const MAX_RESTAMPS: usize = 3;
 
 /// How long a server found v1-only is spoken to in v1 before the client
 /// asks it in v2 again (a rolling upgrade to v2 is noticed within this
@@ -464,6 +469,7 @@ impl Client {
             opcode: plan.opcode,
             v1: None,
             v2: Some(signed),
+            restamp: plan.restamp,
         })
     }
 
@@ -476,8 +482,30 @@ impl Client {
     /// the process's random one (tests; two clients must never share an id
     /// with separate clocks, or they could issue equal versions).
     pub fn with_writer(mut self, writer: u64) -> Client {
-        self.clock = Arc::new(Hlc::system(writer));
+        let offset = self.clock.clock().offset_ms();
+        self.clock = Arc::new(Hlc::new(writer, SkewedClock::new(offset)));
         self
+    }
+
+    /// Gives this client its own clock (same writer id), `offset_ms` ahead
+    /// of the system's (negative: behind): a clock set wrong on purpose,
+    /// for tests and demonstrations of clock skew.
+    pub fn with_clock_offset(mut self, offset_ms: i64) -> Client {
+        self.clock = Arc::new(Hlc::new(self.writer(), SkewedClock::new(offset_ms)));
+        self
+    }
+
+    /// Moves this client's clock (and its clones') to `offset_ms` from the
+    /// system's and forgets the timestamps it issued or saw, as a process
+    /// started with that clock would (REPL `skew`).
+    pub fn set_clock_offset(&self, offset_ms: i64) {
+        self.clock.clock().set_offset_ms(offset_ms);
+        self.clock.reset();
+    }
+
+    /// How far this client's clock is set from the system's, in ms.
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.clock.clock().offset_ms()
     }
 
     /// The writer id stamped on this client's versions.
@@ -802,6 +830,7 @@ impl Client {
             decided_after: None,
             finished: true,
             version: Some(job.version),
+            restamps: Vec::new(),
         };
         for (holder, route, datagram) in &mut holders {
             if let Err(e) = socket.send_to(datagram, &*route).await {
@@ -858,7 +887,7 @@ impl Client {
                 continue;
             }
             let (reply, version) = v2_reply(&frame.message, v2::opcode::HINT, datagram);
-            holder.counted = reply.is_ack();
+            holder.counted = reply.holds();
             holder.reply = Some(reply);
             holder.version = version;
             holder.dialect = Some(Dialect::V2);
@@ -1023,7 +1052,9 @@ impl Client {
     ) -> Trace {
         let replicas = self.replicas_for(key, quorum.n);
         let version = self.wants_v2(&replicas).then(|| self.clock.version());
-        let plan = self.sign(Plan::put(key, value, version, self.key.is_none()));
+        let plan = self
+            .sign(Plan::put(key, value, version, self.key.is_none()))
+            .map(Plan::restampable);
         let written = Some(value.to_vec());
         self.run(
             OpKind::Put,
@@ -1043,7 +1074,7 @@ impl Client {
     /// nothing and counts as a refusal ([`Reply::V1Only`]).
     pub async fn delete_traced(&self, key: &[u8], quorum: Quorum, observer: Observer<'_>) -> Trace {
         let version = (self.mode == ProtocolMode::Auto).then(|| self.clock.version());
-        let plan = self.sign(Plan::delete(key, version));
+        let plan = self.sign(Plan::delete(key, version)).map(Plan::restampable);
         let replicas = self.replicas_for(key, quorum.n);
         self.run(
             OpKind::Delete,
@@ -1110,18 +1141,31 @@ impl Client {
             decided_after: None,
             finished: false,
             version,
+            restamps: Vec::new(),
         };
-        match plan {
-            Ok(plan) => {
-                if let Err(e) = self.exchange(&mut trace, &plan, observer).await {
-                    decide(
-                        &mut trace,
-                        Verdict::Failed(Failure::Network(e.to_string())),
-                        None,
-                    );
+        let deadline = Instant::now() + self.timeout;
+        let mut plan = plan;
+        loop {
+            match &plan {
+                Ok(p) => {
+                    if let Err(e) = self.exchange(&mut trace, p, deadline, observer).await {
+                        decide(
+                            &mut trace,
+                            Verdict::Failed(Failure::Network(e.to_string())),
+                            None,
+                        );
+                    }
                 }
+                Err(e) => decide(
+                    &mut trace,
+                    Verdict::Failed(Failure::Invalid(e.clone())),
+                    None,
+                ),
             }
-            Err(e) => decide(&mut trace, Verdict::Failed(Failure::Invalid(e)), None),
+            match self.restamp(&mut trace, deadline) {
+                Some(next) => plan = next,
+                None => break,
+            }
         }
         trace.finished = true;
         // Later writes of this process order after every version seen (a
@@ -1133,6 +1177,69 @@ impl Client {
         }
         observer(&trace);
         trace
+    }
+
+    /// After a round of a put or delete that servers answered OLDER (they
+    /// keep a newer version): moves this client's clock past the newest
+    /// version they named, stamps the write again and returns the plan of
+    /// the next round, to the same servers, with a fresh trace of them; the
+    /// trace keeps what happened ([`Trace::restamps`]). `None` when the
+    /// round was not superseded, after [`MAX_RESTAMPS`] rounds or the
+    /// deadline (the write fails as superseded), or when that version is
+    /// too far ahead of this clock to adopt (it fails: this clock is
+    /// behind). So a write acknowledged after another one carries a higher
+    /// version, whatever the clocks say (DECISIONS #77).
+    fn restamp(&self, trace: &mut Trace, deadline: Instant) -> Option<Result<Plan, String>> {
+        let Verdict::Failed(Failure::Superseded(newer)) = trace.verdict else {
+            return None;
+        };
+        let from = trace.version?;
+        if trace.restamps.len() >= MAX_RESTAMPS || Instant::now() >= deadline {
+            return None;
+        }
+        let local = self.clock.now_ms();
+        let ahead_ms = i64::try_from(crate::hlc::physical_ms(newer.timestamp))
+            .unwrap_or(i64::MAX)
+            .saturating_sub(i64::try_from(local).unwrap_or(i64::MAX));
+        if let Err(e) = self.clock.observe(newer.timestamp) {
+            let at = trace.decided_after;
+            decide(
+                trace,
+                Verdict::Failed(Failure::ClockBehind {
+                    newer,
+                    behind_ms: e.remote_ms.saturating_sub(e.local_ms),
+                    max_ms: e.max_drift_ms,
+                }),
+                at,
+            );
+            return None;
+        }
+        let to = self.clock.version();
+        trace.restamps.push(Restamp {
+            from,
+            superseded_by: newer,
+            ahead_ms,
+            to,
+        });
+        trace.version = Some(to);
+        trace.verdict = Verdict::Pending;
+        trace.decided_after = None;
+        trace.replicas = trace
+            .replicas
+            .iter()
+            .filter(|r| r.hint_for.is_none())
+            .map(|r| ReplicaTrace::new(r.server, r.addr, r.ring_index, r.node_number))
+            .collect();
+        let plan = match trace.kind {
+            OpKind::Delete => Plan::delete(&trace.key, Some(to)),
+            _ => Plan::put(
+                &trace.key,
+                trace.written.as_deref().unwrap_or_default(),
+                Some(to),
+                self.key.is_none(),
+            ),
+        };
+        Some(self.sign(plan).map(Plan::restampable))
     }
 
     /// Read repair after a get: marks the servers that answered (in v2) an
@@ -1245,6 +1352,7 @@ impl Client {
         &self,
         trace: &mut Trace,
         plan: &Plan,
+        deadline: Instant,
         observer: Observer<'_>,
     ) -> io::Result<()> {
         let socket = open_socket()?;
@@ -1252,7 +1360,6 @@ impl Client {
         // documentation): its v1 exchange happens there.
         let mut fallback: Option<OpSocket> = None;
         let start = Instant::now();
-        let deadline = start + self.timeout;
         // Where each replica's requests go and its replies come from.
         let mut routes: Vec<SocketAddrV4> = trace
             .replicas
@@ -1279,7 +1386,7 @@ impl Client {
             }
         }
         observer(trace);
-        evaluate(trace, start.elapsed());
+        evaluate(trace, start.elapsed(), plan.restamp);
         let mut resends = 0u32;
         let mut next_resend = self.retry.interval(1).map(|wait| start + wait);
         let mut buf = vec![0u8; 65536];
@@ -1287,7 +1394,9 @@ impl Client {
         loop {
             let all_answered = trace.replicas.iter().all(|r| r.reply.is_some());
             let decided = trace.verdict != Verdict::Pending;
-            if all_answered || (decided && !self.complete_traces) {
+            // A superseded round ends at once: the next one is what counts.
+            let superseded = matches!(trace.verdict, Verdict::Failed(Failure::Superseded(_)));
+            if all_answered || (decided && (!self.complete_traces || superseded)) {
                 break;
             }
             // Wake at the deadline, or earlier for a resend while undecided.
@@ -1312,6 +1421,21 @@ impl Client {
                     .await
                 }
             };
+            // A server keeps a newer version and the others are slow to
+            // answer: stamp the write again now rather than wait for them.
+            if received.is_err()
+                && wake < deadline
+                && plan.restamp
+                && trace.verdict == Verdict::Pending
+                && let Some(newer) = newest_older(trace)
+            {
+                decide(
+                    trace,
+                    Verdict::Failed(Failure::Superseded(newer)),
+                    Some(start.elapsed()),
+                );
+                break;
+            }
             let (len, from, on_fallback) = match received {
                 Err(_) if wake < deadline => {
                     if resends == 0 && self.hints == HintMode::Count {
@@ -1442,12 +1566,14 @@ impl Client {
                 replica.dialect = Some(dialect);
                 replica.latency = Some(start.elapsed());
             }
-            evaluate(trace, start.elapsed());
+            evaluate(trace, start.elapsed(), plan.restamp);
             observer(trace);
         }
         // Also after a write that timed out: its silent home servers get
-        // hints (the deadline has passed, so nothing more is awaited).
-        if trace.verdict != Verdict::Pending || trace.kind.is_write() {
+        // hints (the deadline has passed, so nothing more is awaited). Not
+        // after a superseded round: its version is not the one to keep.
+        let superseded = matches!(trace.verdict, Verdict::Failed(Failure::Superseded(_)));
+        if (trace.verdict != Verdict::Pending || trace.kind.is_write()) && !superseded {
             self.linger(socket, trace, &routes, &lanes, plan, deadline);
         }
         for replica in &mut trace.replicas {
@@ -1457,7 +1583,7 @@ impl Client {
         }
         if trace.verdict == Verdict::Pending {
             if trace.kind == OpKind::Get {
-                evaluate(trace, start.elapsed());
+                evaluate(trace, start.elapsed(), false);
             }
             if matches!(
                 trace.verdict,
@@ -1690,9 +1816,19 @@ struct Plan {
     v1: Option<Vec<u8>>,
     /// The v2 request, `None` in v1 mode or when it does not fit.
     v2: Option<Vec<u8>>,
+    /// A put or delete of this client's own (not a read repair): an OLDER
+    /// reply does not count toward W, and the write is stamped again
+    /// ([`Client::restamp`]).
+    restamp: bool,
 }
 
 impl Plan {
+    /// This plan, as a write of the client's own ([`Plan::restamp`]).
+    fn restampable(mut self) -> Plan {
+        self.restamp = true;
+        self
+    }
+
     fn new_id() -> u64 {
         use rand::RngExt;
         rand::rng().random()
@@ -1710,6 +1846,7 @@ impl Plan {
             v2: v2
                 .then(|| v2::encode(id, &Message::Get { key }, None).ok())
                 .flatten(),
+            restamp: false,
         })
     }
 
@@ -1739,6 +1876,7 @@ impl Plan {
             opcode: v2::opcode::PUT,
             v1,
             v2,
+            restamp: false,
         })
     }
 
@@ -1759,6 +1897,7 @@ impl Plan {
             opcode: v2::opcode::DELETE,
             v1: None,
             v2,
+            restamp: false,
         })
     }
 
@@ -1847,21 +1986,44 @@ fn decide(trace: &mut Trace, verdict: Verdict, at: Option<Duration>) {
     trace.decided_after = at;
 }
 
-/// Decides the verdict, once, as soon as the replies so far allow it.
-fn evaluate(trace: &mut Trace, now: Duration) {
+/// The newest version servers answered OLDER with (they keep it).
+fn newest_older(trace: &Trace) -> Option<Version> {
+    trace
+        .replicas
+        .iter()
+        .filter(|r| r.reply == Some(Reply::Older))
+        .filter_map(|r| r.version)
+        .max()
+}
+
+/// Decides the verdict, once, as soon as the replies so far allow it. A
+/// write of the client's own (`restamp`) counts STORED only: when W can no
+/// longer be reached and a server keeps a newer version, the round is
+/// [`Failure::Superseded`] (and stamped again). A read repair also counts
+/// OLDER: that server already holds something at least as new.
+fn evaluate(trace: &mut Trace, now: Duration, restamp: bool) {
     if trace.verdict != Verdict::Pending {
         return;
     }
     let outstanding = trace.replicas.iter().filter(|r| r.reply.is_none()).count();
     match trace.kind {
         OpKind::Put | OpKind::Delete => {
-            let acks = trace.best_tally();
+            let counts = if restamp { Reply::is_ack } else { Reply::holds };
+            let acks = trace
+                .replicas
+                .iter()
+                .filter(|r| r.reply.as_ref().is_some_and(counts))
+                .count();
             if acks >= trace.quorum.w {
-                mark_counted(trace, Reply::is_ack);
+                mark_counted(trace, counts);
                 decide(trace, Verdict::Reached, Some(now));
             } else if acks + outstanding < trace.quorum.w {
-                mark_counted(trace, Reply::is_ack);
-                decide(trace, Verdict::Failed(Failure::NotEnough), Some(now));
+                mark_counted(trace, counts);
+                let failure = match newest_older(trace).filter(|_| restamp) {
+                    Some(newer) => Failure::Superseded(newer),
+                    None => Failure::NotEnough,
+                };
+                decide(trace, Verdict::Failed(failure), Some(now));
             }
         }
         OpKind::Get => {
@@ -2042,7 +2204,10 @@ mod tests {
             v2_reply(&refused, put, b""),
             (Reply::Refused(Some(v2::Reason::OutOfMemory)), None)
         );
-        assert!(Reply::Older.is_ack() && Reply::Stored.is_ack() && !Reply::Refused(None).is_ack());
+        // OLDER does not count toward W (the write is stamped again); a
+        // read repair or a hint is satisfied by it.
+        assert!(!Reply::Older.is_ack() && Reply::Stored.is_ack() && !Reply::Refused(None).is_ack());
+        assert!(Reply::Older.holds() && Reply::Stored.holds() && !Reply::Timeout.holds());
     }
 
     #[test]

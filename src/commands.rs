@@ -26,6 +26,10 @@ pub mod exit {
     /// The quorum was not reached (servers down, disagreeing, or too slow),
     /// or the network could not be used.
     pub const QUORUM: u8 = 5;
+    /// This client's clock is off: servers refused its write as too far
+    /// ahead of their clocks (`--max-clock-offset`), or it is too far
+    /// behind to order its write after the newer one they keep.
+    pub const CLOCK: u8 = 6;
 }
 
 /// A data command with its arguments.
@@ -193,6 +197,7 @@ pub fn trace_error(trace: &Trace) -> Option<CommandError> {
         // Refused for want of a key: the cluster cannot be used, as when
         // the quorum is not reached (DECISIONS, review of issue 7).
         _ if trace.failed_unauthenticated() => exit::QUORUM,
+        _ if trace.failed_clock() => exit::CLOCK,
         Failure::NotEnough
             if trace.replicas.iter().any(|r| {
                 matches!(
@@ -203,7 +208,11 @@ pub fn trace_error(trace: &Trace) -> Option<CommandError> {
         {
             exit::FAILED
         }
-        Failure::NotEnough | Failure::Timeout | Failure::Network(_) => exit::QUORUM,
+        Failure::NotEnough
+        | Failure::Timeout
+        | Failure::Network(_)
+        | Failure::Superseded(_)
+        | Failure::ClockBehind { .. } => exit::QUORUM,
     };
     let message = match f {
         Failure::NotFound => format!("key {key:?} not found"),
@@ -256,6 +265,9 @@ async fn write(
 /// server answered OLDER is still `OK` (SPEC §6's output); it is logged as
 /// superseded (`-v`), and the REPL's verdict line says so.
 fn done(trace: Trace, traces: &mut Vec<Trace>) -> Result<Success, CommandError> {
+    for r in &trace.restamps {
+        tracing::info!("{} {r}", trace.kind);
+    }
     if let Some(newer) = trace.superseded_by() {
         tracing::warn!(
             version = %crate::trace::version_text(newer),

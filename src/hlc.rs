@@ -13,7 +13,7 @@
 //! its next write orders after what it read. The clock itself is injected
 //! ([`Clock`]), which lets tests step time backwards.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::version::Version;
@@ -22,8 +22,19 @@ use crate::version::Version;
 pub const LOGICAL_BITS: u32 = 16;
 /// Largest wall-clock value a reading can hold: 2^48 - 1 ms (year 10889).
 pub const MAX_PHYSICAL_MS: u64 = (1 << (64 - LOGICAL_BITS)) - 1;
+/// Default of `--max-clock-offset`: how far ahead of a server's clock a
+/// write's version may be ([`OffsetGuard`]). Ordinary NTP skew (tens of
+/// milliseconds, a few hundred after a VM pause) stays under it and is
+/// absorbed by the client re-stamping superseded writes; a clock further
+/// off is refused with the reason. CockroachDB's `--max-offset` is 500 ms
+/// too; `docs/RELIABILITY.md` gives the measurements behind the choice.
+pub const DEFAULT_MAX_CLOCK_OFFSET_MS: u64 = 500;
 /// Default for [`Hlc::with_max_drift`]: how far ahead of the local clock a
-/// remote timestamp may be and still be adopted by [`Hlc::observe`].
+/// remote timestamp may be and still be adopted by [`Hlc::observe`]. Far
+/// more than the offset on purpose: servers keep no version more than their
+/// offset ahead of their own clocks, so a newer version seen is the mark of
+/// a clock *behind*, which a hybrid clock corrects by adopting it; only a
+/// clock off by more than this is told to fix its time.
 pub const DEFAULT_MAX_DRIFT_MS: u64 = 60_000;
 
 /// Packs a wall-clock reading and a logical counter into a timestamp. A
@@ -89,6 +100,45 @@ impl Clock for ManualClock {
     }
 }
 
+/// The system clock shifted by an adjustable offset: a client's clock set
+/// wrong on purpose, to show (REPL `skew`) and to test (chaos tests, per
+/// client) what a clock ahead or behind does to versions.
+#[derive(Debug, Default)]
+pub struct SkewedClock {
+    offset_ms: AtomicI64,
+}
+
+impl SkewedClock {
+    /// The system clock moved by `offset_ms` (negative: behind).
+    pub fn new(offset_ms: i64) -> SkewedClock {
+        SkewedClock {
+            offset_ms: AtomicI64::new(offset_ms),
+        }
+    }
+
+    /// The offset now, in milliseconds.
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::SeqCst)
+    }
+
+    /// Sets the offset.
+    pub fn set_offset_ms(&self, offset_ms: i64) {
+        self.offset_ms.store(offset_ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for SkewedClock {
+    fn now_ms(&self) -> u64 {
+        let now = SystemClock.now_ms();
+        let offset = self.offset_ms();
+        if offset >= 0 {
+            now.saturating_add(offset.unsigned_abs())
+        } else {
+            now.saturating_sub(offset.unsigned_abs())
+        }
+    }
+}
+
 impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
     fn now_ms(&self) -> u64 {
         (**self).now_ms()
@@ -149,6 +199,24 @@ impl<C: Clock> Hlc<C> {
         self.writer
     }
 
+    /// The clock read.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// The wall clock's reading now, in milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Forgets every timestamp issued or observed: the next reading is the
+    /// wall clock's. For a clock deliberately set back (REPL `skew`), as a
+    /// restarted process would start; versions of this writer may then go
+    /// back, which the servers' OLDER replies and re-stamping absorb.
+    pub fn reset(&self) {
+        self.last.store(0, Ordering::SeqCst);
+    }
+
     /// The last timestamp issued or observed (0 before the first).
     pub fn last(&self) -> u64 {
         self.last.load(Ordering::SeqCst)
@@ -192,6 +260,86 @@ impl<C: Clock> Hlc<C> {
         }
         self.last.fetch_max(remote, Ordering::SeqCst);
         Ok(())
+    }
+}
+
+/// Why a server refused a write: its version is further ahead of the
+/// server's clock than the maximum offset allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("version {version_ms} ms is {} ms ahead of the server's clock {server_ms} ms (max offset {max_offset_ms} ms)", version_ms.saturating_sub(*server_ms))]
+pub struct ClockAhead {
+    /// Wall-clock part of the refused version.
+    pub version_ms: u64,
+    /// The server's clock when it refused.
+    pub server_ms: u64,
+    /// The server's maximum clock offset.
+    pub max_offset_ms: u64,
+}
+
+/// A server's maximum clock offset (`--max-clock-offset`) and what it has
+/// seen: the largest amount a write's version was ahead of its clock, and
+/// how many writes it refused for it. Shared by the receive loops (atomics,
+/// no lock).
+#[derive(Debug)]
+pub struct OffsetGuard {
+    max_offset_ms: u64,
+    largest_ahead_ms: AtomicU64,
+    refused: AtomicU64,
+}
+
+impl Default for OffsetGuard {
+    fn default() -> OffsetGuard {
+        OffsetGuard::new(DEFAULT_MAX_CLOCK_OFFSET_MS)
+    }
+}
+
+impl OffsetGuard {
+    /// A guard refusing versions more than `max_offset_ms` ahead.
+    pub fn new(max_offset_ms: u64) -> OffsetGuard {
+        OffsetGuard {
+            max_offset_ms,
+            largest_ahead_ms: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    /// The maximum offset.
+    pub fn max_offset_ms(&self) -> u64 {
+        self.max_offset_ms
+    }
+
+    /// Checks a write's version against the clock reading `now_ms`,
+    /// remembering how far ahead it was; `Err` (counted) when too far.
+    pub fn check(&self, timestamp: u64, now_ms: u64) -> Result<(), ClockAhead> {
+        let version_ms = physical_ms(timestamp);
+        let ahead = version_ms.saturating_sub(now_ms);
+        self.largest_ahead_ms.fetch_max(ahead, Ordering::Relaxed);
+        if ahead > self.max_offset_ms {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(ClockAhead {
+                version_ms,
+                server_ms: now_ms,
+                max_offset_ms: self.max_offset_ms,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether a version is within the offset, without counting it (records
+    /// from other replicas, which were checked when first written).
+    pub fn allows(&self, timestamp: u64, now_ms: u64) -> bool {
+        physical_ms(timestamp).saturating_sub(now_ms) <= self.max_offset_ms
+    }
+
+    /// The largest amount, in ms, a write's version was ahead of this
+    /// server's clock (0 when none was ahead).
+    pub fn largest_ahead_ms(&self) -> u64 {
+        self.largest_ahead_ms.load(Ordering::Relaxed)
+    }
+
+    /// Writes refused for a version too far ahead.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 }
 
@@ -309,5 +457,39 @@ mod tests {
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), 4000);
+    }
+
+    #[test]
+    fn the_guard_refuses_past_the_offset_and_remembers_the_largest() {
+        let g = OffsetGuard::new(500);
+        assert_eq!(g.check(pack(1000, 3), 1000), Ok(()));
+        assert_eq!(g.check(pack(1500, 0), 1000), Ok(()));
+        assert_eq!(g.largest_ahead_ms(), 500);
+        let e = g.check(pack(21_100, 0), 1000).unwrap_err();
+        assert_eq!(
+            (e.version_ms, e.server_ms, e.max_offset_ms),
+            (21_100, 1000, 500)
+        );
+        assert_eq!((g.largest_ahead_ms(), g.refused()), (20_100, 1));
+        // Behind is never refused, and does not count as ahead.
+        assert_eq!(g.check(pack(10, 0), 1000), Ok(()));
+        assert!(g.allows(pack(1500, 9), 1000) && !g.allows(pack(1501, 0), 1000));
+        assert!(g.check(u64::MAX, 1000).is_err());
+        assert_eq!(g.refused(), 2);
+    }
+
+    #[test]
+    fn a_skewed_clock_moves_both_ways_and_a_reset_follows_it() {
+        let real = SystemClock.now_ms();
+        let c = SkewedClock::new(5000);
+        assert!(c.now_ms() >= real + 5000);
+        c.set_offset_ms(-5000);
+        assert!(c.now_ms() < real);
+        let hlc = Hlc::new(1, SkewedClock::new(60_000));
+        let ahead = hlc.tick();
+        hlc.clock().set_offset_ms(0);
+        assert!(hlc.tick() > ahead, "monotonic until reset");
+        hlc.reset();
+        assert!(hlc.tick() < ahead);
     }
 }

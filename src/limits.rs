@@ -175,6 +175,9 @@ pub struct Limits {
     /// is read as SPEC §4 says, so a v2 request gets the v1 refusal (the
     /// empty datagram) exactly as from a server of the original design.
     pub v1_only: bool,
+    /// How far ahead of this server's clock a write's version may be
+    /// (`--max-clock-offset`, in ms); further is refused with the reason.
+    pub max_clock_offset_ms: u64,
 }
 
 /// The environment variable naming a key file, like `--key-file`.
@@ -276,6 +279,7 @@ impl Default for Limits {
             recv_buffer: crate::server::RECV_BUFFER_BYTES as u64,
             auth: None,
             v1_only: false,
+            max_clock_offset_ms: crate::hlc::DEFAULT_MAX_CLOCK_OFFSET_MS,
         }
     }
 }
@@ -317,6 +321,13 @@ pub struct LimitArgs {
     // so that an empty variable counts as unset.
     #[arg(long = "key-file", value_name = "FILE")]
     pub key_file: Option<std::path::PathBuf>,
+    /// Refuse a put or delete whose version is more than MS milliseconds
+    /// ahead of this server's clock: the writer's clock is wrong (it is
+    /// told by how much). Smaller skews are absorbed by clients re-stamping
+    /// their writes; see docs/RELIABILITY.md [default: 500]
+    #[arg(long = "max-clock-offset", value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub max_clock_offset_ms: Option<u64>,
 }
 
 /// Parses a CIDR option value; `none` is `None` (an empty list).
@@ -355,6 +366,7 @@ impl LimitArgs {
             recv_buffer: self.recv_buffer.unwrap_or(d.recv_buffer),
             auth: None,
             v1_only: false,
+            max_clock_offset_ms: self.max_clock_offset_ms.unwrap_or(d.max_clock_offset_ms),
         }
     }
 }

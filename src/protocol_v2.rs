@@ -132,6 +132,16 @@ pub enum Reason {
     Unsupported,
     /// 8: the server is shedding load; retry later.
     Overloaded,
+    /// 10: a write's version is further ahead of the server's clock than
+    /// its maximum clock offset: the writer's clock is wrong. The body
+    /// carries the server's clock and offset, so the writer can say by how
+    /// much (`u64` ms since the epoch, `u32` ms).
+    ClockAhead {
+        /// The server's clock when it refused.
+        server_ms: u64,
+        /// The server's `--max-clock-offset`.
+        max_offset_ms: u32,
+    },
     /// A code this version does not know (kept as received).
     Other(u8),
 }
@@ -148,6 +158,7 @@ impl Reason {
             Reason::Forbidden => 6,
             Reason::Unsupported => 7,
             Reason::Overloaded => 8,
+            Reason::ClockAhead { .. } => 10,
             Reason::Other(c) => c,
         }
     }
@@ -163,6 +174,10 @@ impl Reason {
             6 => Reason::Forbidden,
             7 => Reason::Unsupported,
             8 => Reason::Overloaded,
+            10 => Reason::ClockAhead {
+                server_ms: 0,
+                max_offset_ms: 0,
+            },
             c => Reason::Other(c),
         }
     }
@@ -181,6 +196,9 @@ impl std::fmt::Display for Reason {
             Reason::Forbidden => f.write_str("forbidden"),
             Reason::Unsupported => f.write_str("unsupported"),
             Reason::Overloaded => f.write_str("overloaded"),
+            Reason::ClockAhead { max_offset_ms, .. } => {
+                write!(f, "clock ahead (max offset {max_offset_ms} ms)")
+            }
             Reason::Other(code) => write!(f, "reason {code}"),
         }
     }
@@ -405,6 +423,9 @@ impl Message<'_> {
             Message::Value { value, .. } => 2 + value.len() + V,
             Message::NotFound { tombstone } => 1 + if tombstone.is_some() { V } else { 0 },
             Message::Older { .. } => V,
+            Message::Refused {
+                reason: Reason::ClockAhead { .. },
+            } => 1 + 8 + 4,
             Message::Refused { .. } => 1,
             Message::Page(page) => {
                 8 + 1 + 2 + page.entries.iter().map(Entry::encoded_len).sum::<usize>()
@@ -531,7 +552,17 @@ impl Message<'_> {
                 }
             },
             Message::Older { current } => out.extend_from_slice(&current.to_bytes()),
-            Message::Refused { reason } => out.push(reason.code()),
+            Message::Refused { reason } => {
+                out.push(reason.code());
+                if let Reason::ClockAhead {
+                    server_ms,
+                    max_offset_ms,
+                } = reason
+                {
+                    out.extend_from_slice(&server_ms.to_be_bytes());
+                    out.extend_from_slice(&max_offset_ms.to_be_bytes());
+                }
+            }
             Message::Page(page) => {
                 out.extend_from_slice(&page.total.to_be_bytes());
                 out.push(u8::from(page.more));
@@ -940,7 +971,13 @@ fn decode_body<'a>(op: u8, r: &mut Reader<'a>) -> Result<Message<'a>, DecodeErro
             current: r.version()?,
         },
         opcode::REFUSED => Message::Refused {
-            reason: Reason::from_code(r.u8()?),
+            reason: match Reason::from_code(r.u8()?) {
+                Reason::ClockAhead { .. } => Reason::ClockAhead {
+                    server_ms: r.u64()?,
+                    max_offset_ms: r.u32()?,
+                },
+                reason => reason,
+            },
         },
         opcode::PAGE => {
             let total = r.u64()?;

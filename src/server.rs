@@ -77,7 +77,7 @@ use crate::engine::{
     DurableEngine, DurableOptions, DurableStorage, Engine, MemoryEngine, Record, Refused,
     StorageArgs, Version,
 };
-use crate::hlc::Clock;
+use crate::hlc::{Clock, OffsetGuard};
 use crate::limits::{AuthConfig, DATAGRAM_OVERHEAD, ReplyBudget};
 pub use crate::limits::{Limits, Stats, StatsSnapshot};
 use crate::protocol::{self, PutError, Request};
@@ -138,12 +138,20 @@ fn answer(
     }
 }
 
-/// True when `version`'s physical time is more than
-/// [`crate::hlc::DEFAULT_MAX_DRIFT_MS`] ahead of `now_ms`, this server's
-/// clock: a write no honest client with a sane clock can send.
-fn from_the_future(version: Version, now_ms: u64) -> bool {
-    crate::hlc::physical_ms(version.timestamp)
-        > now_ms.saturating_add(crate::hlc::DEFAULT_MAX_DRIFT_MS)
+/// Checks a write's version against this server's clock and maximum offset
+/// (`guard`): `Some(refusal)` when it is too far ahead, the REFUSED 10 that
+/// tells the writer its clock is wrong and by how much.
+fn clock_refusal(guard: &OffsetGuard, version: Version) -> Option<V2<'static>> {
+    let now = crate::hlc::SystemClock.now_ms();
+    guard.check(version.timestamp, now).err().map(|e| {
+        tracing::debug!(error = %e, "refused a write from a clock ahead");
+        V2::Refused {
+            reason: Reason::ClockAhead {
+                server_ms: e.server_ms,
+                max_offset_ms: u32::try_from(e.max_offset_ms).unwrap_or(u32::MAX),
+            },
+        }
+    })
 }
 
 /// The v2 reply to a well-formed v2 request, read from and written to
@@ -155,6 +163,7 @@ pub(crate) fn answer_v2(
     frame: &Frame<'_>,
     submit: Option<&dyn Fn(Bytes, Record)>,
     keys: &[AuthKey],
+    clock: &OffsetGuard,
 ) -> Option<Response> {
     let id = frame.id;
     let sign = reply_signature(keys, frame.auth.map(|t| t.key_id));
@@ -164,19 +173,17 @@ pub(crate) fn answer_v2(
         None
     };
     let write = |key: &[u8], record: Record| {
-        if record.version == Version::ZERO
-            || from_the_future(
-                record.version,
-                crate::hlc::Clock::now_ms(&crate::hlc::SystemClock),
-            )
-        {
-            // Version 0/0 is the version of v1 writes (DECISIONS #51); a
-            // version stamped further ahead of this server's clock than
-            // the clocks' drift bound would outrank every later write of
-            // the key (and its tombstone would never age): refused (#77).
+        if record.version == Version::ZERO {
+            // Version 0/0 is the version of v1 writes (DECISIONS #51).
             return reply(&V2::Refused {
                 reason: Reason::Malformed,
             });
+        }
+        // A version stamped further ahead of this server's clock than the
+        // maximum offset would outrank every later write of the key (and
+        // its tombstone would never age): refused with the reason (#77).
+        if let Some(refusal) = clock_refusal(clock, record.version) {
+            return reply(&refusal);
         }
         let key = Bytes::copy_from_slice(key);
         if let Some(submit) = submit {
@@ -330,13 +337,17 @@ struct Shared {
     started: Instant,
     /// The address bound, for the kernel's drop count in STATS.
     bound: Option<SocketAddrV4>,
+    /// `--max-clock-offset`, and the offsets seen.
+    clock: Arc<OffsetGuard>,
     #[cfg(test)]
     hooks: tests::Hooks,
 }
 
 impl Shared {
     fn new(limits: Limits) -> Shared {
+        let clock = Arc::new(OffsetGuard::new(limits.max_clock_offset_ms));
         Shared {
+            clock,
             store: Arc::new(Store::with_limit(limits.max_memory)),
             budget: ReplyBudget::new(limits.reply_rate, limits.reply_burst, limits.budget_sources),
             limits,
@@ -599,12 +610,15 @@ impl Shared {
                     .collect();
                 Some(v2_reply(frame.id, &V2::StatsReply { pairs }, sign))
             }
-            (_, Some(durable), SocketAddr::V4(peer)) => durable.answer_v2(&frame, peer),
+            (_, Some(durable), SocketAddr::V4(peer)) => {
+                durable.answer_v2(&frame, peer, &self.clock)
+            }
             _ => answer_v2(
                 &MemoryEngine::new(Arc::clone(&self.store)),
                 &frame,
                 None,
                 keys,
+                &self.clock,
             ),
         };
         self.count(op, response.as_ref(), |r| {
@@ -637,7 +651,7 @@ impl Shared {
         sign: Option<(&AuthKey, u64)>,
     ) -> Response {
         let now = crate::hlc::Clock::now_ms(&crate::hlc::SystemClock);
-        if version == Version::ZERO || from_the_future(version, now) {
+        if version == Version::ZERO {
             return v2_reply(
                 id,
                 &V2::Refused {
@@ -645,6 +659,9 @@ impl Shared {
                 },
                 sign,
             );
+        }
+        if let Some(refusal) = clock_refusal(&self.clock, version) {
+            return v2_reply(id, &refusal, sign);
         }
         // A server that knows the ring keeps hints for its members only
         // (not for any address a client names, which it would probe for
@@ -735,6 +752,7 @@ impl Shared {
             bytes_limit,
             rss: crate::stats::rss_bytes(),
             kernel_drops: self.bound.and_then(kernel_drops),
+            clock: (self.clock.largest_ahead_ms(), self.clock.refused()),
             hints_pending: self.hints.pending() as u64,
             handoff: self.rebalance.as_ref().map(|r| r.stats().figures()),
             anti_entropy: self.ae.as_ref().map(|ae| ae.stats().snapshot()),
@@ -1547,24 +1565,27 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn versions_from_the_future_are_told_apart() {
-        let now = 1_700_000_000_000;
+    fn versions_from_the_future_are_refused_with_the_clocks() {
+        let guard = OffsetGuard::new(500);
+        let now = crate::hlc::SystemClock.now_ms();
         let at = |ms: u64| Version {
             timestamp: crate::hlc::pack(ms, 7),
             writer: 1,
         };
-        let drift = crate::hlc::DEFAULT_MAX_DRIFT_MS;
-        assert!(!from_the_future(at(now), now));
-        assert!(!from_the_future(at(now + drift), now));
-        assert!(from_the_future(at(now + drift + 1), now));
-        assert!(from_the_future(
-            Version {
-                timestamp: u64::MAX,
-                writer: 1
-            },
-            now
-        ));
-        assert!(!from_the_future(at(0), now));
+        assert!(clock_refusal(&guard, at(now)).is_none());
+        assert!(clock_refusal(&guard, at(0)).is_none());
+        match clock_refusal(&guard, at(now + 20_000)) {
+            Some(V2::Refused {
+                reason:
+                    Reason::ClockAhead {
+                        server_ms,
+                        max_offset_ms: 500,
+                    },
+            }) => assert!(server_ms >= now && server_ms < now + 20_000),
+            other => panic!("{other:?}"),
+        }
+        assert!(guard.largest_ahead_ms() >= 19_000);
+        assert_eq!(guard.refused(), 1);
     }
 
     /// Test-only hooks that make the server panic on a chosen datagram,

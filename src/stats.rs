@@ -172,7 +172,7 @@ pub const CATALOGUE: &[Counter] = &[
         "refused",
         Kind::Counter,
         Unit::Count,
-        "Requests answered with a refusal: malformed, or over the memory or disk limit.",
+        "Requests answered with a refusal: malformed, over the memory or disk limit, or from a clock too far ahead.",
     ),
     entry(
         "dropped",
@@ -239,6 +239,18 @@ pub const CATALOGUE: &[Counter] = &[
         Kind::Counter,
         Unit::Count,
         "Datagrams the kernel dropped, the receive buffer being full.",
+    ),
+    entry(
+        "clock_ahead_max_ms",
+        Kind::Gauge,
+        Unit::Count,
+        "Largest amount, in milliseconds, by which a write's version was ahead of this server's clock (the worst writer clock seen).",
+    ),
+    entry(
+        "refused_clock",
+        Kind::Counter,
+        Unit::Count,
+        "Writes refused because their version was more than --max-clock-offset ahead of this server's clock.",
     ),
     entry(
         "hints_pending",
@@ -493,6 +505,10 @@ pub struct ServerFigures {
     pub rss: Option<u64>,
     /// Kernel drops of the server's sockets (`server::kernel_drops`).
     pub kernel_drops: Option<u64>,
+    /// The largest amount (ms) a write's version was ahead of this
+    /// server's clock, and the writes refused for it
+    /// ([`crate::hlc::OffsetGuard`]).
+    pub clock: (u64, u64),
     /// Writes held for other servers (hinted handoff, `crate::hints`).
     pub hints_pending: u64,
     /// The hand-off after membership changes (`crate::rebalance`), with
@@ -538,7 +554,10 @@ impl ServerFigures {
             "errors",
             sum(&[l.panics, l.restarts, l.engine_errors]).to_string(),
         );
-        put("refused", sum(&[l.refused, l.over_memory]).to_string());
+        put(
+            "refused",
+            sum(&[l.refused, l.over_memory, self.clock.1]).to_string(),
+        );
         put(
             "dropped",
             sum(&[
@@ -563,6 +582,8 @@ impl ServerFigures {
         if let Some(drops) = self.kernel_drops {
             put("kernel_drops", drops.to_string());
         }
+        put("clock_ahead_max_ms", self.clock.0.to_string());
+        put("refused_clock", self.clock.1.to_string());
         put("hints_pending", self.hints_pending.to_string());
         if let Some(h) = &self.handoff {
             put("handoff_foreign_keys", h.foreign_keys.to_string());

@@ -66,9 +66,9 @@ pub enum Reply {
     /// The request could not be sent to this server.
     SendFailed(String),
     /// A v2 put or delete was ignored because the server keeps a newer
-    /// version (in [`ReplicaTrace::version`]): it counts as an
-    /// acknowledgement, since the server holds a version at least as new,
-    /// and the write is reported superseded ([`Trace::superseded_by`]).
+    /// version (in [`ReplicaTrace::version`]). It does not count toward W:
+    /// the client stamps its write again past that version
+    /// ([`Trace::restamps`]). A read repair counts it ([`Reply::holds`]).
     Older,
     /// A delete could not be sent: the server speaks only protocol v1,
     /// which has no delete.
@@ -76,9 +76,15 @@ pub enum Reply {
 }
 
 impl Reply {
-    /// True for the replies a write counts toward W: stored, or ignored
-    /// because a newer version is kept.
+    /// True for the replies a write counts toward W: stored (this write's
+    /// version is now on that server).
     pub fn is_ack(&self) -> bool {
+        matches!(self, Reply::Stored)
+    }
+
+    /// True when the server holds the version sent or a newer one (stored,
+    /// or OLDER): what a read repair or a hint needs.
+    pub fn holds(&self) -> bool {
         matches!(self, Reply::Stored | Reply::Older)
     }
 }
@@ -164,6 +170,22 @@ pub enum Failure {
     Invalid(String),
     /// The operation could not use the network at all.
     Network(String),
+    /// A put or delete: servers keep this newer version and W cannot be
+    /// reached with the write's own. Within an operation the write is then
+    /// stamped again ([`Trace::restamps`]); as a verdict, it was superseded
+    /// [`crate::client::MAX_RESTAMPS`] times in a row (another writer keeps
+    /// writing the key) or the deadline came first.
+    Superseded(Version),
+    /// A put or delete superseded by a version too far ahead of this
+    /// client's clock to adopt: this clock is behind.
+    ClockBehind {
+        /// The newer version servers keep.
+        newer: Version,
+        /// How far it is ahead of this client's clock, in ms.
+        behind_ms: u64,
+        /// How far ahead a version may be and still be adopted, in ms.
+        max_ms: u64,
+    },
 }
 
 /// The operation's verdict.
@@ -198,9 +220,56 @@ pub struct Trace {
     pub decided_after: Option<Duration>,
     /// True once no more replies will be recorded.
     pub finished: bool,
-    /// Put or delete: the version written (v2). Get: the newest version
-    /// seen (the one read, or the one that made the read fail).
+    /// Put or delete: the version written (v2; the last one when it was
+    /// stamped again). Get: the newest version seen (the one read, or the
+    /// one that made the read fail).
     pub version: Option<Version>,
+    /// Put or delete: each time the write was superseded (servers kept a
+    /// newer version) and stamped again, in order. Empty otherwise.
+    pub restamps: Vec<Restamp>,
+}
+
+/// One re-stamp of a put or delete: servers answered OLDER, keeping a newer
+/// version (a writer whose clock is ahead, or a concurrent write), so the
+/// client moved its clock past it and sent the write again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Restamp {
+    /// The version the write carried in the superseded round.
+    pub from: Version,
+    /// The newest version the OLDER replies named.
+    pub superseded_by: Version,
+    /// How far that version's clock was ahead of this client's, in ms
+    /// (negative: behind; a concurrent write of a sane clock).
+    pub ahead_ms: i64,
+    /// The new version.
+    pub to: Version,
+}
+
+/// `superseded by v… (a clock 0.2 s ahead); re-stamped v…`: why a write
+/// was stamped again. A version not ahead of this client's clock came from
+/// a write running at the same time.
+impl fmt::Display for Restamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let why = match u64::try_from(self.ahead_ms) {
+            Ok(ahead) if ahead > 0 => format!("a clock {} ahead", millis_text(ahead)),
+            _ => "a concurrent write".to_string(),
+        };
+        write!(
+            f,
+            "superseded by {} ({why}); re-stamped {}",
+            version_text(self.superseded_by),
+            version_text(self.to)
+        )
+    }
+}
+
+/// A duration in milliseconds as people read it: `850 ms`, `20.1 s`.
+pub fn millis_text(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
 }
 
 /// A version as the REPL shows it: `v<ms>.<counter>/<writer>` — the hybrid
@@ -244,9 +313,35 @@ impl Trace {
         }
         self.replicas
             .iter()
-            .filter(|r| r.counted && r.reply == Some(Reply::Older))
+            .filter(|r| r.reply == Some(Reply::Older))
             .filter_map(|r| r.version)
             .max()
+    }
+
+    /// The first refusal of this write by a server whose clock says the
+    /// write's version is too far ahead: the server, its clock and its
+    /// maximum offset.
+    pub fn clock_refusal(&self) -> Option<(SocketAddrV4, u64, u32)> {
+        self.replicas.iter().find_map(|r| match r.reply {
+            Some(Reply::Refused(Some(Reason::ClockAhead {
+                server_ms,
+                max_offset_ms,
+            }))) => Some((r.addr, server_ms, max_offset_ms)),
+            _ => None,
+        })
+    }
+
+    /// Whether the operation failed because of this client's clock: ahead
+    /// (servers refused its version) or behind (it cannot adopt a newer
+    /// version servers keep).
+    pub fn failed_clock(&self) -> bool {
+        match &self.verdict {
+            Verdict::Failed(Failure::ClockBehind { .. }) => true,
+            Verdict::Failed(Failure::NotEnough | Failure::Timeout) => {
+                self.clock_refusal().is_some()
+            }
+            _ => false,
+        }
     }
 
     /// How many of the key's servers (hint recipients aside) refused the
@@ -287,6 +382,17 @@ impl Trace {
                 self.quorum.n.max(self.refused_unauthenticated())
             );
             return Some(crate::limits::refused_unauthenticated(&who, "request"));
+        }
+        if let (true, Some((server, server_ms, max_offset_ms))) =
+            (self.failed_clock(), self.clock_refusal())
+        {
+            let version_ms = self
+                .version
+                .map_or(0, |v| crate::hlc::physical_ms(v.timestamp));
+            return Some(format!(
+                "refused by {server}: this client's clock is {} ahead (max offset {max_offset_ms} ms); fix its time (NTP)",
+                millis_text(version_ms.saturating_sub(server_ms))
+            ));
         }
         let (name, needed) = match self.kind {
             OpKind::Get => ("R", self.quorum.r),
@@ -344,6 +450,24 @@ impl Trace {
             ),
             Failure::Invalid(m) => m.clone(),
             Failure::Network(m) => format!("network error: {m}"),
+            Failure::Superseded(newer) => format!(
+                "{name}={needed} not reached: superseded by a newer version ({}) {} in a row; another writer keeps writing this key",
+                version_text(*newer),
+                match self.restamps.len() + 1 {
+                    1 => "once".to_string(),
+                    n => format!("{n} times"),
+                }
+            ),
+            Failure::ClockBehind {
+                newer,
+                behind_ms,
+                max_ms,
+            } => format!(
+                "servers keep a newer version ({}) {} ahead of this client's clock, more than the {} it may adopt: this client's clock is behind; fix its time (NTP)",
+                version_text(*newer),
+                millis_text(*behind_ms),
+                millis_text(*max_ms)
+            ),
         })
     }
 

@@ -179,14 +179,19 @@ impl DurableStorage {
     /// ([`crate::server`]'s v2 handling on this engine): reads at once,
     /// writes through the committer (which replies; `None` here), so the
     /// version comparison happens inside its single writer.
-    pub fn answer_v2(&self, frame: &Frame<'_>, peer: SocketAddrV4) -> Option<Response> {
+    pub fn answer_v2(
+        &self,
+        frame: &Frame<'_>,
+        peer: SocketAddrV4,
+        clock: &crate::hlc::OffsetGuard,
+    ) -> Option<Response> {
         let to = ReplyTo {
             peer,
             v2_id: Some(frame.id),
             signed_by: frame.auth.map(|t| t.key_id),
         };
         let submit = |key: Bytes, record: Record| self.submit(key, record, to);
-        crate::server::answer_v2(&*self.engine, frame, Some(&submit), &self.keys)
+        crate::server::answer_v2(&*self.engine, frame, Some(&submit), &self.keys, clock)
     }
 
     /// The counters of the server this storage serves.

@@ -10,7 +10,9 @@ use crate::config::{ClusterConfig, ServerSpec};
 use crate::protocol_v2::Dialect;
 use crate::ring::{Placement, Ring, Step};
 use crate::supervisor::{ServerState, ServerStatus};
-use crate::trace::{Failure, OpKind, ReplicaTrace, Reply, Trace, Verdict, version_text};
+use crate::trace::{
+    Failure, OpKind, ReplicaTrace, Reply, Trace, Verdict, millis_text, version_text,
+};
 
 /// Longest value shown inside a per-server line before it is cut with `…`.
 pub const VALUE_PREVIEW: usize = 40;
@@ -357,13 +359,30 @@ pub fn hint_note(hints: &[Trace], key: &[u8], owner: SocketAddrV4) -> String {
 /// The §10 text of a trace: one line per contacted server, then the verdict.
 pub fn format_trace(trace: &Trace, config: &ClusterConfig) -> Vec<String> {
     let _ = config;
-    let mut lines: Vec<String> = trace
-        .replicas
-        .iter()
-        .map(|r| replica_line(trace, r))
-        .collect();
+    let mut lines = restamp_lines(trace);
+    lines.extend(trace.replicas.iter().map(|r| replica_line(trace, r)));
     lines.push(trace_verdict_line(trace));
     lines
+}
+
+/// One line per re-stamp of a write, before the last round's replies:
+/// `superseded by v… (a clock 0.2 s ahead); re-stamped v…`, the last one
+/// ending `, stored` once that version reached W.
+pub fn restamp_lines(trace: &Trace) -> Vec<String> {
+    let last = trace.restamps.len();
+    trace
+        .restamps
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let stored = if i + 1 == last && trace.verdict == Verdict::Reached {
+                ", stored"
+            } else {
+                ""
+            };
+            format!("  {}{stored}", r)
+        })
+        .collect()
 }
 
 /// The verdict line of a whole command: exactly the CLI's `OK…` / `FAIL`,
@@ -399,8 +418,18 @@ pub fn command_verdict_line(result: &Result<Success, CommandError>, traces: &[Tr
 pub fn trace_progress(previous: Option<&Trace>, current: &Trace) -> Vec<String> {
     let mut lines = Vec::new();
     let fresh = previous.is_none_or(|p| {
-        p.key != current.key || p.kind != current.kind || p.replicas.len() != current.replicas.len()
+        p.key != current.key
+            || p.kind != current.kind
+            || p.replicas.len() != current.replicas.len()
+            || p.restamps.len() != current.restamps.len()
     });
+    if let Some(r) = current
+        .restamps
+        .last()
+        .filter(|_| previous.is_some_and(|p| p.restamps.len() < current.restamps.len()))
+    {
+        lines.push(format!("  … {}", r));
+    }
     if fresh {
         lines.push(format!(
             "  … {}: sent to {}",
@@ -599,6 +628,21 @@ pub fn slow_line(ms: Option<u64>) -> String {
     }
 }
 
+/// The answer to `skew`: where this session's clock stands.
+pub fn skew_line(offset_ms: i64) -> String {
+    match offset_ms {
+        0 => "clock: the machine's (no skew)".into(),
+        ms if ms > 0 => format!(
+            "clock: {} ahead of the machine's",
+            millis_text(ms.unsigned_abs())
+        ),
+        ms => format!(
+            "clock: {} behind the machine's",
+            millis_text(ms.unsigned_abs())
+        ),
+    }
+}
+
 /// The answer to `whatif off`.
 pub const WHATIF_CLEARED: &str = "what-if view cleared";
 
@@ -774,6 +818,7 @@ mod tests {
             decided_after: Some(Duration::from_micros(400)),
             finished: true,
             version: Some(new),
+            restamps: Vec::new(),
         };
         (trace, new, old)
     }
@@ -868,9 +913,55 @@ mod tests {
             )),
             "{line}"
         );
-        // Not counted (the quorum came from others): nothing to report.
+        // Not counted (the quorum came from others): still superseded,
+        // by a write running at the same time.
         trace.replicas[1].counted = false;
+        assert_eq!(trace.superseded_by(), Some(new));
+        trace.replicas[1].reply = Some(Reply::Stored);
         assert_eq!(trace.superseded_by(), None);
+    }
+
+    /// A re-stamped write shows each round before the last one's replies.
+    #[test]
+    fn restamped_write_shows_why_and_the_new_version() {
+        let (mut trace, new, old) = stale_get();
+        trace.kind = OpKind::Put;
+        trace.quorum.w = 2;
+        trace.written = Some(b"later".to_vec());
+        for r in &mut trace.replicas {
+            r.reply = Some(Reply::Stored);
+            r.version = None;
+            r.repair = None;
+            r.counted = true;
+        }
+        trace.restamps = vec![crate::trace::Restamp {
+            from: old,
+            superseded_by: new,
+            ahead_ms: 200,
+            to: new,
+        }];
+        assert_eq!(
+            restamp_lines(&trace),
+            vec![format!(
+                "  superseded by {} (a clock 200 ms ahead); re-stamped {}, stored",
+                version_text(new),
+                version_text(new)
+            )]
+        );
+        trace.restamps[0].ahead_ms = -3;
+        trace.verdict = Verdict::Failed(Failure::Superseded(new));
+        let lines = restamp_lines(&trace);
+        assert!(
+            lines[0].contains("(a concurrent write); re-stamped"),
+            "{lines:?}"
+        );
+        assert!(!lines[0].ends_with(", stored"));
+        let verdict = trace_verdict_line(&trace);
+        assert!(
+            verdict.starts_with("FAIL — W=2 not reached: superseded by a newer version"),
+            "{verdict}"
+        );
+        assert!(verdict.contains("2 times in a row"), "{verdict}");
     }
 
     /// A hint left for a silent home server shows on that server's line.
@@ -929,6 +1020,7 @@ mod tests {
             decided_after: None,
             finished: true,
             version: None,
+            restamps: Vec::new(),
         };
         let error = crate::commands::trace_error(&trace).unwrap();
         assert_eq!(error.code, crate::commands::exit::QUORUM);

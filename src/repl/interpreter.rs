@@ -233,6 +233,13 @@ impl Interpreter {
                 say(sink, format::slow_line(None));
                 OK
             }
+            ReplCommand::Skew(offset) => {
+                if let Some(ms) = offset {
+                    self.client.set_clock_offset(ms);
+                }
+                say(sink, format::skew_line(self.client.clock_offset_ms()));
+                OK
+            }
             ReplCommand::WhatIf(question) => self.whatif(&question, sink).await,
             ReplCommand::Fault(fault, index) => self.fault(fault, index, sink).await,
             ReplCommand::Add { addr, nodes } => self.add(addr, nodes, sink).await,
@@ -259,7 +266,7 @@ impl Interpreter {
         };
         let outcome = match self.view.slow_ms {
             None => {
-                let mut observer = |t: &Trace| sink(ReplEvent::Trace(t.clone()));
+                let mut observer = |t: &Trace| sink(ReplEvent::Trace(Box::new(t.clone())));
                 commands::execute(&self.client, command, quorum, &mut observer).await
             }
             Some(ms) => {
@@ -273,14 +280,14 @@ impl Interpreter {
                         .as_ref()
                         .is_some_and(|p| same_but_finished(p, &snapshot))
                     {
-                        sink(ReplEvent::Trace(snapshot.clone()));
+                        sink(ReplEvent::Trace(Box::new(snapshot.clone())));
                         previous = Some(snapshot);
                         continue;
                     }
                     if previous.is_some() {
                         tokio::time::sleep(Duration::from_millis(ms)).await;
                     }
-                    sink(ReplEvent::Trace(snapshot.clone()));
+                    sink(ReplEvent::Trace(Box::new(snapshot.clone())));
                     previous = Some(snapshot);
                 }
                 outcome

@@ -53,7 +53,7 @@ pub enum ReplEvent {
     /// A finished output line (§10 text).
     Line(String),
     /// A quorum operation's trace as it changes (live / slow motion).
-    Trace(Trace),
+    Trace(Box<Trace>),
 }
 
 /// Result of one line.

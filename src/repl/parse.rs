@@ -172,6 +172,9 @@ pub enum ReplCommand {
     Help(Option<String>),
     /// `slow on|off|<ms>`.
     Slow(Slow),
+    /// `skew [<±ms>|off]`: set (or show, `None`) how far this session's
+    /// clock is from the system's.
+    Skew(Option<i64>),
     /// `whatif add|remove|off`.
     WhatIf(WhatIf),
     /// `loss|delay|heal <server> …`.
@@ -192,8 +195,8 @@ pub enum ReplCommand {
 /// Every command word, for help and completion.
 pub const COMMANDS: &[&str] = &[
     "put", "get", "del", "cat", "substr", "find", "where", "ring", "dump", "kill", "stop", "start",
-    "restart", "pause", "resume", "status", "health", "slow", "whatif", "loss", "delay", "heal",
-    "add", "remove", "help", "quit",
+    "restart", "pause", "resume", "status", "health", "slow", "skew", "whatif", "loss", "delay",
+    "heal", "add", "remove", "help", "quit",
 ];
 
 impl fmt::Display for ReplCommand {
@@ -439,6 +442,22 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
                 },
             })
         }
+        "skew" => {
+            arity("skew", &args, 0, 1, "[<±ms>|off]")?;
+            no_options("skew", &options)?;
+            ReplCommand::Skew(match args.first().map(|w| w.text.as_str()) {
+                None => None,
+                Some("off") => Some(0),
+                Some(ms) => match ms.strip_prefix('+').unwrap_or(ms).parse::<i64>() {
+                    Ok(v) if v.unsigned_abs() <= MAX_SKEW_MS => Some(v),
+                    _ => {
+                        return err(format!(
+                            "usage: skew [<±ms>|off] (ms from -{MAX_SKEW_MS} to +{MAX_SKEW_MS}, e.g. skew +300)"
+                        ));
+                    }
+                },
+            })
+        }
         "whatif" => parse_whatif(&args, &options, config)?,
         "add" => {
             let [addr] = exactly("add", &args, "<ip:port> [nodes=<k>]")?;
@@ -489,6 +508,9 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
     };
     Ok(Some(command))
 }
+
+/// Largest clock offset `skew` sets: one day either way.
+pub const MAX_SKEW_MS: u64 = 86_400_000;
 
 /// Slow-motion delay per reply when `slow on` gives none.
 pub const DEFAULT_SLOW_MS: u64 = 700;
@@ -686,6 +708,10 @@ mod tests {
         assert_eq!(ok("slow on"), ReplCommand::Slow(Slow::On(DEFAULT_SLOW_MS)));
         assert_eq!(ok("slow 250"), ReplCommand::Slow(Slow::On(250)));
         assert_eq!(ok("slow off"), ReplCommand::Slow(Slow::Off));
+        assert_eq!(ok("skew +300"), ReplCommand::Skew(Some(300)));
+        assert_eq!(ok("skew -5000"), ReplCommand::Skew(Some(-5000)));
+        assert_eq!(ok("skew off"), ReplCommand::Skew(Some(0)));
+        assert_eq!(ok("skew"), ReplCommand::Skew(None));
         assert_eq!(
             ok("whatif add 127.0.0.1:1239 nodes=2"),
             ReplCommand::WhatIf(WhatIf::Add {
@@ -754,6 +780,9 @@ mod tests {
         assert!(bad("where").starts_with("usage: where"));
         assert!(bad("where \"\"").contains("must not be empty"));
         assert!(bad("slow fast").starts_with("usage: slow"));
+        assert!(bad("skew soon").starts_with("usage: skew"));
+        assert!(bad("skew 99999999999").starts_with("usage: skew"));
+        assert!(bad("skew 1 2").contains("skew"));
         assert!(bad("whatif").starts_with("usage: whatif"));
         assert!(bad("whatif add nowhere").contains("not an ip:port"));
         assert!(bad("whatif add 127.0.0.1:1234").contains("already in the ring"));

@@ -56,7 +56,7 @@ impl<W: Write + Send> Printer<W> {
             ReplEvent::Line(line) => vec![line],
             ReplEvent::Trace(trace) if self.slow => {
                 let lines = format::trace_progress(self.previous.as_ref(), &trace);
-                self.previous = Some(trace);
+                self.previous = Some(*trace);
                 lines
             }
             ReplEvent::Trace(_) => Vec::new(),

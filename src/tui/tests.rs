@@ -202,6 +202,7 @@ fn put_trace(answered: usize) -> Trace {
         decided_after: done.then(|| Duration::from_micros(390)),
         finished: answered >= 4,
         version: None,
+        restamps: Vec::new(),
     }
 }
 
@@ -264,7 +265,7 @@ fn put_trace_shown() {
     // A finished put: the interpreter's final lines.
     let id = run_line(&mut a, "put a b n=4 w=3");
     let done = put_trace(4);
-    a.on_repl_event(id, ReplEvent::Trace(put_trace(2)));
+    a.on_repl_event(id, ReplEvent::Trace(Box::new(put_trace(2))));
     for l in fixed_trace_text(&done, &a.config) {
         a.on_repl_event(id, ReplEvent::Line(l));
     }
@@ -278,8 +279,8 @@ fn put_trace_shown() {
     );
     // A second one still running: its live preview.
     let id2 = run_line(&mut a, "put a b n=4 w=3");
-    a.on_repl_event(id2, ReplEvent::Trace(put_trace(1)));
-    a.on_repl_event(id2, ReplEvent::Trace(put_trace(2)));
+    a.on_repl_event(id2, ReplEvent::Trace(Box::new(put_trace(1))));
+    a.on_repl_event(id2, ReplEvent::Trace(Box::new(put_trace(2))));
     let e = a.entries.back().unwrap();
     assert_eq!(e.chunks.len(), 1, "snapshots replace each other");
     let e1 = &a.entries[0];
@@ -297,7 +298,7 @@ fn live_trace_uses_the_shell_text() {
     let mut a = app(None);
     a.trace_text = format_trace;
     let id = run_line(&mut a, "put a b n=4 w=3");
-    a.on_repl_event(id, ReplEvent::Trace(put_trace(2)));
+    a.on_repl_event(id, ReplEvent::Trace(Box::new(put_trace(2))));
     let want = format_trace(&put_trace(2), &a.config);
     let got: Vec<&str> = a.entries.back().unwrap().lines().collect();
     assert_eq!(got, want);
@@ -515,7 +516,7 @@ fn too_small() {
 fn every_theme_and_size_renders() {
     let mut a = app(Some(1));
     let id = run_line(&mut a, "get a");
-    a.on_repl_event(id, ReplEvent::Trace(put_trace(3)));
+    a.on_repl_event(id, ReplEvent::Trace(Box::new(put_trace(3))));
     a.on_line_done(
         id,
         LineOutcome {
@@ -610,10 +611,10 @@ fn a_big_cluster_scrolls_the_list_and_still_draws_the_ring() {
 fn several_traces_of_one_line_each_get_a_preview_until_the_final_lines() {
     let mut a = app(None);
     let id = run_line(&mut a, "cat a a b");
-    a.on_repl_event(id, ReplEvent::Trace(put_trace(1)));
-    a.on_repl_event(id, ReplEvent::Trace(put_trace(4)));
+    a.on_repl_event(id, ReplEvent::Trace(Box::new(put_trace(1))));
+    a.on_repl_event(id, ReplEvent::Trace(Box::new(put_trace(4))));
     // The first operation is finished: the next trace starts a new preview.
-    a.on_repl_event(id, ReplEvent::Trace(put_trace(2)));
+    a.on_repl_event(id, ReplEvent::Trace(Box::new(put_trace(2))));
     let chunks = &a.entries.back().unwrap().chunks;
     assert_eq!(chunks.len(), 2);
     assert!(matches!(
