@@ -27,6 +27,7 @@ use std::time::Duration;
 use common::*;
 use dkvs::client::{Client, OpError};
 use dkvs::config::parse_servers_txt;
+use dkvs::hlc::Clock;
 use dkvs::protocol_v2::Dialect;
 use dkvs::quorum::{Quorum, QuorumOptions};
 use dkvs::trace::{Failure, Reply, Verdict};
@@ -191,11 +192,44 @@ fn delete_then_get_is_not_found() {
         .assert_stdout("OK\n");
 }
 
-/// A tombstone older than a stored value is answered OLDER, which counts as
-/// an acknowledgement (the server holds something at least as new), and
-/// the value stays.
+/// A tombstone older than a stored value is answered OLDER, which does not
+/// count toward W: the client adopts the newer version and stamps the
+/// delete again, which then wins (a write acknowledged after another one is
+/// ordered after it, whatever the clocks say).
 #[test]
-fn an_older_delete_is_acknowledged_and_changes_nothing() {
+fn an_older_delete_is_restamped_and_wins() {
+    let (ip, rs) = responders(3, 0);
+    let now = dkvs::hlc::SystemClock.now_ms();
+    let ahead = version(now + 300, 1);
+    for r in &rs {
+        r.set(b"k", Some(b"from a clock ahead"), ahead);
+    }
+    let client = client_of(ip, &rs);
+    runtime().block_on(async {
+        let trace = client.delete_traced(b"k", N3R2, &mut |_| {}).await;
+        assert_eq!(trace.verdict, Verdict::Reached, "{trace:#?}");
+        assert_eq!(trace.restamps.len(), 1, "{trace:#?}");
+        assert_eq!(trace.restamps[0].superseded_by, ahead);
+        assert!(trace.version.unwrap() > ahead);
+        assert!(trace.replicas.iter().filter(|r| r.counted).count() >= 2);
+        assert!(
+            trace
+                .replicas
+                .iter()
+                .all(|r| r.reply != Some(Reply::Older) || !r.counted)
+        );
+        assert_eq!(
+            client.get(b"k", QuorumOptions::default()).await,
+            Err(OpError::NotFound)
+        );
+    });
+}
+
+/// A version far beyond what a client may adopt (a server clock hours
+/// ahead): the delete fails, saying this clock is behind, and the value
+/// stays.
+#[test]
+fn a_delete_superseded_from_far_ahead_fails_with_the_reason() {
     let (ip, rs) = responders(3, 0);
     let future = version(dkvs::hlc::physical_ms(u64::MAX >> 1), 1);
     for r in &rs {
@@ -204,14 +238,13 @@ fn an_older_delete_is_acknowledged_and_changes_nothing() {
     let client = client_of(ip, &rs);
     runtime().block_on(async {
         let trace = client.delete_traced(b"k", N3R2, &mut |_| {}).await;
-        assert_eq!(trace.verdict, Verdict::Reached, "{trace:#?}");
         assert!(
-            trace
-                .replicas
-                .iter()
-                .filter(|r| r.counted)
-                .all(|r| r.reply == Some(Reply::Older) && r.version == Some(future))
+            matches!(trace.verdict, Verdict::Failed(Failure::ClockBehind { newer, .. }) if newer == future),
+            "{trace:#?}"
         );
+        assert!(trace.failed_clock());
+        let reason = trace.failure_reason().unwrap();
+        assert!(reason.contains("this client's clock is behind; fix its time (NTP)"), "{reason}");
         assert_eq!(
             client.get(b"k", QuorumOptions::default()).await.unwrap(),
             b"kept"

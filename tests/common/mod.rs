@@ -1163,16 +1163,9 @@ pub fn versioned_writers_history(
                         let value = format!("{w}:{i}").into_bytes();
                         client.put_traced(&key, &value, N3R2, &mut |_| {}).await
                     };
-                    history.push(Op {
-                        key: key.clone(),
-                        invoked,
-                        completed: now(),
-                        action: Action::Write {
-                            value: trace.written.clone(),
-                            version: trace.version.expect("a versioned write"),
-                            ok: trace.verdict == Verdict::Reached,
-                        },
-                    });
+                    for op in write_ops(&key, invoked, now(), &trace) {
+                        history.push(op);
+                    }
                     let invoked = now();
                     let trace = client.get_traced(&key, N3R2, &mut |_| {}).await;
                     let result = match (&trace.verdict, &trace.value, trace.version) {
@@ -1515,4 +1508,34 @@ pub fn test_runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("start a tokio runtime")
+}
+
+/// The history operations of one put or delete (`trace`) invoked and
+/// completed at these instants: the write with its last version, acknowledged
+/// when W was reached; and, when it was stamped again, one failed write per
+/// superseded round, at that round's version, since a server may have
+/// stored it before the write moved on (those are indeterminate).
+pub fn write_ops(
+    key: &[u8],
+    invoked: u64,
+    completed: u64,
+    trace: &dkvs::trace::Trace,
+) -> Vec<dkvs::checker::Op> {
+    use dkvs::checker::{Action, Op};
+    let op = |version, ok| Op {
+        key: key.to_vec(),
+        invoked,
+        completed,
+        action: Action::Write {
+            value: trace.written.clone(),
+            version,
+            ok,
+        },
+    };
+    let mut ops: Vec<Op> = trace.restamps.iter().map(|r| op(r.from, false)).collect();
+    ops.push(op(
+        trace.version.expect("a versioned write"),
+        trace.verdict == dkvs::trace::Verdict::Reached,
+    ));
+    ops
 }
