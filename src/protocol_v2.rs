@@ -1374,6 +1374,17 @@ mod tests {
                 false,
             ),
             (
+                "refused-clock",
+                3,
+                Message::Refused {
+                    reason: Reason::ClockAhead {
+                        server_ms: 1_700_000_000_000,
+                        max_offset_ms: 500,
+                    },
+                },
+                false,
+            ),
+            (
                 "page",
                 5,
                 Message::Page(Page {

@@ -321,3 +321,58 @@ fn command_line_errors_and_info() {
     let out = run(&mut clean_command(TUI, dir), LIMIT);
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
 }
+
+/// `skew`: a session 30 s behind re-stamps its put past the newer version
+/// and the trace says so; 5 s ahead, the servers refuse with the reason.
+#[test]
+fn piped_skew_shows_the_restamp_and_the_refusal() {
+    let s = setup(&[1, 1, 1]);
+    let script =
+        "put q first\nskew -30000\nput q later\nget q\nskew +5000\nput q x\nskew off\nskew\nquit\n";
+    let out = run_script(s.dir.path(), &["cluster.toml"], script);
+    let text = &out.stdout;
+    assert!(!out.timed_out, "timed out:\n{text}\n{}", out.stderr);
+    let after = |command: &str| -> Vec<&str> {
+        text.split(&format!("> {command}\n"))
+            .nth(1)
+            .unwrap_or_default()
+            .lines()
+            .take_while(|l| !l.starts_with("> "))
+            .collect()
+    };
+    assert_eq!(after("skew -30000"), ["clock: 30.0 s behind the machine's"]);
+    let later = after("put q later");
+    assert!(
+        later[0].starts_with("  superseded by v")
+            && later[0].contains(" (a clock 30.0 s ahead); re-stamped v")
+            && later[0].ends_with(", stored"),
+        "{text}"
+    );
+    assert!(
+        later.last().unwrap().starts_with("OK — W=2 reached"),
+        "{text}"
+    );
+    assert!(
+        after("get q").last().unwrap().starts_with("OK later — "),
+        "{text}"
+    );
+    let refused = after("put q x");
+    assert!(
+        refused
+            .iter()
+            .filter(
+                |l| l.starts_with("  [") && l.contains("refused: clock ahead (max offset 500 ms)")
+            )
+            .count()
+            == 3,
+        "{text}"
+    );
+    assert!(
+        refused.last().unwrap().starts_with("FAIL — refused by ")
+            && refused.last().unwrap().contains(
+                ": this client's clock is 5.0 s ahead (max offset 500 ms); fix its time (NTP)"
+            ),
+        "{text}"
+    );
+    assert_eq!(after("skew"), ["clock: the machine's (no skew)"]);
+}

@@ -197,14 +197,29 @@ fn messages_on(options: &[OsString]) {
     );
     assert_eq!(v1_get(&s, a, "k"), None);
     assert_eq!(get(&s, a, b"never"), Err(None));
-    // A version stamped far ahead of the server's clock would outrank every
-    // later write of the key: refused, nothing stored (DECISIONS #77).
+    // A version stamped further ahead of the server's clock than its maximum
+    // offset (500 ms) would outrank every later write of the key: refused
+    // with the server's clock and offset, nothing stored (DECISIONS #77).
     let future = version(base + 10 * 60_000, 1);
-    let refused = Message::Refused {
-        reason: Reason::Malformed,
+    let clock_ahead = |m: Message| match m {
+        Message::Refused {
+            reason:
+                Reason::ClockAhead {
+                    server_ms,
+                    max_offset_ms: 500,
+                },
+        } => server_ms >= base && server_ms < base + 60_000,
+        _ => false,
     };
-    assert_eq!(put(&s, a, b"poison", b"x", future), refused);
-    assert_eq!(delete(&s, a, b"k", future), refused);
+    assert!(clock_ahead(put(&s, a, b"poison", b"x", future)));
+    assert!(clock_ahead(delete(&s, a, b"k", future)));
+    // Within the offset a version ahead is stored.
+    let near = version(now_ms() + 300, 1);
+    assert_eq!(put(&s, a, b"near", b"x", near), Message::Stored);
+    assert_eq!(
+        delete(&s, a, b"near", version(now_ms() + 301, 1)),
+        Message::Stored
+    );
     assert_eq!(get(&s, a, b"poison"), Err(None));
     assert_eq!(get(&s, a, b"k"), Err(Some(v30)));
     // v1 put: version zero, then any v2 write is newer; v1 overwrites all.

@@ -25,7 +25,9 @@ pub const USAGE: &str =
 /// Exit status: 0 success, 1 operation failed (substr out of range, cat too
 /// long, put or del refused), 2 usage error, 3 configuration error, 4 not
 /// found, 5 quorum not reached / network (also when servers refused the
-/// request as unauthenticated: the cluster has a key; pass --key-file).
+/// request as unauthenticated: the cluster has a key; pass --key-file),
+/// 6 this machine's clock is off (servers refused a write stamped too far
+/// ahead of their clocks, or keep a version too far ahead of it to follow).
 ///
 /// Speaks protocol v2 (versions, deletes, request ids) to servers that do,
 /// and v1 to the others (found out on the first request). A get sends the

@@ -180,7 +180,7 @@ fn detail(command: &str) -> Option<&'static str> {
             "In slow motion every reply of a quorum operation appears one by one, <ms> apart (default 700), so a class can watch W or R being reached."
         }
         "skew" => {
-            "Moves this session's clock <ms> ahead (+) or behind (-) the machine's, as a badly set clock would; `skew off` puts it back, `skew` alone shows it. Puts and deletes carry a version from this clock.\nWithin the servers' maximum clock offset (500 ms by default) a write that a newer version supersedes is re-stamped: try `skew +300`, put a key, `skew off`, put it again — the trace shows `superseded by … re-stamped …, stored`. Beyond the offset the servers refuse the write and say by how much the clock is ahead: try `skew +5000`."
+            "Moves this session's clock <ms> ahead (+) or behind (-) the machine's, as a badly set clock would; `skew off` puts it back, `skew` alone shows it. Puts and deletes carry a version from this clock.\nA write superseded by a newer version the servers keep is re-stamped past it: put a key, `skew -30000`, put it again — the trace shows `superseded by … re-stamped …, stored`. A clock more than the servers' maximum offset (500 ms by default) ahead is refused, with by how much: try `skew +5000`."
         }
         "whatif" => {
             "Shows what a membership change would do without doing it: the nodes a new server would add (or a removed server would take away), the share of the key space that would change owners, and how many stored keys would move."

@@ -310,6 +310,7 @@ impl Interpreter {
             if several {
                 say(sink, format::step_header(trace));
             }
+            say_all(sink, format::restamp_lines(trace));
             for r in &trace.replicas {
                 let mut line = format::replica_line(trace, r);
                 line.push_str(&format::hint_note(&hints, &trace.key, r.addr));
