@@ -291,26 +291,16 @@ fn record_write(
             format!(" restamps [{}]", restamps.join("; "))
         }
     );
-    let write = |version| Op {
-        key: trace.key.clone(),
-        invoked,
-        completed,
-        action: Action::Write {
-            value: trace.written.clone(),
-            version,
-            ok,
-        },
-    };
-    for r in &trace.restamps {
-        ops.push((
-            write(r.from),
-            format!(
-                "{who} {what} at {} (superseded round)",
-                version_text(r.from)
-            ),
-        ));
+    let mut writes = write_ops(&trace.key, invoked, completed, trace);
+    let last = writes.pop().expect("the write itself");
+    for (op, r) in writes.into_iter().zip(&trace.restamps) {
+        let label = format!(
+            "{who} {what} at {} (superseded round)",
+            version_text(r.from)
+        );
+        ops.push((op, label));
     }
-    ops.push((write(version), label));
+    ops.push((last, label));
 }
 
 /// One client's load until `end`: a put of a random key (a delete one time

@@ -1511,10 +1511,10 @@ pub fn test_runtime() -> tokio::runtime::Runtime {
 }
 
 /// The history operations of one put or delete (`trace`) invoked and
-/// completed at these instants: the write with its last version, acknowledged
-/// when W was reached; and, when it was stamped again, one failed write per
-/// superseded round, at that round's version, since a server may have
-/// stored it before the write moved on (those are indeterminate).
+/// completed at these instants: one per version it carried — the superseded
+/// rounds' first (a server may have stored them before the write moved on),
+/// then its last — all acknowledged when W was reached: the same value in
+/// the same real-time interval, with the same fate.
 pub fn write_ops(
     key: &[u8],
     invoked: u64,
@@ -1532,10 +1532,8 @@ pub fn write_ops(
             ok,
         },
     };
-    let mut ops: Vec<Op> = trace.restamps.iter().map(|r| op(r.from, false)).collect();
-    ops.push(op(
-        trace.version.expect("a versioned write"),
-        trace.verdict == dkvs::trace::Verdict::Reached,
-    ));
+    let ok = trace.verdict == dkvs::trace::Verdict::Reached;
+    let mut ops: Vec<Op> = trace.restamps.iter().map(|r| op(r.from, ok)).collect();
+    ops.push(op(trace.version.expect("a versioned write"), ok));
     ops
 }
