@@ -28,7 +28,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s n -d 'Replicati
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
-complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (SPEC §4 exactly: no versions, no del)' -r
+complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (the original protocol: no versions, no del)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_needs_command" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
@@ -51,7 +51,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s n -d 'Re
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
-complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (SPEC §4 exactly: no versions, no del)' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (the original protocol: no versions, no del)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand get" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
@@ -67,7 +67,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s n -d 'Re
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
-complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (SPEC §4 exactly: no versions, no del)' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (the original protocol: no versions, no del)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand put" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
@@ -82,7 +82,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s n -d 'Re
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
-complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (SPEC §4 exactly: no versions, no del)' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (the original protocol: no versions, no del)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand del" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
@@ -97,7 +97,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s n -d 'Re
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
-complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (SPEC §4 exactly: no versions, no del)' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (the original protocol: no versions, no del)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand cat" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
@@ -112,7 +112,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s n -d 
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
-complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (SPEC §4 exactly: no versions, no del)' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (the original protocol: no versions, no del)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand substr" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
@@ -127,7 +127,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s n -d 'R
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
-complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (SPEC §4 exactly: no versions, no del)' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (the original protocol: no versions, no del)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand find" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
@@ -142,7 +142,7 @@ complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s n -d '
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s w -d 'Write quorum: acknowledgements a put or del needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s r -d 'Read quorum: identical values a get needs [default: 2, lowered to N]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -l hints -d 'Hinted handoff for writes a home server does not answer: off, store (hint the next server of the ring; hints never count toward W) or count (sloppy quorum: hints count toward W)' -r
-complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (SPEC §4 exactly: no versions, no del)' -r
+complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -l protocol -d 'Protocol: v2 (v1 to servers that speak only v1) or v1 only (the original protocol: no versions, no del)' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s s -l servers -l config -d 'The cluster file: servers.txt format, or cluster.toml when it ends in .toml [default: $DKVS_SERVERS, else ./servers.txt, else ./cluster.toml]' -r -F
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -s t -l timeout -d 'Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]' -r
 complete -c dkvs-client -n "__fish_dkvs_client_using_subcommand stats" -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F

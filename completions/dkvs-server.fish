@@ -20,7 +20,7 @@ complete -c dkvs-server -l ring-address -d 'With --servers: this server\'s addre
 complete -c dkvs-server -l anti-entropy-interval -d 'With --servers: seconds between anti-entropy rounds (decimals allowed; 0 turns anti-entropy off)' -r
 complete -c dkvs-server -l anti-entropy-rate -d 'With --servers: bytes per second anti-entropy may send and receive in all (suffixes K, M, G)' -r
 complete -c dkvs-server -l metrics -d 'Serve the server\'s counters (those of `dkvs-client stats`) as Prometheus metrics over plain HTTP: `GET http://ADDR:PORT/metrics` (text format 0.0.4); none by default. Anyone who can reach ADDR can read them: prefer a loopback or private address' -r
-complete -c dkvs-server -l protocol -d 'Protocols served: v2 (v2 and v1 on the same port) or v1 (SPEC §4 only, as a server of the original design: no versions, no deletes, v2 requests get the v1 refusal). v1 is for mixed clusters, tests and teaching; it cannot be combined with --key-file or --servers, which need v2' -r
+complete -c dkvs-server -l protocol -d 'Protocols served: v2 (v2 and v1 on the same port) or v1 (protocol v1 only, as a server of the original design: no versions, no deletes, v2 requests get the v1 refusal). v1 is for mixed clusters, tests and teaching; it cannot be combined with --key-file or --servers, which need v2' -r
 complete -c dkvs-server -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''
 always\t''
 never\t''"

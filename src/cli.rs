@@ -118,7 +118,7 @@ pub fn parse_or_exit<P: clap::Parser>(fail_line: bool) -> P {
 pub enum FailLine {
     /// Nothing (stdout is not the tool's answer).
     None,
-    /// `FAIL` (SPEC §6).
+    /// `FAIL` (`dkvs-client`).
     Fail,
     /// The JSON failure object of [`json_answer`] (`dkvs-client --json`).
     Json,
@@ -183,7 +183,7 @@ pub fn parse_or_exit_as<P: clap::Parser>(fail_line: FailLine) -> P {
             fail_line.print(rendered.lines().next().unwrap_or_default(), exit::USAGE);
             eprint!("ERROR: {rendered}");
             // Some clap errors (bad option values) carry no usage line; usage
-            // errors always show the usage (SPEC §6).
+            // errors always show the usage.
             if !rendered.contains("Usage:") {
                 eprintln!("{}", P::command().render_usage());
             }

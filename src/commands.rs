@@ -1,4 +1,5 @@
-//! The five data commands of SPEC §6 — get, put, cat, substr, find — built on
+//! The five data commands of `dkvs-client` (docs/CLI.md) — get, put, cat,
+//! substr, find — built on
 //! quorum operations, shared by `dkvs-client` and the REPL so that both give
 //! the same answers, the same `OK …`/`FAIL` lines and the same exit codes.
 
@@ -103,8 +104,8 @@ pub enum Success {
 }
 
 impl Success {
-    /// Writes the §6 success line (`OK`, `OK <value>` with the value's raw
-    /// bytes, or `OK <position>`), newline included.
+    /// Writes the client's success line (`OK`, `OK <value>` with the value's
+    /// raw bytes, or `OK <position>`), newline included.
     pub fn write_line(&self, out: &mut impl Write) -> std::io::Result<()> {
         match self {
             Success::Done => out.write_all(b"OK\n"),
@@ -153,7 +154,7 @@ pub struct Outcome {
 }
 
 /// The start of `substr`'s range, or `None` when it falls outside the value
-/// (SPEC §6: position from 0 at the start or from -1 at the end, length >= 0).
+/// (position from 0 at the start or from -1 at the end, length >= 0).
 pub fn substr_range(
     value_len: usize,
     position: i64,
@@ -172,7 +173,7 @@ pub fn substr_range(
     (start >= 0 && end <= len).then_some(start as usize..end as usize)
 }
 
-/// Leftmost byte position of `needle` in `haystack`, or -1 (SPEC §6 find).
+/// Leftmost byte position of `needle` in `haystack`, or -1 (`find`).
 pub fn find_position(haystack: &[u8], needle: &[u8]) -> i64 {
     memchr::memmem::find(haystack, needle).map_or(-1, |p| p as i64)
 }
@@ -262,7 +263,7 @@ async fn write(
 }
 
 /// `OK`, or the trace's error; the trace joins `traces`. A write some
-/// server answered OLDER is still `OK` (SPEC §6's output); it is logged as
+/// server answered OLDER is still `OK` (docs/CLI.md); it is logged as
 /// superseded (`-v`), and the REPL's verdict line says so.
 fn done(trace: Trace, traces: &mut Vec<Trace>) -> Result<Success, CommandError> {
     for r in &trace.restamps {

@@ -1,4 +1,5 @@
-//! Cluster configuration: `servers.txt` (SPEC §2) and `cluster.toml` (SPEC §9).
+//! Cluster configuration: `servers.txt` and `cluster.toml` (docs/CLI.md,
+//! "Files").
 //!
 //! Both formats describe the same thing — an ordered list of servers, each
 //! with a number of virtual nodes — so both parse into one [`ClusterConfig`].
@@ -17,15 +18,15 @@ use crate::limits::AuthConfig;
 use serde::Deserialize;
 use toml::Spanned;
 
-/// Environment variable naming the configuration file (SPEC §2).
+/// Environment variable naming the configuration file.
 pub const SERVERS_ENV: &str = "DKVS_SERVERS";
-/// Default N when neither the command nor the configuration gives one (SPEC §6).
+/// Default N when neither the command nor the configuration gives one.
 pub const DEFAULT_N: u32 = 3;
-/// Default W (SPEC §6).
+/// Default W.
 pub const DEFAULT_W: u32 = 2;
-/// Default R (SPEC §6).
+/// Default R.
 pub const DEFAULT_R: u32 = 2;
-/// Default operation deadline in milliseconds (SPEC §9 example; documented in docs/).
+/// Default operation deadline in milliseconds (docs/CLI.md).
 pub const DEFAULT_TIMEOUT_MS: u64 = 1000;
 /// The largest number of virtual nodes one server may have.
 pub const MAX_NODES_PER_SERVER: u32 = 1_000_000;
@@ -39,7 +40,7 @@ pub struct ServerSpec {
     pub port: u16,
     /// Number of virtual nodes (>= 1) this server owns on the ring.
     pub nodes: u32,
-    /// Whether `dkvs-tui` starts this server itself (SPEC §9).
+    /// Whether `dkvs-tui` starts this server itself (`spawn`).
     pub spawn: bool,
     /// Where a spawned server keeps its pairs durably (`data_dir` in
     /// `cluster.toml`, per server or from `[defaults]`); `None`: in memory.
@@ -86,7 +87,7 @@ impl fmt::Display for ServerSpec {
 
 /// Cluster-wide defaults (`[defaults]` of `cluster.toml`). `None` means "not
 /// given", which matters: values not given are lowered to what the ring can
-/// serve, values given are checked (SPEC §6).
+/// serve, values given are checked (docs/ARCHITECTURE.md, "Quorums").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Defaults {
     /// Replication factor N.
@@ -321,7 +322,7 @@ impl ClusterConfig {
     }
 
     /// Finds and reads the configuration: `explicit` (from an option or
-    /// `DKVS_SERVERS`), else `./servers.txt`, else `./cluster.toml` (SPEC §2).
+    /// `DKVS_SERVERS`), else `./servers.txt`, else `./cluster.toml`.
     pub fn locate(explicit: Option<&Path>) -> Result<ClusterConfig, ConfigError> {
         ClusterConfig::load(&locate_path(explicit)?)
     }
@@ -340,7 +341,7 @@ impl ClusterConfig {
         self.servers.len()
     }
 
-    /// Finds a server by its 1-based position or by `ip:port` (SPEC §10).
+    /// Finds a server by its 1-based position or by `ip:port` (REPL names).
     pub fn find_server(&self, name: &str) -> Option<usize> {
         if let Ok(pos) = name.parse::<usize>() {
             return (pos >= 1 && pos <= self.servers.len()).then(|| pos - 1);
@@ -387,7 +388,8 @@ fn is_toml(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
 }
 
-/// Parses the `servers.txt` format (SPEC §2). `file` names the file in errors.
+/// Parses the `servers.txt` format (docs/CLI.md). `file` names the file in
+/// errors.
 pub fn parse_servers_txt(text: &str, file: &str) -> Result<ClusterConfig, ConfigError> {
     let mut servers: Vec<ServerSpec> = Vec::new();
     let mut seen = Seen::default();
@@ -540,7 +542,8 @@ fn same_listener(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() == b.port() && (a.ip() == b.ip() || covers(a, b) || covers(b, a))
 }
 
-/// Parses the `cluster.toml` format (SPEC §9). `file` names the file in errors.
+/// Parses the `cluster.toml` format (docs/CLI.md). `file` names the file in
+/// errors.
 pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, ConfigError> {
     let at = |span: Range<usize>, field: &str, msg: String| {
         ConfigError::new(
@@ -1062,7 +1065,7 @@ mod tests {
         write("key_file = \"\"");
         let e = ClusterConfig::load(&toml).unwrap_err();
         assert_eq!((e.line, e.field.as_deref()), (Some(2), Some("key_file")));
-        // Unknown keys stay errors (SPEC §9).
+        // Unknown keys stay errors.
         write("key_files = \"keys\"");
         assert!(ClusterConfig::load(&toml).is_err());
     }

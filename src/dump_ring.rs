@@ -1,4 +1,4 @@
-//! `dkvs-dump-ring` output (SPEC §7): the ring's nodes, then each server's
+//! `dkvs-dump-ring` output (docs/CLI.md): the ring's nodes, then each server's
 //! contents in ring order. Kept in the library so the REPL's `dump` and the
 //! binary print the very same text.
 //!
@@ -116,7 +116,7 @@ pub async fn dump_all_with(
         .collect()
 }
 
-/// Writes the §7 ring listing.
+/// Writes the ring listing (`Ring nodes:`).
 pub fn write_ring(out: &mut impl Write, config: &ClusterConfig, ring: &Ring) -> io::Result<()> {
     writeln!(out, "Ring nodes:")?;
     for node in ring.nodes() {
@@ -126,7 +126,7 @@ pub fn write_ring(out: &mut impl Write, config: &ClusterConfig, ring: &Ring) -> 
     Ok(())
 }
 
-/// Writes the §7 per-node sections, given each server's dump reply.
+/// Writes the per-node sections, given each server's dump reply.
 pub fn write_sections(
     out: &mut impl Write,
     config: &ClusterConfig,
@@ -180,7 +180,7 @@ fn server_of(config: &ClusterConfig, index: usize) -> io::Result<&ServerSpec> {
 
 /// Writes what one server sent back to a dump, datagram by datagram in
 /// arrival order; a datagram from another address is prefixed with
-/// `/!\ FROM <ip>:<port>: ` (SPEC §7).
+/// `/!\ FROM <ip>:<port>: `.
 pub fn write_reply(out: &mut impl Write, reply: &DumpReply) -> io::Result<()> {
     for (from, datagram) in &reply.received {
         match from {

@@ -172,7 +172,7 @@ pub struct Limits {
     /// Authentication (`--key-file`): `None` serves everyone as before.
     pub auth: Option<AuthConfig>,
     /// Speak protocol v1 only (`dkvs-server --protocol v1`): every datagram
-    /// is read as SPEC §4 says, so a v2 request gets the v1 refusal (the
+    /// is read as protocol v1 says, so a v2 request gets the v1 refusal (the
     /// empty datagram) exactly as from a server of the original design.
     pub v1_only: bool,
     /// How far ahead of this server's clock a write's version may be

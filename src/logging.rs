@@ -1,6 +1,6 @@
 //! Logging for every binary: `tracing` to stderr, quiet by default.
 //!
-//! Normal operation prints nothing (SPEC §5); `-v` (repeatable) or the
+//! Normal operation prints nothing; `-v` (repeatable) or the
 //! `DKVS_LOG` / `RUST_LOG` environment variables (filter syntax of
 //! `tracing_subscriber::EnvFilter`) turn logs on; `-q` turns even errors off.
 

@@ -1,4 +1,5 @@
-//! The version-1 wire protocol (SPEC §4): pure encoding and decoding, no I/O.
+//! The version-1 wire protocol (docs/PROTOCOL-V1.md): pure encoding and
+//! decoding, no I/O.
 //!
 //! A v1 request is told apart by its shape alone: an empty datagram is a dump,
 //! a datagram with a NUL is a put, anything else is a get. Replies carry no
@@ -230,7 +231,7 @@ where
     datagrams
 }
 
-/// True when protocol v1 can carry `bytes` as a key or a value: SPEC §4
+/// True when protocol v1 can carry `bytes` as a key or a value: v1
 /// allows no NUL byte in either. Protocol v2 is binary-safe, so a pair
 /// written through v2 may not be (DECISIONS #88).
 pub fn v1_representable(bytes: &[u8]) -> bool {

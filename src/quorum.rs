@@ -1,4 +1,4 @@
-//! Choosing N, W and R for one operation (SPEC §6 option rules).
+//! Choosing N, W and R for one operation (docs/ARCHITECTURE.md, "Quorums").
 //!
 //! The CLI's `-n/-w/-r` flags and the REPL's `n=`/`w=`/`r=` words follow the
 //! same rules, so they are decided here once: values the user gave are
@@ -10,7 +10,7 @@
 //! agree, made version-aware for protocol v2 — a get succeeds when R
 //! servers return the *newest* version the operation has seen, and never
 //! returns a value once a newer version was seen. Replies without a version
-//! (protocol v1) keep SPEC §6's rule: R identical values.
+//! (protocol v1) keep the original rule: R identical values.
 
 use crate::config::{DEFAULT_N, DEFAULT_R, DEFAULT_W, Defaults};
 use crate::version::Version;
@@ -82,7 +82,7 @@ pub enum QuorumError {
 }
 
 impl QuorumOptions {
-    /// Applies the rules of SPEC §6 for a ring of `servers` servers.
+    /// Applies the quorum rules for a ring of `servers` servers.
     pub fn resolve(&self, defaults: &Defaults, servers: usize) -> Result<Quorum, QuorumError> {
         for (value, name) in [(self.n, "N"), (self.w, "W"), (self.r, "R")] {
             if value == Some(0) {
@@ -115,7 +115,7 @@ pub enum ReadReply<'a> {
     /// A v1 value: no version (from a v1-only server, or a v2 server's
     /// value written through v1). It agrees with a newest versioned value
     /// that has the same bytes; with other bytes it is neither older nor
-    /// newer, and wins by SPEC §6's byte rule when R replies agree on it.
+    /// newer, and wins by the byte rule when R replies agree on it.
     V1Value(&'a [u8]),
     /// A v1 "not found": no version; it agrees with a newest tombstone.
     V1NotFound,
@@ -217,7 +217,7 @@ pub fn newest<'a>(replies: &[Option<ReadReply<'a>>]) -> Option<Newest<'a>> {
 /// answer; `r` is the read quorum.
 ///
 /// - No reply carries a version (v1 servers, or v2 servers that never saw
-///   the key): SPEC §6 — a value returned by R servers byte for byte; "not
+///   the key): a value returned by R servers byte for byte; "not
 ///   found" once R servers said so and no value can reach R.
 /// - Otherwise, let *newest* be the highest version seen. A live newest
 ///   value succeeds once R replies agree with it (v2 replies of exactly
@@ -226,7 +226,7 @@ pub fn newest<'a>(replies: &[Option<ReadReply<'a>>]) -> Option<Newest<'a>> {
 ///   a server that never saw the key also says it: no value is returned).
 ///   Every other *versioned* reply is older and never returned: {newer,
 ///   older, older} with R=2 fails. Values without a version (written
-///   through v1) cannot be ordered against versions: as in §6, the first
+///   through v1) cannot be ordered against versions: as in v1, the first
 ///   value R replies agree on wins — the newest versioned record, or such
 ///   a value returned byte for byte by R replies (answered without a
 ///   version) — {A@v, C, C} gives C.
@@ -251,7 +251,7 @@ pub fn read_rule<'a>(
     };
     let absent = present().filter(|(_, x)| x.is_absent()).count();
     // Groups of identical v1 values (the only values without a version).
-    // Without versions they are §6's tally; with versions, a bound on what
+    // Without versions they are v1's tally; with versions, a bound on what
     // a newer value still to come could gather (v1 copies of its bytes
     // would agree with it). Older versioned values can never win.
     let mut groups: Vec<(&[u8], usize)> = Vec::new();
@@ -346,7 +346,7 @@ pub fn read_rule<'a>(
 /// A value without a version (written through v1) that R replies returned
 /// byte for byte, when the newest versioned record has not gathered R:
 /// such values carry no version, so they are neither older nor newer than
-/// any versioned record, and SPEC §6's byte rule decides between them
+/// any versioned record, and the byte rule decides between them
 /// (DECISIONS #78). `newest_bytes` is the newest versioned value's bytes,
 /// whose v1 copies already agree with it.
 fn unversioned_win<'a>(

@@ -1,4 +1,4 @@
-//! The consistent-hashing ring (SPEC §3).
+//! The consistent-hashing ring (docs/ARCHITECTURE.md, "The ring").
 //!
 //! Every virtual node sits at the SHA-1 of `"<IP> <PORT> <i>"`; a key sits at
 //! the SHA-1 of its bytes. A key's replicas are found by walking clockwise from
@@ -58,7 +58,7 @@ pub struct Node {
     pub position: Position,
     /// Index of its server in the configuration (0-based).
     pub server: usize,
-    /// Its number among its server's nodes (1-based, SPEC §2).
+    /// Its number among its server's nodes (1-based).
     pub number: u32,
 }
 

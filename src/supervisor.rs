@@ -1,4 +1,4 @@
-//! The process supervisor of `dkvs-tui` (SPEC §11).
+//! The process supervisor of `dkvs-tui` (docs/TUI.md).
 //!
 //! It exists so one program can run a whole local cluster: it starts every
 //! `spawn` server of the configuration as a child process (the same

@@ -3,7 +3,7 @@
 //! The quorum client fills a [`Trace`] as replies arrive: which node selected
 //! each server, what it answered, how fast, and whether the answer counted
 //! toward the quorum. The CLI only needs the verdict; the REPL prints the whole
-//! trace (SPEC §10) and the TUI redraws it after every reply, which is how a
+//! trace and the TUI redraws it after every reply, which is how a
 //! class watches a quorum form.
 //!
 //! Protocol v2 (issue 7) adds, per server, the dialect it answered in, the

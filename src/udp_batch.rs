@@ -20,7 +20,7 @@
 //! capacity. The system-call headers are built on the stack for each call,
 //! so these types hold no raw pointers and stay `Send`.
 //!
-//! IPv4 only, like the server (SPEC §2 addresses are IPv4).
+//! IPv4 only, like the server (cluster addresses are IPv4).
 //!
 //! `nix` 0.32 wraps both calls, but its `sendmmsg` result cannot say how
 //! many datagrams were sent without reading address slots that a send never

@@ -1,4 +1,4 @@
-//! `dkvs-client`: one quorum command against the cluster (SPEC §6). The
+//! `dkvs-client`: one quorum command against the cluster (docs/CLI.md). The
 //! command line is `dkvs::cli_defs::client`; `--json` and `--color` shape
 //! only how the answer is written.
 
@@ -16,8 +16,8 @@ use dkvs::quorum::QuorumOptions;
 /// How the answer is written on stdout.
 #[derive(Debug, Clone, Copy)]
 enum Output {
-    /// SPEC §6 lines; `color` paints `OK`/`FAIL` (only on request or on a
-    /// terminal, never into a pipe by default).
+    /// `OK …`/`FAIL` lines; `color` paints `OK`/`FAIL` (only on request or
+    /// on a terminal, never into a pipe by default).
     Text { color: bool },
     /// One JSON object (`cli::json_answer`).
     Json,

@@ -1,4 +1,4 @@
-//! `dkvs-dump-ring`: the ring's nodes and every server's contents (SPEC §7).
+//! `dkvs-dump-ring`: the ring's nodes and every server's contents (docs/CLI.md).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         out.flush()
     });
     drop(out);
-    // Stdout stays SPEC §7's text; a server that refused the dump for want
+    // Stdout stays docs/CLI.md's text; a server that refused the dump for want
     // of a key is named on stderr, and the exit status is the one of a
     // server that did not answer (`dkvs-client stats`).
     for warning in &warnings {

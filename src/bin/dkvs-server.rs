@@ -1,4 +1,4 @@
-//! `dkvs-server`: one storage server on a UDP port (SPEC §5). The command
+//! `dkvs-server`: one storage server on a UDP port (docs/CLI.md). The command
 //! line is `dkvs::cli_defs::server`.
 
 use std::process::ExitCode;

@@ -1,4 +1,4 @@
-//! `dkvs-tui`: runs a whole local cluster in one terminal (SPEC §11).
+//! `dkvs-tui`: runs a whole local cluster in one terminal (docs/TUI.md).
 //!
 //! Modes:
 //! - `dkvs-tui [cluster.toml]` on a terminal: the full-screen UI

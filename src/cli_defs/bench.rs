@@ -91,7 +91,7 @@ pub struct Cli {
     pub cluster: ClusterArgs,
 }
 
-/// Parses `--protocol`: `v1` (SPEC §4 only) or `v2` (the client's default).
+/// Parses `--protocol`: `v1` (protocol v1 only) or `v2` (the client's default).
 pub fn protocol(text: &str) -> Result<ProtocolMode, String> {
     match text {
         "v1" => Ok(ProtocolMode::V1),

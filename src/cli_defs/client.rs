@@ -1,4 +1,4 @@
-//! `dkvs-client`'s command line (SPEC §6) and the turning of it into a
+//! `dkvs-client`'s command line (docs/CLI.md) and the turning of it into a
 //! [`Command`], including the value of `put` read from standard input
 //! (`-`) or from a file (`--value-file`).
 
@@ -13,7 +13,7 @@ use crate::cli::ClusterArgs;
 use crate::commands::{Command, CommandError, exit};
 use crate::protocol::MAX_VALUE_LEN;
 
-/// The §6 usage line, printed after usage errors found past argument parsing.
+/// The client's usage line, printed after usage errors found past argument parsing.
 pub const USAGE: &str =
     "Usage: dkvs-client <command> [-n N] [-w W] [-r R] [other options] -- <arguments>...";
 
@@ -76,7 +76,7 @@ pub struct Cli {
     )]
     pub hints: crate::client::HintMode,
 
-    /// Protocol: v2 (v1 to servers that speak only v1) or v1 only (SPEC §4 exactly: no versions, no del)
+    /// Protocol: v2 (v1 to servers that speak only v1) or v1 only (the original protocol: no versions, no del)
     #[arg(long = "protocol", value_name = "VERSION", default_value = "v2", value_parser = super::bench::protocol, global = true)]
     pub protocol: crate::client::ProtocolMode,
 
@@ -157,7 +157,8 @@ fn bytes(s: OsString) -> Vec<u8> {
 }
 
 /// Reads a whole value from `source` (named `what` in errors): at most
-/// [`MAX_VALUE_LEN`] bytes and no NUL byte (SPEC §4), else a usage error.
+/// [`MAX_VALUE_LEN`] bytes and no NUL byte (protocol v1's limits), else a
+/// usage error.
 pub fn read_value(source: impl Read, what: &str) -> Result<Vec<u8>, CommandError> {
     let mut value = Vec::new();
     let limit = u64::try_from(MAX_VALUE_LEN)

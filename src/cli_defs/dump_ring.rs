@@ -1,4 +1,4 @@
-//! `dkvs-dump-ring`'s command line (SPEC §7).
+//! `dkvs-dump-ring`'s command line (docs/CLI.md).
 
 use clap::Parser;
 

@@ -1,4 +1,4 @@
-//! `dkvs-server`'s command line (SPEC §5).
+//! `dkvs-server`'s command line (docs/CLI.md).
 
 use clap::Parser;
 
@@ -48,7 +48,7 @@ pub struct Cli {
     /// read them: prefer a loopback or private address.
     #[arg(long = "metrics", value_name = "ADDR:PORT")]
     pub metrics: Option<std::net::SocketAddr>,
-    /// Protocols served: v2 (v2 and v1 on the same port) or v1 (SPEC §4
+    /// Protocols served: v2 (v2 and v1 on the same port) or v1 (protocol v1
     /// only, as a server of the original design: no versions, no deletes,
     /// v2 requests get the v1 refusal). v1 is for mixed clusters, tests and
     /// teaching; it cannot be combined with --key-file or --servers, which

@@ -1,4 +1,4 @@
-//! `dkvs-tui`'s command line (SPEC §11).
+//! `dkvs-tui`'s command line (docs/TUI.md).
 
 use std::path::PathBuf;
 

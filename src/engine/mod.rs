@@ -242,7 +242,7 @@ pub trait Engine: Send + Sync + fmt::Debug {
     /// unchanged; the others are stored.
     ///
     /// Versions: a v1 record ([`Version::ZERO`], live) replaces whatever is
-    /// stored (SPEC §4). Any other record (a v2 put or a tombstone) is
+    /// stored (v1's rule). Any other record (a v2 put or a tombstone) is
     /// stored only when its version is higher than the stored one's: equal
     /// is a retransmission (`Ok`, unchanged), lower is
     /// [`Refused::Older`] with the version kept. The comparison and the

@@ -1,5 +1,5 @@
-//! Every piece of REPL text (SPEC §10) in one place, so the line shell, piped
-//! scripts and the TUI's panes print the very same words: traces and
+//! Every piece of REPL text (docs/TUI.md) in one place, so the line shell,
+//! piped scripts and the TUI's panes print the very same words: traces and
 //! verdicts, `where`, `ring`, `status`, `what-if`, errors.
 
 use std::net::SocketAddrV4;
@@ -96,7 +96,7 @@ pub fn age(d: Duration) -> String {
     }
 }
 
-/// A reply as the word(s) of §10: `stored`, `value "…"`, `not found`,
+/// A reply as the REPL's word(s): `stored`, `value "…"`, `not found`,
 /// `refused`, `timeout`, or `…` while none has arrived.
 pub fn reply_text(reply: Option<&Reply>) -> String {
     match reply {
@@ -356,7 +356,7 @@ pub fn hint_note(hints: &[Trace], key: &[u8], owner: SocketAddrV4) -> String {
         .unwrap_or_default()
 }
 
-/// The §10 text of a trace: one line per contacted server, then the verdict.
+/// The REPL text of a trace: one line per contacted server, then the verdict.
 pub fn format_trace(trace: &Trace, config: &ClusterConfig) -> Vec<String> {
     let _ = config;
     let mut lines = restamp_lines(trace);

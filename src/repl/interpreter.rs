@@ -298,7 +298,7 @@ impl Interpreter {
         }
         // Background work of the operation (read repairs, hints) is
         // waited for first: a hint shows on the line of the server it is
-        // for, so the verdict stays the last line of a write (SPEC §10).
+        // for, so the verdict stays the last line of a write.
         let (hints, repairs): (Vec<Trace>, Vec<Trace>) = self
             .client
             .finish_repairs()

@@ -1,4 +1,4 @@
-//! The REPL of SPEC §10: the command language, independent of any terminal.
+//! The REPL (docs/TUI.md): the command language, independent of any terminal.
 //!
 //! One [`Interpreter`] runs lines for the TUI's REPL pane, for the line
 //! shell (`dkvs-tui --shell`) and for piped scripts, so all three print the
@@ -50,7 +50,7 @@ pub struct WhatIfReport {
 /// Something the interpreter reports while a line runs.
 #[derive(Debug, Clone)]
 pub enum ReplEvent {
-    /// A finished output line (§10 text).
+    /// A finished output line (REPL text).
     Line(String),
     /// A quorum operation's trace as it changes (live / slow motion).
     Trace(Box<Trace>),
@@ -65,7 +65,7 @@ pub struct LineOutcome {
     pub quit: bool,
 }
 
-/// The §10 text of a trace: one line per contacted server, then the verdict.
+/// The REPL text of a trace: one line per contacted server, then the verdict.
 pub fn format_trace(trace: &Trace, config: &ClusterConfig) -> Vec<String> {
     format::format_trace(trace, config)
 }

@@ -1,4 +1,4 @@
-//! Parsing REPL lines (SPEC §10) into [`ReplCommand`]s.
+//! Parsing REPL lines (docs/TUI.md) into [`ReplCommand`]s.
 //!
 //! Words are separated by spaces; a word may be double-quoted with `\"` and
 //! `\\` escapes; an unquoted `name=value` word is an option. Parsing checks

@@ -1,7 +1,7 @@
 //! The text front-ends of the interpreter: the interactive line shell
 //! (rustyline: history, completion of commands, options and server names,
 //! Ctrl-C cancels the line, Ctrl-D quits) and the piped mode that reads one
-//! command per line and prints each command's §10 text.
+//! command per line and prints each command's REPL text.
 //!
 //! Both run on the caller's thread and drive the interpreter with
 //! `Runtime::block_on`, one line at a time, so background tasks (the

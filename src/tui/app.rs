@@ -252,7 +252,7 @@ impl InputLine {
 pub enum Chunk {
     /// A finished output line.
     Line(String),
-    /// A live preview of a quorum operation (its §10 text from
+    /// A live preview of a quorum operation (its REPL text from
     /// `format_trace`), replaced in place while the operation runs and
     /// dropped when the interpreter prints the final lines.
     Trace {

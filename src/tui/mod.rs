@@ -1,4 +1,4 @@
-//! The full-screen UI of `dkvs-tui` (SPEC §11).
+//! The full-screen UI of `dkvs-tui` (docs/TUI.md).
 //!
 //! Split the way gitui and bottom split theirs: [`app`] holds the state and
 //! the pure key handling, [`draw`] and [`ring_view`] turn the state into
