@@ -1,0 +1,119 @@
+//! The server's counters and figures: requests counted by kind, everything
+//! the STATS reply and the metrics endpoint report, and the kernel's drop
+//! count of the server's sockets.
+
+use std::net::SocketAddrV4;
+
+use crate::engine::Engine;
+use crate::limits::Stats;
+use crate::stats::{DurableFigures, Op, ServerFigures};
+
+use super::reply::Response;
+use super::shared::Shared;
+
+impl Shared {
+    /// Counts a request of kind `op` (`crate::stats`); for a get, a hit or
+    /// a miss as `hit` tells from the reply. A get or dump without a reply
+    /// failed in the engine (it logged why).
+    pub(super) fn count(
+        &self,
+        op: Option<Op>,
+        response: Option<&Response>,
+        hit: impl Fn(&[u8]) -> bool,
+    ) {
+        let Some(op) = op else { return };
+        self.ops.bump(op);
+        match (op, response) {
+            (Op::Get, Some(Response::One(reply))) => {
+                self.ops.bump(if hit(reply) { Op::Hit } else { Op::Miss });
+            }
+            (Op::Get | Op::Dump, None) => Stats::bump(&self.stats.engine_errors),
+            _ => {}
+        }
+    }
+
+    /// Everything the STATS reply and the metrics endpoint report, now.
+    pub(super) fn figures(&self) -> ServerFigures {
+        let (keys, bytes_stored, bytes_limit, durable) = match &self.durable {
+            Some(storage) => {
+                let engine = storage.engine();
+                let e = Engine::stats(&**engine);
+                let size = |file: &str| {
+                    std::fs::metadata(engine.dir().join(file))
+                        .ok()
+                        .map(|m| m.len())
+                };
+                let durable = DurableFigures {
+                    commit_queue_full: storage.busy_drops(),
+                    commits: e.commits,
+                    syncs: e.syncs,
+                    log_bytes: size(crate::engine::wal::WAL_FILE),
+                    db_bytes: size(crate::engine::durable::DB_FILE),
+                    sync_policy: engine.sync_policy().to_string(),
+                };
+                (e.keys, e.used_bytes, e.limit, Some(durable))
+            }
+            None => (
+                self.store.len() as u64,
+                self.store.used_bytes(),
+                self.store.limit(),
+                None,
+            ),
+        };
+        ServerFigures {
+            uptime: self.started.elapsed(),
+            ops: self.ops.totals(),
+            limits: self.stats.snapshot(),
+            keys,
+            bytes_stored,
+            bytes_limit,
+            rss: crate::stats::rss_bytes(),
+            kernel_drops: self.bound.and_then(kernel_drops),
+            clock: (self.clock.largest_ahead_ms(), self.clock.refused()),
+            hints_pending: self.hints.pending() as u64,
+            handoff: self.rebalance.as_ref().map(|r| r.stats().figures()),
+            anti_entropy: self.ae.as_ref().map(|ae| ae.stats().snapshot()),
+            durable,
+        }
+    }
+}
+
+/// How many datagrams the kernel dropped for the UDP sockets bound to
+/// `addr` (several with `SO_REUSEPORT`) because their receive buffers were
+/// full (the `drops` column of `/proc/net/udp`, Linux). `None` when that
+/// cannot be read or no socket is bound there.
+pub fn kernel_drops(addr: SocketAddrV4) -> Option<u64> {
+    let local = format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(addr.ip().octets()),
+        addr.port()
+    );
+    let table = std::fs::read_to_string("/proc/net/udp").ok()?;
+    let mut drops = None;
+    for line in table
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some(local.as_str()))
+    {
+        let d: u64 = line.split_whitespace().last()?.parse().ok()?;
+        drops = Some(drops.unwrap_or(0) + d);
+    }
+    drops
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, SocketAddr};
+
+    #[test]
+    fn kernel_drops_of_a_bound_socket() {
+        let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let SocketAddr::V4(addr) = socket.local_addr().unwrap() else {
+            panic!("not v4")
+        };
+        assert_eq!(kernel_drops(addr), Some(0));
+        drop(socket);
+        assert_eq!(kernel_drops(addr), None);
+    }
+}
