@@ -12,5 +12,5 @@ case "$secs" in
     ''|*[!0-9.]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/.."
-CHAOS_SECS="$secs" exec cargo test --release --test chaos -- \
-    --ignored --nocapture --test-threads 1 long_
+CHAOS_SECS="$secs" exec cargo test --release --test tests chaos::long_ -- \
+    --ignored --nocapture --test-threads 1

@@ -12,7 +12,7 @@
 # crashing inputs; it exits 1 if any target crashed.
 #
 # A crash becomes a regression test by copying its file to
-# fuzz/regressions/<target>/ (replayed by `cargo test --test fuzz_regressions`).
+# fuzz/regressions/<target>/ (replayed by `cargo test --test tests fuzz_regressions::`).
 #
 # Needs a C compiler; installs cargo-afl (which builds AFL++) when missing.
 # NICE=0 runs at normal priority (default: nice 10). Extra AFL options can be
@@ -87,7 +87,7 @@ for t in "${TARGETS[@]}"; do
         for f in "$out"/default/crashes/id:*; do
             echo "  crash: $f" >&2
         done
-        echo "  keep one as a regression test: cp FILE fuzz/regressions/$t/ && cargo test --test fuzz_regressions" >&2
+        echo "  keep one as a regression test: cp FILE fuzz/regressions/$t/ && cargo test --test tests fuzz_regressions::" >&2
     fi
 done
 exit "$crashed"

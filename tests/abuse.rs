@@ -6,13 +6,11 @@
 //! the test's own random `127.X.Y.Z` address (X >= 1), and clients bind the
 //! source address they need.
 
-mod common;
-
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// One `dkvs-server` on a fresh loopback address, started with extra
 /// options; stopped by PID when dropped (through `procs`).

@@ -4,15 +4,13 @@
 //! empty is refilled; SIGHUP reloads the servers file (a bad file keeps
 //! the old ring). Replicas are compared by paged v2 dumps with versions.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use dkvs::client::Client;
 use dkvs::config::parse_servers_txt;
 use dkvs::fault_proxy::FaultProxy;

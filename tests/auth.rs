@@ -15,14 +15,12 @@
 //!   and a keyed client ignores unsigned, forged, unknown-key and stale
 //!   replies from a fake server, so its operation times out.
 
-mod common;
-
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use dkvs::client::Client;
 use dkvs::commands::exit;
 use dkvs::config::ClusterConfig;

@@ -2,8 +2,7 @@
 //! tiny runs: the shape of its text and JSON reports, that its counts add
 //! up, errors when nothing listens, and usage errors.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::time::Duration;
 
@@ -256,7 +255,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn progress_line_on_a_terminal() {
-    if !common::tmux::tmux_available() {
+    if !crate::common::tmux::tmux_available() {
         eprintln!("tmux missing: skipped (.ci/run installs it)");
         assert!(std::env::var_os("CI").is_none(), "CI must have tmux");
         return;
@@ -266,7 +265,7 @@ fn progress_line_on_a_terminal() {
     let addr = cluster.addr(0).to_string();
     // The pane runs the bench on a real terminal; its exit is marked so the
     // test sees the whole run.
-    let t = common::tmux::Tmux::start(
+    let t = crate::common::tmux::Tmux::start(
         "bench",
         &format!("'{BENCH}' --server {addr} -c 2 -d 2.5; echo BENCH_EXITED $?; sleep 30"),
     );

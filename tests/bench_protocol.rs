@@ -2,9 +2,7 @@
 //! modes drive three real servers; v1 sends no v2 datagram (a v1-only
 //! server answers every operation); a bad value is a usage error.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const BENCH: &str = env!("CARGO_BIN_EXE_dkvs-bench");
 

@@ -10,13 +10,11 @@
 //! operation count, the success rate and the violations; run with
 //! `--nocapture` to see it.
 
-mod common;
-
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use dkvs::checker::{Action, GetResult, History, Op, Report};
 use dkvs::client::Client;
 use dkvs::config::parse_servers_txt;
@@ -415,7 +413,7 @@ fn long_kill_and_pause_in_turn() {
 /// Reply latencies with no fault at all, to choose the retransmission
 /// schedule (docs/RELIABILITY.md).
 #[test]
-#[ignore = "measurement: cargo test --release --test chaos -- --ignored --nocapture latency"]
+#[ignore = "measurement: cargo test --release --test tests chaos::latency -- --ignored --nocapture"]
 fn latency_without_faults() {
     let mut cluster = Cluster::new(&[1, 1, 1]);
     cluster.start_all();

@@ -21,20 +21,18 @@
 //!   as ClockAhead, the others' go on);
 //! - `long_skew_seeds` (ignored): `CHAOS_SEEDS` seeds (default 20) of both
 //!   scenarios in turn, `CHAOS_SECS` seconds each (default 3):
-//!   `cargo test --test chaos_skew -- --ignored --nocapture`
+//!   `cargo test --test tests chaos_skew:: -- --ignored --nocapture`
 //!
 //! The normal-mode seeds are fixed; `CHAOS_SEED=<n>` reruns one seed in
 //! every test (the real network and scheduling are not replayed, only the
 //! choices of the clients and of the nemesis). Each run prints one line,
 //! `chaos-skew seed=… skew=… : <report>`, with `--nocapture`.
 
-mod common;
-
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use dkvs::checker::{Action, GetResult, History, Op, Report};
 use dkvs::client::Client;
 use dkvs::config::parse_servers_txt;
@@ -668,7 +666,7 @@ fn skew_beyond_the_offset() {
 /// seconds each (default 3). Every seed runs; the failures are listed at
 /// the end.
 #[test]
-#[ignore = "long run: cargo test --test chaos_skew -- --ignored --nocapture"]
+#[ignore = "long run: cargo test --test tests chaos_skew:: -- --ignored --nocapture"]
 fn long_skew_seeds() {
     let count = env_number("CHAOS_SEEDS", 20.0).max(1.0) as u64;
     let secs = env_number("CHAOS_SECS", 3.0).max(0.5);

@@ -8,11 +8,9 @@
 //! checks the v1 model; `tests/v2_client.rs` runs the same load against
 //! test-thread responders.)
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use dkvs::client::Client;
 use dkvs::config::parse_servers_txt;
 use dkvs::fault_proxy::{Direction, FaultConfig, Faults};

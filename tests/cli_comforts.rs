@@ -4,13 +4,11 @@
 //! `--json` answers, `--color`, `-q`/`-v` and `RUST_LOG`. The SPEC §6
 //! stdout of the plain mode is checked unchanged alongside.
 
-mod common;
-
 use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const LIMIT: Duration = Duration::from_secs(10);
 

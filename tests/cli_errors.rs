@@ -4,11 +4,9 @@
 //! even with stdout closed. Also `--help` and `--version`, key file errors
 //! naming `--key-file` / `DKVS_KEY_FILE`, and `--protocol v1` with a key.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use dkvs::commands::exit;
 
 /// Runs `program args…` in `dir` with `DKVS_SERVERS` = `config`.

@@ -4,11 +4,9 @@
 //! was higher); now the later put is re-stamped and wins, a clock far ahead
 //! is refused with the reason (exit 6), and a clock behind catches up.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// Exit status of a client whose clock is off (`commands::exit::CLOCK`).
 const CLOCK: u8 = 6;

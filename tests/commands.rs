@@ -3,11 +3,9 @@
 //! configuration (§2: `./servers.txt`, else `./cluster.toml`, `-s`,
 //! `DKVS_SERVERS`; §9: `[defaults]`).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// A running three-server ring (1, 2 and 3 nodes, as in §3/§7).
 fn ring_of_three() -> Cluster {

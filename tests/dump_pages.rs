@@ -10,11 +10,9 @@
 //!   pages are resent and the listing is still the v1 dump's;
 //! - the v1-only protocol mode reads with the v1 dump only.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use dkvs::client::{Client, ProtocolMode};
 use dkvs::config::parse_servers_txt;
 use dkvs::dump_ring::{DumpOptions, dump_paged};

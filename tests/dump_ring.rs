@@ -5,12 +5,10 @@
 //! of pairs inside one server's listing is not specified; it is normalised
 //! (sorted) before comparing, everything else is compared byte for byte.
 
-mod common;
-
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use sha1::{Digest, Sha1};
 
 /// `(hex position, server index)` of every node, in ring order.

@@ -5,8 +5,6 @@
 //! (strace); a directory is locked, checked, size-limited; dumps are the
 //! same on both engines.
 
-mod common;
-
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
@@ -15,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// `--data-dir DIR --sync POLICY` plus `extra`.
 fn durable(dir: &Path, sync: &str, extra: &[&str]) -> Vec<OsString> {

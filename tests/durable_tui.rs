@@ -2,13 +2,11 @@
 //! `restart` keeps the server's keys, visibly in the dump before and after
 //! (piped REPL, as in `tests/tui_shell.rs`).
 
-mod common;
-
 use std::net::Ipv4Addr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");
 

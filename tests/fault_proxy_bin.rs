@@ -2,14 +2,12 @@
 //! prints its seed, injects the faults it is given, stops cleanly on
 //! SIGTERM with a summary, and rejects bad options as usage errors.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const PROXY: &str = env!("CARGO_BIN_EXE_dkvs-fault-proxy");
 

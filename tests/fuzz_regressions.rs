@@ -5,9 +5,7 @@
 //! copying the crashing file into `fuzz/regressions/<target>/`; the named
 //! tests below document each one found so far.
 
-#[allow(dead_code)]
-#[path = "../fuzz/src/lib.rs"]
-mod fuzz_checks;
+use crate::fuzz_checks;
 
 use std::path::Path;
 

@@ -10,13 +10,11 @@
 //! - the report says which server holds a hint for which; a write that
 //!   timed out leaves none; `--hints count` counts them toward W.
 
-mod common;
-
 use std::ffi::{OsStr, OsString};
 use std::net::{SocketAddrV4, UdpSocket};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use dkvs::protocol_v2::{self, Message};
 use dkvs::version::Version;
 

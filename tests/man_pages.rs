@@ -4,7 +4,7 @@
 //!
 //! - `committed_copies_are_fresh` regenerates every page and completion
 //!   script in memory and fails when a committed copy differs. Run
-//!   `DKVS_REGENERATE=1 cargo test --test man_pages committed` to rewrite them.
+//!   `DKVS_REGENERATE=1 cargo test --test tests man_pages::committed` to rewrite them.
 //! - `man_pages_render_without_warnings` renders every page (generated and
 //!   hand-written section 5) with `groff -man -Tutf8 -ww -z`.
 //! - `help_version_and_man_agree` runs each binary: every long option of
@@ -90,7 +90,7 @@ fn committed_copies_are_fresh() {
     }
     assert!(
         stale.is_empty(),
-        "stale or missing generated files {stale:?}: run `DKVS_REGENERATE=1 cargo test --test man_pages committed` and commit them"
+        "stale or missing generated files {stale:?}: run `DKVS_REGENERATE=1 cargo test --test tests man_pages::committed` and commit them"
     );
 }
 

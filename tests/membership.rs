@@ -10,8 +10,6 @@
 //! before it sits on exactly its new owners). Then a server is removed: it hands every key to its owners
 //! and ends empty; the same checks hold.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::net::SocketAddrV4;
@@ -19,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use dkvs::client::Client;
 use dkvs::config::{ClusterConfig, parse_cluster_toml};
 use dkvs::quorum::{Quorum, QuorumOptions};

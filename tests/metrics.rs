@@ -12,15 +12,13 @@
 //! - `metrics` in a `cluster.toml` (per `[[server]]`): the server dkvs-tui
 //!   starts serves it, and a put through dkvs-tui moves its counter.
 
-mod common;
-
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use dkvs::protocol_v2::{self, Message};
 use dkvs::stats::ServerStats;
 

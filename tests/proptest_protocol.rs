@@ -5,9 +5,7 @@
 //! fuzz targets' own invariant checks (fuzz/src/lib.rs) run here too, on
 //! proptest's inputs.
 
-#[allow(dead_code)]
-#[path = "../fuzz/src/lib.rs"]
-mod fuzz_checks;
+use crate::fuzz_checks;
 
 use dkvs::protocol::{
     Dump, EncodeError, MAX_DATAGRAM, MAX_KEY_LEN, MAX_VALUE_LEN, Request, dump_header, encode_dump,

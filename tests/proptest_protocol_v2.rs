@@ -6,9 +6,7 @@
 //! readings only grow. The `protocol_v2` fuzz target's own invariants
 //! (fuzz/src/lib.rs) run here too, on proptest's inputs.
 
-#[allow(dead_code)]
-#[path = "../fuzz/src/lib.rs"]
-mod fuzz_checks;
+use crate::fuzz_checks;
 
 use std::sync::Arc;
 

@@ -3,9 +3,7 @@
 //! `\\` escapes) split back to the same words. The `repl` fuzz target's
 //! invariants (fuzz/src/lib.rs) run here on proptest's lines.
 
-#[allow(dead_code)]
-#[path = "../fuzz/src/lib.rs"]
-mod fuzz_checks;
+use crate::fuzz_checks;
 
 use dkvs::commands::Command;
 use dkvs::repl::parse::split_words;

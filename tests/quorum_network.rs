@@ -6,12 +6,10 @@
 //! - replies from an address that is not one of the operation's N servers,
 //!   or repeated replies from one server, never count.
 
-mod common;
-
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// A ring of two real servers and one silent fake, one node each; the fake
 /// is server index 2.

@@ -1,12 +1,10 @@
 //! SPEC §5 robustness of `dkvs-server`: random datagrams, clean shutdown on
 //! signals, silence in normal operation, and several clients at once.
 
-mod common;
-
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use rand::{Rng, RngExt};
 
 /// Sends `get probe` and waits (at most 5 s) for the expected value from

@@ -4,11 +4,9 @@
 //! with the library's ring and the steps stop "the first" and "the second"
 //! server of that list.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// The §8 table, steps 1 to 10.
 #[test]

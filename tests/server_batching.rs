@@ -3,12 +3,10 @@
 //! still fails, bursts from many sources are all answered, and a large dump
 //! arrives complete and in order while gets are being served.
 
-mod common;
-
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use dkvs::protocol::Dump;
 
 /// Starts one `dkvs-server` on a fresh loopback address; returns the guard,

@@ -2,12 +2,10 @@
 //! and the exact replies it sends back (what a client written in another
 //! language relies on).
 
-mod common;
-
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// A raw UDP peer of one server.
 struct Peer {

@@ -14,13 +14,11 @@
 //! - STATS only to `--allow-dump` sources: HELLO's STATS feature bit and
 //!   REFUSED 6 otherwise (DECISIONS #100).
 
-mod common;
-
 use std::ffi::{OsStr, OsString};
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use dkvs::protocol_v2::{self, AuthKey, Message, Reason};
 use dkvs::stats::ServerStats;
 use dkvs::version::Version;

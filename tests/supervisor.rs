@@ -2,13 +2,11 @@
 //! every process action and its refusals, probing, logs and events, and
 //! shutdown — which stops every child it started and nothing else.
 
-mod common;
-
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use dkvs::config::{ClusterConfig, ServerSpec};
 use dkvs::repl::ProcessAction;
 use dkvs::supervisor::{Launcher, SERVE_FLAG, ServerState, Supervisor};

@@ -5,12 +5,10 @@
 //! `retire` stops it; `reload` signals the running children; shutdown
 //! stops every child ever started. Refusals change nothing.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use dkvs::config::{ClusterConfig, ServerSpec};
 use dkvs::repl::ProcessAction;
 use dkvs::supervisor::{Launcher, SERVE_FLAG, ServerState, Supervisor};

@@ -24,8 +24,6 @@
 //! Bounded: each command and each session has a time limit; dkvs-tui is
 //! stopped by PID (SIGTERM: it stops its servers) if the test fails.
 
-mod common;
-
 use std::collections::HashMap;
 use std::fs;
 use std::io::{Read, Write};
@@ -34,7 +32,7 @@ use std::process::{Child, ChildStdin, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{clean_command, free_ports, loopback_ip, run, send_sigterm, wait_bounded};
+use crate::common::{clean_command, free_ports, loopback_ip, run, send_sigterm, wait_bounded};
 
 const PAGE: &str = include_str!("../docs/GETTING-STARTED.md");
 const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");

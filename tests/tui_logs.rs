@@ -14,14 +14,12 @@
 //!
 //! Without tmux the test prints a notice and passes.
 
-mod common;
-
 use std::fs;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use common::tmux::{Tmux, tmux_available};
-use common::{clean_command, cluster_toml, free_ports, loopback_ip, wait_bounded};
+use crate::common::tmux::{Tmux, tmux_available};
+use crate::common::{clean_command, cluster_toml, free_ports, loopback_ip, wait_bounded};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dkvs-tui");
 const BENCH: &str = env!("CARGO_BIN_EXE_dkvs-bench");

@@ -12,14 +12,12 @@
 //!
 //! Without tmux the test prints a notice and passes.
 
-mod common;
-
 use std::fs;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use common::tmux::{Tmux, tmux_available};
-use common::{cluster_toml, free_ports, loopback_ip};
+use crate::common::tmux::{Tmux, tmux_available};
+use crate::common::{cluster_toml, free_ports, loopback_ip};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dkvs-tui");
 const EXITED: &str = "DKVS_TUI_EXITED";

@@ -19,8 +19,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-mod common;
-use common::tmux::{Tmux, tmux_available};
+use crate::common::tmux::{Tmux, tmux_available};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dkvs-tui");
 /// Printed by the pane's shell once dkvs-tui has exited.

@@ -6,8 +6,6 @@
 //! afterwards (pids read from `status`). Waits are bounded; processes are
 //! stopped by pid only.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -15,7 +13,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use dkvs::config::ClusterConfig;
 use dkvs::ring::Ring;
 

@@ -19,12 +19,10 @@
 //!   readers checked by the versioned history checker, also through fault
 //!   proxies (loss, duplication, reordering).
 
-mod common;
-
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use dkvs::client::{Client, OpError};
 use dkvs::config::parse_servers_txt;
 use dkvs::hlc::Clock;

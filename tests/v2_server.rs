@@ -18,13 +18,11 @@
 //! - what v1 sees of values holding a NUL (written through v2);
 //! - a mixed cluster with a real v1-only server (`--protocol v1`).
 
-mod common;
-
 use std::ffi::{OsStr, OsString};
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use dkvs::protocol_v2::{self, EntryValue, Message, Reason};
 use dkvs::version::Version;
 
