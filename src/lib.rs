@@ -41,8 +41,6 @@ pub mod membership;
 pub mod merkle;
 pub mod metrics;
 pub mod peer;
-pub mod protocol;
-pub mod protocol_v2;
 pub mod quorum;
 pub mod rebalance;
 pub mod repl;
@@ -54,7 +52,10 @@ pub mod supervisor;
 pub mod trace;
 pub mod tui;
 pub mod udp_batch;
-pub mod version;
+
+// The wire layer is its own crate (crates/wire); its modules keep their
+// paths here (`dkvs::protocol`, `crate::protocol_v2`, …).
+pub use dkvs_wire::{protocol, protocol_v2, version};
 
 pub use client::Client;
 pub use config::ClusterConfig;

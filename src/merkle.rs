@@ -27,11 +27,9 @@ use sha2::{Digest as _, Sha256};
 use crate::ring::Position;
 use crate::version::Version;
 
-/// Bytes of a bucket or root hash.
-pub const HASH_LEN: usize = 16;
-
-/// A bucket or segment hash.
-pub type Hash = [u8; HASH_LEN];
+/// Bytes of a bucket or root hash, and such a hash (the wire's, which
+/// carries them between servers).
+pub use crate::protocol_v2::ae::{HASH_LEN, Hash};
 
 /// The hash of an empty bucket (XOR of nothing).
 pub const EMPTY: Hash = [0; HASH_LEN];

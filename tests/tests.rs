@@ -12,6 +12,7 @@ mod fuzz_checks;
 
 mod abuse;
 mod anti_entropy;
+mod architecture;
 mod auth;
 mod bench;
 mod bench_protocol;

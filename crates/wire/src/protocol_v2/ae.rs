@@ -1,9 +1,9 @@
 //! The anti-entropy messages of protocol v2 (issue 8): how two replicas
-//! compare their hash trees ([`crate::merkle`]) and exchange the records
+//! compare their hash trees (the cluster layer's Merkle trees) and exchange the records
 //! that differ. Requests use opcodes `0x10`–`0x1f`, replies `0x90`–`0x9f`;
 //! the byte layout, with test vectors, is in `docs/PROTOCOL.md`,
 //! "Anti-entropy messages". Servers send them to each other
-//! ([`crate::anti_entropy`]); they are ordinary v2 requests (header,
+//! (the server's anti-entropy); they are ordinary v2 requests (header,
 //! request id, optional trailer), so `--allow`, the reply budget and
 //! authentication apply to them as to any request.
 
@@ -11,7 +11,11 @@ use super::{
     DecodeError, EncodeError, Entry, EntryValue, MAX_KEY_LEN, MAX_VALUE_LEN, Reader, put_bytes,
     put_u16,
 };
-use crate::merkle::{HASH_LEN, Hash};
+/// Bytes of a tree hash (a truncated SHA-256, as the Merkle trees compute it).
+pub const HASH_LEN: usize = 16;
+
+/// One node's hash in a Merkle tree.
+pub type Hash = [u8; HASH_LEN];
 use crate::version::Version;
 
 /// Anti-entropy opcodes.

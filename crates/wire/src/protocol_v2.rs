@@ -1271,7 +1271,11 @@ pub fn verify(
 )]
 mod tests {
     use super::*;
-    use crate::hlc::pack;
+    /// A hybrid-clock timestamp (milliseconds, then a 16-bit counter), as
+    /// the cluster layer's `hlc::pack` builds it.
+    fn pack(ms: u64, logical: u16) -> u64 {
+        (ms << 16) | u64::from(logical)
+    }
 
     /// The secret of the signed test vectors: 32 ASCII bytes.
     pub(crate) const VECTOR_SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
@@ -1590,7 +1594,7 @@ mod tests {
     /// The ```` ```hex <name> ```` blocks of docs/PROTOCOL.md, comments
     /// (`# …`) stripped.
     fn doc_vectors() -> Vec<(String, Vec<u8>)> {
-        let doc = include_str!("../docs/PROTOCOL.md");
+        let doc = include_str!("../../../docs/PROTOCOL.md");
         let mut out = Vec::new();
         let mut current: Option<(String, Vec<u8>)> = None;
         for line in doc.lines() {
