@@ -622,7 +622,7 @@ fn an_unsigned_client_is_told_the_cluster_needs_a_key() {
     assert_eq!(warnings.len(), 3, "one warning per server\n{dump}");
     for i in 0..3 {
         let addr = c.addr(i).to_string();
-        // The section is there, empty (SPEC §7's text is unchanged)...
+        // The section is there, empty (the listing's text is unchanged)...
         assert!(dump.stdout.contains(&format!("\n{addr}:\n")), "{dump}");
         // ...and stderr says why.
         assert!(

@@ -31,7 +31,7 @@ fn both_protocols_drive_the_ring() {
 }
 
 /// In v1 mode every request is a v1 datagram: a server that answers only
-/// SPEC §4 gets no NUL-led datagram.
+/// protocol v1 (docs/PROTOCOL-V1.md) gets no NUL-led datagram.
 #[test]
 fn v1_mode_sends_only_v1() {
     let seen_v2 = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));

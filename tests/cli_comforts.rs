@@ -1,8 +1,8 @@
 //! Everyday comforts of the tools (issue 9, item 5, and logs of item 4),
 //! end to end against a real one-server ring: `put -- key -` reading
-//! standard input, `--value-file`, the SPEC §4 value limits on both,
-//! `--json` answers, `--color`, `-q`/`-v` and `RUST_LOG`. The SPEC §6
-//! stdout of the plain mode is checked unchanged alongside.
+//! standard input, `--value-file`, the v1 value limits on both,
+//! `--json` answers, `--color`, `-q`/`-v` and `RUST_LOG`. The plain
+//! `OK`/`FAIL` stdout (docs/CLI.md) is checked unchanged alongside.
 
 use std::io::Write;
 use std::process::Stdio;
@@ -112,7 +112,7 @@ fn json_answers_for_scripts() {
             && out.stdout.lines().count() == 1,
         "{out}"
     );
-    // Without --json the SPEC §6 lines are unchanged, also with --color
+    // Without --json the `OK`/`FAIL` lines are unchanged, also with --color
     // auto (stdout is a pipe here) and never.
     c.get(&[], "a").assert_stdout("OK say \"hi\"\n");
     c.client(&["--color", "never", "get", "--", "a"])

@@ -1,4 +1,4 @@
-//! Configuration and usage errors of the binaries (SPEC §2, §5, §6, §9):
+//! Configuration and usage errors of the binaries (docs/CLI.md):
 //! each gives a non-zero, documented exit code, `FAIL` on stdout for the
 //! client, exactly one `ERROR: …` line on stderr, and never a panic — not
 //! even with stdout closed. Also `--help` and `--version`, key file errors
@@ -369,7 +369,7 @@ fn help_and_version() {
     }
 }
 
-/// The documented exit codes are distinct (SPEC §6 asks for at least: not
+/// The documented exit codes are distinct (the course design asks for at least: not
 /// found, quorum/network, usage, configuration).
 #[test]
 fn exit_codes_are_distinct() {

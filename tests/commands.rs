@@ -1,4 +1,4 @@
-//! SPEC §6 commands end to end — cat, substr, find on the spec's examples,
+//! `dkvs-client` (docs/CLI.md) commands end to end — cat, substr, find on the spec's examples,
 //! defaults lowered on small rings — and how the tools find their
 //! configuration (§2: `./servers.txt`, else `./cluster.toml`, `-s`,
 //! `DKVS_SERVERS`; §9: `[defaults]`).
@@ -288,7 +288,7 @@ fn cluster_toml_defaults_apply() {
 fn repository_root_uses_shipped_cluster_toml() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     if root.join("servers.txt").exists() {
-        return; // someone's local servers.txt takes precedence (SPEC §2)
+        return; // someone's local servers.txt takes precedence (docs/CLI.md, `servers.txt`)
     }
     let out = run(
         clean_command(CLIENT, root).args(["get", "-n", "6", "--", "k"]),

@@ -1,4 +1,4 @@
-//! Property tests of the configuration parsers (SPEC §2 `servers.txt`, §9
+//! Property tests of the configuration parsers (`servers.txt` and
 //! `cluster.toml`): any input gives `Ok` or a one-line error naming the file
 //! (and a line that exists), never a panic; valid descriptions parse to the
 //! same servers and the same ring in both formats.
@@ -208,7 +208,7 @@ proptest! {
         prop_assert_eq!(addrs(&txt), servers.clone());
         prop_assert_eq!(addrs(&toml), servers);
         prop_assert_eq!(Ring::new(&txt), Ring::new(&toml));
-        // The last line may lack its newline (SPEC §2).
+        // The last line may lack its newline (docs/CLI.md, `servers.txt`).
         let text = as_txt(&addrs(&txt));
         let bare = parse_servers_txt(text.trim_end_matches('\n'), "servers.txt").unwrap();
         prop_assert_eq!(addrs(&bare), addrs(&txt));

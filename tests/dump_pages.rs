@@ -4,7 +4,7 @@
 //! - thousands of keys read page by page (small pages and the default ones)
 //!   give byte for byte the datagrams of the server's own v1 dump, deleted
 //!   keys (tombstones) left out as v1 leaves them out;
-//! - a ring with one v1-only server (a SPEC §1–§8 server that answers v2
+//! - a ring with one v1-only server (a server of the original design that answers v2
 //!   with the empty refusal) still dumps, through `dkvs-dump-ring`;
 //! - through a fault proxy that loses, duplicates and reorders datagrams,
 //!   pages are resent and the listing is still the v1 dump's;
@@ -225,7 +225,7 @@ fn signed_dump_of_a_keyed_server() {
     let mut cmd = clean_command(DUMP_RING, c.dir.path());
     cmd.arg(&plain).args(["-t", "300"]);
     let out = run(&mut cmd, RUN_LIMIT);
-    // The section stays empty (SPEC §7's text), but stderr says why and
+    // The section stays empty (the listing's text), but stderr says why and
     // the exit status is not success.
     assert_eq!(out.code, Some(5), "{out}");
     assert!(out.stdout.ends_with(&format!("\n{ip}:{port}:\n")), "{out}");

@@ -1,4 +1,4 @@
-//! SPEC §7: the exact output of `dkvs-dump-ring`, on real servers.
+//! `dkvs-dump-ring` (docs/CLI.md): the exact output of `dkvs-dump-ring`, on real servers.
 //!
 //! Expected ring listings are computed here from SHA-1 directly (not with the
 //! library's ring), so these tests check the ring independently. The order

@@ -1,4 +1,4 @@
-//! Properties of the pure parts of `substr` and `find` (SPEC §6) against a
+//! Properties of the pure parts of `substr` and `find` (docs/CLI.md) against a
 //! naive model: the model walks the value byte by byte with wide integers,
 //! so it cannot share an overflow or off-by-one with the real code.
 

@@ -1,4 +1,4 @@
-//! Properties of the v1 codec (SPEC §4) with many random cases: request and
+//! Properties of the v1 codec (protocol v1, docs/PROTOCOL-V1.md) with many random cases: request and
 //! reply decoding never panics and round-trips, and a dump reply splits into
 //! datagrams of at most 65507 bytes that read back to the same pairs, never
 //! cutting one; the server's request handling agrees with a model map. The

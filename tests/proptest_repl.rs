@@ -1,4 +1,4 @@
-//! Properties of the REPL parser (SPEC §10): `split_words` and `parse_line`
+//! Properties of the REPL parser (docs/TUI.md): `split_words` and `parse_line`
 //! return on any line, and any words written double-quoted (with `\"` and
 //! `\\` escapes) split back to the same words. The `repl` fuzz target's
 //! invariants (fuzz/src/lib.rs) run here on proptest's lines.

@@ -1,4 +1,4 @@
-//! Properties of the consistent-hashing ring (SPEC §3): a preference list is
+//! Properties of the consistent-hashing ring (docs/ARCHITECTURE.md, "The ring"): a preference list is
 //! min(N, S) distinct servers starting at the key's successor node, and adding
 //! a server changes a key's list only by letting the new server in. (That
 //! `servers.txt` and `cluster.toml` listing the same servers give the same

@@ -1,4 +1,4 @@
-//! SPEC §6 "Parallel quorum" and §4's address rule, against fake servers
+//! The parallel quorum and the address rule of docs/CLI.md, against fake servers
 //! (UDP sockets owned by the test) mixed with real `dkvs-server`s:
 //!
 //! - a server that never answers, first on a key's list, does not delay a
@@ -100,7 +100,7 @@ fn reply_from_a_foreign_port_is_ignored() {
     c.client(&["put", "-t", "500", "--", "k", "v"])
         .assert_fail(code::QUORUM);
     // Two operations, each resent to the silent server on the client's
-    // retransmission schedule (SPEC §6 fixes no number of copies).
+    // retransmission schedule (the course design fixes no number of copies).
     let copies = copies_within(Duration::from_millis(500));
     let received = fake.stop();
     assert!((2..=2 * copies).contains(&received), "{received} requests");

@@ -1,4 +1,4 @@
-//! SPEC §5 robustness of `dkvs-server`: random datagrams, clean shutdown on
+//! Robustness of `dkvs-server` (docs/CLI.md): random datagrams, clean shutdown on
 //! signals, silence in normal operation, and several clients at once.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};

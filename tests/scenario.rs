@@ -1,4 +1,4 @@
-//! SPEC §8 end to end: the worked quorum scenario step by step, and the
+//! The worked quorum scenario (docs/ARCHITECTURE.md, "Quorums") end to end, step by step, and the
 //! disagreement rule, on real `dkvs-server` processes driven by `dkvs-client`.
 //! Ports differ from the spec's, so the key's preference list is computed
 //! with the library's ring and the steps stop "the first" and "the second"

@@ -1,4 +1,4 @@
-//! SPEC §4 from the outside: raw datagrams sent to a real `dkvs-server`
+//! Protocol v1 (docs/PROTOCOL-V1.md) from the outside: raw datagrams sent to a real `dkvs-server`
 //! and the exact replies it sends back (what a client written in another
 //! language relies on).
 

@@ -39,7 +39,7 @@ const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");
 const CLIENT: &str = env!("CARGO_BIN_EXE_dkvs-client");
 /// The files of the repository the page uses, relative to its root.
 const FILES: &[&str] = &["cluster.toml", "examples/durable-cluster.toml"];
-/// The ports of the bundled cluster (SPEC §9).
+/// The ports of the bundled cluster (docs/CLI.md, `cluster.toml`).
 const PORTS: std::ops::RangeInclusive<u16> = 1234..=1238;
 /// The metrics endpoint of the bundled cluster's server 1.
 const METRICS: &str = "127.0.0.1:9101";

@@ -1,4 +1,4 @@
-//! `dkvs-tui` without a screen: piped commands and `--shell` (SPEC §10–§11).
+//! `dkvs-tui` without a screen: piped commands and `--shell` (docs/TUI.md).
 //!
 //! Each test writes a `cluster.toml` on its own random loopback address with
 //! free ports, runs the real binary with a script on stdin, and checks the

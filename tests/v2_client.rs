@@ -390,7 +390,7 @@ fn newest_version_wins_between_writers() {
     });
 }
 
-/// The REPL shows versions, repairs and `del` (text of SPEC §10 plus the
+/// The REPL shows versions, repairs and `del` (the REPL's text plus the
 /// v2 details).
 #[test]
 fn repl_shows_versions_repairs_and_del() {

@@ -468,7 +468,7 @@ fn client_end_to_end_with_v2_servers() {
 /// A v1 put acknowledged by a v1 quorum after a v2 put of the same key is
 /// not undone by a v2 get (DECISIONS #78): with replicas {A at a version,
 /// C, C} (C written through v1, so without a version), `get -r 2` answers
-/// C by SPEC §6's byte rule, and read repair leaves C where it is.
+/// C by the byte rule, and read repair leaves C where it is.
 #[test]
 fn a_v1_write_after_a_v2_write_is_read_and_not_repaired_away() {
     let mut c = Cluster::new(&[1, 1, 1]);
@@ -498,7 +498,7 @@ fn a_v1_write_after_a_v2_write_is_read_and_not_repaired_away() {
     c.get(&["-r", "3"], "k").assert_stdout("OK D\n");
 }
 
-/// `dkvs-client --protocol v1` speaks SPEC §4 only: its puts carry no
+/// `dkvs-client --protocol v1` speaks protocol v1 only: its puts carry no
 /// version (stored at 0/0), and it cannot delete.
 #[test]
 fn client_protocol_v1_writes_without_versions() {
@@ -582,7 +582,7 @@ fn stale_majority_with_r2_fails_and_is_repaired() {
 
 /// A mixed cluster with a real v1-only server (issue 7 item 8):
 /// `dkvs-server --protocol v1` answers as a server of the original design
-/// (SPEC §4 only; a v2 request gets the v1 refusal). `dkvs-client` detects
+/// (protocol v1 only; a v2 request gets the v1 refusal). `dkvs-client` detects
 /// it and speaks v1 to it: puts reach all three, gets with R=3 agree (its
 /// unversioned copy agrees with the newest v2 value), and a delete counts
 /// it as a refusal but succeeds on the two others, after which gets report

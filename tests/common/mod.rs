@@ -497,9 +497,9 @@ pub fn wait_ready(procs: &mut Procs, handle: usize, addr: SocketAddrV4, stderr_f
 /// The configuration file format a [`Cluster`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// `servers.txt` (SPEC §2).
+    /// `servers.txt` (docs/CLI.md, `servers.txt`).
     ServersTxt,
-    /// `cluster.toml` (SPEC §9).
+    /// `cluster.toml` (docs/CLI.md, `cluster.toml`).
     ClusterToml,
 }
 
@@ -932,7 +932,7 @@ pub struct V2State {
     /// Per key, the value (`None`: a tombstone) and its version. A test may
     /// write stale records here directly.
     pub records: std::collections::HashMap<Vec<u8>, (Option<Vec<u8>>, dkvs::version::Version)>,
-    /// Speak only v1 (SPEC §4): every datagram starting with NUL, v2 ones
+    /// Speak only v1: every datagram starting with NUL, v2 ones
     /// included, gets the empty refusal.
     pub v1_only: bool,
     /// Wait this long before answering each datagram.
@@ -947,7 +947,7 @@ pub struct V2State {
 /// A small protocol-v2 server in a test thread (`docs/PROTOCOL.md`): it
 /// answers HELLO, GET, PUT and DELETE from [`V2State::records`] (highest
 /// version wins, equal version is a retransmission, lower is answered
-/// OLDER), v1 gets and puts as SPEC §4 says (v1 puts at version 0/0), and
+/// OLDER), v1 gets and puts as protocol v1 says (v1 puts at version 0/0), and
 /// can be made v1-only, slow, or to send a reply with a wrong request id
 /// first. Real UDP on the given socket; stops when dropped.
 pub struct V2Responder {
@@ -983,7 +983,7 @@ impl V2Responder {
         }
     }
 
-    /// A v1-only responder (a server of SPEC §1–§8).
+    /// A v1-only responder (a server of the original design).
     pub fn v1_only(socket: UdpSocket) -> V2Responder {
         let r = V2Responder::spawn(socket);
         r.state.lock().unwrap().v1_only = true;
