@@ -28,7 +28,6 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use tokio::net::UdpSocket;
 
-use crate::cli::json_string;
 use crate::client::{Client, ProtocolMode};
 use crate::protocol::{self, GetReply, PutReply};
 use crate::quorum::QuorumOptions;
@@ -435,43 +434,40 @@ impl Report {
     pub fn to_json(&self) -> String {
         let w = &self.workload;
         let d = &self.driver;
-        format!(
-            concat!(
-                "{{\"target\":{},\"keys\":{},\"distribution\":{},\"value_size\":{},",
-                "\"get_ratio\":{},\"fill\":{},\"concurrency\":{},\"rate\":{},",
-                "\"elapsed_s\":{:.6},\"operations\":{},\"completed\":{},\"hits\":{},",
-                "\"misses\":{},\"stored\":{},\"timeouts\":{},\"errors\":{},",
-                "\"ops_per_sec\":{:.1},\"latency_us\":{{\"p50\":{},\"p90\":{},",
-                "\"p99\":{},\"p999\":{},\"max\":{},\"mean\":{:.1}}}}}"
-            ),
-            json_string(&self.target),
-            w.keys,
-            json_string(&w.distribution.to_string()),
-            w.value_size,
-            w.get_ratio,
-            w.fill,
-            d.concurrency,
-            d.rate.map_or("null".to_string(), |r| format!("{r}")),
-            self.elapsed.as_secs_f64(),
-            self.operations(),
-            self.completed(),
-            self.hits,
-            self.misses,
-            self.stored,
-            self.timeouts,
-            self.errors,
-            self.ops_per_sec(),
-            self.latency(0.5),
-            self.latency(0.9),
-            self.latency(0.99),
-            self.latency(0.999),
-            self.latency_us.max(),
-            if self.latency_us.is_empty() {
-                0.0
-            } else {
-                self.latency_us.mean()
+        let tenths = |x: f64| (x * 10.0).round() / 10.0;
+        let mean = if self.latency_us.is_empty() {
+            0.0
+        } else {
+            self.latency_us.mean()
+        };
+        serde_json::json!({
+            "target": self.target,
+            "keys": w.keys,
+            "distribution": w.distribution.to_string(),
+            "value_size": w.value_size,
+            "get_ratio": w.get_ratio,
+            "fill": w.fill,
+            "concurrency": d.concurrency,
+            "rate": d.rate,
+            "elapsed_s": (self.elapsed.as_secs_f64() * 1e6).round() / 1e6,
+            "operations": self.operations(),
+            "completed": self.completed(),
+            "hits": self.hits,
+            "misses": self.misses,
+            "stored": self.stored,
+            "timeouts": self.timeouts,
+            "errors": self.errors,
+            "ops_per_sec": tenths(self.ops_per_sec()),
+            "latency_us": {
+                "p50": self.latency(0.5),
+                "p90": self.latency(0.9),
+                "p99": self.latency(0.99),
+                "p999": self.latency(0.999),
+                "max": self.latency_us.max(),
+                "mean": tenths(mean),
             },
-        )
+        })
+        .to_string()
     }
 }
 
@@ -868,7 +864,21 @@ mod tests {
     }
 
     #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+    fn the_json_report_reads_back() {
+        let mut r = report(10, 250, 1);
+        r.target = "a\"b\\c\n".into();
+        let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(json["target"], "a\"b\\c\n");
+        assert_eq!(json["stored"], 10);
+        assert_eq!(json["errors"], 1);
+        assert_eq!(json["rate"], serde_json::Value::Null);
+        assert_eq!(json["latency_us"]["p50"], 250);
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(keys[..3], ["target", "keys", "distribution"]);
     }
 }

@@ -255,46 +255,24 @@ pub fn json_answer(
     result: &Result<crate::commands::Success, crate::commands::CommandError>,
 ) -> String {
     use crate::commands::Success;
+    use serde_json::json;
     use std::fmt::Write as _;
     match result {
-        Ok(Success::Done) => r#"{"ok":true}"#.to_string(),
+        Ok(Success::Done) => json!({"ok": true}),
         Ok(Success::Value(v)) => match std::str::from_utf8(v) {
-            Ok(text) => format!(r#"{{"ok":true,"value":{}}}"#, json_string(text)),
+            Ok(text) => json!({"ok": true, "value": text}),
             Err(_) => {
                 let mut hex = String::with_capacity(v.len() * 2);
                 for b in v {
                     let _ = write!(hex, "{b:02x}");
                 }
-                format!(r#"{{"ok":true,"value_hex":"{hex}"}}"#)
+                json!({"ok": true, "value_hex": hex})
             }
         },
-        Ok(Success::Position(p)) => format!(r#"{{"ok":true,"position":{p}}}"#),
-        Err(e) => format!(
-            r#"{{"ok":false,"exit":{},"error":{}}}"#,
-            e.code,
-            json_string(&e.message)
-        ),
+        Ok(Success::Position(p)) => json!({"ok": true, "position": p}),
+        Err(e) => json!({"ok": false, "exit": e.code, "error": e.message}),
     }
-}
-
-/// `text` as a JSON string literal (quotes, backslashes and control
-/// characters escaped).
-pub fn json_string(text: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    .to_string()
 }
 
 #[cfg(test)]
@@ -308,7 +286,7 @@ mod tests {
         assert_eq!(json_answer(&Ok(Success::Done)), r#"{"ok":true}"#);
         assert_eq!(
             json_answer(&Ok(Success::Value(b"a\"b\n".to_vec()))),
-            r#"{"ok":true,"value":"a\"b\u000a"}"#
+            r#"{"ok":true,"value":"a\"b\n"}"#
         );
         assert_eq!(
             json_answer(&Ok(Success::Value(vec![0xff, 1]))),

@@ -1065,45 +1065,42 @@ pub fn write_columns(
 /// answer"}`. With `failure`, `"exit"` and `"error"` are added as in the
 /// other commands' JSON.
 pub fn json_report(reports: &[ServerReport], failure: Option<(u8, &str)>) -> String {
-    use crate::cli::json_string;
-    let servers: Vec<String> = reports
+    use serde_json::{Map, Value, json};
+    let servers: Vec<Value> = reports
         .iter()
         .map(|r| {
-            let head = format!(
-                r#""server":{},"answered":{}"#,
-                json_string(&r.addr.to_string()),
-                r.answer.answered()
-            );
+            let mut server = Map::new();
+            server.insert("server".into(), json!(r.addr.to_string()));
+            server.insert("answered".into(), json!(r.answer.answered()));
             match r.answer.stats() {
                 Some(stats) => {
-                    let pairs: Vec<String> = stats
+                    let pairs: Map<String, Value> = stats
                         .raw
                         .iter()
                         .map(|(k, v)| {
                             let value = match v.parse::<u64>() {
-                                Ok(n) => n.to_string(),
-                                Err(_) => json_string(v),
+                                Ok(n) => json!(n),
+                                Err(_) => json!(v),
                             };
-                            format!("{}:{value}", json_string(k))
+                            (k.clone(), value)
                         })
                         .collect();
-                    format!(r#"{{{head},"stats":{{{}}}}}"#, pairs.join(","))
+                    server.insert("stats".into(), Value::Object(pairs));
                 }
-                None => format!(
-                    r#"{{{head},"status":{}}}"#,
-                    json_string(&r.answer.describe())
-                ),
+                None => {
+                    server.insert("status".into(), json!(r.answer.describe()));
+                }
             }
+            Value::Object(server)
         })
         .collect();
     match failure {
-        None => format!(r#"{{"ok":true,"servers":[{}]}}"#, servers.join(",")),
-        Some((code, error)) => format!(
-            r#"{{"ok":false,"exit":{code},"error":{},"servers":[{}]}}"#,
-            json_string(error),
-            servers.join(",")
-        ),
+        None => json!({"ok": true, "servers": servers}),
+        Some((code, error)) => {
+            json!({"ok": false, "exit": code, "error": error, "servers": servers})
+        }
     }
+    .to_string()
 }
 
 /// `None` when every server answered and at least one sent its counters;

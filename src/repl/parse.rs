@@ -79,36 +79,9 @@ pub fn split_words(line: &str) -> Result<Vec<Word>, ParseError> {
 /// A server named on a line, resolved to its index in the configuration.
 pub type ServerIndex = usize;
 
-/// Process actions on a spawned server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProcessAction {
-    /// SIGKILL.
-    Kill,
-    /// SIGTERM.
-    Stop,
-    /// Start a stopped server.
-    Start,
-    /// Stop then start.
-    Restart,
-    /// SIGSTOP.
-    Pause,
-    /// SIGCONT.
-    Resume,
-}
-
-impl ProcessAction {
-    /// The REPL word for it.
-    pub fn word(self) -> &'static str {
-        match self {
-            ProcessAction::Kill => "kill",
-            ProcessAction::Stop => "stop",
-            ProcessAction::Start => "start",
-            ProcessAction::Restart => "restart",
-            ProcessAction::Pause => "pause",
-            ProcessAction::Resume => "resume",
-        }
-    }
-}
+/// Process actions on a spawned server (what the supervisor does to a
+/// process; defined there).
+pub use crate::supervisor::ProcessAction;
 
 /// The slow-motion setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,16 +19,6 @@
 //! that was there before — the binary's, which stops the children) and
 //! SIGINT/SIGTERM/SIGHUP (which end the loop normally).
 
-// Not yet under the crate's no-panic lint policy (see src/lib.rs): its
-// indexing is over its own tables and is covered by tests; moving it to
-// checked lookups is listed as remaining work in docs/FUZZING.md.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 pub mod app;
 pub mod draw;
 pub mod poller;
@@ -458,14 +448,24 @@ fn event_loop(
                         execute!(terminal.backend_mut(), DisableMouseCapture)?;
                     }
                 }
-                Action::TestPanic => {
-                    panic!("{TEST_PANIC_ENV}=1: test-only panic requested from the REPL line")
-                }
+                Action::TestPanic => test_panic(),
             }
             // Take everything else that is already waiting before drawing.
             next = rx.try_recv().ok();
         }
     }
+}
+
+/// Panics on purpose: the hidden REPL line armed by `DKVS_TUI_TEST_PANIC=1`
+/// lets tests/tui_screen.rs check that a panic restores the terminal and
+/// stops the servers. The only deliberate panic in the TUI; nothing else
+/// reaches it.
+#[expect(
+    clippy::panic,
+    reason = "a panic is what this test hook exists to produce"
+)]
+fn test_panic() -> ! {
+    panic!("{TEST_PANIC_ENV}=1: test-only panic requested from the REPL line")
 }
 
 /// Runs a process action on its own task; the answer comes back as a message.

@@ -378,7 +378,7 @@ impl RingView<'_> {
         };
         // Glyphs on the circle.
         let mut glyph_cells = Vec::with_capacity(nodes.len());
-        for (i, node) in nodes.iter().enumerate() {
+        for (node, &role) in nodes.iter().zip(&roles) {
             let cell = geo.cell_at(node.position.fraction(), 1.0);
             let is_removed = self
                 .servers
@@ -389,7 +389,7 @@ impl RingView<'_> {
             } else {
                 (self.glyph(node.server), t.server(node.server))
             };
-            match roles[i] {
+            match role {
                 Role::Used(_) => style = style.add_modifier(Modifier::BOLD | Modifier::REVERSED),
                 Role::Skipped => style = style.add_modifier(Modifier::DIM),
                 Role::Plain => {}
@@ -430,12 +430,12 @@ impl RingView<'_> {
         let mut labels: Vec<(u8, f64, String, Style)> = Vec::new();
         // A crowded ring keeps only the walk's labels (glyphs stay).
         let crowded = nodes.len() > 48;
-        for (i, node) in nodes.iter().enumerate() {
-            if crowded && roles[i] == Role::Plain {
+        for (node, &role) in nodes.iter().zip(&roles) {
+            if crowded && role == Role::Plain {
                 continue;
             }
             let s = node.server;
-            let (prio, text, style) = match roles[i] {
+            let (prio, text, style) = match role {
                 Role::Used(rank) => (
                     0,
                     format!("{}#{rank}", s + 1),

@@ -23,6 +23,12 @@ pub enum ThemeKind {
     Mono,
 }
 
+/// Colour number `index` of `colors`, starting over after the last (`None`
+/// only for an empty palette).
+fn cycled(colors: &[Color], index: usize) -> Option<Color> {
+    colors.get(index.checked_rem(colors.len())?).copied()
+}
+
 impl ThemeKind {
     /// The theme's name as shown on screen.
     pub fn name(self) -> &'static str {
@@ -118,9 +124,11 @@ impl Theme {
     /// Style of server number `index` (0-based) on the ring and in legends.
     pub fn server(self, index: usize) -> Style {
         match self.kind {
-            ThemeKind::Default => Style::new().fg(OKABE_ITO[index % OKABE_ITO.len()]),
-            ThemeKind::HighContrast => Style::new()
-                .fg(BRIGHT[index % BRIGHT.len()])
+            ThemeKind::Default => {
+                cycled(&OKABE_ITO, index).map_or(Style::new(), |c| Style::new().fg(c))
+            }
+            ThemeKind::HighContrast => cycled(&BRIGHT, index)
+                .map_or(Style::new(), |c| Style::new().fg(c))
                 .add_modifier(Modifier::BOLD),
             ThemeKind::Mono => Style::new(),
         }

@@ -1,0 +1,228 @@
+//! Process actions on command (kill, stop, start, restart, pause, resume):
+//! what the supervisor does to one spawned server when the screen or the
+//! REPL asks.
+
+use std::net::SocketAddrV4;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::Supervisor;
+use super::state::find;
+
+/// Process actions on a spawned server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessAction {
+    /// SIGKILL.
+    Kill,
+    /// SIGTERM.
+    Stop,
+    /// Start a stopped server.
+    Start,
+    /// Stop then start.
+    Restart,
+    /// SIGSTOP.
+    Pause,
+    /// SIGCONT.
+    Resume,
+}
+
+impl ProcessAction {
+    /// The REPL word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            ProcessAction::Kill => "kill",
+            ProcessAction::Stop => "stop",
+            ProcessAction::Start => "start",
+            ProcessAction::Restart => "restart",
+            ProcessAction::Pause => "pause",
+            ProcessAction::Resume => "resume",
+        }
+    }
+}
+
+/// The server an action is about, as it was when the action began.
+struct Target {
+    /// Its slot id.
+    id: u64,
+    /// Its position in the slot list.
+    index: usize,
+    addr: SocketAddrV4,
+    pid: Option<u32>,
+    paused: bool,
+}
+
+impl Target {
+    /// Its pid, or why `word` cannot run on it.
+    fn running(&self, word: &str, what: &str) -> Result<u32, String> {
+        let addr = self.addr;
+        self.pid
+            .ok_or_else(|| format!("{word}: {addr} is not running ({what}; use `start`)"))
+    }
+}
+
+impl Supervisor {
+    /// Runs a process action on a server: `Ok(message)` or `Err(reason)`.
+    pub async fn act(&self, action: ProcessAction, index: usize) -> Result<String, String> {
+        let (id, cell) = {
+            let state = self.inner.lock();
+            match state.slots.get(index).filter(|s| !s.leaving) {
+                Some(slot) => (slot.id, slot.cell),
+                None => {
+                    return Err(format!(
+                        "unknown server {}: there are {} servers",
+                        index + 1,
+                        state.slots.iter().filter(|s| !s.leaving).count()
+                    ));
+                }
+            }
+        };
+        let Some(lock) = self.inner.actions.get(cell) else {
+            return Err(format!("unknown server {}", index + 1));
+        };
+        let _one_at_a_time = lock.lock().await;
+        let (target, managed) = {
+            let state = self.inner.lock();
+            let Some((index, slot)) = find(&state, id) else {
+                return Err(format!(
+                    "unknown server {}: there are {} servers",
+                    index + 1,
+                    state.slots.len()
+                ));
+            };
+            let target = Target {
+                id,
+                index,
+                addr: slot.spec.addr(),
+                pid: slot.pid,
+                paused: slot.paused,
+            };
+            (target, slot.managed)
+        };
+        let addr = target.addr;
+        let word = action.word();
+        if !managed {
+            return Err(format!(
+                "{word}: {addr} was not started by dkvs-tui (spawn = false), so it is not controlled from here"
+            ));
+        }
+        if self.inner.shutting_down.load(Ordering::SeqCst) {
+            return Err(format!("{word}: dkvs-tui is shutting down"));
+        }
+        let message = match action {
+            ProcessAction::Kill => self.kill(&target).await?,
+            ProcessAction::Stop => self.stop(&target).await?,
+            ProcessAction::Start => self.start_one(&target)?,
+            ProcessAction::Restart => self.restart(&target).await?,
+            ProcessAction::Pause => self.pause(&target).await?,
+            ProcessAction::Resume => self.resume(&target).await?,
+        };
+        self.probe_soon();
+        Ok(message)
+    }
+
+    async fn kill(&self, target: &Target) -> Result<String, String> {
+        let addr = target.addr;
+        let pid = target.running("kill", "nothing to kill")?;
+        self.log_action(
+            target.index,
+            format!("kill {addr}: sending SIGKILL to pid {pid}"),
+        );
+        self.signal(target.id, Signal::SIGKILL)
+            .await
+            .map_err(|e| format!("kill {addr}: {e}"))?;
+        self.wait_exit(target.id, Duration::from_secs(2)).await;
+        Ok(format!("killed {addr} (pid {pid}) with SIGKILL"))
+    }
+
+    async fn stop(&self, target: &Target) -> Result<String, String> {
+        let addr = target.addr;
+        let pid = target.running("stop", "nothing to stop")?;
+        self.log_action(
+            target.index,
+            format!("stop {addr}: sending SIGTERM to pid {pid}"),
+        );
+        let how = self
+            .stop_child(target.id)
+            .await
+            .map_err(|e| format!("stop {addr}: {e}"))?;
+        Ok(format!("stopped {addr} (pid {pid}): {how}"))
+    }
+
+    fn start_one(&self, target: &Target) -> Result<String, String> {
+        let addr = target.addr;
+        if let Some(pid) = target.pid {
+            return Err(format!(
+                "start: {addr} is already running (pid {pid}{}); use `restart`",
+                if target.paused { ", paused" } else { "" }
+            ));
+        }
+        let new = self.spawn(target.id)?;
+        Ok(format!("started {addr} (pid {new})"))
+    }
+
+    async fn restart(&self, target: &Target) -> Result<String, String> {
+        let addr = target.addr;
+        let mut how = String::new();
+        if let Some(pid) = target.pid {
+            let stopped = self
+                .stop_child(target.id)
+                .await
+                .map_err(|e| format!("restart {addr}: {e}"))?;
+            how = format!(" (old pid {pid} {stopped})");
+        }
+        let new = self.spawn(target.id)?;
+        Ok(format!("restarted {addr} (pid {new}){how}"))
+    }
+
+    async fn pause(&self, target: &Target) -> Result<String, String> {
+        let addr = target.addr;
+        let pid = target.running("pause", "nothing to pause")?;
+        if target.paused {
+            return Err(format!("pause: {addr} (pid {pid}) is already paused"));
+        }
+        self.signal(target.id, Signal::SIGSTOP)
+            .await
+            .map_err(|e| format!("pause {addr}: {e}"))?;
+        let text = format!("paused {addr} (pid {pid}) with SIGSTOP");
+        self.set_paused(target.index, true, text.clone());
+        Ok(text)
+    }
+
+    async fn resume(&self, target: &Target) -> Result<String, String> {
+        let addr = target.addr;
+        let pid = target.running("resume", "nothing to resume")?;
+        if !target.paused {
+            return Err(format!(
+                "resume: {addr} (pid {pid}) is not paused (use `pause` first)"
+            ));
+        }
+        self.signal(target.id, Signal::SIGCONT)
+            .await
+            .map_err(|e| format!("resume {addr}: {e}"))?;
+        let text = format!("resumed {addr} (pid {pid}) with SIGCONT");
+        self.set_paused(target.index, false, text.clone());
+        Ok(text)
+    }
+
+    fn set_paused(&self, index: usize, paused: bool, text: String) {
+        let mut state = self.inner.lock();
+        match state.slots.get_mut(index) {
+            Some(slot) => slot.paused = paused,
+            // The slot list changed under the action (a membership change).
+            None => tracing::warn!(
+                target: "dkvs::supervisor",
+                "no server at position {index} to mark paused = {paused}"
+            ),
+        }
+        self.inner.event(&mut state, Some(index), text);
+        if paused {
+            self.inner.set_state(&mut state, index, None);
+        }
+        // On resume the state stays `paused` until the next probe (asked for
+        // at once) says whether it answers again.
+        drop(state);
+        self.inner.bump();
+    }
+}

@@ -1,0 +1,170 @@
+//! Membership changes (`add`, `remove`): the supervisor takes the rewritten
+//! configuration, starts an added server, keeps a removed one running until
+//! it is retired, and tells running servers to reload the cluster file.
+
+use std::net::SocketAddrV4;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use nix::sys::signal::Signal;
+
+use super::state::{Slot, find, position};
+use super::{Leaving, MAX_ADDED_SERVERS, ServerState, Supervisor};
+use crate::config::ClusterConfig;
+
+impl Supervisor {
+    /// Membership change, `add`: `config` is the current configuration
+    /// plus one server at its end (the cluster file as rewritten). The
+    /// supervisor takes it as its configuration and, when the new server's
+    /// `spawn` is true, starts it. Returns the new server's pid, if started.
+    pub fn add_server(&self, config: Arc<ClusterConfig>) -> Result<Option<u32>, String> {
+        let Some(spec) = config.servers.last().cloned() else {
+            return Err("the new configuration has no servers".into());
+        };
+        let id = {
+            let mut state = self.inner.lock();
+            let current = self.inner.config();
+            if config.servers.len() != current.servers.len() + 1
+                || config.servers.get(..current.servers.len()) != Some(current.servers.as_slice())
+            {
+                return Err(format!(
+                    "add {}: the new configuration is not the current one plus {}",
+                    spec.addr(),
+                    spec.addr()
+                ));
+            }
+            // A free cell: no slot uses it and no pid is left in it.
+            let Some(cell) = self
+                .inner
+                .pids
+                .iter()
+                .enumerate()
+                .find(|(c, pid)| {
+                    !state.slots.iter().any(|s| s.cell == *c) && pid.load(Ordering::SeqCst) == 0
+                })
+                .map(|(c, _)| c)
+            else {
+                return Err(format!(
+                    "add {}: at most {MAX_ADDED_SERVERS} servers can be added in one session",
+                    spec.addr()
+                ));
+            };
+            if let Some(probes) = self.inner.probes.get(cell) {
+                probes.store(0, Ordering::Relaxed);
+            }
+            let id = self.inner.next_id.fetch_add(1, Ordering::SeqCst);
+            let configured = state.slots.iter().filter(|s| !s.leaving).count();
+            let slot = Slot::new(id, cell, &spec);
+            // After the configured slots, before the leaving ones.
+            state.slots.insert(configured, slot);
+            *self.inner.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
+            self.inner.event(
+                &mut state,
+                Some(configured),
+                format!("{} added to the configuration", spec.addr()),
+            );
+            id
+        };
+        self.inner.bump();
+        let pid = if spec.spawn {
+            Some(self.spawn(id)?)
+        } else {
+            None
+        };
+        self.probe_soon();
+        Ok(pid)
+    }
+
+    /// Membership change, `remove`: takes server `index` out of the
+    /// configuration (`config` is the new one, without it). Its process,
+    /// if any, keeps running — it hands its keys over — until
+    /// [`Supervisor::retire`]; it is no longer probed or listed.
+    pub fn remove_server(
+        &self,
+        index: usize,
+        config: Arc<ClusterConfig>,
+    ) -> Result<Leaving, String> {
+        let mut state = self.inner.lock();
+        let current = self.inner.config();
+        let Some(slot) = state.slots.get(index).filter(|s| !s.leaving) else {
+            return Err(format!("remove: there is no server {}", index + 1));
+        };
+        let addr = slot.spec.addr();
+        let mut expected = current.servers.clone();
+        if index < expected.len() {
+            expected.remove(index);
+        }
+        if config.servers != expected {
+            return Err(format!(
+                "remove {addr}: the new configuration is not the current one without {addr}"
+            ));
+        }
+        let mut slot = state.slots.remove(index);
+        slot.leaving = true;
+        let leaving = Leaving {
+            id: slot.id,
+            addr,
+            pid: slot.pid,
+        };
+        state.slots.push(slot);
+        *self.inner.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
+        self.inner.event(
+            &mut state,
+            None,
+            format!("{addr} removed from the configuration"),
+        );
+        drop(state);
+        self.inner.bump();
+        Ok(leaving)
+    }
+
+    /// Stops a leaving server's process (SIGTERM, then SIGKILL after
+    /// [`super::STOP_GRACE`]) and forgets it. Returns how it ended.
+    pub async fn retire(&self, leaving: Leaving) -> String {
+        let running = {
+            let state = self.inner.lock();
+            find(&state, leaving.id).is_some_and(|(_, s)| s.pid.is_some())
+        };
+        let how = if running {
+            match self.stop_child(leaving.id).await {
+                Ok(how) => how,
+                Err(e) => e,
+            }
+        } else {
+            "was not running".to_string()
+        };
+        let mut state = self.inner.lock();
+        if let Some(i) = position(&state, leaving.id)
+            && state.slots.get(i).is_some_and(|s| s.pid.is_none())
+        {
+            state.slots.remove(i);
+        }
+        drop(state);
+        self.inner.bump();
+        how
+    }
+
+    /// Sends SIGHUP (reload the cluster file) to every running child —
+    /// leaving ones included — that has answered probes (a child still
+    /// starting may not handle SIGHUP yet, and reads the file anyway),
+    /// except `except`'s. Returns the addresses signalled.
+    pub async fn reload(&self, except: Option<SocketAddrV4>) -> Vec<SocketAddrV4> {
+        let targets: Vec<(u64, SocketAddrV4)> = {
+            let state = self.inner.lock();
+            state
+                .slots
+                .iter()
+                .filter(|s| s.pid.is_some() && Some(s.spec.addr()) != except)
+                .filter(|s| s.leaving || matches!(s.state, ServerState::Up | ServerState::Paused))
+                .map(|s| (s.id, s.spec.addr()))
+                .collect()
+        };
+        let mut signalled = Vec::new();
+        for (id, addr) in targets {
+            if self.signal(id, Signal::SIGHUP).await.is_ok() {
+                signalled.push(addr);
+            }
+        }
+        signalled
+    }
+}
