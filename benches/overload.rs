@@ -38,7 +38,7 @@ fn loopback(salt: u32) -> Ipv4Addr {
 
 /// Kernel drop counter of the server's socket.
 fn kernel_drops(addr: SocketAddrV4) -> u64 {
-    dkvs::server::kernel_drops(addr).unwrap_or(0)
+    dkvs::net::kernel_drops(addr).unwrap_or(0)
 }
 
 struct Phase {

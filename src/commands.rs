@@ -11,27 +11,10 @@ use crate::protocol::MAX_VALUE_LEN;
 use crate::quorum::Quorum;
 use crate::trace::{Failure, Trace, Verdict};
 
-/// Process exit codes of the command-line tools (documented in the README).
-pub mod exit {
-    /// Success.
-    pub const OK: u8 = 0;
-    /// The operation failed for a reason of its own (substr out of range,
-    /// cat result too long, a put refused by the servers).
-    pub const FAILED: u8 = 1;
-    /// Usage error: bad command line.
-    pub const USAGE: u8 = 2;
-    /// Configuration error: bad or missing servers.txt / cluster.toml.
-    pub const CONFIG: u8 = 3;
-    /// The key is not found.
-    pub const NOT_FOUND: u8 = 4;
-    /// The quorum was not reached (servers down, disagreeing, or too slow),
-    /// or the network could not be used.
-    pub const QUORUM: u8 = 5;
-    /// This client's clock is off: servers refused its write as too far
-    /// ahead of their clocks (`--max-clock-offset`), or it is too far
-    /// behind to order its write after the newer one they keep.
-    pub const CLOCK: u8 = 6;
-}
+/// Process exit codes of the command-line tools (documented in the README);
+/// they live in [`crate::exit`], re-exported here so
+/// `commands::exit::X` keeps working.
+pub use crate::exit;
 
 /// A data command with its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -355,7 +355,7 @@ pub(crate) struct Pager {
 impl Pager {
     pub(crate) fn open(addr: SocketAddrV4, options: DumpOptions) -> io::Result<Pager> {
         let std_socket =
-            crate::server::bind_udp(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))?;
+            crate::net::bind_udp(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))?;
         let socket = UdpSocket::from_std(std_socket)?;
         let next_id = {
             use rand::RngExt;

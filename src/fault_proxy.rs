@@ -313,9 +313,9 @@ impl ProxyBuilder {
     /// Binds the listening socket and starts the proxy on the current tokio
     /// runtime.
     pub async fn start(self) -> io::Result<FaultProxy> {
-        let listen = Arc::new(UdpSocket::from_std(crate::server::bind_udp(
-            SocketAddr::V4(self.listen),
-        )?)?);
+        let listen = Arc::new(UdpSocket::from_std(crate::net::bind_udp(SocketAddr::V4(
+            self.listen,
+        ))?)?);
         let local_addr = match listen.local_addr()? {
             SocketAddr::V4(a) => a,
             SocketAddr::V6(_) => return Err(io::Error::other("IPv4 only")),
@@ -652,9 +652,9 @@ async fn run(
 }
 
 fn open_session(shared: &Arc<Shared>, client: SocketAddr, now: u64) -> io::Result<Session> {
-    let socket = Arc::new(UdpSocket::from_std(crate::server::bind_udp(
-        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
-    )?)?);
+    let socket = Arc::new(UdpSocket::from_std(crate::net::bind_udp(SocketAddr::V4(
+        SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+    ))?)?);
     let last = Arc::new(AtomicU64::new(now));
     let task = tokio::spawn(relay_replies(shared.clone(), socket.clone(), client));
     Ok(Session { socket, last, task })

@@ -276,7 +276,7 @@ impl Default for Limits {
             reply_burst: DEFAULT_REPLY_BURST,
             budget_exempt: NetList::loopback(),
             budget_sources: DEFAULT_BUDGET_SOURCES,
-            recv_buffer: crate::server::RECV_BUFFER_BYTES as u64,
+            recv_buffer: crate::net::RECV_BUFFER_BYTES as u64,
             auth: None,
             v1_only: false,
             max_clock_offset_ms: crate::hlc::DEFAULT_MAX_CLOCK_OFFSET_MS,

@@ -5,43 +5,24 @@
 //! ones (`src/client/…` is `client`); an edge is a `crate::<module>` path
 //! outside test code.
 //!
-//! The root crate still has one cycle it grew before the split into
-//! crates; they are listed in [`KNOWN_CYCLES`] and may only shrink: a new
-//! module joining a cycle, or a new cycle, fails here. Files over 800 lines
-//! (test code aside) are held the same way by [`KNOWN_LARGE`].
+//! The root crate still has two small cycles it grew before the split
+//! into crates, each inside one layer; they are listed in [`KNOWN_CYCLES`]
+//! and may only shrink: a new module joining a cycle, or a new cycle, fails
+//! here. No file may grow over 800 lines (test code aside).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// The root crate's remaining import cycle (to be broken as its modules move
-/// into their layer crates). Never add to it.
-const KNOWN_CYCLES: &[&[&str]] = &[&[
-    "anti_entropy",
-    "client",
-    "commands",
-    "config",
-    "dump_ring",
-    "engine",
-    "hints",
-    "limits",
-    "merkle",
-    "metrics",
-    "quorum",
-    "rebalance",
-    "ring",
-    "server",
-    "stats",
-    "store",
-    "trace",
-]];
-
-/// Source files over 800 lines (test code aside), each to be split by job.
-/// Never add to it.
-const KNOWN_LARGE: &[&str] = &[
-    "src/engine/durable.rs",
-    "src/repl/interpreter.rs",
-    "src/stats.rs",
+/// The root crate's remaining import cycles, each inside one layer (to be
+/// broken as the layers become crates). Never add to them.
+const KNOWN_CYCLES: &[&[&str]] = &[
+    &["engine", "store"],
+    &["anti_entropy", "metrics", "server", "stats"],
 ];
+
+/// Source files allowed over 800 lines (test code aside): none any more.
+/// Never add to it; split the file by job instead.
+const KNOWN_LARGE: &[&str] = &[];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

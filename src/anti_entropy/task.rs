@@ -39,9 +39,9 @@ impl AntiEntropy {
             let e = Arc::clone(&engine);
             let _ = tokio::task::spawn_blocking(move || me.rebuild(&*e)).await;
         }
-        let bound = crate::server::bind_udp_buffered(
+        let bound = crate::net::bind_udp_buffered(
             SocketAddr::V4(SocketAddrV4::new(*self.addr.ip(), 0)),
-            crate::server::RECV_BUFFER_BYTES,
+            crate::net::RECV_BUFFER_BYTES,
         )
         .and_then(UdpSocket::from_std);
         let socket = match bound {

@@ -75,8 +75,7 @@ impl Drop for OpSocket {
 }
 
 pub(super) fn open_socket() -> io::Result<OpSocket> {
-    let bind =
-        || crate::server::bind_udp(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)));
+    let bind = || crate::net::bind_udp(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)));
     // Rejected sockets stay open until the end, so the kernel cannot hand
     // the same port back at the next attempt.
     let mut rejected = Vec::new();

@@ -19,7 +19,6 @@
 pub mod committer;
 pub mod durable;
 pub mod memory;
-pub mod serve;
 pub mod wal;
 
 use std::fmt;
@@ -32,7 +31,6 @@ pub use crate::version::Version;
 pub use committer::Committer;
 pub use durable::{DurableEngine, DurableOptions};
 pub use memory::MemoryEngine;
-pub use serve::DurableStorage;
 
 /// A stored value with the metadata protocol v2 needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

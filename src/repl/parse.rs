@@ -291,72 +291,10 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
     let name = first.text.clone();
     let (args, options) = split_options(words.into_iter().skip(1).collect());
     let command = match name.as_str() {
-        "put" => {
-            let [key, value] = exactly("put", &args, "<key> <value> [n=N] [w=W]")?;
-            let q = quorum_options("put", &options, &["n", "w"])?;
-            ReplCommand::Data(
-                Command::Put {
-                    key: bytes(key),
-                    value: bytes(value),
-                },
-                q,
-            )
-        }
-        "del" => {
-            let [key] = exactly("del", &args, "<key> [n=N] [w=W]")?;
-            let q = quorum_options("del", &options, &["n", "w"])?;
-            ReplCommand::Data(Command::Del { key: bytes(key) }, q)
-        }
-        "get" => {
-            let [key] = exactly("get", &args, "<key> [n=N] [r=R]")?;
-            let q = quorum_options("get", &options, &["n", "r"])?;
-            ReplCommand::Data(Command::Get { key: bytes(key) }, q)
-        }
-        "cat" => {
-            arity(
-                "cat",
-                &args,
-                2,
-                usize::MAX,
-                "<key>... <dest> [n=N] [r=R] [w=W]",
-            )?;
-            let q = quorum_options("cat", &options, &["n", "r", "w"])?;
-            let Some((dest, sources)) = args.split_last() else {
-                return err("usage: cat <key>... <dest> [n=N] [r=R] [w=W]");
-            };
-            let dest = bytes(dest);
-            let sources = sources.iter().map(bytes).collect();
-            ReplCommand::Data(Command::Cat { sources, dest }, q)
-        }
-        "substr" => {
-            let [key, position, length, dest] = exactly(
-                "substr",
-                &args,
-                "<key> <position> <length> <dest> [n=N] [r=R] [w=W]",
-            )?;
-            let q = quorum_options("substr", &options, &["n", "r", "w"])?;
-            ReplCommand::Data(
-                Command::Substr {
-                    key: bytes(key),
-                    position: integer("position", position)?,
-                    length: integer("length", length)?,
-                    dest: bytes(dest),
-                },
-                q,
-            )
-        }
-        "find" => {
-            let [haystack, needle] =
-                exactly("find", &args, "<haystack-key> <needle-key> [n=N] [r=R]")?;
-            let q = quorum_options("find", &options, &["n", "r"])?;
-            ReplCommand::Data(
-                Command::Find {
-                    haystack: bytes(haystack),
-                    needle: bytes(needle),
-                },
-                q,
-            )
-        }
+        "put" | "del" | "get" | "cat" | "substr" | "find" => data_command(&name, &args, &options)?,
+        "dump" | "kill" | "stop" | "start" | "restart" | "pause" | "resume" | "add" | "remove"
+        | "loss" | "delay" | "heal" => server_command(&name, &args, &options, config)?,
+        "slow" | "skew" => setting(&name, &args, &options)?,
         "where" => {
             let [key] = exactly("where", &args, "<key>")?;
             no_options("where", &options)?;
@@ -375,9 +313,115 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
                 _ => ReplCommand::Quit,
             }
         }
+        "help" | "?" => {
+            arity("help", &args, 0, 1, "[<command>]")?;
+            no_options("help", &options)?;
+            ReplCommand::Help(args.first().map(|w| w.text.clone()))
+        }
+        "whatif" => parse_whatif(&args, &options, config)?,
+        other => {
+            return err(format!(
+                "unknown command `{other}`; type `help` for the list"
+            ));
+        }
+    };
+    Ok(Some(command))
+}
+
+/// The data commands (put, del, get, cat, substr, find) and their quorum
+/// options.
+fn data_command(
+    name: &str,
+    args: &[Word],
+    options: &[(String, String)],
+) -> Result<ReplCommand, ParseError> {
+    Ok(match name {
+        "put" => {
+            let [key, value] = exactly("put", args, "<key> <value> [n=N] [w=W]")?;
+            let q = quorum_options("put", options, &["n", "w"])?;
+            ReplCommand::Data(
+                Command::Put {
+                    key: bytes(key),
+                    value: bytes(value),
+                },
+                q,
+            )
+        }
+        "del" => {
+            let [key] = exactly("del", args, "<key> [n=N] [w=W]")?;
+            let q = quorum_options("del", options, &["n", "w"])?;
+            ReplCommand::Data(Command::Del { key: bytes(key) }, q)
+        }
+        "get" => {
+            let [key] = exactly("get", args, "<key> [n=N] [r=R]")?;
+            let q = quorum_options("get", options, &["n", "r"])?;
+            ReplCommand::Data(Command::Get { key: bytes(key) }, q)
+        }
+        "cat" => {
+            arity(
+                "cat",
+                args,
+                2,
+                usize::MAX,
+                "<key>... <dest> [n=N] [r=R] [w=W]",
+            )?;
+            let q = quorum_options("cat", options, &["n", "r", "w"])?;
+            let Some((dest, sources)) = args.split_last() else {
+                return err("usage: cat <key>... <dest> [n=N] [r=R] [w=W]");
+            };
+            let dest = bytes(dest);
+            let sources = sources.iter().map(bytes).collect();
+            ReplCommand::Data(Command::Cat { sources, dest }, q)
+        }
+        "substr" => {
+            let [key, position, length, dest] = exactly(
+                "substr",
+                args,
+                "<key> <position> <length> <dest> [n=N] [r=R] [w=W]",
+            )?;
+            let q = quorum_options("substr", options, &["n", "r", "w"])?;
+            ReplCommand::Data(
+                Command::Substr {
+                    key: bytes(key),
+                    position: integer("position", position)?,
+                    length: integer("length", length)?,
+                    dest: bytes(dest),
+                },
+                q,
+            )
+        }
+        "find" => {
+            let [haystack, needle] =
+                exactly("find", args, "<haystack-key> <needle-key> [n=N] [r=R]")?;
+            let q = quorum_options("find", options, &["n", "r"])?;
+            ReplCommand::Data(
+                Command::Find {
+                    haystack: bytes(haystack),
+                    needle: bytes(needle),
+                },
+                q,
+            )
+        }
+        other => {
+            return err(format!(
+                "unknown command `{other}`; type `help` for the list"
+            ));
+        }
+    })
+}
+
+/// The commands that name a server: dump, process actions, membership,
+/// faults.
+fn server_command(
+    name: &str,
+    args: &[Word],
+    options: &[(String, String)],
+    config: &ClusterConfig,
+) -> Result<ReplCommand, ParseError> {
+    Ok(match name {
         "dump" => {
-            arity("dump", &args, 0, 1, "[<server>]")?;
-            no_options("dump", &options)?;
+            arity("dump", args, 0, 1, "[<server>]")?;
+            no_options("dump", options)?;
             let server = args
                 .first()
                 .map(|w| resolve_server(config, &w.text))
@@ -385,9 +429,9 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
             ReplCommand::Dump(server)
         }
         "kill" | "stop" | "start" | "restart" | "pause" | "resume" => {
-            let [server] = exactly(&name, &args, "<server>")?;
-            no_options(&name, &options)?;
-            let action = match name.as_str() {
+            let [server] = exactly(name, args, "<server>")?;
+            no_options(name, options)?;
+            let action = match name {
                 "kill" => ProcessAction::Kill,
                 "stop" => ProcessAction::Stop,
                 "start" => ProcessAction::Start,
@@ -397,14 +441,65 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
             };
             ReplCommand::Process(action, resolve_server(config, &server.text)?)
         }
-        "help" | "?" => {
-            arity("help", &args, 0, 1, "[<command>]")?;
-            no_options("help", &options)?;
-            ReplCommand::Help(args.first().map(|w| w.text.clone()))
+        "add" => {
+            let [addr] = exactly("add", args, "<ip:port> [nodes=<k>]")?;
+            let (addr, nodes) = new_server("add", &addr.text, options, config)?;
+            if !addr.ip().is_loopback() {
+                return err(format!(
+                    "add: {addr} is not on 127.0.0.0/8: dkvs-tui starts only local servers"
+                ));
+            }
+            ReplCommand::Add { addr, nodes }
         }
+        "remove" => {
+            let [server] = exactly("remove", args, "<server>")?;
+            no_options("remove", options)?;
+            let index = resolve_server(config, &server.text)?;
+            if config.servers.len() < 2 {
+                return err("remove: the ring would be empty (it has one server)");
+            }
+            ReplCommand::Remove(index)
+        }
+        "loss" | "delay" => {
+            let usage = if name == "loss" {
+                "<server> <percent 0..100>"
+            } else {
+                "<server> <ms 0..10000>"
+            };
+            let [server, amount] = exactly(name, args, usage)?;
+            no_options(name, options)?;
+            let server = resolve_server(config, &server.text)?;
+            let amount = amount.text.trim_end_matches('%');
+            let fault = match (name, amount.parse::<u64>()) {
+                ("loss", Ok(p)) if p <= 100 => Fault::Loss(p as u32),
+                ("delay", Ok(ms)) if ms <= MAX_FAULT_DELAY_MS => Fault::Delay(ms),
+                _ => return err(format!("usage: {name} {usage}")),
+            };
+            ReplCommand::Fault(fault, server)
+        }
+        "heal" => {
+            let [server] = exactly("heal", args, "<server>")?;
+            no_options("heal", options)?;
+            ReplCommand::Fault(Fault::Heal, resolve_server(config, &server.text)?)
+        }
+        other => {
+            return err(format!(
+                "unknown command `{other}`; type `help` for the list"
+            ));
+        }
+    })
+}
+
+/// The session settings: slow motion and clock skew.
+fn setting(
+    name: &str,
+    args: &[Word],
+    options: &[(String, String)],
+) -> Result<ReplCommand, ParseError> {
+    Ok(match name {
         "slow" => {
-            let [setting] = exactly("slow", &args, "on|off|<ms>")?;
-            no_options("slow", &options)?;
+            let [setting] = exactly("slow", args, "on|off|<ms>")?;
+            no_options("slow", options)?;
             ReplCommand::Slow(match setting.text.as_str() {
                 "on" => Slow::On(DEFAULT_SLOW_MS),
                 "off" => Slow::Off,
@@ -416,8 +511,8 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
             })
         }
         "skew" => {
-            arity("skew", &args, 0, 1, "[<±ms>|off]")?;
-            no_options("skew", &options)?;
+            arity("skew", args, 0, 1, "[<±ms>|off]")?;
+            no_options("skew", options)?;
             ReplCommand::Skew(match args.first().map(|w| w.text.as_str()) {
                 None => None,
                 Some("off") => Some(0),
@@ -431,55 +526,12 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
                 },
             })
         }
-        "whatif" => parse_whatif(&args, &options, config)?,
-        "add" => {
-            let [addr] = exactly("add", &args, "<ip:port> [nodes=<k>]")?;
-            let (addr, nodes) = new_server("add", &addr.text, &options, config)?;
-            if !addr.ip().is_loopback() {
-                return err(format!(
-                    "add: {addr} is not on 127.0.0.0/8: dkvs-tui starts only local servers"
-                ));
-            }
-            ReplCommand::Add { addr, nodes }
-        }
-        "remove" => {
-            let [server] = exactly("remove", &args, "<server>")?;
-            no_options("remove", &options)?;
-            let index = resolve_server(config, &server.text)?;
-            if config.servers.len() < 2 {
-                return err("remove: the ring would be empty (it has one server)");
-            }
-            ReplCommand::Remove(index)
-        }
-        "loss" | "delay" => {
-            let usage = if name == "loss" {
-                "<server> <percent 0..100>"
-            } else {
-                "<server> <ms 0..10000>"
-            };
-            let [server, amount] = exactly(&name, &args, usage)?;
-            no_options(&name, &options)?;
-            let server = resolve_server(config, &server.text)?;
-            let amount = amount.text.trim_end_matches('%');
-            let fault = match (name.as_str(), amount.parse::<u64>()) {
-                ("loss", Ok(p)) if p <= 100 => Fault::Loss(p as u32),
-                ("delay", Ok(ms)) if ms <= MAX_FAULT_DELAY_MS => Fault::Delay(ms),
-                _ => return err(format!("usage: {name} {usage}")),
-            };
-            ReplCommand::Fault(fault, server)
-        }
-        "heal" => {
-            let [server] = exactly("heal", &args, "<server>")?;
-            no_options("heal", &options)?;
-            ReplCommand::Fault(Fault::Heal, resolve_server(config, &server.text)?)
-        }
         other => {
             return err(format!(
                 "unknown command `{other}`; type `help` for the list"
             ));
         }
-    };
-    Ok(Some(command))
+    })
 }
 
 /// Largest clock offset `skew` sets: one day either way.

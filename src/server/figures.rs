@@ -1,11 +1,10 @@
 //! The server's counters and figures: requests counted by kind, everything
-//! the STATS reply and the metrics endpoint report, and the kernel's drop
-//! count of the server's sockets.
-
-use std::net::SocketAddrV4;
+//! the STATS reply and the metrics endpoint report, including the kernel's
+//! drop count of the server's sockets ([`crate::net::kernel_drops`]).
 
 use crate::engine::Engine;
 use crate::limits::Stats;
+use crate::net::kernel_drops;
 use crate::stats::{DurableFigures, Op, ServerFigures};
 
 use super::reply::Response;
@@ -75,45 +74,5 @@ impl Shared {
             anti_entropy: self.ae.as_ref().map(|ae| ae.stats().snapshot()),
             durable,
         }
-    }
-}
-
-/// How many datagrams the kernel dropped for the UDP sockets bound to
-/// `addr` (several with `SO_REUSEPORT`) because their receive buffers were
-/// full (the `drops` column of `/proc/net/udp`, Linux). `None` when that
-/// cannot be read or no socket is bound there.
-pub fn kernel_drops(addr: SocketAddrV4) -> Option<u64> {
-    let local = format!(
-        "{:08X}:{:04X}",
-        u32::from_le_bytes(addr.ip().octets()),
-        addr.port()
-    );
-    let table = std::fs::read_to_string("/proc/net/udp").ok()?;
-    let mut drops = None;
-    for line in table
-        .lines()
-        .filter(|l| l.split_whitespace().nth(1) == Some(local.as_str()))
-    {
-        let d: u64 = line.split_whitespace().last()?.parse().ok()?;
-        drops = Some(drops.unwrap_or(0) + d);
-    }
-    drops
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-mod tests {
-    use super::*;
-    use std::net::{Ipv4Addr, SocketAddr};
-
-    #[test]
-    fn kernel_drops_of_a_bound_socket() {
-        let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let SocketAddr::V4(addr) = socket.local_addr().unwrap() else {
-            panic!("not v4")
-        };
-        assert_eq!(kernel_drops(addr), Some(0));
-        drop(socket);
-        assert_eq!(kernel_drops(addr), None);
     }
 }

@@ -60,13 +60,15 @@
 //! anyway (a panic outside the handler) is restarted on the same socket.
 //!
 //! Layout, one job per file: this file holds [`Server`] and its public
-//! API; `bind.rs` the sockets, `loops.rs` the receive loops, their restart
-//! and the tombstone sweep, `shared.rs` the shared state and the limits
-//! (v1 path), `v2.rs` the v2 path, `reply.rs` the replies (v1 and v2,
-//! signing), `figures.rs` the counters for STATS and metrics, and `run.rs`
+//! API (its sockets are bound by [`crate::net`]); `loops.rs` the receive
+//! loops, their restart and the tombstone sweep, `shared.rs` the shared
+//! state and the limits (v1 path), `v2.rs` the v2 path, `reply.rs` the
+//! replies (v1 and v2, signing), `durable.rs` the request path on the durable engine (gets
+//! read, puts handed to its committer), `figures.rs` the counters for
+//! STATS and metrics, and `run.rs`
 //! `dkvs-server`'s main path ([`serve_until_signal`]).
 
-mod bind;
+mod durable;
 mod figures;
 mod loops;
 mod reply;
@@ -84,15 +86,17 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 
-use crate::engine::{DurableEngine, DurableStorage};
+use crate::engine::DurableEngine;
 pub use crate::limits::{Limits, Stats, StatsSnapshot};
 use crate::store::Store;
 
-pub use bind::{RECV_BUFFER_BYTES, bind_group, bind_udp, bind_udp_buffered};
-pub use figures::kernel_drops;
+// The sockets are bound by `crate::net`; kept here so the old paths
+// (`dkvs::server::bind_udp`, …) still resolve.
+pub use crate::net::{RECV_BUFFER_BYTES, bind_group, bind_udp, bind_udp_buffered, kernel_drops};
+pub use durable::{DurableStorage, ReplyTo};
 pub use loops::{SWEEP_MAX, sweep_interval};
+pub(crate) use reply::v2_reply;
 pub use reply::{Response, respond};
-pub(crate) use reply::{answer_v2, reply_signature, v2_reply, v2_write_reply};
 pub use run::{ServeError, ServeOptions, auth_from_env, serve_until_signal, shutdown_signal};
 use shared::Shared;
 

@@ -12,11 +12,11 @@ use bytes::Bytes;
 
 use crate::engine::{DurableEngine, DurableOptions, Engine, Record, StorageArgs};
 use crate::limits::{AuthConfig, Limits};
+use crate::net::kernel_drops;
 use crate::protocol;
 use crate::protocol_v2::AuthKey;
 
 use super::Server;
-use super::figures::kernel_drops;
 
 /// What `dkvs-server` was asked to do: an address, initial pairs and the
 /// abuse limits.
@@ -117,8 +117,8 @@ impl ServeOptions {
 pub struct ServeError {
     /// What went wrong.
     pub message: String,
-    /// `commands::exit::CONFIG` for a data directory that cannot be used,
-    /// `commands::exit::FAILED` otherwise.
+    /// [`crate::exit::CONFIG`] for a data directory that cannot be used,
+    /// [`crate::exit::FAILED`] otherwise.
     pub exit_code: u8,
 }
 
@@ -126,16 +126,16 @@ impl From<String> for ServeError {
     fn from(message: String) -> ServeError {
         ServeError {
             message,
-            exit_code: crate::commands::exit::FAILED,
+            exit_code: crate::exit::FAILED,
         }
     }
 }
 
-/// A configuration error (`commands::exit::CONFIG`): `message` as is.
+/// A configuration error ([`crate::exit::CONFIG`]): `message` as is.
 fn config_error(message: String) -> ServeError {
     ServeError {
         message,
-        exit_code: crate::commands::exit::CONFIG,
+        exit_code: crate::exit::CONFIG,
     }
 }
 

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::engine::DurableStorage;
+use super::DurableStorage;
 use crate::hlc::{Clock, OffsetGuard};
 use crate::limits::{AuthConfig, DATAGRAM_OVERHEAD, Limits, ReplyBudget, Stats};
 use crate::protocol::{self, Request};
@@ -25,7 +25,7 @@ pub(super) struct Shared {
     pub(super) budget: ReplyBudget,
     pub(super) stats: Arc<Stats>,
     /// The durable engine, when the server has a data directory: requests
-    /// go to it instead of `store` (`crate::engine::serve`).
+    /// go to it instead of `store` (`super::durable`).
     pub(super) durable: Option<DurableStorage>,
     /// Ring knowledge and anti-entropy (`--servers`), if any.
     pub(super) ae: Option<Arc<crate::anti_entropy::AntiEntropy>>,

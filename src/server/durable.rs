@@ -1,4 +1,5 @@
-//! The durable engine inside a running server.
+//! The durable engine inside a running server: the server's request path
+//! on a data directory (the storage layer itself knows nothing of servers).
 //!
 //! The receive loops of [`crate::server`] hand the requests they parsed to
 //! [`DurableStorage::answer`]: gets and dumps are answered at once from the
@@ -18,13 +19,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::committer::{Delivery, SubmitError};
-use super::{Committer, DurableEngine, Engine, Record, Refused};
+use crate::engine::committer::{Delivery, SubmitError};
+use crate::engine::{Committer, DurableEngine, Engine, Record, Refused};
 use crate::limits::Stats;
 use crate::protocol::{self, Request};
 use crate::protocol_v2::{AuthKey, Frame};
-use crate::server::Response;
 use crate::udp_batch::SendQueue;
+
+use super::reply::{Response, answer_v2, reply_signature, v2_write_reply};
 
 /// How long the committer keeps retrying replies while the socket's send
 /// buffer is full before dropping them (the client retransmits).
@@ -87,8 +89,8 @@ impl DurableStorage {
                 }
                 let reply = match (to.v2_id, &result) {
                     (Some(id), _) => {
-                        let sign = crate::server::reply_signature(&reply_keys, to.signed_by);
-                        crate::server::v2_write_reply(id, &result, sign)
+                        let sign = reply_signature(&reply_keys, to.signed_by);
+                        v2_write_reply(id, &result, sign)
                     }
                     (None, Ok(())) => Bytes::from_static(protocol::REPLY_STORED),
                     (None, Err(_)) => Bytes::from_static(protocol::REPLY_REFUSED),
@@ -191,7 +193,7 @@ impl DurableStorage {
             signed_by: frame.auth.map(|t| t.key_id),
         };
         let submit = |key: Bytes, record: Record| self.submit(key, record, to);
-        crate::server::answer_v2(&*self.engine, frame, Some(&submit), &self.keys, clock)
+        answer_v2(&*self.engine, frame, Some(&submit), &self.keys, clock)
     }
 
     /// The counters of the server this storage serves.

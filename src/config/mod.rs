@@ -10,13 +10,9 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::limits::AuthConfig;
-
-use serde::Deserialize;
-use toml::Spanned;
 
 /// Environment variable naming the configuration file.
 pub const SERVERS_ENV: &str = "DKVS_SERVERS";
@@ -494,37 +490,6 @@ fn parse_number(text: &str, min: u64, max: u64) -> Result<u64, String> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCluster {
-    defaults: Option<RawDefaults>,
-    server: Option<Vec<Spanned<RawServer>>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDefaults {
-    n: Option<Spanned<i64>>,
-    w: Option<Spanned<i64>>,
-    r: Option<Spanned<i64>>,
-    timeout_ms: Option<Spanned<i64>>,
-    data_dir: Option<Spanned<String>>,
-    sync: Option<Spanned<String>>,
-    key_file: Option<Spanned<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawServer {
-    ip: Spanned<String>,
-    port: Spanned<i64>,
-    nodes: Option<Spanned<i64>>,
-    spawn: Option<bool>,
-    data_dir: Option<Spanned<String>>,
-    sync: Option<Spanned<String>>,
-    metrics: Option<Spanned<String>>,
-}
-
 /// 1-based line number of byte `offset` in `text`.
 fn line_of(text: &[u8], offset: usize) -> usize {
     let before = text.get(..offset).unwrap_or(text);
@@ -542,215 +507,8 @@ fn same_listener(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() == b.port() && (a.ip() == b.ip() || covers(a, b) || covers(b, a))
 }
 
-/// Parses the `cluster.toml` format (docs/CLI.md). `file` names the file in
-/// errors.
-pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, ConfigError> {
-    let at = |span: Range<usize>, field: &str, msg: String| {
-        ConfigError::new(
-            file,
-            Some(line_of(text.as_bytes(), span.start)),
-            Some(field),
-            msg,
-        )
-    };
-    let raw: RawCluster = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| line_of(text.as_bytes(), s.start));
-        // The field is the key on the offending line, when there is one.
-        let field = line.and_then(|l| {
-            let src = text.split('\n').nth(l - 1)?;
-            let (key, _) = src.split_once('=')?;
-            let key = key.trim();
-            (!key.is_empty() && !key.starts_with('[')).then(|| key.to_string())
-        });
-        let message = e.message().trim().replace('\n', " ");
-        ConfigError {
-            file: file.to_string(),
-            line,
-            field,
-            message,
-        }
-    })?;
-
-    let positive = |v: &Spanned<i64>, field: &str, max: i64| -> Result<i64, ConfigError> {
-        let value = *v.get_ref();
-        if value < 1 || value > max {
-            Err(at(
-                v.span(),
-                field,
-                format!("{value} is out of range (1..={max})"),
-            ))
-        } else {
-            Ok(value)
-        }
-    };
-
-    let mut defaults = Defaults::default();
-    if let Some(d) = &raw.defaults {
-        let q = |v: &Option<Spanned<i64>>, name| -> Result<Option<u32>, ConfigError> {
-            v.as_ref()
-                .map(|v| positive(v, name, u32::MAX as i64).map(|x| x as u32))
-                .transpose()
-        };
-        defaults.n = q(&d.n, "n")?;
-        defaults.w = q(&d.w, "w")?;
-        defaults.r = q(&d.r, "r")?;
-        if let Some(t) = &d.timeout_ms {
-            defaults.timeout_ms = positive(t, "timeout_ms", 3_600_000)? as u64;
-        }
-        if let Some(k) = &d.key_file {
-            if k.get_ref().is_empty() {
-                return Err(at(k.span(), "key_file", "an empty file name".into()));
-            }
-            defaults.key_file = Some(PathBuf::from(k.get_ref()));
-        }
-        let n = defaults.n.unwrap_or(DEFAULT_N);
-        for (value, name) in [(&d.w, "w"), (&d.r, "r")] {
-            if let Some(v) = value
-                && *v.get_ref() as u32 > n
-            {
-                return Err(at(
-                    v.span(),
-                    name,
-                    format!(
-                        "{name} = {} is larger than n = {n}; a quorum cannot exceed the replicas",
-                        v.get_ref()
-                    ),
-                ));
-            }
-        }
-    }
-
-    let dir = |v: &Spanned<String>| -> Result<PathBuf, ConfigError> {
-        if v.get_ref().is_empty() {
-            Err(at(v.span(), "data_dir", "an empty directory name".into()))
-        } else {
-            Ok(PathBuf::from(v.get_ref()))
-        }
-    };
-    let sync = |v: &Spanned<String>| -> Result<crate::engine::SyncPolicy, ConfigError> {
-        <crate::engine::SyncPolicy as clap::ValueEnum>::from_str(v.get_ref(), false).map_err(|_| {
-            at(
-                v.span(),
-                "sync",
-                format!(
-                    "{:?} is not a sync policy (always, periodic or none)",
-                    v.get_ref()
-                ),
-            )
-        })
-    };
-    let default_dir = raw
-        .defaults
-        .as_ref()
-        .and_then(|d| d.data_dir.as_ref())
-        .map(dir)
-        .transpose()?;
-    let default_sync = raw
-        .defaults
-        .as_ref()
-        .and_then(|d| d.sync.as_ref())
-        .map(sync)
-        .transpose()?;
-
-    let metrics = |v: &Spanned<String>| -> Result<SocketAddr, ConfigError> {
-        let text = v.get_ref();
-        match text.parse::<SocketAddr>() {
-            Ok(addr) if addr.port() != 0 => Ok(addr),
-            Ok(_) => Err(at(
-                v.span(),
-                "metrics",
-                format!("{text:?}: port 0 is no address to scrape; give a fixed port"),
-            )),
-            Err(_) => Err(at(
-                v.span(),
-                "metrics",
-                format!("{text:?} is not an ADDR:PORT address (like \"127.0.0.1:9101\")"),
-            )),
-        }
-    };
-    // A per-server value already given to server `other` (0-based).
-    let taken = |v: &Spanned<String>, field: &str, what: &dyn fmt::Display, role: &str, other| {
-        at(
-            v.span(),
-            field,
-            format!(
-                "{what} is already the {role} of server {}; one server per {role}",
-                other + 1
-            ),
-        )
-    };
-
-    let mut servers: Vec<ServerSpec> = Vec::new();
-    let mut seen = Seen::default();
-    for entry in raw.server.unwrap_or_default() {
-        let span = entry.span();
-        let s = entry.into_inner();
-        let ip = parse_ipv4(s.ip.get_ref()).map_err(|m| at(s.ip.span(), "ip", m))?;
-        let port = positive(&s.port, "port", 65535)? as u16;
-        let nodes = match &s.nodes {
-            Some(n) => positive(n, "nodes", MAX_NODES_PER_SERVER as i64)? as u32,
-            None => 1,
-        };
-        if let Some(prev) = seen.first(SocketAddrV4::new(ip, port), servers.len()) {
-            return Err(at(
-                s.port.span(),
-                "port",
-                format!(
-                    "server {ip}:{port} is listed twice (first as server {}); each server must appear once",
-                    prev + 1
-                ),
-            ));
-        }
-        let mut spec = ServerSpec::new(ip, port, nodes);
-        if let Some(spawn) = s.spawn {
-            spec.spawn = spawn;
-        }
-        // [defaults] data_dir is a parent: each server gets its own
-        // directory in it, named after its address.
-        spec.data_dir = match &s.data_dir {
-            Some(d) => Some(dir(d)?),
-            None => default_dir.as_ref().map(|d| d.join(format!("{ip}-{port}"))),
-        };
-        spec.sync = s.sync.as_ref().map(sync).transpose()?.or(default_sync);
-        spec.metrics = s.metrics.as_ref().map(metrics).transpose()?;
-        // One server per data directory and per metrics address.
-        if let (Some(d), Some(mine)) = (&s.data_dir, &spec.data_dir)
-            && let Some(other) = servers
-                .iter()
-                .position(|o| o.data_dir.as_ref() == Some(mine))
-        {
-            return Err(taken(
-                d,
-                "data_dir",
-                &mine.display(),
-                "data directory",
-                other,
-            ));
-        }
-        if let (Some(m), Some(mine)) = (&s.metrics, spec.metrics)
-            && let Some(other) = servers
-                .iter()
-                .position(|o| o.metrics.is_some_and(|theirs| same_listener(theirs, mine)))
-        {
-            return Err(taken(m, "metrics", &mine, "metrics address", other));
-        }
-        let _ = span;
-        servers.push(spec);
-    }
-    if servers.is_empty() {
-        return Err(ConfigError::new(
-            file,
-            None,
-            None,
-            "no servers: add at least one [[server]] table with ip and port".into(),
-        ));
-    }
-    Ok(ClusterConfig {
-        source: None,
-        servers,
-        defaults,
-    })
-}
+mod cluster_toml;
+pub use cluster_toml::parse_cluster_toml;
 
 #[cfg(test)]
 mod tests {
@@ -960,7 +718,7 @@ mod tests {
 
     #[test]
     fn the_bundled_cluster_parses() {
-        let c = toml_cfg(include_str!("../cluster.toml")).unwrap();
+        let c = toml_cfg(include_str!("../../cluster.toml")).unwrap();
         let shape: Vec<(u16, u32)> = c.servers.iter().map(|s| (s.port, s.nodes)).collect();
         assert_eq!(
             shape,
@@ -973,7 +731,7 @@ mod tests {
 
     #[test]
     fn the_durable_example_parses() {
-        let c = toml_cfg(include_str!("../examples/durable-cluster.toml")).unwrap();
+        let c = toml_cfg(include_str!("../../examples/durable-cluster.toml")).unwrap();
         assert_eq!(c.servers.len(), 5);
         assert!(c.servers.iter().all(|s| s.data_dir.is_some()));
         assert_eq!(

@@ -1,6 +1,8 @@
-//! Binding the server's UDP sockets: one plain socket, or a group sharing
-//! the port with `SO_REUSEPORT`, with large receive buffers. Also used by
-//! the client, the dump tool, the fault proxy and anti-entropy.
+//! Socket-level helpers, below every layer that talks UDP: binding one
+//! plain socket or a group sharing the port with `SO_REUSEPORT`, with
+//! large buffers, and the kernel's drop count of the sockets bound to an
+//! address. Used by the server, the client, the dump tool, the fault
+//! proxy and anti-entropy. Depends on nothing of the crate.
 
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4};
@@ -66,6 +68,28 @@ pub fn bind_group(
         .collect()
 }
 
+/// How many datagrams the kernel dropped for the UDP sockets bound to
+/// `addr` (several with `SO_REUSEPORT`) because their receive buffers were
+/// full (the `drops` column of `/proc/net/udp`, Linux). `None` when that
+/// cannot be read or no socket is bound there.
+pub fn kernel_drops(addr: SocketAddrV4) -> Option<u64> {
+    let local = format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(addr.ip().octets()),
+        addr.port()
+    );
+    let table = std::fs::read_to_string("/proc/net/udp").ok()?;
+    let mut drops = None;
+    for line in table
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some(local.as_str()))
+    {
+        let d: u64 = line.split_whitespace().last()?.parse().ok()?;
+        drops = Some(drops.unwrap_or(0) + d);
+    }
+    drops
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
@@ -97,5 +121,16 @@ mod tests {
         };
         let e = bind_group(taken, 1 << 16, 2).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+    }
+
+    #[test]
+    fn kernel_drops_of_a_bound_socket() {
+        let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let SocketAddr::V4(addr) = socket.local_addr().unwrap() else {
+            panic!("not v4")
+        };
+        assert_eq!(kernel_drops(addr), Some(0));
+        drop(socket);
+        assert_eq!(kernel_drops(addr), None);
     }
 }

@@ -1,0 +1,288 @@
+//! Changing the cluster's membership (`add`, `remove`: rewrite the file,
+//! start or retire the server, reload, watch the rebalance) and asking what
+//! such a change would do (`whatif`).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::client::Client;
+use crate::config::ClusterConfig;
+use crate::ring::Ring;
+use crate::supervisor::Supervisor;
+
+use super::super::format::{self, error_line};
+use super::super::parse::WhatIf;
+use super::super::{ReplEvent, WhatIfReport, rebalance_watch, whatif};
+use super::{FAILED, Interpreter, LineOutcome, OK, Sink, say, say_all};
+
+impl Interpreter {
+    /// What a membership change needs: the supervisor, the cluster file,
+    /// and no fault proxy (their routes are by server position).
+    fn membership_ready(
+        &self,
+        word: &str,
+        sink: &mut (dyn FnMut(ReplEvent) + Send),
+    ) -> Option<(Supervisor, std::path::PathBuf)> {
+        let refuse = |sink: &mut (dyn FnMut(ReplEvent) + Send), why: String| {
+            say(sink, error_line(format!("{word}: {why}")));
+            None
+        };
+        let Some(supervisor) = self.supervisor.clone() else {
+            return refuse(
+                sink,
+                "this session supervises no process (no servers were started here)".into(),
+            );
+        };
+        let Some(path) = self.config().source.clone() else {
+            return refuse(sink, "the configuration was not read from a file".into());
+        };
+        if !self.proxies.is_empty() {
+            return refuse(
+                sink,
+                "a fault proxy is active (`loss`/`delay`): `heal` it first".into(),
+            );
+        }
+        Some((supervisor, path))
+    }
+
+    /// Switches this session to `config` after a membership change: a new
+    /// client (same deadline, resends, protocol and key), the what-if view
+    /// cleared, the focus key placed on the new ring.
+    fn switch(&mut self, config: ClusterConfig) {
+        let client = Client::new(config)
+            .with_timeout(self.client.timeout())
+            .with_retry(self.client.retry())
+            .with_protocol(self.client.protocol())
+            .with_key(self.client.key().cloned())
+            .with_complete_traces(true);
+        self.client = client;
+        self.view.whatif = None;
+        if let Some((key, placement)) = self.view.focus_key.take() {
+            let n = placement.replicas.len().min(self.config().servers.len());
+            self.focus(&key, n.max(1));
+        }
+        if let Some(task) = self.settling.take() {
+            task.abort();
+        }
+    }
+
+    /// The addresses a reload reached, for the output line.
+    fn reloaded_text(addrs: &[std::net::SocketAddrV4]) -> String {
+        if addrs.is_empty() {
+            "no running server to reload".to_string()
+        } else {
+            format!("SIGHUP (reload) sent to {}", format::short_addrs(addrs))
+        }
+    }
+
+    /// `add <ip:port> [nodes=<k>]`: rewrite the file, start the server,
+    /// reload the others, switch to the new ring, watch keys move.
+    pub(super) async fn add(
+        &mut self,
+        addr: std::net::SocketAddrV4,
+        nodes: u32,
+        sink: Sink<'_>,
+    ) -> LineOutcome {
+        let Some((supervisor, path)) = self.membership_ready("add", &mut *sink) else {
+            return FAILED;
+        };
+        // The port must be free now (the server binds it in a moment).
+        if let Err(e) = std::net::UdpSocket::bind(addr) {
+            say(
+                sink,
+                error_line(format!("add: cannot use {addr}: {e} (is the port taken?)")),
+            );
+            return FAILED;
+        }
+        let before = std::fs::read_to_string(&path).ok();
+        let change = crate::membership::Change::Add { addr, nodes };
+        let config = match crate::membership::rewrite_file(&path, change) {
+            Ok(c) => c,
+            Err(e) => {
+                say(sink, error_line(format!("add: {e}")));
+                return FAILED;
+            }
+        };
+        if !config.servers.last().is_some_and(|s| s.spawn) {
+            // `spawn = false` from the file's rules: put the file back.
+            restore(&path, before);
+            say(
+                sink,
+                error_line(format!("add: {addr} would not be started by dkvs-tui")),
+            );
+            return FAILED;
+        }
+        let pid = match supervisor.add_server(std::sync::Arc::new(config.clone())) {
+            Ok(pid) => pid,
+            Err(e) => {
+                restore(&path, before);
+                say(sink, error_line(e));
+                return FAILED;
+            }
+        };
+        // Let it bind before the others learn of it.
+        supervisor.wait_started(Duration::from_secs(3)).await;
+        let reloaded = supervisor.reload(Some(addr)).await;
+        self.switch(config);
+        say(
+            sink,
+            format!(
+                "added {addr} (nodes={nodes}{}) to {}; {}",
+                pid.map(|p| format!(", pid {p}")).unwrap_or_default(),
+                path.display(),
+                Self::reloaded_text(&reloaded)
+            ),
+        );
+        say(
+            sink,
+            format!(
+                "ring: {} nodes on {} servers; keys move to {addr} in the background (events show the counts)",
+                self.client.ring().nodes().len(),
+                self.config().servers.len()
+            ),
+        );
+        let options = crate::stats::FetchOptions::of_client(&self.client);
+        self.settling = Some(tokio::spawn(rebalance_watch::watch(
+            supervisor, None, options,
+        )));
+        OK
+    }
+
+    /// `remove <server>`: rewrite the file, reload every server (the
+    /// removed one too: it hands its keys over), switch to the new ring;
+    /// the removed server is stopped by the watch once it holds no keys.
+    pub(super) async fn remove(&mut self, index: usize, sink: Sink<'_>) -> LineOutcome {
+        let Some((supervisor, path)) = self.membership_ready("remove", &mut *sink) else {
+            return FAILED;
+        };
+        let Some(status) = supervisor.statuses().into_iter().nth(index) else {
+            say(
+                sink,
+                error_line(format!("remove: no server #{}", index + 1)),
+            );
+            return FAILED;
+        };
+        let addr = status.spec.addr();
+        if !status.managed {
+            say(
+                sink,
+                error_line(format!(
+                    "remove: {addr} was not started by dkvs-tui (spawn = false), so it is not controlled from here"
+                )),
+            );
+            return FAILED;
+        }
+        let before = std::fs::read_to_string(&path).ok();
+        let change = crate::membership::Change::Remove(addr);
+        let config = match crate::membership::rewrite_file(&path, change) {
+            Ok(c) => c,
+            Err(e) => {
+                say(sink, error_line(format!("remove: {e}")));
+                return FAILED;
+            }
+        };
+        let leaving = match supervisor.remove_server(index, std::sync::Arc::new(config.clone())) {
+            Ok(l) => l,
+            Err(e) => {
+                restore(&path, before);
+                say(sink, error_line(e));
+                return FAILED;
+            }
+        };
+        let reloaded = supervisor.reload(None).await;
+        self.switch(config);
+        if leaving.pid.is_none() {
+            // Not running: nothing to hand over, nothing to wait for.
+            supervisor.retire(leaving).await;
+            say(
+                sink,
+                format!(
+                    "removed {addr} from {} (it was not running: nothing to hand over); {}",
+                    path.display(),
+                    Self::reloaded_text(&reloaded)
+                ),
+            );
+            return OK;
+        }
+        say(
+            sink,
+            format!(
+                "removed {addr} from {}; {}",
+                path.display(),
+                Self::reloaded_text(&reloaded)
+            ),
+        );
+        say(
+            sink,
+            format!(
+                "ring: {} nodes on {} servers; {addr} hands its keys over and is stopped when it holds none (at most {} s; events show the counts)",
+                self.client.ring().nodes().len(),
+                self.config().servers.len(),
+                rebalance_watch::LEAVE_WAIT.as_secs()
+            ),
+        );
+        let options = crate::stats::FetchOptions::of_client(&self.client);
+        tokio::spawn(rebalance_watch::watch(supervisor, Some(leaving), options));
+        OK
+    }
+
+    /// `whatif add|remove|off`: the hypothetical ring, and how many keys
+    /// (of the stored ones) would move.
+    pub(super) async fn whatif(&mut self, question: &WhatIf, sink: Sink<'_>) -> LineOutcome {
+        let Some((servers, title)) = whatif::hypothetical_servers(&self.config().servers, question)
+        else {
+            self.view.whatif = None;
+            say(sink, format::WHATIF_CLEARED);
+            return OK;
+        };
+        let n = self.default_n();
+        let old_ring = self.client.ring();
+        let new_ring = Ring::from_servers(&servers);
+        let old = (old_ring, self.config().servers.as_slice());
+        let new = (&new_ring, servers.as_slice());
+        let fraction = whatif::moved_fraction(old, new, n);
+        let replies = crate::dump_ring::dump_all_with(self.config(), self.dump_options()).await;
+        let mut keys = BTreeSet::new();
+        let mut answered = 0;
+        for reply in replies.iter().flatten() {
+            if reply.answered() {
+                answered += 1;
+                keys.extend(reply.parsed.pairs.iter().map(|(k, _)| k.clone()));
+            }
+        }
+        let stored = (answered > 0).then(|| whatif::moved_keys(old, new, n, &keys));
+        // The server whose nodes appear (add) or disappear (remove).
+        let changed = match question {
+            WhatIf::Remove(i) => format::WhatIfChange::Remove(old_ring, old.1, *i),
+            _ => format::WhatIfChange::Add(&new_ring, new.1, servers.len() - 1),
+        };
+        let lines = format::whatif_lines(&format::WhatIfFacts {
+            title: &title,
+            old,
+            new,
+            changed,
+            n,
+            fraction,
+            stored,
+            answered,
+        });
+        say_all(sink, lines.clone());
+        self.view.whatif = Some(WhatIfReport {
+            title,
+            ring: new_ring,
+            servers,
+            moved_fraction: fraction,
+            stored_keys: stored,
+            lines,
+        });
+        OK
+    }
+}
+
+/// Puts a cluster file's previous text back after a membership change
+/// that could not be completed.
+fn restore(path: &std::path::Path, before: Option<String>) {
+    if let Some(text) = before {
+        let _ = std::fs::write(path, text);
+    }
+}

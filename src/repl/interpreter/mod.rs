@@ -1,0 +1,160 @@
+//! Runs parsed REPL lines: the [`Interpreter`], its state and the dispatch
+//! of each [`ReplCommand`] to the submodule doing that job. All text comes
+//! from [`super::format`].
+
+mod inspect;
+mod membership;
+mod processes;
+mod quorum;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use crate::client::Client;
+use crate::config::ClusterConfig;
+use crate::fault_proxy::FaultProxy;
+use crate::quorum::QuorumOptions;
+use crate::supervisor::Supervisor;
+
+use super::format::error_line;
+use super::parse::{ReplCommand, parse_line};
+use super::{LineOutcome, ReplEvent, View, help};
+
+pub use inspect::DUMP_IDLE;
+
+/// Runs REPL lines against a cluster.
+pub struct Interpreter {
+    client: Client,
+    supervisor: Option<Supervisor>,
+    view: View,
+    /// Fault proxies (`loss`, `delay`) by server index; the client's
+    /// requests for that server go through it until `heal`.
+    proxies: HashMap<usize, FaultProxy>,
+    /// The watch of the last `add` (`rebalance_watch::watch`), ended by the next
+    /// membership change.
+    settling: Option<tokio::task::JoinHandle<()>>,
+}
+
+type Sink<'a> = &'a mut (dyn FnMut(ReplEvent) + Send);
+
+fn say(sink: &mut (dyn FnMut(ReplEvent) + Send), line: impl Into<String>) {
+    sink(ReplEvent::Line(line.into()));
+}
+
+fn say_all(sink: &mut (dyn FnMut(ReplEvent) + Send), lines: Vec<String>) {
+    for line in lines {
+        sink(ReplEvent::Line(line));
+    }
+}
+
+const OK: LineOutcome = LineOutcome {
+    ok: true,
+    quit: false,
+};
+const FAILED: LineOutcome = LineOutcome {
+    ok: false,
+    quit: false,
+};
+
+impl Interpreter {
+    /// An interpreter using `client` (and `supervisor` for process actions and
+    /// live states, when there is one). Late replies are kept in traces:
+    /// the client is switched to complete traces.
+    pub fn new(client: Client, supervisor: Option<Supervisor>) -> Interpreter {
+        Interpreter {
+            client: client.with_complete_traces(true),
+            supervisor,
+            view: View::default(),
+            proxies: HashMap::new(),
+            settling: None,
+        }
+    }
+
+    /// What the screen should highlight.
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The supervisor, when this session has one.
+    pub fn supervisor(&self) -> Option<&Supervisor> {
+        self.supervisor.as_ref()
+    }
+
+    fn config(&self) -> &ClusterConfig {
+        self.client.config()
+    }
+
+    /// The address of server `index`, or an error line when it is not in
+    /// the configuration (parsed lines only name configured servers).
+    fn server_addr(
+        &self,
+        index: usize,
+        sink: &mut (dyn FnMut(ReplEvent) + Send),
+    ) -> Option<std::net::SocketAddrV4> {
+        let addr = self.config().servers.get(index).map(|s| s.addr());
+        if addr.is_none() {
+            say(sink, error_line(format!("no server #{}", index + 1)));
+        }
+        addr
+    }
+
+    /// N for `where` and `whatif`: the default N, lowered to the ring.
+    fn default_n(&self) -> usize {
+        self.client
+            .quorum(QuorumOptions::default())
+            .map_or(1, |q| q.n)
+    }
+
+    fn focus(&mut self, key: &[u8], n: usize) {
+        let placement = self.client.ring().placement(key, n);
+        self.view.focus_key = Some((key.to_vec(), placement));
+    }
+
+    /// Runs one line; reports lines and traces to `sink` as they come.
+    pub async fn run_line(&mut self, line: &str, sink: Sink<'_>) -> LineOutcome {
+        let command = match parse_line(line, self.config()) {
+            Ok(Some(c)) => c,
+            Ok(None) => return OK,
+            Err(e) => {
+                say(sink, error_line(e));
+                return FAILED;
+            }
+        };
+        match command {
+            ReplCommand::Data(command, options) => self.data(&command, options, sink).await,
+            ReplCommand::Where(key) => self.where_key(&key, sink),
+            ReplCommand::Ring => self.ring(sink),
+            ReplCommand::Dump(server) => self.dump(server, sink).await,
+            ReplCommand::Process(action, index) => self.process(action, index, sink).await,
+            ReplCommand::Health => self.health(sink).await,
+            ReplCommand::Status => self.status(sink).await,
+            ReplCommand::Help(topic) => match help::help_lines(topic.as_deref()) {
+                Ok(lines) => {
+                    say_all(sink, lines);
+                    OK
+                }
+                Err(e) => {
+                    say(sink, error_line(e));
+                    FAILED
+                }
+            },
+            ReplCommand::Slow(slow) => self.slow(slow, sink),
+            ReplCommand::Skew(offset) => self.skew(offset, sink),
+            ReplCommand::WhatIf(question) => self.whatif(&question, sink).await,
+            ReplCommand::Fault(fault, index) => self.fault(fault, index, sink).await,
+            ReplCommand::Add { addr, nodes } => self.add(addr, nodes, sink).await,
+            ReplCommand::Remove(index) => self.remove(index, sink).await,
+            ReplCommand::Quit => LineOutcome {
+                ok: true,
+                quit: true,
+            },
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The data commands (get, put, cat, ...) through the quorum client: live or
+//! slow-motion traces, then the final per-server lines and the verdict; and
+//! the session settings they depend on (`slow`, `skew`).
+
+use std::time::Duration;
+
+use crate::commands;
+use crate::quorum::QuorumOptions;
+use crate::trace::Trace;
+
+use super::super::format::{self, error_line};
+use super::super::parse::Slow;
+use super::{FAILED, Interpreter, LineOutcome, OK, ReplEvent, Sink, say, say_all};
+
+impl Interpreter {
+    /// A data command: runs it, reports its traces, prints its lines.
+    pub(super) async fn data(
+        &mut self,
+        command: &commands::Command,
+        options: QuorumOptions,
+        sink: Sink<'_>,
+    ) -> LineOutcome {
+        let quorum = match self.client.quorum(options) {
+            Ok(q) => q,
+            Err(e) => {
+                say(sink, error_line(e));
+                return FAILED;
+            }
+        };
+        let outcome = match self.view.slow_ms {
+            None => {
+                let mut observer = |t: &Trace| sink(ReplEvent::Trace(Box::new(t.clone())));
+                commands::execute(&self.client, command, quorum, &mut observer).await
+            }
+            Some(ms) => {
+                // Collect every snapshot, then show them one by one.
+                let mut snapshots: Vec<Trace> = Vec::new();
+                let mut observer = |t: &Trace| snapshots.push(t.clone());
+                let outcome = commands::execute(&self.client, command, quorum, &mut observer).await;
+                let mut previous: Option<Trace> = None;
+                for snapshot in snapshots {
+                    if previous
+                        .as_ref()
+                        .is_some_and(|p| same_but_finished(p, &snapshot))
+                    {
+                        sink(ReplEvent::Trace(Box::new(snapshot.clone())));
+                        previous = Some(snapshot);
+                        continue;
+                    }
+                    if previous.is_some() {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                    }
+                    sink(ReplEvent::Trace(Box::new(snapshot.clone())));
+                    previous = Some(snapshot);
+                }
+                outcome
+            }
+        };
+        if let Some(last) = outcome.traces.last() {
+            self.focus(&last.key.clone(), last.quorum.n);
+        }
+        // Background work of the operation (read repairs, hints) is
+        // waited for first: a hint shows on the line of the server it is
+        // for, so the verdict stays the last line of a write.
+        let (hints, repairs): (Vec<Trace>, Vec<Trace>) = self
+            .client
+            .finish_repairs()
+            .await
+            .into_iter()
+            .partition(format::is_hint_report);
+        let several = outcome.traces.len() > 1;
+        for trace in &outcome.traces {
+            if several {
+                say(sink, format::step_header(trace));
+            }
+            say_all(sink, format::restamp_lines(trace));
+            for r in &trace.replicas {
+                let mut line = format::replica_line(trace, r);
+                line.push_str(&format::hint_note(&hints, &trace.key, r.addr));
+                say(sink, line);
+            }
+            if several {
+                say(sink, format::step_verdict(trace));
+            }
+        }
+        say(
+            sink,
+            format::command_verdict_line(&outcome.result, &outcome.traces),
+        );
+        // Read repairs (protocol v2) run after the verdict; show how they went.
+        for repair in repairs {
+            say_all(sink, format::repair_lines(&repair));
+        }
+        LineOutcome {
+            ok: outcome.result.is_ok(),
+            quit: false,
+        }
+    }
+
+    /// `slow on [ms]` / `slow off`: slow motion for the next operations.
+    pub(super) fn slow(&mut self, slow: Slow, sink: Sink<'_>) -> LineOutcome {
+        self.view.slow_ms = match slow {
+            Slow::On(ms) => Some(ms),
+            Slow::Off => None,
+        };
+        say(sink, format::slow_line(self.view.slow_ms));
+        OK
+    }
+
+    /// `skew [ms]`: shows (and sets) this session's clock offset.
+    pub(super) fn skew(&mut self, offset: Option<i64>, sink: Sink<'_>) -> LineOutcome {
+        if let Some(ms) = offset {
+            self.client.set_clock_offset(ms);
+        }
+        say(sink, format::skew_line(self.client.clock_offset_ms()));
+        OK
+    }
+}
+
+/// True when two snapshots differ only by the `finished` flag (no delay
+/// between them in slow motion).
+fn same_but_finished(a: &Trace, b: &Trace) -> bool {
+    let mut a = a.clone();
+    a.finished = b.finished;
+    a == *b
+}
