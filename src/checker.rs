@@ -283,6 +283,9 @@ pub struct History {
     pub ops: Vec<Op>,
 }
 
+/// Something per key, the key borrowed from the history.
+type ByKey<'a, T> = HashMap<&'a [u8], T>;
+
 /// One key's writes, in order.
 #[derive(Default)]
 struct Writes<'a> {
@@ -302,6 +305,60 @@ impl<'a> Writes<'a> {
         n.checked_sub(1)
             .and_then(|i| self.acked.get(i))
             .map(|(_, p)| *p)
+    }
+
+    /// Orders the puts of `key` once all are added, reports overlapping
+    /// ones ("two writers") into `violations`, and builds the positions
+    /// and the acknowledged puts.
+    fn finish(&mut self, key: &[u8], violations: &mut Vec<Violation>) {
+        self.puts.sort_by_key(|p| (p.0, p.1));
+        let mut previous_end = None;
+        for (position, &(invoked, completed, ok, op, value)) in self.puts.iter().enumerate() {
+            if previous_end.is_some_and(|end| invoked < end) {
+                violations.push(Violation {
+                    op,
+                    key: key.to_vec(),
+                    kind: ViolationKind::TwoWriters,
+                });
+            }
+            previous_end = Some(completed);
+            self.position.entry(value).or_insert((position, invoked));
+            if ok {
+                self.acked.push((completed, position));
+            }
+        }
+        self.acked.sort_unstable();
+        let mut newest = 0;
+        for entry in &mut self.acked {
+            newest = newest.max(entry.1);
+            entry.1 = newest;
+        }
+    }
+
+    /// What is wrong with a get of this (unversioned) key that returned
+    /// `result` (`None` when nothing).
+    fn check_get(&self, op: &Op, result: &GetResult, intersect: bool) -> Option<ViolationKind> {
+        let acked = self.acked_before(op.invoked);
+        match result {
+            GetResult::Failed => None,
+            // A versioned result for a key never written with versions.
+            GetResult::Versioned { .. } | GetResult::Deleted(_) => {
+                Some(ViolationKind::NeverWritten)
+            }
+            GetResult::NotFound => match acked {
+                Some(acked) if intersect => Some(ViolationKind::LostWrite { acked }),
+                _ => None,
+            },
+            GetResult::Value(v) => match self.position.get(v.as_slice()) {
+                Some(&(read, invoked)) if invoked <= op.completed => match acked {
+                    Some(acked) if intersect && read < acked => {
+                        Some(ViolationKind::Stale { read, acked })
+                    }
+                    _ => None,
+                },
+                _ => Some(ViolationKind::NeverWritten),
+            },
+        }
     }
 }
 
@@ -492,8 +549,43 @@ impl History {
     /// "never written" and "two writers" are checked).
     pub fn check(&self, quorums_intersect: bool) -> Report {
         let mut report = Report::default();
-        let mut keys: HashMap<&[u8], Writes> = HashMap::new();
-        let mut versioned: HashMap<&[u8], Versioned> = HashMap::new();
+        let (mut keys, mut versioned) = self.tally(&mut report);
+        for (key, writes) in &mut keys {
+            writes.finish(key, &mut report.violations);
+        }
+        for key in versioned.values_mut() {
+            key.finish();
+        }
+        let none = Writes::default();
+        for (i, op) in self.ops.iter().enumerate() {
+            let Action::Get(result) = &op.action else {
+                continue;
+            };
+            let kind = match versioned.get(op.key.as_slice()) {
+                Some(key) => key.check_get(op, result, quorums_intersect),
+                None => keys.get(op.key.as_slice()).unwrap_or(&none).check_get(
+                    op,
+                    result,
+                    quorums_intersect,
+                ),
+            };
+            if let Some(kind) = kind {
+                report.violations.push(Violation {
+                    op: i,
+                    key: op.key.clone(),
+                    kind,
+                });
+            }
+        }
+        report.violations.sort_by_key(|v| v.op);
+        report
+    }
+
+    /// Counts the operations into `report` and groups the writes by key:
+    /// unversioned puts, and versioned writes.
+    fn tally(&self, report: &mut Report) -> (ByKey<'_, Writes<'_>>, ByKey<'_, Versioned<'_>>) {
+        let mut keys: ByKey<Writes> = HashMap::new();
+        let mut versioned: ByKey<Versioned> = HashMap::new();
         for (i, op) in self.ops.iter().enumerate() {
             match &op.action {
                 Action::Write { value, version, ok } => {
@@ -524,80 +616,7 @@ impl History {
                 }
             }
         }
-        for (key, writes) in &mut keys {
-            writes.puts.sort_by_key(|p| (p.0, p.1));
-            let mut previous_end = None;
-            for (position, &(invoked, completed, ok, op, value)) in writes.puts.iter().enumerate() {
-                if previous_end.is_some_and(|end| invoked < end) {
-                    report.violations.push(Violation {
-                        op,
-                        key: key.to_vec(),
-                        kind: ViolationKind::TwoWriters,
-                    });
-                }
-                previous_end = Some(completed);
-                writes.position.entry(value).or_insert((position, invoked));
-                if ok {
-                    writes.acked.push((completed, position));
-                }
-            }
-            writes.acked.sort_unstable();
-            let mut newest = 0;
-            for entry in &mut writes.acked {
-                newest = newest.max(entry.1);
-                entry.1 = newest;
-            }
-        }
-        for key in versioned.values_mut() {
-            key.finish();
-        }
-        let none = Writes::default();
-        for (i, op) in self.ops.iter().enumerate() {
-            let Action::Get(result) = &op.action else {
-                continue;
-            };
-            if let Some(key) = versioned.get(op.key.as_slice()) {
-                if let Some(kind) = key.check_get(op, result, quorums_intersect) {
-                    report.violations.push(Violation {
-                        op: i,
-                        key: op.key.clone(),
-                        kind,
-                    });
-                }
-                continue;
-            }
-            let writes = keys.get(op.key.as_slice()).unwrap_or(&none);
-            let acked = writes.acked_before(op.invoked);
-            let kind = match result {
-                GetResult::Failed => None,
-                // A versioned result for a key never written with versions.
-                GetResult::Versioned { .. } | GetResult::Deleted(_) => {
-                    Some(ViolationKind::NeverWritten)
-                }
-                GetResult::NotFound => match acked {
-                    Some(acked) if quorums_intersect => Some(ViolationKind::LostWrite { acked }),
-                    _ => None,
-                },
-                GetResult::Value(v) => match writes.position.get(v.as_slice()) {
-                    Some(&(read, invoked)) if invoked <= op.completed => match acked {
-                        Some(acked) if quorums_intersect && read < acked => {
-                            Some(ViolationKind::Stale { read, acked })
-                        }
-                        _ => None,
-                    },
-                    _ => Some(ViolationKind::NeverWritten),
-                },
-            };
-            if let Some(kind) = kind {
-                report.violations.push(Violation {
-                    op: i,
-                    key: op.key.clone(),
-                    kind,
-                });
-            }
-        }
-        report.violations.sort_by_key(|v| v.op);
-        report
+        (keys, versioned)
     }
 }
 

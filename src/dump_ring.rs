@@ -23,7 +23,7 @@ use crate::client::{
 };
 use crate::config::{ClusterConfig, ServerSpec};
 use crate::protocol::{self, MAX_DATAGRAM};
-use crate::protocol_v2::{self as v2, AuthKey, Dialect, EntryValue, Message, Reason};
+use crate::protocol_v2::{self as v2, AuthKey, Dialect, EntryValue, Message, Page, Reason};
 use crate::ring::Ring;
 
 /// Entries asked for per DUMP page (a page also stops at one datagram).
@@ -226,101 +226,158 @@ pub async fn dump_paged(addr: SocketAddrV4, options: DumpOptions) -> io::Result<
         return dump_server(addr, options.first, options.idle).await;
     }
     let started = Instant::now();
-    let signed = options.key.is_some();
     let mut pager = Pager::open(addr, options.clone())?;
-    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut cursor: Vec<u8> = Vec::new();
-    let hard_stop = started + options.first + DUMP_MAX_TIME;
+    let mut paging = Paging::new(addr, &options, started);
     loop {
-        let first_page = cursor.is_empty() && pairs.is_empty();
+        match paging.page(&mut pager).await? {
+            Turn::More => {}
+            Turn::Done => break,
+            Turn::Nothing => return Ok(pager.into_reply(None)),
+            Turn::Refused(reason) => {
+                let mut reply = pager.into_reply(None);
+                reply.refused = Some(reason);
+                return Ok(reply);
+            }
+            Turn::FallBack => return pager.fall_back(started).await,
+        }
+    }
+    Ok(pager.into_reply(Some(paging.datagrams())))
+}
+
+/// What one page request of [`dump_paged`] came to.
+enum Turn {
+    /// A page with more after it: ask for the next.
+    More,
+    /// The last page: every pair is in.
+    Done,
+    /// The dump ends with the server's header only (nothing from it).
+    Nothing,
+    /// The dump was refused for this reason ([`DumpReply::refused`]).
+    Refused(Reason),
+    /// The server is read with the v1 dump instead.
+    FallBack,
+}
+
+/// The state of one [`dump_paged`]: the pairs read so far and the cursor
+/// of the next page.
+struct Paging {
+    addr: SocketAddrV4,
+    signed: bool,
+    first: Duration,
+    page_limit: u16,
+    hard_stop: Instant,
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    cursor: Vec<u8>,
+}
+
+impl Paging {
+    fn new(addr: SocketAddrV4, options: &DumpOptions, started: Instant) -> Paging {
+        Paging {
+            addr,
+            signed: options.key.is_some(),
+            first: options.first,
+            page_limit: options.page_limit,
+            hard_stop: started + options.first + DUMP_MAX_TIME,
+            pairs: Vec::new(),
+            cursor: Vec::new(),
+        }
+    }
+
+    /// Asks for the next page and takes in what it brings.
+    async fn page(&mut self, pager: &mut Pager) -> io::Result<Turn> {
+        let first_page = self.cursor.is_empty() && self.pairs.is_empty();
         let wait = if first_page {
-            options.first / 2
+            self.first / 2
         } else {
-            options.first
+            self.first
         };
         let request = Message::Dump {
-            cursor: &cursor,
-            limit: options.page_limit,
+            cursor: &self.cursor,
+            limit: self.page_limit,
         };
-        match pager.exchange(&request, wait, hard_stop).await? {
-            Answer::Reply(datagram) => {
-                let Ok(frame) = v2::decode(&datagram) else {
-                    return Err(invalid(addr, "undecodable page"));
-                };
-                match frame.message {
-                    Message::Page(page) => {
-                        let next = page.next_cursor().map(<[u8]>::to_vec);
-                        for entry in &page.entries {
-                            match entry.value {
-                                EntryValue::Live(value) => {
-                                    pairs.push((entry.key.to_vec(), value.to_vec()));
-                                }
-                                EntryValue::Tombstone => {}
-                                EntryValue::Omitted => {
-                                    if let Some(value) =
-                                        pager.read_omitted(entry.key, hard_stop).await?
-                                    {
-                                        pairs.push((entry.key.to_vec(), value));
-                                    }
-                                }
-                            }
-                        }
-                        match next {
-                            Some(next) if next > cursor => cursor = next,
-                            Some(_) => return Err(invalid(addr, "page cursor went backwards")),
-                            None => break,
-                        }
-                    }
-                    Message::Refused {
-                        reason: Reason::Forbidden,
-                    } if first_page => return Ok(pager.into_reply(None)),
-                    // A keyed server: it drops the v1 dump too, so there is
-                    // nothing to fall back to; the caller says why the
-                    // section is empty ([`refusal_warnings`]).
-                    Message::Refused {
-                        reason: reason @ Reason::Unauthenticated,
-                    } if first_page => {
-                        let mut reply = pager.into_reply(None);
-                        reply.refused = Some(reason);
-                        return Ok(reply);
-                    }
-                    Message::Refused { .. } if first_page && signed => {
-                        return Ok(pager.into_reply(None));
-                    }
-                    Message::Refused { .. } if first_page => {
-                        return pager.fall_back(started).await;
-                    }
-                    other => {
-                        return Err(invalid(
-                            addr,
-                            &format!(
-                                "unexpected reply to a later page: opcode {}",
-                                other.opcode()
-                            ),
-                        ));
+        match pager.exchange(&request, wait, self.hard_stop).await? {
+            Answer::Reply(datagram) => self.reply(pager, &datagram, first_page).await,
+            Answer::V1Only | Answer::Silent if first_page && self.signed => Ok(Turn::Nothing),
+            Answer::V1Only | Answer::Silent if first_page => Ok(Turn::FallBack),
+            Answer::V1Only => Err(invalid(self.addr, "answered v1 to a later page")),
+            Answer::Silent => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "dump of {}: no answer to the page after {} pairs",
+                    self.addr,
+                    self.pairs.len()
+                ),
+            )),
+        }
+    }
+
+    /// A v2 reply to a page request: a page, or a refusal of the dump.
+    async fn reply(
+        &mut self,
+        pager: &mut Pager,
+        datagram: &[u8],
+        first_page: bool,
+    ) -> io::Result<Turn> {
+        let Ok(frame) = v2::decode(datagram) else {
+            return Err(invalid(self.addr, "undecodable page"));
+        };
+        match frame.message {
+            Message::Page(page) => self.take(pager, &page).await,
+            Message::Refused {
+                reason: Reason::Forbidden,
+            } if first_page => Ok(Turn::Nothing),
+            // A keyed server: it drops the v1 dump too, so there is
+            // nothing to fall back to; the caller says why the
+            // section is empty ([`refusal_warnings`]).
+            Message::Refused {
+                reason: reason @ Reason::Unauthenticated,
+            } if first_page => Ok(Turn::Refused(reason)),
+            Message::Refused { .. } if first_page && self.signed => Ok(Turn::Nothing),
+            Message::Refused { .. } if first_page => Ok(Turn::FallBack),
+            other => Err(invalid(
+                self.addr,
+                &format!(
+                    "unexpected reply to a later page: opcode {}",
+                    other.opcode()
+                ),
+            )),
+        }
+    }
+
+    /// Keeps the live pairs of `page` (reading the values it omitted) and
+    /// moves the cursor past it.
+    async fn take(&mut self, pager: &mut Pager, page: &Page<'_>) -> io::Result<Turn> {
+        let next = page.next_cursor().map(<[u8]>::to_vec);
+        for entry in &page.entries {
+            match entry.value {
+                EntryValue::Live(value) => {
+                    self.pairs.push((entry.key.to_vec(), value.to_vec()));
+                }
+                EntryValue::Tombstone => {}
+                EntryValue::Omitted => {
+                    if let Some(value) = pager.read_omitted(entry.key, self.hard_stop).await? {
+                        self.pairs.push((entry.key.to_vec(), value));
                     }
                 }
             }
-            Answer::V1Only | Answer::Silent if first_page && signed => {
-                return Ok(pager.into_reply(None));
+        }
+        match next {
+            Some(next) if next > self.cursor => {
+                self.cursor = next;
+                Ok(Turn::More)
             }
-            Answer::V1Only | Answer::Silent if first_page => {
-                return pager.fall_back(started).await;
-            }
-            Answer::V1Only => return Err(invalid(addr, "answered v1 to a later page")),
-            Answer::Silent => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "dump of {addr}: no answer to the page after {} pairs",
-                        pairs.len()
-                    ),
-                ));
-            }
+            Some(_) => Err(invalid(self.addr, "page cursor went backwards")),
+            None => Ok(Turn::Done),
         }
     }
-    let datagrams = protocol::encode_dump(pairs.len(), pairs.iter().map(|(k, v)| (&k[..], &v[..])));
-    Ok(pager.into_reply(Some(datagrams)))
+
+    /// The pairs as the datagrams of a v1 dump.
+    fn datagrams(&self) -> Vec<Vec<u8>> {
+        protocol::encode_dump(
+            self.pairs.len(),
+            self.pairs.iter().map(|(k, v)| (&k[..], &v[..])),
+        )
+    }
 }
 
 fn invalid(addr: SocketAddrV4, what: &str) -> io::Error {

@@ -13,14 +13,14 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::engine::{Record, decode_record, encode_record};
+use crate::engine::{Record, RecordError, decode_record, encode_record};
 use crate::hlc::Clock;
 use crate::peer::Request;
 use crate::protocol_v2::{self, AuthKey, Message};
@@ -114,6 +114,47 @@ fn split_file_key(bytes: &[u8]) -> Option<(SocketAddrV4, &[u8])> {
     ))
 }
 
+/// Why the hints file cannot be used ([`HintStore::open`]); the message
+/// names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum HintsError {
+    /// The database library (redb) failed on the file.
+    #[error("hints file {}: {source}", path.display())]
+    Db {
+        /// The hints file.
+        path: PathBuf,
+        /// redb's error.
+        #[source]
+        source: redb::Error,
+    },
+    /// A hint in the file cannot be read.
+    #[error("hints file {}: {source}", path.display())]
+    Corrupt {
+        /// The hints file.
+        path: PathBuf,
+        /// What is wrong with the hint.
+        #[source]
+        source: BadHint,
+    },
+    /// A lock of the store was poisoned by a panic.
+    #[error("hint lock poisoned")]
+    Poisoned,
+}
+
+/// What is wrong with a hint read from the hints file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadHint {
+    /// A key too short to name its owner.
+    #[error("a hint key shorter than its owner")]
+    ShortKey,
+    /// A value too short to hold the receipt time.
+    #[error("a hint shorter than its receipt time")]
+    Short,
+    /// The record after the receipt time cannot be decoded.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
 impl HintStore {
     /// Hints kept in memory only (a server without a data directory: its
     /// hints go when it stops, like its data).
@@ -127,34 +168,41 @@ impl HintStore {
     }
 
     /// Hints kept in `dir`/[`HINTS_FILE`] too, loaded from it now.
-    pub fn open(dir: &Path) -> Result<HintStore, String> {
+    pub fn open(dir: &Path) -> Result<HintStore, HintsError> {
         let path = dir.join(HINTS_FILE);
-        let fail = |e: &dyn std::fmt::Display| format!("hints file {}: {e}", path.display());
-        let db = redb::Database::create(&path).map_err(|e| fail(&e))?;
+        let db_error = |e: redb::Error| HintsError::Db {
+            path: path.clone(),
+            source: e,
+        };
+        let bad_hint = |e: BadHint| HintsError::Corrupt {
+            path: path.clone(),
+            source: e,
+        };
+        let db = redb::Database::create(&path).map_err(|e| db_error(e.into()))?;
         let store = HintStore {
             file: None,
             ..HintStore::in_memory()
         };
         {
-            let txn = db.begin_write().map_err(|e| fail(&e))?;
-            txn.open_table(HINTS).map_err(|e| fail(&e))?;
-            txn.commit().map_err(|e| fail(&e))?;
-            let txn = db.begin_read().map_err(|e| fail(&e))?;
-            let table = txn.open_table(HINTS).map_err(|e| fail(&e))?;
-            let mut hints = store.hints.lock().map_err(|_| "hint lock poisoned")?;
+            let txn = db.begin_write().map_err(|e| db_error(e.into()))?;
+            txn.open_table(HINTS).map_err(|e| db_error(e.into()))?;
+            txn.commit().map_err(|e| db_error(e.into()))?;
+            let txn = db.begin_read().map_err(|e| db_error(e.into()))?;
+            let table = txn.open_table(HINTS).map_err(|e| db_error(e.into()))?;
+            let mut hints = store.hints.lock().map_err(|_| HintsError::Poisoned)?;
             let mut bytes = 0u64;
-            for entry in table.iter().map_err(|e| fail(&e))? {
-                let (k, v) = entry.map_err(|e| fail(&e))?;
-                let (owner, key) = split_file_key(k.value())
-                    .ok_or_else(|| fail(&"a hint key shorter than its owner"))?;
-                let (received, record) = decode_hint(v.value()).map_err(|e| fail(&e))?;
+            for entry in table.iter().map_err(|e| db_error(e.into()))? {
+                let (k, v) = entry.map_err(|e| db_error(e.into()))?;
+                let (owner, key) =
+                    split_file_key(k.value()).ok_or_else(|| bad_hint(BadHint::ShortKey))?;
+                let (received, record) = decode_hint(v.value()).map_err(bad_hint)?;
                 bytes += entry_size(key, &record.value);
                 hints
                     .entry(owner)
                     .or_default()
                     .insert(Bytes::copy_from_slice(key), (record, received));
             }
-            *store.bytes.lock().map_err(|_| "hint lock poisoned")? = bytes;
+            *store.bytes.lock().map_err(|_| HintsError::Poisoned)? = bytes;
         }
         Ok(HintStore {
             file: Some(db),
@@ -319,10 +367,8 @@ fn encode_hint(received: u64, record: &Record) -> Vec<u8> {
     out
 }
 
-fn decode_hint(bytes: &[u8]) -> Result<(u64, Record), String> {
-    let (head, record) = bytes
-        .split_first_chunk::<8>()
-        .ok_or("a hint shorter than its receipt time")?;
+fn decode_hint(bytes: &[u8]) -> Result<(u64, Record), BadHint> {
+    let (head, record) = bytes.split_first_chunk::<8>().ok_or(BadHint::Short)?;
     Ok((u64::from_be_bytes(*head), decode_record(record)?))
 }
 

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::net::Ipv4Addr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -65,23 +65,50 @@ impl std::fmt::Display for Cidr {
     }
 }
 
-impl FromStr for Cidr {
-    type Err = String;
+/// Why text is not a [`Cidr`] (its [`FromStr`]); the message quotes the
+/// text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CidrError {
+    /// The prefix length is not a number from 0 to 32.
+    #[error("{input:?}: the prefix length must be 0..32")]
+    Prefix {
+        /// The text parsed.
+        input: String,
+        /// Why the prefix is not a number (`None`: a number above 32).
+        #[source]
+        source: Option<std::num::ParseIntError>,
+    },
+    /// The address is not an IPv4 address.
+    #[error("{input:?}: not an IPv4 address or CIDR (like 10.0.0.0/8)")]
+    Address {
+        /// The text parsed.
+        input: String,
+        /// The address parser's error.
+        #[source]
+        source: std::net::AddrParseError,
+    },
+}
 
-    fn from_str(s: &str) -> Result<Cidr, String> {
+impl FromStr for Cidr {
+    type Err = CidrError;
+
+    fn from_str(s: &str) -> Result<Cidr, CidrError> {
+        let prefix_error = |source| CidrError::Prefix {
+            input: s.to_string(),
+            source,
+        };
         let (addr, prefix) = match s.split_once('/') {
             Some((a, p)) => {
-                let p: u8 = p
-                    .parse()
-                    .map_err(|_| format!("{s:?}: the prefix length must be 0..32"))?;
+                let p: u8 = p.parse().map_err(|e| prefix_error(Some(e)))?;
                 (a, p)
             }
             None => (s, 32),
         };
-        let addr: Ipv4Addr = addr
-            .parse()
-            .map_err(|_| format!("{s:?}: not an IPv4 address or CIDR (like 10.0.0.0/8)"))?;
-        Cidr::new(addr, prefix).ok_or_else(|| format!("{s:?}: the prefix length must be 0..32"))
+        let addr: Ipv4Addr = addr.parse().map_err(|e| CidrError::Address {
+            input: s.to_string(),
+            source: e,
+        })?;
+        Cidr::new(addr, prefix).ok_or_else(|| prefix_error(None))
     }
 }
 
@@ -125,9 +152,29 @@ impl std::fmt::Display for NetList {
     }
 }
 
+/// Why text is not a size ([`parse_size`]); the message quotes the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    /// A letter after the number other than K, M, G or T (the text).
+    #[error("{0:?}: unknown size suffix (use K, M, G or T)")]
+    Suffix(String),
+    /// No number of bytes before the suffix.
+    #[error("{input:?}: not a size (a number of bytes, optionally with K, M or G)")]
+    Number {
+        /// The text parsed.
+        input: String,
+        /// The number parser's error.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// The size does not fit 64 bits (the text).
+    #[error("{0:?}: too large")]
+    TooLarge(String),
+}
+
 /// Parses a byte count with an optional binary suffix: `65536`, `64K`,
 /// `512M`, `2G` (K = 1024). Used by `--max-memory` and the budget options.
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, SizeError> {
     let t = s.trim();
     let (digits, shift) = match t.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => {
@@ -136,17 +183,18 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
                 'M' => 20,
                 'G' => 30,
                 'T' => 40,
-                _ => return Err(format!("{s:?}: unknown size suffix (use K, M, G or T)")),
+                _ => return Err(SizeError::Suffix(s.to_string())),
             };
             (t.get(..i).unwrap_or(""), shift)
         }
         _ => (t, 0),
     };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?}: not a size (a number of bytes, optionally with K, M or G)"))?;
+    let n: u64 = digits.parse().map_err(|e| SizeError::Number {
+        input: s.to_string(),
+        source: e,
+    })?;
     n.checked_mul(1u64 << shift)
-        .ok_or_else(|| format!("{s:?}: too large"))
+        .ok_or_else(|| SizeError::TooLarge(s.to_string()))
 }
 
 /// Every limit a server applies, with the defaults of `docs/SECURITY.md`.
@@ -214,7 +262,7 @@ pub struct AuthConfig {
 
 impl AuthConfig {
     /// The keys of key file `path` with the default window.
-    pub fn load(path: &Path) -> Result<AuthConfig, String> {
+    pub fn load(path: &Path) -> Result<AuthConfig, KeyFileLoadError> {
         Ok(AuthConfig {
             keys: read_key_file(path)?.into(),
             window_ms: AUTH_WINDOW_MS,
@@ -243,18 +291,44 @@ impl PartialEq for AuthConfig {
 
 impl Eq for AuthConfig {}
 
+/// Why a key file cannot be used, without its name ([`read_key_file_quietly`]).
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileReadError {
+    /// The file cannot be read.
+    #[error("cannot read it: {0}")]
+    Read(#[source] std::io::Error),
+    /// The file is not a valid key file (`line 2: …`).
+    #[error(transparent)]
+    Parse(#[from] crate::protocol_v2::KeyFileError),
+}
+
+/// Why key file `path` cannot be used ([`read_key_file`]): `key file PATH:
+/// …`.
+#[derive(Debug, thiserror::Error)]
+#[error("key file {}: {source}", path.display())]
+pub struct KeyFileLoadError {
+    /// The key file.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    #[source]
+    pub source: KeyFileReadError,
+}
+
 /// Reads and parses a key file ([`crate::protocol_v2::parse_key_file`]);
 /// errors name the file and the line, never a secret.
-pub fn read_key_file(path: &Path) -> Result<Vec<AuthKey>, String> {
-    read_key_file_quietly(path).map_err(|e| format!("key file {}: {e}", path.display()))
+pub fn read_key_file(path: &Path) -> Result<Vec<AuthKey>, KeyFileLoadError> {
+    read_key_file_quietly(path).map_err(|source| KeyFileLoadError {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// [`read_key_file`] with errors that do not name the file (the caller
 /// names it, with where its name came from): `cannot read it:
 /// …` or the parse error (`line 2: …`).
-pub fn read_key_file_quietly(path: &Path) -> Result<Vec<AuthKey>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
-    crate::protocol_v2::parse_key_file(&text).map_err(|e| e.to_string())
+pub fn read_key_file_quietly(path: &Path) -> Result<Vec<AuthKey>, KeyFileReadError> {
+    let text = std::fs::read_to_string(path).map_err(KeyFileReadError::Read)?;
+    Ok(crate::protocol_v2::parse_key_file(&text)?)
 }
 
 /// Default `--max-memory`: 1 GiB.
@@ -331,7 +405,7 @@ pub struct LimitArgs {
 }
 
 /// Parses a CIDR option value; `none` is `None` (an empty list).
-pub fn parse_net(s: &str) -> Result<Option<Cidr>, String> {
+pub fn parse_net(s: &str) -> Result<Option<Cidr>, CidrError> {
     if s.eq_ignore_ascii_case("none") {
         Ok(None)
     } else {
@@ -341,7 +415,7 @@ pub fn parse_net(s: &str) -> Result<Option<Cidr>, String> {
 
 impl LimitArgs {
     /// The keys of `--key-file`, if given.
-    pub fn auth(&self) -> Result<Option<AuthConfig>, String> {
+    pub fn auth(&self) -> Result<Option<AuthConfig>, KeyFileLoadError> {
         self.key_file.as_deref().map(AuthConfig::load).transpose()
     }
 

@@ -237,109 +237,147 @@ pub fn read_rule<'a>(
     outstanding: usize,
     r: usize,
 ) -> ReadDecision<'a> {
-    let present = || {
-        replies
-            .iter()
-            .enumerate()
-            .filter_map(|(i, x)| Some((i, (*x)?)))
-    };
-    let mark = |counts: &dyn Fn(&ReadReply) -> bool| {
-        replies
-            .iter()
-            .map(|x| x.as_ref().is_some_and(counts))
-            .collect::<Vec<bool>>()
-    };
-    let absent = present().filter(|(_, x)| x.is_absent()).count();
-    // Groups of identical v1 values (the only values without a version).
-    // Without versions they are v1's tally; with versions, a bound on what
-    // a newer value still to come could gather (v1 copies of its bytes
-    // would agree with it). Older versioned values can never win.
-    let mut groups: Vec<(&[u8], usize)> = Vec::new();
-    let mut first_full: Option<&[u8]> = None;
-    for (_, x) in present() {
-        let ReadReply::V1Value(v) = x else { continue };
-        match groups.iter_mut().find(|(g, _)| *g == v) {
-            Some(g) => g.1 += 1,
-            None => groups.push((v, 1)),
+    let tally = ReadTally::new(replies, outstanding, r);
+    match newest(replies) {
+        None => tally.decide_unversioned(),
+        Some(Newest::Value(value, version)) => tally.decide_newest_value(value, version),
+        Some(Newest::Deleted(version)) => tally.decide_newest_deleted(version),
+    }
+}
+
+/// What [`read_rule`] counts over the replies so far, before it looks at
+/// the newest versioned record.
+struct ReadTally<'a, 's> {
+    /// The replies, one per server asked (see [`read_rule`]).
+    replies: &'s [Option<ReadReply<'a>>],
+    /// How many of the servers asked may still answer.
+    outstanding: usize,
+    /// The read quorum.
+    r: usize,
+    /// How many replies say the key is absent.
+    absent: usize,
+    /// Groups of identical v1 values (the only values without a version).
+    /// Without versions they are v1's tally; with versions, a bound on what
+    /// a newer value still to come could gather (v1 copies of its bytes
+    /// would agree with it). Older versioned values can never win.
+    groups: Vec<(&'a [u8], usize)>,
+    /// The first v1 value whose group reached R, in reply order.
+    first_full: Option<&'a [u8]>,
+    /// The size of the largest group.
+    best: usize,
+}
+
+impl<'a, 's> ReadTally<'a, 's> {
+    /// Tallies `replies` (see [`read_rule`] for the arguments).
+    fn new(replies: &'s [Option<ReadReply<'a>>], outstanding: usize, r: usize) -> Self {
+        let absent = replies.iter().flatten().filter(|x| x.is_absent()).count();
+        let mut groups: Vec<(&'a [u8], usize)> = Vec::new();
+        let mut first_full: Option<&'a [u8]> = None;
+        for x in replies.iter().flatten() {
+            let ReadReply::V1Value(v) = *x else { continue };
+            match groups.iter_mut().find(|(g, _)| *g == v) {
+                Some(g) => g.1 += 1,
+                None => groups.push((v, 1)),
+            }
+            if first_full.is_none() && groups.iter().any(|(g, c)| *g == v && *c >= r) {
+                first_full = Some(v);
+            }
         }
-        if first_full.is_none() && groups.iter().any(|(g, c)| *g == v && *c >= r) {
-            first_full = Some(v);
+        let best = groups.iter().map(|g| g.1).max().unwrap_or(0);
+        ReadTally {
+            replies,
+            outstanding,
+            r,
+            absent,
+            groups,
+            first_full,
+            best,
         }
     }
-    let best = groups.iter().map(|g| g.1).max().unwrap_or(0);
-    // With versions: undecided while the newest record's group can still
-    // reach R, or while a newer record still to come (one outstanding reply
-    // at least) could, with the "not found" or v1 copies that would agree.
-    let pending = |agreeing: usize| {
-        let newer_possible = outstanding > 0 && absent.max(best) + outstanding >= r;
-        if agreeing + outstanding >= r || newer_possible {
+
+    /// Per reply, whether it is present and `counts` holds for it.
+    fn mark(&self, counts: impl Fn(&ReadReply) -> bool) -> Vec<bool> {
+        self.replies
+            .iter()
+            .map(|x| x.as_ref().is_some_and(&counts))
+            .collect()
+    }
+
+    /// An undecided (or hopeless) decision, with no reply counted.
+    fn undecided(&self, verdict: ReadVerdict<'a>) -> ReadDecision<'a> {
+        ReadDecision {
+            verdict,
+            counted: vec![false; self.replies.len()],
+        }
+    }
+
+    /// With versions: undecided while the newest record's group
+    /// (`agreeing` replies) can still reach R, or while a newer record
+    /// still to come (one outstanding reply at least) could, with the "not
+    /// found" or v1 copies that would agree.
+    fn pending(&self, agreeing: usize) -> ReadVerdict<'a> {
+        let newer_possible =
+            self.outstanding > 0 && self.absent.max(self.best) + self.outstanding >= self.r;
+        if agreeing + self.outstanding >= self.r || newer_possible {
             ReadVerdict::Pending
         } else {
             ReadVerdict::NotEnough
         }
-    };
-    let none = || vec![false; replies.len()];
-    match newest(replies) {
-        None => {
-            if let Some(value) = first_full {
-                let counted = mark(&|x| x.value() == Some(value));
-                return ReadDecision {
-                    verdict: ReadVerdict::Value(value, None),
-                    counted,
-                };
-            }
-            if best + outstanding < r && absent >= r {
-                return ReadDecision {
-                    verdict: ReadVerdict::NotFound(None),
-                    counted: mark(&|x| x.is_absent()),
-                };
-            }
-            let verdict = if absent.max(best) + outstanding < r {
-                ReadVerdict::NotEnough
-            } else {
-                ReadVerdict::Pending
+    }
+
+    /// No reply carries a version: v1's byte rule.
+    fn decide_unversioned(&self) -> ReadDecision<'a> {
+        if let Some(value) = self.first_full {
+            return ReadDecision {
+                verdict: ReadVerdict::Value(value, None),
+                counted: self.mark(|x| x.value() == Some(value)),
             };
-            ReadDecision {
-                verdict,
-                counted: none(),
-            }
         }
-        Some(Newest::Value(value, version)) => {
-            let agrees = |x: &ReadReply| match *x {
-                ReadReply::Value(_, v) => v == version,
-                ReadReply::V1Value(v) => v == value,
-                _ => false,
+        if self.best + self.outstanding < self.r && self.absent >= self.r {
+            return ReadDecision {
+                verdict: ReadVerdict::NotFound(None),
+                counted: self.mark(|x| x.is_absent()),
             };
-            let agreeing = present().filter(|(_, x)| agrees(x)).count();
-            if agreeing >= r {
-                return ReadDecision {
-                    verdict: ReadVerdict::Value(value, Some(version)),
-                    counted: mark(&agrees),
-                };
-            }
-            if let Some(decision) = unversioned_win(&groups, r, Some(value), replies) {
-                return decision;
-            }
-            ReadDecision {
-                verdict: pending(agreeing),
-                counted: none(),
-            }
         }
-        Some(Newest::Deleted(version)) => {
-            if absent >= r {
-                return ReadDecision {
-                    verdict: ReadVerdict::NotFound(Some(version)),
-                    counted: mark(&|x| x.is_absent()),
-                };
-            }
-            if let Some(decision) = unversioned_win(&groups, r, None, replies) {
-                return decision;
-            }
-            ReadDecision {
-                verdict: pending(absent),
-                counted: none(),
-            }
+        self.undecided(if self.absent.max(self.best) + self.outstanding < self.r {
+            ReadVerdict::NotEnough
+        } else {
+            ReadVerdict::Pending
+        })
+    }
+
+    /// The newest versioned record is a live `value` at `version`.
+    fn decide_newest_value(&self, value: &'a [u8], version: Version) -> ReadDecision<'a> {
+        let agrees = |x: &ReadReply| match *x {
+            ReadReply::Value(_, v) => v == version,
+            ReadReply::V1Value(v) => v == value,
+            _ => false,
+        };
+        let agreeing = self.replies.iter().flatten().filter(|x| agrees(x)).count();
+        if agreeing >= self.r {
+            return ReadDecision {
+                verdict: ReadVerdict::Value(value, Some(version)),
+                counted: self.mark(agrees),
+            };
         }
+        if let Some(decision) = unversioned_win(&self.groups, self.r, Some(value), self.replies) {
+            return decision;
+        }
+        self.undecided(self.pending(agreeing))
+    }
+
+    /// The newest versioned record is a tombstone at `version`.
+    fn decide_newest_deleted(&self, version: Version) -> ReadDecision<'a> {
+        if self.absent >= self.r {
+            return ReadDecision {
+                verdict: ReadVerdict::NotFound(Some(version)),
+                counted: self.mark(|x| x.is_absent()),
+            };
+        }
+        if let Some(decision) = unversioned_win(&self.groups, self.r, None, self.replies) {
+            return decision;
+        }
+        self.undecided(self.pending(self.absent))
     }
 }
 

@@ -19,6 +19,7 @@
 //! holds as extra copies (written with a larger `-n` than the cluster's
 //! N) are left alone, and nothing is scanned while no move is in progress.
 
+use std::collections::HashMap;
 use std::net::SocketAddrV4;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -349,6 +350,26 @@ impl Rebalancer {
         written: &(dyn Fn(&[u8]) + Sync),
     ) {
         // Step 1: what does each owner hold?
+        let asks = self.asks(next_id, &chunk);
+        let answers = exchange(socket, &asks, TRIES).await;
+        let mut confirmed: Vec<usize> = vec![0; chunk.len()];
+        let sends = self.sends(next_id, &chunk, &asks, &answers, &mut confirmed);
+        // Step 2: send what the owners lack; STORED or OLDER (v1: the one
+        // NUL byte) confirms.
+        if !sends.is_empty() {
+            self.send(socket, &sends, &mut confirmed).await;
+        }
+        // Step 3: drop what every owner holds.
+        self.drop_confirmed(engine, &chunk, confirmed, written);
+    }
+
+    /// A v2 GET of each key of `chunk` to each of its owners, tagged with
+    /// the key's index in `chunk`.
+    fn asks(
+        &self,
+        next_id: &mut u64,
+        chunk: &[(Bytes, Record, Vec<SocketAddrV4>)],
+    ) -> Vec<Request> {
         let mut asks: Vec<Request> = Vec::new();
         for (k, (key, _, owners)) in chunk.iter().enumerate() {
             for owner in owners {
@@ -363,14 +384,26 @@ impl Rebalancer {
                 }
             }
         }
-        let answers = exchange(socket, &asks, TRIES).await;
-        let mut confirmed: Vec<usize> = vec![0; chunk.len()];
+        asks
+    }
+
+    /// From the owners' answers to `asks`: counts in `confirmed` the owners
+    /// that hold a version at least as new, and returns the sends of the
+    /// record to those that answered without it.
+    fn sends(
+        &self,
+        next_id: &mut u64,
+        chunk: &[(Bytes, Record, Vec<SocketAddrV4>)],
+        asks: &[Request],
+        answers: &HashMap<u64, Vec<u8>>,
+        confirmed: &mut [usize],
+    ) -> Vec<Request> {
         let mut sends: Vec<Request> = Vec::new();
-        for ask in &asks {
+        for ask in asks {
             let Some((key, record, _)) = chunk.get(ask.tag) else {
                 continue;
             };
-            let Some(reply) = ask.reply(&answers) else {
+            let Some(reply) = ask.reply(answers) else {
                 continue;
             };
             let held = match protocol_v2::decode(reply).map(|f| f.message) {
@@ -390,65 +423,83 @@ impl Rebalancer {
                 continue;
             }
             *next_id = next_id.wrapping_add(1);
-            let datagram = if record.version == Version::ZERO {
-                // A v1 value, to an owner that has nothing for the key.
-                let mut d = key.to_vec();
-                d.push(0);
-                d.extend_from_slice(&record.value);
-                Some(d)
-            } else if record.tombstone {
-                self.encode(
-                    *next_id,
-                    &Message::Delete {
-                        key,
-                        version: record.version,
-                    },
-                )
+            if let Some(send) = self.send_of(*next_id, key, record, ask) {
+                sends.push(send);
+            }
+        }
+        sends
+    }
+
+    /// The request that sends `record` of `key` with id `id` to the owner
+    /// `ask` went to: v1 for a v1 value (id 0), else a v2 PUT or DELETE.
+    fn send_of(&self, id: u64, key: &[u8], record: &Record, ask: &Request) -> Option<Request> {
+        let datagram = if record.version == Version::ZERO {
+            // A v1 value, to an owner that has nothing for the key.
+            let mut d = key.to_vec();
+            d.push(0);
+            d.extend_from_slice(&record.value);
+            Some(d)
+        } else if record.tombstone {
+            self.encode(
+                id,
+                &Message::Delete {
+                    key,
+                    version: record.version,
+                },
+            )
+        } else {
+            self.encode(
+                id,
+                &Message::Put {
+                    key,
+                    value: &record.value,
+                    version: record.version,
+                },
+            )
+        };
+        datagram.map(|datagram| Request {
+            id: if record.version == Version::ZERO {
+                0
             } else {
-                self.encode(
-                    *next_id,
-                    &Message::Put {
-                        key,
-                        value: &record.value,
-                        version: record.version,
-                    },
-                )
+                id
+            },
+            to: ask.to,
+            tag: ask.tag,
+            datagram,
+        })
+    }
+
+    /// Sends `sends` and counts in `confirmed` each one answered STORED or
+    /// OLDER (v1: the one NUL byte).
+    async fn send(&self, socket: &UdpSocket, sends: &[Request], confirmed: &mut [usize]) {
+        self.stats
+            .sent_total
+            .fetch_add(sends.len() as u64, Ordering::Relaxed);
+        let answers = exchange(socket, sends, TRIES).await;
+        for send in sends {
+            let ok = match send.reply(&answers) {
+                Some(reply) if send.id == 0 => reply == crate::protocol::REPLY_STORED,
+                Some(reply) => matches!(
+                    protocol_v2::decode(reply).map(|f| f.message),
+                    Ok(Message::Stored | Message::Older { .. })
+                ),
+                None => false,
             };
-            if let Some(datagram) = datagram {
-                sends.push(Request {
-                    id: if record.version == Version::ZERO {
-                        0
-                    } else {
-                        *next_id
-                    },
-                    to: ask.to,
-                    tag: ask.tag,
-                    datagram,
-                });
+            if ok && let Some(c) = confirmed.get_mut(send.tag) {
+                *c += 1;
             }
         }
-        // Step 2: send what the owners lack; STORED or OLDER (v1: the one
-        // NUL byte) confirms.
-        if !sends.is_empty() {
-            self.stats
-                .sent_total
-                .fetch_add(sends.len() as u64, Ordering::Relaxed);
-            let answers = exchange(socket, &sends, TRIES).await;
-            for send in &sends {
-                let ok = match send.reply(&answers) {
-                    Some(reply) if send.id == 0 => reply == crate::protocol::REPLY_STORED,
-                    Some(reply) => matches!(
-                        protocol_v2::decode(reply).map(|f| f.message),
-                        Ok(Message::Stored | Message::Older { .. })
-                    ),
-                    None => false,
-                };
-                if ok && let Some(c) = confirmed.get_mut(send.tag) {
-                    *c += 1;
-                }
-            }
-        }
-        // Step 3: drop what every owner holds.
+    }
+
+    /// Drops from the store each key of `chunk` every owner confirmed,
+    /// unless it changed meanwhile.
+    fn drop_confirmed(
+        &self,
+        engine: &dyn Engine,
+        chunk: &[(Bytes, Record, Vec<SocketAddrV4>)],
+        confirmed: Vec<usize>,
+        written: &(dyn Fn(&[u8]) + Sync),
+    ) {
         for ((key, record, owners), confirmed) in chunk.iter().zip(confirmed) {
             if confirmed < owners.len() {
                 continue;

@@ -288,6 +288,17 @@ pub fn version_text(v: Version) -> String {
     )
 }
 
+/// [`Failure::ClockBehind`] explained: servers keep `newer`, `behind_ms`
+/// ahead of this client's clock, more than the `max_ms` it may adopt.
+fn clock_behind_reason(newer: Version, behind_ms: u64, max_ms: u64) -> String {
+    format!(
+        "servers keep a newer version ({}) {} ahead of this client's clock, more than the {} it may adopt: this client's clock is behind; fix its time (NTP)",
+        version_text(newer),
+        millis_text(behind_ms),
+        millis_text(max_ms)
+    )
+}
+
 impl Trace {
     /// The quorum this operation needs (W for a put, R for a get).
     pub fn needed(&self) -> usize {
@@ -375,100 +386,140 @@ impl Trace {
         let Verdict::Failed(f) = &self.verdict else {
             return None;
         };
-        if self.failed_unauthenticated() {
-            let who = format!(
-                "{} of {} servers",
-                self.refused_unauthenticated(),
-                self.quorum.n.max(self.refused_unauthenticated())
-            );
-            return Some(crate::limits::refused_unauthenticated(&who, "request"));
+        if let Some(reason) = self.unauthenticated_reason() {
+            return Some(reason);
         }
-        if let (true, Some((server, server_ms, max_offset_ms))) =
-            (self.failed_clock(), self.clock_refusal())
-        {
-            let version_ms = self
-                .version
-                .map_or(0, |v| crate::hlc::physical_ms(v.timestamp));
-            return Some(format!(
-                "refused by {server}: this client's clock is {} ahead (max offset {max_offset_ms} ms); fix its time (NTP)",
-                millis_text(version_ms.saturating_sub(server_ms))
-            ));
+        if let Some(reason) = self.clock_ahead_reason() {
+            return Some(reason);
         }
-        let (name, needed) = match self.kind {
-            OpKind::Get => ("R", self.quorum.r),
-            OpKind::Put | OpKind::Delete => ("W", self.quorum.w),
-        };
-        let answered = self
-            .replicas
-            .iter()
-            .filter(|r| matches!(&r.reply, Some(x) if *x != Reply::Timeout))
-            .count();
-        let silent = self.quorum.n - answered.min(self.quorum.n);
         Some(match f {
             Failure::NotFound => "key not found".to_string(),
-            Failure::NotEnough => match self.kind {
-                OpKind::Get => match self.version {
-                    Some(newest) => format!(
-                        "the newest version ({}) was returned by {} of the {needed} servers needed ({name}={needed}); an older value is never returned",
-                        version_text(newest),
-                        self.replicas
-                            .iter()
-                            .filter(|r| r.version == Some(newest))
-                            .count()
-                    ),
-                    None => format!(
-                        "no value was returned by {needed} servers ({name}={needed}): the {answered} replies disagree or say not found"
-                    ),
-                },
-                OpKind::Put => format!(
-                    "{name}={needed} cannot be reached: {} of {} servers stored the value",
-                    self.best_tally(),
-                    self.quorum.n
-                ),
-                OpKind::Delete => {
-                    let v1 = self
-                        .replicas
-                        .iter()
-                        .filter(|r| r.reply == Some(Reply::V1Only))
-                        .count();
-                    let why = if v1 > 0 {
-                        format!(" ({v1} speak only protocol v1, which cannot delete)")
-                    } else {
-                        String::new()
-                    };
-                    format!(
-                        "{name}={needed} cannot be reached: {} of {} servers stored the tombstone{why}",
-                        self.best_tally(),
-                        self.quorum.n
-                    )
-                }
-            },
-            Failure::Timeout => format!(
-                "quorum not reached before the deadline: {name}={needed} needed, {} counted, {silent} of {} servers did not answer",
-                self.best_tally(),
-                self.quorum.n
-            ),
+            Failure::NotEnough => self.not_enough_reason(),
+            Failure::Timeout => self.timeout_reason(),
             Failure::Invalid(m) => m.clone(),
             Failure::Network(m) => format!("network error: {m}"),
-            Failure::Superseded(newer) => format!(
-                "{name}={needed} not reached: superseded by a newer version ({}) {} in a row; another writer keeps writing this key",
-                version_text(*newer),
-                match self.restamps.len() + 1 {
-                    1 => "once".to_string(),
-                    n => format!("{n} times"),
-                }
-            ),
+            Failure::Superseded(newer) => self.superseded_reason(*newer),
             Failure::ClockBehind {
                 newer,
                 behind_ms,
                 max_ms,
-            } => format!(
-                "servers keep a newer version ({}) {} ahead of this client's clock, more than the {} it may adopt: this client's clock is behind; fix its time (NTP)",
-                version_text(*newer),
-                millis_text(*behind_ms),
-                millis_text(*max_ms)
-            ),
+            } => clock_behind_reason(*newer, *behind_ms, *max_ms),
         })
+    }
+
+    /// The failure explained when servers refused the request as
+    /// unauthenticated ([`Trace::failed_unauthenticated`]).
+    fn unauthenticated_reason(&self) -> Option<String> {
+        if !self.failed_unauthenticated() {
+            return None;
+        }
+        let who = format!(
+            "{} of {} servers",
+            self.refused_unauthenticated(),
+            self.quorum.n.max(self.refused_unauthenticated())
+        );
+        Some(crate::limits::refused_unauthenticated(&who, "request"))
+    }
+
+    /// The failure explained when a server refused the write because this
+    /// client's clock is ahead of its own.
+    fn clock_ahead_reason(&self) -> Option<String> {
+        let (true, Some((server, server_ms, max_offset_ms))) =
+            (self.failed_clock(), self.clock_refusal())
+        else {
+            return None;
+        };
+        let version_ms = self
+            .version
+            .map_or(0, |v| crate::hlc::physical_ms(v.timestamp));
+        Some(format!(
+            "refused by {server}: this client's clock is {} ahead (max offset {max_offset_ms} ms); fix its time (NTP)",
+            millis_text(version_ms.saturating_sub(server_ms))
+        ))
+    }
+
+    /// The name of the quorum this operation needs ([`Trace::needed`]):
+    /// "W" for a put or delete, "R" for a get.
+    fn quorum_name(&self) -> &'static str {
+        match self.kind {
+            OpKind::Get => "R",
+            OpKind::Put | OpKind::Delete => "W",
+        }
+    }
+
+    /// How many servers answered (anything but a timeout).
+    fn answered(&self) -> usize {
+        self.replicas
+            .iter()
+            .filter(|r| matches!(&r.reply, Some(x) if *x != Reply::Timeout))
+            .count()
+    }
+
+    /// [`Failure::NotEnough`] explained.
+    fn not_enough_reason(&self) -> String {
+        let (name, needed) = (self.quorum_name(), self.needed());
+        match self.kind {
+            OpKind::Get => match self.version {
+                Some(newest) => format!(
+                    "the newest version ({}) was returned by {} of the {needed} servers needed ({name}={needed}); an older value is never returned",
+                    version_text(newest),
+                    self.replicas
+                        .iter()
+                        .filter(|r| r.version == Some(newest))
+                        .count()
+                ),
+                None => format!(
+                    "no value was returned by {needed} servers ({name}={needed}): the {} replies disagree or say not found",
+                    self.answered()
+                ),
+            },
+            OpKind::Put => format!(
+                "{name}={needed} cannot be reached: {} of {} servers stored the value",
+                self.best_tally(),
+                self.quorum.n
+            ),
+            OpKind::Delete => {
+                let v1 = self
+                    .replicas
+                    .iter()
+                    .filter(|r| r.reply == Some(Reply::V1Only))
+                    .count();
+                let why = if v1 > 0 {
+                    format!(" ({v1} speak only protocol v1, which cannot delete)")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{name}={needed} cannot be reached: {} of {} servers stored the tombstone{why}",
+                    self.best_tally(),
+                    self.quorum.n
+                )
+            }
+        }
+    }
+
+    /// [`Failure::Timeout`] explained.
+    fn timeout_reason(&self) -> String {
+        let (name, needed) = (self.quorum_name(), self.needed());
+        let silent = self.quorum.n - self.answered().min(self.quorum.n);
+        format!(
+            "quorum not reached before the deadline: {name}={needed} needed, {} counted, {silent} of {} servers did not answer",
+            self.best_tally(),
+            self.quorum.n
+        )
+    }
+
+    /// [`Failure::Superseded`] by `newer` explained.
+    fn superseded_reason(&self, newer: Version) -> String {
+        let (name, needed) = (self.quorum_name(), self.needed());
+        format!(
+            "{name}={needed} not reached: superseded by a newer version ({}) {} in a row; another writer keeps writing this key",
+            version_text(newer),
+            match self.restamps.len() + 1 {
+                1 => "once".to_string(),
+                n => format!("{n} times"),
+            }
+        )
     }
 
     /// The largest number of agreeing replies (acks for a put or delete,

@@ -225,3 +225,84 @@ fn no_new_file_over_800_lines() {
         }
     }
 }
+
+/// Functions allowed over 100 lines (test code aside), as `file:name`:
+/// none. Never add to it; split the function by step instead.
+const KNOWN_LONG: &[&str] = &[];
+
+/// The functions of a file's code part longer than 100 lines: a `fn` item
+/// runs from its signature to the closing brace at its own indentation
+/// (rustfmt's layout).
+fn long_functions(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = code_part(text).lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let mut words = trimmed.split_whitespace().peekable();
+        let mut name = None;
+        while let Some(w) = words.next() {
+            match w {
+                "pub" | "async" | "const" | "unsafe" | "extern" => continue,
+                w if w.starts_with("pub(") => continue,
+                "fn" => {
+                    name = words.next().map(|n| {
+                        n.split(|c: char| !c.is_alphanumeric() && c != '_')
+                            .next()
+                            .unwrap_or_default()
+                            .to_string()
+                    });
+                    break;
+                }
+                _ => break,
+            }
+        }
+        let Some(name) = name else { continue };
+        if line.trim_end().ends_with(';') {
+            continue;
+        }
+        let close = format!("{indent}}}");
+        let end = lines[i + 1..]
+            .iter()
+            .position(|l| *l == close || l.starts_with(&format!("{close} ")))
+            .map(|k| i + 1 + k);
+        if let Some(end) = end
+            && end - i + 1 > 100
+        {
+            out.push((name, end - i + 1));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_new_function_over_100_lines() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    rust_files(&root().join("crates"), &mut files);
+    for f in files {
+        if f.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let rel = f
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (name, lines) in long_functions(&text) {
+            let id = format!("{rel}:{name}");
+            assert!(
+                KNOWN_LONG.contains(&id.as_str()),
+                "{id} is {lines} lines long: split it by step (at most 100)"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_function_measure_counts_signature_to_brace() {
+    let body = "    x();\n".repeat(100);
+    let text = format!("fn short() {{\n}}\n\npub(crate) async fn long(a: u8) {{\n{body}}}\n");
+    assert_eq!(long_functions(&text), [("long".to_string(), 102)]);
+}

@@ -69,55 +69,17 @@ fn main() -> ExitCode {
     }
     apply_color_choice(cli.cluster.log.color);
     let timeout = cli.cluster.timeout(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match start_runtime() {
         Ok(r) => r,
-        Err(e) => {
-            return cli::fail(
-                false,
-                format!("cannot start the runtime: {e}"),
-                exit::FAILED,
-            );
-        }
+        Err(code) => return code,
     };
-    let launcher = match Launcher::current_exe() {
-        Ok(mut l) => {
-            for _ in 1..cli.cluster.log.verbose {
-                l.args.push("-v".into());
-            }
-            l
-        }
-        Err(e) => {
-            return cli::fail(
-                false,
-                format!("cannot find this executable: {e}"),
-                exit::FAILED,
-            );
-        }
+    let launcher = match launcher(&cli, &config) {
+        Ok(l) => l,
+        Err(code) => return code,
     };
-    // Spawned servers learn the ring from the same file (absolute, so
-    // their working directory does not matter) and reload it on SIGHUP,
-    // which `add` and `remove` send after rewriting it.
-    let mut launcher = launcher;
-    if let Some(source) = &config.source {
-        let path = std::fs::canonicalize(source).unwrap_or_else(|_| source.clone());
-        launcher.args.push("--servers".into());
-        launcher.args.push(path.into());
-    }
     let config = Arc::new(config);
     let supervisor = runtime.block_on(async { Supervisor::start(config.clone(), launcher) });
-
-    // Panic: SIGKILL every child at once (the UI's own hook restores the
-    // terminal first when it wraps this one).
-    let previous = std::panic::take_hook();
-    let for_panic = supervisor.clone();
-    std::panic::set_hook(Box::new(move |info| {
-        for_panic.kill_all_now();
-        previous(info);
-    }));
+    kill_children_on_panic(supervisor.clone());
     let interrupts = shell::Interrupts::new();
     if !full_screen {
         // The full-screen UI listens to signals itself and returns normally.
@@ -129,31 +91,106 @@ fn main() -> ExitCode {
     let code = if full_screen {
         run_full_screen(&runtime, interpreter, supervisor.clone())
     } else {
-        // Let the children bind their ports before the first command.
-        runtime.block_on(supervisor.wait_started(Duration::from_secs(3)));
-        let result = if stdin_tty {
-            shell::run_interactive(&runtime, &mut interpreter, &interrupts).map(|_| true)
-        } else {
-            let stdin = std::io::stdin();
-            shell::run_piped(
-                &runtime,
-                &mut interpreter,
-                stdin.lock(),
-                &mut std::io::stdout(),
-                !cli.no_echo,
-            )
-        };
-        match result {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => ExitCode::from(exit::FAILED),
-            Err(e) => {
-                eprintln!("ERROR: {e}");
-                ExitCode::from(exit::FAILED)
-            }
-        }
+        let echo = !cli.no_echo;
+        run_shell(
+            &runtime,
+            &mut interpreter,
+            &supervisor,
+            &interrupts,
+            stdin_tty,
+            echo,
+        )
     };
     runtime.block_on(supervisor.shutdown());
     code
+}
+
+/// The runtime of the supervisor and the interpreter; `Err` is the exit
+/// code, already reported.
+fn start_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            cli::fail(
+                false,
+                format!("cannot start the runtime: {e}"),
+                exit::FAILED,
+            )
+        })
+}
+
+/// How the supervisor starts a server: this executable in server mode, as
+/// verbose as this one and reading the ring from the configuration file;
+/// `Err` is the exit code, already reported.
+fn launcher(cli: &Cli, config: &ClusterConfig) -> Result<Launcher, ExitCode> {
+    let mut launcher = match Launcher::current_exe() {
+        Ok(l) => l,
+        Err(e) => {
+            return Err(cli::fail(
+                false,
+                format!("cannot find this executable: {e}"),
+                exit::FAILED,
+            ));
+        }
+    };
+    for _ in 1..cli.cluster.log.verbose {
+        launcher.args.push("-v".into());
+    }
+    // Spawned servers learn the ring from the same file (absolute, so
+    // their working directory does not matter) and reload it on SIGHUP,
+    // which `add` and `remove` send after rewriting it.
+    if let Some(source) = &config.source {
+        let path = std::fs::canonicalize(source).unwrap_or_else(|_| source.clone());
+        launcher.args.push("--servers".into());
+        launcher.args.push(path.into());
+    }
+    Ok(launcher)
+}
+
+/// Panic: SIGKILL every child at once (the UI's own hook restores the
+/// terminal first when it wraps this one).
+fn kill_children_on_panic(supervisor: Supervisor) {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        supervisor.kill_all_now();
+        previous(info);
+    }));
+}
+
+/// Shell modes: the interactive line shell on a terminal, else the piped
+/// commands of standard input, once the children have started.
+fn run_shell(
+    runtime: &tokio::runtime::Runtime,
+    interpreter: &mut Interpreter,
+    supervisor: &Supervisor,
+    interrupts: &shell::Interrupts,
+    stdin_tty: bool,
+    echo: bool,
+) -> ExitCode {
+    // Let the children bind their ports before the first command.
+    runtime.block_on(supervisor.wait_started(Duration::from_secs(3)));
+    let result = if stdin_tty {
+        shell::run_interactive(runtime, interpreter, interrupts).map(|_| true)
+    } else {
+        let stdin = std::io::stdin();
+        shell::run_piped(
+            runtime,
+            interpreter,
+            stdin.lock(),
+            &mut std::io::stdout(),
+            echo,
+        )
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(exit::FAILED),
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            ExitCode::from(exit::FAILED)
+        }
+    }
 }
 
 /// The configuration: the positional file, else --servers / DKVS_SERVERS,
@@ -230,6 +267,19 @@ fn watch_signals(
     });
 }
 
+/// The options of the hidden server mode, as `parse_serve_args` read them.
+#[derive(Default)]
+struct ServeArgs {
+    verbose: u8,
+    positional: Vec<std::ffi::OsString>,
+    storage: dkvs::engine::StorageArgs,
+    key_file: Option<std::path::PathBuf>,
+    metrics: Option<std::net::SocketAddr>,
+    ring: dkvs::anti_entropy::AntiEntropyArgs,
+    /// An option lacked its value, or had one that does not parse.
+    bad: bool,
+}
+
 /// The hidden server mode: `--serve-internal [-v]... [--data-dir DIR]
 /// [--sync POLICY] [--metrics ADDR:PORT] [--key-file FILE] [--servers FILE]
 /// <IP> <PORT>` (the storage and metrics options come from `cluster.toml`,
@@ -237,33 +287,58 @@ fn watch_signals(
 /// itself if its parent disappears (e.g. `dkvs-tui` was SIGKILLed), so a
 /// crashed manager never leaves servers behind.
 fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
-    let mut verbose = 0u8;
-    let mut positional = Vec::new();
-    let mut storage = dkvs::engine::StorageArgs::default();
-    let mut key_file: Option<std::path::PathBuf> = None;
-    let mut metrics: Option<std::net::SocketAddr> = None;
-    let mut ring = dkvs::anti_entropy::AntiEntropyArgs::default();
-    let mut bad = false;
+    let parsed = parse_serve_args(args);
+    dkvs::logging::init(parsed.verbose);
+    let usage = || {
+        eprintln!(
+            "Usage: dkvs-tui {SERVE_FLAG} [-v] [--data-dir DIR] [--sync always|periodic|none] [--metrics ADDR:PORT] [--key-file FILE] [--servers FILE] <IP> <PORT>"
+        );
+        ExitCode::from(exit::USAGE)
+    };
+    if parsed.bad {
+        return usage();
+    }
+    let Some((ip, port)) = serve_address(&parsed.positional) else {
+        return usage();
+    };
+    exit_with_parent();
+    let options = match serve_options(ip, port, parsed) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    match dkvs::server::serve_until_signal(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            ExitCode::from(e.exit_code)
+        }
+    }
+}
+
+/// Reads the words after `--serve-internal`: the options, and every other
+/// word as a positional argument.
+fn parse_serve_args(args: &[std::ffi::OsString]) -> ServeArgs {
+    let mut parsed = ServeArgs::default();
     let mut words = args.iter();
     while let Some(a) = words.next() {
         match a.to_str() {
-            Some("-v") => verbose = verbose.saturating_add(1),
-            Some("-vv") => verbose = verbose.saturating_add(2),
+            Some("-v") => parsed.verbose = parsed.verbose.saturating_add(1),
+            Some("-vv") => parsed.verbose = parsed.verbose.saturating_add(2),
             Some("--data-dir") => match words.next() {
-                Some(dir) => storage.data_dir = Some(dir.into()),
-                None => bad = true,
+                Some(dir) => parsed.storage.data_dir = Some(dir.into()),
+                None => parsed.bad = true,
             },
             Some("--key-file") => match words.next() {
-                Some(file) => key_file = Some(file.into()),
-                None => bad = true,
+                Some(file) => parsed.key_file = Some(file.into()),
+                None => parsed.bad = true,
             },
             Some("--metrics") => match words.next().and_then(|w| w.to_str()?.parse().ok()) {
-                Some(addr) => metrics = Some(addr),
-                None => bad = true,
+                Some(addr) => parsed.metrics = Some(addr),
+                None => parsed.bad = true,
             },
             Some("--servers") => match words.next() {
-                Some(file) => ring.servers = Some(file.into()),
-                None => bad = true,
+                Some(file) => parsed.ring.servers = Some(file.into()),
+                None => parsed.bad = true,
             },
             Some("--sync") => {
                 match words
@@ -271,35 +346,34 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
                     .and_then(|w| w.to_str())
                     .and_then(|w| clap::ValueEnum::from_str(w, false).ok())
                 {
-                    Some(policy) => storage.sync = policy,
-                    None => bad = true,
+                    Some(policy) => parsed.storage.sync = policy,
+                    None => parsed.bad = true,
                 }
             }
-            _ => positional.push(a.clone()),
+            _ => parsed.positional.push(a.clone()),
         }
     }
-    dkvs::logging::init(verbose);
-    let usage = || {
-        eprintln!(
-            "Usage: dkvs-tui {SERVE_FLAG} [-v] [--data-dir DIR] [--sync always|periodic|none] [--metrics ADDR:PORT] [--key-file FILE] [--servers FILE] <IP> <PORT>"
-        );
-        ExitCode::from(exit::USAGE)
-    };
-    if bad {
-        return usage();
-    }
-    let [ip, port] = positional.as_slice() else {
-        return usage();
+    parsed
+}
+
+/// `<IP> <PORT>`: exactly two words, an IPv4 address and a port other than
+/// 0; `None` otherwise.
+fn serve_address(positional: &[std::ffi::OsString]) -> Option<(std::net::Ipv4Addr, u16)> {
+    let [ip, port] = positional else {
+        return None;
     };
     let (Some(Ok(ip)), Some(Ok(port))) = (
         ip.to_str().map(str::parse::<std::net::Ipv4Addr>),
         port.to_str().map(str::parse::<u16>),
     ) else {
-        return usage();
+        return None;
     };
-    if port == 0 {
-        return usage();
-    }
+    (port != 0).then_some((ip, port))
+}
+
+/// Exits (status 0) as soon as the parent process is gone, checked every
+/// half second from a thread of its own.
+fn exit_with_parent() {
     let parent = std::os::unix::process::parent_id();
     std::thread::spawn(move || {
         loop {
@@ -311,35 +385,41 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
             }
         }
     });
+}
+
+/// The server's options: address, storage, key, ring and metrics; `Err` is
+/// the exit code of a key or address error, already reported.
+fn serve_options(
+    ip: std::net::Ipv4Addr,
+    port: u16,
+    parsed: ServeArgs,
+) -> Result<dkvs::server::ServeOptions, ExitCode> {
     // Without --key-file, DKVS_KEY_FILE (how the supervisor passes
     // cluster.toml's key_file) is read by `serve_until_signal`.
-    let auth = match key_file.as_deref().map(dkvs::limits::AuthConfig::load) {
+    let auth = match parsed
+        .key_file
+        .as_deref()
+        .map(dkvs::limits::AuthConfig::load)
+    {
         Some(Err(e)) => {
             eprintln!("ERROR: {e}");
-            return ExitCode::from(exit::CONFIG);
+            return Err(ExitCode::from(exit::CONFIG));
         }
         Some(Ok(auth)) => Some(auth),
         None => None,
     };
-    let options = match dkvs::server::ServeOptions::new(ip, port, Vec::new()) {
-        Ok(o) => o
-            .with_storage(storage)
+    match dkvs::server::ServeOptions::new(ip, port, Vec::new()) {
+        Ok(o) => Ok(o
+            .with_storage(parsed.storage)
             .with_limits(dkvs::server::Limits {
                 auth,
                 ..Default::default()
             })
-            .with_anti_entropy(ring)
-            .with_best_effort_metrics(metrics),
+            .with_anti_entropy(parsed.ring)
+            .with_best_effort_metrics(parsed.metrics)),
         Err(e) => {
             eprintln!("ERROR: {e}");
-            return ExitCode::from(exit::USAGE);
-        }
-    };
-    match dkvs::server::serve_until_signal(options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ERROR: {e}");
-            ExitCode::from(e.exit_code)
+            Err(ExitCode::from(exit::USAGE))
         }
     }
 }

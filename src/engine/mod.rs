@@ -138,19 +138,34 @@ pub fn encoded_version(bytes: &[u8]) -> Option<Version> {
     Some(Version::from_bytes(version.try_into().ok()?))
 }
 
+/// Why bytes are not a record in [`encode_record`]'s form
+/// ([`decode_record`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// Fewer bytes than the header (the length given).
+    #[error("record of {0} bytes is shorter than its header")]
+    Short(usize),
+    /// A format byte this version does not know.
+    #[error("unknown record format {0}")]
+    Format(u8),
+    /// Flags this version does not know.
+    #[error("unknown record flags {0:#04x}")]
+    Flags(u8),
+}
+
 /// Reads bytes written by [`encode_record`]; an unknown format byte,
 /// unknown flags or a short record is an error naming what is wrong.
-pub fn decode_record(bytes: &[u8]) -> Result<Record, String> {
-    let short = || format!("record of {} bytes is shorter than its header", bytes.len());
+pub fn decode_record(bytes: &[u8]) -> Result<Record, RecordError> {
+    let short = || RecordError::Short(bytes.len());
     let (header, value) = bytes.split_at_checked(RECORD_HEADER).ok_or_else(short)?;
     let (&[format, flags], words) = header.split_first_chunk::<2>().ok_or_else(short)?;
     if format != RECORD_FORMAT {
-        return Err(format!("unknown record format {format}"));
+        return Err(RecordError::Format(format));
     }
     if flags & !FLAG_TOMBSTONE != 0 {
-        return Err(format!("unknown record flags {flags:#04x}"));
+        return Err(RecordError::Flags(flags));
     }
-    let word = |i: usize| -> Result<u64, String> {
+    let word = |i: usize| -> Result<u64, RecordError> {
         words
             .get(i..i + 8)
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -205,10 +220,74 @@ pub type Pairs = Vec<(Box<[u8]>, Record)>;
 pub type PutResults = Vec<Result<(), Refused>>;
 
 /// An engine failure that is not about one put: the data directory cannot
-/// be opened or read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct EngineError(pub String);
+/// be opened or read. Each message is ready to print; the error that
+/// caused it, if any, is kept as its [`std::error::Error::source`].
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// An I/O error on a file of the data directory (`context` says which
+    /// and what was being done).
+    #[error("{context}: {source}")]
+    Io {
+        /// What failed, e.g. `cannot read /data/FORMAT`.
+        context: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database library (redb) failed.
+    #[error("{context}: {source}")]
+    Db {
+        /// What failed, e.g. `read failed`.
+        context: String,
+        /// redb's error.
+        #[source]
+        source: redb::Error,
+    },
+    /// A stored record (or a write-ahead log entry) cannot be decoded.
+    #[error("{context}: {source}")]
+    Corrupt {
+        /// What was being read, e.g. `corrupt record`.
+        context: String,
+        /// What is wrong with its bytes.
+        #[source]
+        source: RecordError,
+    },
+    /// The engine's own conditions, with no underlying error: a directory
+    /// in use, foreign or damaged, a poisoned lock, a database unavailable.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl EngineError {
+    /// An [`EngineError::Io`] error: `context: source`.
+    pub fn io(context: impl fmt::Display, source: std::io::Error) -> EngineError {
+        EngineError::Io {
+            context: context.to_string(),
+            source,
+        }
+    }
+
+    /// An [`EngineError::Db`] error: `context: source`.
+    pub fn db(context: impl fmt::Display, source: impl Into<redb::Error>) -> EngineError {
+        EngineError::Db {
+            context: context.to_string(),
+            source: source.into(),
+        }
+    }
+
+    /// An [`EngineError::Corrupt`] error: `context: source`.
+    pub fn corrupt(context: impl fmt::Display, source: RecordError) -> EngineError {
+        EngineError::Corrupt {
+            context: context.to_string(),
+            source,
+        }
+    }
+
+    /// An [`EngineError::Other`] error with `message`.
+    pub fn other(message: impl Into<String>) -> EngineError {
+        EngineError::Other(message.into())
+    }
+}
 
 /// Counters an engine reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -321,7 +400,7 @@ pub trait Engine: Send + Sync + fmt::Debug {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    results.push(Err(Refused::Io(e.0)));
+                    results.push(Err(Refused::Io(e.to_string())));
                     continue;
                 }
             }
@@ -478,13 +557,28 @@ mod tests {
         assert_eq!(decode_record(&bytes).unwrap(), r);
         let v1 = Record::v1(Bytes::new());
         assert_eq!(decode_record(&encode_record(&v1)).unwrap(), v1);
-        assert!(decode_record(&bytes[..17]).unwrap_err().contains("shorter"));
+        assert!(
+            decode_record(&bytes[..17])
+                .unwrap_err()
+                .to_string()
+                .contains("shorter")
+        );
         let mut bad = bytes.clone();
         bad[0] = 2;
-        assert!(decode_record(&bad).unwrap_err().contains("format 2"));
+        assert!(
+            decode_record(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("format 2")
+        );
         let mut bad = bytes;
         bad[1] = 0x80;
-        assert!(decode_record(&bad).unwrap_err().contains("flags"));
+        assert!(
+            decode_record(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("flags")
+        );
     }
 
     #[test]

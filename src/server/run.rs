@@ -145,7 +145,9 @@ fn config_error(message: String) -> ServeError {
 /// for a `cluster.toml` with `key_file`) gets its keys.
 pub fn auth_from_env() -> Result<Option<AuthConfig>, String> {
     match std::env::var_os(crate::limits::KEY_FILE_ENV) {
-        Some(path) if !path.is_empty() => AuthConfig::load(std::path::Path::new(&path)).map(Some),
+        Some(path) if !path.is_empty() => AuthConfig::load(std::path::Path::new(&path))
+            .map(Some)
+            .map_err(|e| e.to_string()),
         _ => Ok(None),
     }
 }
@@ -166,7 +168,7 @@ pub fn serve_until_signal(mut options: ServeOptions) -> Result<(), ServeError> {
                 cache: options.limits.max_memory,
                 ..o
             })
-            .map_err(|e| config_error(e.0))?,
+            .map_err(|e| config_error(e.to_string()))?,
         )),
         None => None,
     };
@@ -215,7 +217,8 @@ async fn serve(
         })?;
     }
     if let Some(engine) = durable {
-        let hints = crate::hints::HintStore::open(engine.dir()).map_err(config_error)?;
+        let hints =
+            crate::hints::HintStore::open(engine.dir()).map_err(|e| config_error(e.to_string()))?;
         server
             .use_hints(Arc::new(hints))
             .map_err(|e| format!("cannot keep hints: {e}"))?;

@@ -382,6 +382,7 @@ fn event_loop(
             }
         })?;
         let size = frame.area.as_size();
+        let screen = Rect::new(0, 0, size.width, size.height);
         let drawn = Instant::now();
 
         // Wait for something to happen, or for the next tick.
@@ -392,45 +393,7 @@ fn event_loop(
         };
         let mut next = Some(first);
         while let Some(msg) = next {
-            let areas = draw::layout(Rect::new(0, 0, size.width, size.height), app.server_count());
-            let action = match msg {
-                Msg::Input(Event::Key(k)) => app.handle_key(k),
-                Msg::Input(Event::Mouse(m)) => app.handle_mouse(m, areas.as_ref()),
-                Msg::Input(_) => Action::None,
-                Msg::InputFailed(e) => return Err(e),
-                Msg::Changed => Action::None,
-                Msg::Repl(id, ev) => {
-                    app.on_repl_event(id, ev);
-                    Action::None
-                }
-                Msg::LineDone(id, outcome, view) => {
-                    app.on_line_done(id, outcome, *view);
-                    if outcome.quit {
-                        Action::Quit
-                    } else {
-                        Action::None
-                    }
-                }
-                Msg::ActDone(id, result) => {
-                    app.on_act_done(id, result);
-                    Action::None
-                }
-                Msg::Keys(keys) => {
-                    app.keys = keys;
-                    Action::None
-                }
-                Msg::Rates(at, totals) => {
-                    app.on_rates(at, &totals);
-                    Action::None
-                }
-                Msg::Signal => Action::Quit,
-                Msg::Panicked => {
-                    return Err(io::Error::other(
-                        "the screen stopped after a panic (see above)",
-                    ));
-                }
-            };
-            match action {
+            match on_msg(app, msg, screen)? {
                 Action::None => {}
                 Action::Quit => return Ok(()),
                 Action::Run { id, line } => {
@@ -454,6 +417,52 @@ fn event_loop(
             next = rx.try_recv().ok();
         }
     }
+}
+
+/// Hands one message to the app, on a `screen` of the size last drawn;
+/// returns what the event loop must do next. An input error or a panic
+/// elsewhere stops the screen.
+fn on_msg(app: &mut App, msg: Msg, screen: Rect) -> io::Result<Action> {
+    Ok(match msg {
+        Msg::Input(Event::Key(k)) => app.handle_key(k),
+        Msg::Input(Event::Mouse(m)) => {
+            let areas = draw::layout(screen, app.server_count());
+            app.handle_mouse(m, areas.as_ref())
+        }
+        Msg::Input(_) => Action::None,
+        Msg::InputFailed(e) => return Err(e),
+        Msg::Changed => Action::None,
+        Msg::Repl(id, ev) => {
+            app.on_repl_event(id, ev);
+            Action::None
+        }
+        Msg::LineDone(id, outcome, view) => {
+            app.on_line_done(id, outcome, *view);
+            if outcome.quit {
+                Action::Quit
+            } else {
+                Action::None
+            }
+        }
+        Msg::ActDone(id, result) => {
+            app.on_act_done(id, result);
+            Action::None
+        }
+        Msg::Keys(keys) => {
+            app.keys = keys;
+            Action::None
+        }
+        Msg::Rates(at, totals) => {
+            app.on_rates(at, &totals);
+            Action::None
+        }
+        Msg::Signal => Action::Quit,
+        Msg::Panicked => {
+            return Err(io::Error::other(
+                "the screen stopped after a panic (see above)",
+            ));
+        }
+    })
 }
 
 /// Panics on purpose: the hidden REPL line armed by `DKVS_TUI_TEST_PANIC=1`

@@ -363,11 +363,22 @@ impl RingView<'_> {
     }
 
     fn draw_nodes(&self, geo: &Geometry, buf: &mut Buffer) {
-        let t = self.theme;
-        let nodes = self.ring.nodes();
         let roles = self.roles();
         let mut taken: HashSet<(u16, u16)> = HashSet::new();
-        let removed: HashSet<SocketAddrV4> = match self.whatif {
+        let mut glyph_cells = self.draw_glyphs(geo, buf, &roles, &mut taken);
+        let added = self.draw_added(geo, buf, &mut taken, &mut glyph_cells);
+        self.draw_key_marker(geo, buf, &mut taken);
+        self.draw_labels(geo, buf, &roles, added, &mut taken);
+        // A forced label may have covered a node: the node's state glyph
+        // always wins (a down server must never look up).
+        for (cell, glyph, style) in glyph_cells {
+            put(buf, geo.area, cell, glyph, style);
+        }
+    }
+
+    /// The servers a what-if removes (none without a what-if).
+    fn removed_servers(&self) -> HashSet<SocketAddrV4> {
+        match self.whatif {
             Some(w) => self
                 .servers
                 .iter()
@@ -375,10 +386,23 @@ impl RingView<'_> {
                 .filter(|a| !w.servers.iter().any(|s| s.addr() == *a))
                 .collect(),
             None => HashSet::new(),
-        };
-        // Glyphs on the circle.
+        }
+    }
+
+    /// Draws the nodes' glyphs on the circle (`roles` aligned with the
+    /// nodes), marks their cells taken, and returns what it drew.
+    fn draw_glyphs(
+        &self,
+        geo: &Geometry,
+        buf: &mut Buffer,
+        roles: &[Role],
+        taken: &mut HashSet<(u16, u16)>,
+    ) -> Vec<GlyphCell> {
+        let t = self.theme;
+        let nodes = self.ring.nodes();
+        let removed = self.removed_servers();
         let mut glyph_cells = Vec::with_capacity(nodes.len());
-        for (node, &role) in nodes.iter().zip(&roles) {
+        for (node, &role) in nodes.iter().zip(roles) {
             let cell = geo.cell_at(node.position.fraction(), 1.0);
             let is_removed = self
                 .servers
@@ -398,39 +422,70 @@ impl RingView<'_> {
             taken.insert(cell);
             glyph_cells.push((cell, glyph, style));
         }
-        // New nodes of a what-if addition.
+        glyph_cells
+    }
+
+    /// Draws the new nodes of a what-if addition, marks their cells taken,
+    /// adds them to `glyph_cells`, and returns their labels (position on
+    /// the ring, text).
+    fn draw_added(
+        &self,
+        geo: &Geometry,
+        buf: &mut Buffer,
+        taken: &mut HashSet<(u16, u16)>,
+        glyph_cells: &mut Vec<GlyphCell>,
+    ) -> Vec<(f64, String)> {
         let mut added: Vec<(f64, String)> = Vec::new();
-        if let Some(w) = self.whatif {
-            for node in w.ring.nodes() {
-                let Some(spec) = w.servers.get(node.server) else {
-                    continue;
-                };
-                if self.servers.iter().any(|s| s.addr() == spec.addr()) {
-                    continue;
-                }
-                let cell = geo.cell_at(node.position.fraction(), 1.0);
-                let style = t.whatif().add_modifier(Modifier::BOLD);
-                put(buf, geo.area, cell, "+", style);
-                glyph_cells.push((cell, "+", style));
-                taken.insert(cell);
-                added.push((node.position.fraction(), format!("{}", node.server + 1)));
+        let Some(w) = self.whatif else {
+            return added;
+        };
+        for node in w.ring.nodes() {
+            let Some(spec) = w.servers.get(node.server) else {
+                continue;
+            };
+            if self.servers.iter().any(|s| s.addr() == spec.addr()) {
+                continue;
             }
-        }
-        // The key marker, on the circle if free, else just inside it.
-        if let Some((_, placement)) = self.focus {
-            let f = placement.key_position.fraction();
-            let mut cell = geo.cell_at(f, 1.0);
-            if taken.contains(&cell) {
-                cell = geo.cell_at(f, 1.0 - 1.5 * geo.col_unit());
-            }
-            put(buf, geo.area, cell, "◆", t.highlight());
+            let cell = geo.cell_at(node.position.fraction(), 1.0);
+            let style = self.theme.whatif().add_modifier(Modifier::BOLD);
+            put(buf, geo.area, cell, "+", style);
+            glyph_cells.push((cell, "+", style));
             taken.insert(cell);
+            added.push((node.position.fraction(), format!("{}", node.server + 1)));
         }
-        // Labels outside the circle, most important first.
+        added
+    }
+
+    /// The key marker, on the circle if free, else just inside it.
+    fn draw_key_marker(&self, geo: &Geometry, buf: &mut Buffer, taken: &mut HashSet<(u16, u16)>) {
+        let Some((_, placement)) = self.focus else {
+            return;
+        };
+        let f = placement.key_position.fraction();
+        let mut cell = geo.cell_at(f, 1.0);
+        if taken.contains(&cell) {
+            cell = geo.cell_at(f, 1.0 - 1.5 * geo.col_unit());
+        }
+        put(buf, geo.area, cell, "◆", self.theme.highlight());
+        taken.insert(cell);
+    }
+
+    /// Labels outside the circle, most important first: the nodes' (with
+    /// `roles` aligned with them), then the what-if's `added` ones.
+    fn draw_labels(
+        &self,
+        geo: &Geometry,
+        buf: &mut Buffer,
+        roles: &[Role],
+        added: Vec<(f64, String)>,
+        taken: &mut HashSet<(u16, u16)>,
+    ) {
+        let t = self.theme;
+        let nodes = self.ring.nodes();
         let mut labels: Vec<(u8, f64, String, Style)> = Vec::new();
         // A crowded ring keeps only the walk's labels (glyphs stay).
         let crowded = nodes.len() > 48;
-        for (node, &role) in nodes.iter().zip(&roles) {
+        for (node, &role) in nodes.iter().zip(roles) {
             if crowded && role == Role::Plain {
                 continue;
             }
@@ -453,15 +508,13 @@ impl RingView<'_> {
         labels.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
         for (prio, f, text, style) in labels {
             // Only the replicas' labels may cover others; the rest give way.
-            place_label(geo, buf, &mut taken, f, &text, style, prio == 0);
-        }
-        // A forced label may have covered a node: the node's state glyph
-        // always wins (a down server must never look up).
-        for (cell, glyph, style) in glyph_cells {
-            put(buf, geo.area, cell, glyph, style);
+            place_label(geo, buf, taken, f, &text, style, prio == 0);
         }
     }
 }
+
+/// A glyph drawn on the ring: its cell, the glyph and its style.
+type GlyphCell = ((u16, u16), &'static str, Style);
 
 /// Writes `text` near `fraction`, outside the circle, avoiding taken cells;
 /// when every spot is taken it is drawn anyway if `force`, else left out.

@@ -5,15 +5,15 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::super::EngineError;
-use super::{CHECKPOINT_EVERY, DurableEngine, err};
+use super::{CHECKPOINT_EVERY, DurableEngine};
 
 impl DurableEngine {
     /// Makes redb durable (an empty synced commit covers the unsynced ones)
     /// and empties the log.
     pub fn checkpoint(&self) -> Result<(), EngineError> {
         if self.pending_replay.load(Ordering::Acquire) {
-            return Err(EngineError(
-                "no checkpoint: the log is not replayed into the reopened database yet".into(),
+            return Err(EngineError::other(
+                "no checkpoint: the log is not replayed into the reopened database yet",
             ));
         }
         // Lock order everywhere: database, then log.
@@ -24,15 +24,15 @@ impl DurableEngine {
         }
         let db = guard
             .as_ref()
-            .ok_or_else(|| EngineError("database unavailable after an I/O error".into()))?;
+            .ok_or_else(|| EngineError::other("database unavailable after an I/O error"))?;
         let run = || -> Result<(), redb::Error> {
             let txn = db.begin_write()?;
             txn.commit()?;
             Ok(())
         };
-        run().map_err(|e| err("checkpoint failed", e))?;
+        run().map_err(|e| EngineError::db("checkpoint failed", e))?;
         wal.clear()
-            .map_err(|e| err("cannot empty the write-ahead log", e))?;
+            .map_err(|e| EngineError::io("cannot empty the write-ahead log", e))?;
         self.dirty.store(false, Ordering::Release);
         self.syncs.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut at) = self.checkpointed.lock() {
@@ -48,7 +48,7 @@ impl DurableEngine {
             let synced = self.lock_wal()?.sync();
             if let Err(e) = synced {
                 self.dirty.store(true, Ordering::Release);
-                return Err(err("cannot sync the write-ahead log", e));
+                return Err(EngineError::io("cannot sync the write-ahead log", e));
             }
             self.syncs.fetch_add(1, Ordering::Relaxed);
         }

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use super::super::EngineError;
-use super::{CREATED_FILE, FORMAT_FILE, FORMAT_TEXT, LOCK_FILE, err};
+use super::{CREATED_FILE, FORMAT_FILE, FORMAT_TEXT, LOCK_FILE};
 
 /// Locks `dir/LOCK` for this process and writes our pid into it.
 pub(super) fn lock_dir(dir: &Path) -> Result<File, EngineError> {
@@ -17,7 +17,7 @@ pub(super) fn lock_dir(dir: &Path) -> Result<File, EngineError> {
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(|e| err(format_args!("cannot open {}", path.display()), e))?;
+        .map_err(|e| EngineError::io(format_args!("cannot open {}", path.display()), e))?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -29,13 +29,16 @@ pub(super) fn lock_dir(dir: &Path) -> Result<File, EngineError> {
             } else {
                 format!(" (pid {holder})")
             };
-            return Err(EngineError(format!(
+            return Err(EngineError::Other(format!(
                 "data directory {} is in use by another server{who}; one server per directory",
                 dir.display()
             )));
         }
         Err(std::fs::TryLockError::Error(e)) => {
-            return Err(err(format_args!("cannot lock {}", path.display()), e));
+            return Err(EngineError::io(
+                format_args!("cannot lock {}", path.display()),
+                e,
+            ));
         }
     }
     Ok(file)
@@ -49,7 +52,7 @@ pub(super) fn write_pid(dir: &Path, file: &mut File) -> Result<(), EngineError> 
         .set_len(0)
         .and_then(|()| file.write_all(pid.as_bytes()));
     written.map_err(|e| {
-        err(
+        EngineError::io(
             format_args!("cannot write {}", dir.join(LOCK_FILE).display()),
             e,
         )
@@ -82,7 +85,7 @@ pub(super) fn check_foreign(dir: &Path) -> Result<(), EngineError> {
     let path = dir.join(FORMAT_FILE);
     match std::fs::read(&path) {
         Ok(text) if text == FORMAT_TEXT.as_bytes() => Ok(()),
-        Ok(text) => Err(EngineError(format!(
+        Ok(text) => Err(EngineError::Other(format!(
             "{} is not a data directory of this dkvs version: its FORMAT file says {:?}, expected {:?}",
             dir.display(),
             String::from_utf8_lossy(text.get(..200).unwrap_or(&text)),
@@ -90,7 +93,7 @@ pub(super) fn check_foreign(dir: &Path) -> Result<(), EngineError> {
         ))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let entries = std::fs::read_dir(dir)
-                .map_err(|e| err(format_args!("cannot read {}", dir.display()), e))?;
+                .map_err(|e| EngineError::io(format_args!("cannot read {}", dir.display()), e))?;
             let ours = |name: &str| {
                 name == LOCK_FILE
                     && std::fs::read(dir.join(LOCK_FILE))
@@ -106,14 +109,17 @@ pub(super) fn check_foreign(dir: &Path) -> Result<(), EngineError> {
             }
             foreign.sort();
             foreign.truncate(5);
-            Err(EngineError(format!(
+            Err(EngineError::Other(format!(
                 "{} is not a dkvs data directory (no {FORMAT_FILE} file, but it holds {}); \
                  give an empty or new directory",
                 dir.display(),
                 foreign.join(", ")
             )))
         }
-        Err(e) => Err(err(format_args!("cannot read {}", path.display()), e)),
+        Err(e) => Err(EngineError::io(
+            format_args!("cannot read {}", path.display()),
+            e,
+        )),
     }
 }
 
@@ -139,7 +145,7 @@ pub(super) fn write_synced(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), E
         std::fs::rename(&tmp, &path)?;
         File::open(dir)?.sync_all()
     })();
-    result.map_err(|e| err(format_args!("cannot write {}", path.display()), e))
+    result.map_err(|e| EngineError::io(format_args!("cannot write {}", path.display()), e))
 }
 
 /// True once the directory has held a database (its `FORMAT` file exists

@@ -192,10 +192,6 @@ pub const CHECKPOINT_BYTES: u64 = 16 << 20;
 /// failed write and one reopen per interval, not one per put.
 pub const IO_RETRY: Duration = Duration::from_secs(1);
 
-fn err(context: impl std::fmt::Display, e: impl std::fmt::Display) -> EngineError {
-    EngineError(format!("{context}: {e}"))
-}
-
 impl DurableEngine {
     /// The data directory.
     pub fn dir(&self) -> &Path {
@@ -224,13 +220,13 @@ impl DurableEngine {
     fn read_db(&self) -> Result<RwLockReadGuard<'_, Option<redb::Database>>, EngineError> {
         self.db
             .read()
-            .map_err(|_| EngineError("database lock poisoned".into()))
+            .map_err(|_| EngineError::other("database lock poisoned"))
     }
 
     fn lock_wal(&self) -> Result<std::sync::MutexGuard<'_, Wal>, EngineError> {
         self.wal
             .lock()
-            .map_err(|_| EngineError("write-ahead log lock poisoned".into()))
+            .map_err(|_| EngineError::other("write-ahead log lock poisoned"))
     }
 }
 

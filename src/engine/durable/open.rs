@@ -17,7 +17,7 @@ use super::dir::{
 use super::write::Mode;
 use super::{
     CREATED_FILE, DATA, DB_FILE, DB_FORMAT, DurableEngine, DurableOptions, META, META_FORMAT,
-    META_USED, OpenReport, err,
+    META_USED, OpenReport,
 };
 
 impl DurableEngine {
@@ -28,8 +28,9 @@ impl DurableEngine {
         let started = Instant::now();
         let dir = options.dir.clone();
         let shown = dir.display();
-        create_dirs(&dir)
-            .map_err(|e| err(format_args!("cannot create data directory {shown}"), e))?;
+        create_dirs(&dir).map_err(|e| {
+            EngineError::io(format_args!("cannot create data directory {shown}"), e)
+        })?;
         // Read-only first: a foreign directory is refused before anything
         // (even the lock file) is created or changed in it.
         check_foreign(&dir)?;
@@ -38,7 +39,7 @@ impl DurableEngine {
         write_pid(&dir, &mut lock)?;
         let wal_path = dir.join(wal::WAL_FILE);
         if has_data_marker(&dir) && !wal_path.exists() {
-            return Err(EngineError(format!(
+            return Err(EngineError::Other(format!(
                 "{} is missing from data directory {}: refusing to start without the puts \
                  it may have held",
                 wal::WAL_FILE,
@@ -48,11 +49,12 @@ impl DurableEngine {
         let db = open_db(&dir, options.cache)?;
         // The log is created (and its directory entry synced) before the
         // marker that makes a missing log an error is written by `init_db`.
-        Wal::create_if_missing(&dir)
-            .map_err(|e| err(format_args!("cannot create {}", wal_path.display()), e))?;
+        Wal::create_if_missing(&dir).map_err(|e| {
+            EngineError::io(format_args!("cannot create {}", wal_path.display()), e)
+        })?;
         let (keys, used) = init_db(&db, &dir)?;
         let (wal, entries, cut) = Wal::open(&dir)
-            .map_err(|e| err(format_args!("cannot read {}", wal_path.display()), e))?;
+            .map_err(|e| EngineError::io(format_args!("cannot read {}", wal_path.display()), e))?;
         let engine = DurableEngine {
             report: OpenReport {
                 keys,
@@ -107,23 +109,23 @@ impl DurableEngine {
             .map(|(k, r)| {
                 decode_record(r)
                     .map(|r| (k.clone(), r))
-                    .map_err(|e| err("corrupt write-ahead log entry", e))
+                    .map_err(|e| EngineError::corrupt("corrupt write-ahead log entry", e))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let guard = self.read_db()?;
         let db = guard
             .as_ref()
-            .ok_or_else(|| EngineError("database unavailable".into()))?;
+            .ok_or_else(|| EngineError::other("database unavailable"))?;
         for chunk in puts.chunks(10_000) {
             let (_, keys, used) = self
                 .write(db, chunk, Mode::Replay)
-                .map_err(|e| err("cannot replay the write-ahead log", e))?;
+                .map_err(|e| e.into_engine_error("cannot replay the write-ahead log"))?;
             self.keys.store(keys, Ordering::Release);
             self.used.store(used, Ordering::Release);
         }
         self.lock_wal()?
             .clear()
-            .map_err(|e| err("cannot empty the write-ahead log", e))?;
+            .map_err(|e| EngineError::io("cannot empty the write-ahead log", e))?;
         tracing::info!(entries = entries.len(), "write-ahead log replayed");
         Ok(())
     }
@@ -137,7 +139,7 @@ impl DurableEngine {
         let entries = self
             .lock_wal()?
             .entries()
-            .map_err(|e| err("cannot read the write-ahead log", e))?;
+            .map_err(|e| EngineError::io("cannot read the write-ahead log", e))?;
         self.replay(&entries)?;
         self.pending_replay.store(false, Ordering::Release);
         Ok(entries.len())
@@ -182,7 +184,7 @@ fn open_db(dir: &Path, cache: u64) -> Result<redb::Database, EngineError> {
     let path = dir.join(DB_FILE);
     let exists = path.exists();
     if !exists && has_data_marker(dir) {
-        return Err(EngineError(format!(
+        return Err(EngineError::Other(format!(
             "{} is missing from data directory {}: refusing to start empty on a directory \
              that held data",
             DB_FILE,
@@ -197,15 +199,15 @@ fn open_db(dir: &Path, cache: u64) -> Result<redb::Database, EngineError> {
     }));
     match opened {
         Ok(Ok(db)) => Ok(db),
-        Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Err(EngineError(format!(
+        Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Err(EngineError::Other(format!(
             "{} is already open in another server",
             path.display()
         ))),
-        Ok(Err(e)) => Err(EngineError(format!(
-            "{} is corrupt or not a dkvs database: {e}",
-            path.display()
-        ))),
-        Err(_) => Err(EngineError(format!(
+        Ok(Err(e)) => Err(EngineError::db(
+            format_args!("{} is corrupt or not a dkvs database", path.display()),
+            e,
+        )),
+        Err(_) => Err(EngineError::Other(format!(
             "{} is corrupt: the database library failed while opening it",
             path.display()
         ))),
@@ -215,12 +217,9 @@ fn open_db(dir: &Path, cache: u64) -> Result<redb::Database, EngineError> {
 /// Checks the database's own format mark (writing it in a new database)
 /// and reads its counters: (keys, accounted bytes).
 fn init_db(db: &redb::Database, dir: &Path) -> Result<(u64, u64), EngineError> {
-    let corrupt = |e: &dyn std::fmt::Display| {
-        EngineError(format!(
-            "{} is corrupt or not a dkvs database: {e}",
-            dir.join(DB_FILE).display()
-        ))
-    };
+    let shown = dir.join(DB_FILE);
+    let context = || format!("{} is corrupt or not a dkvs database", shown.display());
+    let corrupt = |why: &str| EngineError::Other(format!("{}: {why}", context()));
     let run = || -> Result<Result<(u64, u64), String>, redb::Error> {
         let txn = db.begin_write()?;
         let counters = {
@@ -244,9 +243,9 @@ fn init_db(db: &redb::Database, dir: &Path) -> Result<(u64, u64), EngineError> {
         Ok(Ok(counters))
     };
     let counters = std::panic::catch_unwind(AssertUnwindSafe(run))
-        .map_err(|_| corrupt(&"the database library failed while reading it"))?
-        .map_err(|e| corrupt(&e))?
-        .map_err(|e| corrupt(&e))?;
+        .map_err(|_| corrupt("the database library failed while reading it"))?
+        .map_err(|e| EngineError::db(context(), e))?
+        .map_err(|why| corrupt(&why))?;
     if !dir.join(CREATED_FILE).exists() {
         write_synced(dir, CREATED_FILE, b"")?;
     }

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use redb::{Durability, ReadableTable};
 
 use super::super::{EngineError, FLAG_TOMBSTONE, Record, encoded_version};
-use super::{DATA, DurableEngine, META, META_USED, SWEEP_STEP, disk_pair_size, err};
+use super::{DATA, DurableEngine, META, META_USED, SWEEP_STEP, disk_pair_size};
 
 impl DurableEngine {
     /// [`super::super::Engine::remove_if_unchanged`].
@@ -19,11 +19,11 @@ impl DurableEngine {
         let _writer = self
             .writer
             .lock()
-            .map_err(|_| EngineError("writer lock poisoned".into()))?;
+            .map_err(|_| EngineError::other("writer lock poisoned"))?;
         let guard = self.read_db()?;
         let db = guard
             .as_ref()
-            .ok_or_else(|| EngineError("database unavailable after an I/O error".into()))?;
+            .ok_or_else(|| EngineError::other("database unavailable after an I/O error"))?;
         let run = || -> Result<Option<u64>, redb::Error> {
             let mut txn = db.begin_write()?;
             txn.set_durability(Durability::None)
@@ -53,7 +53,7 @@ impl DurableEngine {
             txn.commit()?;
             Ok(Some(used))
         };
-        match run().map_err(|e| err("removal failed", e))? {
+        match run().map_err(|e| EngineError::db("removal failed", e))? {
             Some(used) => {
                 self.used.store(used, Ordering::Release);
                 self.keys.fetch_sub(1, Ordering::AcqRel);
@@ -73,15 +73,15 @@ impl DurableEngine {
         let _writer = self
             .writer
             .lock()
-            .map_err(|_| EngineError("writer lock poisoned".into()))?;
+            .map_err(|_| EngineError::other("writer lock poisoned"))?;
         let mut from = self
             .sweep_from
             .lock()
-            .map_err(|_| EngineError("sweep lock poisoned".into()))?;
+            .map_err(|_| EngineError::other("sweep lock poisoned"))?;
         let guard = self.read_db()?;
         let db = guard
             .as_ref()
-            .ok_or_else(|| EngineError("database unavailable after an I/O error".into()))?;
+            .ok_or_else(|| EngineError::other("database unavailable after an I/O error"))?;
         let mut keys = self.keys.load(Ordering::Acquire);
         let mut used = self.used.load(Ordering::Acquire);
         let mut run = || -> Result<(usize, Vec<u8>), redb::Error> {
@@ -130,7 +130,7 @@ impl DurableEngine {
             txn.commit()?;
             Ok((expired.len(), last))
         };
-        let (removed, last) = run().map_err(|e| err("tombstone purge failed", e))?;
+        let (removed, last) = run().map_err(|e| EngineError::db("tombstone purge failed", e))?;
         // An empty step reached the end: the next one starts over.
         *from = last;
         self.keys.store(keys, Ordering::Release);

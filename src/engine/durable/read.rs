@@ -4,7 +4,7 @@
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::super::{EngineError, Pairs, Record, decode_record};
-use super::{DATA, DurableEngine, err};
+use super::{DATA, DurableEngine};
 
 impl DurableEngine {
     /// [`super::super::Engine::get`].
@@ -12,16 +12,16 @@ impl DurableEngine {
         let guard = self.read_db()?;
         let db = guard
             .as_ref()
-            .ok_or_else(|| EngineError("database unavailable after an I/O error".into()))?;
+            .ok_or_else(|| EngineError::other("database unavailable after an I/O error"))?;
         let read = || -> Result<Option<Vec<u8>>, redb::Error> {
             let txn = db.begin_read()?;
             let data = txn.open_table(DATA)?;
             Ok(data.get(key)?.map(|v| v.value().to_vec()))
         };
-        match read().map_err(|e| err("read failed", e))? {
+        match read().map_err(|e| EngineError::db("read failed", e))? {
             Some(bytes) => decode_record(&bytes)
                 .map(Some)
-                .map_err(|e| err("corrupt record", e)),
+                .map_err(|e| EngineError::corrupt("corrupt record", e)),
             None => Ok(None),
         }
     }
@@ -31,7 +31,7 @@ impl DurableEngine {
         let guard = self.read_db()?;
         let db = guard
             .as_ref()
-            .ok_or_else(|| EngineError("database unavailable after an I/O error".into()))?;
+            .ok_or_else(|| EngineError::other("database unavailable after an I/O error"))?;
         type Raw = Vec<(Box<[u8]>, Vec<u8>)>;
         let read = || -> Result<Raw, redb::Error> {
             let txn = db.begin_read()?;
@@ -44,12 +44,12 @@ impl DurableEngine {
             Ok(pairs)
         };
         read()
-            .map_err(|e| err("dump failed", e))?
+            .map_err(|e| EngineError::db("dump failed", e))?
             .into_iter()
             .map(|(k, v)| {
                 decode_record(&v)
                     .map(|r| (k, r))
-                    .map_err(|e| err("corrupt record", e))
+                    .map_err(|e| EngineError::corrupt("corrupt record", e))
             })
             .collect()
     }
@@ -63,7 +63,7 @@ impl DurableEngine {
         let guard = self.read_db()?;
         let db = guard
             .as_ref()
-            .ok_or_else(|| EngineError("database unavailable after an I/O error".into()))?;
+            .ok_or_else(|| EngineError::other("database unavailable after an I/O error"))?;
         type Raw = Vec<(Box<[u8]>, Vec<u8>)>;
         let read = || -> Result<(Raw, bool), redb::Error> {
             let txn = db.begin_read()?;
@@ -94,13 +94,13 @@ impl DurableEngine {
             }
             Ok((pairs, false))
         };
-        let (raw, more) = read().map_err(|e| err("dump failed", e))?;
+        let (raw, more) = read().map_err(|e| EngineError::db("dump failed", e))?;
         let pairs = raw
             .into_iter()
             .map(|(k, v)| {
                 decode_record(&v)
                     .map(|r| (k, r))
-                    .map_err(|e| err("corrupt record", e))
+                    .map_err(|e| EngineError::corrupt("corrupt record", e))
             })
             .collect::<Result<Pairs, _>>()?;
         Ok((pairs, more))

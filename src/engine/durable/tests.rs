@@ -65,8 +65,11 @@ fn second_open_is_refused_by_the_lock() {
     let tmp = tempfile::tempdir().unwrap();
     let _first = open(tmp.path()).unwrap();
     let e = open(tmp.path()).unwrap_err();
-    assert!(e.0.contains("in use by another server"), "{e}");
-    assert!(e.0.contains(&std::process::id().to_string()), "{e}");
+    assert!(e.to_string().contains("in use by another server"), "{e}");
+    assert!(
+        e.to_string().contains(&std::process::id().to_string()),
+        "{e}"
+    );
 }
 
 #[test]
@@ -74,15 +77,15 @@ fn foreign_directory_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("notes.txt"), "mine").unwrap();
     let e = open(tmp.path()).unwrap_err();
-    assert!(e.0.contains("not a dkvs data directory"), "{e}");
-    assert!(e.0.contains("notes.txt"), "{e}");
+    assert!(e.to_string().contains("not a dkvs data directory"), "{e}");
+    assert!(e.to_string().contains("notes.txt"), "{e}");
     assert_eq!(
         std::fs::read(tmp.path().join("notes.txt")).unwrap(),
         b"mine"
     );
     std::fs::write(tmp.path().join(FORMAT_FILE), "something else").unwrap();
     let e = open(tmp.path()).unwrap_err();
-    assert!(e.0.contains("FORMAT file says"), "{e}");
+    assert!(e.to_string().contains("FORMAT file says"), "{e}");
 }
 
 #[test]
@@ -99,10 +102,10 @@ fn corrupt_or_missing_database_is_refused() {
     }
     std::fs::write(&db, &bytes).unwrap();
     let e = open(tmp.path()).unwrap_err();
-    assert!(e.0.contains("corrupt"), "{e}");
+    assert!(e.to_string().contains("corrupt"), "{e}");
     std::fs::remove_file(&db).unwrap();
     let e = open(tmp.path()).unwrap_err();
-    assert!(e.0.contains("missing"), "{e}");
+    assert!(e.to_string().contains("missing"), "{e}");
 }
 
 #[test]
@@ -124,7 +127,10 @@ fn a_failed_replay_leaves_the_log_unchanged() {
     assert!(!before.is_empty());
     for _ in 0..2 {
         let e = open(tmp.path()).unwrap_err();
-        assert!(e.0.contains("corrupt write-ahead log entry"), "{e}");
+        assert!(
+            e.to_string().contains("corrupt write-ahead log entry"),
+            "{e}"
+        );
         assert_eq!(std::fs::read(&path).unwrap(), before, "log unchanged");
     }
 }
@@ -140,7 +146,7 @@ fn a_missing_log_is_refused_once_the_directory_held_data() {
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 0, "clean stop");
     std::fs::remove_file(&path).unwrap();
     let e = open(tmp.path()).unwrap_err();
-    assert!(e.0.contains("dkvs.wal is missing"), "{e}");
+    assert!(e.to_string().contains("dkvs.wal is missing"), "{e}");
     assert!(!path.exists(), "not silently recreated");
 }
 
@@ -150,7 +156,7 @@ fn a_foreign_directory_is_not_modified() {
     std::fs::write(tmp.path().join("CURRENT"), "MANIFEST-000001\n").unwrap();
     std::fs::write(tmp.path().join(LOCK_FILE), "leveldb lock").unwrap();
     let e = open(tmp.path()).unwrap_err();
-    assert!(e.0.contains("not a dkvs data directory"), "{e}");
+    assert!(e.to_string().contains("not a dkvs data directory"), "{e}");
     let mut names: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

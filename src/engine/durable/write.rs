@@ -9,7 +9,7 @@ use redb::{Durability, ReadableTable};
 
 use super::super::wal::Wal;
 use super::super::{
-    PutResults, Record, Refused, SyncPolicy, Version, encode_record, encoded_version,
+    EngineError, PutResults, Record, Refused, SyncPolicy, Version, encode_record, encoded_version,
 };
 use super::space::Room;
 use super::{CHECKPOINT_BYTES, DATA, DurableEngine, IO_RETRY, META, META_USED, disk_pair_size};
@@ -43,6 +43,19 @@ impl std::fmt::Display for WriteFailure {
         match self {
             WriteFailure::Db(e) => write!(f, "{e}"),
             WriteFailure::Wal(e) => write!(f, "write-ahead log: {e}"),
+        }
+    }
+}
+
+impl WriteFailure {
+    /// The [`EngineError`] of this failure while doing `context`, with the
+    /// same text as `{context}: {self}` and the failure's error as source.
+    pub(super) fn into_engine_error(self, context: &str) -> EngineError {
+        match self {
+            WriteFailure::Db(source) => EngineError::db(context, source),
+            WriteFailure::Wal(source) => {
+                EngineError::io(format_args!("{context}: write-ahead log"), source)
+            }
         }
     }
 }
@@ -133,7 +146,7 @@ impl DurableEngine {
                     "database unavailable after an I/O error".into(),
                 ))),
             },
-            Err(e) => Err(WriteFailure::Db(redb::Error::Corrupted(e.0))),
+            Err(e) => Err(WriteFailure::Db(redb::Error::Corrupted(e.to_string()))),
         };
         match outcome {
             Ok((results, keys, used)) => {
@@ -183,7 +196,7 @@ impl DurableEngine {
             if let Ok(mut failed) = self.failed_at.lock() {
                 *failed = Some(Instant::now());
             }
-            return Some(e.0);
+            return Some(e.to_string());
         }
         None
     }

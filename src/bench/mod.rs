@@ -19,7 +19,6 @@
 //! stalled load generator (no "coordinated omission").
 
 use std::cell::RefCell;
-use std::fmt::Write as _;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::rc::Rc;
@@ -32,6 +31,9 @@ use crate::client::{Client, ProtocolMode};
 use crate::protocol::{self, GetReply, PutReply};
 use crate::quorum::QuorumOptions;
 use crate::trace::{Failure, Verdict};
+
+mod report;
+pub use report::Report;
 
 /// Largest key count of a Zipf workload (its table takes 8 bytes a key).
 pub const MAX_ZIPF_KEYS: u64 = 10_000_000;
@@ -285,192 +287,6 @@ pub struct Driver {
     pub progress: bool,
 }
 
-/// Outcome counts and latencies of a run.
-#[derive(Debug, Clone)]
-pub struct Report {
-    /// What was driven.
-    pub target: String,
-    /// The workload.
-    pub workload: Workload,
-    /// The driver settings.
-    pub driver: Driver,
-    /// Wall time of the run.
-    pub elapsed: Duration,
-    /// Gets that returned a value.
-    pub hits: u64,
-    /// Gets that found no value.
-    pub misses: u64,
-    /// Puts acknowledged.
-    pub stored: u64,
-    /// Operations that got no (sufficient) answer before their deadline.
-    pub timeouts: u64,
-    /// Operations that failed otherwise (send error, refused put, bad reply).
-    pub errors: u64,
-    /// Latency of completed operations (hits, misses, stored), microseconds.
-    pub latency_us: Histogram<u64>,
-}
-
-impl Report {
-    /// Operations attempted.
-    pub fn operations(&self) -> u64 {
-        self.completed() + self.timeouts + self.errors
-    }
-
-    /// Operations that succeeded (hit, miss or stored).
-    pub fn completed(&self) -> u64 {
-        self.hits + self.misses + self.stored
-    }
-
-    /// Successful operations per second.
-    pub fn ops_per_sec(&self) -> f64 {
-        let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 {
-            self.completed() as f64 / secs
-        } else {
-            0.0
-        }
-    }
-
-    /// Latency at quantile `q` in microseconds (0 when nothing completed).
-    pub fn latency(&self, q: f64) -> u64 {
-        if self.latency_us.is_empty() {
-            0
-        } else {
-            self.latency_us.value_at_quantile(q)
-        }
-    }
-
-    /// A Markdown table comparing runs, one row per `(label, report)`:
-    /// in flight, operations per second, p50 and p99 latency, failures
-    /// (timeouts and errors), then each row's throughput and p99 relative
-    /// to the first row's.
-    pub fn side_by_side(rows: &[(&str, &Report)]) -> String {
-        let mut out = String::from(
-            "| run | in flight | ops/s | p50 (µs) | p99 (µs) | failed | ops/s vs first | p99 vs first |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|\n",
-        );
-        let first = rows
-            .first()
-            .map(|(_, r)| (r.ops_per_sec(), r.latency(0.99)));
-        for (label, r) in rows {
-            let (ops, p99) = (r.ops_per_sec(), r.latency(0.99));
-            let relative = |now: f64, then: f64| {
-                if then > 0.0 {
-                    format!("{:+.1}%", (now / then - 1.0) * 100.0)
-                } else {
-                    "—".to_string()
-                }
-            };
-            let (ops_rel, p99_rel) = match first {
-                Some((ops0, p990)) => (relative(ops, ops0), relative(p99 as f64, p990 as f64)),
-                None => ("—".into(), "—".into()),
-            };
-            let _ = writeln!(
-                out,
-                "| {label} | {} | {ops:.0} | {} | {p99} | {} | {ops_rel} | {p99_rel} |",
-                r.driver.concurrency,
-                r.latency(0.5),
-                r.timeouts + r.errors,
-            );
-        }
-        out
-    }
-
-    /// Human-readable report (several lines).
-    pub fn to_text(&self) -> String {
-        let w = &self.workload;
-        let d = &self.driver;
-        let mut out = String::new();
-        let mode = match d.rate {
-            Some(r) => format!("open loop at {r:.0} ops/s"),
-            None => "closed loop".to_string(),
-        };
-        let _ = writeln!(out, "target       {}", self.target);
-        let _ = writeln!(
-            out,
-            "workload     {} keys {}, {}-byte values, {}, {} in flight, {mode}",
-            w.keys,
-            if w.fill {
-                "filled in order".to_string()
-            } else {
-                w.distribution.to_string()
-            },
-            w.value_size,
-            if w.fill {
-                "puts only".to_string()
-            } else {
-                format!("{:.0}% gets", w.get_ratio * 100.0)
-            },
-            d.concurrency,
-        );
-        let _ = writeln!(
-            out,
-            "operations   {} in {:.3} s: {} hits, {} misses, {} stored",
-            self.operations(),
-            self.elapsed.as_secs_f64(),
-            self.hits,
-            self.misses,
-            self.stored
-        );
-        let _ = writeln!(out, "throughput   {:.0} ops/s", self.ops_per_sec());
-        let _ = writeln!(
-            out,
-            "latency us   p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-            self.latency(0.5),
-            self.latency(0.9),
-            self.latency(0.99),
-            self.latency(0.999),
-            self.latency_us.max()
-        );
-        let _ = writeln!(
-            out,
-            "failures     {} timeouts, {} errors",
-            self.timeouts, self.errors
-        );
-        out
-    }
-
-    /// The report as one JSON object on one line.
-    pub fn to_json(&self) -> String {
-        let w = &self.workload;
-        let d = &self.driver;
-        let tenths = |x: f64| (x * 10.0).round() / 10.0;
-        let mean = if self.latency_us.is_empty() {
-            0.0
-        } else {
-            self.latency_us.mean()
-        };
-        serde_json::json!({
-            "target": self.target,
-            "keys": w.keys,
-            "distribution": w.distribution.to_string(),
-            "value_size": w.value_size,
-            "get_ratio": w.get_ratio,
-            "fill": w.fill,
-            "concurrency": d.concurrency,
-            "rate": d.rate,
-            "elapsed_s": (self.elapsed.as_secs_f64() * 1e6).round() / 1e6,
-            "operations": self.operations(),
-            "completed": self.completed(),
-            "hits": self.hits,
-            "misses": self.misses,
-            "stored": self.stored,
-            "timeouts": self.timeouts,
-            "errors": self.errors,
-            "ops_per_sec": tenths(self.ops_per_sec()),
-            "latency_us": {
-                "p50": self.latency(0.5),
-                "p90": self.latency(0.9),
-                "p99": self.latency(0.99),
-                "p999": self.latency(0.999),
-                "max": self.latency_us.max(),
-                "mean": tenths(mean),
-            },
-        })
-        .to_string()
-    }
-}
-
 /// What one operation came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -528,129 +344,25 @@ pub fn run(target: Target, workload: Workload, driver: Driver) -> io::Result<Rep
 }
 
 async fn run_async(target: Target, workload: Workload, driver: Driver) -> io::Result<Report> {
-    // 1 µs .. 1 hour, 3 significant digits.
-    let histogram = Histogram::new_with_bounds(1, 3_600_000_000, 3)
-        .map_err(|e| io::Error::other(e.to_string()))?;
-    let state = Rc::new(RefCell::new(State {
-        started: 0,
-        hits: 0,
-        misses: 0,
-        stored: 0,
-        timeouts: 0,
-        errors: 0,
-        latency_us: histogram,
-    }));
+    let state = new_state()?;
     workload.check().map_err(io::Error::other)?;
-    let distribution = if workload.fill {
-        Distribution::Uniform
-    } else {
-        workload.distribution
-    };
-    let chooser = Rc::new(KeyChooser::new(workload.keys.max(1), distribution));
-    let value = Rc::new(value_of(workload.value_size));
-    let target = Rc::new(target);
     let concurrency = driver.concurrency.max(1);
-    let limit = if workload.fill {
-        Some(workload.keys)
-    } else {
-        match driver.stop {
-            Stop::Requests(n) => Some(n),
-            Stop::Duration(_) => None,
-        }
-    };
+    let mut run = Run::new(target, workload, &driver, state);
     let start = Instant::now();
-    let end = match driver.stop {
-        Stop::Duration(d) if !workload.fill => Some(start + d),
+    run.end = match driver.stop {
+        Stop::Duration(d) if !run.workload.fill => Some(start + d),
         _ => None,
     };
-    let mut tasks = Vec::with_capacity(concurrency);
-    for task in 0..concurrency {
-        let state = Rc::clone(&state);
-        let chooser = Rc::clone(&chooser);
-        let value = Rc::clone(&value);
-        let target = Rc::clone(&target);
-        let workload = workload.clone();
-        let mut rng =
-            SplitMix64::new(workload.seed ^ (task as u64).wrapping_mul(0xA24B_AED4_963E_E407));
-        // Open loop: this task's share of the rate.
-        let interval = driver
-            .rate
-            .filter(|r| *r > 0.0)
-            .map(|r| Duration::from_secs_f64(concurrency as f64 / r));
-        let first = start
-            + interval.map_or(Duration::ZERO, |i| {
-                i.mul_f64(task as f64 / concurrency as f64)
-            });
-        tasks.push(tokio::task::spawn_local(async move {
-            let mut direct = None;
-            let mut intended = first;
-            loop {
-                let op = {
-                    let mut s = state.borrow_mut();
-                    if limit.is_some_and(|l| s.started >= l)
-                        || end.is_some_and(|e| Instant::now() >= e)
-                    {
-                        break;
-                    }
-                    let n = s.started;
-                    s.started += 1;
-                    if workload.fill {
-                        Op::Put(n)
-                    } else {
-                        let key = chooser.choose(&mut rng);
-                        if rng.next_f64() < workload.get_ratio {
-                            Op::Get(key)
-                        } else {
-                            Op::Put(key)
-                        }
-                    }
-                };
-                let began = match interval {
-                    Some(i) => {
-                        tokio::time::sleep_until(intended.into()).await;
-                        let at = intended;
-                        intended += i;
-                        at
-                    }
-                    None => Instant::now(),
-                };
-                let outcome = match &*target {
-                    Target::Direct(addr) => {
-                        direct_op(&mut direct, *addr, &op, &value, driver.timeout).await
-                    }
-                    Target::Ring(client, options) => ring_op(client, *options, &op, &value).await,
-                };
-                state.borrow_mut().record(outcome, began.elapsed());
-            }
-        }));
-    }
-    let progress = driver.progress.then(|| {
-        let state = Rc::clone(&state);
-        tokio::task::spawn_local(async move {
-            let mut last = 0u64;
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let s = state.borrow();
-                let done = s.done();
-                eprint!(
-                    "\r{:>6.1} s  {:>10} ops  {:>9} ops/s  p50 {} us  {} timeouts  {} errors   ",
-                    start.elapsed().as_secs_f64(),
-                    done,
-                    done - last,
-                    if s.latency_us.is_empty() {
-                        0
-                    } else {
-                        s.latency_us.value_at_quantile(0.5)
-                    },
-                    s.timeouts,
-                    s.errors
-                );
-                last = done;
-            }
+    let run = Rc::new(run);
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|task| {
+            let worker = Worker::new(Rc::clone(&run), task, concurrency, driver.rate, start);
+            tokio::task::spawn_local(worker.work())
         })
-    });
+        .collect();
+    let progress = driver
+        .progress
+        .then(|| tokio::task::spawn_local(progress(Rc::clone(&run.state), start)));
     for task in tasks {
         // A task that panicked is a bug; its operations are simply missing.
         let _ = task.await;
@@ -660,19 +372,203 @@ async fn run_async(target: Target, workload: Workload, driver: Driver) -> io::Re
         p.abort();
         eprintln!();
     }
-    let s = state.borrow();
-    Ok(Report {
-        target: target.describe(),
-        workload,
-        driver,
-        elapsed,
-        hits: s.hits,
-        misses: s.misses,
-        stored: s.stored,
-        timeouts: s.timeouts,
-        errors: s.errors,
-        latency_us: s.latency_us.clone(),
-    })
+    Ok(run.report(driver, elapsed))
+}
+
+/// The counters of a new run, with an empty histogram of 1 µs .. 1 hour,
+/// 3 significant digits.
+fn new_state() -> io::Result<Rc<RefCell<State>>> {
+    let histogram = Histogram::new_with_bounds(1, 3_600_000_000, 3)
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(Rc::new(RefCell::new(State {
+        started: 0,
+        hits: 0,
+        misses: 0,
+        stored: 0,
+        timeouts: 0,
+        errors: 0,
+        latency_us: histogram,
+    })))
+}
+
+/// What the tasks of one run share.
+struct Run {
+    state: Rc<RefCell<State>>,
+    chooser: KeyChooser,
+    value: Vec<u8>,
+    target: Target,
+    workload: Workload,
+    timeout: Duration,
+    /// Operations to start in all, if the run stops after a count.
+    limit: Option<u64>,
+    /// When no more operations start, if the run stops after a time (set
+    /// once the run starts).
+    end: Option<Instant>,
+}
+
+impl Run {
+    fn new(target: Target, workload: Workload, driver: &Driver, state: Rc<RefCell<State>>) -> Run {
+        let distribution = if workload.fill {
+            Distribution::Uniform
+        } else {
+            workload.distribution
+        };
+        let limit = if workload.fill {
+            Some(workload.keys)
+        } else {
+            match driver.stop {
+                Stop::Requests(n) => Some(n),
+                Stop::Duration(_) => None,
+            }
+        };
+        Run {
+            state,
+            chooser: KeyChooser::new(workload.keys.max(1), distribution),
+            value: value_of(workload.value_size),
+            target,
+            workload,
+            timeout: driver.timeout,
+            limit,
+            end: None,
+        }
+    }
+
+    /// The report of the run, once every task is done.
+    fn report(&self, driver: Driver, elapsed: Duration) -> Report {
+        let s = self.state.borrow();
+        Report {
+            target: self.target.describe(),
+            workload: self.workload.clone(),
+            driver,
+            elapsed,
+            hits: s.hits,
+            misses: s.misses,
+            stored: s.stored,
+            timeouts: s.timeouts,
+            errors: s.errors,
+            latency_us: s.latency_us.clone(),
+        }
+    }
+}
+
+/// One task of a run: one operation in flight at a time.
+struct Worker {
+    run: Rc<Run>,
+    rng: SplitMix64,
+    /// Open loop: this task's share of the rate.
+    interval: Option<Duration>,
+    /// Open loop: when the next operation is meant to be sent.
+    intended: Instant,
+    /// Direct target: this task's connected socket and buffer.
+    direct: Option<(UdpSocket, Vec<u8>)>,
+}
+
+impl Worker {
+    fn new(
+        run: Rc<Run>,
+        task: usize,
+        concurrency: usize,
+        rate: Option<f64>,
+        start: Instant,
+    ) -> Worker {
+        let rng =
+            SplitMix64::new(run.workload.seed ^ (task as u64).wrapping_mul(0xA24B_AED4_963E_E407));
+        let interval = rate
+            .filter(|r| *r > 0.0)
+            .map(|r| Duration::from_secs_f64(concurrency as f64 / r));
+        let first = start
+            + interval.map_or(Duration::ZERO, |i| {
+                i.mul_f64(task as f64 / concurrency as f64)
+            });
+        Worker {
+            run,
+            rng,
+            interval,
+            intended: first,
+            direct: None,
+        }
+    }
+
+    /// Runs operations until the run stops.
+    async fn work(mut self) {
+        while let Some(op) = self.next_op() {
+            let began = self.began().await;
+            let outcome = self.perform(&op).await;
+            self.run.state.borrow_mut().record(outcome, began.elapsed());
+        }
+    }
+
+    /// The next operation, counted as started; `None` when the run stops.
+    fn next_op(&mut self) -> Option<Op> {
+        let run = &*self.run;
+        let mut s = run.state.borrow_mut();
+        if run.limit.is_some_and(|l| s.started >= l) || run.end.is_some_and(|e| Instant::now() >= e)
+        {
+            return None;
+        }
+        let n = s.started;
+        s.started += 1;
+        Some(if run.workload.fill {
+            Op::Put(n)
+        } else {
+            let key = run.chooser.choose(&mut self.rng);
+            if self.rng.next_f64() < run.workload.get_ratio {
+                Op::Get(key)
+            } else {
+                Op::Put(key)
+            }
+        })
+    }
+
+    /// When the operation about to be sent began: open loop, its intended
+    /// time (waited for); closed loop, now.
+    async fn began(&mut self) -> Instant {
+        match self.interval {
+            Some(i) => {
+                tokio::time::sleep_until(self.intended.into()).await;
+                let at = self.intended;
+                self.intended += i;
+                at
+            }
+            None => Instant::now(),
+        }
+    }
+
+    async fn perform(&mut self, op: &Op) -> Outcome {
+        let run = &*self.run;
+        match &run.target {
+            Target::Direct(addr) => {
+                direct_op(&mut self.direct, *addr, op, &run.value, run.timeout).await
+            }
+            Target::Ring(client, options) => ring_op(client, *options, op, &run.value).await,
+        }
+    }
+}
+
+/// Prints a progress line on stderr every second, until aborted.
+async fn progress(state: Rc<RefCell<State>>, start: Instant) {
+    let mut last = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let s = state.borrow();
+        let done = s.done();
+        eprint!(
+            "\r{:>6.1} s  {:>10} ops  {:>9} ops/s  p50 {} us  {} timeouts  {} errors   ",
+            start.elapsed().as_secs_f64(),
+            done,
+            done - last,
+            if s.latency_us.is_empty() {
+                0
+            } else {
+                s.latency_us.value_at_quantile(0.5)
+            },
+            s.timeouts,
+            s.errors
+        );
+        last = done;
+    }
 }
 
 /// A socket connected to `addr`, bound to the loopback or any address as
