@@ -13,7 +13,7 @@ use super::socket::{is_transient, open_socket};
 use crate::protocol::Dump;
 
 impl Client {
-    /// Asks one server for its contents (SPEC §4 dump). Waits up to the
+    /// Asks one server for its contents (the v1 dump, docs/PROTOCOL-V1.md). Waits up to the
     /// deadline for the first datagram, then until every announced pair has
     /// arrived or no datagram came for `idle`.
     /// An index outside the configuration is an `InvalidInput` error.

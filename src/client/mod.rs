@@ -1,4 +1,4 @@
-//! The quorum client (SPEC §6 "Parallel quorum").
+//! The quorum client (docs/ARCHITECTURE.md, "The path of a put").
 //!
 //! Each operation opens its own UDP socket, sends its request to all N
 //! servers of the key's preference list before reading anything, then
@@ -190,7 +190,7 @@ pub enum ProtocolMode {
     /// remembered as v1-only and spoken to in v1 (the default).
     #[default]
     Auto,
-    /// SPEC §4 only, exactly as before v2: no versions, no delete.
+    /// Protocol v1 only, exactly as before v2: no versions, no delete.
     V1,
 }
 
@@ -222,7 +222,7 @@ pub enum HintMode {
     Off,
     /// After the verdict, each home server still silent after
     /// [`HINT_AFTER`] gets a hint on the next server of the ring. Hints
-    /// never count toward W (strict quorum: SPEC §6 counts the N home
+    /// never count toward W (strict quorum: the quorum rules count the N home
     /// servers only). The default.
     #[default]
     Store,
@@ -531,7 +531,7 @@ impl Client {
         self.timeout
     }
 
-    /// Resolves options against the ring (SPEC §6 rules).
+    /// Resolves options against the ring (the quorum rules).
     pub fn quorum(&self, options: QuorumOptions) -> Result<Quorum, QuorumError> {
         options.resolve(&self.config.defaults, self.config.server_count())
     }

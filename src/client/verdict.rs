@@ -52,7 +52,7 @@ pub(super) fn read_reply(r: &ReplicaTrace) -> Option<ReadReply<'_>> {
     let v2 = r.dialect == Some(Dialect::V2);
     match r.reply.as_ref()? {
         // A v2 value at version zero was written through v1: it carries no
-        // order, so it is compared byte for byte as v1 values are (SPEC §6).
+        // order, so it is compared byte for byte as v1 values are (the quorum rules).
         Reply::Value(v) => match r.version.filter(|_| v2) {
             Some(version) if version != Version::ZERO => Some(ReadReply::Value(v, version)),
             _ => Some(ReadReply::V1Value(v)),

@@ -1,7 +1,7 @@
 //! The version-2 wire protocol (issue 7, `docs/PROTOCOL.md`): framing, every
 //! message, and the authentication trailer; pure functions, no I/O.
 //!
-//! Protocol v1 (SPEC §4, [`crate::protocol`]) cannot tell an old value from a
+//! Protocol v1 ([`crate::protocol`], docs/PROTOCOL-V1.md) cannot tell an old value from a
 //! new one, cannot delete, cannot match a reply to its request, and trusts
 //! anyone. v2 fixes all four on the same port: every datagram is framed
 //! (magic, version, opcode, 64-bit request id, flags), keys and values are
@@ -10,7 +10,7 @@
 //! HMAC-SHA256 and a timestamp.
 //!
 //! A v2 datagram starts with a NUL byte. To a v1 server that is an empty-key
-//! put, which SPEC §4 refuses with an empty datagram, so no valid v1 request
+//! put, which protocol v1 refuses with an empty datagram, so no valid v1 request
 //! is ever a v2 one ([`dialect`]), and a v1-only server answers every v2
 //! request with that empty refusal, which no v2 server ever sends: that is
 //! how a client detects it. v2 replies start with the same NUL and magic,
@@ -106,7 +106,7 @@ pub mod feature {
 /// Which protocol a datagram speaks, from its first bytes alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
-    /// SPEC §4 (anything not starting with [`MAGIC`]).
+    /// protocol v1 (anything not starting with [`MAGIC`]).
     V1,
     /// Starts with [`MAGIC`]; [`decode`] tells whether it is well formed.
     V2,
