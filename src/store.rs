@@ -54,7 +54,7 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 
-use crate::engine::Record;
+use crate::record::Record;
 use crate::version::Version;
 
 /// Bytes accounted for each stored pair beyond its key and value: the real
@@ -317,7 +317,7 @@ impl Store {
 
     /// Stores a versioned record (a tombstone when `tombstone`, whose value
     /// is then the time it was received, see
-    /// [`crate::engine::Record::tombstone`]) unless the stored record's version is higher
+    /// [`crate::record::Record::tombstone`]) unless the stored record's version is higher
     /// ([`Written::Older`]) or equal (a retransmission: unchanged,
     /// [`Written::Stored`]). The comparison and the write are atomic: both
     /// happen under the key's shard lock.
@@ -381,7 +381,7 @@ impl Store {
     }
 
     /// Removes at most `max` tombstones expired at `now_ms` with grace
-    /// `grace_ms` ([`crate::engine::tombstone_expired`]); the number
+    /// `grace_ms` ([`crate::record::tombstone_expired`]); the number
     /// removed. Each removal re-checks the record under its shard lock, so
     /// a newer write that arrived meanwhile is never removed. Does nothing
     /// (no scan) when the store holds no tombstone.
@@ -392,7 +392,7 @@ impl Store {
         let expired = |pair: &Pair| {
             let meta = pair.meta();
             meta.tombstone
-                && crate::engine::tombstone_expired(pair.value(), meta.version, now_ms, grace_ms)
+                && crate::record::tombstone_expired(pair.value(), meta.version, now_ms, grace_ms)
         };
         // Candidates under read locks (one shard at a time), removed after.
         let candidates: Vec<Pair> = self
@@ -485,7 +485,7 @@ impl Store {
     /// strictly after `cursor`, in key order, and whether more follow (a v2
     /// dump page). Costs one pass over the map (no sort of all of it), and
     /// keeps nothing between calls.
-    pub fn page(&self, cursor: &[u8], max: usize) -> (crate::engine::Pairs, bool) {
+    pub fn page(&self, cursor: &[u8], max: usize) -> (crate::record::Pairs, bool) {
         let mut after: Vec<Pair> = self
             .map
             .iter()

@@ -9,7 +9,7 @@ use crate::engine::{Engine, Record};
 use crate::merkle::{Digest, Slot};
 use crate::protocol_v2::ae::{AeMessage, KeyVersion, REASON_RING_DIFFERS};
 use crate::protocol_v2::{AuthKey, Entry, Message, Reason};
-use crate::server::Response;
+use crate::response::Response;
 use crate::version::Version;
 
 use super::entries::{entry_of, pack, record_of_entry};
@@ -26,7 +26,7 @@ impl AntiEntropy {
         sign: Option<(&AuthKey, u64)>,
     ) -> Option<Response> {
         let refuse = |code: u8| {
-            Some(crate::server::v2_reply(
+            Some(crate::response::v2_reply(
                 id,
                 &Message::Refused {
                     reason: Reason::from_code(code),
@@ -163,5 +163,9 @@ impl AntiEntropy {
 
 /// The reply datagram carrying `m` (signed when `sign` is given).
 fn reply(id: u64, sign: Option<(&AuthKey, u64)>, m: AeMessage<'_>) -> Option<Response> {
-    Some(crate::server::v2_reply(id, &Message::AntiEntropy(m), sign))
+    Some(crate::response::v2_reply(
+        id,
+        &Message::AntiEntropy(m),
+        sign,
+    ))
 }

@@ -38,7 +38,6 @@ mod link;
 mod merge;
 mod repair;
 mod round;
-mod stats;
 mod task;
 #[cfg(test)]
 mod tests;
@@ -60,8 +59,8 @@ use crate::merkle::MerkleTree;
 use crate::protocol::MAX_DATAGRAM;
 use crate::protocol_v2::{AuthKey, HEADER_LEN, TRAILER_LEN};
 
+pub use crate::stats::{AeStats, AeStatsSnapshot};
 pub use merge::merge;
-pub use stats::{AeStats, AeStatsSnapshot};
 pub use view::{RingView, ring_fingerprint};
 
 use view::load_view;

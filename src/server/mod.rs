@@ -95,7 +95,6 @@ use crate::store::Store;
 pub use crate::net::{RECV_BUFFER_BYTES, bind_group, bind_udp, bind_udp_buffered, kernel_drops};
 pub use durable::{DurableStorage, ReplyTo};
 pub use loops::{SWEEP_MAX, sweep_interval};
-pub(crate) use reply::v2_reply;
 pub use reply::{Response, respond};
 pub use run::{ServeError, ServeOptions, auth_from_env, serve_until_signal, shutdown_signal};
 use shared::Shared;

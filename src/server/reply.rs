@@ -4,21 +4,14 @@
 
 use bytes::Bytes;
 
+pub use crate::response::{Response, v2_reply};
+
 use crate::engine::{Engine, Record, Refused, Version};
 use crate::hlc::{Clock, OffsetGuard};
 use crate::limits::Stats;
 use crate::protocol::{self, PutError, Request};
 use crate::protocol_v2::{self, AuthKey, Frame, Message as V2, Reason};
 use crate::store::Store;
-
-/// What the server sends back for one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Response {
-    /// One datagram (get and put replies).
-    One(Bytes),
-    /// Several datagrams (a dump).
-    Many(Vec<Vec<u8>>),
-}
 
 /// Computes the reply to one request datagram, applying it to `store`
 /// (no access control: see [`Server`](super::Server) for the limits).
@@ -224,20 +217,6 @@ pub(crate) fn reply_signature(keys: &[AuthKey], signed_by: Option<u8>) -> Option
     let id = signed_by?;
     let key = keys.iter().find(|k| k.id() == id)?;
     Some((key, crate::hlc::SystemClock.now_ms()))
-}
-
-/// Encodes a v2 reply, signed when `sign` says so ([`reply_signature`]); a
-/// reply that cannot be encoded (impossible for the replies a server
-/// builds: a value read back always fits, trailer included) is logged and
-/// sent as the v1 empty refusal.
-pub(crate) fn v2_reply(id: u64, message: &V2, sign: Option<(&AuthKey, u64)>) -> Response {
-    match protocol_v2::encode(id, message, sign) {
-        Ok(datagram) => Response::One(Bytes::from(datagram)),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot encode a v2 reply");
-            Response::One(Bytes::from_static(protocol::REPLY_REFUSED))
-        }
-    }
 }
 
 /// The v2 reply to a write's result: STORED, OLDER with the version kept,

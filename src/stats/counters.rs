@@ -180,7 +180,7 @@ pub struct ServerFigures {
     /// `--servers`: keys held but not owned, records sent, keys dropped.
     pub handoff: Option<crate::rebalance::HandoffFigures>,
     /// Anti-entropy (`crate::anti_entropy`), with `--servers`.
-    pub anti_entropy: Option<crate::anti_entropy::AeStatsSnapshot>,
+    pub anti_entropy: Option<super::AeStatsSnapshot>,
     /// `Some` for the durable engine.
     pub durable: Option<DurableFigures>,
 }
@@ -336,7 +336,7 @@ mod tests {
             rss: Some(1),
             kernel_drops: Some(2),
             handoff: Some(crate::rebalance::HandoffFigures::default()),
-            anti_entropy: Some(crate::anti_entropy::AeStatsSnapshot::default()),
+            anti_entropy: Some(crate::stats::AeStatsSnapshot::default()),
             durable: Some(DurableFigures {
                 log_bytes: Some(3),
                 db_bytes: Some(4),

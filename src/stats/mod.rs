@@ -2,12 +2,14 @@
 //! the shared schema, the server's counters, and the client's fetching and
 //! output. Every item is re-exported here, so `crate::stats::X` paths hold.
 
+mod ae;
 mod catalogue;
 mod counters;
 mod fetch;
 mod render;
 mod reply;
 
+pub use ae::{AeStats, AeStatsSnapshot};
 pub use catalogue::{CATALOGUE, Counter, Kind, Unit, counter};
 pub use counters::{
     DurableFigures, Op, OpCounters, OpTotals, ServerFigures, Source, parse_vm_rss, rss_bytes,

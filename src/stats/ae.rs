@@ -1,5 +1,6 @@
 //! The anti-entropy counters ([`AeStats`]) and their copy for STATS and
-//! the TUI ([`AeStatsSnapshot`]).
+//! the TUI ([`AeStatsSnapshot`]): counters, so below the anti-entropy that
+//! bumps them and the reports that read them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -82,11 +83,11 @@ impl AeStats {
         }
     }
 
-    pub(super) fn add(a: &AtomicU64, n: u64) {
+    pub(crate) fn add(a: &AtomicU64, n: u64) {
         a.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub(super) fn set(a: &AtomicU64, n: u64) {
+    pub(crate) fn set(a: &AtomicU64, n: u64) {
         a.store(n, Ordering::Relaxed);
     }
 }
