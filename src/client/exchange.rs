@@ -188,6 +188,7 @@ impl<'a> Round<'a> {
     fn superseded(&self, trace: &mut Trace) -> bool {
         if self.plan.restamp
             && trace.verdict == Verdict::Pending
+            && trace.clock_refusal().is_none()
             && let Some(newer) = newest_older(trace)
         {
             decide(

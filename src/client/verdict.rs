@@ -110,6 +110,9 @@ pub(super) fn evaluate(trace: &mut Trace, now: Duration, restamp: bool) {
                 decide(trace, Verdict::Reached, Some(now));
             } else if acks + outstanding < trace.quorum.w {
                 mark_counted(trace, counts);
+                // A server that refused this clock as too far ahead will
+                // refuse every re-stamp too: say so rather than retry.
+                let restamp = restamp && trace.clock_refusal().is_none();
                 let failure = match newest_older(trace).filter(|_| restamp) {
                     Some(newer) => Failure::Superseded(newer),
                     None => Failure::NotEnough,
@@ -162,6 +165,73 @@ pub fn into_result(trace: Trace) -> Result<Option<Vec<u8>>, OpError> {
 mod tests {
     use super::*;
     use crate::protocol_v2 as v2;
+
+    /// A write of the client's own at W=2: `replies` from three servers.
+    fn write_trace(replies: [Option<Reply>; 3]) -> Trace {
+        let newer = Version {
+            timestamp: 9,
+            writer: 1,
+        };
+        Trace {
+            kind: OpKind::Put,
+            key: b"k".to_vec(),
+            written: Some(b"v".to_vec()),
+            quorum: crate::quorum::Quorum { n: 3, w: 2, r: 2 },
+            replicas: replies
+                .into_iter()
+                .enumerate()
+                .map(|(i, reply)| {
+                    let mut r = ReplicaTrace::new(
+                        i,
+                        std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 1000 + i as u16),
+                        i,
+                        1,
+                    );
+                    r.version = (reply == Some(Reply::Older)).then_some(newer);
+                    r.reply = reply;
+                    r
+                })
+                .collect(),
+            verdict: Verdict::Pending,
+            value: None,
+            decided_after: None,
+            finished: false,
+            version: Some(Version {
+                timestamp: 5,
+                writer: 2,
+            }),
+            restamps: Vec::new(),
+        }
+    }
+
+    /// OLDER does not count toward W: with W out of reach the round is
+    /// superseded (and re-stamped), unless a server refused this clock as
+    /// too far ahead, which no re-stamp can fix (exit 6, not 5).
+    #[test]
+    fn older_supersedes_unless_the_clock_was_refused() {
+        let ahead = Reply::Refused(Some(v2::Reason::ClockAhead {
+            server_ms: 1,
+            max_offset_ms: 500,
+        }));
+        let mut t = write_trace([Some(Reply::Stored), Some(Reply::Older), Some(Reply::Older)]);
+        evaluate(&mut t, Duration::ZERO, true);
+        assert!(matches!(t.verdict, Verdict::Failed(Failure::Superseded(_))));
+        let mut t = write_trace([Some(Reply::Stored), Some(Reply::Stored), Some(Reply::Older)]);
+        evaluate(&mut t, Duration::ZERO, true);
+        assert_eq!(t.verdict, Verdict::Reached);
+        let mut t = write_trace([Some(ahead.clone()), Some(ahead), Some(Reply::Older)]);
+        evaluate(&mut t, Duration::ZERO, true);
+        assert_eq!(t.verdict, Verdict::Failed(Failure::NotEnough));
+        assert!(t.failed_clock());
+        assert_eq!(
+            crate::commands::trace_error(&t).map(|e| e.code),
+            Some(crate::exit::CLOCK)
+        );
+        // A read repair counts OLDER: that server holds something as new.
+        let mut t = write_trace([Some(Reply::Stored), Some(Reply::Older), None]);
+        evaluate(&mut t, Duration::ZERO, false);
+        assert_eq!(t.verdict, Verdict::Reached);
+    }
 
     /// v2 replies become trace replies; a reply the request cannot get is
     /// invalid.
