@@ -203,15 +203,7 @@ impl AeMessage<'_> {
                 Ok(())
             }
         };
-        let key = |k: &[u8]| {
-            if k.is_empty() {
-                Err(EncodeError::EmptyKey)
-            } else if k.len() > MAX_KEY_LEN {
-                Err(EncodeError::KeyTooLong)
-            } else {
-                Ok(())
-            }
-        };
+        let key = super::message::check_key;
         let check_records = |records: &[Entry]| {
             count(records.len())?;
             records.iter().try_for_each(|e| {

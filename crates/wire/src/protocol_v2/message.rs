@@ -340,15 +340,7 @@ impl Message<'_> {
 
     /// Checks every field against its limit.
     pub(super) fn check(&self) -> Result<(), EncodeError> {
-        let key = |k: &[u8]| {
-            if k.is_empty() {
-                Err(EncodeError::EmptyKey)
-            } else if k.len() > MAX_KEY_LEN {
-                Err(EncodeError::KeyTooLong)
-            } else {
-                Ok(())
-            }
-        };
+        let key = check_key;
         let value = |v: &[u8]| {
             if v.len() > MAX_VALUE_LEN {
                 Err(EncodeError::ValueTooLong)
@@ -511,4 +503,15 @@ pub(super) fn put_u16(out: &mut Vec<u8>, n: usize) {
 pub(super) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_u16(out, b.len());
     out.extend_from_slice(b);
+}
+
+/// A key a v2 message can carry: not empty, at most the v1 key limit.
+pub(super) fn check_key(k: &[u8]) -> Result<(), EncodeError> {
+    if k.is_empty() {
+        Err(EncodeError::EmptyKey)
+    } else if k.len() > MAX_KEY_LEN {
+        Err(EncodeError::KeyTooLong)
+    } else {
+        Ok(())
+    }
 }
