@@ -29,26 +29,19 @@ pub mod cli;
 pub mod cli_defs;
 pub mod client;
 pub mod commands;
-pub mod config;
 pub mod dump_ring;
 pub mod engine;
-pub mod exit;
 pub mod fault_proxy;
 pub mod hints;
-pub mod hlc;
-pub mod limits;
 pub mod logging;
 pub mod membership;
-pub mod merkle;
 pub mod metrics;
 pub mod net;
 pub mod peer;
-pub mod quorum;
 pub mod rebalance;
 pub mod record;
 pub mod repl;
 pub mod response;
-pub mod ring;
 pub mod server;
 pub mod stats;
 pub mod store;
@@ -57,8 +50,9 @@ pub mod trace;
 pub mod tui;
 pub mod udp_batch;
 
-// The wire layer is its own crate (crates/wire); its modules keep their
-// paths here (`dkvs::protocol`, `crate::protocol_v2`, …).
+// The layers below are their own crates (crates/); their modules keep
+// their paths here (`dkvs::protocol`, `crate::ring`, …).
+pub use dkvs_cluster::{config, exit, hlc, limits, merkle, quorum, ring};
 pub use dkvs_wire::{protocol, protocol_v2, version};
 
 pub use client::Client;

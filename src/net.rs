@@ -9,8 +9,8 @@ use std::net::{SocketAddr, SocketAddrV4};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-/// Socket receive buffer asked for, so bursts of requests are not dropped.
-pub const RECV_BUFFER_BYTES: usize = 4 << 20;
+// The buffer size is a limit every process shares (`limits`).
+pub use dkvs_cluster::limits::RECV_BUFFER_BYTES;
 
 /// Opens a UDP socket bound to `addr` with a large receive buffer. No
 /// `SO_REUSEADDR`/`SO_REUSEPORT`: a port in use is an error.

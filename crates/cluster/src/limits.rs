@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 
 use crate::protocol_v2::AuthKey;
 
+/// Socket receive buffer asked for, so bursts of requests are not dropped.
+pub const RECV_BUFFER_BYTES: usize = 4 << 20;
+
 /// An IPv4 network in CIDR notation (`10.0.0.0/8`; a bare address is `/32`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
@@ -350,7 +353,7 @@ impl Default for Limits {
             reply_burst: DEFAULT_REPLY_BURST,
             budget_exempt: NetList::loopback(),
             budget_sources: DEFAULT_BUDGET_SOURCES,
-            recv_buffer: crate::net::RECV_BUFFER_BYTES as u64,
+            recv_buffer: RECV_BUFFER_BYTES as u64,
             auth: None,
             v1_only: false,
             max_clock_offset_ms: crate::hlc::DEFAULT_MAX_CLOCK_OFFSET_MS,

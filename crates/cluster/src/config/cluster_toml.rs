@@ -12,7 +12,7 @@ use toml::Spanned;
 
 use super::{
     ClusterConfig, ConfigError, DEFAULT_N, Defaults, MAX_NODES_PER_SERVER, Seen, ServerSpec,
-    line_of, parse_ipv4, same_listener,
+    SyncPolicy, line_of, parse_ipv4, same_listener,
 };
 
 #[derive(Deserialize)]
@@ -193,8 +193,8 @@ impl TomlParse<'_> {
     }
 
     /// A `sync` value: always, periodic or none.
-    fn sync(&self, v: &Spanned<String>) -> Result<crate::engine::SyncPolicy, ConfigError> {
-        <crate::engine::SyncPolicy as clap::ValueEnum>::from_str(v.get_ref(), false).map_err(|_| {
+    fn sync(&self, v: &Spanned<String>) -> Result<SyncPolicy, ConfigError> {
+        <SyncPolicy as clap::ValueEnum>::from_str(v.get_ref(), false).map_err(|_| {
             self.at(
                 v.span(),
                 "sync",
@@ -250,7 +250,7 @@ impl TomlParse<'_> {
         &self,
         s: &RawServer,
         default_dir: Option<&Path>,
-        default_sync: Option<crate::engine::SyncPolicy>,
+        default_sync: Option<SyncPolicy>,
         servers: &[ServerSpec],
         seen: &mut Seen,
     ) -> Result<ServerSpec, ConfigError> {

@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 
 use crate::limits::AuthConfig;
 
+mod sync_policy;
+pub use sync_policy::SyncPolicy;
+
 /// Environment variable naming the configuration file.
 pub const SERVERS_ENV: &str = "DKVS_SERVERS";
 /// Default N when neither the command nor the configuration gives one.
@@ -43,7 +46,7 @@ pub struct ServerSpec {
     pub data_dir: Option<PathBuf>,
     /// The sync policy of a durable spawned server (`sync`); `None`: the
     /// server's default.
-    pub sync: Option<crate::engine::SyncPolicy>,
+    pub sync: Option<SyncPolicy>,
     /// Where a spawned server serves Prometheus metrics (`metrics` in
     /// `cluster.toml`, passed as `--metrics`); `None`: nowhere.
     pub metrics: Option<SocketAddr>,
@@ -616,9 +619,9 @@ mod tests {
             c.servers[0].data_dir.as_deref(),
             Some(Path::new("data/127.0.0.1-1234"))
         );
-        assert_eq!(c.servers[0].sync, Some(crate::engine::SyncPolicy::Periodic));
+        assert_eq!(c.servers[0].sync, Some(SyncPolicy::Periodic));
         assert_eq!(c.servers[1].data_dir.as_deref(), Some(Path::new("/srv/b")));
-        assert_eq!(c.servers[1].sync, Some(crate::engine::SyncPolicy::Always));
+        assert_eq!(c.servers[1].sync, Some(SyncPolicy::Always));
         let plain = toml_cfg("[[server]]\nip = \"127.0.0.1\"\nport = 1234\n").unwrap();
         assert_eq!(
             (plain.servers[0].data_dir.as_ref(), plain.servers[0].sync),
@@ -718,7 +721,7 @@ mod tests {
 
     #[test]
     fn the_bundled_cluster_parses() {
-        let c = toml_cfg(include_str!("../../cluster.toml")).unwrap();
+        let c = toml_cfg(include_str!("../../../../cluster.toml")).unwrap();
         let shape: Vec<(u16, u32)> = c.servers.iter().map(|s| (s.port, s.nodes)).collect();
         assert_eq!(
             shape,
@@ -731,7 +734,7 @@ mod tests {
 
     #[test]
     fn the_durable_example_parses() {
-        let c = toml_cfg(include_str!("../../examples/durable-cluster.toml")).unwrap();
+        let c = toml_cfg(include_str!("../../../../examples/durable-cluster.toml")).unwrap();
         assert_eq!(c.servers.len(), 5);
         assert!(c.servers.iter().all(|s| s.data_dir.is_some()));
         assert_eq!(
