@@ -30,7 +30,6 @@ pub mod cli_defs;
 pub mod client;
 pub mod commands;
 pub mod dump_ring;
-pub mod engine;
 pub mod fault_proxy;
 pub mod hints;
 pub mod logging;
@@ -39,12 +38,10 @@ pub mod metrics;
 pub mod net;
 pub mod peer;
 pub mod rebalance;
-pub mod record;
 pub mod repl;
 pub mod response;
 pub mod server;
 pub mod stats;
-pub mod store;
 pub mod supervisor;
 pub mod trace;
 pub mod tui;
@@ -53,6 +50,7 @@ pub mod udp_batch;
 // The layers below are their own crates (crates/); their modules keep
 // their paths here (`dkvs::protocol`, `crate::ring`, …).
 pub use dkvs_cluster::{config, exit, hlc, limits, merkle, quorum, ring};
+pub use dkvs_storage::{engine, record, store};
 pub use dkvs_wire::{protocol, protocol_v2, version};
 
 pub use client::Client;
