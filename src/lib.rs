@@ -35,8 +35,6 @@ pub mod hints;
 pub mod logging;
 pub mod membership;
 pub mod metrics;
-pub mod net;
-pub mod peer;
 pub mod rebalance;
 pub mod repl;
 pub mod response;
@@ -45,11 +43,12 @@ pub mod stats;
 pub mod supervisor;
 pub mod trace;
 pub mod tui;
-pub mod udp_batch;
 
 // The layers below are their own crates (crates/); their modules keep
 // their paths here (`dkvs::protocol`, `crate::ring`, …).
 pub use dkvs_cluster::{config, exit, hlc, limits, merkle, quorum, ring};
+pub use dkvs_net as net;
+pub use dkvs_net::{peer, udp_batch};
 pub use dkvs_storage::{engine, record, store};
 pub use dkvs_wire::{protocol, protocol_v2, version};
 

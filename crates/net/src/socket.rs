@@ -2,7 +2,7 @@
 //! plain socket or a group sharing the port with `SO_REUSEPORT`, with
 //! large buffers, and the kernel's drop count of the sockets bound to an
 //! address. Used by the server, the client, the dump tool, the fault
-//! proxy and anti-entropy. Depends on nothing of the crate.
+//! proxy and anti-entropy. The buffer size is a shared limit (`dkvs_cluster::limits`).
 
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4};
