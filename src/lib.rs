@@ -22,7 +22,6 @@
     )
 )]
 
-pub mod anti_entropy;
 pub mod bench;
 pub mod checker;
 pub mod cli;
@@ -31,14 +30,9 @@ pub mod client;
 pub mod commands;
 pub mod dump_ring;
 pub mod fault_proxy;
-pub mod hints;
 pub mod logging;
 pub mod membership;
-pub mod metrics;
-pub mod rebalance;
 pub mod repl;
-pub mod response;
-pub mod server;
 pub mod stats;
 pub mod supervisor;
 pub mod trace;
@@ -48,6 +42,7 @@ pub mod tui;
 // their paths here (`dkvs::protocol`, `crate::ring`, …).
 pub use dkvs_cluster::{config, exit, hlc, limits, merkle, quorum, ring};
 pub use dkvs_net as net;
+pub use dkvs_server::{anti_entropy, hints, metrics, rebalance, response, server};
 pub use dkvs_net::{peer, udp_batch};
 pub use dkvs_storage::{engine, record, store};
 pub use dkvs_wire::{protocol, protocol_v2, version};

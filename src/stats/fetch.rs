@@ -4,7 +4,7 @@
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
-use super::reply::{ServerReport, ServerStats, StatsAnswer};
+use dkvs_wire::stats::{ServerReport, ServerStats, StatsAnswer};
 use crate::client::RetryPolicy;
 use crate::config::ClusterConfig;
 use crate::dump_ring::{Answer, DumpOptions, Pager};

@@ -3,8 +3,8 @@
 
 use std::io::{self, Write};
 
-use super::catalogue::{Kind, Unit, counter};
-use super::reply::{ServerReport, ServerStats, StatsAnswer};
+use dkvs_wire::stats::{Kind, Unit, counter};
+use dkvs_wire::stats::{ServerReport, ServerStats, StatsAnswer};
 use crate::protocol_v2::Reason;
 
 /// `bytes` for people: `512 B`, `1.5 KiB`, `3.2 MiB`, `1.0 GiB`.

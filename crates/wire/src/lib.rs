@@ -21,4 +21,5 @@
 
 pub mod protocol;
 pub mod protocol_v2;
+pub mod stats;
 pub mod version;

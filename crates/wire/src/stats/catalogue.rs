@@ -1,6 +1,6 @@
 //! The STATS schema: every counter's name, kind, unit and help, written once
 //! and read by the server's reply, the client's table and JSON, and the
-//! Prometheus endpoint (`crate::metrics`).
+//! Prometheus endpoint (the server's `metrics`).
 
 /// What a counter is, for the Prometheus `# TYPE` line and for display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,7 +332,7 @@ mod tests {
     /// its kind, in the order servers send them.
     #[test]
     fn protocol_md_lists_every_counter() {
-        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md"))
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/PROTOCOL.md"))
             .unwrap();
         let mut at = 0;
         for c in CATALOGUE {

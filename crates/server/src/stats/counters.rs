@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::catalogue::CATALOGUE;
+use super::CATALOGUE;
 
 /// A request kind the receive loops count ([`OpCounters::bump`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
