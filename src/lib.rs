@@ -23,27 +23,23 @@
 )]
 
 pub mod bench;
-pub mod checker;
 pub mod cli;
 pub mod cli_defs;
-pub mod client;
-pub mod commands;
-pub mod dump_ring;
 pub mod fault_proxy;
 pub mod logging;
 pub mod membership;
 pub mod repl;
 pub mod stats;
 pub mod supervisor;
-pub mod trace;
 pub mod tui;
 
 // The layers below are their own crates (crates/); their modules keep
 // their paths here (`dkvs::protocol`, `crate::ring`, …).
+pub use dkvs_client::{checker, client, commands, dump_ring, trace};
 pub use dkvs_cluster::{config, exit, hlc, limits, merkle, quorum, ring};
 pub use dkvs_net as net;
-pub use dkvs_server::{anti_entropy, hints, metrics, rebalance, response, server};
 pub use dkvs_net::{peer, udp_batch};
+pub use dkvs_server::{anti_entropy, hints, metrics, rebalance, response, server};
 pub use dkvs_storage::{engine, record, store};
 pub use dkvs_wire::{protocol, protocol_v2, version};
 

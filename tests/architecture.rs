@@ -1,7 +1,8 @@
 //! The layering rules, checked on the source (docs/ARCHITECTURE.md):
-//! Cargo already keeps each crate below the ones that use it (crates/wire
-//! cannot name the root crate); inside a crate, nothing stops module A from
-//! using B while B uses A, so this test does. Modules are the top-level
+//! Cargo keeps each crate below the ones that use it, once each crate's
+//! manifest names only the crates under it, which [`LAYERS`] checks;
+//! inside a crate, nothing stops module A from using B while B uses A, so
+//! this test does. Modules are the top-level
 //! ones (`src/client/…` is `client`); an edge is a `crate::<module>` path
 //! outside test code.
 //!
@@ -19,6 +20,18 @@ const KNOWN_CYCLES: &[&[&str]] = &[];
 /// Source files allowed over 800 lines (test code aside): none any more.
 /// Never add to it; split the file by job instead.
 const KNOWN_LARGE: &[&str] = &[];
+
+/// Each library crate under `crates/` and the dkvs crates it may depend
+/// on (normal or dev): only those below it. Server and client never name
+/// each other.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("wire", &[]),
+    ("cluster", &["wire"]),
+    ("storage", &["cluster", "wire"]),
+    ("net", &["cluster", "wire"]),
+    ("server", &["storage", "net", "cluster", "wire"]),
+    ("client", &["net", "cluster", "wire"]),
+];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -176,6 +189,40 @@ fn no_new_module_cycle_in_any_crate() {
                 known.iter().any(|k| component.is_subset(k)),
                 "{}: a new import cycle among {component:?}; layers depend only downward (docs/ARCHITECTURE.md)",
                 src.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn crates_depend_only_downward() {
+    let mut found: Vec<String> = std::fs::read_dir(root().join("crates"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    let mut listed: Vec<String> = LAYERS.iter().map(|(c, _)| c.to_string()).collect();
+    listed.sort();
+    assert_eq!(
+        found, listed,
+        "every crate under crates/ has its place in LAYERS"
+    );
+    for (krate, allowed) in LAYERS {
+        let manifest =
+            std::fs::read_to_string(root().join("crates").join(krate).join("Cargo.toml")).unwrap();
+        for line in manifest.lines() {
+            let Some(dep) = line.trim().strip_prefix("dkvs-") else {
+                continue;
+            };
+            let dep = dep
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .next()
+                .unwrap_or("");
+            assert!(
+                allowed.contains(&dep),
+                "crates/{krate} depends on dkvs-{dep}, which is not below it (docs/ARCHITECTURE.md)"
             );
         }
     }

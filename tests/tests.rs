@@ -21,6 +21,7 @@ mod chaos_skew;
 mod chaos_v2;
 mod cli_comforts;
 mod cli_errors;
+mod client_in_process;
 mod clock_skew;
 mod commands;
 mod config_proptest;

@@ -21,9 +21,7 @@ pub mod peer;
 pub mod udp_batch;
 
 mod socket;
-pub use socket::{
-    RECV_BUFFER_BYTES, bind_group, bind_udp, bind_udp_buffered, kernel_drops,
-};
+pub use socket::{RECV_BUFFER_BYTES, bind_group, bind_udp, bind_udp_buffered, kernel_drops};
 
 // Lower layers' modules keep their short paths inside this crate.
 use dkvs_cluster::hlc;

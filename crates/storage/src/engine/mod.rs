@@ -29,8 +29,8 @@ use bytes::Bytes;
 
 pub use crate::version::Version;
 // The policy is part of the cluster model: `cluster.toml` names it.
-pub use dkvs_cluster::config::SyncPolicy;
 pub use committer::Committer;
+pub use dkvs_cluster::config::SyncPolicy;
 pub use durable::{DurableEngine, DurableOptions};
 pub use memory::MemoryEngine;
 // The record type sits below both engines and the store (`crate::record`).

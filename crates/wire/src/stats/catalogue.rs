@@ -332,8 +332,11 @@ mod tests {
     /// its kind, in the order servers send them.
     #[test]
     fn protocol_md_lists_every_counter() {
-        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/PROTOCOL.md"))
-            .unwrap();
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/PROTOCOL.md"
+        ))
+        .unwrap();
         let mut at = 0;
         for c in CATALOGUE {
             let kind = match c.kind {

@@ -4,11 +4,11 @@
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
-use dkvs_wire::stats::{ServerReport, ServerStats, StatsAnswer};
 use crate::client::RetryPolicy;
 use crate::config::ClusterConfig;
 use crate::dump_ring::{Answer, DumpOptions, Pager};
 use crate::protocol_v2::{AuthKey, Message};
+use dkvs_wire::stats::{ServerReport, ServerStats, StatsAnswer};
 
 /// How [`fetch_server`] and [`fetch_all`] ask: the deadline per server,
 /// the resend schedule, and the key that signs (the cluster's first).

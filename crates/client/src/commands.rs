@@ -14,7 +14,7 @@ use crate::trace::{Failure, Trace, Verdict};
 /// Process exit codes of the command-line tools (documented in the README);
 /// they live in [`crate::exit`], re-exported here so
 /// `commands::exit::X` keeps working.
-pub use crate::exit;
+pub use dkvs_cluster::exit;
 
 /// A data command with its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,14 @@
 //! End-to-end tests of the client against real in-process servers, fakes
 //! and a fault proxy: what no single part of the client shows alone.
 
-use super::*;
-use crate::config::parse_servers_txt;
-use crate::server::Server;
-use crate::trace::Reply;
+use dkvs::client::{Client, OpError, ProtocolMode, RetryPolicy};
+use dkvs::config::{ClusterConfig, parse_servers_txt};
+use dkvs::quorum::QuorumOptions;
+use dkvs::server::Server;
+use dkvs::trace::{Failure, Reply, Verdict};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 async fn cluster(count: usize) -> (ClusterConfig, Vec<tokio::sync::oneshot::Sender<()>>) {
     let mut lines = String::new();
@@ -100,7 +103,7 @@ async fn resend_recovers_a_lost_request() {
 /// server's own address; unrouting goes back to it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_a_server_through_a_proxy() {
-    use crate::fault_proxy::FaultProxy;
+    use dkvs::fault_proxy::FaultProxy;
     let (config, _stops) = cluster(1).await;
     let server = config.servers[0].addr();
     let proxy = FaultProxy::builder("127.0.0.1:0".parse().unwrap(), server)

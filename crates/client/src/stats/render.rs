@@ -3,9 +3,9 @@
 
 use std::io::{self, Write};
 
+use crate::protocol_v2::Reason;
 use dkvs_wire::stats::{Kind, Unit, counter};
 use dkvs_wire::stats::{ServerReport, ServerStats, StatsAnswer};
-use crate::protocol_v2::Reason;
 
 /// `bytes` for people: `512 B`, `1.5 KiB`, `3.2 MiB`, `1.0 GiB`.
 pub fn human_bytes(bytes: u64) -> String {
@@ -251,8 +251,19 @@ pub fn failure(reports: &[ServerReport]) -> Option<(u8, String)> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use crate::stats::ServerFigures;
+    use crate::stats::{CATALOGUE, Kind};
     use std::net::SocketAddrV4;
+
+    /// What a fresh in-memory server reports: every number of the
+    /// catalogue at 0, and its engine.
+    fn fresh_memory_server() -> ServerStats {
+        let pairs = CATALOGUE
+            .iter()
+            .filter(|c| c.kind != Kind::Text)
+            .map(|c| (c.name.to_string(), "0".to_string()));
+        let engine = ("engine".to_string(), "memory".to_string());
+        ServerStats::from_raw(std::iter::once(engine).chain(pairs).collect())
+    }
 
     #[test]
     fn human_units() {
@@ -275,7 +286,7 @@ mod tests {
 
     #[test]
     fn table_and_json() {
-        let stats = ServerStats::from_raw(ServerFigures::default().pairs());
+        let stats = fresh_memory_server();
         let reports = vec![
             report(1234, StatsAnswer::Stats(Box::new(stats))),
             report(1235, StatsAnswer::NoAnswer),
@@ -314,7 +325,7 @@ mod tests {
             "{message}"
         );
         // One refusing among servers that answered: its row says so.
-        let stats = ServerStats::from_raw(ServerFigures::default().pairs());
+        let stats = fresh_memory_server();
         let mixed = vec![
             report(1, keyless()),
             report(2, StatsAnswer::Stats(Box::new(stats))),

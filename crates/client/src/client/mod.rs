@@ -40,8 +40,8 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use dkvs::client::Client;
-//! use dkvs::quorum::QuorumOptions;
+//! use dkvs_client::Client;
+//! use dkvs_cluster::quorum::QuorumOptions;
 //!
 //! let client = Client::open("cluster.toml")?;
 //! client.put(b"colour", b"blue", QuorumOptions::default().w(3)).await?;
@@ -59,8 +59,6 @@ mod hints;
 mod plan;
 mod repair;
 mod socket;
-#[cfg(test)]
-mod tests;
 mod verdict;
 
 use std::collections::HashMap;
