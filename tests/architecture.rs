@@ -3,7 +3,7 @@
 //! manifest names only the crates under it, which [`LAYERS`] checks;
 //! inside a crate, nothing stops module A from using B while B uses A, so
 //! this test does. Modules are the top-level
-//! ones (`src/client/…` is `client`); an edge is a `crate::<module>` path
+//! ones (`src/repl/…` is `repl`); an edge is a `crate::<module>` path
 //! outside test code.
 //!
 //! No crate has an import cycle between its top-level modules, no file is

@@ -2,7 +2,7 @@
 //! deletes, each followed by a get) through the library client against
 //! three `dkvs-server` processes, each behind a fault proxy that loses,
 //! duplicates and reorders datagrams both ways; the history is checked
-//! with the versioned model of `src/checker.rs`: every read is a version
+//! with the versioned model of `crates/client/src/checker.rs`: every read is a version
 //! some write produced, the newest version wins, and no read returns a
 //! value older than one acknowledged before it began. (`tests/chaos.rs`
 //! checks the v1 model; `tests/v2_client.rs` runs the same load against

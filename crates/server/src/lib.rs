@@ -25,6 +25,7 @@ pub mod rebalance;
 pub mod response;
 pub mod server;
 pub mod stats;
+pub mod view;
 
 // Lower layers' modules keep their short paths inside this crate.
 use dkvs_cluster::{config, exit, hlc, limits, merkle, ring};

@@ -29,12 +29,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::net::UdpSocket;
 
-use crate::config::ClusterConfig;
 use crate::engine::{Engine, Record};
 use crate::peer::{Request, exchange};
 use crate::protocol_v2::{self, AuthKey, Message};
-use crate::ring::Ring;
 use crate::version::Version;
+use crate::view::{RingError, ServerRing};
 
 /// How often a server looks for keys it no longer owns.
 pub const PASS_INTERVAL: Duration = Duration::from_secs(1);
@@ -44,82 +43,6 @@ pub const CHUNK: usize = 64;
 pub const MAX_PER_PASS: usize = 4_096;
 /// Sends of a request before the owner counts as silent this pass.
 const TRIES: u32 = 3;
-
-/// The ring as one server sees it, for membership: `me` is `None` when
-/// the servers file does not list this server (it is leaving).
-#[derive(Debug, Clone)]
-pub struct Membership {
-    /// The servers file.
-    pub config: ClusterConfig,
-    /// Its ring.
-    pub ring: Ring,
-    /// Replicas per key.
-    pub n: usize,
-    /// This server's index in `config.servers`, if it is listed.
-    pub me: Option<usize>,
-}
-
-impl Membership {
-    /// Reads `path` for the server whose ring address is `me`.
-    pub fn load(
-        path: &std::path::Path,
-        me: SocketAddrV4,
-        replicas: Option<u32>,
-    ) -> Result<Membership, String> {
-        let config = ClusterConfig::load(path).map_err(|e| e.to_string())?;
-        Ok(Membership::of(config, me, replicas))
-    }
-
-    /// The membership of `me` in `config`, N from `replicas`, else
-    /// `[defaults] n`, else 3, lowered to the number of servers.
-    pub fn of(config: ClusterConfig, me: SocketAddrV4, replicas: Option<u32>) -> Membership {
-        let ring = Ring::new(&config);
-        let n = replicas
-            .or(config.defaults.n)
-            .unwrap_or(crate::config::DEFAULT_N) as usize;
-        let n = n.clamp(1, config.servers.len().max(1));
-        let me = config.servers.iter().position(|s| s.addr() == me);
-        Membership {
-            config,
-            ring,
-            n,
-            me,
-        }
-    }
-
-    /// Whether this server is one of `key`'s N owners.
-    pub fn owns(&self, key: &[u8]) -> bool {
-        self.me.is_some_and(|me| {
-            self.ring
-                .replicas(key, self.n)
-                .iter()
-                .any(|r| r.server == me)
-        })
-    }
-
-    /// Whether `other` is the same ring (servers, nodes and N).
-    pub fn same_ring(&self, other: &Membership) -> bool {
-        self.n == other.n && self.me == other.me && self.config.servers == other.config.servers
-    }
-
-    /// The addresses of `key`'s owners, or `None` when this server is one
-    /// of them (nothing to hand off).
-    pub fn foreign_owners(&self, key: &[u8]) -> Option<Vec<SocketAddrV4>> {
-        let owners = self.ring.replicas(key, self.n);
-        if self
-            .me
-            .is_some_and(|me| owners.iter().any(|r| r.server == me))
-        {
-            return None;
-        }
-        Some(
-            owners
-                .iter()
-                .filter_map(|r| self.config.servers.get(r.server).map(|s| s.addr()))
-                .collect(),
-        )
-    }
-}
 
 /// What the hand-off did, for STATS.
 #[derive(Debug, Default)]
@@ -165,12 +88,12 @@ pub struct Rebalancer {
     me: SocketAddrV4,
     replicas: Option<u32>,
     keys: Arc<[AuthKey]>,
-    membership: RwLock<Arc<Membership>>,
+    membership: RwLock<Arc<ServerRing>>,
     /// The rings this server had since the move in progress began (empty
     /// when none is): a key is handed off only if this server owned it in
     /// one of them and does not now. Keys it holds as extra copies (a
     /// put with a larger `-n` than the cluster's N) are never touched.
-    history: std::sync::Mutex<Vec<Arc<Membership>>>,
+    history: std::sync::Mutex<Vec<Arc<ServerRing>>>,
     stats: Arc<RebalanceStats>,
 }
 
@@ -182,8 +105,8 @@ impl Rebalancer {
         me: SocketAddrV4,
         replicas: Option<u32>,
         keys: Arc<[AuthKey]>,
-    ) -> Result<Rebalancer, String> {
-        let membership = Membership::load(&path, me, replicas)?;
+    ) -> Result<Rebalancer, RingError> {
+        let membership = ServerRing::load(&path, me, replicas)?;
         Ok(Rebalancer {
             path,
             me,
@@ -201,7 +124,7 @@ impl Rebalancer {
     }
 
     /// The membership now.
-    pub fn membership(&self) -> Arc<Membership> {
+    pub fn membership(&self) -> Arc<ServerRing> {
         match self.membership.read() {
             Ok(m) => Arc::clone(&m),
             Err(p) => Arc::clone(&p.into_inner()),
@@ -210,7 +133,7 @@ impl Rebalancer {
 
     /// Rereads the servers file (SIGHUP); a bad file keeps the old one.
     fn reload(&self) {
-        match Membership::load(&self.path, self.me, self.replicas) {
+        match ServerRing::load(&self.path, self.me, self.replicas) {
             Ok(m) => {
                 let old = self.membership();
                 if old.same_ring(&m) {
@@ -282,7 +205,7 @@ impl Rebalancer {
         written: &(dyn Fn(&[u8]) + Sync),
     ) {
         let membership = self.membership();
-        let history: Vec<Arc<Membership>> =
+        let history: Vec<Arc<ServerRing>> =
             self.history.lock().map(|h| h.clone()).unwrap_or_default();
         let leaving = membership.me.is_none();
         if history.is_empty() && !leaving {
@@ -527,7 +450,7 @@ mod tests {
         let text = "127.0.0.1 7001 2\n127.0.0.1 7002 2\n127.0.0.1 7003 2\n127.0.0.1 7004 2\n";
         let config = parse_servers_txt(text, "t").unwrap();
         let me: SocketAddrV4 = "127.0.0.1:7001".parse().unwrap();
-        let m = Membership::of(config.clone(), me, Some(3));
+        let m = ServerRing::of(config.clone(), me, Some(3));
         assert_eq!(m.me, Some(0));
         let mut owned = 0;
         for i in 0..200 {
@@ -544,7 +467,7 @@ mod tests {
         assert!((100..200).contains(&owned), "{owned}");
         // A server the file does not list owns nothing.
         let gone: SocketAddrV4 = "127.0.0.1:7999".parse().unwrap();
-        let leaving = Membership::of(config, gone, None);
+        let leaving = ServerRing::of(config, gone, None);
         assert_eq!((leaving.me, leaving.n), (None, 3));
         assert!(leaving.foreign_owners(b"k1").is_some());
     }

@@ -192,7 +192,7 @@ impl AntiEntropy {
         keys: Arc<[AuthKey]>,
         window_ms: u64,
         grace: Duration,
-    ) -> Result<Option<Arc<AntiEntropy>>, String> {
+    ) -> Result<Option<Arc<AntiEntropy>>, crate::view::RingError> {
         let Some(view) = load_view(args, addr)? else {
             return Ok(None);
         };

@@ -50,7 +50,8 @@ fn view_finds_itself_and_its_peers() {
     assert!(
         RingView::new(c, stranger, None)
             .unwrap_err()
-            .contains("not in it")
+            .to_string()
+            .ends_with("this server (127.0.0.1:7009) is not in it")
     );
 }
 

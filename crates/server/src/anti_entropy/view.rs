@@ -8,25 +8,31 @@ use std::sync::Arc;
 
 use crate::config::ClusterConfig;
 use crate::ring::{Position, Ring};
+use crate::view::{RingError, ServerRing};
 
 use super::{AntiEntropy, AntiEntropyArgs, lock};
 
-/// The ring as one server sees it.
+/// The ring as one server sees it, for anti-entropy: the shared view,
+/// this server's index (it must be listed), and the peers it shares
+/// segments with. It reads as a [`ServerRing`] (`view.ring`, `view.n`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RingView {
-    /// The file it came from.
-    pub config: ClusterConfig,
-    /// The ring.
-    pub ring: Ring,
+    /// The servers file, its ring and N.
+    pub base: ServerRing,
     /// This server's index in `config.servers`.
     pub me: usize,
-    /// Replicas per key.
-    pub n: usize,
     /// Identifies ring and N: two servers compare trees only when theirs
     /// are equal ([`ring_fingerprint`]).
     pub fingerprint: u64,
     /// Each peer this server shares segments with, and those segments.
     pub peers: Vec<(SocketAddrV4, Vec<u32>)>,
+}
+
+impl std::ops::Deref for RingView {
+    type Target = ServerRing;
+    fn deref(&self) -> &ServerRing {
+        &self.base
+    }
 }
 
 /// A fingerprint of a ring and N: the first 8 bytes of SHA-256 over N and
@@ -58,17 +64,14 @@ impl RingView {
         config: ClusterConfig,
         me: SocketAddrV4,
         replicas: Option<u32>,
-    ) -> Result<RingView, String> {
-        let index = config
-            .servers
-            .iter()
-            .position(|s| s.addr() == me)
-            .ok_or_else(|| format!("{}: this server ({me}) is not in it", config.source_name()))?;
-        let ring = Ring::new(&config);
-        let n = replicas
-            .or(config.defaults.n)
-            .unwrap_or(crate::config::DEFAULT_N) as usize;
-        let n = n.clamp(1, config.servers.len().max(1));
+    ) -> Result<RingView, RingError> {
+        RingView::of(ServerRing::of(config, me, replicas), me)
+    }
+
+    /// The view of `base` for the server at `me`, which it must list.
+    pub fn of(base: ServerRing, me: SocketAddrV4) -> Result<RingView, RingError> {
+        let index = base.listed(me)?;
+        let (ring, n) = (&base.ring, base.n);
         let mut shared: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
         for (segment, node) in ring.nodes().iter().enumerate() {
             let replicas = ring.placement_at(node.position, n).replicas;
@@ -83,15 +86,13 @@ impl RingView {
         }
         let peers = shared
             .into_iter()
-            .filter_map(|(s, segs)| config.servers.get(s).map(|s| (s.addr(), segs)))
+            .filter_map(|(s, segs)| base.config.servers.get(s).map(|s| (s.addr(), segs)))
             .collect();
         Ok(RingView {
-            fingerprint: ring_fingerprint(&config, &ring, n),
+            fingerprint: ring_fingerprint(&base.config, ring, n),
             me: index,
-            n,
             peers,
-            ring,
-            config,
+            base,
         })
     }
 
@@ -105,12 +106,12 @@ impl RingView {
 pub(super) fn load_view(
     args: &AntiEntropyArgs,
     me: SocketAddrV4,
-) -> Result<Option<RingView>, String> {
+) -> Result<Option<RingView>, RingError> {
     let Some(path) = &args.servers else {
         return Ok(None);
     };
-    let config = ClusterConfig::load(path).map_err(|e| e.to_string())?;
-    RingView::new(config, args.ring_address.unwrap_or(me), args.replicas).map(Some)
+    let me = args.ring_address.unwrap_or(me);
+    RingView::of(ServerRing::load(path, me, args.replicas)?, me).map(Some)
 }
 
 impl AntiEntropy {

@@ -96,7 +96,9 @@ pub use crate::net::{RECV_BUFFER_BYTES, bind_group, bind_udp, bind_udp_buffered,
 pub use durable::{DurableStorage, ReplyTo};
 pub use loops::{SWEEP_MAX, sweep_interval};
 pub use reply::{Response, respond};
-pub use run::{ServeError, ServeOptions, auth_from_env, serve_until_signal, shutdown_signal};
+pub use run::{
+    InitialPairError, ServeError, ServeOptions, auth_from_env, serve_until_signal, shutdown_signal,
+};
 use shared::Shared;
 
 /// Whether the server opens one `SO_REUSEPORT` socket per core (true, the

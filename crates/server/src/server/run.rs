@@ -43,26 +43,45 @@ pub struct ServeOptions {
     pub anti_entropy: crate::anti_entropy::AntiEntropyArgs,
 }
 
+/// Why the command line's initial pairs cannot be stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InitialPairError {
+    /// A key without its value.
+    #[error(
+        "initial pairs come as <key> <value>; got an odd number of words ({0}), the last key has no value"
+    )]
+    OddWords(usize),
+    /// A key or value the protocol cannot carry.
+    #[error("initial pair {key:?}: {error}")]
+    Bad {
+        /// The key, as text.
+        key: String,
+        /// What is wrong with it.
+        #[source]
+        error: protocol::EncodeError,
+    },
+}
+
 impl ServeOptions {
     /// Checks the command line's trailing `<key> <value>` words.
     pub fn new(
         ip: std::net::Ipv4Addr,
         port: u16,
         words: Vec<std::ffi::OsString>,
-    ) -> Result<ServeOptions, String> {
+    ) -> Result<ServeOptions, InitialPairError> {
         use std::os::unix::ffi::OsStringExt;
         if !words.len().is_multiple_of(2) {
-            return Err(format!(
-                "initial pairs come as <key> <value>; got an odd number of words ({}), the last key has no value",
-                words.len()
-            ));
+            return Err(InitialPairError::OddWords(words.len()));
         }
         let mut initial = Vec::with_capacity(words.len() / 2);
         let mut words = words.into_iter().map(OsStringExt::into_vec);
         while let (Some(key), Some(value)) = (words.next(), words.next()) {
             protocol::check_key(&key)
                 .and_then(|_| protocol::check_value(&value))
-                .map_err(|e| format!("initial pair {:?}: {e}", String::from_utf8_lossy(&key)))?;
+                .map_err(|error| InitialPairError::Bad {
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    error,
+                })?;
             initial.push((key, value));
         }
         Ok(ServeOptions {
@@ -131,10 +150,10 @@ impl From<String> for ServeError {
     }
 }
 
-/// A configuration error ([`crate::exit::CONFIG`]): `message` as is.
-fn config_error(message: String) -> ServeError {
+/// A configuration error ([`crate::exit::CONFIG`]): `error` as is.
+fn config_error(error: impl std::fmt::Display) -> ServeError {
     ServeError {
-        message,
+        message: error.to_string(),
         exit_code: crate::exit::CONFIG,
     }
 }
@@ -143,11 +162,9 @@ fn config_error(message: String) -> ServeError {
 /// ([`crate::limits::KEY_FILE_ENV`]), if it is set and not empty: how a
 /// server started without `--key-file` (e.g. by the `dkvs-tui` supervisor
 /// for a `cluster.toml` with `key_file`) gets its keys.
-pub fn auth_from_env() -> Result<Option<AuthConfig>, String> {
+pub fn auth_from_env() -> Result<Option<AuthConfig>, crate::limits::KeyFileLoadError> {
     match std::env::var_os(crate::limits::KEY_FILE_ENV) {
-        Some(path) if !path.is_empty() => AuthConfig::load(std::path::Path::new(&path))
-            .map(Some)
-            .map_err(|e| e.to_string()),
+        Some(path) if !path.is_empty() => AuthConfig::load(std::path::Path::new(&path)).map(Some),
         _ => Ok(None),
     }
 }
