@@ -26,38 +26,6 @@ async fn cluster(count: usize) -> (ClusterConfig, Vec<tokio::sync::oneshot::Send
     (parse_servers_txt(&lines, "t").unwrap(), stops)
 }
 
-#[test]
-fn retry_schedule_doubles_then_caps() {
-    let p = RetryPolicy::DEFAULT;
-    let ms = |v: &[u64]| {
-        v.iter()
-            .map(|&m| Duration::from_millis(m))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(p.interval(0), None);
-    assert_eq!(p.interval(1), Some(Duration::from_millis(50)));
-    assert_eq!(p.interval(4), Some(Duration::from_millis(400)));
-    assert_eq!(p.interval(9), Some(Duration::from_millis(400)));
-    assert_eq!(p.interval(17), None);
-    assert_eq!(
-        p.schedule(Duration::from_millis(1000)),
-        ms(&[50, 150, 350, 750])
-    );
-    assert!(
-        RetryPolicy::DISABLED
-            .schedule(Duration::from_secs(60))
-            .is_empty()
-    );
-    let huge = RetryPolicy {
-        first: Duration::from_secs(1),
-        factor: u32::MAX,
-        max_interval: Duration::MAX,
-        max_resends: u32::MAX,
-    };
-    assert_eq!(huge.interval(1000), Some(Duration::MAX));
-    assert_eq!(huge.schedule(Duration::from_secs(2)), ms(&[1000]));
-}
-
 /// A server that drops the first copy of every request is answered by a
 /// resend; with retransmission disabled the same operation times out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 use dkvs::config::{ClusterConfig, ServerSpec};
 use dkvs::repl::ProcessAction;
-use dkvs::supervisor::{Launcher, SERVE_FLAG, ServerState, Supervisor};
+use dkvs::supervisor::{ActionError, Launcher, SERVE_FLAG, ServerState, SpawnError, Supervisor};
 
 const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");
 
@@ -107,12 +107,13 @@ async fn actions_probes_logs_and_shutdown() {
         ProcessAction::Resume,
     ] {
         let e = sup.act(action, 2).await.unwrap_err();
-        assert!(e.contains("not started by dkvs-tui"), "{e}");
+        assert!(e.to_string().contains("not started by dkvs-tui"), "{e}");
     }
     assert!(
         sup.act(ProcessAction::Kill, 7)
             .await
             .unwrap_err()
+            .to_string()
             .contains("unknown server")
     );
 
@@ -121,12 +122,14 @@ async fn actions_probes_logs_and_shutdown() {
         sup.act(ProcessAction::Start, 0)
             .await
             .unwrap_err()
+            .to_string()
             .contains("already running")
     );
     assert!(
         sup.act(ProcessAction::Resume, 0)
             .await
             .unwrap_err()
+            .to_string()
             .contains("not paused")
     );
 
@@ -147,6 +150,7 @@ async fn actions_probes_logs_and_shutdown() {
         sup.act(ProcessAction::Pause, 0)
             .await
             .unwrap_err()
+            .to_string()
             .contains("already paused")
     );
     sup.act(ProcessAction::Resume, 0).await.unwrap();
@@ -167,7 +171,7 @@ async fn actions_probes_logs_and_shutdown() {
         ProcessAction::Resume,
     ] {
         let e = sup.act(action, 0).await.unwrap_err();
-        assert!(e.contains("is not running"), "{e}");
+        assert!(e.to_string().contains("is not running"), "{e}");
     }
 
     // start, restart, kill
@@ -216,6 +220,7 @@ async fn actions_probes_logs_and_shutdown() {
         sup.act(ProcessAction::Start, 0)
             .await
             .unwrap_err()
+            .to_string()
             .contains("shutting down")
     );
     // The foreign server still runs.
@@ -260,7 +265,18 @@ async fn kill_all_now_and_a_missing_executable() {
             .any(|e| e.text.starts_with("cannot start"))
     );
     let e = sup.act(ProcessAction::Start, 0).await.unwrap_err();
-    assert!(e.contains("cannot start"), "{e}");
+    // The launch error keeps the system's error as its source; its message
+    // is the event log's line.
+    let ActionError::Spawn(SpawnError::Launch { source, .. }) = &e else {
+        panic!("{e:?}");
+    };
+    assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+    let addr = sup.statuses()[0].spec.addr();
+    assert_eq!(
+        e.to_string(),
+        format!("cannot start {addr}: /nonexistent/dkvs-tui {SERVE_FLAG}: {source}")
+    );
+    assert!(sup.events().iter().any(|ev| ev.text == e.to_string()));
     sup.shutdown().await;
 }
 

@@ -32,7 +32,9 @@ use crate::protocol::{self, GetReply, PutReply};
 use crate::quorum::QuorumOptions;
 use crate::trace::{Failure, Verdict};
 
+mod error;
 mod report;
+pub use error::{BenchError, DistributionError};
 pub use report::Report;
 
 /// Largest key count of a Zipf workload (its table takes 8 bytes a key).
@@ -54,10 +56,10 @@ pub enum Distribution {
 }
 
 impl std::str::FromStr for Distribution {
-    type Err = String;
+    type Err = DistributionError;
 
     /// `uniform`, `zipf` (s = 0.99, as YCSB) or `zipf:S` with 0 < S ≤ 10.
-    fn from_str(text: &str) -> Result<Distribution, String> {
+    fn from_str(text: &str) -> Result<Distribution, DistributionError> {
         match text {
             "uniform" => Ok(Distribution::Uniform),
             "zipf" => Ok(Distribution::Zipf(0.99)),
@@ -68,9 +70,7 @@ impl std::str::FromStr for Distribution {
                     .filter(|s| *s > 0.0 && *s <= 10.0);
                 match s {
                     Some(s) => Ok(Distribution::Zipf(s)),
-                    None => Err(format!(
-                        "'{text}': expected uniform, zipf or zipf:S with 0 < S <= 10"
-                    )),
+                    None => Err(DistributionError { text: text.into() }),
                 }
             }
         }
@@ -107,21 +107,17 @@ pub struct Workload {
 impl Workload {
     /// Checks what the options alone cannot: a Zipf table of at most
     /// [`MAX_ZIPF_KEYS`] entries, a value within the protocol's limit.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), BenchError> {
         if matches!(self.distribution, Distribution::Zipf(_))
             && !self.fill
             && self.keys > MAX_ZIPF_KEYS
         {
-            return Err(format!(
-                "a zipf workload takes at most {MAX_ZIPF_KEYS} keys, not {}",
-                self.keys
-            ));
+            return Err(BenchError::TooManyZipfKeys { keys: self.keys });
         }
         if self.value_size > protocol::MAX_VALUE_LEN {
-            return Err(format!(
-                "values are at most {} bytes",
-                protocol::MAX_VALUE_LEN
-            ));
+            return Err(BenchError::ValueTooLarge {
+                size: self.value_size,
+            });
         }
         Ok(())
     }

@@ -63,11 +63,11 @@ fn main() -> ExitCode {
         w: cli.w,
         r: cli.r,
     };
-    if let Err(message) = client.check_protocol() {
+    if let Err(e) = client.check_protocol() {
         return report(
             output,
             Err(CommandError {
-                message,
+                message: e.to_string(),
                 code: exit::USAGE,
             }),
         );

@@ -91,26 +91,47 @@ pub struct Cli {
     pub cluster: ClusterArgs,
 }
 
+/// A value one of the parsers below refuses, with the text given; clap
+/// prints the message after the option's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// `--protocol`.
+    #[error("'{0}': expected v1 or v2")]
+    Protocol(String),
+    /// `--get-ratio`.
+    #[error("'{0}': expected a number from 0 to 1")]
+    Ratio(String),
+    /// `--mix`.
+    #[error("'{0}': expected get, put or GETS:PUTS")]
+    Mix(String),
+    /// `--duration`.
+    #[error("'{0}': expected seconds, more than 0, at most 86400")]
+    Seconds(String),
+    /// `--rate`.
+    #[error("'{0}': expected operations per second > 0")]
+    Rate(String),
+}
+
 /// Parses `--protocol`: `v1` (protocol v1 only) or `v2` (the client's default).
-pub fn protocol(text: &str) -> Result<ProtocolMode, String> {
+pub fn protocol(text: &str) -> Result<ProtocolMode, ValueError> {
     match text {
         "v1" => Ok(ProtocolMode::V1),
         "v2" => Ok(ProtocolMode::Auto),
-        _ => Err(format!("'{text}': expected v1 or v2")),
+        _ => Err(ValueError::Protocol(text.into())),
     }
 }
 
 /// Parses `--get-ratio`: a number from 0 to 1.
-pub fn ratio(text: &str) -> Result<f64, String> {
+pub fn ratio(text: &str) -> Result<f64, ValueError> {
     match text.parse::<f64>() {
         Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
-        _ => Err(format!("'{text}': expected a number from 0 to 1")),
+        _ => Err(ValueError::Ratio(text.into())),
     }
 }
 
 /// Parses `--mix`: get, put or GETS:PUTS, as the fraction of gets.
-pub fn mix(text: &str) -> Result<f64, String> {
-    let err = || format!("'{text}': expected get, put or GETS:PUTS");
+pub fn mix(text: &str) -> Result<f64, ValueError> {
+    let err = || ValueError::Mix(text.into());
     match text {
         "get" => Ok(1.0),
         "put" => Ok(0.0),
@@ -125,19 +146,17 @@ pub fn mix(text: &str) -> Result<f64, String> {
 }
 
 /// Parses `--duration`: seconds, more than 0, at most a day.
-pub fn seconds(text: &str) -> Result<Duration, String> {
+pub fn seconds(text: &str) -> Result<Duration, ValueError> {
     match text.parse::<f64>() {
         Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
-        _ => Err(format!(
-            "'{text}': expected seconds, more than 0, at most 86400"
-        )),
+        _ => Err(ValueError::Seconds(text.into())),
     }
 }
 
 /// Parses `--rate`: operations per second, more than 0.
-pub fn rate(text: &str) -> Result<f64, String> {
+pub fn rate(text: &str) -> Result<f64, ValueError> {
     match text.parse::<f64>() {
         Ok(r) if r > 0.0 && r <= 1e9 => Ok(r),
-        _ => Err(format!("'{text}': expected operations per second > 0")),
+        _ => Err(ValueError::Rate(text.into())),
     }
 }

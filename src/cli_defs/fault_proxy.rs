@@ -64,10 +64,19 @@ pub enum Which {
     Reply,
 }
 
+/// A `--drop`, `--dup`, `--reorder` or `--corrupt` value that is not a
+/// percentage; clap prints the message after the option's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a percentage (0 to 100)")]
+pub struct PercentError {
+    /// The text given.
+    pub text: String,
+}
+
 /// Parses a percentage, 0 to 100.
-pub fn percent(s: &str) -> Result<f64, String> {
+pub fn percent(s: &str) -> Result<f64, PercentError> {
     match s.parse::<f64>() {
         Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
-        _ => Err(format!("{s:?} is not a percentage (0 to 100)")),
+        _ => Err(PercentError { text: s.into() }),
     }
 }

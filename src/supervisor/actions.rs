@@ -9,6 +9,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use super::Supervisor;
+use super::error::{ActionError, SignalError};
 use super::state::find;
 
 /// Process actions on a spawned server.
@@ -54,42 +55,50 @@ struct Target {
 }
 
 impl Target {
-    /// Its pid, or why `word` cannot run on it.
-    fn running(&self, word: &str, what: &str) -> Result<u32, String> {
-        let addr = self.addr;
-        self.pid
-            .ok_or_else(|| format!("{word}: {addr} is not running ({what}; use `start`)"))
+    /// Its pid, or why `action` cannot run on it.
+    fn running(&self, action: ProcessAction) -> Result<u32, ActionError> {
+        self.pid.ok_or(ActionError::NotRunning {
+            action,
+            addr: self.addr,
+        })
+    }
+
+    /// The error of `action`'s signal that did not reach it.
+    fn failed(&self, action: ProcessAction, source: SignalError) -> ActionError {
+        ActionError::Signal {
+            action,
+            addr: self.addr,
+            source,
+        }
     }
 }
 
 impl Supervisor {
     /// Runs a process action on a server: `Ok(message)` or `Err(reason)`.
-    pub async fn act(&self, action: ProcessAction, index: usize) -> Result<String, String> {
+    pub async fn act(&self, action: ProcessAction, index: usize) -> Result<String, ActionError> {
         let (id, cell) = {
             let state = self.inner.lock();
             match state.slots.get(index).filter(|s| !s.leaving) {
                 Some(slot) => (slot.id, slot.cell),
                 None => {
-                    return Err(format!(
-                        "unknown server {}: there are {} servers",
-                        index + 1,
-                        state.slots.iter().filter(|s| !s.leaving).count()
-                    ));
+                    return Err(ActionError::UnknownServer {
+                        number: index + 1,
+                        count: state.slots.iter().filter(|s| !s.leaving).count(),
+                    });
                 }
             }
         };
         let Some(lock) = self.inner.actions.get(cell) else {
-            return Err(format!("unknown server {}", index + 1));
+            return Err(ActionError::NoActionLock { number: index + 1 });
         };
         let _one_at_a_time = lock.lock().await;
         let (target, managed) = {
             let state = self.inner.lock();
             let Some((index, slot)) = find(&state, id) else {
-                return Err(format!(
-                    "unknown server {}: there are {} servers",
-                    index + 1,
-                    state.slots.len()
-                ));
+                return Err(ActionError::UnknownServer {
+                    number: index + 1,
+                    count: state.slots.len(),
+                });
             };
             let target = Target {
                 id,
@@ -100,15 +109,14 @@ impl Supervisor {
             };
             (target, slot.managed)
         };
-        let addr = target.addr;
-        let word = action.word();
         if !managed {
-            return Err(format!(
-                "{word}: {addr} was not started by dkvs-tui (spawn = false), so it is not controlled from here"
-            ));
+            return Err(ActionError::NotManaged {
+                action,
+                addr: target.addr,
+            });
         }
         if self.inner.shutting_down.load(Ordering::SeqCst) {
-            return Err(format!("{word}: dkvs-tui is shutting down"));
+            return Err(ActionError::ShuttingDown { action });
         }
         let message = match action {
             ProcessAction::Kill => self.kill(&target).await?,
@@ -122,23 +130,23 @@ impl Supervisor {
         Ok(message)
     }
 
-    async fn kill(&self, target: &Target) -> Result<String, String> {
+    async fn kill(&self, target: &Target) -> Result<String, ActionError> {
         let addr = target.addr;
-        let pid = target.running("kill", "nothing to kill")?;
+        let pid = target.running(ProcessAction::Kill)?;
         self.log_action(
             target.index,
             format!("kill {addr}: sending SIGKILL to pid {pid}"),
         );
         self.signal(target.id, Signal::SIGKILL)
             .await
-            .map_err(|e| format!("kill {addr}: {e}"))?;
+            .map_err(|source| target.failed(ProcessAction::Kill, source))?;
         self.wait_exit(target.id, Duration::from_secs(2)).await;
         Ok(format!("killed {addr} (pid {pid}) with SIGKILL"))
     }
 
-    async fn stop(&self, target: &Target) -> Result<String, String> {
+    async fn stop(&self, target: &Target) -> Result<String, ActionError> {
         let addr = target.addr;
-        let pid = target.running("stop", "nothing to stop")?;
+        let pid = target.running(ProcessAction::Stop)?;
         self.log_action(
             target.index,
             format!("stop {addr}: sending SIGTERM to pid {pid}"),
@@ -146,61 +154,60 @@ impl Supervisor {
         let how = self
             .stop_child(target.id)
             .await
-            .map_err(|e| format!("stop {addr}: {e}"))?;
+            .map_err(|source| target.failed(ProcessAction::Stop, source))?;
         Ok(format!("stopped {addr} (pid {pid}): {how}"))
     }
 
-    fn start_one(&self, target: &Target) -> Result<String, String> {
+    fn start_one(&self, target: &Target) -> Result<String, ActionError> {
         let addr = target.addr;
         if let Some(pid) = target.pid {
-            return Err(format!(
-                "start: {addr} is already running (pid {pid}{}); use `restart`",
-                if target.paused { ", paused" } else { "" }
-            ));
+            return Err(ActionError::AlreadyRunning {
+                addr,
+                pid,
+                paused: target.paused,
+            });
         }
         let new = self.spawn(target.id)?;
         Ok(format!("started {addr} (pid {new})"))
     }
 
-    async fn restart(&self, target: &Target) -> Result<String, String> {
+    async fn restart(&self, target: &Target) -> Result<String, ActionError> {
         let addr = target.addr;
         let mut how = String::new();
         if let Some(pid) = target.pid {
             let stopped = self
                 .stop_child(target.id)
                 .await
-                .map_err(|e| format!("restart {addr}: {e}"))?;
+                .map_err(|source| target.failed(ProcessAction::Restart, source))?;
             how = format!(" (old pid {pid} {stopped})");
         }
         let new = self.spawn(target.id)?;
         Ok(format!("restarted {addr} (pid {new}){how}"))
     }
 
-    async fn pause(&self, target: &Target) -> Result<String, String> {
+    async fn pause(&self, target: &Target) -> Result<String, ActionError> {
         let addr = target.addr;
-        let pid = target.running("pause", "nothing to pause")?;
+        let pid = target.running(ProcessAction::Pause)?;
         if target.paused {
-            return Err(format!("pause: {addr} (pid {pid}) is already paused"));
+            return Err(ActionError::AlreadyPaused { addr, pid });
         }
         self.signal(target.id, Signal::SIGSTOP)
             .await
-            .map_err(|e| format!("pause {addr}: {e}"))?;
+            .map_err(|source| target.failed(ProcessAction::Pause, source))?;
         let text = format!("paused {addr} (pid {pid}) with SIGSTOP");
         self.set_paused(target.index, true, text.clone());
         Ok(text)
     }
 
-    async fn resume(&self, target: &Target) -> Result<String, String> {
+    async fn resume(&self, target: &Target) -> Result<String, ActionError> {
         let addr = target.addr;
-        let pid = target.running("resume", "nothing to resume")?;
+        let pid = target.running(ProcessAction::Resume)?;
         if !target.paused {
-            return Err(format!(
-                "resume: {addr} (pid {pid}) is not paused (use `pause` first)"
-            ));
+            return Err(ActionError::NotPaused { addr, pid });
         }
         self.signal(target.id, Signal::SIGCONT)
             .await
-            .map_err(|e| format!("resume {addr}: {e}"))?;
+            .map_err(|source| target.failed(ProcessAction::Resume, source))?;
         let text = format!("resumed {addr} (pid {pid}) with SIGCONT");
         self.set_paused(target.index, false, text.clone());
         Ok(text)

@@ -8,8 +8,9 @@ use std::sync::atomic::Ordering;
 
 use nix::sys::signal::Signal;
 
+use super::error::{AddError, RemoveError};
 use super::state::{Slot, find, position};
-use super::{Leaving, MAX_ADDED_SERVERS, ServerState, Supervisor};
+use super::{Leaving, ServerState, Supervisor};
 use crate::config::ClusterConfig;
 
 impl Supervisor {
@@ -17,21 +18,18 @@ impl Supervisor {
     /// plus one server at its end (the cluster file as rewritten). The
     /// supervisor takes it as its configuration and, when the new server's
     /// `spawn` is true, starts it. Returns the new server's pid, if started.
-    pub fn add_server(&self, config: Arc<ClusterConfig>) -> Result<Option<u32>, String> {
+    pub fn add_server(&self, config: Arc<ClusterConfig>) -> Result<Option<u32>, AddError> {
         let Some(spec) = config.servers.last().cloned() else {
-            return Err("the new configuration has no servers".into());
+            return Err(AddError::NoServers);
         };
+        let addr = spec.addr();
         let id = {
             let mut state = self.inner.lock();
             let current = self.inner.config();
             if config.servers.len() != current.servers.len() + 1
                 || config.servers.get(..current.servers.len()) != Some(current.servers.as_slice())
             {
-                return Err(format!(
-                    "add {}: the new configuration is not the current one plus {}",
-                    spec.addr(),
-                    spec.addr()
-                ));
+                return Err(AddError::NotOneMore { addr });
             }
             // A free cell: no slot uses it and no pid is left in it.
             let Some(cell) = self
@@ -44,10 +42,7 @@ impl Supervisor {
                 })
                 .map(|(c, _)| c)
             else {
-                return Err(format!(
-                    "add {}: at most {MAX_ADDED_SERVERS} servers can be added in one session",
-                    spec.addr()
-                ));
+                return Err(AddError::TooMany { addr });
             };
             if let Some(probes) = self.inner.probes.get(cell) {
                 probes.store(0, Ordering::Relaxed);
@@ -61,7 +56,7 @@ impl Supervisor {
             self.inner.event(
                 &mut state,
                 Some(configured),
-                format!("{} added to the configuration", spec.addr()),
+                format!("{addr} added to the configuration"),
             );
             id
         };
@@ -83,11 +78,11 @@ impl Supervisor {
         &self,
         index: usize,
         config: Arc<ClusterConfig>,
-    ) -> Result<Leaving, String> {
+    ) -> Result<Leaving, RemoveError> {
         let mut state = self.inner.lock();
         let current = self.inner.config();
         let Some(slot) = state.slots.get(index).filter(|s| !s.leaving) else {
-            return Err(format!("remove: there is no server {}", index + 1));
+            return Err(RemoveError::NoServer { number: index + 1 });
         };
         let addr = slot.spec.addr();
         let mut expected = current.servers.clone();
@@ -95,9 +90,7 @@ impl Supervisor {
             expected.remove(index);
         }
         if config.servers != expected {
-            return Err(format!(
-                "remove {addr}: the new configuration is not the current one without {addr}"
-            ));
+            return Err(RemoveError::NotOneLess { addr });
         }
         let mut slot = state.slots.remove(index);
         slot.leaving = true;
@@ -128,7 +121,7 @@ impl Supervisor {
         let how = if running {
             match self.stop_child(leaving.id).await {
                 Ok(how) => how,
-                Err(e) => e,
+                Err(e) => e.to_string(),
             }
         } else {
             "was not running".to_string()

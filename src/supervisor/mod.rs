@@ -3,6 +3,7 @@
 //! membership, logs) lives in a submodule.
 
 mod actions;
+mod error;
 mod events;
 mod membership;
 mod probe;
@@ -20,6 +21,7 @@ use tokio::sync::{Notify, watch};
 use crate::config::{ClusterConfig, ServerSpec};
 
 pub use actions::ProcessAction;
+pub use error::{ActionError, AddError, RemoveError, SignalError, SpawnError};
 pub use events::strip_ansi;
 pub use probe::{hello_probe, probe, probe_with};
 pub use process::{Launcher, SERVE_FLAG, describe_exit};

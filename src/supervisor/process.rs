@@ -13,6 +13,7 @@ use nix::unistd::Pid;
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::{mpsc, oneshot};
 
+use super::error::{SignalError, SpawnError};
 use super::events::{push_log, strip_ansi};
 use super::state::{Inner, find, find_mut};
 use super::{STOP_GRACE, ServerState, Supervisor};
@@ -81,7 +82,7 @@ impl Launcher {
 /// A signal for a child's owner task, with where to report the result.
 pub(super) struct SignalRequest {
     signal: Signal,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Result<(), SignalError>>,
 }
 
 /// "exited with status 0", "killed by SIGKILL", …
@@ -101,53 +102,53 @@ pub fn describe_exit(status: ExitStatus) -> String {
 
 impl Supervisor {
     /// Starts the server of slot `id` as a child process. Returns its pid.
-    pub(super) fn spawn(&self, id: u64) -> Result<u32, String> {
+    pub(super) fn spawn(&self, id: u64) -> Result<u32, SpawnError> {
         let inner = &self.inner;
         let Some(spec) = ({
             let state = inner.lock();
             find(&state, id).map(|(_, s)| s.spec.clone())
         }) else {
-            return Err("this server is no longer configured".into());
+            return Err(SpawnError::Gone);
         };
         let mut command = inner.launcher.command(&spec);
         if let Some(file) = &inner.config().defaults.key_file {
             command.env(crate::limits::KEY_FILE_ENV, file);
         }
+        let addr = spec.addr();
         let mut state = inner.lock();
         let Some((index, running)) = find(&state, id).map(|(i, s)| (i, s.pid)) else {
-            return Err(format!("{}: no longer configured", spec.addr()));
+            return Err(SpawnError::NoLongerConfigured { addr });
         };
         if let Some(pid) = running {
-            return Err(format!("{} is already running (pid {pid})", spec.addr()));
+            return Err(SpawnError::AlreadyRunning { addr, pid });
         }
         if inner.shutting_down.load(Ordering::SeqCst) {
-            return Err(format!("{}: dkvs-tui is shutting down", spec.addr()));
+            return Err(SpawnError::ShuttingDown { addr });
         }
         let spawned = command.spawn();
         let mut child = match spawned {
             Ok(c) => c,
-            Err(e) => {
-                let msg = format!(
-                    "cannot start {}: {} {}: {e}",
-                    spec.addr(),
-                    inner.launcher.program.display(),
-                    SERVE_FLAG
-                );
-                inner.event(&mut state, Some(index), msg.clone());
+            Err(source) => {
+                let error = SpawnError::Launch {
+                    addr,
+                    program: inner.launcher.program.clone(),
+                    source,
+                };
+                inner.event(&mut state, Some(index), error.to_string());
                 drop(state);
                 inner.bump();
-                return Err(msg);
+                return Err(error);
             }
         };
         let Some(pid) = child.id() else {
-            return Err(format!("{}: the child ended at once", spec.addr()));
+            return Err(SpawnError::EndedAtOnce { addr });
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let Some(slot) = state.slots.get_mut(index) else {
             // Cannot happen: the lock has been held since `index` was found.
             // Dropping `child` kills it (`kill_on_drop`).
-            tracing::error!(target: "dkvs::supervisor", "{}: slot vanished at spawn", spec.addr());
-            return Err(format!("{}: no longer configured", spec.addr()));
+            tracing::error!(target: "dkvs::supervisor", "{addr}: slot vanished at spawn");
+            return Err(SpawnError::NoLongerConfigured { addr });
         };
         slot.generation += 1;
         let generation = slot.generation;
@@ -163,7 +164,7 @@ impl Supervisor {
         inner.event(
             &mut state,
             Some(index),
-            format!("spawned {} (pid {pid})", spec.addr()),
+            format!("spawned {addr} (pid {pid})"),
         );
         // A marker between the logs of two runs of the same server.
         if let Some(slot) = state.slots.get_mut(index) {
@@ -177,21 +178,19 @@ impl Supervisor {
     }
 
     /// Sends a signal to the live child of slot `id` through its owner task.
-    pub(super) async fn signal(&self, id: u64, signal: Signal) -> Result<(), String> {
+    pub(super) async fn signal(&self, id: u64, signal: Signal) -> Result<(), SignalError> {
         let sender = {
             let state = self.inner.lock();
             find(&state, id).and_then(|(_, s)| s.signals.clone())
         };
         let Some(sender) = sender else {
-            return Err("the process is not running".into());
+            return Err(SignalError::NotRunning);
         };
         let (done, result) = oneshot::channel();
         if sender.send(SignalRequest { signal, done }).is_err() {
-            return Err("the process has just ended".into());
+            return Err(SignalError::Ended);
         }
-        result
-            .await
-            .unwrap_or_else(|_| Err("the process has just ended".into()))
+        result.await.unwrap_or(Err(SignalError::Ended))
     }
 
     /// Waits until the child of slot `id` is reaped; true if it was
@@ -215,7 +214,7 @@ impl Supervisor {
     }
 
     /// SIGTERM (after SIGCONT if paused), then SIGKILL after [`STOP_GRACE`].
-    pub(super) async fn stop_child(&self, id: u64) -> Result<String, String> {
+    pub(super) async fn stop_child(&self, id: u64) -> Result<String, SignalError> {
         let paused = {
             let state = self.inner.lock();
             find(&state, id).is_some_and(|(_, s)| s.paused)
@@ -340,10 +339,11 @@ async fn own_child(
         tokio::select! {
             status = child.wait() => break status,
             Some(request) = signals.recv() => {
+                let signal = request.signal;
                 let result = match child.id().and_then(|id| i32::try_from(id).ok()) {
-                    Some(pid) => nix::sys::signal::kill(Pid::from_raw(pid), request.signal)
-                        .map_err(|e| format!("{}: {e}", request.signal.as_str())),
-                    None => Err("the process has just ended".into()),
+                    Some(pid) => nix::sys::signal::kill(Pid::from_raw(pid), signal)
+                        .map_err(|source| SignalError::Kill { signal, source }),
+                    None => Err(SignalError::Ended),
                 };
                 let _ = request.done.send(result);
             }

@@ -46,7 +46,7 @@ use ratatui::layout::Rect;
 use tokio::runtime::Runtime;
 
 use crate::repl::{Interpreter, LineOutcome, ProcessAction, ReplEvent, View};
-use crate::supervisor::Supervisor;
+use crate::supervisor::{ActionError, Supervisor};
 
 use app::{Action, App, LogSnapshot};
 use theme::{Theme, ThemeKind};
@@ -66,7 +66,7 @@ enum Msg {
     Changed,
     Repl(u64, ReplEvent),
     LineDone(u64, LineOutcome, Box<View>),
-    ActDone(u64, Result<String, String>),
+    ActDone(u64, Result<String, ActionError>),
     Rates(Instant, Vec<Option<rates::Reading>>),
     /// Every server's key count (the list's keys column).
     Keys(Vec<Option<u64>>),

@@ -19,9 +19,9 @@ use tokio::time::Instant;
 
 use crate::client::{
     DUMP_MAX_FOREIGN, DUMP_MAX_TIME, DumpReply, ProtocolMode, RetryPolicy, dump_server,
-    is_transient,
 };
 use crate::config::{ClusterConfig, ServerSpec};
+use crate::net::retry::{Received, Resends, Wake, recv_until};
 use crate::protocol::{self, MAX_DATAGRAM};
 use crate::protocol_v2::{self as v2, AuthKey, Dialect, EntryValue, Message, Page, Reason};
 use crate::ring::Ring;
@@ -447,25 +447,19 @@ impl Pager {
         let request = v2::encode(id, message, auth)
             .map_err(|e| invalid(self.addr, &format!("cannot encode: {e}")))?;
         let sent = Instant::now();
-        let deadline = (sent + wait).min(hard_stop);
-        let schedule = self.options.retry.schedule(wait);
-        let mut resends = schedule.iter().map(|after| sent + *after);
+        let mut timer = Resends::new(self.options.retry, sent, (sent + wait).min(hard_stop));
         self.socket.send_to(&request, self.addr).await?;
-        let mut next_resend = resends.next();
         loop {
-            let until = next_resend.map_or(deadline, |r| r.min(deadline));
-            let received =
-                tokio::time::timeout_at(until, self.socket.recv_from(&mut self.buf)).await;
-            let (len, from) = match received {
-                Err(_) if Instant::now() >= deadline => return Ok(Answer::Silent),
-                Err(_) => {
-                    self.socket.send_to(&request, self.addr).await?;
-                    next_resend = resends.next();
-                    continue;
-                }
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) if is_transient(&e) => continue,
-                Ok(Err(e)) => return Err(e),
+            let wake = timer.wake();
+            let (len, from) = match recv_until(&self.socket, &mut self.buf, wake).await? {
+                Received::Datagram { len, from } => (len, from),
+                Received::Timeout => match timer.fire(wake) {
+                    Wake::Resend(_) => {
+                        self.socket.send_to(&request, self.addr).await?;
+                        continue;
+                    }
+                    Wake::Deadline => return Ok(Answer::Silent),
+                },
             };
             let datagram = self.buf.get(..len).unwrap_or_default();
             if from != SocketAddr::V4(self.addr) {

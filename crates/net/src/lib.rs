@@ -1,7 +1,8 @@
 //! Where dkvs touches the network.
 //!
 //! Binding UDP sockets (one, or a group sharing a port), batched receive
-//! and send for the server's loops, and the request/resend loop a server
+//! and send for the server's loops, the resend schedule and timer every
+//! request loop shares (`retry`), and the request/resend loop a server
 //! uses to reach its peers. It sits on the cluster and wire crates, below
 //! the server and the client.
 
@@ -18,6 +19,7 @@
 )]
 
 pub mod peer;
+pub mod retry;
 pub mod udp_batch;
 
 mod socket;

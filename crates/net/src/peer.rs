@@ -6,16 +6,20 @@
 //!
 //! Why a module of its own: both background tasks need exactly this
 //! request/reply loop; the client's quorum exchange (`crate::client`) is
-//! different (one operation, a verdict, read repair).
+//! different (one operation, a verdict, read repair). Only the timing is
+//! shared with it: rounds of [`REQUEST_TIMEOUT`] are a constant
+//! [`RetryPolicy`] on a [`Resends`] timer (`crate::retry`).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
+use tokio::time::Instant;
 
 use crate::hlc::Clock;
 use crate::protocol_v2::{self, AuthKey, Message};
+use crate::retry::{Received, Resends, RetryPolicy, Wake, recv_until};
 
 /// How long a round of requests waits for replies before the unanswered
 /// ones are resent.
@@ -63,53 +67,82 @@ impl Request {
 }
 
 /// Sends every request and gathers the replies (v2 by request id and
-/// source; v1 by address, one outstanding per address), resending the
-/// unanswered ones, `tries` rounds of [`REQUEST_TIMEOUT`] at most.
+/// source; v1 by address, one outstanding per address and round), resending
+/// the unanswered ones, `tries` rounds of [`REQUEST_TIMEOUT`] at most.
 pub async fn exchange(
     socket: &UdpSocket,
     requests: &[Request],
     tries: u32,
 ) -> HashMap<u64, Vec<u8>> {
     let mut answers: HashMap<u64, Vec<u8>> = HashMap::new();
+    if tries == 0 {
+        return answers;
+    }
     let mut buf = vec![0u8; 65536];
-    for _ in 0..tries {
-        let mut v1_waiting: HashMap<SocketAddrV4, u64> = HashMap::new();
-        for r in requests
-            .iter()
-            .filter(|r| !answers.contains_key(&r.id_key()))
-        {
-            if r.id == 0 {
-                if v1_waiting.contains_key(&r.to) {
+    // A round is the wait between two resends: REQUEST_TIMEOUT each.
+    let rounds = RetryPolicy {
+        first: REQUEST_TIMEOUT,
+        factor: 1,
+        max_interval: REQUEST_TIMEOUT,
+        max_resends: tries - 1,
+    };
+    let start = Instant::now();
+    let deadline = start + REQUEST_TIMEOUT.saturating_mul(tries);
+    let mut timer = Resends::new(rounds, start, deadline);
+    let mut v1_waiting = send_round(socket, requests, &answers).await;
+    while requests.iter().any(|r| !answers.contains_key(&r.id_key())) {
+        let wake = timer.wake();
+        let (len, from) = match recv_until(socket, &mut buf, wake).await {
+            Ok(Received::Datagram { len, from }) => (len, from),
+            Ok(Received::Timeout) => match timer.fire(wake) {
+                Wake::Resend(_) => {
+                    v1_waiting = send_round(socket, requests, &answers).await;
                     continue;
                 }
-                v1_waiting.insert(r.to, r.id_key());
-            }
-            if let Err(e) = socket.send_to(&r.datagram, r.to).await {
-                tracing::debug!(to = %r.to, "send to a peer failed: {e}");
-            }
-        }
-        let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
-        while requests.iter().any(|r| !answers.contains_key(&r.id_key())) {
-            let Ok(Ok((len, from))) =
-                tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await
-            else {
+                Wake::Deadline => break,
+            },
+            Err(e) => {
+                tracing::debug!("receive from peers failed: {e}");
                 break;
-            };
-            let SocketAddr::V4(from) = from else { continue };
-            let reply = buf.get(..len).unwrap_or_default().to_vec();
-            if protocol_v2::dialect(&reply) == protocol_v2::Dialect::V2 {
-                if let Ok(frame) = protocol_v2::decode(&reply)
-                    && requests.iter().any(|r| r.id == frame.id && r.to == from)
-                {
-                    answers.insert(frame.id, reply);
-                }
-            } else if let Some(slot) = v1_waiting.remove(&from) {
-                answers.insert(slot, reply);
             }
-        }
-        if requests.iter().all(|r| answers.contains_key(&r.id_key())) {
-            break;
+        };
+        let SocketAddr::V4(from) = from else { continue };
+        let reply = buf.get(..len).unwrap_or_default().to_vec();
+        if protocol_v2::dialect(&reply) == protocol_v2::Dialect::V2 {
+            if let Ok(frame) = protocol_v2::decode(&reply)
+                && requests.iter().any(|r| r.id == frame.id && r.to == from)
+            {
+                answers.insert(frame.id, reply);
+            }
+        } else if let Some(slot) = v1_waiting.remove(&from) {
+            answers.insert(slot, reply);
         }
     }
     answers
+}
+
+/// Sends one round: every unanswered request, but only the first v1 one
+/// of each address (v1 replies carry no id, so one per address is
+/// outstanding at a time). The round's v1 slots: address, reply key.
+async fn send_round(
+    socket: &UdpSocket,
+    requests: &[Request],
+    answers: &HashMap<u64, Vec<u8>>,
+) -> HashMap<SocketAddrV4, u64> {
+    let mut v1_waiting: HashMap<SocketAddrV4, u64> = HashMap::new();
+    for r in requests
+        .iter()
+        .filter(|r| !answers.contains_key(&r.id_key()))
+    {
+        if r.id == 0 {
+            if v1_waiting.contains_key(&r.to) {
+                continue;
+            }
+            v1_waiting.insert(r.to, r.id_key());
+        }
+        if let Err(e) = socket.send_to(&r.datagram, r.to).await {
+            tracing::debug!(to = %r.to, "send to a peer failed: {e}");
+        }
+    }
+    v1_waiting
 }

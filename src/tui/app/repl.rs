@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::repl::{LineOutcome, ReplEvent, View};
+use crate::supervisor::ActionError;
 
 use super::{App, MAX_ENTRIES};
 
@@ -116,7 +117,7 @@ impl App {
     }
 
     /// Records the answer to a server-list action.
-    pub fn on_act_done(&mut self, id: u64, result: Result<String, String>) {
+    pub fn on_act_done(&mut self, id: u64, result: Result<String, ActionError>) {
         if let Some(entry) = self.entry_mut(id) {
             let ok = result.is_ok();
             entry.chunks.push(Chunk::Line(match result {

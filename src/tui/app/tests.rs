@@ -9,6 +9,7 @@ use ratatui::layout::Rect;
 use super::*;
 use crate::config::parse_servers_txt;
 use crate::repl::{LineOutcome, ReplEvent};
+use crate::supervisor::ActionError;
 
 fn app() -> App {
     let c = parse_servers_txt(
@@ -450,12 +451,18 @@ fn act_answers_and_line_events_fill_entries() {
     let Action::Act { id, .. } = a.handle_key(key(KeyCode::Char('k'))) else {
         panic!()
     };
-    a.on_act_done(id, Err("not started by dkvs-tui".into()));
+    a.on_act_done(
+        id,
+        Err(ActionError::UnknownServer {
+            number: 9,
+            count: 3,
+        }),
+    );
     let e = a.entries.back().unwrap();
     assert_eq!(e.done, Some(false));
     assert_eq!(
         e.lines().collect::<Vec<_>>(),
-        vec!["ERROR: not started by dkvs-tui"]
+        vec!["ERROR: unknown server 9: there are 3 servers"]
     );
     a.handle_key(key(KeyCode::Tab));
     typed(&mut a, "where a");

@@ -1,6 +1,7 @@
 //! One round of an operation on the network: the first copies, the resends
 //! while undecided, each reply matched to its server, and the fallback to
-//! v1 for a server that refuses v2. The verdict rules live in `verdict`.
+//! v1 for a server that refuses v2. The verdict rules live in `verdict`;
+//! when to resend is the `Resends` timer of `dkvs_net::retry`.
 
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4};
@@ -8,16 +9,13 @@ use std::net::{SocketAddr, SocketAddrV4};
 use tokio::time::Instant;
 
 use super::plan::{Lane, Plan};
-use super::socket::{OpSocket, is_transient, open_socket};
+use super::socket::{OpSocket, open_socket};
 use super::verdict::{decide, evaluate, newest_older, v1_reply, v2_reply};
 use super::{Client, HintMode, Observer};
+use crate::net::retry::{Received, Resends, Wake, recv_until};
 use crate::protocol_v2::{self as v2, Dialect};
 use crate::trace::{Failure, OpKind, Reply, Trace, Verdict};
 use crate::version::Version;
-
-/// What one wait brought: a datagram's length and sender, and whether it
-/// came on the fallback socket; an error; or the wake-up time (`Err`).
-type Received = Result<io::Result<(usize, SocketAddr, bool)>, tokio::time::error::Elapsed>;
 
 /// A server's reply as the trace records it: the reply, the protocol it
 /// came in, the version it reports.
@@ -39,8 +37,8 @@ struct Round<'a> {
     lanes: Vec<Lane>,
     /// HintMode::Count: HINTs sent during the operation.
     hint_datagrams: Vec<Vec<u8>>,
-    resends: u32,
-    next_resend: Option<Instant>,
+    /// When the silent servers get their next copy, and the deadline.
+    timer: Resends,
     buf: Vec<u8>,
     fallback_buf: Vec<u8>,
 }
@@ -64,24 +62,21 @@ impl Client {
                 break;
             }
             // Wake at the deadline, or earlier for a resend while undecided.
-            let decided = trace.verdict != Verdict::Pending;
-            let wake = match round.next_resend {
-                Some(at) if !decided && at < deadline => at,
-                _ => deadline,
+            let wake = if trace.verdict == Verdict::Pending {
+                round.timer.wake()
+            } else {
+                deadline
             };
-            let received = round.receive(wake).await;
-            if received.is_err() && wake < deadline && round.superseded(trace) {
-                break;
-            }
-            let (len, from, on_fallback) = match received {
-                Err(_) if wake < deadline => {
-                    round.resend(trace, wake).await;
-                    continue;
-                }
-                Err(_) => break,
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) if is_transient(&e) => continue,
-                Ok(Err(e)) => return Err(e),
+            let (len, from, on_fallback) = match round.receive(wake).await? {
+                (Received::Datagram { len, from }, on_fallback) => (len, from, on_fallback),
+                (Received::Timeout, _) => match round.timer.fire(wake) {
+                    Wake::Deadline => break,
+                    Wake::Resend(_) if round.superseded(trace) => break,
+                    Wake::Resend(k) => {
+                        round.resend(trace, k).await;
+                        continue;
+                    }
+                },
             };
             if round.take(trace, len, from, on_fallback).await? {
                 evaluate(trace, round.start.elapsed(), plan.restamp);
@@ -123,8 +118,7 @@ impl<'a> Round<'a> {
             routes,
             lanes,
             hint_datagrams: Vec::new(),
-            resends: 0,
-            next_resend: client.retry.interval(1).map(|wait| start + wait),
+            timer: Resends::new(client.retry, start, deadline),
             buf: vec![0u8; 65536],
             fallback_buf: Vec::new(),
         })
@@ -159,25 +153,20 @@ impl<'a> Round<'a> {
     }
 
     /// Waits until `wake` for a datagram on the socket, or on either socket
-    /// once the fallback one is open.
-    async fn receive(&mut self, wake: Instant) -> Received {
+    /// once the fallback one is open; true when it came on the fallback one.
+    async fn receive(&mut self, wake: Instant) -> io::Result<(Received, bool)> {
         let (socket, buf) = (&self.socket, &mut self.buf);
         match &self.fallback {
-            None => tokio::time::timeout_at(wake, socket.recv_from(buf))
-                .await
-                .map(|r| r.map(|(len, from)| (len, from, false))),
+            None => Ok((recv_until(socket, buf, wake).await?, false)),
             Some(second) => {
                 if self.fallback_buf.is_empty() {
                     self.fallback_buf = vec![0u8; 65536];
                 }
                 let fallback_buf = &mut self.fallback_buf;
-                tokio::time::timeout_at(wake, async {
-                    tokio::select! {
-                        r = socket.recv_from(buf) => r.map(|(len, from)| (len, from, false)),
-                        r = second.recv_from(fallback_buf) => r.map(|(len, from)| (len, from, true)),
-                    }
-                })
-                .await
+                tokio::select! {
+                    r = recv_until(socket, buf, wake) => Ok((r?, false)),
+                    r = recv_until(second, fallback_buf, wake) => Ok((r?, true)),
+                }
             }
         }
     }
@@ -201,11 +190,11 @@ impl<'a> Round<'a> {
         false
     }
 
-    /// The resend planned for `wake`: a copy to every server that has not
-    /// answered (after, with [`HintMode::Count`] at the first resend,
-    /// adding the holders of hints), and the next resend planned.
-    async fn resend(&mut self, trace: &mut Trace, wake: Instant) {
-        if self.resends == 0 && self.client.hints == HintMode::Count {
+    /// Resend number `k` (the timer planned the next): a copy to every
+    /// server that has not answered (after, with [`HintMode::Count`] at the
+    /// first resend, adding the holders of hints).
+    async fn resend(&mut self, trace: &mut Trace, k: u32) {
+        if k == 1 && self.client.hints == HintMode::Count {
             // Sloppy quorum: the silent home servers' writes go to the next
             // servers of the ring now, and their acknowledgements count
             // toward W.
@@ -218,7 +207,6 @@ impl<'a> Round<'a> {
                 self.deadline,
             );
         }
-        self.resends += 1;
         let silent = trace.replicas.iter().zip(&self.routes).zip(&self.lanes);
         for ((_, to), lane) in silent.filter(|((r, _), _)| r.reply.is_none()) {
             let (via, request) = match (lane, &self.fallback) {
@@ -235,13 +223,6 @@ impl<'a> Round<'a> {
                 tracing::debug!(addr = %to, "resend failed: {e}");
             }
         }
-        // From the planned time, not from now, so a slow wake-up does not
-        // shift the rest of the schedule.
-        self.next_resend = self
-            .client
-            .retry
-            .interval(self.resends + 1)
-            .map(|wait| wake + wait);
     }
 
     /// One datagram of `len` bytes from `from` (on the fallback socket when

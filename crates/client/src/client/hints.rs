@@ -10,6 +10,7 @@ use super::plan::{Lane, Plan};
 use super::socket::{OpSocket, is_transient};
 use super::verdict::v2_reply;
 use super::{Client, FALLBACK_LINGER, HINT_AFTER, HintMode};
+use crate::net::retry::{Received, Resends, Wake, recv_until};
 use crate::protocol_v2::{self as v2, Dialect};
 use crate::quorum::Quorum;
 use crate::trace::{Failure, OpKind, ReplicaTrace, Reply, Trace, Verdict};
@@ -305,28 +306,23 @@ impl Client {
         deadline: Instant,
     ) {
         let mut buf = vec![0u8; 2048];
-        let mut resends = 0u32;
-        let mut next_resend = self.retry.interval(1).map(|wait| start + wait);
+        let mut timer = Resends::new(self.retry, start, deadline);
         while holders.iter().any(|(h, ..)| h.reply.is_none()) {
-            let wake = match next_resend {
-                Some(at) if at < deadline => at,
-                _ => deadline,
-            };
-            let (len, from) = match tokio::time::timeout_at(wake, socket.recv_from(&mut buf)).await
-            {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) if is_transient(&e) => continue,
-                Err(_) if wake < deadline => {
-                    resends += 1;
-                    for (holder, route, datagram) in holders.iter() {
-                        if holder.reply.is_none() {
-                            let _ = socket.send_to(datagram, route).await;
+            let wake = timer.wake();
+            let (len, from) = match recv_until(socket, &mut buf, wake).await {
+                Ok(Received::Datagram { len, from }) => (len, from),
+                Ok(Received::Timeout) => match timer.fire(wake) {
+                    Wake::Resend(_) => {
+                        for (holder, route, datagram) in holders.iter() {
+                            if holder.reply.is_none() {
+                                let _ = socket.send_to(datagram, route).await;
+                            }
                         }
+                        continue;
                     }
-                    next_resend = self.retry.interval(resends + 1).map(|wait| wake + wait);
-                    continue;
-                }
-                _ => break,
+                    Wake::Deadline => break,
+                },
+                Err(_) => break,
             };
             let SocketAddr::V4(from) = from else { continue };
             let datagram = buf.get(..len).unwrap_or_default();

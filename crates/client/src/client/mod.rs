@@ -10,7 +10,8 @@
 //!
 //! UDP loses datagrams, so while an operation is undecided the request is
 //! sent again, with exponential backoff, to every server that has not
-//! answered yet ([`RetryPolicy`]; schedule in `docs/RELIABILITY.md`). A
+//! answered yet ([`RetryPolicy`], timed by `dkvs_net::retry`'s `Resends`
+//! like every dkvs request loop; schedule in `docs/RELIABILITY.md`). A
 //! resend is the same datagram: gets are harmless, and puts are idempotent
 //! under v1 (same key, same value). Whatever number of copies went out, a
 //! server's first reply is the only one that counts.
@@ -82,9 +83,12 @@ use auth::ReplyAuth;
 pub use dump::{DUMP_MAX_FOREIGN, DUMP_MAX_TIME, DumpReply, dump_server};
 use plan::Plan;
 pub use socket::PORT_QUARANTINE;
-pub(crate) use socket::is_transient;
 use verdict::decide;
 pub use verdict::into_result;
+
+/// The resend schedule, shared with the dump, STATS and the servers' peer
+/// requests (it lives in the net crate, with the timer that follows it).
+pub use dkvs_net::retry::RetryPolicy;
 
 /// Why a get or put through the simple API failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,84 +106,6 @@ pub enum OpError {
 
 /// Receives the trace after each change (sent, each reply, verdict, end).
 pub type Observer<'a> = &'a mut (dyn FnMut(&Trace) + Send);
-
-/// When an operation re-sends its request to the servers that have not
-/// answered yet.
-///
-/// Resend `k` (1-based) goes out `first · factor^(k-1)` after the previous
-/// send, capped at `max_interval`, at most `max_resends` times, and only
-/// while the operation is undecided and before its deadline. The default
-/// ([`RetryPolicy::DEFAULT`]) resends after 50, 100, 200, 400, 400, … ms,
-/// i.e. at 50, 150, 350, 750 ms after the first send: four resends within
-/// the default 1000 ms deadline, five copies in all. See
-/// `docs/RELIABILITY.md` for the measurements behind it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Wait before the first resend.
-    pub first: Duration,
-    /// Each wait is the previous one times this (1 = constant).
-    pub factor: u32,
-    /// Upper bound on one wait.
-    pub max_interval: Duration,
-    /// How many resends at most (0 disables retransmission).
-    pub max_resends: u32,
-}
-
-impl RetryPolicy {
-    /// 50 ms, doubling, capped at 400 ms, at most 16 resends.
-    pub const DEFAULT: RetryPolicy = RetryPolicy {
-        first: Duration::from_millis(50),
-        factor: 2,
-        max_interval: Duration::from_millis(400),
-        max_resends: 16,
-    };
-
-    /// No retransmission: exactly one request per server and operation.
-    pub const DISABLED: RetryPolicy = RetryPolicy {
-        first: Duration::ZERO,
-        factor: 1,
-        max_interval: Duration::ZERO,
-        max_resends: 0,
-    };
-
-    /// The wait before resend number `resend` (1-based), `None` past
-    /// `max_resends`.
-    pub fn interval(&self, resend: u32) -> Option<Duration> {
-        if resend == 0 || resend > self.max_resends {
-            return None;
-        }
-        let mut wait = self.first;
-        for _ in 1..resend {
-            if wait >= self.max_interval {
-                break;
-            }
-            wait = wait.saturating_mul(self.factor);
-        }
-        Some(wait.min(self.max_interval))
-    }
-
-    /// Times of the resends after the first send that fall before
-    /// `deadline` (the whole schedule of one operation that never hears back).
-    pub fn schedule(&self, deadline: Duration) -> Vec<Duration> {
-        let mut at = Duration::ZERO;
-        let mut times = Vec::new();
-        for k in 1..=self.max_resends {
-            let Some(wait) = self.interval(k) else { break };
-            at = at.saturating_add(wait);
-            if at >= deadline {
-                break;
-            }
-            times.push(at);
-        }
-        times
-    }
-}
-
-impl Default for RetryPolicy {
-    fn default() -> RetryPolicy {
-        RetryPolicy::DEFAULT
-    }
-}
 
 /// Which protocol a [`Client`] speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -231,18 +157,32 @@ pub enum HintMode {
     Count,
 }
 
-impl std::str::FromStr for HintMode {
-    type Err = String;
+/// A hint mode that is not `off`, `store` or `count`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("hints must be off, store or count, not {0:?}")]
+pub struct BadHintMode(pub String);
 
-    fn from_str(s: &str) -> Result<HintMode, String> {
+impl std::str::FromStr for HintMode {
+    type Err = BadHintMode;
+
+    fn from_str(s: &str) -> Result<HintMode, BadHintMode> {
         match s {
             "off" => Ok(HintMode::Off),
             "store" => Ok(HintMode::Store),
             "count" => Ok(HintMode::Count),
-            other => Err(format!("hints must be off, store or count, not {other:?}")),
+            other => Err(BadHintMode(other.to_string())),
         }
     }
 }
+
+/// `--protocol v1` with a key: v1 requests cannot be signed, and a keyed
+/// server drops them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "--protocol v1 cannot be used with a key (--key-file, {} or key_file): v1 requests cannot be signed; drop --protocol v1, or the key for an unkeyed cluster",
+    crate::limits::KEY_FILE_ENV
+)]
+pub struct UnsignableV1;
 
 /// A client of one cluster.
 #[derive(Debug, Clone)]
@@ -367,12 +307,9 @@ impl Client {
     /// [`ProtocolMode::V1`] with a key, since v1 requests cannot be signed
     /// (and a keyed server drops them). The command-line tools turn it
     /// into a usage error before sending anything.
-    pub fn check_protocol(&self) -> Result<(), String> {
+    pub fn check_protocol(&self) -> Result<(), UnsignableV1> {
         if self.mode == ProtocolMode::V1 && self.key.is_some() {
-            return Err(format!(
-                "--protocol v1 cannot be used with a key (--key-file, {} or key_file): v1 requests cannot be signed; drop --protocol v1, or the key for an unkeyed cluster",
-                crate::limits::KEY_FILE_ENV
-            ));
+            return Err(UnsignableV1);
         }
         Ok(())
     }

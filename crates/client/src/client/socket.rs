@@ -95,16 +95,9 @@ pub(super) fn open_socket() -> io::Result<OpSocket> {
     Ok(OpSocket(UdpSocket::from_std(socket)?))
 }
 
-/// ICMP "port unreachable" surfaces as a receive error on some systems; it
-/// cannot be attributed to one server, so it is not a reason to stop.
-pub(crate) fn is_transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-    )
-}
+/// Receive errors that are not a reason to stop (ICMP "port unreachable"
+/// and the like), told apart where every request loop's timer lives.
+pub(crate) use crate::net::retry::is_transient;
 
 #[cfg(test)]
 mod tests {
