@@ -145,14 +145,25 @@ impl Default for AntiEntropyArgs {
     }
 }
 
+/// A number of seconds that is not one, or out of range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecondsError {
+    /// Not a number.
+    #[error("{0:?} is not a number of seconds")]
+    NotANumber(String),
+    /// Negative, infinite or over a day.
+    #[error("{0:?}: seconds must be between 0 and 86400")]
+    OutOfRange(String),
+}
+
 /// Parses a number of seconds with decimals (`0.5`, `10`) into a duration.
-pub fn parse_seconds(s: &str) -> Result<Duration, String> {
+pub fn parse_seconds(s: &str) -> Result<Duration, SecondsError> {
     let secs: f64 = s
         .trim()
         .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+        .map_err(|_| SecondsError::NotANumber(s.to_string()))?;
     if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
-        return Err(format!("{s:?}: seconds must be between 0 and 86400"));
+        return Err(SecondsError::OutOfRange(s.to_string()));
     }
     Ok(Duration::from_secs_f64(secs))
 }
