@@ -374,3 +374,59 @@ fn piped_skew_shows_the_restamp_and_the_refusal() {
     );
     assert_eq!(after("skew"), ["clock: the machine's (no skew)"]);
 }
+
+/// One lookup order in every tool: the file named, else `$DKVS_SERVERS`,
+/// else the tool's default files (`dkvs-tui`: ./cluster.toml first); with
+/// none, one message that names no file.
+#[test]
+fn the_cluster_file_is_found_in_one_order() {
+    let dir = tempfile::tempdir().unwrap();
+    // ./cluster.toml lists 127.0.0.1:1 (never spawned), the variable's file
+    // 127.0.0.1:2; status shows which one dkvs-tui read.
+    std::fs::write(
+        dir.path().join("cluster.toml"),
+        "[[server]]\nip = \"127.0.0.1\"\nport = 1\nspawn = false\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("other.txt"), "127.0.0.1 2 1\n").unwrap();
+    let script = dir.path().join("script.txt");
+    std::fs::write(&script, "status\n").unwrap();
+    let status = |env: Option<&str>| {
+        let mut cmd = clean_command(TUI, dir.path());
+        cmd.arg("--no-echo");
+        if let Some(file) = env {
+            cmd.env(dkvs::config::SERVERS_ENV, file);
+        }
+        let input = Stdio::from(std::fs::File::open(&script).unwrap());
+        run_with_input(&mut cmd, input, LIMIT)
+    };
+    let out = status(Some("other.txt"));
+    assert!(out.stdout.contains("127.0.0.1:2"), "{out}");
+    assert!(!out.stdout.contains("127.0.0.1:1 "), "{out}");
+    let out = status(None);
+    assert!(out.stdout.contains("127.0.0.1:1"), "{out}");
+
+    // Nothing named, nothing here: the message says where it looked.
+    let empty = tempfile::tempdir().unwrap();
+    let out = run_with_input(
+        clean_command(TUI, empty.path()).arg("--shell"),
+        Stdio::null(),
+        LIMIT,
+    );
+    assert_eq!(out.code, Some(i32::from(dkvs::exit::CONFIG)), "{out}");
+    assert!(
+        out.stderr.contains(
+            "ERROR: configuration: no cluster file: none named (--servers FILE or DKVS_SERVERS=FILE) and no ./cluster.toml or ./servers.txt in the current directory"
+        ),
+        "{out}"
+    );
+    let out = run(
+        clean_command(CLIENT, empty.path()).args(["get", "--", "k"]),
+        LIMIT,
+    );
+    assert!(
+        out.stderr
+            .contains("ERROR: configuration: no cluster file: none named (--servers FILE or DKVS_SERVERS=FILE) and no ./servers.txt or ./cluster.toml in the current directory"),
+        "{out}"
+    );
+}

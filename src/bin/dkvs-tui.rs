@@ -193,17 +193,12 @@ fn run_shell(
     }
 }
 
-/// The configuration: the positional file, else --servers / DKVS_SERVERS,
-/// else ./cluster.toml, else ./servers.txt.
+/// The configuration: the positional file, else --servers, else
+/// $DKVS_SERVERS, else ./cluster.toml, else ./servers.txt.
 fn load_config(cli: &Cli) -> Result<ClusterConfig, dkvs::config::ConfigError> {
-    if let Some(path) = cli.config.as_deref().or(cli.cluster.servers.as_deref()) {
-        return ClusterConfig::load(path);
-    }
-    let default = std::path::Path::new("cluster.toml");
-    if default.exists() {
-        return ClusterConfig::load(default);
-    }
-    ClusterConfig::locate(None)
+    let named = cli.config.as_deref().or(cli.cluster.servers.as_deref());
+    let path = dkvs::config::locate_path_in(named, &dkvs::config::TUI_DEFAULT_FILES)?;
+    ClusterConfig::load(&path)
 }
 
 /// The full-screen UI (`dkvs::tui`), until quit or a signal.

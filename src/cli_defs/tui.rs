@@ -12,9 +12,17 @@ use crate::cli::ClusterArgs;
 /// Without a terminal on standard input (or with --shell) it reads REPL
 /// commands line by line instead and prints their results as text.
 #[derive(Debug, Parser)]
-#[command(name = "dkvs-tui", version, after_long_help = super::SEE_ALSO)]
+#[command(
+    name = "dkvs-tui",
+    version,
+    after_long_help = super::SEE_ALSO,
+    mut_arg("servers", |a| a.help(
+        "The cluster file, like the positional CONFIG [default: $DKVS_SERVERS, else ./cluster.toml, else ./servers.txt]"
+    ))
+)]
 pub struct Cli {
-    /// The cluster file (cluster.toml, or servers.txt format) [default: ./cluster.toml]
+    /// The cluster file (cluster.toml, or servers.txt format) [default:
+    /// $DKVS_SERVERS, else ./cluster.toml, else ./servers.txt]
     pub config: Option<PathBuf>,
 
     /// A line shell instead of the full-screen UI

@@ -158,11 +158,14 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
+        // No file to name (none was found): the message alone.
+        if !self.file.is_empty() {
+            write!(f, "{}", self.file)?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+            }
+            write!(f, ": ")?;
         }
-        write!(f, ": ")?;
         if let Some(field) = &self.field {
             write!(f, "field `{field}`: ")?;
         }
@@ -320,8 +323,8 @@ impl ClusterConfig {
         Ok(())
     }
 
-    /// Finds and reads the configuration: `explicit` (from an option or
-    /// `DKVS_SERVERS`), else `./servers.txt`, else `./cluster.toml`.
+    /// Finds and reads the configuration: `explicit` (from an option), else
+    /// `$DKVS_SERVERS`, else `./servers.txt`, else `./cluster.toml`.
     pub fn locate(explicit: Option<&Path>) -> Result<ClusterConfig, ConfigError> {
         ClusterConfig::load(&locate_path(explicit)?)
     }
@@ -358,26 +361,42 @@ impl ClusterConfig {
     }
 }
 
+/// The files the command-line tools look for in the current directory when
+/// none is named, in order.
+pub const DEFAULT_FILES: [&str; 2] = ["servers.txt", "cluster.toml"];
+/// `dkvs-tui`'s: its own format first, since only `cluster.toml` can say
+/// which servers to spawn.
+pub const TUI_DEFAULT_FILES: [&str; 2] = ["cluster.toml", "servers.txt"];
+
 /// Where the configuration comes from when no file is named: see [`ClusterConfig::locate`].
 pub fn locate_path(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
+    locate_path_in(explicit, &DEFAULT_FILES)
+}
+
+/// The one lookup order of every tool: the file named (argument or
+/// `--servers`), else `$DKVS_SERVERS`, else the first of `defaults` in the
+/// current directory.
+pub fn locate_path_in(explicit: Option<&Path>, defaults: &[&str]) -> Result<PathBuf, ConfigError> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }
     if let Some(p) = std::env::var_os(SERVERS_ENV).filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(p));
     }
-    for candidate in ["servers.txt", "cluster.toml"] {
+    for candidate in defaults {
         let p = PathBuf::from(candidate);
         if p.exists() {
             return Ok(p);
         }
     }
+    let looked: Vec<String> = defaults.iter().map(|f| format!("./{f}")).collect();
     Err(ConfigError::new(
-        "servers.txt",
+        "",
         None,
         None,
         format!(
-            "no servers.txt or cluster.toml in the current directory; name one with --servers FILE or {SERVERS_ENV}=FILE"
+            "no cluster file: none named (--servers FILE or {SERVERS_ENV}=FILE) and no {} in the current directory",
+            looked.join(" or ")
         ),
     ))
 }
