@@ -4,7 +4,8 @@ to a PNG, the way a terminal would: one monospace cell per character,
 box-drawing and braille characters drawn as shapes so the ring's circle and
 the pane borders join up.
 
-Used to make assets/screenshot.png from the real dkvs-tui:
+Used by scripts/screenshots.sh to make assets/screenshot.png and the
+tour's pictures from the real dkvs-tui, as in:
 
     tmux new-session -d -s shot -x 120 -y 40 'dkvs-tui cluster.toml'
     ... send-keys ...

@@ -23,7 +23,7 @@ _dkvs__bench() {
 
     case "${cmd}" in
         dkvs__bench)
-            opts="-c -d -n -w -r -s -t -v -q -h -V --server --concurrency --keys --dist --value-size --get-ratio --mix --fill --duration --requests --rate --protocol --seed --json --config --servers --timeout --key-file --verbose --quiet --color --help --version"
+            opts="-c -d -n -w -r -s -t -v -q -h -V --server --concurrency --keys --dist --value-size --get-ratio --mix --fill --duration --requests --rate --protocol --seed --json --config --servers --timeout --key-file --verbose --quiet --color --exit-codes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -123,6 +123,10 @@ _dkvs__bench() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --exit-codes)
+                    COMPREPLY=($(compgen -W "dkvs course" -- "${cur}"))
                     return 0
                     ;;
                 *)

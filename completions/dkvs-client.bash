@@ -44,7 +44,7 @@ _dkvs__client() {
 
     case "${cmd}" in
         dkvs__client)
-            opts="-n -w -r -s -t -v -q -h -V --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help --version get put del cat substr find stats"
+            opts="-n -w -r -s -t -v -q -h -V --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --exit-codes --help --version get put del cat substr find stats"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -98,6 +98,10 @@ _dkvs__client() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --exit-codes)
+                    COMPREPLY=($(compgen -W "dkvs course" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -106,7 +110,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__cat)
-            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --exit-codes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,6 +162,10 @@ _dkvs__client() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --exit-codes)
+                    COMPREPLY=($(compgen -W "dkvs course" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -168,7 +176,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__del)
-            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --exit-codes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -220,6 +228,10 @@ _dkvs__client() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --exit-codes)
+                    COMPREPLY=($(compgen -W "dkvs course" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -230,7 +242,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__find)
-            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --exit-codes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -282,6 +294,10 @@ _dkvs__client() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --exit-codes)
+                    COMPREPLY=($(compgen -W "dkvs course" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -292,7 +308,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__get)
-            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --exit-codes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -346,6 +362,10 @@ _dkvs__client() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --exit-codes)
+                    COMPREPLY=($(compgen -W "dkvs course" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -354,7 +374,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__put)
-            opts="-n -w -r -s -t -v -q -h --value-file --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --value-file --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --exit-codes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -412,6 +432,10 @@ _dkvs__client() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --exit-codes)
+                    COMPREPLY=($(compgen -W "dkvs course" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -420,7 +444,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__stats)
-            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --exit-codes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -472,6 +496,10 @@ _dkvs__client() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --exit-codes)
+                    COMPREPLY=($(compgen -W "dkvs course" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -482,7 +510,7 @@ _dkvs__client() {
             return 0
             ;;
         dkvs__subcmd__client__subcmd__substr)
-            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --help"
+            opts="-n -w -r -s -t -v -q -h --json --hints --protocol --config --servers --timeout --key-file --verbose --quiet --color --exit-codes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -534,6 +562,10 @@ _dkvs__client() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --exit-codes)
+                    COMPREPLY=($(compgen -W "dkvs course" -- "${cur}"))
                     return 0
                     ;;
                 *)

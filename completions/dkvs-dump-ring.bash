@@ -23,7 +23,7 @@ _dkvs__dump__ring() {
 
     case "${cmd}" in
         dkvs__dump__ring)
-            opts="-s -t -v -q -h -V --idle --health --config --servers --timeout --key-file --verbose --quiet --color --help --version"
+            opts="-s -t -v -q -h -V --idle --health --config --servers --timeout --key-file --verbose --quiet --color --exit-codes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -59,6 +59,10 @@ _dkvs__dump__ring() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --exit-codes)
+                    COMPREPLY=($(compgen -W "dkvs course" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -23,7 +23,7 @@ _dkvs__fault__proxy() {
 
     case "${cmd}" in
         dkvs__fault__proxy)
-            opts="-v -q -h -V --listen --upstream --drop --dup --reorder --corrupt --delay --jitter --black-hole --seed --direction --verbose --quiet --color --help --version"
+            opts="-v -q -h -V --listen --upstream --drop --dup --reorder --corrupt --delay --jitter --black-hole --seed --direction --verbose --quiet --color --exit-codes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -71,6 +71,10 @@ _dkvs__fault__proxy() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --exit-codes)
+                    COMPREPLY=($(compgen -W "dkvs course" -- "${cur}"))
                     return 0
                     ;;
                 *)

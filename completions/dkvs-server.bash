@@ -23,7 +23,7 @@ _dkvs__server() {
 
     case "${cmd}" in
         dkvs__server)
-            opts="-v -q -h -V --allow --allow-dump --max-memory --reply-rate --reply-burst --budget-exempt --recv-buffer --key-file --max-clock-offset --data-dir --sync --sync-interval --max-disk --tombstone-grace --servers --replicas --ring-address --anti-entropy-interval --anti-entropy-rate --metrics --protocol --verbose --quiet --color --help --version"
+            opts="-v -q -h -V --allow --allow-dump --max-memory --reply-rate --reply-burst --budget-exempt --recv-buffer --key-file --max-clock-offset --data-dir --sync --sync-interval --max-disk --tombstone-grace --servers --replicas --ring-address --anti-entropy-interval --anti-entropy-rate --metrics --protocol --verbose --quiet --color --exit-codes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -115,6 +115,10 @@ _dkvs__server() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --exit-codes)
+                    COMPREPLY=($(compgen -W "dkvs course" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -3,15 +3,18 @@
 //!
 //! Every tool reports a failure the same way: `FAIL` on stdout (for the
 //! client, whose stdout is its answer), one `ERROR: …` line on stderr, and a
-//! documented exit code ([`crate::commands::exit`]).
+//! documented exit code ([`crate::commands::exit`]). Every tool's `main` is
+//! [`main_with`]: its body returns one of our statuses, and `main_with`
+//! turns it into the process's by the `--exit-codes` convention.
 
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
 
-use crate::commands::exit;
+use crate::commands::exit::{self, ExitCodes};
 use crate::config::{ClusterConfig, ConfigError};
 
 /// Options every tool that reads the cluster configuration accepts.
@@ -30,8 +33,8 @@ pub struct ClusterArgs {
     )]
     pub servers: Option<PathBuf>,
 
-    /// Operation deadline in milliseconds [default: timeout_ms of cluster.toml, else 1000]
-    #[arg(short = 't', long = "timeout", value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000), global = true)]
+    /// Operation deadline (e.g. 500ms, 2s; a bare number is milliseconds; at most 1h) [default: timeout_ms of cluster.toml, else 1s]
+    #[arg(short = 't', long = "timeout", value_name = "DURATION", value_parser = parse_timeout, global = true)]
     pub timeout_ms: Option<u64>,
 
     /// Sign every request with the first key of FILE (`<id> <hex secret>`
@@ -52,7 +55,7 @@ pub struct LogArgs {
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
-    /// No logs at all on stderr, not even errors (DKVS_LOG or RUST_LOG still win)
+    /// No log lines on stderr, not even error-level ones; a failure still prints its one ERROR line (DKVS_LOG or RUST_LOG still win)
     #[arg(short = 'q', long = "quiet", global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
@@ -64,6 +67,12 @@ pub struct LogArgs {
         global = true
     )]
     pub color: clap::ColorChoice,
+
+    /// Exit statuses: dkvs's own, or the original course's error.h (docs/TEACHING.md) [default: $DKVS_EXIT_CODES, else dkvs]
+    // DKVS_EXIT_CODES is read by `parse_as`, not by clap, so that a bad
+    // value names the variable.
+    #[arg(long = "exit-codes", value_name = "CODES", value_enum, global = true)]
+    pub exit_codes: Option<ExitCodes>,
 }
 
 impl LogArgs {
@@ -90,6 +99,14 @@ pub fn no_color_env() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
+/// What `-t`/`--timeout` accepts: 1 ms to an hour, bare numbers in ms.
+pub const TIMEOUT: crate::units::DurationSpec = crate::units::DurationSpec::millis(1, 3_600_000);
+
+/// Parses `-t`/`--timeout` into milliseconds ([`TIMEOUT`]).
+pub fn parse_timeout(s: &str) -> Result<u64, crate::units::DurationError> {
+    TIMEOUT.parse_whole(s)
+}
+
 impl ClusterArgs {
     /// Loads the configuration these options point at.
     pub fn load(&self) -> Result<ClusterConfig, ConfigError> {
@@ -102,15 +119,97 @@ impl ClusterArgs {
     }
 }
 
-/// Parses the command line; on `--help`/`--version` prints and exits 0, on a
-/// usage error prints `FAIL` (when `fail_line`), `ERROR: …` and the usage,
-/// and exits with [`exit::USAGE`].
-pub fn parse_or_exit<P: clap::Parser>(fail_line: bool) -> P {
-    parse_or_exit_as(if fail_line {
-        FailLine::Fail
-    } else {
-        FailLine::None
-    })
+/// A tool's `main`: parses the command line as `P`, runs `run` with it,
+/// and turns our exit status into the process's, once, by the convention
+/// that `--exit-codes`, else `DKVS_EXIT_CODES`, asks for
+/// ([`ExitCodes::process_status`]). The status is `run`'s, or the parse's
+/// when the command line ends there ([`parse_as`]).
+pub fn main_with<P: clap::Parser>(fail_line: FailLine, run: impl FnOnce(P) -> u8) -> ExitCode {
+    let (codes, status) = match parse_as::<P>(fail_line) {
+        Ok((cli, codes)) => (codes, run(cli)),
+        Err(ended) => ended,
+    };
+    ExitCode::from(codes.process_status(status))
+}
+
+/// The id of `--exit-codes` (the field of [`LogArgs`]).
+const EXIT_CODES_ID: &str = "exit_codes";
+
+/// Parses the command line as `P`, with the exit-status convention it asks
+/// for. `Err` is the convention and our status of a command line that ends
+/// here, already reported: 0 after `--help` or `--version` (printed), else
+/// [`exit::USAGE`] after `FAIL` (as `fail_line` says), `ERROR: …` and the
+/// usage. A bad `DKVS_EXIT_CODES` is a usage error when `--exit-codes` is
+/// not given; after any other usage error a bad one counts as unset.
+pub fn parse_as<P: clap::Parser>(fail_line: FailLine) -> Result<(P, ExitCodes), (ExitCodes, u8)> {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let env = std::env::var_os(exit::EXIT_CODES_ENV);
+    let parsed = P::command()
+        .try_get_matches_from(&args)
+        .and_then(|mut matches| {
+            let given = matches
+                .try_get_one::<ExitCodes>(EXIT_CODES_ID)
+                .ok()
+                .flatten()
+                .copied();
+            let cli =
+                P::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut P::command()))?;
+            Ok((cli, given))
+        });
+    match parsed {
+        Ok((cli, Some(codes))) => Ok((cli, codes)),
+        Ok((cli, None)) => match env_exit_codes(env.as_deref()) {
+            Ok(codes) => Ok((cli, codes)),
+            Err(message) => {
+                fail_line.print(&message, exit::USAGE);
+                eprintln!("ERROR: {message}");
+                eprintln!("{}", P::command().render_usage());
+                Err((ExitCodes::Dkvs, exit::USAGE))
+            }
+        },
+        Err(e) => {
+            let codes = args_exit_codes(&args)
+                .or_else(|| env_exit_codes(env.as_deref()).ok())
+                .unwrap_or_default();
+            Err((codes, report_parse_error::<P>(&e, fail_line)))
+        }
+    }
+}
+
+/// The convention `DKVS_EXIT_CODES` names: dkvs's own when it is unset or
+/// empty; `Err` is the message for any other value.
+fn env_exit_codes(value: Option<&OsStr>) -> Result<ExitCodes, String> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(ExitCodes::Dkvs);
+    };
+    value
+        .to_str()
+        .and_then(ExitCodes::from_name)
+        .ok_or_else(|| {
+            format!(
+                "invalid value '{}' for {}: expected dkvs or course",
+                value.to_string_lossy(),
+                exit::EXIT_CODES_ENV
+            )
+        })
+}
+
+/// The convention `--exit-codes` names in `args` (before a `--`; the last
+/// one wins), for a usage error, when clap gave no parse to read it from.
+fn args_exit_codes(args: &[OsString]) -> Option<ExitCodes> {
+    let mut found = None;
+    let mut words = args.iter().skip(1).take_while(|a| *a != "--");
+    while let Some(word) = words.next() {
+        let value = match word.to_str().and_then(|w| w.strip_prefix("--exit-codes")) {
+            Some("") => words.next().and_then(|v| v.to_str()),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        if let Some(codes) = value.and_then(ExitCodes::from_name) {
+            found = Some(codes);
+        }
+    }
+    found
 }
 
 /// What a tool prints on stdout when it fails (before `ERROR: …` on stderr).
@@ -158,52 +257,64 @@ pub fn wants_json(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
         .any(|a| a == "--json")
 }
 
-/// [`parse_or_exit`] with the failure line chosen by `fail_line`.
-pub fn parse_or_exit_as<P: clap::Parser>(fail_line: FailLine) -> P {
-    match P::try_parse() {
-        Ok(p) => p,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                let _ = e.print();
-                std::process::exit(0);
-            }
-            if matches!(
-                e.kind(),
-                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
-                let message = "a command is needed";
-                fail_line.print(message, exit::USAGE);
-                eprintln!("ERROR: {message}");
-                let _ = e.print();
-                std::process::exit(exit::USAGE as i32);
-            }
-            let rendered = e.render().to_string();
-            let rendered = rendered.strip_prefix("error: ").unwrap_or(&rendered);
-            fail_line.print(rendered.lines().next().unwrap_or_default(), exit::USAGE);
-            eprint!("ERROR: {rendered}");
-            // Some clap errors (bad option values) carry no usage line; usage
-            // errors always show the usage.
-            if !rendered.contains("Usage:") {
-                eprintln!("{}", P::command().render_usage());
-            }
-            std::process::exit(exit::USAGE as i32);
+/// Reports what clap's `e` says (help and version printed as they are,
+/// a usage error with `FAIL` as `fail_line` says, `ERROR: …` and the
+/// usage) and returns our status: 0 after help or version, else
+/// [`exit::USAGE`].
+fn report_parse_error<P: clap::Parser>(e: &clap::Error, fail_line: FailLine) -> u8 {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return exit::OK;
+    }
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let message = "a command is needed";
+        fail_line.print(message, exit::USAGE);
+        eprintln!("ERROR: {message}");
+        let _ = e.print();
+        return exit::USAGE;
+    }
+    let rendered = e.render().to_string();
+    let rendered = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+    fail_line.print(rendered.lines().next().unwrap_or_default(), exit::USAGE);
+    let usage = P::command().render_usage().to_string();
+    eprint!("ERROR: {}", with_usage(rendered, &usage));
+    exit::USAGE
+}
+
+/// Clap's rendered error `rendered` with the usage line `usage`: some
+/// errors (bad option values) carry none, and usage errors always show it,
+/// before clap's closing "For more information, try '--help'." as clap
+/// places it in the others.
+pub fn with_usage(rendered: &str, usage: &str) -> String {
+    if rendered.contains("Usage:") {
+        return rendered.to_string();
+    }
+    let usage = usage.trim_end();
+    match rendered.find("\nFor more information") {
+        Some(at) => {
+            let (error, hint) = rendered.split_at(at);
+            format!("{}\n\n{usage}\n{hint}", error.trim_end())
         }
+        None => format!("{}\n\n{usage}\n", rendered.trim_end()),
     }
 }
 
 /// Reports an error: `FAIL` on stdout when `fail_line`, `ERROR: message` on
-/// stderr; returns `code` as the exit status.
-pub fn fail(fail_line: bool, message: impl std::fmt::Display, code: u8) -> ExitCode {
+/// stderr; returns `code`, our exit status.
+pub fn fail(fail_line: bool, message: impl std::fmt::Display, code: u8) -> u8 {
     if fail_line {
         print_line("FAIL");
     }
     eprintln!("ERROR: {message}");
-    ExitCode::from(code)
+    code
 }
 
 /// Reports a configuration error (exit [`exit::CONFIG`]).
-pub fn config_failure(fail_line: bool, e: &ConfigError) -> ExitCode {
+pub fn config_failure(fail_line: bool, e: &ConfigError) -> u8 {
     fail(fail_line, format!("configuration: {e}"), exit::CONFIG)
 }
 
@@ -322,6 +433,85 @@ mod tests {
         assert!(wants_json(args(&["c", "--json", "get"])));
         assert!(!wants_json(args(&["c", "get", "--", "--json"])));
         assert!(!wants_json(args(&["--json"])));
+    }
+
+    #[test]
+    fn exit_codes_of_the_command_line_and_the_environment() {
+        let args = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        let course = Some(ExitCodes::Course);
+        assert_eq!(
+            args_exit_codes(&args(&["c", "--exit-codes", "course"])),
+            course
+        );
+        assert_eq!(
+            args_exit_codes(&args(&["c", "x", "--exit-codes=course"])),
+            course
+        );
+        assert_eq!(
+            args_exit_codes(&args(&["c", "--exit-codes=course", "--exit-codes", "dkvs"])),
+            Some(ExitCodes::Dkvs)
+        );
+        assert_eq!(
+            args_exit_codes(&args(&["c", "--", "--exit-codes", "course"])),
+            None
+        );
+        assert_eq!(args_exit_codes(&args(&["c", "--exit-codes", "bad"])), None);
+        assert_eq!(args_exit_codes(&args(&["c", "--exit-codes"])), None);
+        assert_eq!(env_exit_codes(None), Ok(ExitCodes::Dkvs));
+        assert_eq!(env_exit_codes(Some(OsStr::new(""))), Ok(ExitCodes::Dkvs));
+        assert_eq!(
+            env_exit_codes(Some(OsStr::new("course"))),
+            Ok(ExitCodes::Course)
+        );
+        let bad = env_exit_codes(Some(OsStr::new("C"))).unwrap_err();
+        assert!(
+            bad.contains("DKVS_EXIT_CODES") && bad.contains("dkvs or course"),
+            "{bad}"
+        );
+    }
+
+    /// `parse_as` reads the option by its id, also from a subcommand.
+    #[test]
+    fn exit_codes_id_names_the_option() {
+        use clap::{CommandFactory, Parser, Subcommand};
+        #[derive(Parser)]
+        struct Tool {
+            #[command(flatten)]
+            log: LogArgs,
+            #[command(subcommand)]
+            cmd: Option<Sub>,
+        }
+        #[derive(Subcommand)]
+        enum Sub {
+            Get,
+        }
+        for line in [
+            &["t", "--exit-codes", "course"][..],
+            &["t", "get", "--exit-codes=course"],
+        ] {
+            let matches = Tool::command().try_get_matches_from(line).unwrap();
+            let given = matches.try_get_one::<ExitCodes>(EXIT_CODES_ID).unwrap();
+            assert_eq!(given, Some(&ExitCodes::Course), "{line:?}");
+            let tool = Tool::try_parse_from(line).unwrap();
+            assert_eq!(tool.log.exit_codes, Some(ExitCodes::Course));
+            assert!(tool.cmd.is_some() == (line[1] == "get"));
+        }
+    }
+
+    #[test]
+    fn the_usage_comes_before_the_hint() {
+        let usage = "Usage: t [OPTIONS] <PORT>";
+        let clap = "invalid value '0' for '<PORT>': 0 is not in 1..=65535\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            with_usage(clap, usage),
+            "invalid value '0' for '<PORT>': 0 is not in 1..=65535\n\nUsage: t [OPTIONS] <PORT>\n\nFor more information, try '--help'.\n"
+        );
+        let has = "missing <PORT>\n\nUsage: t <PORT>\n\nFor more information, try '--help'.\n";
+        assert_eq!(with_usage(has, usage), has);
+        assert_eq!(
+            with_usage("bad\n", usage),
+            "bad\n\nUsage: t [OPTIONS] <PORT>\n"
+        );
     }
 
     #[test]

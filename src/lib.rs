@@ -29,6 +29,7 @@ pub mod fault_proxy;
 pub mod logging;
 pub mod membership;
 pub mod repl;
+pub mod serve_cli;
 pub mod stats;
 pub mod supervisor;
 pub mod tui;
@@ -36,7 +37,7 @@ pub mod tui;
 // The layers below are their own crates (crates/); their modules keep
 // their paths here (`dkvs::protocol`, `crate::ring`, …).
 pub use dkvs_client::{checker, client, commands, dump_ring, trace};
-pub use dkvs_cluster::{config, exit, hlc, limits, merkle, quorum, ring};
+pub use dkvs_cluster::{config, exit, hlc, limits, merkle, preview, quorum, ring, units};
 pub use dkvs_net as net;
 pub use dkvs_net::{peer, udp_batch};
 pub use dkvs_server::{anti_entropy, hints, metrics, rebalance, response, server};

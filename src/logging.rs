@@ -2,7 +2,9 @@
 //!
 //! Normal operation prints nothing; `-v` (repeatable) or the
 //! `DKVS_LOG` / `RUST_LOG` environment variables (filter syntax of
-//! `tracing_subscriber::EnvFilter`) turn logs on; `-q` turns even errors off.
+//! `tracing_subscriber::EnvFilter`) turn logs on; `-q` turns even the
+//! error-level logs off. A tool's one `ERROR:` line on failure is not a log
+//! (`crate::cli` prints it), so `-q` keeps it: scripts need it.
 
 use std::io::IsTerminal;
 
@@ -15,7 +17,8 @@ pub fn init(verbosity: u8) {
     init_with(verbosity, false, std::io::stderr().is_terminal());
 }
 
-/// Installs the stderr logger: `quiet` turns every log off (`-q`), else
+/// Installs the stderr logger: `quiet` turns every log off (`-q`; the
+/// `ERROR:` line of a failure is printed apart and stays), else
 /// `verbosity` as in [`init`]; `DKVS_LOG` or `RUST_LOG` (the first
 /// non-empty, valid one) wins over both. Each line has a timestamp and a
 /// level; `ansi` colours them.

@@ -20,15 +20,56 @@ use std::path::Path;
 
 use crate::config::{ClusterConfig, parse_cluster_toml, parse_servers_txt};
 
+/// The fields of a `[[server]]` table that `add` may set, beside the
+/// address (`servers.txt` has `nodes` only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewServer {
+    /// Its virtual nodes (>= 1).
+    pub nodes: u32,
+    /// `metrics`: where it serves Prometheus metrics.
+    pub metrics: Option<std::net::SocketAddr>,
+    /// `data_dir`: where it keeps its pairs durably.
+    pub data_dir: Option<std::path::PathBuf>,
+    /// `sync`: its sync policy.
+    pub sync: Option<crate::config::SyncPolicy>,
+}
+
+impl NewServer {
+    /// A server with `nodes` virtual nodes and no other field.
+    pub fn nodes(nodes: u32) -> NewServer {
+        NewServer {
+            nodes,
+            metrics: None,
+            data_dir: None,
+            sync: None,
+        }
+    }
+
+    /// The fields beyond `nodes` that are set, by their `cluster.toml` name.
+    fn extra_fields(&self) -> Vec<&'static str> {
+        [
+            ("metrics", self.metrics.is_some()),
+            ("data_dir", self.data_dir.is_some()),
+            ("sync", self.sync.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+}
+
 /// One membership change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// A new server at `addr` with `nodes` virtual nodes, listed last.
+    /// A new server at `addr`: listed at position `at` (0-based; where a
+    /// removed server stood) when given and possible, else last.
     Add {
         /// Its address.
         addr: SocketAddrV4,
-        /// Its virtual nodes (>= 1).
-        nodes: u32,
+        /// Its fields.
+        server: NewServer,
+        /// Where in the file's list of servers.
+        at: Option<usize>,
     },
     /// The server at this address leaves the file.
     Remove(SocketAddrV4),
@@ -67,12 +108,20 @@ pub fn apply(
         }
     };
     let before = parse(text).map_err(|e| MembershipError(e.to_string()))?;
-    match change {
-        Change::Add { addr, .. } if before.servers.iter().any(|s| s.addr() == addr) => {
+    match &change {
+        Change::Add { addr, .. } if before.servers.iter().any(|s| s.addr() == *addr) => {
             return refuse(format!("{addr} is already in {file}"));
         }
-        Change::Add { nodes: 0, .. } => return refuse("nodes must be at least 1"),
-        Change::Remove(addr) if !before.servers.iter().any(|s| s.addr() == addr) => {
+        Change::Add { server, .. } if server.nodes == 0 => {
+            return refuse("nodes must be at least 1");
+        }
+        Change::Add { server, .. } if !toml && !server.extra_fields().is_empty() => {
+            return refuse(format!(
+                "{file} is in servers.txt format, which has no {} field; use a cluster.toml",
+                server.extra_fields().join(" or ")
+            ));
+        }
+        Change::Remove(addr) if !before.servers.iter().any(|s| s.addr() == *addr) => {
             return refuse(format!("{addr} is not in {file}"));
         }
         Change::Remove(_) if before.servers.len() < 2 => {
@@ -106,14 +155,23 @@ fn edit_toml(text: &str, change: Change) -> Result<String, MembershipError> {
         );
     };
     match change {
-        Change::Add { addr, nodes } => {
+        Change::Add { addr, server, at } => {
             let mut table = toml_edit::Table::new();
             table.insert("ip", toml_edit::value(addr.ip().to_string()));
             table.insert("port", toml_edit::value(i64::from(addr.port())));
-            table.insert("nodes", toml_edit::value(i64::from(nodes)));
+            table.insert("nodes", toml_edit::value(i64::from(server.nodes)));
+            if let Some(m) = server.metrics {
+                table.insert("metrics", toml_edit::value(m.to_string()));
+            }
+            if let Some(d) = &server.data_dir {
+                table.insert("data_dir", toml_edit::value(d.display().to_string()));
+            }
+            if let Some(s) = server.sync {
+                table.insert("sync", toml_edit::value(s.to_string()));
+            }
             // A blank line before it, as between the other tables.
             table.decor_mut().set_prefix("\n");
-            servers.push(table);
+            insert_table(servers, table, at);
         }
         Change::Remove(addr) => {
             let position = servers.iter().position(|t| {
@@ -131,14 +189,49 @@ fn edit_toml(text: &str, change: Change) -> Result<String, MembershipError> {
     Ok(doc.to_string())
 }
 
+/// Puts `table` at position `at` of `servers` (last when `None` or past
+/// the end). toml_edit has no insert: the tables are pushed back in order.
+fn insert_table(
+    servers: &mut toml_edit::ArrayOfTables,
+    table: toml_edit::Table,
+    at: Option<usize>,
+) {
+    let at = at.unwrap_or(usize::MAX).min(servers.len());
+    let mut tables: Vec<toml_edit::Table> = servers.iter().cloned().collect();
+    tables.insert(at, table);
+    servers.clear();
+    for t in tables {
+        servers.push(t);
+    }
+}
+
+/// Whether `line` of a servers.txt lists a server (not blank, not a comment).
+fn lists_a_server(line: &str) -> bool {
+    let line = line.trim();
+    !line.is_empty() && !line.starts_with('#')
+}
+
 fn edit_servers_txt(text: &str, change: Change) -> String {
     match change {
-        Change::Add { addr, nodes } => {
-            let mut out = text.to_string();
-            if !out.is_empty() && !out.ends_with('\n') {
-                out.push('\n');
+        Change::Add { addr, server, at } => {
+            let mut out = String::new();
+            let new = format!("{} {} {}\n", addr.ip(), addr.port(), server.nodes);
+            let mut seen = 0;
+            let mut placed = false;
+            for line in text.split_inclusive('\n') {
+                if !placed && at == Some(seen) && lists_a_server(line) {
+                    out.push_str(&new);
+                    placed = true;
+                }
+                seen += usize::from(lists_a_server(line));
+                out.push_str(line);
             }
-            out.push_str(&format!("{} {} {nodes}\n", addr.ip(), addr.port()));
+            if !placed {
+                if !out.is_empty() && !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str(&new);
+            }
             out
         }
         Change::Remove(addr) => text
@@ -242,7 +335,8 @@ nodes = 1
             true,
             Change::Add {
                 addr: addr("127.0.0.1:1237"),
-                nodes: 2,
+                server: NewServer::nodes(2),
+                at: None,
             },
             "t",
         )
@@ -282,6 +376,48 @@ nodes = 1
     }
 
     #[test]
+    fn add_puts_a_server_back_where_it_stood_with_its_fields() {
+        let server = NewServer {
+            nodes: 3,
+            metrics: Some("127.0.0.1:9101".parse().unwrap()),
+            data_dir: Some("data/one".into()),
+            sync: Some(crate::config::SyncPolicy::Periodic),
+        };
+        let change = Change::Add {
+            addr: addr("127.0.0.1:1240"),
+            server: server.clone(),
+            at: Some(0),
+        };
+        let out = apply(TOML, true, change.clone(), "t").unwrap();
+        let c = parse_cluster_toml(&out, "t").unwrap();
+        let first = &c.servers[0];
+        assert_eq!((first.port, first.nodes), (1240, 3), "{out}");
+        assert_eq!(first.metrics, server.metrics);
+        assert_eq!(first.data_dir.as_deref(), Some(Path::new("data/one")));
+        assert_eq!(first.sync, server.sync);
+        assert_eq!(ports(&out, true)[1..], [(1234, 3), (1235, 2), (1236, 1)]);
+        assert!(out.contains("# the first one"), "{out}");
+        // servers.txt: the position, but no field it cannot hold.
+        let txt = "# c\n127.0.0.1 1234 3\n127.0.0.1 1235 2\n";
+        let plain = Change::Add {
+            addr: addr("127.0.0.1:1240"),
+            server: NewServer::nodes(2),
+            at: Some(1),
+        };
+        let out = apply(txt, false, plain, "s.txt").unwrap();
+        assert_eq!(
+            out,
+            "# c\n127.0.0.1 1234 3\n127.0.0.1 1240 2\n127.0.0.1 1235 2\n"
+        );
+        let e = apply(txt, false, change, "s.txt").unwrap_err();
+        assert!(
+            e.0.contains("no metrics or data_dir or sync field"),
+            "{}",
+            e.0
+        );
+    }
+
+    #[test]
     fn servers_txt_add_and_remove_keep_other_lines() {
         let text = "# a comment\n127.0.0.1 1234 3\n\n127.0.0.1 1235 2\n127.0.0.1 1236 1";
         let out = apply(
@@ -289,7 +425,8 @@ nodes = 1
             false,
             Change::Add {
                 addr: addr("127.0.0.2:1234"),
-                nodes: 4,
+                server: NewServer::nodes(4),
+                at: None,
             },
             "t",
         )
@@ -307,7 +444,8 @@ nodes = 1
     fn refusals() {
         let add = |a: &str, nodes| Change::Add {
             addr: addr(a),
-            nodes,
+            server: NewServer::nodes(nodes),
+            at: None,
         };
         let e = apply(TOML, true, add("127.0.0.1:1234", 1), "c.toml").unwrap_err();
         assert_eq!(e.0, "127.0.0.1:1234 is already in c.toml");
@@ -341,7 +479,8 @@ nodes = 1
             &path,
             Change::Add {
                 addr: addr("127.0.0.1:1240"),
-                nodes: 1,
+                server: NewServer::nodes(1),
+                at: None,
             },
         )
         .unwrap();

@@ -163,3 +163,94 @@ fn quiet_verbose_and_rust_log() {
     out.assert_stdout("OK v\n");
     assert_eq!(out.stderr, "", "{out}");
 }
+
+/// Sizes and durations with units (issue 16, item 4): a server started
+/// with `--max-memory 1.5G --tombstone-grace 10d` serves and reports its
+/// limit in STATS; `-t 2s` and a bare `-t 1500` are deadlines; a bad unit
+/// is a usage error (exit 2) that says what would do, its usage line
+/// before clap's hint; `--help` prints defaults as the formatters do.
+#[test]
+fn sizes_and_durations_take_units() {
+    use std::ffi::OsStr;
+    let mut c = Cluster::new(&[1]);
+    let options = [
+        "--max-memory",
+        "1.5G",
+        "--tombstone-grace",
+        "10d",
+        "--max-clock-offset",
+        "2s",
+        "--reply-burst",
+        "512KB",
+    ]
+    .map(OsStr::new);
+    c.start_with_options(0, &options);
+    c.put_ok(&["-t", "2s"], "k", "v");
+    c.get(&["-t", "1500"], "k").assert_stdout("OK v\n");
+    let out = c.client(&["--json", "stats", "-t", "1.5s"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let json = parse_json(out.stdout.trim()).expect("one JSON object");
+    let limit = json
+        .get("servers")
+        .and_then(|s| s.get(0))
+        .and_then(|s| s.get("stats"))
+        .and_then(|s| s.get("bytes_limit"))
+        .and_then(Json::as_u64);
+    assert_eq!(limit, Some(3 << 29), "1.5G is 1.5 GiB: {}", out.stdout);
+
+    let dir = c.dir.path();
+    for bad in [
+        &["--max-memory", "12XB"][..],
+        &["--max-disk", "1.5Q"],
+        &["--tombstone-grace", "10x"],
+        &["--tombstone-grace", "1500ms"],
+        &["--tombstone-grace", "1M"],
+        &["--sync-interval", "2h"],
+        &["--anti-entropy-interval", "-1s"],
+    ] {
+        let out = run(
+            clean_command(SERVER, dir)
+                .args(bad)
+                .args(["127.0.0.1", "1"]),
+            LIMIT,
+        );
+        out.assert_error(code::USAGE);
+    }
+    let out = run(
+        clean_command(SERVER, dir).args(["--max-memory", "12XB", "127.0.0.1", "1"]),
+        LIMIT,
+    );
+    assert_eq!(
+        out.error_line(),
+        "ERROR: invalid value '12XB' for '--max-memory <SIZE>': not a size; use e.g. 512MiB, 1.5GB or a number of bytes",
+        "{out}"
+    );
+    let usage = out.stderr.find("Usage: dkvs-server").expect("a usage line");
+    let hint = out
+        .stderr
+        .find("For more information")
+        .expect("clap's hint");
+    assert!(usage < hint, "the usage comes before the hint: {out}");
+    for bad in ["5x", "0", "2h", "1500us"] {
+        c.client(&["get", "-t", bad, "--", "k"])
+            .assert_fail(code::USAGE);
+    }
+
+    let help = run(clean_command(SERVER, dir).arg("--help"), LIMIT);
+    for default in [
+        dkvs::units::format_size(dkvs::limits::DEFAULT_MAX_MEMORY),
+        dkvs::units::format_size(dkvs::anti_entropy::DEFAULT_RATE),
+        dkvs::units::format_duration(Duration::from_secs(
+            dkvs::engine::DEFAULT_TOMBSTONE_GRACE_SECS,
+        )),
+        dkvs::units::format_duration(dkvs::anti_entropy::DEFAULT_INTERVAL),
+        dkvs::units::format_duration(Duration::from_millis(
+            dkvs::hlc::DEFAULT_MAX_CLOCK_OFFSET_MS,
+        )),
+    ] {
+        assert!(
+            help.stdout.contains(&format!("[default: {default}]")),
+            "--help shows the default {default}: {help}"
+        );
+    }
+}

@@ -287,6 +287,8 @@ fn client_usage_errors() {
         out.error_line().contains('4') && out.error_line().contains('3'),
         "{out}"
     );
+    // Spelled as this tool's options (the REPL says `n=3`).
+    assert!(out.error_line().ends_with("use at most -n 3"), "{out}");
     let out = run_in(
         CLIENT,
         dir.path(),

@@ -7,6 +7,9 @@
 //!   `DKVS_REGENERATE=1 cargo test --test tests man_pages::committed` to rewrite them.
 //! - `man_pages_render_without_warnings` renders every page (generated and
 //!   hand-written section 5) with `groff -man -Tutf8 -ww -z`.
+//! - `pages_have_the_usual_sections_and_code_as_code`: each tool's page
+//!   has EXIT STATUS, ENVIRONMENT, FILES and EXAMPLES
+//!   (`dkvs::cli_defs::man`), and no page shows a literal backtick.
 //! - `help_version_and_man_agree` runs each binary: every long option of
 //!   `--help` (and of each subcommand's `--help`) appears in its page, and
 //!   `--version` is the page's source line.
@@ -50,11 +53,13 @@ fn add_pages(cmd: &clap::Command, files: &mut Vec<(PathBuf, Vec<u8>)>) {
     let man = clap_mangen::Man::new(cmd.clone()).manual("dkvs manual");
     let mut out = Vec::new();
     man.render(&mut out).expect("render a man page into memory");
-    // clap_mangen titles the `after_long_help` paragraph EXTRA; ours is
-    // `cli_defs::SEE_ALSO`, so it gets the conventional heading.
-    let page = String::from_utf8(out)
-        .expect("clap_mangen writes UTF-8")
-        .replace(".SH EXTRA\n", ".SH \"SEE ALSO\"\n");
+    // EXIT STATUS, ENVIRONMENT, FILES and EXAMPLES added, option headings
+    // as subsections, code spans in bold, the after-help paragraph
+    // (`cli_defs::SEE_ALSO`) titled SEE ALSO: `cli_defs::man::finish`.
+    let page = dkvs::cli_defs::man::finish(
+        &String::from_utf8(out).expect("clap_mangen writes UTF-8"),
+        cmd,
+    );
     files.push((
         Path::new("man").join(man.get_filename()),
         ascii_roff(&page).into_bytes(),
@@ -123,6 +128,38 @@ fn man_pages_render_without_warnings() {
             "{}: groff warnings:\n{}",
             page.display(),
             String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn pages_have_the_usual_sections_and_code_as_code() {
+    for cmd in dkvs::cli_defs::commands() {
+        let name = cmd.get_name();
+        let text = page_text(name);
+        for section in [
+            ".SH \"EXIT STATUS\"",
+            ".SH ENVIRONMENT",
+            ".SH FILES",
+            ".SH EXAMPLES",
+            ".SH \"SEE ALSO\"",
+        ] {
+            assert!(text.contains(section), "{name}.1 lacks {section}");
+        }
+    }
+    for page in pages() {
+        let text = std::fs::read_to_string(&page).expect("a page");
+        assert!(
+            !text.contains('`'),
+            "{}: a literal backtick (code spans are set in bold)",
+            page.display()
+        );
+    }
+    let server = page_text("dkvs-server");
+    for heading in ["Network", "Limits", "Storage", "Cluster", "Logging"] {
+        assert!(
+            server.contains(&format!(".SS \"{heading} options\"")),
+            "dkvs-server.1 lacks the {heading} options"
         );
     }
 }

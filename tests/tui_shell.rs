@@ -430,3 +430,118 @@ fn the_cluster_file_is_found_in_one_order() {
         "{out}"
     );
 }
+
+/// `server_options` reach the servers dkvs-tui spawns, `[defaults]` first
+/// and a server's own table over it; a misspelt option stops dkvs-tui at
+/// start with a configuration error naming the server.
+#[test]
+fn server_options_reach_spawned_servers() {
+    let ip = loopback_ip();
+    let ports = free_ports(ip, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[defaults]\nserver_options = {{ max-memory = \"1\" }}\n\n\
+         [[server]]\nip = \"{ip}\"\nport = {}\n\n\
+         [[server]]\nip = \"{ip}\"\nport = {}\nserver_options = {{ max-memory = \"100000000\" }}\n",
+        ports[0], ports[1]
+    );
+    std::fs::write(dir.path().join("cluster.toml"), &toml).unwrap();
+    let out = run_script(
+        dir.path(),
+        &["cluster.toml", "--no-echo"],
+        "put k v n=2 w=2\nstatus\n",
+    );
+    assert!(!out.timed_out, "{out}");
+    let text = &out.stdout;
+    // Server 1 (1 byte of memory) refuses, server 2 stores.
+    let line = |port: u16| {
+        text.lines()
+            .find(|l| l.contains(&format!("{ip}:{port}")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line(ports[0]).contains("refused"), "{text}");
+    assert!(line(ports[1]).contains("stored"), "{text}");
+    let pids: Vec<u32> = status_pids(text).iter().map(|p| p.1).collect();
+    assert_all_gone(&pids);
+
+    let bad = toml.replace("max-memory = \"1\"", "max-memroy = \"1\"");
+    std::fs::write(dir.path().join("cluster.toml"), bad).unwrap();
+    let out = run_script(dir.path(), &["cluster.toml"], "status\n");
+    assert_eq!(out.code, Some(i32::from(dkvs::exit::CONFIG)), "{out}");
+    assert!(
+        out.stderr.contains(&format!(
+            "ERROR: configuration: cluster.toml: field `server_options`: server 1 ({ip}:{}): unexpected argument '--max-memroy' found",
+            ports[0]
+        )),
+        "{out}"
+    );
+}
+
+/// `remove 1` then `add` of the same address with its fields puts server 1
+/// back where it stood in cluster.toml, `metrics` line included.
+#[test]
+fn remove_then_add_restores_a_server_in_place() {
+    let ip = loopback_ip();
+    let ports = free_ports(ip, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cluster.toml");
+    let metrics = format!("{ip}:{}", ports[3]);
+    std::fs::write(
+        &path,
+        format!(
+            "[[server]]\nip = \"{ip}\"\nport = {}\nnodes = 3\nmetrics = \"{metrics}\"\n\n\
+             [[server]]\nip = \"{ip}\"\nport = {}\n\n\
+             [[server]]\nip = \"{ip}\"\nport = {}\n",
+            ports[0], ports[1], ports[2]
+        ),
+    )
+    .unwrap();
+    let before = ClusterConfig::load(&path).unwrap();
+    let out = run_script(
+        dir.path(),
+        &["cluster.toml", "--no-echo"],
+        &format!(
+            "remove 1\nadd {ip}:{} nodes=3 metrics={metrics}\nstatus\n",
+            ports[0]
+        ),
+    );
+    assert!(!out.timed_out, "{out}");
+    assert_eq!(out.code, Some(0), "{out}");
+    let after = ClusterConfig::load(&path).unwrap();
+    assert_eq!(after.servers, before.servers, "{out}");
+    let pids: Vec<u32> = status_pids(&out.stdout).iter().map(|p| p.1).collect();
+    assert_all_gone(&pids);
+}
+
+/// Servers dkvs-tui did not start are probed before the first command, so
+/// a `status` on the first piped line shows them up, not `? unreachable`
+/// (issue 16, item 9).
+#[test]
+fn piped_status_first_shows_servers_started_elsewhere() {
+    let mut c = Cluster::new(&[2, 1]);
+    c.start_all();
+    let text: String = c
+        .servers
+        .iter()
+        .map(|(ip, port, nodes)| {
+            format!("[[server]]\nip = \"{ip}\"\nport = {port}\nnodes = {nodes}\nspawn = false\n\n")
+        })
+        .collect();
+    std::fs::write(c.dir.path().join("cluster.toml"), text).unwrap();
+    let out = run_script(c.dir.path(), &["cluster.toml", "--no-echo"], "status\n");
+    assert!(!out.timed_out, "{out}");
+    assert_eq!(out.code, Some(0), "{out}");
+    for i in 0..c.len() {
+        let addr = c.addr(i).to_string();
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains(&addr))
+            .unwrap_or_default();
+        assert!(
+            line.contains("● up") && line.contains("not started by dkvs-tui"),
+            "{out}"
+        );
+    }
+}

@@ -78,7 +78,7 @@ pub fn request(data: &[u8]) {
 /// be cut across datagrams as a hostile sender would.
 ///
 /// Invariants: every non-empty line is counted once (header, pair or
-/// malformed); parsed keys contain no separator, parsed pairs no newline; the
+/// malformed), NUL padding after a datagram's last line aside; parsed keys contain no separator, parsed pairs no newline; the
 /// pairs re-encoded with `encode_dump` read back to the same pairs.
 pub fn dump_reply(data: &[u8]) {
     let Some((&cut, rest)) = data.split_first() else {
@@ -94,7 +94,7 @@ pub fn dump_reply(data: &[u8]) {
     };
     for chunk in &chunks {
         dump.add_datagram(chunk);
-        lines += chunk
+        lines += protocol::trim_dump_padding(chunk)
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
             .count();

@@ -14,7 +14,11 @@ use dkvs::commands::exit;
 use dkvs::quorum::QuorumOptions;
 
 fn main() -> ExitCode {
-    let cli: Cli = cli::parse_or_exit(false);
+    cli::main_with(cli::FailLine::None, run)
+}
+
+/// The whole benchmark; returns our exit status.
+fn run(cli: Cli) -> u8 {
     cli.cluster.log.init_logging();
     let (target, timeout) = match target(&cli) {
         Ok(t) => t,
@@ -42,13 +46,13 @@ fn main() -> ExitCode {
             exit::QUORUM,
         );
     }
-    ExitCode::SUCCESS
+    exit::OK
 }
 
 /// What to drive and the deadline of one operation: `--server`'s one server
 /// with unsigned v1 datagrams, else the ring of the configuration; `Err` is
 /// the exit code of a usage or configuration error, already reported.
-fn target(cli: &Cli) -> Result<(Target, Duration), ExitCode> {
+fn target(cli: &Cli) -> Result<(Target, Duration), u8> {
     match cli.server {
         // A key (the option; the environment variable is for ring runs)
         // asks for signed requests, which --server's v1 cannot carry.
@@ -66,7 +70,7 @@ fn target(cli: &Cli) -> Result<(Target, Duration), ExitCode> {
 }
 
 /// The ring of the configuration, with the quorum options checked.
-fn ring_target(cli: &Cli) -> Result<(Target, Duration), ExitCode> {
+fn ring_target(cli: &Cli) -> Result<(Target, Duration), u8> {
     let options = QuorumOptions {
         n: cli.n,
         w: cli.w,
@@ -121,7 +125,7 @@ fn driver(cli: &Cli, timeout: Duration) -> Driver {
 
 /// Prints the report (text or one JSON line) on standard output; `Err` is
 /// the exit code of a write error, already reported.
-fn write_report(report: &Report, json: bool) -> Result<(), ExitCode> {
+fn write_report(report: &Report, json: bool) -> Result<(), u8> {
     let text = if json {
         format!("{}\n", report.to_json())
     } else {

@@ -29,7 +29,11 @@ fn main() -> ExitCode {
     } else {
         cli::FailLine::Fail
     };
-    let cli: Cli = cli::parse_or_exit_as(fail_line);
+    cli::main_with(fail_line, run)
+}
+
+/// The whole command; returns our exit status.
+fn run(cli: Cli) -> u8 {
     cli.cluster.log.init_logging();
     let output = if cli.json {
         Output::Json
@@ -110,7 +114,7 @@ fn main() -> ExitCode {
     let code = report(output, outcome.result);
     // Read repairs go out after the answer is printed (off its latency).
     for repair in runtime.block_on(client.finish_repairs()) {
-        tracing::debug!(key = ?String::from_utf8_lossy(&repair.key), verdict = ?repair.verdict, "read repair");
+        tracing::debug!(key = %dkvs::preview::for_message(&repair.key), verdict = ?repair.verdict, "read repair");
     }
     code
 }
@@ -118,7 +122,7 @@ fn main() -> ExitCode {
 /// Prints the command's result and turns it into the exit status. A
 /// failure always also writes `ERROR: …` on stderr, plus the usage line
 /// after a usage error.
-fn report(output: Output, result: Result<Success, CommandError>) -> ExitCode {
+fn report(output: Output, result: Result<Success, CommandError>) -> u8 {
     let mut out = std::io::stdout().lock();
     let (written, code) = match (&result, output) {
         (Ok(success), Output::Text { color }) => (
@@ -144,12 +148,12 @@ fn report(output: Output, result: Result<Success, CommandError>) -> ExitCode {
         }
     }
     match flushed {
-        Ok(()) => ExitCode::from(code),
+        Ok(()) => code,
         Err(e) if result.is_ok() => {
             eprintln!("ERROR: cannot write the answer: {e}");
-            ExitCode::from(exit::FAILED)
+            exit::FAILED
         }
-        Err(_) => ExitCode::from(code),
+        Err(_) => code,
     }
 }
 
@@ -157,7 +161,7 @@ fn report(output: Output, result: Result<Success, CommandError>) -> ExitCode {
 /// object); exit 0 when every server answered, else
 /// `dkvs::stats::failure`'s code with one `ERROR: …` line naming the
 /// silent servers.
-fn stats(config: &ClusterConfig, timeout: Duration, output: Output) -> ExitCode {
+fn stats(config: &ClusterConfig, timeout: Duration, output: Output) -> u8 {
     let runtime = match cli::runtime() {
         Ok(r) => r,
         Err(e) => {
@@ -185,13 +189,13 @@ fn stats(config: &ClusterConfig, timeout: Duration, output: Output) -> ExitCode 
     drop(out);
     if let Err(e) = flushed {
         eprintln!("ERROR: cannot write the answer: {e}");
-        return ExitCode::from(exit::FAILED);
+        return exit::FAILED;
     }
     match failure {
         Some((code, message)) => {
             eprintln!("ERROR: {message}");
-            ExitCode::from(code)
+            code
         }
-        None => ExitCode::SUCCESS,
+        None => exit::OK,
     }
 }

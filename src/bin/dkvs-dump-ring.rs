@@ -11,7 +11,11 @@ use dkvs::dump_ring;
 use dkvs::ring::Ring;
 
 fn main() -> ExitCode {
-    let mut cli: Cli = cli::parse_or_exit(false);
+    cli::main_with(cli::FailLine::None, run)
+}
+
+/// The whole tool; returns our exit status.
+fn run(mut cli: Cli) -> u8 {
     cli.cluster.log.init_logging();
     if cli.file.is_some() {
         cli.cluster.servers = cli.file.take();
@@ -50,9 +54,9 @@ fn main() -> ExitCode {
         eprintln!("WARNING: {warning}");
     }
     let code = if warnings.is_empty() {
-        ExitCode::SUCCESS
+        exit::OK
     } else {
-        ExitCode::from(exit::QUORUM)
+        exit::QUORUM
     };
     match written {
         Ok(()) => code,
@@ -66,7 +70,7 @@ fn health(
     runtime: &tokio::runtime::Runtime,
     config: &dkvs::ClusterConfig,
     timeout: Duration,
-) -> ExitCode {
+) -> u8 {
     let options = dkvs::stats::FetchOptions::new(config, timeout);
     let reports = runtime.block_on(dkvs::stats::fetch_all(config, &options));
     let mut out = std::io::stdout().lock();
@@ -80,6 +84,6 @@ fn health(
     }
     match dkvs::stats::failure(&reports) {
         Some((code, message)) => cli::fail(false, message, code),
-        None => ExitCode::SUCCESS,
+        None => exit::OK,
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use dkvs::cli;
 use dkvs::cli_defs::fault_proxy::{Cli, Which};
+use dkvs::commands::exit;
 use dkvs::fault_proxy::{Direction, FaultProxy, Faults};
 
 /// One line on stdout, flushed; a closed stdout is ignored.
@@ -18,7 +19,11 @@ fn say(line: std::fmt::Arguments<'_>) {
 }
 
 fn main() -> ExitCode {
-    let cli: Cli = cli::parse_or_exit(false);
+    cli::main_with(cli::FailLine::None, run)
+}
+
+/// The whole proxy, until a signal; returns our exit status.
+fn run(cli: Cli) -> u8 {
     cli.log.init_logging();
     let faults = Faults {
         drop: cli.drop / 100.0,
@@ -41,7 +46,7 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ERROR: cannot start the runtime: {e}");
-            return ExitCode::from(dkvs::commands::exit::FAILED);
+            return exit::FAILED;
         }
     };
     runtime.block_on(async {
@@ -49,7 +54,7 @@ fn main() -> ExitCode {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("ERROR: cannot watch signals: {e}");
-                return ExitCode::from(dkvs::commands::exit::FAILED);
+                return exit::FAILED;
             }
         };
         let mut builder = FaultProxy::builder(cli.listen, cli.upstream)
@@ -62,7 +67,7 @@ fn main() -> ExitCode {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("ERROR: cannot bind UDP {}: {e}", cli.listen);
-                return ExitCode::from(dkvs::commands::exit::FAILED);
+                return exit::FAILED;
             }
         };
         // Written with errors ignored: a closed stdout must not panic.
@@ -88,6 +93,6 @@ fn main() -> ExitCode {
             s.corrupted,
             s.sessions
         ));
-        ExitCode::SUCCESS
+        exit::OK
     })
 }

@@ -54,10 +54,18 @@ fn signal_status(signal: i32) -> i32 {
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == SERVE_FLAG) {
+        // The supervisor reads this child's statuses: dkvs's own, always.
         return serve_internal(&args[2..]);
     }
-    let cli: Cli = cli::parse_or_exit(false);
-    let config = match load_config(&cli) {
+    cli::main_with(cli::FailLine::None, run)
+}
+
+/// The cluster, the supervisor and the UI or shell, until the end; returns
+/// our exit status.
+fn run(cli: Cli) -> u8 {
+    let config = match load_config(&cli)
+        .and_then(|c| dkvs::serve_cli::check_spawn_options(&c).map(|()| c))
+    {
         Ok(c) => c,
         Err(e) => return cli::config_failure(false, &e),
     };
@@ -107,7 +115,7 @@ fn main() -> ExitCode {
 
 /// The runtime of the supervisor and the interpreter; `Err` is the exit
 /// code, already reported.
-fn start_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+fn start_runtime() -> Result<tokio::runtime::Runtime, u8> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -124,7 +132,7 @@ fn start_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 /// How the supervisor starts a server: this executable in server mode, as
 /// verbose as this one and reading the ring from the configuration file;
 /// `Err` is the exit code, already reported.
-fn launcher(cli: &Cli, config: &ClusterConfig) -> Result<Launcher, ExitCode> {
+fn launcher(cli: &Cli, config: &ClusterConfig) -> Result<Launcher, u8> {
     let mut launcher = match Launcher::current_exe() {
         Ok(l) => l,
         Err(e) => {
@@ -168,7 +176,7 @@ fn run_shell(
     interrupts: &shell::Interrupts,
     stdin_tty: bool,
     echo: bool,
-) -> ExitCode {
+) -> u8 {
     // Let the children bind their ports before the first command.
     runtime.block_on(supervisor.wait_started(Duration::from_secs(3)));
     let result = if stdin_tty {
@@ -184,11 +192,11 @@ fn run_shell(
         )
     };
     match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(exit::FAILED),
+        Ok(true) => exit::OK,
+        Ok(false) => exit::FAILED,
         Err(e) => {
             eprintln!("ERROR: {e}");
-            ExitCode::from(exit::FAILED)
+            exit::FAILED
         }
     }
 }
@@ -206,12 +214,12 @@ fn run_full_screen(
     runtime: &tokio::runtime::Runtime,
     interpreter: Interpreter,
     supervisor: Supervisor,
-) -> ExitCode {
+) -> u8 {
     match dkvs::tui::run(runtime, interpreter, supervisor) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("ERROR: the screen failed: {e} (try --shell)");
-            ExitCode::from(exit::FAILED)
+            exit::FAILED
         }
     }
 }
@@ -262,44 +270,36 @@ fn watch_signals(
     });
 }
 
-/// The options of the hidden server mode, as `parse_serve_args` read them.
-#[derive(Default)]
-struct ServeArgs {
-    verbose: u8,
-    positional: Vec<std::ffi::OsString>,
-    storage: dkvs::engine::StorageArgs,
-    key_file: Option<std::path::PathBuf>,
-    metrics: Option<std::net::SocketAddr>,
-    ring: dkvs::anti_entropy::AntiEntropyArgs,
-    /// An option lacked its value, or had one that does not parse.
-    bad: bool,
-}
-
-/// The hidden server mode: `--serve-internal [-v]... [--data-dir DIR]
-/// [--sync POLICY] [--metrics ADDR:PORT] [--key-file FILE] [--servers FILE]
-/// <IP> <PORT>` (the storage and metrics options come from `cluster.toml`,
-/// see `Launcher`). Exits by
-/// itself if its parent disappears (e.g. `dkvs-tui` was SIGKILLed), so a
-/// crashed manager never leaves servers behind.
+/// The hidden server mode: `--serve-internal`, then `dkvs-server`'s own
+/// command line (`cli_defs::server`), so every server option works for the
+/// servers `dkvs-tui` spawns (`server_options` in `cluster.toml`). Its
+/// metrics endpoint is best effort (a taken port costs the scrape, not the
+/// server). Exits by itself if its parent disappears (e.g. `dkvs-tui` was
+/// SIGKILLed), so a crashed manager never leaves servers behind.
 fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
-    let parsed = parse_serve_args(args);
-    dkvs::logging::init(parsed.verbose);
-    let usage = || {
-        eprintln!(
-            "Usage: dkvs-tui {SERVE_FLAG} [-v] [--data-dir DIR] [--sync always|periodic|none] [--metrics ADDR:PORT] [--key-file FILE] [--servers FILE] <IP> <PORT>"
-        );
-        ExitCode::from(exit::USAGE)
+    use clap::Parser as _;
+    let words =
+        std::iter::once(std::ffi::OsString::from("dkvs-server")).chain(args.iter().cloned());
+    let cli = match dkvs::cli_defs::server::Cli::try_parse_from(words) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
     };
-    if parsed.bad {
-        return usage();
-    }
-    let Some((ip, port)) = serve_address(&parsed.positional) else {
-        return usage();
-    };
+    cli.log.init_logging();
     exit_with_parent();
-    let options = match serve_options(ip, port, parsed) {
-        Ok(o) => o,
-        Err(code) => return code,
+    let metrics = cli.metrics;
+    let options = match dkvs::serve_cli::serve_options(cli) {
+        Ok(o) => o.with_best_effort_metrics(metrics),
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return ExitCode::from(e.exit_code());
+        }
     };
     match dkvs::server::serve_until_signal(options) {
         Ok(()) => ExitCode::SUCCESS,
@@ -308,62 +308,6 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
             ExitCode::from(e.exit_code)
         }
     }
-}
-
-/// Reads the words after `--serve-internal`: the options, and every other
-/// word as a positional argument.
-fn parse_serve_args(args: &[std::ffi::OsString]) -> ServeArgs {
-    let mut parsed = ServeArgs::default();
-    let mut words = args.iter();
-    while let Some(a) = words.next() {
-        match a.to_str() {
-            Some("-v") => parsed.verbose = parsed.verbose.saturating_add(1),
-            Some("-vv") => parsed.verbose = parsed.verbose.saturating_add(2),
-            Some("--data-dir") => match words.next() {
-                Some(dir) => parsed.storage.data_dir = Some(dir.into()),
-                None => parsed.bad = true,
-            },
-            Some("--key-file") => match words.next() {
-                Some(file) => parsed.key_file = Some(file.into()),
-                None => parsed.bad = true,
-            },
-            Some("--metrics") => match words.next().and_then(|w| w.to_str()?.parse().ok()) {
-                Some(addr) => parsed.metrics = Some(addr),
-                None => parsed.bad = true,
-            },
-            Some("--servers") => match words.next() {
-                Some(file) => parsed.ring.servers = Some(file.into()),
-                None => parsed.bad = true,
-            },
-            Some("--sync") => {
-                match words
-                    .next()
-                    .and_then(|w| w.to_str())
-                    .and_then(|w| clap::ValueEnum::from_str(w, false).ok())
-                {
-                    Some(policy) => parsed.storage.sync = policy,
-                    None => parsed.bad = true,
-                }
-            }
-            _ => parsed.positional.push(a.clone()),
-        }
-    }
-    parsed
-}
-
-/// `<IP> <PORT>`: exactly two words, an IPv4 address and a port other than
-/// 0; `None` otherwise.
-fn serve_address(positional: &[std::ffi::OsString]) -> Option<(std::net::Ipv4Addr, u16)> {
-    let [ip, port] = positional else {
-        return None;
-    };
-    let (Some(Ok(ip)), Some(Ok(port))) = (
-        ip.to_str().map(str::parse::<std::net::Ipv4Addr>),
-        port.to_str().map(str::parse::<u16>),
-    ) else {
-        return None;
-    };
-    (port != 0).then_some((ip, port))
 }
 
 /// Exits (status 0) as soon as the parent process is gone, checked every
@@ -380,41 +324,4 @@ fn exit_with_parent() {
             }
         }
     });
-}
-
-/// The server's options: address, storage, key, ring and metrics; `Err` is
-/// the exit code of a key or address error, already reported.
-fn serve_options(
-    ip: std::net::Ipv4Addr,
-    port: u16,
-    parsed: ServeArgs,
-) -> Result<dkvs::server::ServeOptions, ExitCode> {
-    // Without --key-file, DKVS_KEY_FILE (how the supervisor passes
-    // cluster.toml's key_file) is read by `serve_until_signal`.
-    let auth = match parsed
-        .key_file
-        .as_deref()
-        .map(dkvs::limits::AuthConfig::load)
-    {
-        Some(Err(e)) => {
-            eprintln!("ERROR: {e}");
-            return Err(ExitCode::from(exit::CONFIG));
-        }
-        Some(Ok(auth)) => Some(auth),
-        None => None,
-    };
-    match dkvs::server::ServeOptions::new(ip, port, Vec::new()) {
-        Ok(o) => Ok(o
-            .with_storage(parsed.storage)
-            .with_limits(dkvs::server::Limits {
-                auth,
-                ..Default::default()
-            })
-            .with_anti_entropy(parsed.ring)
-            .with_best_effort_metrics(parsed.metrics)),
-        Err(e) => {
-            eprintln!("ERROR: {e}");
-            Err(ExitCode::from(exit::USAGE))
-        }
-    }
 }

@@ -36,8 +36,8 @@ pub struct Cli {
     #[arg(long = "dist", default_value = "uniform", value_name = "DIST")]
     pub dist: Distribution,
 
-    /// Bytes per value written by puts (at most 32753)
-    #[arg(long = "value-size", default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=32753))]
+    /// Bytes per value written by puts (e.g. 100, 4KiB; at most 32753)
+    #[arg(long = "value-size", value_name = "SIZE", default_value = "100B", value_parser = value_size)]
     pub value_size: u64,
 
     /// Fraction of gets, 0..1 (the rest are puts)
@@ -52,8 +52,8 @@ pub struct Cli {
     #[arg(long = "fill")]
     pub fill: bool,
 
-    /// Run for this many seconds, decimals allowed [default: 10 unless --requests]
-    #[arg(short = 'd', long = "duration", value_name = "SECONDS", value_parser = seconds, conflicts_with = "requests")]
+    /// Run this long (e.g. 500ms, 30s, 5m; a bare number is seconds, decimals allowed; at most 1d) [default: 10s unless --requests]
+    #[arg(short = 'd', long = "duration", value_name = "DURATION", value_parser = seconds, conflicts_with = "requests")]
     pub duration: Option<Duration>,
 
     /// Stop after this many operations
@@ -104,9 +104,6 @@ pub enum ValueError {
     /// `--mix`.
     #[error("'{0}': expected get, put or GETS:PUTS")]
     Mix(String),
-    /// `--duration`.
-    #[error("'{0}': expected seconds, more than 0, at most 86400")]
-    Seconds(String),
     /// `--rate`.
     #[error("'{0}': expected operations per second > 0")]
     Rate(String),
@@ -145,12 +142,20 @@ pub fn mix(text: &str) -> Result<f64, ValueError> {
     }
 }
 
-/// Parses `--duration`: seconds, more than 0, at most a day.
-pub fn seconds(text: &str) -> Result<Duration, ValueError> {
-    match text.parse::<f64>() {
-        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
-        _ => Err(ValueError::Seconds(text.into())),
-    }
+/// What `--duration` accepts: 1 ms to a day, bare numbers in seconds.
+pub const DURATION: crate::units::DurationSpec =
+    crate::units::DurationSpec::seconds(Duration::from_millis(1), Duration::from_secs(86_400));
+
+/// Parses `--duration` ([`DURATION`]): `30s`, `5m`, or seconds with
+/// decimals (`0.5`).
+pub fn seconds(text: &str) -> Result<Duration, crate::units::DurationError> {
+    DURATION.parse(text)
+}
+
+/// Parses `--value-size`: a size of at most the 32753 bytes a value can
+/// have in a v1 put.
+pub fn value_size(text: &str) -> Result<u64, crate::units::SizeError> {
+    crate::units::parse_size_at_most(text, 32_753)
 }
 
 /// Parses `--rate`: operations per second, more than 0.

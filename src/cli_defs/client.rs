@@ -19,8 +19,6 @@ pub const USAGE: &str =
 
 /// Quorum reads and writes on a dkvs cluster.
 ///
-/// Usage: dkvs-client <command> [-n N] [-w W] [-r R] [other options] -- <arguments>...
-///
 /// Prints `OK …` on success, or `FAIL` with an `ERROR: …` line on stderr.
 /// Exit status: 0 success, 1 operation failed (substr out of range, cat too
 /// long, put or del refused), 2 usage error, 3 configuration error, 4 not

@@ -18,8 +18,8 @@ pub struct Cli {
     #[arg(value_name = "FILE")]
     pub file: Option<std::path::PathBuf>,
 
-    /// After the first datagram of a dump, how long to wait for the next one (ms)
-    #[arg(long = "idle", value_name = "MS", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    /// After the first datagram of a dump, how long to wait for the next one (e.g. 500ms, 2s; a bare number is milliseconds; at most 1m)
+    #[arg(long = "idle", value_name = "DURATION", default_value = "200ms", value_parser = idle)]
     pub idle_ms: u64,
 
     /// Instead of the contents, print each server's health as one table:
@@ -33,4 +33,12 @@ pub struct Cli {
     /// Cluster file, deadline, logs and colour.
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+/// What `--idle` accepts: 1 ms to a minute, bare numbers in ms.
+pub const IDLE: crate::units::DurationSpec = crate::units::DurationSpec::millis(1, 60_000);
+
+/// Parses `--idle` into milliseconds ([`IDLE`]).
+pub fn idle(text: &str) -> Result<u64, crate::units::DurationError> {
+    IDLE.parse_whole(text)
 }

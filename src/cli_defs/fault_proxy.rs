@@ -33,11 +33,11 @@ pub struct Cli {
     /// Percentage of datagrams with one bit flipped
     #[arg(long, value_name = "PCT", default_value_t = 0.0, value_parser = percent)]
     pub corrupt: f64,
-    /// Delay added to every datagram, in milliseconds
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    /// Delay added to every datagram (e.g. 50ms, 1.5s; a bare number is milliseconds)
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = millis)]
     pub delay: u64,
-    /// Uniform jitter around the delay (±MS)
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    /// Uniform jitter around the delay (± DURATION; a bare number is milliseconds)
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = millis)]
     pub jitter: u64,
     /// Drop everything (the server looks dead)
     #[arg(long)]
@@ -79,4 +79,13 @@ pub fn percent(s: &str) -> Result<f64, PercentError> {
         Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
         _ => Err(PercentError { text: s.into() }),
     }
+}
+
+/// What `--delay` and `--jitter` accept: whole milliseconds, bare numbers
+/// in ms.
+pub const DELAY: crate::units::DurationSpec = crate::units::DurationSpec::millis(0, u64::MAX);
+
+/// Parses `--delay` or `--jitter` into milliseconds ([`DELAY`]).
+pub fn millis(text: &str) -> Result<u64, crate::units::DurationError> {
+    DELAY.parse_whole(text)
 }

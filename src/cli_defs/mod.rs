@@ -10,6 +10,7 @@ pub mod bench;
 pub mod client;
 pub mod dump_ring;
 pub mod fault_proxy;
+pub mod man;
 pub mod server;
 pub mod tui;
 

@@ -37,25 +37,26 @@ pub struct Cli {
     #[command(flatten)]
     pub limits: crate::limits::LimitArgs,
     /// Storage engine.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Storage")]
     pub storage: crate::engine::StorageArgs,
     /// Ring knowledge and anti-entropy.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Cluster")]
     pub anti_entropy: crate::anti_entropy::AntiEntropyArgs,
     /// Serve the server's counters (those of `dkvs-client stats`) as
     /// Prometheus metrics over plain HTTP: `GET http://ADDR:PORT/metrics`
     /// (text format 0.0.4); none by default. Anyone who can reach ADDR can
     /// read them: prefer a loopback or private address.
-    #[arg(long = "metrics", value_name = "ADDR:PORT")]
+    #[arg(long = "metrics", value_name = "ADDR:PORT", help_heading = crate::limits::NETWORK)]
     pub metrics: Option<std::net::SocketAddr>,
     /// Protocols served: v2 (v2 and v1 on the same port) or v1 (protocol v1
     /// only, as a server of the original design: no versions, no deletes,
     /// v2 requests get the v1 refusal). v1 is for mixed clusters, tests and
     /// teaching; it cannot be combined with --key-file or --servers, which
     /// need v2.
-    #[arg(long = "protocol", value_name = "VERSION", default_value = "v2", value_parser = super::bench::protocol)]
+    #[arg(long = "protocol", value_name = "VERSION", default_value = "v2", value_parser = super::bench::protocol,
+          help_heading = crate::limits::NETWORK)]
     pub protocol: crate::client::ProtocolMode,
     /// Logs and colour.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Logging")]
     pub log: LogArgs,
 }

@@ -22,23 +22,11 @@ pub fn error_line(message: impl std::fmt::Display) -> String {
     format!("ERROR: {message}")
 }
 
-/// Bytes as text: UTF-8 (lossy), control characters escaped, cut at `max`
-/// characters with `…`.
-pub fn printable(bytes: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::new();
-    for (count, c) in text.chars().enumerate() {
-        if count >= max {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+/// A key or value in double quotes: UTF-8 (lossy), control characters
+/// escaped, cut at `max` characters with `…` and its length
+/// ([`crate::preview::quoted`], which every message quoting user data uses).
+pub fn quoted(bytes: &[u8], max: usize) -> String {
+    crate::preview::quoted(bytes, max, crate::preview::Escape::Controls)
 }
 
 /// `1st`, `2nd`, `3rd`, `4th`, … `11th`, `21st`.
@@ -101,7 +89,7 @@ pub fn age(d: Duration) -> String {
 pub fn reply_text(reply: Option<&Reply>) -> String {
     match reply {
         None => "…".into(),
-        Some(Reply::Value(v)) => format!("value \"{}\"", printable(v, VALUE_PREVIEW)),
+        Some(Reply::Value(v)) => format!("value {}", quoted(v, VALUE_PREVIEW)),
         Some(Reply::Invalid(v)) => format!("invalid reply ({} bytes)", v.len()),
         Some(other) => other.to_string(),
     }
@@ -126,7 +114,7 @@ fn reply_short(r: &ReplicaTrace) -> String {
     let text = match &r.reply {
         None => "no answer yet".into(),
         Some(Reply::Timeout) => "timed out".into(),
-        Some(Reply::Value(v)) => format!("\"{}\"", printable(v, 12)),
+        Some(Reply::Value(v)) => quoted(v, 12),
         Some(other) => other.to_string(),
     };
     match (r.dialect, r.version) {
@@ -141,11 +129,7 @@ pub fn trace_header(trace: &Trace) -> String {
         OpKind::Get => format!("N={} R={}", trace.quorum.n, trace.quorum.r),
         OpKind::Put | OpKind::Delete => format!("N={} W={}", trace.quorum.n, trace.quorum.w),
     };
-    format!(
-        "{} \"{}\" ({q})",
-        trace.kind,
-        printable(&trace.key, VALUE_PREVIEW)
-    )
+    format!("{} {} ({q})", trace.kind, quoted(&trace.key, VALUE_PREVIEW))
 }
 
 /// One contacted server: position, address, selecting node, reply (with
@@ -295,8 +279,8 @@ pub fn repair_lines(trace: &Trace) -> Vec<String> {
     let what = match trace.kind {
         OpKind::Delete => "tombstone".to_string(),
         _ => format!(
-            "value \"{}\"",
-            printable(trace.written.as_deref().unwrap_or_default(), VALUE_PREVIEW)
+            "value {}",
+            quoted(trace.written.as_deref().unwrap_or_default(), VALUE_PREVIEW)
         ),
     };
     let version = trace.version.map(version_text).unwrap_or_default();
@@ -323,8 +307,8 @@ pub fn repair_lines(trace: &Trace) -> Vec<String> {
         ("read repair of", outcome)
     };
     let mut lines = vec![format!(
-        "{work} \"{}\": {what} {version} → {}: {outcome}",
-        printable(&trace.key, VALUE_PREVIEW),
+        "{work} {}: {what} {version} → {}: {outcome}",
+        quoted(&trace.key, VALUE_PREVIEW),
         short_addrs(&trace.replicas.iter().map(|r| r.addr).collect::<Vec<_>>())
     )];
     lines.extend(trace.replicas.iter().map(|r| replica_line(trace, r)));
@@ -471,8 +455,8 @@ pub fn where_lines(
     n: usize,
 ) -> Vec<String> {
     let mut lines = vec![format!(
-        "key \"{}\" sha1 {} ({:.1}% around the ring)",
-        printable(key, VALUE_PREVIEW),
+        "key {} sha1 {} ({:.1}% around the ring)",
+        quoted(key, VALUE_PREVIEW),
         placement.key_position,
         placement.key_position.fraction() * 100.0
     )];
@@ -623,7 +607,10 @@ pub fn event_line(event: &crate::supervisor::LogEvent) -> String {
 /// The answer to `slow on|<ms>` (`Some`) or `slow off` (`None`).
 pub fn slow_line(ms: Option<u64>) -> String {
     match ms {
-        Some(ms) => format!("slow motion on: replies appear {ms} ms apart"),
+        Some(ms) => format!(
+            "slow motion on: replies appear {} apart",
+            crate::units::format_duration(std::time::Duration::from_millis(ms))
+        ),
         None => "slow motion off".into(),
     }
 }
@@ -772,9 +759,9 @@ mod tests {
         let b: SocketAddrV4 = "127.0.0.1:1236".parse().unwrap();
         let c: SocketAddrV4 = "10.0.0.1:1".parse().unwrap();
         assert_eq!(short_addrs(&[a, b, c]), "127.0.0.1:1234, :1236, 10.0.0.1:1");
-        assert_eq!(printable(b"a\nb", 10), "a\\nb");
-        assert_eq!(printable(b"abcdef", 3), "abc…");
-        assert_eq!(printable(&[0xff], 3), "\u{fffd}");
+        assert_eq!(quoted(b"a\nb", 10), "\"a\\nb\"");
+        assert_eq!(quoted(b"abcdef", 3), "\"abc…\" (6 bytes)");
+        assert_eq!(quoted(&[0xff], 3), "\"\u{fffd}\"");
         assert_eq!(age(Duration::from_millis(300)), "0.3 s ago");
         assert_eq!(age(Duration::from_secs(300)), "5 min ago");
         assert_eq!(percent(0.5), "50.0%");

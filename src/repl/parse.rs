@@ -152,12 +152,13 @@ pub enum ReplCommand {
     WhatIf(WhatIf),
     /// `loss|delay|heal <server> …`.
     Fault(Fault, ServerIndex),
-    /// `add <ip:port> [nodes=<k>]`: a new server joins (membership change).
+    /// `add <ip:port> [nodes=<k>] [metrics=…] [data_dir=…] [sync=…]`: a new
+    /// server joins (membership change).
     Add {
         /// Its address (new, on 127.0.0.0/8 so dkvs-tui can start it).
         addr: std::net::SocketAddrV4,
-        /// Its virtual nodes.
-        nodes: u32,
+        /// Its `cluster.toml` fields.
+        server: crate::membership::NewServer,
     },
     /// `remove <server>`: a server leaves (membership change).
     Remove(ServerIndex),
@@ -442,14 +443,18 @@ fn server_command(
             ReplCommand::Process(action, resolve_server(config, &server.text)?)
         }
         "add" => {
-            let [addr] = exactly("add", args, "<ip:port> [nodes=<k>]")?;
-            let (addr, nodes) = new_server("add", &addr.text, options, config)?;
+            let [addr] = exactly(
+                "add",
+                args,
+                "<ip:port> [nodes=<k>] [metrics=<ip:port>] [data_dir=<dir>] [sync=<policy>]",
+            )?;
+            let (addr, server) = new_server("add", &addr.text, options, config, true)?;
             if !addr.ip().is_loopback() {
                 return err(format!(
                     "add: {addr} is not on 127.0.0.0/8: dkvs-tui starts only local servers"
                 ));
             }
-            ReplCommand::Add { addr, nodes }
+            ReplCommand::Add { addr, server }
         }
         "remove" => {
             let [server] = exactly("remove", args, "<server>")?;
@@ -470,9 +475,9 @@ fn server_command(
             no_options(name, options)?;
             let server = resolve_server(config, &server.text)?;
             let amount = amount.text.trim_end_matches('%');
-            let fault = match (name, amount.parse::<u64>()) {
-                ("loss", Ok(p)) if p <= 100 => Fault::Loss(p as u32),
-                ("delay", Ok(ms)) if ms <= MAX_FAULT_DELAY_MS => Fault::Delay(ms),
+            let fault = match (name, amount.parse::<u64>(), millis(amount)) {
+                ("loss", Ok(p), _) if p <= 100 => Fault::Loss(p as u32),
+                ("delay", _, Some(ms)) if ms <= MAX_FAULT_DELAY_MS => Fault::Delay(ms),
                 _ => return err(format!("usage: {name} {usage}")),
             };
             ReplCommand::Fault(fault, server)
@@ -490,6 +495,22 @@ fn server_command(
     })
 }
 
+/// A whole number of milliseconds as every tool reads a duration
+/// (`crate::units`): `250`, `250ms`, `1.5s`.
+fn millis(text: &str) -> Option<u64> {
+    crate::units::DurationSpec::millis(0, u64::MAX)
+        .parse_whole(text)
+        .ok()
+}
+
+/// [`millis`] with an optional sign: `+300`, `-2s`.
+fn signed_millis(text: &str) -> Option<i64> {
+    match text.strip_prefix('-') {
+        Some(rest) => i64::try_from(millis(rest)?).ok().map(|v| -v),
+        None => i64::try_from(millis(text.strip_prefix('+').unwrap_or(text))?).ok(),
+    }
+}
+
 /// The session settings: slow motion and clock skew.
 fn setting(
     name: &str,
@@ -503,9 +524,9 @@ fn setting(
             ReplCommand::Slow(match setting.text.as_str() {
                 "on" => Slow::On(DEFAULT_SLOW_MS),
                 "off" => Slow::Off,
-                ms => match ms.parse::<u64>() {
-                    Ok(0) => Slow::Off,
-                    Ok(v) if v <= 60_000 => Slow::On(v),
+                ms => match millis(ms) {
+                    Some(0) => Slow::Off,
+                    Some(v) if v <= 60_000 => Slow::On(v),
                     _ => return err("usage: slow on|off|<ms> (ms from 1 to 60000)"),
                 },
             })
@@ -516,8 +537,8 @@ fn setting(
             ReplCommand::Skew(match args.first().map(|w| w.text.as_str()) {
                 None => None,
                 Some("off") => Some(0),
-                Some(ms) => match ms.strip_prefix('+').unwrap_or(ms).parse::<i64>() {
-                    Ok(v) if v.unsigned_abs() <= MAX_SKEW_MS => Some(v),
+                Some(ms) => match signed_millis(ms) {
+                    Some(v) if v.unsigned_abs() <= MAX_SKEW_MS => Some(v),
                     _ => {
                         return err(format!(
                             "usage: skew [<±ms>|off] (ms from -{MAX_SKEW_MS} to +{MAX_SKEW_MS}, e.g. skew +300)"
@@ -540,14 +561,16 @@ pub const MAX_SKEW_MS: u64 = 86_400_000;
 /// Slow-motion delay per reply when `slow on` gives none.
 pub const DEFAULT_SLOW_MS: u64 = 700;
 
-/// The address and `nodes=` of a server to add (`add`, `whatif add`): an
-/// `ip:port` not in the ring, nodes 1..=10000 (default 1).
+/// The address and fields of a server to add (`add`, `whatif add`): an
+/// `ip:port` not in the ring, nodes 1..=10000 (default 1); `add` also
+/// takes the other per-server fields of `cluster.toml` (`fields`).
 fn new_server(
     command: &str,
     addr: &str,
     options: &[(String, String)],
     config: &ClusterConfig,
-) -> Result<(std::net::SocketAddrV4, u32), ParseError> {
+    fields: bool,
+) -> Result<(std::net::SocketAddrV4, crate::membership::NewServer), ParseError> {
     let addr: std::net::SocketAddrV4 = addr
         .parse()
         .map_err(|_| ParseError(format!("{command}: `{addr}` is not an ip:port address")))?;
@@ -557,19 +580,43 @@ fn new_server(
     if config.servers.iter().any(|s| s.addr() == addr) {
         return err(format!("{command}: {addr} is already in the ring"));
     }
-    let mut nodes = 1;
+    let mut server = crate::membership::NewServer::nodes(1);
     for (name, value) in options {
-        if name != "nodes" {
-            return err(format!(
-                "{command} does not take {name}=; its option is nodes="
-            ));
-        }
-        nodes = positive("nodes", value)?;
-        if nodes > 10_000 {
-            return err(format!("{command}: nodes must be at most 10000"));
+        match name.as_str() {
+            "nodes" => {
+                server.nodes = positive("nodes", value)?;
+                if server.nodes > 10_000 {
+                    return err(format!("{command}: nodes must be at most 10000"));
+                }
+            }
+            "metrics" if fields => {
+                server.metrics = Some(value.parse().map_err(|_| {
+                    ParseError(format!(
+                        "{command}: metrics={value} is not an ip:port address"
+                    ))
+                })?);
+            }
+            "data_dir" if fields && !value.is_empty() => server.data_dir = Some(value.into()),
+            "sync" if fields => {
+                server.sync = Some(clap::ValueEnum::from_str(value, false).map_err(|_| {
+                    ParseError(format!(
+                        "{command}: sync={value} is not a sync policy (always, periodic or none)"
+                    ))
+                })?);
+            }
+            _ if fields => {
+                return err(format!(
+                    "{command} does not take {name}=; its options are nodes=, metrics=, data_dir= and sync="
+                ));
+            }
+            _ => {
+                return err(format!(
+                    "{command} does not take {name}=; its option is nodes="
+                ));
+            }
         }
     }
-    Ok((addr, nodes))
+    Ok((addr, server))
 }
 
 fn parse_whatif(
@@ -582,8 +629,11 @@ fn parse_whatif(
     let texts: Vec<&str> = args.iter().map(|w| w.text.as_str()).collect();
     match texts.as_slice() {
         ["add", addr] => {
-            let (addr, nodes) = new_server("whatif add", addr, options, config)?;
-            Ok(ReplCommand::WhatIf(WhatIf::Add { addr, nodes }))
+            let (addr, server) = new_server("whatif add", addr, options, config, false)?;
+            Ok(ReplCommand::WhatIf(WhatIf::Add {
+                addr,
+                nodes: server.nodes,
+            }))
         }
         ["remove", server] => {
             no_options("whatif remove", options)?;
@@ -735,6 +785,10 @@ mod tests {
         assert_eq!(ok("slow off"), ReplCommand::Slow(Slow::Off));
         assert_eq!(ok("skew +300"), ReplCommand::Skew(Some(300)));
         assert_eq!(ok("skew -5000"), ReplCommand::Skew(Some(-5000)));
+        // Durations take units, as on every command line.
+        assert_eq!(ok("slow 1.5s"), ReplCommand::Slow(Slow::On(1500)));
+        assert_eq!(ok("skew -2s"), ReplCommand::Skew(Some(-2000)));
+        assert_eq!(ok("skew +300ms"), ReplCommand::Skew(Some(300)));
         assert_eq!(ok("skew off"), ReplCommand::Skew(Some(0)));
         assert_eq!(ok("skew"), ReplCommand::Skew(None));
         assert_eq!(
@@ -755,20 +809,42 @@ mod tests {
             ok("delay 127.0.0.1:1236 250"),
             ReplCommand::Fault(Fault::Delay(250), 2)
         );
+        assert_eq!(ok("delay 3 2s"), ReplCommand::Fault(Fault::Delay(2000), 2));
         assert_eq!(ok("heal 5"), ReplCommand::Fault(Fault::Heal, 4));
         assert_eq!(
             ok("add 127.0.0.1:1239"),
             ReplCommand::Add {
                 addr: "127.0.0.1:1239".parse().unwrap(),
-                nodes: 1
+                server: crate::membership::NewServer::nodes(1)
             }
         );
         assert_eq!(
             ok("add 127.4.5.6:80 nodes=3"),
             ReplCommand::Add {
                 addr: "127.4.5.6:80".parse().unwrap(),
-                nodes: 3
+                server: crate::membership::NewServer::nodes(3)
             }
+        );
+        assert_eq!(
+            ok("add 127.0.0.1:1239 nodes=2 metrics=127.0.0.1:9200 data_dir=d sync=periodic"),
+            ReplCommand::Add {
+                addr: "127.0.0.1:1239".parse().unwrap(),
+                server: crate::membership::NewServer {
+                    nodes: 2,
+                    metrics: Some("127.0.0.1:9200".parse().unwrap()),
+                    data_dir: Some("d".into()),
+                    sync: Some(crate::config::SyncPolicy::Periodic),
+                }
+            }
+        );
+        assert!(bad("add 127.0.0.1:1239 metrics=x").contains("metrics=x is not an ip:port"));
+        assert!(bad("add 127.0.0.1:1239 sync=often").contains("not a sync policy"));
+        assert!(
+            bad("add 127.0.0.1:1239 colour=red").contains("nodes=, metrics=, data_dir= and sync=")
+        );
+        assert!(
+            bad("whatif add 127.0.0.1:1239 metrics=127.0.0.1:9200")
+                .contains("its option is nodes=")
         );
         assert_eq!(ok("remove 5"), ReplCommand::Remove(4));
         assert_eq!(ok("remove 127.0.0.1:1235"), ReplCommand::Remove(1));

@@ -189,9 +189,22 @@ pub fn run_one_cancellable<W: Write + Send>(
     }
 }
 
+/// The longest wait for the first probe round before the first command
+/// (a round lasts the probe timeout when a server is silent).
+const FIRST_PROBE_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits until the supervisor has probed every server once: the servers
+/// it did not start are `unreachable` until a probe answers, so a `status`
+/// typed or piped as the first command would show them so.
+fn wait_first_probe(runtime: &tokio::runtime::Runtime, interpreter: &Interpreter) {
+    if let Some(supervisor) = interpreter.supervisor() {
+        runtime.block_on(supervisor.probed_once(FIRST_PROBE_LIMIT));
+    }
+}
+
 /// Reads commands from `input` one per line until `quit` or the end, echoing
-/// each as `> <line>` (when `echo`) before its output. Returns true when
-/// every command succeeded.
+/// each as `> <line>` (when `echo`) before its output, once every server
+/// was probed. Returns true when every command succeeded.
 pub fn run_piped<W: Write + Send>(
     runtime: &tokio::runtime::Runtime,
     interpreter: &mut Interpreter,
@@ -199,6 +212,7 @@ pub fn run_piped<W: Write + Send>(
     out: &mut W,
     echo: bool,
 ) -> io::Result<bool> {
+    wait_first_probe(runtime, interpreter);
     let mut all_ok = true;
     let mut events = EventFeed::new(interpreter);
     events.print(&mut io::stderr());
@@ -327,6 +341,7 @@ pub fn run_interactive(
     println!(
         "dkvs-tui shell: type `help` for the commands, Tab completes, Ctrl-D or `quit` leaves."
     );
+    wait_first_probe(runtime, interpreter);
     let mut all_ok = true;
     let mut events = EventFeed::new(interpreter);
     loop {

@@ -15,22 +15,25 @@ use crate::config::ClusterConfig;
 
 impl Supervisor {
     /// Membership change, `add`: `config` is the current configuration
-    /// plus one server at its end (the cluster file as rewritten). The
-    /// supervisor takes it as its configuration and, when the new server's
-    /// `spawn` is true, starts it. Returns the new server's pid, if started.
+    /// plus one server, anywhere in it (the cluster file as rewritten: at
+    /// the end, or where a server removed earlier stood). The supervisor
+    /// takes it as its configuration and, when the new server's `spawn` is
+    /// true, starts it. Returns the new server's pid, if started.
     pub fn add_server(&self, config: Arc<ClusterConfig>) -> Result<Option<u32>, AddError> {
-        let Some(spec) = config.servers.last().cloned() else {
-            return Err(AddError::NoServers);
-        };
-        let addr = spec.addr();
-        let id = {
+        let id;
+        let spec;
+        {
             let mut state = self.inner.lock();
             let current = self.inner.config();
-            if config.servers.len() != current.servers.len() + 1
-                || config.servers.get(..current.servers.len()) != Some(current.servers.as_slice())
-            {
-                return Err(AddError::NotOneMore { addr });
-            }
+            let Some((index, new)) = one_more(&current.servers, &config.servers) else {
+                let addr = config.servers.last().map(|s| s.addr());
+                return Err(match addr {
+                    Some(addr) => AddError::NotOneMore { addr },
+                    None => AddError::NoServers,
+                });
+            };
+            spec = new.clone();
+            let addr = spec.addr();
             // A free cell: no slot uses it and no pid is left in it.
             let Some(cell) = self
                 .inner
@@ -47,19 +50,17 @@ impl Supervisor {
             if let Some(probes) = self.inner.probes.get(cell) {
                 probes.store(0, Ordering::Relaxed);
             }
-            let id = self.inner.next_id.fetch_add(1, Ordering::SeqCst);
-            let configured = state.slots.iter().filter(|s| !s.leaving).count();
+            id = self.inner.next_id.fetch_add(1, Ordering::SeqCst);
             let slot = Slot::new(id, cell, &spec);
-            // After the configured slots, before the leaving ones.
-            state.slots.insert(configured, slot);
+            // Configured slots are in file order, before the leaving ones.
+            state.slots.insert(index, slot);
             *self.inner.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
             self.inner.event(
                 &mut state,
-                Some(configured),
+                Some(index),
                 format!("{addr} added to the configuration"),
             );
-            id
-        };
+        }
         self.inner.bump();
         let pid = if spec.spawn {
             Some(self.spawn(id)?)
@@ -111,6 +112,16 @@ impl Supervisor {
         Ok(leaving)
     }
 
+    /// Whether a server removed from the configuration still runs at
+    /// `addr`, handing its keys over (until [`Supervisor::retire`]).
+    pub fn is_leaving(&self, addr: SocketAddrV4) -> bool {
+        let state = self.inner.lock();
+        state
+            .slots
+            .iter()
+            .any(|s| s.leaving && s.spec.addr() == addr)
+    }
+
     /// Stops a leaving server's process (SIGTERM, then SIGKILL after
     /// [`super::STOP_GRACE`]) and forgets it. Returns how it ended.
     pub async fn retire(&self, leaving: Leaving) -> String {
@@ -160,4 +171,23 @@ impl Supervisor {
         }
         signalled
     }
+}
+
+/// Where `after` is `before` plus one server: its index and the server;
+/// `None` when it is not.
+fn one_more<'a>(
+    before: &[crate::config::ServerSpec],
+    after: &'a [crate::config::ServerSpec],
+) -> Option<(usize, &'a crate::config::ServerSpec)> {
+    if after.len() != before.len() + 1 {
+        return None;
+    }
+    let index = before
+        .iter()
+        .zip(after)
+        .position(|(b, a)| b != a)
+        .unwrap_or(before.len());
+    let (head, tail) = after.split_at(index);
+    let (new, rest) = tail.split_first()?;
+    (before.get(..index) == Some(head) && before.get(index..) == Some(rest)).then_some((index, new))
 }

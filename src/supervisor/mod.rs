@@ -24,7 +24,7 @@ pub use actions::ProcessAction;
 pub use error::{ActionError, AddError, RemoveError, SignalError, SpawnError};
 pub use events::strip_ansi;
 pub use probe::{hello_probe, probe, probe_with};
-pub use process::{Launcher, SERVE_FLAG, describe_exit};
+pub use process::{Launcher, SERVE_FLAG, describe_exit, server_words};
 
 use state::{Inner, Slot, State};
 

@@ -43,6 +43,23 @@ impl Supervisor {
         )
     }
 
+    /// Waits until a probe round has ended since the start, at most
+    /// `limit`; true if one has. Until then a server this supervisor did
+    /// not start is `unreachable` whether it is up or not (only a probe
+    /// tells), so whatever reports states waits for this first.
+    pub async fn probed_once(&self, limit: Duration) -> bool {
+        let mut rounds = self.inner.rounds.subscribe();
+        let ended = async {
+            while *rounds.borrow_and_update() == 0 {
+                if rounds.changed().await.is_err() {
+                    return false;
+                }
+            }
+            true
+        };
+        tokio::time::timeout(limit, ended).await.unwrap_or(false)
+    }
+
     /// Asks the prober for a round now (after an action).
     pub fn probe_soon(&self) {
         self.inner.probe_now.notify_one();

@@ -54,18 +54,7 @@ impl Launcher {
     fn command(&self, spec: &ServerSpec) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(&self.program);
         cmd.args(&self.args);
-        // A durable server (`data_dir` in cluster.toml) gets its storage
-        // options before the address, a scraped one (`metrics`) its
-        // endpoint.
-        if let Some(dir) = &spec.data_dir {
-            cmd.arg("--data-dir").arg(dir);
-        }
-        if let Some(sync) = spec.sync {
-            cmd.arg("--sync").arg(sync.to_string());
-        }
-        if let Some(metrics) = spec.metrics {
-            cmd.arg("--metrics").arg(metrics.to_string());
-        }
+        cmd.args(server_words(spec));
         cmd.arg(spec.ip.to_string())
             .arg(spec.port.to_string())
             .stdin(Stdio::null())
@@ -77,6 +66,24 @@ impl Launcher {
             .env("NO_COLOR", "1");
         cmd
     }
+}
+
+/// The options `spec` gives its server, before the address: a durable
+/// server (`data_dir` in cluster.toml) gets its storage options, a scraped
+/// one (`metrics`) its endpoint, and `server_options` their words.
+pub fn server_words(spec: &ServerSpec) -> Vec<OsString> {
+    let mut words: Vec<OsString> = Vec::new();
+    if let Some(dir) = &spec.data_dir {
+        words.extend(["--data-dir".into(), dir.into()]);
+    }
+    if let Some(sync) = spec.sync {
+        words.extend(["--sync".into(), sync.to_string().into()]);
+    }
+    if let Some(metrics) = spec.metrics {
+        words.extend(["--metrics".into(), metrics.to_string().into()]);
+    }
+    words.extend(spec.server_args.iter().map(OsString::from));
+    words
 }
 
 /// A signal for a child's owner task, with where to report the result.

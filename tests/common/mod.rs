@@ -14,8 +14,8 @@
 //! - **No unbounded waits.** Every process run ([`run`]), readiness probe
 //!   ([`wait_ready`]) and stop ([`Procs::terminate`]) has a time limit.
 //! - **A clean environment.** Child processes never inherit `DKVS_SERVERS`,
-//!   `DKVS_LOG`, `RUST_LOG`, `DKVS_KEY_FILE` or `NO_COLOR` from the test runner
-//!   ([`clean_command`]).
+//!   `DKVS_LOG`, `RUST_LOG`, `DKVS_KEY_FILE`, `DKVS_EXIT_CODES` or `NO_COLOR`
+//!   from the test runner ([`clean_command`]).
 //!
 //! Typical use:
 //!
@@ -125,6 +125,7 @@ pub fn clean_command(program: &str, dir: &Path) -> Command {
         .env_remove("DKVS_LOG")
         .env_remove("RUST_LOG")
         .env_remove("DKVS_KEY_FILE")
+        .env_remove(dkvs::commands::exit::EXIT_CODES_ENV)
         .env_remove("NO_COLOR");
     cmd
 }

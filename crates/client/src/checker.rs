@@ -182,35 +182,35 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let key = String::from_utf8_lossy(&self.key);
+        let key = crate::preview::for_message(&self.key);
         match &self.kind {
             ViolationKind::NeverWritten => {
                 write!(
                     f,
-                    "op {}: get {key:?} returned a value never written",
+                    "op {}: get {key} returned a value never written",
                     self.op
                 )
             }
             ViolationKind::Stale { read, acked } => write!(
                 f,
-                "op {}: get {key:?} returned write #{read} after write #{acked} was acknowledged",
+                "op {}: get {key} returned write #{read} after write #{acked} was acknowledged",
                 self.op
             ),
             ViolationKind::LostWrite { acked } => write!(
                 f,
-                "op {}: get {key:?} said not found after write #{acked} was acknowledged",
+                "op {}: get {key} said not found after write #{acked} was acknowledged",
                 self.op
             ),
             ViolationKind::TwoWriters => {
                 write!(
                     f,
-                    "op {}: put {key:?} overlaps another put of the key",
+                    "op {}: put {key} overlaps another put of the key",
                     self.op
                 )
             }
             ViolationKind::OlderThanAcknowledged { read, acked } => write!(
                 f,
-                "op {}: get {key:?} read {}, overwritten by {} acknowledged before the get began",
+                "op {}: get {key} read {}, overwritten by {} acknowledged before the get began",
                 self.op,
                 read.map_or_else(|| "nothing".into(), crate::trace::version_text),
                 crate::trace::version_text(*acked)

@@ -174,7 +174,7 @@ pub fn trace_error(trace: &Trace) -> Option<CommandError> {
         return None;
     };
     let reason = trace.failure_reason().unwrap_or_default();
-    let key = String::from_utf8_lossy(&trace.key);
+    let key = crate::preview::for_message(&trace.key);
     let code = match f {
         Failure::NotFound => exit::NOT_FOUND,
         Failure::Invalid(_) => exit::USAGE,
@@ -199,8 +199,8 @@ pub fn trace_error(trace: &Trace) -> Option<CommandError> {
         | Failure::ClockBehind { .. } => exit::QUORUM,
     };
     let message = match f {
-        Failure::NotFound => format!("key {key:?} not found"),
-        _ => format!("{} {key:?}: {reason}", trace.kind),
+        Failure::NotFound => format!("key {key} not found"),
+        _ => format!("{} {key}: {reason}", trace.kind),
     };
     Some(failed(message, code))
 }
@@ -306,8 +306,8 @@ async fn run(
             let Some(part) = part else {
                 return Err(failed(
                     format!(
-                        "position {position} length {length} is outside the value of {:?} ({} bytes)",
-                        String::from_utf8_lossy(key),
+                        "position {position} length {length} is outside the value of {} ({} bytes)",
+                        crate::preview::for_message(key),
                         value.len()
                     ),
                     exit::FAILED,

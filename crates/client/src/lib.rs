@@ -29,6 +29,6 @@ pub mod trace;
 pub use client::Client;
 
 // Lower layers' modules keep their short paths inside this crate.
-use dkvs_cluster::{config, exit, hlc, limits, quorum, ring};
+use dkvs_cluster::{config, exit, hlc, limits, preview, quorum, ring, units};
 use dkvs_net as net;
 use dkvs_wire::{protocol, protocol_v2, version};

@@ -288,6 +288,17 @@ pub fn version_text(v: Version) -> String {
     )
 }
 
+/// Why a server refused, with the server option that sets the limit it
+/// hit: `out of memory (--max-memory)`, `disk full (--max-disk)`; other
+/// reasons as the wire names them.
+pub fn refusal_cause(reason: Reason) -> String {
+    match reason {
+        Reason::OutOfMemory => format!("{reason} (--max-memory)"),
+        Reason::DiskFull => format!("{reason} (--max-disk)"),
+        _ => reason.to_string(),
+    }
+}
+
 /// [`Failure::ClockBehind`] explained: servers keep `newer`, `behind_ms`
 /// ahead of this client's clock, more than the `max_ms` it may adopt.
 fn clock_behind_reason(newer: Version, behind_ms: u64, max_ms: u64) -> String {
@@ -394,8 +405,8 @@ impl Trace {
         }
         Some(match f {
             Failure::NotFound => "key not found".to_string(),
-            Failure::NotEnough => self.not_enough_reason(),
-            Failure::Timeout => self.timeout_reason(),
+            Failure::NotEnough => self.with_refusals(self.not_enough_reason()),
+            Failure::Timeout => self.with_refusals(self.timeout_reason()),
             Failure::Invalid(m) => m.clone(),
             Failure::Network(m) => format!("network error: {m}"),
             Failure::Superseded(newer) => self.superseded_reason(*newer),
@@ -436,6 +447,25 @@ impl Trace {
             "refused by {server}: this client's clock is {} ahead (max offset {max_offset_ms} ms); fix its time (NTP)",
             millis_text(version_ms.saturating_sub(server_ms))
         ))
+    }
+
+    /// `reason` after the refusals of the key's servers, each with its
+    /// cause: `refused by 127.0.0.1:1235: out of memory (--max-memory);
+    /// W=2 cannot be reached: …`. A v1 refusal carries no cause:
+    /// `refused by 127.0.0.1:1235; …`.
+    fn with_refusals(&self, reason: String) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        for r in self.replicas.iter().filter(|r| r.hint_for.is_none()) {
+            let Some(Reply::Refused(why)) = &r.reply else {
+                continue;
+            };
+            parts.push(match why {
+                None => format!("refused by {}", r.addr),
+                Some(why) => format!("refused by {}: {}", r.addr, refusal_cause(*why)),
+            });
+        }
+        parts.push(reason);
+        parts.join("; ")
     }
 
     /// The name of the quorum this operation needs ([`Trace::needed`]):

@@ -155,50 +155,9 @@ impl std::fmt::Display for NetList {
     }
 }
 
-/// Why text is not a size ([`parse_size`]); the message quotes the text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SizeError {
-    /// A letter after the number other than K, M, G or T (the text).
-    #[error("{0:?}: unknown size suffix (use K, M, G or T)")]
-    Suffix(String),
-    /// No number of bytes before the suffix.
-    #[error("{input:?}: not a size (a number of bytes, optionally with K, M or G)")]
-    Number {
-        /// The text parsed.
-        input: String,
-        /// The number parser's error.
-        #[source]
-        source: std::num::ParseIntError,
-    },
-    /// The size does not fit 64 bits (the text).
-    #[error("{0:?}: too large")]
-    TooLarge(String),
-}
-
-/// Parses a byte count with an optional binary suffix: `65536`, `64K`,
-/// `512M`, `2G` (K = 1024). Used by `--max-memory` and the budget options.
-pub fn parse_size(s: &str) -> Result<u64, SizeError> {
-    let t = s.trim();
-    let (digits, shift) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let shift = match c.to_ascii_uppercase() {
-                'K' => 10,
-                'M' => 20,
-                'G' => 30,
-                'T' => 40,
-                _ => return Err(SizeError::Suffix(s.to_string())),
-            };
-            (t.get(..i).unwrap_or(""), shift)
-        }
-        _ => (t, 0),
-    };
-    let n: u64 = digits.parse().map_err(|e| SizeError::Number {
-        input: s.to_string(),
-        source: e,
-    })?;
-    n.checked_mul(1u64 << shift)
-        .ok_or_else(|| SizeError::TooLarge(s.to_string()))
-}
+// Sizes are parsed in `units` (the same rules for every option); kept
+// here under their old names for the fuzz targets and older callers.
+pub use crate::units::{SizeError, parse_size};
 
 /// Every limit a server applies, with the defaults of `docs/SECURITY.md`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -366,45 +325,71 @@ impl Default for Limits {
 pub struct LimitArgs {
     /// Serve only sources in CIDR (repeatable; others are dropped silently;
     /// `none`: nobody) [default: everyone]
-    #[arg(long = "allow", value_name = "CIDR", value_parser = parse_net)]
+    #[arg(long = "allow", value_name = "CIDR", value_parser = parse_net,
+          help_heading = NETWORK)]
     pub allow: Vec<Option<Cidr>>,
     /// Answer dump requests only from CIDR (repeatable; `none`: nobody)
     /// [default: 127.0.0.0/8]
-    #[arg(long = "allow-dump", value_name = "CIDR", value_parser = parse_net)]
+    #[arg(long = "allow-dump", value_name = "CIDR", value_parser = parse_net,
+          help_heading = NETWORK)]
     pub allow_dump: Vec<Option<Cidr>>,
-    /// Refuse puts once keys + values + 64 bytes per pair would exceed BYTES
-    /// (suffixes K, M, G) [default: 1G]
-    #[arg(long = "max-memory", value_name = "BYTES", value_parser = parse_size)]
+    /// Refuse puts once keys + values + 64 bytes per pair would exceed SIZE
+    /// (e.g. 512MiB or 1.5G; K = 1024; a bare number is bytes)
+    /// [default: 1GiB]
+    #[arg(long = "max-memory", value_name = "SIZE", value_parser = parse_size,
+          help_heading = LIMITS)]
     pub max_memory: Option<u64>,
     /// Reply bytes per second one source address may receive (counting 28
-    /// header bytes per datagram); beyond, requests are dropped [default: 16M]
-    #[arg(long = "reply-rate", value_name = "BYTES", value_parser = parse_size)]
+    /// header bytes per datagram); beyond, requests are dropped
+    /// [default: 16MiB]
+    #[arg(long = "reply-rate", value_name = "SIZE", value_parser = parse_size,
+          help_heading = LIMITS)]
     pub reply_rate: Option<u64>,
-    /// Reply bytes one source may receive in a burst [default: 4M]
-    #[arg(long = "reply-burst", value_name = "BYTES", value_parser = parse_size)]
+    /// Reply bytes one source may receive in a burst [default: 4MiB]
+    #[arg(long = "reply-burst", value_name = "SIZE", value_parser = parse_size,
+          help_heading = LIMITS)]
     pub reply_burst: Option<u64>,
     /// Sources the reply budget does not apply to (repeatable; `none`)
     /// [default: 127.0.0.0/8]
-    #[arg(long = "budget-exempt", value_name = "CIDR", value_parser = parse_net)]
+    #[arg(long = "budget-exempt", value_name = "CIDR", value_parser = parse_net,
+          help_heading = LIMITS)]
     pub budget_exempt: Vec<Option<Cidr>>,
     /// Receive buffer of the socket, the only queue of waiting requests
-    /// (the kernel caps it at net.core.rmem_max) [default: 4M]
-    #[arg(long = "recv-buffer", value_name = "BYTES", value_parser = parse_size)]
+    /// (the kernel caps it at net.core.rmem_max) [default: 4MiB]
+    #[arg(long = "recv-buffer", value_name = "SIZE", value_parser = parse_size,
+          help_heading = NETWORK)]
     pub recv_buffer: Option<u64>,
     /// Accept only requests signed with a key of FILE (`<id> <hex secret>`
     /// per line; v1 and unsigned v2 are refused; see docs/SECURITY.md)
     /// [default: $DKVS_KEY_FILE]
     // DKVS_KEY_FILE is read by `server::serve_until_signal`, not by clap,
     // so that an empty variable counts as unset.
-    #[arg(long = "key-file", value_name = "FILE")]
+    #[arg(long = "key-file", value_name = "FILE", help_heading = NETWORK)]
     pub key_file: Option<std::path::PathBuf>,
-    /// Refuse a put or delete whose version is more than MS milliseconds
-    /// ahead of this server's clock: the writer's clock is wrong (it is
-    /// told by how much). Smaller skews are absorbed by clients re-stamping
-    /// their writes; see docs/RELIABILITY.md [default: 500]
-    #[arg(long = "max-clock-offset", value_name = "MS",
-          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    /// Refuse a put or delete whose version is more than DURATION ahead of
+    /// this server's clock (e.g. 500ms, 2s; a bare number is milliseconds):
+    /// the writer's clock is wrong (it is told by how much). Smaller skews
+    /// are absorbed by clients re-stamping their writes; see
+    /// docs/RELIABILITY.md [default: 500ms]
+    #[arg(long = "max-clock-offset", value_name = "DURATION",
+          value_parser = parse_max_clock_offset, help_heading = LIMITS)]
     pub max_clock_offset_ms: Option<u64>,
+}
+
+/// The `dkvs-server --help` heading of the options about who may reach the
+/// server and how.
+pub const NETWORK: &str = "Network";
+/// The `dkvs-server --help` heading of the options that bound what the
+/// server accepts.
+pub const LIMITS: &str = "Limits";
+
+/// What `--max-clock-offset` accepts: 1 ms to a day, bare numbers in ms.
+pub const MAX_CLOCK_OFFSET: crate::units::DurationSpec =
+    crate::units::DurationSpec::millis(1, 86_400_000);
+
+/// Parses `--max-clock-offset` into milliseconds ([`MAX_CLOCK_OFFSET`]).
+pub fn parse_max_clock_offset(s: &str) -> Result<u64, crate::units::DurationError> {
+    MAX_CLOCK_OFFSET.parse_whole(s)
 }
 
 /// Parses a CIDR option value; `none` is `None` (an empty list).
@@ -707,25 +692,11 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(parse_size("0"), Ok(0));
-        assert_eq!(parse_size("1234"), Ok(1234));
+        // The rules are `units`'s; the options here take every form.
         assert_eq!(parse_size("64K"), Ok(65536));
-        assert_eq!(parse_size("64k"), Ok(65536));
-        assert_eq!(parse_size("3M"), Ok(3 << 20));
-        assert_eq!(parse_size("2G"), Ok(2 << 30));
-        assert_eq!(parse_size("1T"), Ok(1 << 40));
-        for bad in [
-            "",
-            "K",
-            "-1",
-            "1.5M",
-            "12X",
-            "99999999999999999999",
-            "16777216T",
-            "1KB",
-        ] {
-            assert!(parse_size(bad).is_err(), "{bad:?}");
-        }
+        assert_eq!(parse_size("512MB"), Ok(512 << 20));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert!(parse_size("12XB").is_err());
     }
 
     #[test]

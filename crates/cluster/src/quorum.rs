@@ -55,14 +55,15 @@ pub struct Quorum {
     pub r: usize,
 }
 
-/// An option the ring cannot honour.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// An option the ring cannot honour. Its `Display` names the options as
+/// the command-line tools spell them (`-n 2`); the REPL, whose options are
+/// words, words its errors with [`QuorumError::message`] and
+/// [`Spelling::Words`] (`n=2`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QuorumError {
     /// A value of 0.
-    #[error("{0} must be a strictly positive integer")]
     Zero(&'static str),
     /// N larger than the number of servers.
-    #[error("N = {n} is larger than the number of servers ({s}); use at most -n {s}")]
     NTooLarge {
         /// Requested N.
         n: u32,
@@ -70,7 +71,6 @@ pub enum QuorumError {
         s: usize,
     },
     /// W or R larger than N.
-    #[error("{name} = {value} is larger than N = {n}; a quorum cannot exceed the replicas")]
     QuorumTooLarge {
         /// "W" or "R".
         name: &'static str,
@@ -80,6 +80,50 @@ pub enum QuorumError {
         n: usize,
     },
 }
+
+/// How a message spells the N, W and R options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spelling {
+    /// The command-line tools' flags: `-n 2`.
+    Flags,
+    /// The REPL's words: `n=2`.
+    Words,
+}
+
+impl Spelling {
+    /// Option `name` ("N", "W" or "R") set to `value`, spelled this way.
+    pub fn option(self, name: &str, value: impl std::fmt::Display) -> String {
+        let name = name.to_lowercase();
+        match self {
+            Spelling::Flags => format!("-{name} {value}"),
+            Spelling::Words => format!("{name}={value}"),
+        }
+    }
+}
+
+impl QuorumError {
+    /// The error in words, with its options spelled as `spelling` says.
+    pub fn message(&self, spelling: Spelling) -> String {
+        match self {
+            QuorumError::Zero(name) => format!("{name} must be a strictly positive integer"),
+            QuorumError::NTooLarge { n, s } => format!(
+                "N = {n} is larger than the number of servers ({s}); use at most {}",
+                spelling.option("N", s)
+            ),
+            QuorumError::QuorumTooLarge { name, value, n } => format!(
+                "{name} = {value} is larger than N = {n}; a quorum cannot exceed the replicas"
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for QuorumError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message(Spelling::Flags))
+    }
+}
+
+impl std::error::Error for QuorumError {}
 
 impl QuorumOptions {
     /// Applies the quorum rules for a ring of `servers` servers.
@@ -444,6 +488,23 @@ mod tests {
         assert_eq!(q(d.n(0), 3), Err(QuorumError::Zero("N")));
         assert_eq!(q(d.w(0), 3), Err(QuorumError::Zero("W")));
         assert_eq!(q(d.r(0), 3), Err(QuorumError::Zero("R")));
+    }
+
+    /// The tools say `-n 2`, the REPL `n=2`: each its own syntax.
+    #[test]
+    fn errors_spell_the_options_as_the_caller_does() {
+        let e = QuorumError::NTooLarge { n: 4, s: 2 };
+        assert_eq!(
+            e.to_string(),
+            "N = 4 is larger than the number of servers (2); use at most -n 2"
+        );
+        assert_eq!(e.to_string(), e.message(Spelling::Flags));
+        assert_eq!(
+            e.message(Spelling::Words),
+            "N = 4 is larger than the number of servers (2); use at most n=2"
+        );
+        assert_eq!(Spelling::Words.option("W", 3), "w=3");
+        assert_eq!(Spelling::Flags.option("R", 1), "-r 1");
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub mod stats;
 pub mod view;
 
 // Lower layers' modules keep their short paths inside this crate.
-use dkvs_cluster::{config, exit, hlc, limits, merkle, ring};
+use dkvs_cluster::{config, exit, hlc, limits, merkle, preview, ring, units};
 use dkvs_net as net;
 use dkvs_net::{peer, udp_batch};
 use dkvs_storage::{engine, store};

@@ -1,6 +1,8 @@
 //! The Prometheus endpoint of a server (`dkvs-server --metrics ADDR:PORT`):
-//! the counters of its STATS reply (`crate::stats`) in the Prometheus text
-//! exposition format, version 0.0.4, at plain HTTP `GET /metrics`.
+//! the counters of its STATS reply and its request latency histograms
+//! (`crate::stats`) in the Prometheus text exposition format, version
+//! 0.0.4 (`crate::stats::prometheus`), at plain HTTP `GET /metrics`.
+//! `docs/METRICS.md` lists the metrics.
 //!
 //! Why a hand-written responder rather than an HTTP crate: the endpoint
 //! answers one path with one small body, so a few dozen lines of HTTP/1.x
@@ -20,7 +22,6 @@
 //! Nothing a client sends can stop the endpoint or the server: every error
 //! ends that connection only.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +29,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
-use crate::stats::{self, Kind, Source};
+use crate::stats::Source;
+use crate::stats::prometheus::exposition;
 
 /// Largest request head read (request line and headers).
 pub const MAX_REQUEST: usize = 8192;
@@ -170,116 +172,26 @@ fn status(code: u16, reason: &str, extra_headers: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The Prometheus name of a STATS counter: `dkvs_` + its name, `_total`
-/// for counters, `_info` for text values; `None` for a name with characters
-/// Prometheus does not allow.
-pub fn metric_name(name: &str, kind: Kind) -> Option<String> {
-    let valid = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !valid {
-        return None;
-    }
-    Some(match kind {
-        Kind::Counter => format!("dkvs_{name}_total"),
-        Kind::Gauge => format!("dkvs_{name}"),
-        Kind::Text => format!("dkvs_{name}_info"),
-    })
-}
-
-/// `pairs` (a STATS report) in the text exposition format 0.0.4: for each
-/// counter of the catalogue (`crate::stats::CATALOGUE`) its `# HELP` and
-/// `# TYPE` lines then its sample; text values as an `_info` gauge of 1
-/// labelled with the text. Names not in the catalogue and values that are
-/// not numbers are left out.
-pub fn exposition(pairs: &[(String, String)]) -> String {
-    let mut out = String::with_capacity(4096);
-    for (name, value) in pairs {
-        let Some(counter) = stats::counter(name) else {
-            continue;
-        };
-        let Some(metric) = metric_name(name, counter.kind) else {
-            continue;
-        };
-        let (kind, sample) = match counter.kind {
-            Kind::Counter | Kind::Gauge => {
-                let Ok(n) = value.parse::<u64>() else {
-                    continue;
-                };
-                let kind = if counter.kind == Kind::Counter {
-                    "counter"
-                } else {
-                    "gauge"
-                };
-                (kind, format!("{metric} {n}"))
-            }
-            Kind::Text => (
-                "gauge",
-                format!("{metric}{{{name}=\"{}\"}} 1", label(value)),
-            ),
-        };
-        let _ = writeln!(out, "# HELP {metric} {}", help(counter.help));
-        let _ = writeln!(out, "# TYPE {metric} {kind}");
-        let _ = writeln!(out, "{sample}");
-    }
-    out
-}
-
-/// A label value escaped as the format says (backslash, quote, newline).
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// A help text escaped as the format says (backslash, newline).
-fn help(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('\n', "\\n")
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     fn source() -> Source {
-        Arc::new(|| {
-            vec![
+        Arc::new(|| crate::stats::Scrape {
+            pairs: vec![
                 ("uptime_seconds".into(), "12".into()),
                 ("engine".into(), "memory".into()),
                 ("gets".into(), "3".into()),
                 ("keys".into(), "2".into()),
                 ("unknown_thing".into(), "9".into()),
-            ]
+            ],
+            latency: Default::default(),
         })
     }
 
     fn text(r: Vec<u8>) -> String {
         String::from_utf8(r).unwrap()
-    }
-
-    #[test]
-    fn exposition_format() {
-        let body = exposition(&source()());
-        assert_eq!(
-            body,
-            "# HELP dkvs_uptime_seconds Seconds since the server started.\n\
-             # TYPE dkvs_uptime_seconds gauge\n\
-             dkvs_uptime_seconds 12\n\
-             # HELP dkvs_engine_info Storage engine: memory or durable (--data-dir).\n\
-             # TYPE dkvs_engine_info gauge\n\
-             dkvs_engine_info{engine=\"memory\"} 1\n\
-             # HELP dkvs_gets_total Get requests (v1 and v2).\n\
-             # TYPE dkvs_gets_total counter\n\
-             dkvs_gets_total 3\n\
-             # HELP dkvs_keys Records held (live values and tombstones).\n\
-             # TYPE dkvs_keys gauge\n\
-             dkvs_keys 2\n"
-        );
-        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-        assert_eq!(metric_name("Bad-Name", Kind::Gauge), None);
     }
 
     #[test]
@@ -291,7 +203,11 @@ mod tests {
             ok.contains("Content-Type: text/plain; version=0.0.4"),
             "{ok}"
         );
-        assert!(ok.ends_with("dkvs_keys 2\n"), "{ok}");
+        assert!(ok.contains("\r\n\r\n# HELP dkvs_uptime_seconds "), "{ok}");
+        assert!(ok.contains("\ndkvs_keys 2\n"), "{ok}");
+        let body = exposition(&s());
+        assert!(ok.ends_with(&body), "{ok}");
+        assert!(ok.contains(&format!("Content-Length: {}\r\n", body.len())));
         let query = text(respond(b"GET /metrics?x=1 HTTP/1.0\n\n", &s));
         assert!(query.starts_with("HTTP/1.1 200"), "{query}");
         let head = text(respond(b"HEAD /metrics HTTP/1.1\r\n\r\n", &s));

@@ -22,5 +22,5 @@ pub mod record;
 pub mod store;
 
 // Lower layers' modules keep their short paths inside this crate.
-use dkvs_cluster::{hlc, limits};
+use dkvs_cluster::{hlc, units};
 use dkvs_wire::{protocol, protocol_v2, version};

@@ -264,6 +264,22 @@ where
     encode_dump(listed.len(), listed)
 }
 
+/// `datagram` without the NUL bytes that follow its last complete line: a
+/// server of the original course written in C sends its whole 64 KiB
+/// buffer, zeros after the text (docs/PROTOCOL-V1.md). No key or value of
+/// v1 holds a NUL, so the padding is never data. NULs after an unfinished
+/// line, or a datagram of NULs alone, are left as they are.
+pub fn trim_dump_padding(datagram: &[u8]) -> &[u8] {
+    let text_len = datagram
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |at| at + 1);
+    match datagram.get(..text_len) {
+        Some(text) if text.ends_with(b"\n") => text,
+        _ => datagram,
+    }
+}
+
 /// A dump reply read back into pairs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Dump {
@@ -281,9 +297,10 @@ impl Dump {
         self.announced == Some(self.pairs.len())
     }
 
-    /// Adds one datagram of a dump reply.
+    /// Adds one datagram of a dump reply, NUL padding after its last
+    /// line ignored ([`trim_dump_padding`]).
     pub fn add_datagram(&mut self, datagram: &[u8]) {
-        for line in datagram.split(|&b| b == b'\n') {
+        for line in trim_dump_padding(datagram).split(|&b| b == b'\n') {
             if line.is_empty() {
                 continue;
             }
@@ -461,6 +478,36 @@ mod tests {
         assert_eq!(d[1].len(), MAX_DATAGRAM);
         assert!(d[1].ends_with(b" --> \n"));
         assert_eq!(d[2], b"a --> b\n");
+    }
+
+    /// A course server sends its whole buffer: the NULs after the last
+    /// pair are padding, read as nothing; NULs anywhere else are kept.
+    #[test]
+    fn dump_padding_after_the_last_line_is_ignored() {
+        let text = b"storing 2 key-value pairs:\na --> b\ncc --> dd\n";
+        let mut padded = text.to_vec();
+        padded.resize(MAX_DATAGRAM, 0);
+        assert_eq!(trim_dump_padding(&padded), text);
+        assert_eq!(trim_dump_padding(text), text);
+        let mut parsed = Dump::default();
+        parsed.add_datagram(&padded);
+        let mut plain = Dump::default();
+        plain.add_datagram(text);
+        assert_eq!(parsed, plain);
+        assert!(parsed.is_complete());
+        assert_eq!(parsed.malformed, 0);
+        // Header only, then padding.
+        assert_eq!(
+            trim_dump_padding(b"storing 0 key-value pairs:\n\0\0"),
+            b"storing 0 key-value pairs:\n"
+        );
+        // Not after a complete line: left alone.
+        for kept in [&b"a --> b\0\0"[..], b"\0\0\0", b"", b"a\0\nb --> c\n"] {
+            assert_eq!(trim_dump_padding(kept), kept);
+        }
+        let mut unfinished = Dump::default();
+        unfinished.add_datagram(b"a --> b\0\0");
+        assert_eq!(unfinished.pairs, vec![(b"a".to_vec(), b"b\0\0".to_vec())]);
     }
 
     proptest! {

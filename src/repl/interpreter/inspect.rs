@@ -161,8 +161,8 @@ impl Interpreter {
                         say(
                             sink,
                             error_line(format!(
-                                "dump {addr}: no answer within {} ms",
-                                timeout.as_millis()
+                                "dump {addr}: no answer within {}",
+                                crate::units::format_duration(timeout)
                             )),
                         );
                         FAILED

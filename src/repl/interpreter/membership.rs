@@ -15,6 +15,9 @@ use super::super::parse::WhatIf;
 use super::super::{ReplEvent, WhatIfReport, rebalance_watch, whatif};
 use super::{FAILED, Interpreter, LineOutcome, OK, Sink, say, say_all};
 
+/// How long `add` waits for a leaving server at the same address to stop.
+const LEAVING_WAIT: Duration = Duration::from_secs(35);
+
 impl Interpreter {
     /// What a membership change needs: the supervisor, the cluster file,
     /// and no fault proxy (their routes are by server position).
@@ -75,17 +78,30 @@ impl Interpreter {
         }
     }
 
-    /// `add <ip:port> [nodes=<k>]`: rewrite the file, start the server,
-    /// reload the others, switch to the new ring, watch keys move.
+    /// `add <ip:port> [nodes=<k>] [metrics=…] …`: rewrite the file (a
+    /// server removed in this session goes back where it stood), start the
+    /// server, reload the others, switch to the new ring, watch keys move.
     pub(super) async fn add(
         &mut self,
         addr: std::net::SocketAddrV4,
-        nodes: u32,
+        server: crate::membership::NewServer,
         sink: Sink<'_>,
     ) -> LineOutcome {
         let Some((supervisor, path)) = self.membership_ready("add", &mut *sink) else {
             return FAILED;
         };
+        // Added back while it still hands its keys over: wait for it to
+        // stop (the hand-off ends within 30 s), then reuse its port.
+        if supervisor.is_leaving(addr) {
+            say(
+                sink,
+                format!("{addr} is still handing its keys over; waiting for it to stop"),
+            );
+            let deadline = tokio::time::Instant::now() + LEAVING_WAIT;
+            while supervisor.is_leaving(addr) && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         // The port must be free now (the server binds it in a moment).
         if let Err(e) = std::net::UdpSocket::bind(addr) {
             say(
@@ -95,7 +111,9 @@ impl Interpreter {
             return FAILED;
         }
         let before = std::fs::read_to_string(&path).ok();
-        let change = crate::membership::Change::Add { addr, nodes };
+        let nodes = server.nodes;
+        let at = self.removed_at.get(&addr).copied();
+        let change = crate::membership::Change::Add { addr, server, at };
         let config = match crate::membership::rewrite_file(&path, change) {
             Ok(c) => c,
             Err(e) => {
@@ -103,7 +121,7 @@ impl Interpreter {
                 return FAILED;
             }
         };
-        if !config.servers.last().is_some_and(|s| s.spawn) {
+        if !config.servers.iter().any(|s| s.addr() == addr && s.spawn) {
             // `spawn = false` from the file's rules: put the file back.
             restore(&path, before);
             say(
@@ -124,6 +142,7 @@ impl Interpreter {
         supervisor.wait_started(Duration::from_secs(3)).await;
         let reloaded = supervisor.reload(Some(addr)).await;
         self.switch(config);
+        self.removed_at.remove(&addr);
         say(
             sink,
             format!(
@@ -191,6 +210,7 @@ impl Interpreter {
         };
         let reloaded = supervisor.reload(None).await;
         self.switch(config);
+        self.removed_at.insert(addr, index);
         if leaving.pid.is_none() {
             // Not running: nothing to hand over, nothing to wait for.
             supervisor.retire(leaving).await;

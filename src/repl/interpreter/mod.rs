@@ -35,6 +35,9 @@ pub struct Interpreter {
     /// The watch of the last `add` (`rebalance_watch::watch`), ended by the next
     /// membership change.
     settling: Option<tokio::task::JoinHandle<()>>,
+    /// Where each server removed in this session stood in the cluster
+    /// file, so adding it back puts it where it was.
+    removed_at: HashMap<std::net::SocketAddrV4, usize>,
 }
 
 type Sink<'a> = &'a mut (dyn FnMut(ReplEvent) + Send);
@@ -69,6 +72,7 @@ impl Interpreter {
             view: View::default(),
             proxies: HashMap::new(),
             settling: None,
+            removed_at: HashMap::new(),
         }
     }
 
@@ -149,7 +153,7 @@ impl Interpreter {
             ReplCommand::Skew(offset) => self.skew(offset, sink),
             ReplCommand::WhatIf(question) => self.whatif(&question, sink).await,
             ReplCommand::Fault(fault, index) => self.fault(fault, index, sink).await,
-            ReplCommand::Add { addr, nodes } => self.add(addr, nodes, sink).await,
+            ReplCommand::Add { addr, server } => self.add(addr, server, sink).await,
             ReplCommand::Remove(index) => self.remove(index, sink).await,
             ReplCommand::Quit => LineOutcome {
                 ok: true,

@@ -117,8 +117,8 @@ fn fault_line(index: usize, addr: std::net::SocketAddrV4, proxy: &FaultProxy) ->
     }
     if !faults.request.delay.is_zero() {
         what.push(format!(
-            "requests delayed {} ms",
-            faults.request.delay.as_millis()
+            "requests delayed {}",
+            crate::units::format_duration(faults.request.delay)
         ));
     }
     format!(

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::commands;
-use crate::quorum::QuorumOptions;
+use crate::quorum::{QuorumOptions, Spelling};
 use crate::trace::Trace;
 
 use super::super::format::{self, error_line};
@@ -23,7 +23,8 @@ impl Interpreter {
         let quorum = match self.client.quorum(options) {
             Ok(q) => q,
             Err(e) => {
-                say(sink, error_line(e));
+                // The REPL's options are words: `n=2`, not `-n 2`.
+                say(sink, error_line(e.message(Spelling::Words)));
                 return FAILED;
             }
         };

@@ -147,7 +147,7 @@ async fn loss_delay_and_heal() {
 
     let line = ok(&mut i, "delay 2 150").await;
     assert!(
-        line[0].contains("100% of datagrams lost each way, requests delayed 150 ms"),
+        line[0].contains("100% of datagrams lost each way, requests delayed 150ms"),
         "{line:?}"
     );
     ok(&mut i, "loss 2 0").await;
@@ -384,6 +384,31 @@ async fn whatif_add_remove_off() {
     assert!(i.view().whatif.is_none());
 }
 
+/// A key of 33 KB is quoted by its first characters and its length in
+/// every line (issue 16, item 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_keys_are_cut_in_every_line() {
+    let c = Cluster::new(&[1]).await;
+    let mut i = c.interpreter();
+    // Too long to send: the verdict quotes it.
+    let (o, lines, _) = run(&mut i, &format!("get {}", "k".repeat(33_000))).await;
+    assert!(!o.ok, "{lines:?}");
+    let cut = format!("{}…\" (33000 bytes)", "k".repeat(40));
+    assert!(last(&lines).contains(&cut), "{lines:?}");
+    // Sent, or placed on the ring: every line stays short.
+    for line in [
+        format!("put {} v", "k".repeat(30_000)),
+        format!("get {}", "k".repeat(30_000)),
+        format!("where {}", "k".repeat(30_000)),
+    ] {
+        let (_, lines, _) = run(&mut i, &line).await;
+        assert!(lines.iter().all(|l| l.len() < 300), "{lines:?}");
+    }
+    let lines = ok(&mut i, &format!("where {}", "k".repeat(30_000))).await;
+    let cut = format!("key \"{}…\" (30000 bytes) sha1", "k".repeat(40));
+    assert!(lines[0].starts_with(&cut), "{lines:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_lines_print_one_error_and_change_nothing() {
     let c = Cluster::new(&[1, 1, 1]).await;
@@ -396,7 +421,11 @@ async fn invalid_lines_print_one_error_and_change_nothing() {
         ("put \"a b", "unterminated quote"),
         ("get a w=2", "does not take w="),
         ("get a n=0", "strictly positive"),
-        ("get a n=4", "larger than the number of servers"),
+        // Spelled as the REPL's options, not the tools' `-n 3`.
+        (
+            "get a n=4",
+            "larger than the number of servers (3); use at most n=3",
+        ),
         ("put a b w=3 n=2", "larger than N"),
         ("kill 9", "unknown server `9`"),
         ("dump 127.0.0.1:1", "unknown server"),

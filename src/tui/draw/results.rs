@@ -76,7 +76,10 @@ pub(super) fn render_results(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let mut tags = Vec::new();
     if let Some(ms) = app.view.slow_ms {
-        tags.push(format!("slow motion {ms} ms"));
+        tags.push(format!(
+            "slow motion {}",
+            crate::units::format_duration(std::time::Duration::from_millis(ms))
+        ));
     }
     if app.busy() > 0 {
         tags.push("running…".to_string());

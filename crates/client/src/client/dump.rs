@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::Client;
 use super::socket::{is_transient, open_socket};
-use crate::protocol::Dump;
+use crate::protocol::{Dump, trim_dump_padding};
 
 impl Client {
     /// Asks one server for its contents (the v1 dump, docs/PROTOCOL-V1.md). Waits up to the
@@ -32,7 +32,8 @@ impl Client {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DumpReply {
     /// Every datagram received, in arrival order: `None` when it came from
-    /// the server asked, else the other address it came from.
+    /// the server asked (without NUL padding after its last line), else
+    /// the other address it came from.
     pub received: Vec<(Option<SocketAddr>, Vec<u8>)>,
     /// The server's datagrams parsed into pairs.
     pub parsed: Dump,
@@ -75,8 +76,11 @@ pub async fn dump_server(
             Ok(Err(e)) if is_transient(&e) => continue,
             Ok(Err(e)) => return Err(e),
         };
-        let datagram = buf.get(..len).unwrap_or_default().to_vec();
+        let datagram = buf.get(..len).unwrap_or_default();
         if from == SocketAddr::V4(addr) {
+            // A course server's NUL padding after the last pair is neither
+            // parsed nor shown.
+            let datagram = trim_dump_padding(datagram).to_vec();
             reply.parsed.add_datagram(&datagram);
             reply.received.push((None, datagram));
             if let Some(count) = reply.parsed.announced
@@ -89,7 +93,7 @@ pub async fn dump_server(
             // and never let them keep the dump reading.
             foreign += 1;
             if foreign <= DUMP_MAX_FOREIGN {
-                reply.received.push((Some(from), datagram));
+                reply.received.push((Some(from), datagram.to_vec()));
             }
             continue;
         }

@@ -7,38 +7,16 @@ use crate::protocol_v2::Reason;
 use dkvs_wire::stats::{Kind, Unit, counter};
 use dkvs_wire::stats::{ServerReport, ServerStats, StatsAnswer};
 
-/// `bytes` for people: `512 B`, `1.5 KiB`, `3.2 MiB`, `1.0 GiB`.
+/// `bytes` for people: `512B`, `1.5KiB`, `3.2MiB`, `1GiB`, as every tool
+/// prints a size ([`crate::units::format_size`]).
 pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS.get(unit).unwrap_or(&"PiB"))
+    crate::units::format_size(bytes)
 }
 
-/// `seconds` for people: `45s`, `12m05s`, `3h04m`, `2d03h`.
+/// `seconds` for people: `45s`, `12m5s`, `3h4m`, `2d3h`, as every tool
+/// prints a duration ([`crate::units::format_duration`]).
 pub fn human_duration(seconds: u64) -> String {
-    let (d, h, m, s) = (
-        seconds / 86_400,
-        seconds / 3600 % 24,
-        seconds / 60 % 60,
-        seconds % 60,
-    );
-    if d > 0 {
-        format!("{d}d{h:02}h")
-    } else if h > 0 {
-        format!("{h}h{m:02}m")
-    } else if m > 0 {
-        format!("{m}m{s:02}s")
-    } else {
-        format!("{s}s")
-    }
+    crate::units::format_duration(std::time::Duration::from_secs(seconds))
 }
 
 /// The value of `name` in `stats` as shown in the table: in human units
@@ -267,14 +245,14 @@ mod tests {
 
     #[test]
     fn human_units() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(5 << 20), "5.0 MiB");
+        assert_eq!(human_bytes(0), "0B");
+        assert_eq!(human_bytes(1023), "1023B");
+        assert_eq!(human_bytes(1536), "1.5KiB");
+        assert_eq!(human_bytes(5 << 20), "5MiB");
         assert_eq!(human_duration(45), "45s");
-        assert_eq!(human_duration(725), "12m05s");
-        assert_eq!(human_duration(3 * 3600 + 240), "3h04m");
-        assert_eq!(human_duration(2 * 86_400 + 3 * 3600), "2d03h");
+        assert_eq!(human_duration(725), "12m5s");
+        assert_eq!(human_duration(3 * 3600 + 240), "3h4m");
+        assert_eq!(human_duration(2 * 86_400 + 3 * 3600), "2d3h");
     }
 
     fn report(port: u16, answer: StatsAnswer) -> ServerReport {

@@ -32,6 +32,7 @@ struct RawDefaults {
     data_dir: Option<Spanned<String>>,
     sync: Option<Spanned<String>>,
     key_file: Option<Spanned<String>>,
+    server_options: Option<Spanned<toml::Table>>,
 }
 
 #[derive(Deserialize)]
@@ -44,6 +45,7 @@ struct RawServer {
     data_dir: Option<Spanned<String>>,
     sync: Option<Spanned<String>>,
     metrics: Option<Spanned<String>>,
+    server_options: Option<Spanned<toml::Table>>,
 }
 
 /// Parses the `cluster.toml` format (docs/CLI.md). `file` names the file in
@@ -67,16 +69,18 @@ pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, Confi
         .and_then(|d| d.sync.as_ref())
         .map(|s| p.sync(s))
         .transpose()?;
+    let inherited = ServerDefaults {
+        dir: default_dir.as_deref(),
+        sync: default_sync,
+        options: raw
+            .defaults
+            .as_ref()
+            .and_then(|d| d.server_options.as_ref()),
+    };
     let mut servers: Vec<ServerSpec> = Vec::new();
     let mut seen = Seen::default();
     for entry in raw.server.unwrap_or_default() {
-        let spec = p.server(
-            &entry.into_inner(),
-            default_dir.as_deref(),
-            default_sync,
-            &servers,
-            &mut seen,
-        )?;
+        let spec = p.server(&entry.into_inner(), &inherited, &servers, &mut seen)?;
         servers.push(spec);
     }
     if servers.is_empty() {
@@ -92,6 +96,13 @@ pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, Confi
         servers,
         defaults,
     })
+}
+
+/// What `[defaults]` gives every server.
+struct ServerDefaults<'a> {
+    dir: Option<&'a Path>,
+    sync: Option<SyncPolicy>,
+    options: Option<&'a Spanned<toml::Table>>,
 }
 
 /// One `cluster.toml` being read: its text and name, for errors that give
@@ -224,6 +235,24 @@ impl TomlParse<'_> {
         }
     }
 
+    /// `server_options` of `[defaults]` and of one server, as the words
+    /// `dkvs-tui` adds to that server's command line.
+    fn server_options(
+        &self,
+        defaults: Option<&Spanned<toml::Table>>,
+        server: Option<&Spanned<toml::Table>>,
+    ) -> Result<Vec<String>, ConfigError> {
+        super::server_options::server_args(
+            defaults.map(Spanned::get_ref),
+            server.map(Spanned::get_ref),
+        )
+        .map_err(|m| {
+            // Blame the server's table when it has one, else [defaults]'s.
+            let span = server.or(defaults).map(Spanned::span).unwrap_or_default();
+            self.at(span, "server_options", m)
+        })
+    }
+
     /// A per-server value already given to server `other` (0-based).
     fn taken(
         &self,
@@ -249,8 +278,7 @@ impl TomlParse<'_> {
     fn server(
         &self,
         s: &RawServer,
-        default_dir: Option<&Path>,
-        default_sync: Option<SyncPolicy>,
+        inherited: &ServerDefaults<'_>,
         servers: &[ServerSpec],
         seen: &mut Seen,
     ) -> Result<ServerSpec, ConfigError> {
@@ -278,14 +306,15 @@ impl TomlParse<'_> {
         // directory in it, named after its address.
         spec.data_dir = match &s.data_dir {
             Some(d) => Some(self.dir(d)?),
-            None => default_dir.map(|d| d.join(format!("{ip}-{port}"))),
+            None => inherited.dir.map(|d| d.join(format!("{ip}-{port}"))),
         };
         spec.sync = s
             .sync
             .as_ref()
             .map(|v| self.sync(v))
             .transpose()?
-            .or(default_sync);
+            .or(inherited.sync);
+        spec.server_args = self.server_options(inherited.options, s.server_options.as_ref())?;
         spec.metrics = s.metrics.as_ref().map(|v| self.metrics(v)).transpose()?;
         if let (Some(d), Some(mine)) = (&s.data_dir, &spec.data_dir)
             && let Some(other) = servers

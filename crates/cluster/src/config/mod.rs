@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::limits::AuthConfig;
 
+mod server_options;
 mod sync_policy;
 pub use sync_policy::SyncPolicy;
 
@@ -50,6 +51,9 @@ pub struct ServerSpec {
     /// Where a spawned server serves Prometheus metrics (`metrics` in
     /// `cluster.toml`, passed as `--metrics`); `None`: nowhere.
     pub metrics: Option<SocketAddr>,
+    /// More words for a spawned server's command line (`server_options`
+    /// of `[defaults]` and of the server, as `--name value`).
+    pub server_args: Vec<String>,
 }
 
 impl ServerSpec {
@@ -63,6 +67,7 @@ impl ServerSpec {
             data_dir: None,
             sync: None,
             metrics: None,
+            server_args: Vec::new(),
         }
     }
 

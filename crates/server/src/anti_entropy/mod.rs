@@ -120,15 +120,16 @@ pub struct AntiEntropyArgs {
     /// address (a proxy, NAT) [default: the listen address]
     #[arg(long = "ring-address", value_name = "IP:PORT")]
     pub ring_address: Option<SocketAddrV4>,
-    /// With --servers: seconds between anti-entropy rounds (decimals
-    /// allowed; 0 turns anti-entropy off)
-    #[arg(long = "anti-entropy-interval", value_name = "SECONDS",
-          default_value = "10", value_parser = parse_seconds)]
+    /// With --servers: time between anti-entropy rounds (e.g. 500ms, 10s,
+    /// 1m; a bare number is seconds, decimals allowed; at most 1d; 0 turns
+    /// anti-entropy off)
+    #[arg(long = "anti-entropy-interval", value_name = "DURATION",
+          default_value = "10s", value_parser = parse_seconds)]
     pub interval: Duration,
     /// With --servers: bytes per second anti-entropy may send and receive
-    /// in all (suffixes K, M, G)
-    #[arg(long = "anti-entropy-rate", value_name = "BYTES",
-          default_value = "4M", value_parser = crate::limits::parse_size)]
+    /// in all (e.g. 512KiB, 4M; K = 1024; a bare number is bytes)
+    #[arg(long = "anti-entropy-rate", value_name = "SIZE",
+          default_value = "4MiB", value_parser = crate::units::parse_size)]
     pub rate: u64,
 }
 
@@ -145,27 +146,15 @@ impl Default for AntiEntropyArgs {
     }
 }
 
-/// A number of seconds that is not one, or out of range.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SecondsError {
-    /// Not a number.
-    #[error("{0:?} is not a number of seconds")]
-    NotANumber(String),
-    /// Negative, infinite or over a day.
-    #[error("{0:?}: seconds must be between 0 and 86400")]
-    OutOfRange(String),
-}
+/// What `--anti-entropy-interval` accepts: 0 (off) to a day, bare numbers
+/// in seconds.
+pub const INTERVAL: crate::units::DurationSpec =
+    crate::units::DurationSpec::seconds(Duration::ZERO, Duration::from_secs(86_400));
 
-/// Parses a number of seconds with decimals (`0.5`, `10`) into a duration.
-pub fn parse_seconds(s: &str) -> Result<Duration, SecondsError> {
-    let secs: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| SecondsError::NotANumber(s.to_string()))?;
-    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
-        return Err(SecondsError::OutOfRange(s.to_string()));
-    }
-    Ok(Duration::from_secs_f64(secs))
+/// Parses `--anti-entropy-interval` ([`INTERVAL`]): `10s`, `1m`, or
+/// seconds with decimals (`0.5`, `10`).
+pub fn parse_seconds(s: &str) -> Result<Duration, crate::units::DurationError> {
+    INTERVAL.parse(s)
 }
 
 /// A server's ring knowledge and anti-entropy state (shared by the receive

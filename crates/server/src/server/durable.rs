@@ -15,7 +15,7 @@ use std::net::SocketAddrV4;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -24,6 +24,7 @@ use crate::engine::{Committer, DurableEngine, Engine, Record, Refused};
 use crate::limits::Stats;
 use crate::protocol::{self, Request};
 use crate::protocol_v2::{AuthKey, Frame};
+use crate::stats::{Latency, Timed};
 use crate::udp_batch::SendQueue;
 
 use super::reply::{Response, answer_v2, reply_signature, v2_write_reply};
@@ -43,6 +44,9 @@ pub struct ReplyTo {
     /// The id of the key that signed the v2 request, if it was signed: a
     /// server with keys signs the reply with it (DECISIONS #75).
     pub signed_by: Option<u8>,
+    /// When the write was handed to the committer and what it is (put or
+    /// delete), for its latency; `None` when requests are not timed.
+    pub timed: Option<(Instant, Timed)>,
 }
 
 /// A durable engine and its committer, as a server uses them.
@@ -55,17 +59,20 @@ pub struct DurableStorage {
     /// The server's keys (`--key-file`; empty without), which sign replies
     /// to signed v2 requests.
     keys: Arc<[AuthKey]>,
+    /// The server's latency histograms, where the committer times writes.
+    latency: Arc<Latency>,
 }
 
 impl DurableStorage {
     /// Starts the committer of `engine`; replies to puts are sent on
     /// `socket` (any socket bound to the server's address), signed with the
     /// one of `keys` (the server's, `--key-file`) that signed their request,
-    /// and refusals are counted in `stats`.
+    /// refusals are counted in `stats` and latencies in `latency` (from the
+    /// hand-off to the committer until the group commit is done).
     pub fn start<S>(
         engine: Arc<DurableEngine>,
         socket: Arc<S>,
-        stats: Arc<Stats>,
+        (stats, latency): (Arc<Stats>, Arc<Latency>),
         keys: Arc<[AuthKey]>,
     ) -> std::io::Result<DurableStorage>
     where
@@ -73,9 +80,14 @@ impl DurableStorage {
     {
         let counters = Arc::clone(&stats);
         let reply_keys = Arc::clone(&keys);
+        let timer = Arc::clone(&latency);
         let deliver = move |delivery: Delivery<ReplyTo>| {
             let mut replies = SendQueue::new();
+            let committed = timer.is_on().then(Instant::now);
             for (to, result) in delivery {
+                if let (Some((handed, op)), Some(now)) = (to.timed, committed) {
+                    timer.observe(op, now.saturating_duration_since(handed));
+                }
                 if let Err(e) = &result
                     && !matches!(e, Refused::Older { .. })
                 {
@@ -90,7 +102,7 @@ impl DurableStorage {
                 let reply = match (to.v2_id, &result) {
                     (Some(id), _) => {
                         let sign = reply_signature(&reply_keys, to.signed_by);
-                        v2_write_reply(id, &result, sign)
+                        v2_write_reply(id, &result, true, sign)
                     }
                     (None, Ok(())) => Bytes::from_static(protocol::REPLY_STORED),
                     (None, Err(_)) => Bytes::from_static(protocol::REPLY_REFUSED),
@@ -108,6 +120,7 @@ impl DurableStorage {
             stats,
             busy: AtomicU64::new(0),
             keys,
+            latency,
         })
     }
 
@@ -142,6 +155,7 @@ impl DurableStorage {
                     peer,
                     v2_id: None,
                     signed_by: None,
+                    timed: self.timed(Timed::Put),
                 };
                 self.submit(Bytes::copy_from_slice(key), record, to);
                 None
@@ -159,6 +173,12 @@ impl DurableStorage {
                 }
             },
         }
+    }
+
+    /// Now and `op`, when requests are timed (the start of a write's
+    /// latency, [`ReplyTo::timed`]).
+    fn timed(&self, op: Timed) -> Option<(Instant, Timed)> {
+        self.latency.is_on().then(|| (Instant::now(), op))
     }
 
     /// Hands a put to the committer, which replies to `to` once it is
@@ -191,8 +211,20 @@ impl DurableStorage {
             peer,
             v2_id: Some(frame.id),
             signed_by: frame.auth.map(|t| t.key_id),
+            timed: None,
         };
-        let submit = |key: Bytes, record: Record| self.submit(key, record, to);
+        let submit = |key: Bytes, record: Record| {
+            let op = if record.tombstone {
+                Timed::Delete
+            } else {
+                Timed::Put
+            };
+            let to = ReplyTo {
+                timed: self.timed(op),
+                ..to
+            };
+            self.submit(key, record, to)
+        };
         answer_v2(&*self.engine, frame, Some(&submit), &self.keys, clock)
     }
 

@@ -8,7 +8,7 @@ use std::io;
 use std::net::{SocketAddr, SocketAddrV4};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::io::Interest;
@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 use crate::engine::{Engine, MemoryEngine};
 use crate::hlc::Clock;
 use crate::limits::Stats;
+use crate::stats::{BatchOps, Timed};
 use crate::udp_batch::{RecvBatch, SendQueue};
 
 use super::Server;
@@ -26,12 +27,14 @@ use super::shared::Shared;
 
 impl Shared {
     /// Handles one datagram from `peer` and queues its reply datagrams (if
-    /// any) on `replies`. A panic while handling it is caught and counted:
-    /// that request gets no reply, the others are unaffected.
-    fn serve(&self, datagram: &[u8], peer: SocketAddrV4, replies: &mut SendQueue) {
+    /// any) on `replies`; tells what to time the request as when it got a
+    /// reply (`crate::stats::Latency`). A panic while handling it is caught
+    /// and counted: that request gets no reply, the others are unaffected.
+    fn serve(&self, datagram: &[u8], peer: SocketAddrV4, replies: &mut SendQueue) -> Option<Timed> {
         tracing::trace!(%peer, len = datagram.len(), "request");
+        let mut counted = None;
         let handled = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            self.handle(datagram, SocketAddr::V4(peer))
+            self.handle_counted(datagram, SocketAddr::V4(peer), &mut counted)
         }));
         match handled {
             Ok(Some(Response::One(reply))) => replies.push(reply, peer),
@@ -40,12 +43,14 @@ impl Shared {
                     replies.push(Bytes::from(d), peer);
                 }
             }
-            Ok(None) => {}
+            Ok(None) => return None,
             Err(payload) => {
                 Stats::bump(&self.stats.panics);
                 tracing::error!(%peer, len = datagram.len(), panic = %panic_text(payload.as_ref()), "request handling panicked; no reply, serving on");
+                return None;
             }
         }
+        Some(counted.and_then(Timed::of).unwrap_or(Timed::Other))
     }
 }
 
@@ -161,7 +166,9 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// One receive loop: a batch in, each datagram handled, the replies out.
+/// One receive loop: a batch in, each datagram handled, the replies out,
+/// and the batch's requests timed from its receipt to the replies' sending
+/// (all its replies leave together; timing off: the clock is not read).
 async fn serve_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
     let mut batch = RecvBatch::new();
     let mut replies = SendQueue::new();
@@ -183,10 +190,14 @@ async fn serve_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
             }
             continue;
         }
+        let received = shared.latency.is_on().then(Instant::now);
+        let mut answered = BatchOps::default();
         for (datagram, peer) in batch.iter() {
             #[cfg(test)]
             shared.hooks.check(datagram, true);
-            shared.serve(datagram, peer, &mut replies);
+            if let Some(op) = shared.serve(datagram, peer, &mut replies) {
+                answered.add(op);
+            }
         }
         if !replies.is_empty() {
             // Sends everything queued, in order; when the send buffer is
@@ -197,6 +208,9 @@ async fn serve_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
             if let Err(e) = sent {
                 tracing::debug!(error = %e, left = replies.len(), "send failed");
             }
+        }
+        if let Some(received) = received {
+            shared.latency.observe_batch(&answered, received.elapsed());
         }
     }
 }

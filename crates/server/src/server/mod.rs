@@ -194,7 +194,7 @@ impl Server {
         shared.durable = Some(DurableStorage::start(
             engine,
             socket,
-            Arc::clone(&shared.stats),
+            (Arc::clone(&shared.stats), Arc::clone(&shared.latency)),
             keys.unwrap_or_else(|| Arc::new([])),
         )?);
         Ok(())
@@ -275,7 +275,19 @@ impl Server {
     /// state unshared).
     pub fn stats_source(&self) -> crate::stats::Source {
         let shared = Arc::clone(&self.shared);
-        Arc::new(move || shared.figures().pairs())
+        Arc::new(move || crate::stats::Scrape {
+            pairs: shared.figures().pairs(),
+            latency: shared.latency.snapshot(),
+        })
+    }
+
+    /// The server's request latency histograms (they stay readable after
+    /// [`Server::run`] has consumed the server). Timing can be turned off
+    /// there ([`crate::stats::Latency::set_on`]: the clock is then not read;
+    /// `benches/metrics_overhead.rs` compares the two), also while the
+    /// server runs.
+    pub fn latency_handle(&self) -> Arc<crate::stats::Latency> {
+        Arc::clone(&self.shared.latency)
     }
 
     /// Serves until `shutdown` completes. A receive loop that ends (it only

@@ -172,7 +172,12 @@ fn write_v2(
         .put_batch(&[(key, record)])
         .pop()
         .unwrap_or(Err(Refused::Io("no result".into())));
-    Some(Response::One(v2_write_reply(id, &result, sign)))
+    Some(Response::One(v2_write_reply(
+        id,
+        &result,
+        engine.needs_committer(),
+        sign,
+    )))
 }
 
 /// [`answer_v2`] for a DUMP: one page of at most `limit` entries (0: as
@@ -220,18 +225,24 @@ pub(crate) fn reply_signature(keys: &[AuthKey], signed_by: Option<u8>) -> Option
 }
 
 /// The v2 reply to a write's result: STORED, OLDER with the version kept,
-/// or REFUSED (out of memory or disk, overloaded on an I/O error); signed
-/// when `sign` says so ([`reply_signature`]).
+/// or REFUSED with its cause: out of memory (`--max-memory`) or, from a
+/// `durable` engine, disk full (`--max-disk`, the disk's reserve);
+/// overloaded on an I/O error. Signed when `sign` says so
+/// ([`reply_signature`]).
 pub(crate) fn v2_write_reply(
     id: u64,
     result: &Result<(), Refused>,
+    durable: bool,
     sign: Option<(&AuthKey, u64)>,
 ) -> Bytes {
     let message = match result {
         Ok(()) => V2::Stored,
         Err(Refused::Older { current }) => V2::Older { current: *current },
-        Err(Refused::Full { .. } | Refused::NoSpace { .. }) => V2::Refused {
+        Err(Refused::Full { .. }) if !durable => V2::Refused {
             reason: Reason::OutOfMemory,
+        },
+        Err(Refused::Full { .. } | Refused::NoSpace { .. }) => V2::Refused {
+            reason: Reason::DiskFull,
         },
         Err(Refused::Io(_)) => V2::Refused {
             reason: Reason::Overloaded,
@@ -290,9 +301,31 @@ mod tests {
         };
         let trailer = protocol_v2::verify(&d, &keys[1..], at, 0).unwrap();
         assert_eq!(trailer.key_id, 2);
-        let stored = v2_write_reply(9, &Ok(()), reply_signature(&keys, Some(1)));
+        let stored = v2_write_reply(9, &Ok(()), false, reply_signature(&keys, Some(1)));
         assert!(protocol_v2::verify(&stored, &keys[..1], at, 60_000).is_ok());
         assert!(protocol_v2::verify(&stored, &keys[1..], at, 60_000).is_err());
+    }
+
+    /// A refused write names its cause: the memory engine's limit, the
+    /// durable engine's (or its disk's reserve), an I/O error.
+    #[test]
+    fn refusals_name_memory_or_disk() {
+        let reason = |refused: Refused, durable: bool| {
+            let d = v2_write_reply(1, &Err(refused), durable, None);
+            match protocol_v2::decode(&d).unwrap().message {
+                V2::Refused { reason } => reason,
+                other => panic!("{other:?}"),
+            }
+        };
+        let full = || Refused::Full { limit: 10 };
+        assert_eq!(reason(full(), false), Reason::OutOfMemory);
+        assert_eq!(reason(full(), true), Reason::DiskFull);
+        let no_space = Refused::NoSpace {
+            free: 1,
+            reserve: 2,
+        };
+        assert_eq!(reason(no_space, true), Reason::DiskFull);
+        assert_eq!(reason(Refused::Io("x".into()), true), Reason::Overloaded);
     }
 
     #[test]

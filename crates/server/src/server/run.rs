@@ -52,9 +52,10 @@ pub enum InitialPairError {
     )]
     OddWords(usize),
     /// A key or value the protocol cannot carry.
-    #[error("initial pair {key:?}: {error}")]
+    #[error("initial pair {key}: {error}")]
     Bad {
-        /// The key, as text.
+        /// The key as messages show it (quoted, a long one cut:
+        /// [`crate::preview::for_message`]).
         key: String,
         /// What is wrong with it.
         #[source]
@@ -79,7 +80,7 @@ impl ServeOptions {
             protocol::check_key(&key)
                 .and_then(|_| protocol::check_value(&value))
                 .map_err(|error| InitialPairError::Bad {
-                    key: String::from_utf8_lossy(&key).into_owned(),
+                    key: crate::preview::for_message(&key),
                     error,
                 })?;
             initial.push((key, value));
@@ -228,8 +229,8 @@ async fn serve(
     for (key, value) in options.initial.iter().filter(|_| durable.is_none()) {
         server.store().put(key, value).map_err(|e| {
             format!(
-                "initial pair {:?}: {e} (--max-memory)",
-                String::from_utf8_lossy(key)
+                "initial pair {}: {e} (--max-memory)",
+                crate::preview::for_message(key)
             )
         })?;
     }
@@ -338,7 +339,7 @@ fn use_durable(
         })
         .collect();
     for (result, (key, _)) in engine.put_batch(&puts).into_iter().zip(&options.initial) {
-        result.map_err(|e| format!("initial pair {:?}: {e}", String::from_utf8_lossy(key)))?;
+        result.map_err(|e| format!("initial pair {}: {e}", crate::preview::for_message(key)))?;
     }
     let report = engine.open_report();
     tracing::info!(

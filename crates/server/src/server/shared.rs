@@ -36,6 +36,9 @@ pub(super) struct Shared {
     pub(super) rebalance: Option<Arc<crate::rebalance::Rebalancer>>,
     /// Requests by kind, per thread (`crate::stats`, the STATS reply).
     pub(super) ops: crate::stats::OpCounters,
+    /// Request latencies by kind, per thread (the metrics endpoint); shared
+    /// with the durable committer, which times the writes it answers.
+    pub(super) latency: Arc<crate::stats::Latency>,
     /// When the server started (uptime).
     pub(super) started: Instant,
     /// The address bound, for the kernel's drop count in STATS.
@@ -60,6 +63,7 @@ impl Shared {
             hints: Arc::new(crate::hints::HintStore::in_memory()),
             rebalance: None,
             ops: crate::stats::OpCounters::new(),
+            latency: Arc::new(crate::stats::Latency::new()),
             started: Instant::now(),
             bound: None,
             #[cfg(test)]
@@ -69,7 +73,20 @@ impl Shared {
 
     /// Applies the limits to one datagram from `peer` and computes the reply;
     /// `None`: send nothing.
+    #[cfg(test)]
     pub(super) fn handle(&self, datagram: &[u8], peer: SocketAddr) -> Option<Response> {
+        self.handle_counted(datagram, peer, &mut None)
+    }
+
+    /// [`Shared::handle`], telling in `counted` what the request was
+    /// counted as (`Shared::count`; left alone when it was not counted), for
+    /// its latency.
+    pub(super) fn handle_counted(
+        &self,
+        datagram: &[u8],
+        peer: SocketAddr,
+        counted: &mut Option<Op>,
+    ) -> Option<Response> {
         Stats::bump(&self.stats.requests);
         #[cfg(test)]
         self.hooks.check(datagram, false);
@@ -90,7 +107,7 @@ impl Shared {
             return rejected;
         }
         if !self.limits.v1_only && protocol_v2::dialect(datagram) == Dialect::V2 {
-            return self.handle_v2(datagram, peer, ip, budgeted, now);
+            return self.handle_v2(datagram, peer, ip, budgeted, now, counted);
         }
         let request = protocol::parse_request(datagram);
         match request {
@@ -126,6 +143,7 @@ impl Shared {
             (Some(durable), Ok(request), SocketAddr::V4(peer)) => durable.answer(request, peer),
             (_, request, _) => Some(answer(&self.store, request, Some(&self.stats))),
         };
+        *counted = op;
         self.count(op, response.as_ref(), |r| r != protocol::REPLY_NOT_FOUND);
         let response = response?;
         if let (true, true, Response::One(reply)) = (is_get, budgeted, &response) {

@@ -41,6 +41,7 @@ impl Shared {
         ip: Ipv4Addr,
         budgeted: bool,
         now: Instant,
+        counted: &mut Option<Op>,
     ) -> Option<Response> {
         let frame = protocol_v2::decode(datagram)
             .ok()
@@ -115,6 +116,7 @@ impl Shared {
             return Some(self.answer_hint(frame.id, *owner, key, *value, *version, sign));
         }
         let response = self.answer_request(&frame, peer, keys, dump_allowed, sign);
+        *counted = op;
         self.count(op, response.as_ref(), |r| {
             r.get(5) == Some(&protocol_v2::opcode::VALUE)
         });

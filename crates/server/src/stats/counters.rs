@@ -76,8 +76,9 @@ impl Default for OpCounters {
     }
 }
 
-/// This thread's index, drawn once per thread from a process-wide counter.
-fn thread_index() -> usize {
+/// This thread's index, drawn once per thread from a process-wide counter
+/// (the slot it counts in, here and in [`super::Latency`]).
+pub(super) fn thread_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
@@ -297,9 +298,19 @@ pub fn parse_vm_rss(status: &str) -> Option<u64> {
     }
 }
 
+/// What the Prometheus endpoint reads on each scrape: the pairs of the
+/// STATS reply ([`ServerFigures::pairs`]) and the latency histograms.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scrape {
+    /// The STATS pairs.
+    pub pairs: Vec<(String, String)>,
+    /// The request latency histograms ([`super::Latency`]).
+    pub latency: super::LatencySnapshot,
+}
+
 /// How a server hands its current report to whoever asks (the Prometheus
-/// endpoint): a function building the pairs ([`ServerFigures::pairs`]).
-pub type Source = Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
+/// endpoint): a function building a [`Scrape`].
+pub type Source = Arc<dyn Fn() -> Scrape + Send + Sync>;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]

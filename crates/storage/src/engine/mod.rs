@@ -355,22 +355,43 @@ pub struct StorageArgs {
     /// crash of the server alone loses no acknowledged put in any policy
     #[arg(long = "sync", value_name = "POLICY", default_value_t = SyncPolicy::Always)]
     pub sync: SyncPolicy,
-    /// With --sync periodic: milliseconds between syncs
-    #[arg(long = "sync-interval", value_name = "MS", default_value_t = 1000,
-          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    /// With --sync periodic: time between syncs (e.g. 250ms, 2s; a bare
+    /// number is milliseconds; at most 1h)
+    #[arg(long = "sync-interval", value_name = "DURATION", default_value = "1s",
+          value_parser = parse_sync_interval)]
     pub sync_interval_ms: u64,
     /// With --data-dir: refuse puts once keys + records + 64 bytes per pair
-    /// would exceed BYTES (suffixes K, M, G, T) [default: no limit but the
-    /// disk's; a full disk also refuses puts]
-    #[arg(long = "max-disk", value_name = "BYTES", value_parser = crate::limits::parse_size)]
+    /// would exceed SIZE (e.g. 20GiB; K = 1024; a bare number is bytes)
+    /// [default: no limit but the disk's; a full disk also refuses puts]
+    #[arg(long = "max-disk", value_name = "SIZE", value_parser = crate::units::parse_size)]
     pub max_disk: Option<u64>,
-    /// Seconds a deleted key's tombstone is kept before a background sweep
-    /// purges it (protocol v2 deletes). A replica that misses a delete and
-    /// comes back after the grace can bring the value back: repair or
-    /// replace replicas within it. See docs/STORAGE.md
-    #[arg(long = "tombstone-grace", value_name = "SECONDS",
-          default_value_t = DEFAULT_TOMBSTONE_GRACE_SECS)]
+    /// How long a deleted key's tombstone is kept before a background sweep
+    /// purges it (protocol v2 deletes; e.g. 10d, 36h; a bare number is
+    /// seconds). A replica that misses a delete and comes back after the
+    /// grace can bring the value back: repair or replace replicas within
+    /// it. See docs/STORAGE.md
+    #[arg(long = "tombstone-grace", value_name = "DURATION", default_value = "10d",
+          value_parser = parse_tombstone_grace)]
     pub tombstone_grace_secs: u64,
+}
+
+/// What `--sync-interval` accepts: 1 ms to an hour, bare numbers in ms.
+pub const SYNC_INTERVAL: crate::units::DurationSpec =
+    crate::units::DurationSpec::millis(1, 3_600_000);
+
+/// What `--tombstone-grace` accepts: any whole number of seconds, bare
+/// numbers in seconds.
+pub const TOMBSTONE_GRACE: crate::units::DurationSpec =
+    crate::units::DurationSpec::seconds(Duration::ZERO, Duration::MAX);
+
+/// Parses `--sync-interval` into milliseconds ([`SYNC_INTERVAL`]).
+pub fn parse_sync_interval(s: &str) -> Result<u64, crate::units::DurationError> {
+    SYNC_INTERVAL.parse_whole(s)
+}
+
+/// Parses `--tombstone-grace` into seconds ([`TOMBSTONE_GRACE`]).
+pub fn parse_tombstone_grace(s: &str) -> Result<u64, crate::units::DurationError> {
+    TOMBSTONE_GRACE.parse_whole(s)
 }
 
 /// Default of `--tombstone-grace`: 10 days, as Cassandra's

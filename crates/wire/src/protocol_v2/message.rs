@@ -20,7 +20,8 @@ pub enum Reason {
     KeyTooLong,
     /// 3: the value is longer than the limit.
     ValueTooLong,
-    /// 4: storing it would exceed the server's memory limit.
+    /// 4: storing it would exceed the server's memory limit
+    /// (`--max-memory`).
     OutOfMemory,
     /// 5: missing, unknown-key, forged or out-of-window authentication.
     Unauthenticated,
@@ -40,6 +41,9 @@ pub enum Reason {
         /// The server's `--max-clock-offset`.
         max_offset_ms: u32,
     },
+    /// 11: storing it would exceed the server's disk limit (`--max-disk`)
+    /// or eat into the free space a durable server keeps in reserve.
+    DiskFull,
     /// A code this version does not know (kept as received).
     Other(u8),
 }
@@ -57,6 +61,7 @@ impl Reason {
             Reason::Unsupported => 7,
             Reason::Overloaded => 8,
             Reason::ClockAhead { .. } => 10,
+            Reason::DiskFull => 11,
             Reason::Other(c) => c,
         }
     }
@@ -76,6 +81,7 @@ impl Reason {
                 server_ms: 0,
                 max_offset_ms: 0,
             },
+            11 => Reason::DiskFull,
             c => Reason::Other(c),
         }
     }
@@ -97,6 +103,7 @@ impl std::fmt::Display for Reason {
             Reason::ClockAhead { max_offset_ms, .. } => {
                 write!(f, "clock ahead (max offset {max_offset_ms} ms)")
             }
+            Reason::DiskFull => f.write_str("disk full"),
             Reason::Other(code) => write!(f, "reason {code}"),
         }
     }

@@ -112,6 +112,14 @@ fn vectors() -> Vec<(&'static str, u64, Message<'static>, bool)> {
             false,
         ),
         (
+            "refused-disk",
+            3,
+            Message::Refused {
+                reason: Reason::DiskFull,
+            },
+            false,
+        ),
+        (
             "refused-clock",
             3,
             Message::Refused {
@@ -521,6 +529,8 @@ fn reasons_round_trip() {
         assert_eq!(Reason::from_code(code).code(), code);
     }
     assert_eq!(Reason::from_code(5), Reason::Unauthenticated);
+    assert_eq!(Reason::from_code(11), Reason::DiskFull);
+    assert_eq!(Reason::DiskFull.to_string(), "disk full");
     assert_eq!(Reason::from_code(200), Reason::Other(200));
 }
 

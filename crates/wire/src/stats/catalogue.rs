@@ -19,17 +19,17 @@ pub enum Kind {
 pub enum Unit {
     /// A plain number.
     Count,
-    /// Bytes (shown as B, KiB, MiB, GiB…).
+    /// Bytes (shown as 512B, 1.5KiB, 3MiB, 1GiB…).
     Bytes,
-    /// Seconds (shown as 45s, 12m05s, 3h04m, 2d03h).
+    /// Seconds (shown as 45s, 12m5s, 3h4m, 2d3h).
     Seconds,
 }
 
 /// One entry of the catalogue: a name a server may send in its STATS reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counter {
-    /// The name in the STATS reply (the Prometheus name is `dkvs_` + this,
-    /// plus `_total` for counters, `_info` for text).
+    /// The name in the STATS reply (the Prometheus endpoint maps it to a
+    /// metric of its own naming: the server's `stats::prometheus`).
     pub name: &'static str,
     /// Counter, gauge or text.
     pub kind: Kind,
