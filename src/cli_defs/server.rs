@@ -42,9 +42,10 @@ pub struct Cli {
     /// Ring knowledge and anti-entropy.
     #[command(flatten, next_help_heading = "Cluster")]
     pub anti_entropy: crate::anti_entropy::AntiEntropyArgs,
-    /// Serve the server's counters (those of `dkvs-client stats`) as
-    /// Prometheus metrics over plain HTTP: `GET http://ADDR:PORT/metrics`
-    /// (text format 0.0.4); none by default. Anyone who can reach ADDR can
+    /// Serve the server's counters (those of `dkvs-client stats`) and
+    /// request latency histograms as Prometheus metrics over plain HTTP:
+    /// `GET http://ADDR:PORT/metrics` (text format 0.0.4, docs/METRICS.md);
+    /// none by default. Anyone who can reach ADDR can
     /// read them: prefer a loopback or private address.
     #[arg(long = "metrics", value_name = "ADDR:PORT", help_heading = crate::limits::NETWORK)]
     pub metrics: Option<std::net::SocketAddr>,
