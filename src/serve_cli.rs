@@ -61,34 +61,76 @@ pub fn serve_options(cli: Cli) -> Result<ServeOptions, ServeCliError> {
         .with_metrics(cli.metrics))
 }
 
+/// Serves as `cli` asks until SIGINT/SIGTERM; returns the exit status,
+/// every error reported as one `ERROR:` line (what the supervisor shows
+/// for a spawned server). `best_effort_metrics`: a metrics port that
+/// cannot be bound is logged and the server serves without it (the
+/// servers `dkvs-tui` spawns, DECISIONS #89).
+pub fn run(cli: Cli, best_effort_metrics: bool) -> u8 {
+    cli.log.init_logging();
+    let metrics = cli.metrics;
+    let pairs = !cli.pairs.is_empty();
+    let options = match serve_options(cli) {
+        Ok(o) if best_effort_metrics => o.with_best_effort_metrics(metrics),
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            if pairs && matches!(e, ServeCliError::Pairs(_)) {
+                eprintln!("{}", usage());
+            }
+            return e.exit_code();
+        }
+    };
+    match crate::server::serve_until_signal(options) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            e.exit_code
+        }
+    }
+}
+
+/// `dkvs-server`'s usage line, as clap renders it.
+pub fn usage() -> String {
+    use clap::CommandFactory as _;
+    Cli::command()
+        .name("dkvs-server")
+        .render_usage()
+        .to_string()
+}
+
 /// Checks the command line `dkvs-tui` will give each server it spawns
-/// (`server_options` and the other per-server fields of `cluster.toml`)
-/// against the server's options, so a misspelt option is a configuration
-/// error at start, not a server that dies on spawn.
-pub fn check_spawn_options(config: &ClusterConfig) -> Result<(), ConfigError> {
+/// (`base`: the launcher's words after its hidden flag, then the
+/// per-server fields and `server_options` of `cluster.toml`) against the
+/// server's options and their rules, so a misspelt or conflicting option
+/// is a configuration error at start, not a server that dies on spawn.
+pub fn check_spawn_options(config: &ClusterConfig, base: &[OsString]) -> Result<(), ConfigError> {
     use clap::Parser as _;
     for (i, spec) in config.servers.iter().enumerate() {
         if !spec.spawn {
             continue;
         }
         let words = std::iter::once(OsString::from("dkvs-server"))
+            .chain(base.iter().cloned())
             .chain(server_words(spec))
             .chain([spec.ip.to_string().into(), spec.port.to_string().into()]);
-        if let Err(e) = Cli::try_parse_from(words) {
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or_default();
-            return Err(ConfigError {
-                file: config.source_name(),
-                line: None,
-                field: Some("server_options".into()),
-                message: format!(
-                    "server {} ({}): {}",
-                    i + 1,
-                    spec.addr(),
-                    first.trim_start_matches("error: ")
-                ),
-            });
-        }
+        let problem = match Cli::try_parse_from(words) {
+            Err(e) => {
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or_default().to_string();
+                first.trim_start_matches("error: ").to_string()
+            }
+            Ok(cli) => match serve_options(cli) {
+                Ok(_) => continue,
+                Err(e) => e.to_string(),
+            },
+        };
+        return Err(ConfigError {
+            file: config.source_name(),
+            line: None,
+            field: Some("server_options".into()),
+            message: format!("server {} ({}): {problem}", i + 1, spec.addr()),
+        });
     }
     Ok(())
 }

@@ -506,6 +506,31 @@ fn refusals_are_one_counter_by_reason() {
         } => {}
         other => panic!("not refused for its clock: {other:?}"),
     }
+    // The same refusals over protocol v2 count the same way.
+    let now = dkvs::version::Version {
+        timestamp: dkvs::hlc::pack(dkvs::hlc::SystemClock.now_ms(), 0),
+        writer: 1,
+    };
+    let v2_refusal = |id: u64, message: &Message| {
+        let reply = ask(&protocol_v2::encode(id, message, None).unwrap()).expect("a reply");
+        match protocol_v2::decode(&reply).unwrap().message {
+            Message::Refused { reason } => reason,
+            other => panic!("not refused: {other:?}"),
+        }
+    };
+    let huge = [b'x'; 300];
+    let over = Message::Put {
+        key: b"d",
+        value: &huge,
+        version: now,
+    };
+    assert_eq!(v2_refusal(8, &over), Reason::OutOfMemory);
+    let zero = Message::Put {
+        key: b"e",
+        value: b"1",
+        version: dkvs::version::Version::ZERO,
+    };
+    assert_eq!(v2_refusal(9, &zero), Reason::Malformed);
 
     let body = curl(&[&format!("http://{at}/metrics")]).stdout;
     let samples = samples(&body);
@@ -519,10 +544,11 @@ fn refusals_are_one_counter_by_reason() {
     };
     assert_eq!(
         [reason("memory"), reason("malformed"), reason("clock")],
-        [1, 1, 1],
+        [2, 2, 1],
         "{body}"
     );
     for r in [
+        "disk",
         "not_allowed",
         "dump_denied",
         "over_budget",
@@ -544,7 +570,49 @@ fn refusals_are_one_counter_by_reason() {
     let stats_total = stats.number("refused").unwrap() + stats.number("dropped").unwrap()
         - stats.number("kernel_drops").unwrap_or(0);
     assert_eq!(sum(&samples, "dkvs_refused_total"), stats_total);
-    assert_eq!(stats.number("refused"), Some(3));
+    assert_eq!(stats.number("refused"), Some(5));
+}
+
+/// A durable server's full disk is its own reason, over v1 and v2 alike.
+#[test]
+fn a_full_disk_is_counted_as_disk() {
+    let (c, at) = start(&[
+        "--data-dir".into(),
+        "data".into(),
+        "--max-disk".into(),
+        "1KiB".into(),
+    ]);
+    let s = UdpSocket::bind((c.ip, 0)).unwrap();
+    let ask = |datagram: &[u8]| udp_request(&s, c.addr(0), datagram, Duration::from_secs(3));
+    let big = [b"b\0".as_slice(), &[b'x'; 2000]].concat();
+    assert_eq!(ask(&big).as_deref(), Some(&b""[..]), "over --max-disk (v1)");
+    let now = dkvs::version::Version {
+        timestamp: dkvs::hlc::pack(dkvs::hlc::SystemClock.now_ms(), 0),
+        writer: 1,
+    };
+    let huge = [b'x'; 2000];
+    let put = Message::Put {
+        key: b"c",
+        value: &huge,
+        version: now,
+    };
+    let reply = ask(&protocol_v2::encode(3, &put, None).unwrap()).expect("a reply");
+    assert_eq!(
+        protocol_v2::decode(&reply).unwrap().message,
+        Message::Refused {
+            reason: Reason::DiskFull
+        }
+    );
+    let url = format!("http://{at}/metrics");
+    assert_eq!(
+        scrape_value(&url, "dkvs_refused_total{reason=\"disk\"}"),
+        Some(2)
+    );
+    assert_eq!(
+        scrape_value(&url, "dkvs_refused_total{reason=\"memory\"}"),
+        Some(0)
+    );
+    assert_eq!(stats_of(c.addr(0)).number("over_disk"), Some(2));
 }
 
 /// The identifiers of a PromQL expression that name metrics: those outside

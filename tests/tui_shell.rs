@@ -381,14 +381,13 @@ fn piped_skew_shows_the_restamp_and_the_refusal() {
 #[test]
 fn the_cluster_file_is_found_in_one_order() {
     let dir = tempfile::tempdir().unwrap();
-    // ./cluster.toml lists 127.0.0.1:1 (never spawned), the variable's file
-    // 127.0.0.1:2; status shows which one dkvs-tui read.
-    std::fs::write(
-        dir.path().join("cluster.toml"),
-        "[[server]]\nip = \"127.0.0.1\"\nport = 1\nspawn = false\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("other.txt"), "127.0.0.1 2 1\n").unwrap();
+    // ./cluster.toml lists one server, the variable's file another; neither
+    // is spawned, and status shows which file dkvs-tui read.
+    let ip = loopback_ip();
+    let ports = free_ports(ip, 2);
+    let table = |port: u16| format!("[[server]]\nip = \"{ip}\"\nport = {port}\nspawn = false\n");
+    std::fs::write(dir.path().join("cluster.toml"), table(ports[0])).unwrap();
+    std::fs::write(dir.path().join("other.toml"), table(ports[1])).unwrap();
     let script = dir.path().join("script.txt");
     std::fs::write(&script, "status\n").unwrap();
     let status = |env: Option<&str>| {
@@ -400,11 +399,13 @@ fn the_cluster_file_is_found_in_one_order() {
         let input = Stdio::from(std::fs::File::open(&script).unwrap());
         run_with_input(&mut cmd, input, LIMIT)
     };
-    let out = status(Some("other.txt"));
-    assert!(out.stdout.contains("127.0.0.1:2"), "{out}");
-    assert!(!out.stdout.contains("127.0.0.1:1 "), "{out}");
+    let first = format!("{ip}:{}", ports[0]);
+    let second = format!("{ip}:{}", ports[1]);
+    let out = status(Some("other.toml"));
+    assert!(out.stdout.contains(&second), "{out}");
+    assert!(!out.stdout.contains(&first), "{out}");
     let out = status(None);
-    assert!(out.stdout.contains("127.0.0.1:1"), "{out}");
+    assert!(out.stdout.contains(&first), "{out}");
 
     // Nothing named, nothing here: the message says where it looked.
     let empty = tempfile::tempdir().unwrap();
@@ -476,10 +477,21 @@ fn server_options_reach_spawned_servers() {
         )),
         "{out}"
     );
+    // Checked as spawned, with the ring file: v1 cannot serve a ring.
+    let v1 = toml.replace("max-memory = \"1\"", "protocol = \"v1\"");
+    std::fs::write(dir.path().join("cluster.toml"), v1).unwrap();
+    let out = run_script(dir.path(), &["cluster.toml"], "status\n");
+    assert_eq!(out.code, Some(i32::from(dkvs::exit::CONFIG)), "{out}");
+    assert!(
+        out.stderr
+            .contains("--protocol v1 cannot be combined with --servers"),
+        "{out}"
+    );
 }
 
-/// `remove 1` then `add` of the same address with its fields puts server 1
-/// back where it stood in cluster.toml, `metrics` line included.
+/// `remove 1` twice, then `add` of the same addresses with their fields,
+/// puts servers 1 and 2 back where they stood in cluster.toml, `metrics`
+/// line included.
 #[test]
 fn remove_then_add_restores_a_server_in_place() {
     let ip = loopback_ip();
@@ -502,8 +514,8 @@ fn remove_then_add_restores_a_server_in_place() {
         dir.path(),
         &["cluster.toml", "--no-echo"],
         &format!(
-            "remove 1\nadd {ip}:{} nodes=3 metrics={metrics}\nstatus\n",
-            ports[0]
+            "remove 1\nremove 1\nadd {ip}:{} nodes=3 metrics={metrics}\nadd {ip}:{}\nstatus\n",
+            ports[0], ports[1]
         ),
     );
     assert!(!out.timed_out, "{out}");

@@ -63,9 +63,7 @@ fn main() -> ExitCode {
 /// The cluster, the supervisor and the UI or shell, until the end; returns
 /// our exit status.
 fn run(cli: Cli) -> u8 {
-    let config = match load_config(&cli)
-        .and_then(|c| dkvs::serve_cli::check_spawn_options(&c).map(|()| c))
-    {
+    let config = match load_config(&cli) {
         Ok(c) => c,
         Err(e) => return cli::config_failure(false, &e),
     };
@@ -85,6 +83,10 @@ fn run(cli: Cli) -> u8 {
         Ok(l) => l,
         Err(code) => return code,
     };
+    let base = launcher.args.get(1..).unwrap_or_default();
+    if let Err(e) = dkvs::serve_cli::check_spawn_options(&config, base) {
+        return cli::config_failure(false, &e);
+    }
     let config = Arc::new(config);
     let supervisor = runtime.block_on(async { Supervisor::start(config.clone(), launcher) });
     kill_children_on_panic(supervisor.clone());
@@ -283,31 +285,15 @@ fn serve_internal(args: &[std::ffi::OsString]) -> ExitCode {
     let cli = match dkvs::cli_defs::server::Cli::try_parse_from(words) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            });
+            // One ERROR line: what the supervisor shows of a child's end.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            eprintln!("ERROR: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(exit::USAGE);
         }
     };
-    cli.log.init_logging();
     exit_with_parent();
-    let metrics = cli.metrics;
-    let options = match dkvs::serve_cli::serve_options(cli) {
-        Ok(o) => o.with_best_effort_metrics(metrics),
-        Err(e) => {
-            eprintln!("ERROR: {e}");
-            return ExitCode::from(e.exit_code());
-        }
-    };
-    match dkvs::server::serve_until_signal(options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ERROR: {e}");
-            ExitCode::from(e.exit_code)
-        }
-    }
+    ExitCode::from(dkvs::serve_cli::run(cli, true))
 }
 
 /// Exits (status 0) as soon as the parent process is gone, checked every

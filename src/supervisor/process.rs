@@ -23,8 +23,8 @@ use crate::config::ServerSpec;
 pub const SERVE_FLAG: &str = "--serve-internal";
 
 /// How to start one server process: `program args... <IP> <PORT>`, with
-/// `--data-dir DIR`, `--sync POLICY` and `--metrics ADDR:PORT` before the
-/// address when the server's [`ServerSpec`] has them.
+/// the server's own words before the address ([`server_words`]: its
+/// `data_dir`, `sync`, `metrics` and `server_options`).
 #[derive(Debug, Clone)]
 pub struct Launcher {
     /// The executable.

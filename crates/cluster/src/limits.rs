@@ -582,6 +582,9 @@ pub struct Stats {
     pub over_budget: AtomicU64,
     /// Puts refused because the store would exceed `--max-memory`.
     pub over_memory: AtomicU64,
+    /// Puts refused because a durable store would exceed `--max-disk`, or
+    /// eat into the disk's free-space reserve.
+    pub over_disk: AtomicU64,
     /// Panics caught while handling a request (the server kept serving).
     pub panics: AtomicU64,
     /// Receive loops restarted after ending abnormally.
@@ -608,6 +611,8 @@ pub struct StatsSnapshot {
     pub over_budget: u64,
     /// Puts refused by `--max-memory`.
     pub over_memory: u64,
+    /// Puts refused by `--max-disk` or the disk's reserve.
+    pub over_disk: u64,
     /// Panics caught.
     pub panics: u64,
     /// Receive loops restarted.
@@ -634,6 +639,7 @@ impl Stats {
             dump_denied: get(&self.dump_denied),
             over_budget: get(&self.over_budget),
             over_memory: get(&self.over_memory),
+            over_disk: get(&self.over_disk),
             panics: get(&self.panics),
             restarts: get(&self.restarts),
             unauthenticated: get(&self.unauthenticated),

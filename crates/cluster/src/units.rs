@@ -108,14 +108,6 @@ pub enum Bare {
 }
 
 impl Bare {
-    /// The unit's suffix, as humantime reads it.
-    fn suffix(self) -> &'static str {
-        match self {
-            Bare::Millis => "ms",
-            Bare::Seconds => "s",
-        }
-    }
-
     /// The unit's name in messages.
     fn name(self) -> &'static str {
         match self {
@@ -240,6 +232,25 @@ pub fn parse_duration(text: &str, bare: Bare) -> Result<Duration, DurationError>
     if t.is_empty() || t.len() > MAX_DURATION_TEXT {
         return Err(not_one);
     }
+    // A bare number reads as it always did: any whole number, or a
+    // decimal (`.5`, `5.`, `1e1`) of the option's unit.
+    if let Ok(n) = t.parse::<u64>() {
+        return Ok(match bare {
+            Bare::Millis => Duration::from_millis(n),
+            Bare::Seconds => Duration::from_secs(n),
+        });
+    }
+    if t.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+    {
+        return match t.parse::<f64>() {
+            Ok(x) if x.is_finite() && x >= 0.0 => {
+                Duration::try_from_secs_f64(x * bare.one().as_secs_f64()).map_err(|_| not_one)
+            }
+            _ => Err(not_one),
+        };
+    }
     let mut digits = 0usize;
     for c in t.chars() {
         digits = if c.is_ascii_digit() { digits + 1 } else { 0 };
@@ -255,14 +266,6 @@ pub fn parse_duration(text: &str, bare: Bare) -> Result<Duration, DurationError>
     }) {
         return Err(DurationError::Calendar);
     }
-    let is_bare = t.chars().all(|c| c.is_ascii_digit() || c == '.');
-    let with_unit;
-    let t = if is_bare {
-        with_unit = format!("{t}{}", bare.suffix());
-        with_unit.as_str()
-    } else {
-        t
-    };
     humantime::parse_duration(t).map_err(|_| not_one)
 }
 
@@ -374,6 +377,14 @@ mod tests {
         assert_eq!(s("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(s("1h 30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(s("1w"), Ok(Duration::from_secs(604_800)));
+        // Bare numbers as the old parsers read them.
+        assert_eq!(s(".5"), Ok(Duration::from_millis(500)));
+        assert_eq!(s("5."), Ok(Duration::from_secs(5)));
+        assert_eq!(s("1e1"), Ok(Duration::from_secs(10)));
+        assert_eq!(
+            s("1000000000000"),
+            Ok(Duration::from_secs(1_000_000_000_000))
+        );
         for bad in [
             "",
             "soon",

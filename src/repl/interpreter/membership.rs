@@ -141,8 +141,16 @@ impl Interpreter {
         // Let it bind before the others learn of it.
         supervisor.wait_started(Duration::from_secs(3)).await;
         let reloaded = supervisor.reload(Some(addr)).await;
-        self.switch(config);
+        // Later servers moved down one place in the file.
         self.removed_at.remove(&addr);
+        if let Some(j) = config.servers.iter().position(|s| s.addr() == addr) {
+            for at in self.removed_at.values_mut() {
+                if *at >= j {
+                    *at += 1;
+                }
+            }
+        }
+        self.switch(config);
         say(
             sink,
             format!(
@@ -210,6 +218,12 @@ impl Interpreter {
         };
         let reloaded = supervisor.reload(None).await;
         self.switch(config);
+        // Later servers moved up one place in the file.
+        for at in self.removed_at.values_mut() {
+            if *at > index {
+                *at -= 1;
+            }
+        }
         self.removed_at.insert(addr, index);
         if leaving.pid.is_none() {
             // Not running: nothing to hand over, nothing to wait for.

@@ -48,18 +48,22 @@ pub fn server_args(
     defaults: Option<&toml::Table>,
     server: Option<&toml::Table>,
 ) -> Result<Vec<String>, String> {
-    let mut merged: Vec<(&String, &Value)> = Vec::new();
+    // Merged by bare name: `max-memory` and `--max-memory` are one option.
+    let mut merged: Vec<(&str, &String, &Value)> = Vec::new();
     for table in [defaults, server].into_iter().flatten() {
         for (name, value) in table {
-            merged.retain(|(n, _)| *n != name);
-            merged.push((name, value));
+            let bare = name.trim_start_matches('-');
+            merged.retain(|(b, _, _)| *b != bare);
+            merged.push((bare, name, value));
         }
     }
     let mut out = Vec::new();
-    for (name, value) in merged {
-        let bare = name.trim_start_matches('-');
+    for (bare, name, value) in merged {
         if bare.is_empty() || bare.contains(char::is_whitespace) {
             return Err(format!("`{name}` is not an option name (like max-memory)"));
+        }
+        if matches!(bare, "help" | "version") {
+            return Err(format!("`{bare}` is not a server setting"));
         }
         if let Some((_, field)) = OWN_FIELDS.iter().find(|(n, _)| *n == bare) {
             return Err(format!("`{bare}` has a field of its own: use {field}"));
@@ -106,5 +110,14 @@ mod tests {
         assert!(e.contains("give a string"), "{e}");
         let e = server_args(Some(&table("\" \" = 1")), None).unwrap_err();
         assert!(e.contains("not an option name"), "{e}");
+        let e = server_args(Some(&table("help = true")), None).unwrap_err();
+        assert!(e.contains("not a server setting"), "{e}");
+        // One option however it is spelt: the server's value wins.
+        let d = table("max-memory = \"1GiB\"");
+        let s = table("\"--max-memory\" = \"2GiB\"");
+        assert_eq!(
+            server_args(Some(&d), Some(&s)).unwrap(),
+            ["--max-memory", "2GiB"]
+        );
     }
 }

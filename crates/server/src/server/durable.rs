@@ -92,7 +92,7 @@ impl DurableStorage {
                     && !matches!(e, Refused::Older { .. })
                 {
                     if matches!(e, Refused::Full { .. } | Refused::NoSpace { .. }) {
-                        Stats::bump(&counters.over_memory);
+                        Stats::bump(&counters.over_disk);
                     }
                     if matches!(e, Refused::Io(_)) {
                         Stats::bump(&counters.engine_errors);
@@ -225,7 +225,14 @@ impl DurableStorage {
             };
             self.submit(key, record, to)
         };
-        answer_v2(&*self.engine, frame, Some(&submit), &self.keys, clock)
+        answer_v2(
+            &*self.engine,
+            frame,
+            Some(&submit),
+            &self.keys,
+            clock,
+            &self.stats,
+        )
     }
 
     /// The counters of the server this storage serves.

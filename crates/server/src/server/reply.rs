@@ -82,11 +82,18 @@ pub(crate) fn answer_v2(
     submit: Option<&dyn Fn(Bytes, Record)>,
     keys: &[AuthKey],
     clock: &OffsetGuard,
+    stats: &Stats,
 ) -> Option<Response> {
     let id = frame.id;
     let sign = reply_signature(keys, frame.auth.map(|t| t.key_id));
     let reply = |message: &V2| Some(v2_reply(id, message, sign));
-    let write = |key: &[u8], record: Record| write_v2(engine, id, key, record, submit, clock, sign);
+    let to = Writer {
+        engine,
+        submit,
+        clock,
+        stats,
+    };
+    let write = |key: &[u8], record: Record| write_v2(&to, id, key, record, sign);
     match &frame.message {
         // The server answers HELLO itself (`Shared::handle_v2`: features
         // depend on the source); here without features.
@@ -138,21 +145,36 @@ fn read_failed(e: crate::engine::EngineError) -> Option<Response> {
     None
 }
 
+/// Where a v2 write goes: the engine, or the committer (`submit`) that
+/// writes and answers for it; the clock check; the refusal counters.
+struct Writer<'a> {
+    engine: &'a dyn Engine,
+    submit: Option<&'a dyn Fn(Bytes, Record)>,
+    clock: &'a OffsetGuard,
+    stats: &'a Stats,
+}
+
 /// [`answer_v2`] for a PUT or DELETE of `key` as `record`: refused when its
 /// version is 0/0 or from too far ahead, else handed to `submit` (`None`)
-/// or applied to `engine` and answered.
+/// or applied to `engine` and answered. Refusals are counted as v1's are
+/// (the committer counts those of the writes it applies).
 fn write_v2(
-    engine: &dyn Engine,
+    to: &Writer<'_>,
     id: u64,
     key: &[u8],
     record: Record,
-    submit: Option<&dyn Fn(Bytes, Record)>,
-    clock: &OffsetGuard,
     sign: Option<(&AuthKey, u64)>,
 ) -> Option<Response> {
+    let Writer {
+        engine,
+        submit,
+        clock,
+        stats,
+    } = *to;
     let reply = |message: &V2| Some(v2_reply(id, message, sign));
     if record.version == Version::ZERO {
         // Version 0/0 is the version of v1 writes (DECISIONS #51).
+        Stats::bump(&stats.refused);
         return reply(&V2::Refused {
             reason: Reason::Malformed,
         });
@@ -172,6 +194,9 @@ fn write_v2(
         .put_batch(&[(key, record)])
         .pop()
         .unwrap_or(Err(Refused::Io("no result".into())));
+    if matches!(result, Err(Refused::Full { .. } | Refused::NoSpace { .. })) {
+        Stats::bump(&stats.over_memory);
+    }
     Some(Response::One(v2_write_reply(
         id,
         &result,

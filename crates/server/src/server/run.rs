@@ -262,6 +262,7 @@ async fn serve(
         dump_denied = s.dump_denied,
         over_budget = s.over_budget,
         over_memory = s.over_memory,
+        over_disk = s.over_disk,
         panics = s.panics,
         restarts = s.restarts,
         unauthenticated = s.unauthenticated,

@@ -177,6 +177,7 @@ impl Shared {
                 None,
                 keys,
                 &self.clock,
+                &self.stats,
             ),
         }
     }

@@ -222,7 +222,7 @@ impl ServerFigures {
         );
         put(
             "refused",
-            sum(&[l.refused, l.over_memory, self.clock.1]).to_string(),
+            sum(&[l.refused, l.over_memory, l.over_disk, self.clock.1]).to_string(),
         );
         put(
             "dropped",
@@ -238,6 +238,7 @@ impl ServerFigures {
         );
         put("malformed", l.refused.to_string());
         put("over_memory", l.over_memory.to_string());
+        put("over_disk", l.over_disk.to_string());
         put("not_allowed", l.not_allowed.to_string());
         put("dump_denied", l.dump_denied.to_string());
         put("over_budget", l.over_budget.to_string());

@@ -140,6 +140,7 @@ pub const FAMILIES: &[Family] = &[
         &[
             ("malformed", "malformed"),
             ("over_memory", "memory"),
+            ("over_disk", "disk"),
             ("refused_clock", "clock"),
             ("not_allowed", "not_allowed"),
             ("dump_denied", "dump_denied"),
@@ -149,7 +150,7 @@ pub const FAMILIES: &[Family] = &[
         ],
     )
     .label("reason")
-    .help("Requests refused or dropped by the server, by reason: malformed, memory (--max-memory or --max-disk), clock (--max-clock-offset), not_allowed (--allow), dump_denied (--allow-dump), over_budget (reply budget), unauthenticated (--key-file), queue_full (durable commit queue)."),
+    .help("Requests refused or dropped by the server, by reason: malformed, memory (--max-memory), disk (--max-disk or the disk's reserve), clock (--max-clock-offset), not_allowed (--allow), dump_denied (--allow-dump), over_budget (reply budget), unauthenticated (--key-file), queue_full (durable commit queue)."),
     metric("dkvs_kernel_drops_total", Counter, &[("kernel_drops", "")]),
     metric(
         "dkvs_errors_total",

@@ -164,7 +164,13 @@ pub const CATALOGUE: &[Counter] = &[
         "over_memory",
         Kind::Counter,
         Unit::Count,
-        "Puts refused by --max-memory or --max-disk.",
+        "Puts refused by --max-memory.",
+    ),
+    entry(
+        "over_disk",
+        Kind::Counter,
+        Unit::Count,
+        "Puts refused by --max-disk or the disk's free-space reserve (durable engine).",
     ),
     entry(
         "not_allowed",
