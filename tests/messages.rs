@@ -7,6 +7,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::common::not_spawned_toml as common_toml;
 use crate::common::*;
 
 const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");
@@ -115,14 +116,7 @@ fn put_until_refused(c: &Cluster, flags: &[&str]) -> Output {
 /// A `cluster.toml` in the cluster's directory listing its servers as not
 /// dkvs-tui's to start; its name.
 fn not_spawned_toml(c: &Cluster) -> &'static str {
-    let text: String = c
-        .servers
-        .iter()
-        .map(|(ip, port, nodes)| {
-            format!("[[server]]\nip = \"{ip}\"\nport = {port}\nnodes = {nodes}\nspawn = false\n\n")
-        })
-        .collect();
-    std::fs::write(c.dir.path().join("repl.toml"), text).unwrap();
+    std::fs::write(c.dir.path().join("repl.toml"), common_toml(&c.servers)).unwrap();
     "repl.toml"
 }
 

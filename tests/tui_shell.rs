@@ -533,14 +533,11 @@ fn remove_then_add_restores_a_server_in_place() {
 fn piped_status_first_shows_servers_started_elsewhere() {
     let mut c = Cluster::new(&[2, 1]);
     c.start_all();
-    let text: String = c
-        .servers
-        .iter()
-        .map(|(ip, port, nodes)| {
-            format!("[[server]]\nip = \"{ip}\"\nport = {port}\nnodes = {nodes}\nspawn = false\n\n")
-        })
-        .collect();
-    std::fs::write(c.dir.path().join("cluster.toml"), text).unwrap();
+    std::fs::write(
+        c.dir.path().join("cluster.toml"),
+        not_spawned_toml(&c.servers),
+    )
+    .unwrap();
     let out = run_script(c.dir.path(), &["cluster.toml", "--no-echo"], "status\n");
     assert!(!out.timed_out, "{out}");
     assert_eq!(out.code, Some(0), "{out}");

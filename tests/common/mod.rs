@@ -528,6 +528,17 @@ pub fn cluster_toml(servers: &[(Ipv4Addr, u16, u32)], defaults: &str) -> String 
     s
 }
 
+/// The `cluster.toml` text listing `servers` as not dkvs-tui's to start
+/// (`spawn = false`): servers run by the test, watched by dkvs-tui.
+pub fn not_spawned_toml(servers: &[(Ipv4Addr, u16, u32)]) -> String {
+    servers
+        .iter()
+        .map(|(ip, port, nodes)| {
+            format!("[[server]]\nip = \"{ip}\"\nport = {port}\nnodes = {nodes}\nspawn = false\n\n")
+        })
+        .collect()
+}
+
 /// A test cluster: a temporary directory holding its configuration file,
 /// servers on a private loopback address, and the guard that stops them.
 ///
