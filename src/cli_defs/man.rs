@@ -75,6 +75,15 @@ const CLUSTER_FILES: [(&str, &str); 2] = [
 ];
 
 /// `dkvs-client`'s sections.
+/// The environment of a tool that reads the cluster file.
+const CLIENT_TOOL_ENV: [(&str, &str); 5] = [
+    CLUSTER_ENV[0],
+    CLUSTER_ENV[1],
+    LOGGING_ENV[0],
+    LOGGING_ENV[1],
+    LOGGING_ENV[2],
+];
+
 const CLIENT: Extras = Extras {
     exit_status: &[
         ("0", "Success."),
@@ -101,14 +110,8 @@ const CLIENT: Extras = Extras {
         ),
         COURSE_CODES,
     ],
-    environment: &[
-        CLUSTER_ENV[0],
-        CLUSTER_ENV[1],
-        LOGGING_ENV[0],
-        LOGGING_ENV[1],
-        LOGGING_ENV[2],
-    ],
-    files: &[CLUSTER_FILES[0], CLUSTER_FILES[1]],
+    environment: &CLIENT_TOOL_ENV,
+    files: &CLUSTER_FILES,
     examples: &[
         (
             "Store a value on 2 of 3 servers, read it back, delete it:",
@@ -202,14 +205,8 @@ const DUMP_RING: Extras = Extras {
         ),
         COURSE_CODES,
     ],
-    environment: &[
-        CLUSTER_ENV[0],
-        CLUSTER_ENV[1],
-        LOGGING_ENV[0],
-        LOGGING_ENV[1],
-        LOGGING_ENV[2],
-    ],
-    files: &[CLUSTER_FILES[0], CLUSTER_FILES[1]],
+    environment: &CLIENT_TOOL_ENV,
+    files: &CLUSTER_FILES,
     examples: &[
         (
             "The ring and every server's pairs, then each server's health:",
@@ -232,14 +229,8 @@ const BENCH: Extras = Extras {
         ("5", "Every operation failed."),
         COURSE_CODES,
     ],
-    environment: &[
-        CLUSTER_ENV[0],
-        CLUSTER_ENV[1],
-        LOGGING_ENV[0],
-        LOGGING_ENV[1],
-        LOGGING_ENV[2],
-    ],
-    files: &[CLUSTER_FILES[0], CLUSTER_FILES[1]],
+    environment: &CLIENT_TOOL_ENV,
+    files: &CLUSTER_FILES,
     examples: &[
         (
             "Load every key once, then 30 seconds of gets with 32 in flight:",
