@@ -32,6 +32,9 @@ pub struct NewServer {
     pub data_dir: Option<std::path::PathBuf>,
     /// `sync`: its sync policy.
     pub sync: Option<crate::config::SyncPolicy>,
+    /// `server_options`: `dkvs-server` options by long name, in order; a
+    /// name given twice is a list.
+    pub options: Vec<(String, String)>,
 }
 
 impl NewServer {
@@ -42,6 +45,7 @@ impl NewServer {
             metrics: None,
             data_dir: None,
             sync: None,
+            options: Vec::new(),
         }
     }
 
@@ -51,6 +55,7 @@ impl NewServer {
             ("metrics", self.metrics.is_some()),
             ("data_dir", self.data_dir.is_some()),
             ("sync", self.sync.is_some()),
+            ("server_options", !self.options.is_empty()),
         ]
         .into_iter()
         .filter_map(|(name, set)| set.then_some(name))
@@ -169,6 +174,12 @@ fn edit_toml(text: &str, change: Change) -> Result<String, MembershipError> {
             if let Some(s) = server.sync {
                 table.insert("sync", toml_edit::value(s.to_string()));
             }
+            if !server.options.is_empty() {
+                table.insert(
+                    "server_options",
+                    toml_edit::value(options_table(&server.options)),
+                );
+            }
             // A blank line before it, as between the other tables.
             table.decor_mut().set_prefix("\n");
             insert_table(servers, table, at);
@@ -187,6 +198,31 @@ fn edit_toml(text: &str, change: Change) -> Result<String, MembershipError> {
         }
     }
     Ok(doc.to_string())
+}
+
+/// `add`'s `server_option=NAME=VALUE` words as the inline table of
+/// `server_options`: `true`/`false` as booleans, a name given twice as a
+/// list, anything else a string.
+fn options_table(options: &[(String, String)]) -> toml_edit::InlineTable {
+    let mut table = toml_edit::InlineTable::new();
+    for (name, _) in options {
+        if table.contains_key(name) {
+            continue;
+        }
+        let values: Vec<&str> = options
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        let value: toml_edit::Value = match values.as_slice() {
+            ["true"] => true.into(),
+            ["false"] => false.into(),
+            [one] => (*one).into(),
+            many => many.iter().copied().collect::<toml_edit::Array>().into(),
+        };
+        table.insert(name, value);
+    }
+    table
 }
 
 /// Puts `table` at position `at` of `servers` (last when `None` or past
@@ -382,6 +418,15 @@ nodes = 1
             metrics: Some("127.0.0.1:9101".parse().unwrap()),
             data_dir: Some("data/one".into()),
             sync: Some(crate::config::SyncPolicy::Periodic),
+            options: [
+                ("max-memory", "512MiB"),
+                ("allow", "127.0.0.0/8"),
+                ("allow", "10.0.0.0/8"),
+                ("quiet", "true"),
+            ]
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
         };
         let change = Change::Add {
             addr: addr("127.0.0.1:1240"),
@@ -395,6 +440,18 @@ nodes = 1
         assert_eq!(first.metrics, server.metrics);
         assert_eq!(first.data_dir.as_deref(), Some(Path::new("data/one")));
         assert_eq!(first.sync, server.sync);
+        assert_eq!(
+            first.server_args,
+            [
+                "--allow",
+                "127.0.0.0/8",
+                "--allow",
+                "10.0.0.0/8",
+                "--max-memory",
+                "512MiB",
+                "--quiet"
+            ]
+        );
         assert_eq!(ports(&out, true)[1..], [(1234, 3), (1235, 2), (1236, 1)]);
         assert!(out.contains("# the first one"), "{out}");
         // servers.txt: the position, but no field it cannot hold.
@@ -411,7 +468,7 @@ nodes = 1
         );
         let e = apply(txt, false, change, "s.txt").unwrap_err();
         assert!(
-            e.0.contains("no metrics or data_dir or sync field"),
+            e.0.contains("no metrics or data_dir or sync or server_options field"),
             "{}",
             e.0
         );

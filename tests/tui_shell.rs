@@ -502,7 +502,8 @@ fn remove_then_add_restores_a_server_in_place() {
     std::fs::write(
         &path,
         format!(
-            "[[server]]\nip = \"{ip}\"\nport = {}\nnodes = 3\nmetrics = \"{metrics}\"\n\n\
+            "[[server]]\nip = \"{ip}\"\nport = {}\nnodes = 3\nmetrics = \"{metrics}\"\n\
+             server_options = {{ max-memory = \"100000000\" }}\n\n\
              [[server]]\nip = \"{ip}\"\nport = {}\n\n\
              [[server]]\nip = \"{ip}\"\nport = {}\n",
             ports[0], ports[1], ports[2]
@@ -514,7 +515,7 @@ fn remove_then_add_restores_a_server_in_place() {
         dir.path(),
         &["cluster.toml", "--no-echo"],
         &format!(
-            "remove 1\nremove 1\nadd {ip}:{} nodes=3 metrics={metrics}\nadd {ip}:{}\nstatus\n",
+            "remove 1\nremove 1\nadd {ip}:{} nodes=3 metrics={metrics} server_option=max-memory=100000000\nadd {ip}:{}\nstatus\n",
             ports[0], ports[1]
         ),
     );

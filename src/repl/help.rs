@@ -117,7 +117,7 @@ pub const SUMMARY: &[(&str, &str, &str)] = &[
     ),
     (
         "add",
-        "add <ip:port> [nodes=<k>] [metrics=<ip:port>] [data_dir=<dir>] [sync=<policy>]",
+        "add <ip:port> [nodes=<k>] [metrics=<ip:port>] [data_dir=<dir>] [sync=<policy>] [server_option=<name>=<value>]...",
         "a new server joins: file rewritten, started, ring reloaded",
     ),
     (
@@ -189,7 +189,7 @@ fn detail(command: &str) -> Option<&'static str> {
             "Puts a fault proxy (inside dkvs-tui) between this session and one server: loss drops <percent> of the datagrams each way, delay holds every request <ms> back; both can be combined. Lost requests are resent (after 50, 150, 350, 750 ms), so watch quorums slow down and fail.\nOnly this session's gets and puts go through the proxy: dumps, probes and other clients talk to the server directly. heal (or loss 0 and delay 0) removes it."
         }
         "add" => {
-            "Membership change, for real (`whatif add` only shows it): adds a [[server]] table to the cluster file (comments kept; a server removed in this session goes back where it stood, after it finished leaving), with the fields given (nodes default 1; metrics, data_dir and sync as in cluster.toml, which servers.txt cannot hold), starts the server (a new ip:port on 127.0.0.0/8, the port free), tells every other running server to reload the file (SIGHUP) and switches this screen to the new ring.\nThe servers then move the keys the new server now owns to it (anti-entropy and handoff); the events log shows the key counts as they change."
+            "Membership change, for real (`whatif add` only shows it): adds a [[server]] table to the cluster file (comments kept; a server removed in this session goes back where it stood, after it finished leaving), with the fields given (nodes default 1; metrics, data_dir and sync as in cluster.toml; server_option=max-memory=512MiB, repeatable, for its server_options; servers.txt holds nodes only), starts the server (a new ip:port on 127.0.0.0/8, the port free), tells every other running server to reload the file (SIGHUP) and switches this screen to the new ring.\nThe servers then move the keys the new server now owns to it (anti-entropy and handoff); the events log shows the key counts as they change."
         }
         "remove" => {
             "Membership change, for real (`whatif remove` only shows it): takes the server out of the cluster file, tells every running server to reload it (SIGHUP) — the removed one hands its keys to their new owners — and switches this screen to the new ring. The removed server is stopped once it holds no keys, or after 30 s; the events log shows the progress.\nOnly a server dkvs-tui started can be removed, never the last one."

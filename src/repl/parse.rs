@@ -446,9 +446,9 @@ fn server_command(
             let [addr] = exactly(
                 "add",
                 args,
-                "<ip:port> [nodes=<k>] [metrics=<ip:port>] [data_dir=<dir>] [sync=<policy>]",
+                "<ip:port> [nodes=<k>] [metrics=<ip:port>] [data_dir=<dir>] [sync=<policy>] [server_option=<name>=<value>]...",
             )?;
-            let (addr, server) = new_server("add", &addr.text, options, config, true)?;
+            let (addr, server) = new_server("add", &addr.text, options, config)?;
             if !addr.ip().is_loopback() {
                 return err(format!(
                     "add: {addr} is not on 127.0.0.0/8: dkvs-tui starts only local servers"
@@ -562,14 +562,13 @@ pub const MAX_SKEW_MS: u64 = 86_400_000;
 pub const DEFAULT_SLOW_MS: u64 = 700;
 
 /// The address and fields of a server to add (`add`, `whatif add`): an
-/// `ip:port` not in the ring, nodes 1..=10000 (default 1); `add` also
-/// takes the other per-server fields of `cluster.toml` (`fields`).
+/// `ip:port` not in the ring, nodes 1..=10000 (default 1), and the other
+/// per-server fields of `cluster.toml` (which `whatif add` ignores).
 fn new_server(
     command: &str,
     addr: &str,
     options: &[(String, String)],
     config: &ClusterConfig,
-    fields: bool,
 ) -> Result<(std::net::SocketAddrV4, crate::membership::NewServer), ParseError> {
     let addr: std::net::SocketAddrV4 = addr
         .parse()
@@ -589,29 +588,34 @@ fn new_server(
                     return err(format!("{command}: nodes must be at most 10000"));
                 }
             }
-            "metrics" if fields => {
+            "metrics" => {
                 server.metrics = Some(value.parse().map_err(|_| {
                     ParseError(format!(
                         "{command}: metrics={value} is not an ip:port address"
                     ))
                 })?);
             }
-            "data_dir" if fields && !value.is_empty() => server.data_dir = Some(value.into()),
-            "sync" if fields => {
+            "data_dir" if !value.is_empty() => server.data_dir = Some(value.into()),
+            "server_option" => match value.split_once('=') {
+                Some((option, v)) if !option.is_empty() => {
+                    server.options.push((option.to_string(), v.to_string()));
+                }
+                _ => {
+                    return err(format!(
+                        "{command}: server_option={value}: give NAME=VALUE, like server_option=max-memory=512MiB"
+                    ));
+                }
+            },
+            "sync" => {
                 server.sync = Some(clap::ValueEnum::from_str(value, false).map_err(|_| {
                     ParseError(format!(
                         "{command}: sync={value} is not a sync policy (always, periodic or none)"
                     ))
                 })?);
             }
-            _ if fields => {
-                return err(format!(
-                    "{command} does not take {name}=; its options are nodes=, metrics=, data_dir= and sync="
-                ));
-            }
             _ => {
                 return err(format!(
-                    "{command} does not take {name}=; its option is nodes="
+                    "{command} does not take {name}=; its options are nodes=, metrics=, data_dir=, sync= and server_option="
                 ));
             }
         }
@@ -629,7 +633,8 @@ fn parse_whatif(
     let texts: Vec<&str> = args.iter().map(|w| w.text.as_str()).collect();
     match texts.as_slice() {
         ["add", addr] => {
-            let (addr, server) = new_server("whatif add", addr, options, config, false)?;
+            // The same words as `add`; only nodes= changes the ring.
+            let (addr, server) = new_server("whatif add", addr, options, config)?;
             Ok(ReplCommand::WhatIf(WhatIf::Add {
                 addr,
                 nodes: server.nodes,
@@ -834,18 +839,24 @@ mod tests {
                     metrics: Some("127.0.0.1:9200".parse().unwrap()),
                     data_dir: Some("d".into()),
                     sync: Some(crate::config::SyncPolicy::Periodic),
+                    options: Vec::new(),
                 }
             }
         );
         assert!(bad("add 127.0.0.1:1239 metrics=x").contains("metrics=x is not an ip:port"));
         assert!(bad("add 127.0.0.1:1239 sync=often").contains("not a sync policy"));
         assert!(
-            bad("add 127.0.0.1:1239 colour=red").contains("nodes=, metrics=, data_dir= and sync=")
+            bad("add 127.0.0.1:1239 colour=red")
+                .contains("nodes=, metrics=, data_dir=, sync= and server_option=")
         );
-        assert!(
-            bad("whatif add 127.0.0.1:1239 metrics=127.0.0.1:9200")
-                .contains("its option is nodes=")
+        assert_eq!(
+            ok("whatif add 127.0.0.1:1239 nodes=2 metrics=127.0.0.1:9200"),
+            ReplCommand::WhatIf(WhatIf::Add {
+                addr: "127.0.0.1:1239".parse().unwrap(),
+                nodes: 2
+            })
         );
+        assert!(bad("add 127.0.0.1:1239 server_option=quiet").contains("give NAME=VALUE"));
         assert_eq!(ok("remove 5"), ReplCommand::Remove(4));
         assert_eq!(ok("remove 127.0.0.1:1235"), ReplCommand::Remove(1));
         assert_eq!(p("").unwrap(), None);
