@@ -289,3 +289,36 @@ fn every_binary_has_completions() {
         }
     }
 }
+
+/// Every command line the EXAMPLES sections show is one the tool's own
+/// definition accepts (parsed, not run: they name real ports and files).
+#[test]
+fn man_page_examples_parse() {
+    use clap::CommandFactory as _;
+    let tools: [(&str, clap::Command); 6] = [
+        ("dkvs-client", dkvs::cli_defs::client::Cli::command()),
+        ("dkvs-server", dkvs::cli_defs::server::Cli::command()),
+        ("dkvs-dump-ring", dkvs::cli_defs::dump_ring::Cli::command()),
+        ("dkvs-bench", dkvs::cli_defs::bench::Cli::command()),
+        ("dkvs-tui", dkvs::cli_defs::tui::Cli::command()),
+        (
+            "dkvs-fault-proxy",
+            dkvs::cli_defs::fault_proxy::Cli::command(),
+        ),
+    ];
+    let mut checked = 0;
+    for (name, cmd) in tools {
+        let extras = dkvs::cli_defs::man::extras(name).expect("sections for every tool");
+        for (what, lines) in extras.examples {
+            let joined = lines.replace("\\\n", " ");
+            for line in joined.lines().filter(|l| l.starts_with(name)) {
+                let words = line.split_whitespace();
+                if let Err(e) = cmd.clone().try_get_matches_from(words) {
+                    panic!("{name} example {what:?}: `{line}` does not parse:\n{e}");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} examples found");
+}
