@@ -555,3 +555,44 @@ fn piped_status_first_shows_servers_started_elsewhere() {
         );
     }
 }
+
+#[test]
+fn piped_balance_and_whatif_nodes() {
+    let s = setup(&[3, 2, 2, 1, 1]);
+    let script = "put a b\nbalance\nwhatif nodes 1=10 5=4\nstatus\nquit\n";
+    let out = run_script(s.dir.path(), &["cluster.toml"], script);
+    let text = &out.stdout;
+    assert!(!out.timed_out, "timed out:\n{text}\n{}", out.stderr);
+    assert_eq!(out.code, Some(0), "{text}\n{}", out.stderr);
+    let balance: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "> balance")
+        .skip(1)
+        .take_while(|l| !l.starts_with('>'))
+        .collect();
+    assert_eq!(balance.len(), 1 + 5 + 1, "{text}");
+    assert!(
+        balance[0].starts_with("server") && balance[0].contains("replica (N=3)"),
+        "{text}"
+    );
+    // A row per server; every server answers STATS, and `a` is on 3 of them.
+    let mut stored = 0;
+    for (i, spec) in s.config.servers.iter().enumerate() {
+        let row = balance[i + 1];
+        assert!(row.contains(&spec.addr().to_string()), "{text}");
+        let keys = row.split_whitespace().last().unwrap_or_default();
+        stored += keys.parse::<u64>().unwrap_or_else(|_| panic!("{text}"));
+    }
+    assert_eq!(stored, 3, "{text}");
+    assert!(
+        balance[6].starts_with("primary: ideal 20.0 %, std dev ")
+            && balance[6].contains("; replicas (N=3): ideal 60.0 %, std dev "),
+        "{text}"
+    );
+    assert!(text.contains("whatif nodes 1=10 5=4"), "{text}");
+    assert!(text.contains("3 → 10") && text.contains("1 → 4"), "{text}");
+    assert!(text.contains("of the key space would change preference list"));
+    let pids: Vec<u32> = status_pids(text).iter().map(|p| p.1).collect();
+    assert_eq!(pids.len(), 5, "{text}");
+    assert_all_gone(&pids);
+}

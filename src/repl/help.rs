@@ -97,8 +97,13 @@ pub const SUMMARY: &[(&str, &str, &str)] = &[
     ),
     (
         "whatif",
-        "whatif add <ip:port> nodes=<k> | remove <server> | off",
+        "whatif add <ip:port> nodes=<k> | remove <server> | nodes <server>=<k>... | off",
         "which keys would move",
+    ),
+    (
+        "balance",
+        "balance",
+        "each server's share of the key space: primary, replica, stored keys",
     ),
     (
         "loss",
@@ -183,7 +188,10 @@ fn detail(command: &str) -> Option<&'static str> {
             "Moves this session's clock <ms> ahead (+) or behind (-) the machine's, as a badly set clock would; `skew off` puts it back, `skew` alone shows it. Puts and deletes carry a version from this clock.\nA write superseded by a newer version the servers keep is re-stamped past it: put a key, `skew -30000`, put it again — the trace shows `superseded by … re-stamped …, stored`. A clock more than the servers' maximum offset (500 ms by default) ahead is refused, with by how much: try `skew +5000`."
         }
         "whatif" => {
-            "Shows what a membership change would do without doing it: the nodes a new server would add (or a removed server would take away), the share of the key space that would change owners, and how many stored keys would move."
+            "Shows what a membership change would do without doing it: the nodes a new server would add (or a removed server would take away), the share of the key space that would change owners, and how many stored keys would move.\n`whatif nodes 1=10 3=5` previews new virtual-node counts: each server's share before and after (as `balance` shows it) and the share of the key space whose preference list would change. Nothing is changed."
+        }
+        "balance" => {
+            "Each server's share of the key space, computed exactly from the ring: as primary (the arcs ending at its nodes) and as a replica (the keys whose preference list of N servers includes it), against the ideal 1/S and N/S, and the standard deviation of each column in percentage points. The keys column is each server's stored key count from STATS (— when it does not answer).\nMore virtual nodes per server mean a smaller standard deviation: try `whatif nodes 1=50 2=50 3=50 4=50 5=50`."
         }
         "loss" | "delay" | "heal" => {
             "Puts a fault proxy (inside dkvs-tui) between this session and one server: loss drops <percent> of the datagrams each way, delay holds every request <ms> back; both can be combined. Lost requests are resent (after 50, 150, 350, 750 ms), so watch quorums slow down and fail.\nOnly this session's gets and puts go through the proxy: dumps, probes and other clients talk to the server directly. heal (or loss 0 and delay 0) removes it."

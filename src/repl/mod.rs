@@ -4,6 +4,7 @@
 //! shell (`dkvs-tui --shell`) and for piped scripts, so all three print the
 //! same text (kept in one place, `format`).
 
+pub mod balance;
 pub mod format;
 pub mod help;
 pub mod interpreter;

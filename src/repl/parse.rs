@@ -104,6 +104,9 @@ pub enum WhatIf {
     },
     /// Removing a configured server.
     Remove(ServerIndex),
+    /// `whatif nodes <server>=<k> …`: new virtual-node counts for some
+    /// configured servers (in the order given; a server at most once).
+    Nodes(Vec<(ServerIndex, u32)>),
     /// Clear the what-if view.
     Off,
 }
@@ -148,8 +151,11 @@ pub enum ReplCommand {
     /// `skew [<±ms>|off]`: set (or show, `None`) how far this session's
     /// clock is from the system's.
     Skew(Option<i64>),
-    /// `whatif add|remove|off`.
+    /// `whatif add|remove|nodes|off`.
     WhatIf(WhatIf),
+    /// `balance`: each server's share of the key space, primary and
+    /// replica, against the ideal, and its stored keys.
+    Balance,
     /// `loss|delay|heal <server> …`.
     Fault(Fault, ServerIndex),
     /// `add <ip:port> [nodes=<k>] [metrics=…] [data_dir=…] [sync=…]`: a new
@@ -170,7 +176,7 @@ pub enum ReplCommand {
 pub const COMMANDS: &[&str] = &[
     "put", "get", "del", "cat", "substr", "find", "where", "ring", "dump", "kill", "stop", "start",
     "restart", "pause", "resume", "status", "health", "slow", "skew", "whatif", "loss", "delay",
-    "heal", "add", "remove", "help", "quit",
+    "heal", "add", "remove", "balance", "help", "quit",
 ];
 
 impl fmt::Display for ReplCommand {
@@ -304,11 +310,12 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
             }
             ReplCommand::Where(bytes(key))
         }
-        "ring" | "status" | "health" | "quit" | "q" | "exit" => {
+        "ring" | "status" | "health" | "balance" | "quit" | "q" | "exit" => {
             arity(&name, &args, 0, 0, "")?;
             no_options(&name, &options)?;
             match name.as_str() {
                 "ring" => ReplCommand::Ring,
+                "balance" => ReplCommand::Balance,
                 "status" => ReplCommand::Status,
                 "health" => ReplCommand::Health,
                 _ => ReplCommand::Quit,
@@ -628,8 +635,7 @@ fn parse_whatif(
     options: &[(String, String)],
     config: &ClusterConfig,
 ) -> Result<ReplCommand, ParseError> {
-    const USAGE: &str =
-        "usage: whatif add <ip:port> nodes=<k> | whatif remove <server> | whatif off";
+    const USAGE: &str = "usage: whatif add <ip:port> nodes=<k> | whatif remove <server> | whatif nodes <server>=<k>... | whatif off";
     let texts: Vec<&str> = args.iter().map(|w| w.text.as_str()).collect();
     match texts.as_slice() {
         ["add", addr] => {
@@ -653,8 +659,42 @@ fn parse_whatif(
             no_options("whatif off", options)?;
             Ok(ReplCommand::WhatIf(WhatIf::Off))
         }
+        ["nodes", changes @ ..] if !changes.is_empty() => {
+            no_options("whatif nodes", options)?;
+            whatif_nodes(changes, config)
+        }
         _ => err(USAGE),
     }
+}
+
+/// Most virtual nodes `whatif nodes` previews for one server.
+pub const MAX_WHATIF_NODES: u32 = 10_000;
+
+/// `whatif nodes <server>=<k>…`: each word names a configured server (by
+/// position or ip:port) and its new virtual-node count.
+fn whatif_nodes(changes: &[&str], config: &ClusterConfig) -> Result<ReplCommand, ParseError> {
+    let mut out: Vec<(ServerIndex, u32)> = Vec::new();
+    for word in changes {
+        let Some((server, k)) = word.rsplit_once('=') else {
+            return err(format!(
+                "whatif nodes: `{word}` is not <server>=<k> (e.g. 1=10)"
+            ));
+        };
+        let index = resolve_server(config, server)?;
+        let k = match k.parse::<u32>() {
+            Ok(k) if (1..=MAX_WHATIF_NODES).contains(&k) => k,
+            _ => {
+                return err(format!(
+                    "whatif nodes: {word}: k must be an integer from 1 to {MAX_WHATIF_NODES}"
+                ));
+            }
+        };
+        if out.iter().any(|(i, _)| *i == index) {
+            return err(format!("whatif nodes: server `{server}` is named twice"));
+        }
+        out.push((index, k));
+    }
+    Ok(ReplCommand::WhatIf(WhatIf::Nodes(out)))
 }
 
 #[cfg(test)]
@@ -925,5 +965,28 @@ mod tests {
         let one = parse_servers_txt("127.0.0.1 1234 1\n", "t").unwrap();
         let e = parse_line("remove 1", &one).unwrap_err();
         assert!(e.0.contains("the ring would be empty"), "{e}");
+    }
+
+    #[test]
+    fn balance_and_whatif_nodes() {
+        assert_eq!(ok("balance"), ReplCommand::Balance);
+        assert!(bad("balance 1").starts_with("usage: balance"));
+        assert!(bad("balance n=2").contains("takes no options"));
+        assert_eq!(
+            ok("whatif nodes 1=10"),
+            ReplCommand::WhatIf(WhatIf::Nodes(vec![(0, 10)]))
+        );
+        assert_eq!(
+            ok("whatif nodes 1=10 127.0.0.1:1236=5"),
+            ReplCommand::WhatIf(WhatIf::Nodes(vec![(0, 10), (2, 5)]))
+        );
+        assert!(bad("whatif nodes").starts_with("usage: whatif"));
+        assert!(bad("whatif nodes 9=2").contains("unknown server"));
+        assert!(bad("whatif nodes 1=0").contains("k must be an integer"));
+        assert!(bad("whatif nodes 1=x").contains("k must be an integer"));
+        assert!(bad("whatif nodes 1").contains("is not <server>=<k>"));
+        assert!(bad("whatif nodes 1=2 1=3").contains("named twice"));
+        // A lowercase name is an option, not a server: refused.
+        assert!(bad("whatif nodes 1=2 nodes=3").contains("takes no options"));
     }
 }

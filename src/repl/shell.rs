@@ -269,7 +269,7 @@ impl ShellHelper {
             Some("get") | Some("find") => &["n=", "r="],
             Some("cat") | Some("substr") => &["n=", "r=", "w="],
             Some("slow") if previous.len() == 1 => &["on", "off", "100", "700"],
-            Some("whatif") if previous.len() == 1 => &["add", "remove", "off"],
+            Some("whatif") if previous.len() == 1 => &["add", "remove", "nodes", "off"],
             Some("whatif") if previous.get(1).is_some_and(|w| w == "add") => &["nodes="],
             Some("add") if previous.len() == 2 => &["nodes="],
             Some("help") if previous.len() == 1 => COMMANDS,

@@ -1,7 +1,8 @@
 //! `whatif add|remove`: the ring a membership change would produce, the
 //! share of the key space whose owner set would change, and how many of the
 //! keys stored now would move — consistent hashing's "only about N/S of the
-//! keys move" made visible, without changing anything.
+//! keys move" made visible, without changing anything. `whatif nodes`
+//! (new virtual-node counts) uses the same hypothetical ring.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddrV4;
@@ -33,6 +34,16 @@ pub fn hypothetical_servers(
                 .map(|(_, s)| s.clone())
                 .collect();
             Some((servers, title))
+        }
+        WhatIf::Nodes(changes) => {
+            let mut servers = current.to_vec();
+            let mut words = Vec::new();
+            for &(index, nodes) in changes {
+                let server = servers.get_mut(index)?;
+                server.nodes = nodes;
+                words.push(format!("{}={nodes}", index + 1));
+            }
+            Some((servers, format!("whatif nodes {}", words.join(" "))))
         }
         WhatIf::Off => None,
     }

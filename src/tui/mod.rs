@@ -23,6 +23,7 @@ pub mod app;
 pub mod draw;
 pub mod poller;
 pub mod rates;
+pub mod ring_arcs;
 pub mod ring_view;
 pub mod theme;
 

@@ -4,7 +4,9 @@
 //! Every virtual node sits at its SHA-1 angle ([`Position::fraction`], 12
 //! o'clock is position 0, positions grow clockwise), drawn with its server's
 //! state glyph in its server's colour and labelled with its server's number,
-//! so nothing depends on colour alone. The last key used (`get`, `put`,
+//! so nothing depends on colour alone. In colour, each arc of the circle takes
+//! the colour of the server owning its keys ([`super::ring_arcs`]); in
+//! monochrome the circle stays plain. The last key used (`get`, `put`,
 //! `where`, …) is marked `◆`, the clockwise walk from it to its last replica is
 //! drawn over the circle, replicas are labelled `<server>#<rank>` and nodes
 //! skipped because their server was already chosen are labelled `(<server>)`.
@@ -25,13 +27,14 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
-use ratatui::widgets::canvas::{Canvas, Circle, Points};
+use ratatui::widgets::canvas::{Canvas, Points};
 
 use crate::config::ServerSpec;
 use crate::repl::WhatIfReport;
 use crate::ring::{Placement, Position, Ring, Step};
 use crate::supervisor::ServerState;
 
+use super::ring_arcs::{draw_owned_arcs, owned_points, sample_count};
 use super::theme::{Theme, ThemeKind};
 
 /// The point at `fraction` of the circle (0 = top, growing clockwise) on a
@@ -339,6 +342,11 @@ impl RingView<'_> {
                 dotted.push(point_on_circle(f, 1.0));
             }
         }
+        let arcs = if dotted.is_empty() {
+            owned_points(self.ring, sample_count(geo))
+        } else {
+            Vec::new()
+        };
         let bg = t.base().bg.unwrap_or(Color::Reset);
         Canvas::default()
             .marker(Marker::Braille)
@@ -347,7 +355,7 @@ impl RingView<'_> {
             .y_bounds(geo.y_bounds())
             .paint(|ctx| {
                 if dotted.is_empty() {
-                    ctx.draw(&Circle::new(0.0, 0.0, 1.0, fg(t.ring_line())));
+                    draw_owned_arcs(ctx, &arcs, t, fg(t.ring_line()));
                 } else {
                     ctx.draw(&Points::new(&dotted, fg(t.ring_line())));
                 }

@@ -1,6 +1,7 @@
 //! Changing the cluster's membership (`add`, `remove`: rewrite the file,
 //! start or retire the server, reload, watch the rebalance) and asking what
-//! such a change would do (`whatif`).
+//! such a change would do (`whatif`), and how evenly the ring spreads
+//! the key space (`balance`, `whatif nodes`).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use crate::config::ClusterConfig;
 use crate::ring::Ring;
 use crate::supervisor::Supervisor;
 
+use super::super::balance::{self, Shares};
 use super::super::format::{self, error_line};
 use super::super::parse::WhatIf;
 use super::super::{ReplEvent, WhatIfReport, rebalance_watch, whatif};
@@ -263,6 +265,9 @@ impl Interpreter {
     /// `whatif add|remove|off`: the hypothetical ring, and how many keys
     /// (of the stored ones) would move.
     pub(super) async fn whatif(&mut self, question: &WhatIf, sink: Sink<'_>) -> LineOutcome {
+        if let WhatIf::Nodes(_) = question {
+            return self.whatif_nodes(question, sink);
+        }
         let Some((servers, title)) = whatif::hypothetical_servers(&self.config().servers, question)
         else {
             self.view.whatif = None;
@@ -307,6 +312,58 @@ impl Interpreter {
             servers,
             moved_fraction: fraction,
             stored_keys: stored,
+            lines,
+        });
+        OK
+    }
+}
+
+impl Interpreter {
+    /// `balance`: shares from the ring, stored keys from STATS (`—` for a
+    /// server that does not answer).
+    pub(super) async fn balance(&self, sink: Sink<'_>) -> LineOutcome {
+        let shares = Shares::of(self.client.ring(), &self.config().servers, self.default_n());
+        let options = crate::stats::FetchOptions::of_client(&self.client);
+        let reports = crate::stats::fetch_all(self.config(), &options).await;
+        let keys: Vec<Option<u64>> = reports
+            .iter()
+            .map(|r| r.answer.stats().and_then(|s| s.number("keys")))
+            .collect();
+        say_all(
+            sink,
+            balance::balance_lines(&self.config().servers, &shares, Some(&keys)),
+        );
+        OK
+    }
+
+    /// `whatif nodes <server>=<k>…`: old and new shares, and the share of
+    /// the key space whose preference list would change. Nothing changes.
+    fn whatif_nodes(&mut self, question: &WhatIf, sink: Sink<'_>) -> LineOutcome {
+        let Some((servers, title)) = whatif::hypothetical_servers(&self.config().servers, question)
+        else {
+            say(sink, error_line("whatif nodes: no such server"));
+            return FAILED;
+        };
+        let n = self.default_n();
+        let old_ring = self.client.ring();
+        let new_ring = Ring::from_servers(&servers);
+        let old = (old_ring, self.config().servers.as_slice());
+        let fraction = whatif::moved_fraction(old, (&new_ring, servers.as_slice()), n);
+        let old_shares = Shares::of(old_ring, old.1, n);
+        let new_shares = Shares::of(&new_ring, &servers, n);
+        let lines = balance::whatif_nodes_lines(
+            &title,
+            (old.1, &old_shares),
+            (&servers, &new_shares),
+            fraction,
+        );
+        say_all(sink, lines.clone());
+        self.view.whatif = Some(WhatIfReport {
+            title,
+            ring: new_ring,
+            servers,
+            moved_fraction: fraction,
+            stored_keys: None,
             lines,
         });
         OK

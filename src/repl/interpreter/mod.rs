@@ -152,6 +152,7 @@ impl Interpreter {
             ReplCommand::Slow(slow) => self.slow(slow, sink),
             ReplCommand::Skew(offset) => self.skew(offset, sink),
             ReplCommand::WhatIf(question) => self.whatif(&question, sink).await,
+            ReplCommand::Balance => self.balance(sink).await,
             ReplCommand::Fault(fault, index) => self.fault(fault, index, sink).await,
             ReplCommand::Add { addr, server } => self.add(addr, server, sink).await,
             ReplCommand::Remove(index) => self.remove(index, sink).await,
