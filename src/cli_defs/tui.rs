@@ -33,6 +33,16 @@ pub struct Cli {
     #[arg(long)]
     pub no_echo: bool,
 
+    /// Start with a guided lesson: a bundled lesson's number (see the REPL's
+    /// `lesson`) or a lesson file
+    #[arg(long, value_name = "N|FILE")]
+    pub lesson: Option<String>,
+
+    /// When the session ends, write FILE: the ring as SVG (FILE.svg) or the
+    /// session's commands and results as Markdown (FILE.md); repeatable
+    #[arg(long, value_name = "FILE")]
+    pub export: Vec<PathBuf>,
+
     /// Cluster file, deadline, logs and colour.
     #[command(flatten)]
     pub cluster: ClusterArgs,

@@ -29,6 +29,39 @@ pub struct View {
     pub whatif: Option<WhatIfReport>,
     /// Slow motion: delay between reply snapshots.
     pub slow_ms: Option<u64>,
+    /// The guided lesson running, if any: what its panel shows.
+    pub lesson: Option<LessonView>,
+}
+
+/// A guided lesson's current step, as the lesson panel shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LessonView {
+    /// The lesson's title.
+    pub title: String,
+    /// The current step (1-based) and how many there are.
+    pub step: usize,
+    /// How many steps the lesson has.
+    pub steps: usize,
+    /// The step's heading.
+    pub heading: String,
+    /// The step's text, one paragraph per element (unwrapped).
+    pub text: Vec<String>,
+    /// The command the student is asked to type, as shown (`None` when the
+    /// step asks for nothing).
+    pub expect: Option<String>,
+    /// True once the student typed it (or when nothing is asked).
+    pub expect_met: bool,
+}
+
+/// One quorum operation to draw travelling on the ring: its final trace
+/// (latencies, replies, repairs) played back so that consecutive events
+/// are `step_ms` apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Motion {
+    /// The finished operation.
+    pub trace: Trace,
+    /// Milliseconds of screen time between consecutive events.
+    pub step_ms: u64,
 }
 
 /// The answer to a what-if question.
@@ -55,6 +88,8 @@ pub enum ReplEvent {
     Line(String),
     /// A quorum operation's trace as it changes (live / slow motion).
     Trace(Box<Trace>),
+    /// An operation to animate on the ring (slow motion or `replay`).
+    Motion(Box<Motion>),
 }
 
 /// Result of one line.

@@ -59,7 +59,7 @@ impl<W: Write + Send> Printer<W> {
                 self.previous = Some(*trace);
                 lines
             }
-            ReplEvent::Trace(_) => Vec::new(),
+            ReplEvent::Trace(_) | ReplEvent::Motion(_) => Vec::new(),
         };
         for line in lines {
             if self.error.is_none() {

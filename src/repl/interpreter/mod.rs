@@ -2,10 +2,13 @@
 //! of each [`ReplCommand`] to the submodule doing that job. All text comes
 //! from [`super::format`].
 
+mod export;
 mod inspect;
+mod lesson;
 mod membership;
 mod processes;
 mod quorum;
+mod replay;
 
 #[cfg(test)]
 mod tests;
@@ -156,6 +159,9 @@ impl Interpreter {
             ReplCommand::Fault(fault, index) => self.fault(fault, index, sink).await,
             ReplCommand::Add { addr, server } => self.add(addr, server, sink).await,
             ReplCommand::Remove(index) => self.remove(index, sink).await,
+            ReplCommand::Lesson(command) => self.lesson(command, sink).await,
+            ReplCommand::Replay(step_ms) => self.replay(step_ms, sink),
+            ReplCommand::Export(kind, path) => self.export(kind, &path, sink),
             ReplCommand::Quit => LineOutcome {
                 ok: true,
                 quit: true,

@@ -91,6 +91,8 @@ impl App {
                 entry.chunks.retain(|c| matches!(c, Chunk::Line(_)));
                 entry.chunks.push(Chunk::Line(line));
             }
+            // Drawn on the ring, not in the text (being built).
+            ReplEvent::Motion(_) => {}
             ReplEvent::Trace(trace) => {
                 let lines = trace_text(&trace, &config);
                 let finished = trace.finished;

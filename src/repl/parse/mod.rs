@@ -6,11 +6,15 @@
 //! and values, server names — so a bad line prints one clear error and
 //! changes nothing.
 
+mod teach;
+
 use std::fmt;
 
 use crate::commands::Command;
 use crate::config::ClusterConfig;
 use crate::quorum::QuorumOptions;
+
+pub use teach::{ExportKind, LessonCommand, LessonSource, MAX_REPLAY_MS};
 
 /// One word of a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +172,12 @@ pub enum ReplCommand {
     },
     /// `remove <server>`: a server leaves (membership change).
     Remove(ServerIndex),
+    /// `lesson [<number>|<file>|next|back|end]`: guided lessons.
+    Lesson(LessonCommand),
+    /// `replay [<ms>]`: the last operation again, travelling on the ring.
+    Replay(Option<u64>),
+    /// `export ring <file.svg>` / `export transcript <file.md>`.
+    Export(ExportKind, std::path::PathBuf),
     /// `quit`.
     Quit,
 }
@@ -176,7 +186,7 @@ pub enum ReplCommand {
 pub const COMMANDS: &[&str] = &[
     "put", "get", "del", "cat", "substr", "find", "where", "ring", "dump", "kill", "stop", "start",
     "restart", "pause", "resume", "status", "health", "slow", "skew", "whatif", "loss", "delay",
-    "heal", "add", "remove", "balance", "help", "quit",
+    "heal", "add", "remove", "balance", "lesson", "replay", "export", "help", "quit",
 ];
 
 impl fmt::Display for ReplCommand {
@@ -327,6 +337,7 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
             ReplCommand::Help(args.first().map(|w| w.text.clone()))
         }
         "whatif" => parse_whatif(&args, &options, config)?,
+        "lesson" | "replay" | "export" => teach::parse_teach(&name, &args, &options)?,
         other => {
             return err(format!(
                 "unknown command `{other}`; type `help` for the list"
