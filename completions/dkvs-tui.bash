@@ -23,12 +23,20 @@ _dkvs__tui() {
 
     case "${cmd}" in
         dkvs__tui)
-            opts="-t -v -q -s -h -V --shell --no-echo --timeout --key-file --verbose --quiet --color --exit-codes --config --servers --help --version"
+            opts="-t -v -q -s -h -V --shell --no-echo --lesson --export --timeout --key-file --verbose --quiet --color --exit-codes --config --servers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --lesson)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --export)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -1,3 +1,5 @@
+complete -c dkvs-tui -l lesson -d 'Start with a guided lesson: a bundled lesson\'s number (see the REPL\'s `lesson`) or a lesson file' -r
+complete -c dkvs-tui -l export -d 'When the session ends, write FILE: the ring as SVG (FILE.svg) or the session\'s commands and results as Markdown (FILE.md); repeatable' -r -F
 complete -c dkvs-tui -s t -l timeout -d 'Operation deadline (e.g. 500ms, 2s; a bare number is milliseconds; at most 1h) [default: timeout_ms of cluster.toml, else 1s]' -r
 complete -c dkvs-tui -l key-file -d 'Sign every request with the first key of FILE (`<id> <hex secret>` per line; see docs/SECURITY.md) [default: $DKVS_KEY_FILE, else key_file of cluster.toml]' -r -F
 complete -c dkvs-tui -l color -d 'Colour: auto (only on a terminal, and not when NO_COLOR is set), always or never' -r -f -a "auto\t''

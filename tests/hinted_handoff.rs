@@ -229,6 +229,33 @@ fn the_hint_report_names_holder_and_owner() {
     );
 }
 
+/// A client that waits for every server up to the deadline (the REPL's
+/// complete traces) still leaves its hints after the deadline.
+#[test]
+fn complete_traces_leave_hints_too() {
+    let (mut c, key, home, holder) = ring_and_key();
+    c.start_all();
+    let owner = home[0];
+    c.terminate(owner);
+    let config = dkvs::config::ClusterConfig::load(&c.config_path).unwrap();
+    let client = dkvs::client::Client::new(config)
+        .with_timeout(Duration::from_millis(500))
+        .with_complete_traces(true);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let quorum = dkvs::quorum::Quorum { n: 3, w: 2, r: 2 };
+    let reports = runtime.block_on(async {
+        let trace = client
+            .put_traced(key.as_bytes(), b"x", quorum, &mut |_| {})
+            .await;
+        assert_eq!(trace.verdict, dkvs::trace::Verdict::Reached);
+        client.finish_repairs().await
+    });
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+    assert_eq!(reports[0].replicas[0].addr, c.addr(holder));
+    assert_eq!(reports[0].replicas[0].hint_for, Some(c.addr(owner)));
+    assert_eq!(hints_pending(&socket(), c.addr(holder)), 1);
+}
+
 /// `--hints count` (sloppy quorum): with a home server down, W=3 of N=3 is
 /// reached with the hint holder's acknowledgement; the default (`store`)
 /// does not count it and fails; `--hints off` leaves no hint.

@@ -63,6 +63,10 @@ fn main() -> ExitCode {
 /// The cluster, the supervisor and the UI or shell, until the end; returns
 /// our exit status.
 fn run(cli: Cli) -> u8 {
+    let session = match session_lines(&cli) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let config = match load_config(&cli) {
         Ok(c) => c,
         Err(e) => return cli::config_failure(false, &e),
@@ -99,7 +103,7 @@ fn run(cli: Cli) -> u8 {
     let client = Client::new((*config).clone()).with_timeout(timeout);
     let mut interpreter = Interpreter::new(client, Some(supervisor.clone()));
     let code = if full_screen {
-        run_full_screen(&runtime, interpreter, supervisor.clone())
+        run_full_screen(&runtime, interpreter, supervisor.clone(), &session)
     } else {
         let echo = !cli.no_echo;
         run_shell(
@@ -107,12 +111,31 @@ fn run(cli: Cli) -> u8 {
             &mut interpreter,
             &supervisor,
             &interrupts,
-            stdin_tty,
-            echo,
+            (stdin_tty, echo),
+            &session,
         )
     };
     runtime.block_on(supervisor.shutdown());
     code
+}
+
+/// The lines `--lesson` runs first and `--export` runs last; `Err` is the
+/// exit code of a usage error (an `--export` file that is neither `.svg`
+/// nor `.md`), already reported.
+fn session_lines(cli: &Cli) -> Result<shell::SessionLines, u8> {
+    let mut session = shell::SessionLines::default();
+    if let Some(lesson) = &cli.lesson {
+        session
+            .first
+            .push(format!("lesson {}", dkvs::export::repl_word(lesson)));
+    }
+    for path in &cli.export {
+        match dkvs::export::export_line(path) {
+            Ok(line) => session.last.push(line),
+            Err(e) => return Err(cli::fail(false, e, exit::USAGE)),
+        }
+    }
+    Ok(session)
 }
 
 /// The runtime of the supervisor and the interpreter; `Err` is the exit
@@ -176,13 +199,13 @@ fn run_shell(
     interpreter: &mut Interpreter,
     supervisor: &Supervisor,
     interrupts: &shell::Interrupts,
-    stdin_tty: bool,
-    echo: bool,
+    (stdin_tty, echo): (bool, bool),
+    session: &shell::SessionLines,
 ) -> u8 {
     // Let the children bind their ports before the first command.
     runtime.block_on(supervisor.wait_started(Duration::from_secs(3)));
     let result = if stdin_tty {
-        shell::run_interactive(runtime, interpreter, interrupts).map(|_| true)
+        shell::run_interactive(runtime, interpreter, interrupts, session).map(|_| true)
     } else {
         let stdin = std::io::stdin();
         shell::run_piped(
@@ -191,6 +214,7 @@ fn run_shell(
             stdin.lock(),
             &mut std::io::stdout(),
             echo,
+            session,
         )
     };
     match result {
@@ -216,9 +240,11 @@ fn run_full_screen(
     runtime: &tokio::runtime::Runtime,
     interpreter: Interpreter,
     supervisor: Supervisor,
+    session: &shell::SessionLines,
 ) -> u8 {
-    match dkvs::tui::run(runtime, interpreter, supervisor) {
-        Ok(()) => exit::OK,
+    match dkvs::tui::run(runtime, interpreter, supervisor, session) {
+        Ok(true) => exit::OK,
+        Ok(false) => exit::FAILED,
         Err(e) => {
             eprintln!("ERROR: the screen failed: {e} (try --shell)");
             exit::FAILED

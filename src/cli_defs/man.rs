@@ -292,6 +292,14 @@ const TUI: Extras = Extras {
             "REPL commands from a script, without echo:",
             "printf 'put a 1\\nget a\\nstatus\\n' | dkvs-tui --no-echo cluster.toml",
         ),
+        (
+            "The first guided lesson (the ring and hashing); `lesson` in the REPL lists them all:",
+            "dkvs-tui --lesson 1 cluster.toml",
+        ),
+        (
+            "A picture of the ring with a key's walk, and the session's notes, for slides:",
+            "printf 'put apple red\\nget apple\\n' | dkvs-tui --export ring.svg --export notes.md cluster.toml",
+        ),
     ],
 };
 

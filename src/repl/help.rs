@@ -88,7 +88,12 @@ pub const SUMMARY: &[(&str, &str, &str)] = &[
     (
         "slow",
         "slow on|off|<ms>",
-        "slow motion: show a quorum forming reply by reply",
+        "slow motion: show a quorum forming reply by reply, on the ring too",
+    ),
+    (
+        "replay",
+        "replay [<ms>]",
+        "the last operation again, travelling on the ring, and its time line",
     ),
     (
         "skew",
@@ -129,6 +134,16 @@ pub const SUMMARY: &[(&str, &str, &str)] = &[
         "remove",
         "remove <server>",
         "a server leaves: hands its keys over, then stopped",
+    ),
+    (
+        "lesson",
+        "lesson [<number>|<file>|next|back|end]",
+        "guided lessons: list them, run one step by step, leave it",
+    ),
+    (
+        "export",
+        "export ring <file.svg> | transcript <file.md>",
+        "slides: the ring as SVG, or the session as Markdown",
     ),
     (
         "help",
@@ -182,7 +197,10 @@ fn detail(command: &str) -> Option<&'static str> {
             "Asks every server for its STATS and shows, one row each: the keys it holds, the hints it keeps for servers that missed writes (hinted handoff), the keys it still has to hand over after a membership change (moving), and at its last anti-entropy round the Merkle buckets that differed from a replica's (diverging), the records repaired and the replicas that did not answer. The same table as `dkvs-dump-ring --health`."
         }
         "slow" => {
-            "In slow motion every reply of a quorum operation appears one by one, <ms> apart (default 700), so a class can watch W or R being reached."
+            "In slow motion every reply of a quorum operation appears one by one, <ms> apart (default 700), so a class can watch W or R being reached.\nOn the screen, the requests travel from the centre of the ring (the client) to the replicas' nodes and the replies come back in the order they really arrived, one every <ms>: • a request, ✓ a counted reply, ○ one that did not count, ∘ a late one (after the quorum), ✗ a refusal, ⌛ a server that never answered, ↻ a read repair and ↪ a hint after the verdict; the centre shows ✓ W=2 (or ✗) at the quorum moment. The timeline strip under the results shows the real times."
+        }
+        "replay" => {
+            "Plays the last data command again without touching the servers: its operations travel on the ring as in slow motion, <ms> between events (1..60000; default the slow-motion pace, else 600), one operation after the other for cat and substr. It prints a summary (replies, the quorum's moment, late, refused and silent servers, read repairs and hints) and the time line as text: each reply's server number where it arrived on a real time axis, the quorum as ┼ and │ quorum 0.45 ms."
         }
         "skew" => {
             "Moves this session's clock <ms> ahead (+) or behind (-) the machine's, as a badly set clock would; `skew off` puts it back, `skew` alone shows it. Puts and deletes carry a version from this clock.\nA write superseded by a newer version the servers keep is re-stamped past it: put a key, `skew -30000`, put it again — the trace shows `superseded by … re-stamped …, stored`. A clock more than the servers' maximum offset (500 ms by default) ahead is refused, with by how much: try `skew +5000`."
@@ -201,6 +219,12 @@ fn detail(command: &str) -> Option<&'static str> {
         }
         "remove" => {
             "Membership change, for real (`whatif remove` only shows it): takes the server out of the cluster file, tells every running server to reload it (SIGHUP) — the removed one hands its keys to their new owners — and switches this screen to the new ring. The removed server is stopped once it holds no keys, or after 30 s; the events log shows the progress.\nOnly a server dkvs-tui started can be removed, never the last one."
+        }
+        "lesson" => {
+            "`lesson` lists the bundled lessons; `lesson 2` runs the second, `lesson FILE` a lesson file of your own (format: docs/TEACHING.md). Each step says what to look at and runs real commands, shown as `$ <command>` before their output; a step may wait for you to type a command (`→ your turn: …`).\n`lesson next` goes to the next step (Enter on an empty line), `lesson back` to the previous one, the cluster first put back as it was when that step began (Backspace), `lesson end` leaves (Esc). Leaving or finishing puts the cluster back as the lesson found it: servers started, stopped, resumed, added or removed again, faults healed, slow motion, skew and the what-if view as they were, keys written during the lesson deleted; one line per thing undone."
+        }
+        "export" => {
+            "`export ring FILE.svg` writes the ring as drawn, as an SVG picture for slides: the arcs in their owners' colours, one mark per virtual node (hollow when its server is not up, with its server, node and SHA-1 as a tooltip), the legend with each server's state, and the last key's walk (replicas ranked #1..#N, skipped nodes dim).\n`export transcript FILE.md` writes the session so far as Markdown: each command as a heading with ✓ or ✗, its output (traces, verdicts, tables) in a code block; `export` lines are left out, and only the last 10000 lines are kept. Either file is created or replaced whole; `dkvs-tui --export FILE` writes it when the session ends."
         }
         "help" => "help lists every command; help <command> explains one.",
         "quit" => {

@@ -8,6 +8,8 @@ pub mod balance;
 pub mod format;
 pub mod help;
 pub mod interpreter;
+pub mod lesson;
+pub mod motion;
 pub mod parse;
 pub mod rebalance_watch;
 pub mod shell;
@@ -62,6 +64,9 @@ pub struct Motion {
     pub trace: Trace,
     /// Milliseconds of screen time between consecutive events.
     pub step_ms: u64,
+    /// The holders of the hints sent in the background after it (hinted
+    /// handoff), drawn after the verdict with its read repairs.
+    pub hints: Vec<crate::trace::ReplicaTrace>,
 }
 
 /// The answer to a what-if question.

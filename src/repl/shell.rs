@@ -202,20 +202,102 @@ fn wait_first_probe(runtime: &tokio::runtime::Runtime, interpreter: &Interpreter
     }
 }
 
+/// Lines a session runs besides the user's: `dkvs-tui --lesson` before the
+/// first one, as if typed, and `--export` after the last, when the session
+/// ends (`quit`, end of input, Ctrl-D; the full screen also on Ctrl-C and
+/// SIGTERM), before the servers are stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionLines {
+    /// Run before the user's first line.
+    pub first: Vec<String>,
+    /// Run when the session ends.
+    pub last: Vec<String>,
+}
+
+/// Runs `lines` one after the other, each shown as `<prefix><line>` first
+/// when there is a prefix; returns (every one succeeded, one was `quit`).
+/// An output that fails does not stop them (the files of `--export` are
+/// still written); its first error is returned at the end.
+fn run_lines<W: Write + Send>(
+    runtime: &tokio::runtime::Runtime,
+    interpreter: &mut Interpreter,
+    lines: &[String],
+    out: &mut W,
+    prefix: Option<&str>,
+) -> io::Result<(bool, bool)> {
+    let mut all_ok = true;
+    let mut failed: Option<io::Error> = None;
+    let mut quit = false;
+    for line in lines {
+        if let Some(prefix) = prefix
+            && let Err(e) = writeln!(out, "{prefix}{line}").and_then(|_| out.flush())
+        {
+            failed.get_or_insert(e);
+        }
+        match run_one(runtime, interpreter, line, &mut *out) {
+            Ok((ok, q)) => {
+                all_ok &= ok;
+                quit = q;
+            }
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+        if quit {
+            break;
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok((all_ok, quit)),
+    }
+}
+
 /// Reads commands from `input` one per line until `quit` or the end, echoing
 /// each as `> <line>` (when `echo`) before its output, once every server
-/// was probed. Returns true when every command succeeded.
+/// was probed; `session`'s first lines run before, its last lines after.
+/// Returns true when every command succeeded.
 pub fn run_piped<W: Write + Send>(
     runtime: &tokio::runtime::Runtime,
     interpreter: &mut Interpreter,
     input: impl BufRead,
     out: &mut W,
     echo: bool,
+    session: &SessionLines,
 ) -> io::Result<bool> {
     wait_first_probe(runtime, interpreter);
-    let mut all_ok = true;
+    // No lesson panel here: a lesson step's text goes into the output.
+    interpreter.set_lesson_text_in_output(true);
     let mut events = EventFeed::new(interpreter);
     events.print(&mut io::stderr());
+    let prefix = echo.then_some("> ");
+    let body = run_lines(runtime, interpreter, &session.first, out, prefix).and_then(
+        |(first_ok, quit)| {
+            events.print(&mut io::stderr());
+            if quit {
+                return Ok(first_ok);
+            }
+            let read_ok = read_piped(runtime, interpreter, input, out, echo, &mut events)?;
+            Ok(first_ok && read_ok)
+        },
+    );
+    // The session's last lines run however it ended.
+    let last = run_lines(runtime, interpreter, &session.last, out, prefix);
+    events.print(&mut io::stderr());
+    let (last_ok, _) = last?;
+    Ok(body? && last_ok)
+}
+
+/// The body of [`run_piped`]: the lines of `input`.
+fn read_piped<W: Write + Send>(
+    runtime: &tokio::runtime::Runtime,
+    interpreter: &mut Interpreter,
+    input: impl BufRead,
+    out: &mut W,
+    echo: bool,
+    events: &mut EventFeed,
+) -> io::Result<bool> {
+    let mut all_ok = true;
     for line in input.lines() {
         let line = match line {
             Ok(l) => l,
@@ -273,6 +355,7 @@ impl ShellHelper {
             Some("whatif") if previous.get(1).is_some_and(|w| w == "add") => &["nodes="],
             Some("add") if previous.len() == 2 => &["nodes="],
             Some("help") if previous.len() == 1 => COMMANDS,
+            Some("export") if previous.len() == 1 => &["ring", "transcript"],
             _ => &[],
         };
         let takes_server = match previous.first().map(String::as_str) {
@@ -328,12 +411,14 @@ impl Highlighter for ShellHelper {}
 impl Validator for ShellHelper {}
 impl Helper for ShellHelper {}
 
-/// The interactive shell on a terminal. Returns false when any command
-/// failed (as piped mode).
+/// The interactive shell on a terminal; `session`'s first lines run before
+/// the first prompt, its last lines when it ends. Returns false when any
+/// command failed (as piped mode).
 pub fn run_interactive(
     runtime: &tokio::runtime::Runtime,
     interpreter: &mut Interpreter,
     interrupts: &Interrupts,
+    session: &SessionLines,
 ) -> io::Result<bool> {
     let mut editor: Editor<ShellHelper, DefaultHistory> =
         Editor::new().map_err(|e| io::Error::other(e.to_string()))?;
@@ -342,20 +427,35 @@ pub fn run_interactive(
         "dkvs-tui shell: type `help` for the commands, Tab completes, Ctrl-D or `quit` leaves."
     );
     wait_first_probe(runtime, interpreter);
-    let mut all_ok = true;
+    // No lesson panel here: a lesson step's text goes into the output.
+    interpreter.set_lesson_text_in_output(true);
     let mut events = EventFeed::new(interpreter);
-    loop {
+    let (mut all_ok, mut quit) = run_lines(
+        runtime,
+        interpreter,
+        &session.first,
+        &mut io::stdout(),
+        Some(PROMPT),
+    )?;
+    while !quit {
         events.print(&mut io::stdout());
         match editor.readline(PROMPT) {
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
                 }
-                let (ok, quit) =
+                // Enter on an empty line moves a running lesson on.
+                let line = if line.trim().is_empty() && interpreter.lesson_running() {
+                    "lesson next".to_string()
+                } else {
+                    line
+                };
+                let (ok, stop) =
                     run_one_cancellable(runtime, interpreter, &line, io::stdout(), interrupts)?;
                 all_ok &= ok;
-                if quit {
-                    break;
+                if stop {
+                    quit = true;
+                    continue;
                 }
                 // `add` and `remove` change the server names to complete.
                 editor.set_helper(Some(ShellHelper::new(interpreter.client().config())));
@@ -365,7 +465,14 @@ pub fn run_interactive(
             Err(e) => return Err(io::Error::other(e.to_string())),
         }
     }
-    Ok(all_ok)
+    let (last_ok, _) = run_lines(
+        runtime,
+        interpreter,
+        &session.last,
+        &mut io::stdout(),
+        Some(PROMPT),
+    )?;
+    Ok(all_ok && last_ok)
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub mod draw;
 pub mod poller;
 pub mod rates;
 pub mod ring_arcs;
+pub mod ring_legend;
+pub mod ring_motion;
 pub mod ring_view;
 pub mod theme;
 
@@ -46,6 +48,7 @@ use ratatui::crossterm::terminal::{
 use ratatui::layout::Rect;
 use tokio::runtime::Runtime;
 
+use crate::repl::shell::SessionLines;
 use crate::repl::{Interpreter, LineOutcome, ProcessAction, ReplEvent, View};
 use crate::supervisor::{ActionError, Supervisor};
 
@@ -246,7 +249,17 @@ impl Drop for Tasks {
 /// listener as tasks on `rt`. It takes over the terminal and restores it on
 /// every exit path, including a panic. It does not stop the servers: the
 /// caller does (`supervisor.shutdown()`) once it returns.
-pub fn run(rt: &Runtime, interpreter: Interpreter, supervisor: Supervisor) -> io::Result<()> {
+///
+/// `session`'s first lines run as if typed once the servers answered
+/// (`--lesson`); its last lines (`--export`) run when the user quits (or a
+/// signal ends the screen), after the terminal is restored, their output
+/// printed. Returns false when one of those last lines failed.
+pub fn run(
+    rt: &Runtime,
+    interpreter: Interpreter,
+    supervisor: Supervisor,
+    session: &SessionLines,
+) -> io::Result<bool> {
     let config = Arc::new(interpreter.client().config().clone());
     let mut app = App::new(config, Theme::new(ThemeKind::from_env()), Instant::now());
     app.test_panic = std::env::var(TEST_PANIC_ENV).is_ok_and(|v| v == "1");
@@ -255,24 +268,15 @@ pub fn run(rt: &Runtime, interpreter: Interpreter, supervisor: Supervisor) -> io
     let mut tasks = Tasks(Vec::new());
 
     // The interpreter runs lines one after the other on its own task.
-    let (line_tx, mut line_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, String)>();
-    {
-        let tx = tx.clone();
-        let mut interpreter = interpreter;
-        tasks.0.push(rt.spawn(async move {
-            while let Some((id, line)) = line_rx.recv().await {
-                let events = tx.clone();
-                let mut sink = move |ev: ReplEvent| {
-                    let _ = events.send(Msg::Repl(id, ev));
-                };
-                let outcome = interpreter.run_line(&line, &mut sink).await;
-                let view = Box::new(interpreter.view().clone());
-                if tx.send(Msg::LineDone(id, outcome, view)).is_err() {
-                    return;
-                }
-            }
-        }));
-    }
+    let (line_tx, line_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, String)>();
+    let first_wait = (!session.first.is_empty()).then(|| supervisor.clone());
+    tasks.0.push(spawn_interpreter(
+        rt,
+        interpreter,
+        line_rx,
+        tx.clone(),
+        first_wait,
+    ));
     // Supervisor changes.
     {
         let tx = tx.clone();
@@ -322,6 +326,12 @@ pub fn run(rt: &Runtime, interpreter: Interpreter, supervisor: Supervisor) -> io
         }));
     }
 
+    for line in &session.first {
+        if let Action::Run { id, line } = app.run_as_typed(line) {
+            let _ = line_tx.send((id, line));
+        }
+    }
+
     let _hook = PanicHookGuard::install(tx.clone());
     let mut guard = TerminalGuard::enter(app.mouse)?;
     let input = InputThread::spawn(tx.clone())?;
@@ -337,8 +347,101 @@ pub fn run(rt: &Runtime, interpreter: Interpreter, supervisor: Supervisor) -> io
     );
     drop(input);
     drop(guard);
+    let last = last_lines(&app, session);
+    let finished = result.map(|()| finish_session(&rx, &line_tx, &last));
     drop(tasks);
-    result
+    finished
+}
+
+/// The lines to run once the screen is gone: `lesson end` when a lesson
+/// still runs (so the cluster, and a cluster file its `add` or `remove`
+/// rewrote, is put back), then the session's own (`--export`).
+fn last_lines(app: &App, session: &SessionLines) -> Vec<String> {
+    let leave = app.view.lesson.is_some().then(|| "lesson end".to_string());
+    leave.into_iter().chain(session.last.iter().cloned()).collect()
+}
+
+/// How long the session's last lines (`--export`) may take after a quit.
+const LAST_LINES_LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs the session's `last` lines on the interpreter's task (after any
+/// line still running) once the screen is gone, printing their output;
+/// true when all succeeded within [`LAST_LINES_LIMIT`].
+fn finish_session(
+    rx: &mpsc::Receiver<Msg>,
+    lines: &tokio::sync::mpsc::UnboundedSender<(u64, String)>,
+    last: &[String],
+) -> bool {
+    // Ids the screen never uses (its own count up from 0).
+    let first_id = u64::MAX - last.len() as u64;
+    for (i, line) in last.iter().enumerate() {
+        if lines.send((first_id + 1 + i as u64, line.clone())).is_err() {
+            say_after(&format!(
+                "ERROR: the interpreter stopped: {line} was not run"
+            ));
+            return false;
+        }
+    }
+    let deadline = Instant::now() + LAST_LINES_LIMIT;
+    let mut pending = last.len();
+    let mut ok = true;
+    while pending > 0 {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Msg::Repl(id, ReplEvent::Line(text))) if id > first_id => say_after(&text),
+            Ok(Msg::LineDone(id, outcome, _)) if id > first_id => {
+                pending -= 1;
+                ok &= outcome.ok;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                say_after(&format!(
+                    "ERROR: {pending} of the session's last lines did not finish within {} s",
+                    LAST_LINES_LIMIT.as_secs()
+                ));
+                return false;
+            }
+        }
+    }
+    ok
+}
+
+/// Prints a line on the restored terminal, ignoring errors: after a SIGHUP
+/// there is no terminal any more, and the files must still be written.
+fn say_after(line: &str) {
+    use std::io::Write as _;
+    let mut out = stdout();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// The interpreter's task: runs the lines it receives one after the other,
+/// reporting their output and end to `tx`; with `first_wait`, only once
+/// the servers were started and probed (the session's first lines).
+fn spawn_interpreter(
+    rt: &Runtime,
+    mut interpreter: Interpreter,
+    mut line_rx: tokio::sync::mpsc::UnboundedReceiver<(u64, String)>,
+    tx: mpsc::Sender<Msg>,
+    first_wait: Option<Supervisor>,
+) -> tokio::task::JoinHandle<()> {
+    rt.spawn(async move {
+        if let Some(sup) = first_wait {
+            // Like the shells: the servers answer before a lesson begins.
+            sup.wait_started(Duration::from_secs(3)).await;
+            sup.probed_once(Duration::from_secs(2)).await;
+        }
+        while let Some((id, line)) = line_rx.recv().await {
+            let events = tx.clone();
+            let mut sink = move |ev: ReplEvent| {
+                let _ = events.send(Msg::Repl(id, ev));
+            };
+            let outcome = interpreter.run_line(&line, &mut sink).await;
+            let view = Box::new(interpreter.view().clone());
+            if tx.send(Msg::LineDone(id, outcome, view)).is_err() {
+                return;
+            }
+        }
+    })
 }
 
 fn refresh(app: &mut App, supervisor: &Supervisor) {
@@ -387,7 +490,9 @@ fn event_loop(
         let drawn = Instant::now();
 
         // Wait for something to happen, or for the next tick.
-        let first = match rx.recv_timeout(TICK.saturating_sub(drawn.elapsed())) {
+        // A playback on the ring redraws every frame until it ends.
+        let tick = app.motion_tick(drawn).map_or(TICK, |t| t.min(TICK));
+        let first = match rx.recv_timeout(tick.saturating_sub(drawn.elapsed())) {
             Ok(m) => m,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
@@ -427,12 +532,16 @@ fn on_msg(app: &mut App, msg: Msg, screen: Rect) -> io::Result<Action> {
     Ok(match msg {
         Msg::Input(Event::Key(k)) => app.handle_key(k),
         Msg::Input(Event::Mouse(m)) => {
-            let areas = draw::layout(screen, app.server_count());
+            let areas = draw::screen_layout(app, screen);
             app.handle_mouse(m, areas.as_ref())
         }
         Msg::Input(_) => Action::None,
         Msg::InputFailed(e) => return Err(e),
         Msg::Changed => Action::None,
+        Msg::Repl(_, ReplEvent::Motion(m)) => {
+            app.on_motion(*m, Instant::now());
+            Action::None
+        }
         Msg::Repl(id, ev) => {
             app.on_repl_event(id, ev);
             Action::None

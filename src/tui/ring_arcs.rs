@@ -11,6 +11,7 @@ use ratatui::style::Color;
 use ratatui::widgets::canvas::{Circle, Context, Points};
 
 use crate::ring::Ring;
+use crate::supervisor::ServerState;
 
 use super::ring_view::{Geometry, point_on_circle, position_from_fraction};
 use super::theme::Theme;
@@ -42,11 +43,26 @@ pub fn owned_points(ring: &Ring, samples: usize) -> Vec<Vec<(f64, f64)>> {
     points
 }
 
+/// Whether a server in `state` does not serve its keys: its arcs are then
+/// drawn faded and dotted ([`draw_owned_arcs`]).
+pub fn fades(state: Option<ServerState>) -> bool {
+    matches!(
+        state,
+        Some(ServerState::Down | ServerState::Paused | ServerState::Unreachable)
+    )
+}
+
+/// Of a faded server's arc points, one in this many is drawn: a dotted arc.
+const FADED_EVERY: usize = 4;
+
 /// Draws the circle of radius 1 as arcs in their owners' colours, or, for
-/// an empty ring, as a plain circle in `fallback`.
+/// an empty ring, as a plain circle in `fallback`. The arcs of a server
+/// marked in `faded` (indexed like `arcs`) are dotted, in a darker colour:
+/// its keys are not being served there.
 pub fn draw_owned_arcs(
     ctx: &mut Context<'_>,
     arcs: &[Vec<(f64, f64)>],
+    faded: &[bool],
     theme: Theme,
     fallback: Color,
 ) {
@@ -55,8 +71,14 @@ pub fn draw_owned_arcs(
         return;
     }
     for (server, coords) in arcs.iter().enumerate() {
-        let color = theme.server(server).fg.unwrap_or(fallback);
-        ctx.draw(&Points::new(coords, color));
+        if faded.get(server).copied().unwrap_or(false) {
+            let color = theme.server_faded(server).fg.unwrap_or(fallback);
+            let dots: Vec<(f64, f64)> = coords.iter().step_by(FADED_EVERY).copied().collect();
+            ctx.draw(&Points::new(&dots, color));
+        } else {
+            let color = theme.server(server).fg.unwrap_or(fallback);
+            ctx.draw(&Points::new(coords, color));
+        }
     }
 }
 
@@ -64,7 +86,6 @@ pub fn draw_owned_arcs(
 mod tests {
     use super::*;
     use crate::config::parse_servers_txt;
-    use crate::supervisor::ServerState;
     use crate::tui::ring_view::RingView;
     use crate::tui::theme::ThemeKind;
     use ratatui::buffer::Buffer;
@@ -102,6 +123,7 @@ mod tests {
             whatif: None,
             n: 2,
             theme,
+            motion: None,
         };
         let area = Rect::new(0, 0, 80, 40);
         let mut buf = Buffer::empty(area);
@@ -143,5 +165,50 @@ mod tests {
             checked[node.server] += 1;
         }
         assert!(checked.iter().all(|&n| n > 0), "checked {checked:?}");
+    }
+
+    #[test]
+    fn a_down_servers_arcs_are_faded_and_dotted() {
+        let c = parse_servers_txt("127.0.0.1 1234 3\n127.0.0.1 1235 3\n", "t").unwrap();
+        let ring = Ring::new(&c);
+        let theme = Theme::new(ThemeKind::Default);
+        let count = |states: &[Option<ServerState>]| {
+            let view = RingView {
+                ring: &ring,
+                servers: &c.servers,
+                states,
+                focus: None,
+                whatif: None,
+                n: 2,
+                theme,
+                motion: None,
+            };
+            let area = Rect::new(0, 0, 80, 40);
+            let mut buf = Buffer::empty(area);
+            view.render(area, &mut buf);
+            let (mut normal, mut faded, mut dots) = (0, 0, 0);
+            for cell in buf.content() {
+                let Some(ch) = cell.symbol().chars().next() else {
+                    continue;
+                };
+                if !is_braille(cell.symbol()) {
+                    continue;
+                }
+                if Some(cell.fg) == theme.server(1).fg {
+                    normal += 1;
+                    dots += (ch as u32 - 0x2800).count_ones();
+                } else if Some(cell.fg) == theme.server_faded(1).fg {
+                    faded += 1;
+                    dots += (ch as u32 - 0x2800).count_ones();
+                }
+            }
+            (normal, faded, dots)
+        };
+        let up = count(&[Some(ServerState::Up), Some(ServerState::Up)]);
+        let down = count(&[Some(ServerState::Up), Some(ServerState::Down)]);
+        assert!(up.0 > 10 && up.1 == 0, "{up:?}");
+        assert!(down.0 == 0 && down.1 > 5, "{down:?}");
+        // Dotted: far fewer dots than the solid arcs had.
+        assert!(down.2 * 2 < up.2, "{up:?} {down:?}");
     }
 }

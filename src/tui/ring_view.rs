@@ -34,7 +34,10 @@ use crate::repl::WhatIfReport;
 use crate::ring::{Placement, Position, Ring, Step};
 use crate::supervisor::ServerState;
 
-use super::ring_arcs::{draw_owned_arcs, owned_points, sample_count};
+use super::ring_arcs::{draw_owned_arcs, fades, owned_points, sample_count};
+use super::ring_legend::{
+    LabelRequest, PlacedLabel, plain_labels_fit, plan_labels, server_legend, server_rows_budget,
+};
 use super::theme::{Theme, ThemeKind};
 
 /// The point at `fraction` of the circle (0 = top, growing clockwise) on a
@@ -182,6 +185,8 @@ pub struct RingView<'a> {
     pub n: usize,
     /// Colours.
     pub theme: Theme,
+    /// An operation travelling on the ring (slow motion, `replay`).
+    pub motion: Option<&'a super::ring_motion::MotionFrame>,
 }
 
 /// How a node is drawn.
@@ -201,25 +206,13 @@ impl RingView<'_> {
         self.state(server).map_or("●", ServerState::glyph)
     }
 
-    /// Legend lines: servers, the focus key's walk, the what-if summary.
-    fn legend(&self, width: u16) -> Vec<Line<'static>> {
+    /// Legend lines for a pane `height` rows tall: the servers (folded when
+    /// they would take more than their budget of rows), the focus key's
+    /// walk, the what-if summary.
+    fn legend(&self, width: u16, height: u16) -> Vec<Line<'static>> {
         let t = self.theme;
-        let mut tokens: Vec<Vec<Span<'static>>> = Vec::new();
-        for (i, _) in self.servers.iter().enumerate() {
-            let state = self.state(i);
-            let mut tok = vec![Span::styled(
-                format!("{}{}", self.glyph(i), i + 1),
-                t.server(i).add_modifier(Modifier::BOLD),
-            )];
-            tok.push(Span::styled(short_name(self.servers, i), t.server(i)));
-            if let Some(s) = state
-                && s != ServerState::Up
-            {
-                tok.push(Span::styled(format!(" {}", s.word()), t.state(s)));
-            }
-            tokens.push(tok);
-        }
-        let mut lines = pack(tokens, width);
+        let budget = server_rows_budget(height);
+        let mut lines = server_legend(self.servers, self.states, t, width, budget);
         if let Some((key, placement)) = self.focus {
             let mut tokens = vec![vec![Span::styled(
                 format!("◆ {}:", truncate(&String::from_utf8_lossy(key), 12)),
@@ -347,6 +340,9 @@ impl RingView<'_> {
         } else {
             Vec::new()
         };
+        let faded: Vec<bool> = (0..self.servers.len())
+            .map(|i| fades(self.state(i)))
+            .collect();
         let bg = t.base().bg.unwrap_or(Color::Reset);
         Canvas::default()
             .marker(Marker::Braille)
@@ -355,7 +351,7 @@ impl RingView<'_> {
             .y_bounds(geo.y_bounds())
             .paint(|ctx| {
                 if dotted.is_empty() {
-                    draw_owned_arcs(ctx, &arcs, t, fg(t.ring_line()));
+                    draw_owned_arcs(ctx, &arcs, &faded, t, fg(t.ring_line()));
                 } else {
                     ctx.draw(&Points::new(&dotted, fg(t.ring_line())));
                 }
@@ -370,18 +366,22 @@ impl RingView<'_> {
             .render(geo.area, buf);
     }
 
-    fn draw_nodes(&self, geo: &Geometry, buf: &mut Buffer) {
+    /// Draws the nodes, the key marker and the labels; returns the labels
+    /// placed (with their text).
+    fn draw_nodes(&self, geo: &Geometry, buf: &mut Buffer) -> Vec<(PlacedLabel, String)> {
         let roles = self.roles();
         let mut taken: HashSet<(u16, u16)> = HashSet::new();
         let mut glyph_cells = self.draw_glyphs(geo, buf, &roles, &mut taken);
         let added = self.draw_added(geo, buf, &mut taken, &mut glyph_cells);
         self.draw_key_marker(geo, buf, &mut taken);
-        self.draw_labels(geo, buf, &roles, added, &mut taken);
-        // A forced label may have covered a node: the node's state glyph
-        // always wins (a down server must never look up).
+        let placed = self.draw_labels(geo, buf, &roles, added, &taken);
+        // Labels never cover a node; drawing the glyphs last keeps the
+        // node's state glyph on top whatever else is drawn (a down server
+        // must never look up).
         for (cell, glyph, style) in glyph_cells {
             put(buf, geo.area, cell, glyph, style);
         }
+        placed
     }
 
     /// The servers a what-if removes (none without a what-if).
@@ -410,7 +410,17 @@ impl RingView<'_> {
         let nodes = self.ring.nodes();
         let removed = self.removed_servers();
         let mut glyph_cells = Vec::with_capacity(nodes.len());
-        for (node, &role) in nodes.iter().zip(roles) {
+        // Where nodes share a cell (a crowded ring) the one drawn last
+        // shows: the walk's nodes, then servers that are not up, win.
+        let weight = |server: usize, role: Role| match role {
+            Role::Used(_) => 3,
+            Role::Skipped => 2,
+            Role::Plain => u8::from(self.state(server).is_some_and(|s| s != ServerState::Up)),
+        };
+        let mut order: Vec<(&crate::ring::Node, Role)> =
+            nodes.iter().zip(roles.iter().copied()).collect();
+        order.sort_by_key(|(node, role)| weight(node.server, *role));
+        for (node, role) in order {
             let cell = geo.cell_at(node.position.fraction(), 1.0);
             let is_removed = self
                 .servers
@@ -470,106 +480,82 @@ impl RingView<'_> {
             return;
         };
         let f = placement.key_position.fraction();
-        let mut cell = geo.cell_at(f, 1.0);
-        if taken.contains(&cell) {
-            cell = geo.cell_at(f, 1.0 - 1.5 * geo.col_unit());
-        }
+        // Further in while the cell holds a node (a crowded ring).
+        let cell = [0.0, 1.5, 2.5, 3.5]
+            .iter()
+            .map(|d| geo.cell_at(f, 1.0 - d * geo.col_unit()))
+            .find(|c| !taken.contains(c))
+            .unwrap_or_else(|| geo.cell_at(f, 1.0 - 1.5 * geo.col_unit()));
         put(buf, geo.area, cell, "◆", self.theme.highlight());
         taken.insert(cell);
     }
 
-    /// Labels outside the circle, most important first: the nodes' (with
-    /// `roles` aligned with them), then the what-if's `added` ones.
+    /// Labels outside the circle, most important first: the walk's replicas
+    /// in rank order, its skipped nodes, the what-if's `added` ones, then,
+    /// when the ring is not crowded, every other node's. Returns where each
+    /// went (with its text); a label with no free spot is left out.
     fn draw_labels(
         &self,
         geo: &Geometry,
         buf: &mut Buffer,
         roles: &[Role],
         added: Vec<(f64, String)>,
-        taken: &mut HashSet<(u16, u16)>,
-    ) {
+        taken: &HashSet<(u16, u16)>,
+    ) -> Vec<(PlacedLabel, String)> {
         let t = self.theme;
         let nodes = self.ring.nodes();
-        let mut labels: Vec<(u8, f64, String, Style)> = Vec::new();
-        // A crowded ring keeps only the walk's labels (glyphs stay).
-        let crowded = nodes.len() > 48;
+        let plain = plain_labels_fit(geo, nodes.len());
+        let mut labels: Vec<(usize, LabelRequest)> = Vec::new();
+        let request = |fraction, text, style, reach| LabelRequest {
+            fraction,
+            text,
+            style,
+            reach,
+        };
         for (node, &role) in nodes.iter().zip(roles) {
-            if crowded && role == Role::Plain {
-                continue;
-            }
-            let s = node.server;
-            let (prio, text, style) = match role {
-                Role::Used(rank) => (
-                    0,
-                    format!("{}#{rank}", s + 1),
-                    t.server(s)
-                        .add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+            let (s, f) = (node.server, node.position.fraction());
+            labels.push(match role {
+                Role::Used(rank) => {
+                    let style = t
+                        .server(s)
+                        .add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
+                    (rank, request(f, format!("{}#{rank}", s + 1), style, None))
+                }
+                Role::Skipped => (
+                    1000,
+                    request(f, format!("({})", s + 1), t.skipped(), Some(6.0)),
                 ),
-                Role::Skipped => (1, format!("({})", s + 1), t.skipped()),
-                Role::Plain => (2, format!("{}", s + 1), t.server(s)),
-            };
-            labels.push((prio, node.position.fraction(), text, style));
+                Role::Plain if plain => (
+                    3000,
+                    request(f, format!("{}", s + 1), t.server(s), Some(4.0)),
+                ),
+                Role::Plain => continue,
+            });
         }
         for (f, text) in added {
-            labels.push((1, f, text, t.whatif()));
+            labels.push((2000, request(f, text, t.whatif(), Some(6.0))));
         }
-        labels.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
-        for (prio, f, text, style) in labels {
-            // Only the replicas' labels may cover others; the rest give way.
-            place_label(geo, buf, taken, f, &text, style, prio == 0);
+        labels.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.fraction.total_cmp(&b.1.fraction)));
+        let requests: Vec<LabelRequest> = labels.into_iter().map(|(_, r)| r).collect();
+        let area = geo.area;
+        let ink: HashSet<(u16, u16)> = (area.y..area.y + area.height)
+            .flat_map(|y| (area.x..area.x + area.width).map(move |x| (x, y)))
+            .filter(|&c| buf.cell(c).is_some_and(|cell| cell.symbol() != " "))
+            .collect();
+        let placed = plan_labels(geo, taken, &ink, &requests);
+        let mut out = Vec::with_capacity(placed.len());
+        for p in placed {
+            if let Some(r) = requests.get(p.request) {
+                put(buf, geo.area, (p.x, p.y), &r.text, r.style);
+                out.push((p, r.text.clone()));
+            }
         }
+        out
     }
 }
 
 /// A glyph drawn on the ring: its cell, the glyph and its style.
 type GlyphCell = ((u16, u16), &'static str, Style);
-
-/// Writes `text` near `fraction`, outside the circle, avoiding taken cells;
-/// when every spot is taken it is drawn anyway if `force`, else left out.
-fn place_label(
-    geo: &Geometry,
-    buf: &mut Buffer,
-    taken: &mut HashSet<(u16, u16)>,
-    fraction: f64,
-    text: &str,
-    style: Style,
-    force: bool,
-) {
-    let len = text.chars().count() as u16;
-    let mut best = None;
-    for (extra, shift) in [(1.6, 0), (2.6, 0), (3.6, 0), (1.6, -1), (1.6, 1)] {
-        let r = 1.0 + extra * geo.col_unit();
-        let (x, y) = point_on_circle(fraction, r);
-        let (col, row) = geo.cell(x, y);
-        let row = row
-            .saturating_add_signed(shift)
-            .clamp(geo.area.y, (geo.area.y + geo.area.height).saturating_sub(1));
-        let start = if x < -0.25 {
-            col.saturating_sub(len.saturating_sub(1))
-        } else if x > 0.25 {
-            col
-        } else {
-            col.saturating_sub(len / 2)
-        };
-        let start = start
-            .max(geo.area.x)
-            .min((geo.area.x + geo.area.width).saturating_sub(len));
-        let cells: Vec<(u16, u16)> = (start..start + len).map(|c| (c, row)).collect();
-        if best.is_none() && force {
-            best = Some(cells.clone());
-        }
-        if cells.iter().all(|c| !taken.contains(c)) {
-            best = Some(cells);
-            break;
-        }
-    }
-    if let Some(cells) = best
-        && let Some(&(c0, row)) = cells.first()
-    {
-        put(buf, geo.area, (c0, row), text, style);
-        taken.extend(cells);
-    }
-}
 
 /// Writes `text` at `cell`, clipped to `area`.
 fn put(buf: &mut Buffer, area: Rect, cell: (u16, u16), text: &str, style: Style) {
@@ -622,7 +608,7 @@ impl Widget for RingView<'_> {
         if area.width == 0 || area.height == 0 {
             return;
         }
-        let mut legend = self.legend(area.width);
+        let mut legend = self.legend(area.width, area.height);
         let max_legend = (area.height / 2).max(1) as usize;
         if legend.len() > max_legend {
             legend.truncate(max_legend);
@@ -635,6 +621,9 @@ impl Widget for RingView<'_> {
         if let Some(geo) = Geometry::new(circle_area) {
             self.draw_circle(&geo, buf);
             self.draw_nodes(&geo, buf);
+            if let Some(frame) = self.motion {
+                super::ring_motion::draw_motion(frame, self.ring, &geo, self.theme, buf);
+            }
         } else {
             put(
                 buf,
@@ -655,6 +644,42 @@ impl Widget for RingView<'_> {
 mod tests {
     use super::*;
     use crate::config::parse_servers_txt;
+
+    /// What [`RingView::render`] draws in `area`, taken apart for tests.
+    pub(crate) struct Drawn {
+        /// The legend's lines (as drawn).
+        pub legend: Vec<String>,
+        /// The circle's geometry.
+        pub geo: Geometry,
+        /// The labels placed round the circle, with their text.
+        pub labels: Vec<(PlacedLabel, String)>,
+        /// The whole pane as rendered.
+        pub buf: Buffer,
+    }
+
+    impl RingView<'_> {
+        /// Renders into a fresh buffer of `area` and returns the parts.
+        pub(crate) fn drawn(&self, area: Rect) -> Option<Drawn> {
+            let mut legend = self.legend(area.width, area.height);
+            legend.truncate((area.height / 2).max(1) as usize);
+            let circle = Rect {
+                height: area.height - legend.len() as u16,
+                ..area
+            };
+            let geo = Geometry::new(circle)?;
+            let mut scratch = Buffer::empty(area);
+            self.draw_circle(&geo, &mut scratch);
+            let labels = self.draw_nodes(&geo, &mut scratch);
+            let mut buf = Buffer::empty(area);
+            RingView { ..*self }.render(area, &mut buf);
+            Some(Drawn {
+                legend: legend.iter().map(ToString::to_string).collect(),
+                geo,
+                labels,
+                buf,
+            })
+        }
+    }
 
     #[test]
     fn circle_points_go_clockwise_from_the_top() {
@@ -768,6 +793,7 @@ mod tests {
             whatif: None,
             n: 3,
             theme: Theme::new(super::super::theme::ThemeKind::Mono),
+            motion: None,
         };
         let area = Rect::new(0, 0, 40, 20);
         let mut buf = Buffer::empty(area);

@@ -212,6 +212,7 @@ fn focus_view(key: &[u8], n: usize) -> View {
         focus_key: Some((key.to_vec(), ring.placement(key, n))),
         whatif: None,
         slow_ms: None,
+        lesson: None,
     }
 }
 
@@ -485,6 +486,7 @@ fn whatif_shown() {
             lines,
         }),
         slow_ms: None,
+        lesson: None,
     };
     a.on_line_done(
         id,
@@ -600,6 +602,7 @@ fn a_big_cluster_scrolls_the_list_and_still_draws_the_ring() {
         focus_key: Some((b"k".to_vec(), a.ring.placement(b"k", 3))),
         whatif: None,
         slow_ms: None,
+        lesson: None,
     };
     let text = screen(&a, 120, 40);
     assert!(text.contains("▶ 28 "), "selected row visible:\n{text}");
@@ -647,4 +650,122 @@ fn several_traces_of_one_line_each_get_a_preview_until_the_final_lines() {
         text.contains("> cat a a b ") && !text.contains("running…"),
         "{text}"
     );
+}
+
+/// Step `step` of lesson 1 as the runner shows it: the key `a` in focus,
+/// asking for `where apple` (met or not), or nothing to type.
+fn lesson_app(step: usize, expect: Option<&str>, met: bool, long: bool) -> App {
+    let mut a = app(None);
+    let id = run_line(&mut a, "lesson 1");
+    a.on_repl_event(id, ReplEvent::Line("lesson 1: The ring and hashing".into()));
+    let mut text = vec![
+        "Every key is hashed with SHA-1 to a point on the circle: the ◆ on the ring. The first \
+         virtual node clockwise from it is the key's home, its first replica."
+            .to_string(),
+        "The walk then goes on clockwise, skipping nodes of servers already chosen, until it \
+         has N different servers: the preference list."
+            .to_string(),
+    ];
+    if long {
+        text.push(
+            "A server with more virtual nodes owns more arcs of the circle, so more keys. Look \
+             at the colours of the arcs: each is the colour of the server whose node ends it, \
+             the key's primary for every key in that arc. This paragraph is far too long for \
+             the panel at 80 columns and is cut."
+                .to_string(),
+        );
+    }
+    let mut view = focus_view(b"a", 3);
+    view.lesson = Some(crate::repl::LessonView {
+        title: "The ring and hashing".into(),
+        step,
+        steps: 5,
+        heading: "Where does a key go?".into(),
+        text,
+        expect: expect.map(String::from),
+        expect_met: met,
+    });
+    a.on_line_done(
+        id,
+        LineOutcome {
+            ok: true,
+            quit: false,
+        },
+        view,
+    );
+    a
+}
+
+fn three_sizes(name: &str, a: &App) {
+    both(name, a);
+    insta::assert_snapshot!(format!("{name}_200x60"), screen(a, 200, 60));
+}
+
+#[test]
+fn lesson_waiting_for_a_command() {
+    let a = lesson_app(2, Some("where apple"), false, false);
+    three_sizes("lesson_expect", &a);
+    let text = screen(&a, 80, 24);
+    assert!(
+        text.contains("Lesson: The ring and hashing · step 2/5"),
+        "{text}"
+    );
+    assert!(text.contains("▶ type: where apple"), "{text}");
+    assert!(
+        text.contains(" Enter next ⌫ back Esc leave lesson"),
+        "{text}"
+    );
+    // With text in the line, Enter runs it again.
+    let mut b = a.clone();
+    b.handle_key(KeyEvent::new(KeyCode::Char('w'), KeyModifiers::NONE));
+    assert!(screen(&b, 80, 24).contains(" Enter run "));
+    // Every theme and size, the command always in sight.
+    for kind in [ThemeKind::Default, ThemeKind::HighContrast, ThemeKind::Mono] {
+        b.set_theme(kind);
+        for (w, h) in [
+            (80, 24),
+            (81, 25),
+            (100, 30),
+            (119, 35),
+            (160, 50),
+            (300, 80),
+        ] {
+            let s = screen(&b, w, h);
+            assert!(s.contains("▶ type: where apple"), "{kind:?} {w}x{h}\n{s}");
+            assert!(
+                s.contains("Servers") && s.contains("Results"),
+                "{kind:?} {w}x{h}"
+            );
+        }
+    }
+}
+
+#[test]
+fn lesson_command_done() {
+    let a = lesson_app(2, Some("where apple"), true, false);
+    three_sizes("lesson_met", &a);
+    assert!(screen(&a, 80, 24).contains("✓ done — Enter for the next step"));
+}
+
+#[test]
+fn lesson_last_step_without_a_command() {
+    let a = lesson_app(5, None, true, true);
+    three_sizes("lesson_last", &a);
+    let text = screen(&a, 80, 24);
+    assert!(text.contains("Enter finishes the lesson"), "{text}");
+    assert!(text.contains('…'), "too long: cut\n{text}");
+    // Everything fits at 200×60.
+    assert!(screen(&a, 200, 60).contains("cut."));
+}
+
+#[test]
+fn lesson_with_the_log_in_the_big_pane_keeps_the_results() {
+    let mut a = lesson_app(2, Some("where apple"), false, false);
+    a.toggle_log();
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+        let text = screen(&a, w, h);
+        assert!(text.contains("> lesson 1"), "{w}x{h}\n{text}");
+        assert!(text.contains("▶ type: where apple"), "{w}x{h}\n{text}");
+    }
+    insta::assert_snapshot!("lesson_log_view_80x24", screen(&a, 80, 24));
 }

@@ -71,20 +71,21 @@ impl ThemeKind {
 }
 
 /// Okabe–Ito, in an order that keeps neighbours apart: orange, sky blue,
-/// bluish green, yellow, blue, vermillion, reddish purple.
-const OKABE_ITO: [Color; 7] = [
+/// bluish green, blue, vermillion, reddish purple. Its yellow is left out:
+/// it is the highlight of the focus key's walk, which must never look like
+/// a server's arc.
+const OKABE_ITO: [Color; 6] = [
     Color::Rgb(230, 159, 0),
     Color::Rgb(86, 180, 233),
     Color::Rgb(0, 158, 115),
-    Color::Rgb(240, 228, 66),
     Color::Rgb(0, 114, 178),
     Color::Rgb(213, 94, 0),
     Color::Rgb(204, 121, 167),
 ];
 
-/// Bright ANSI colours for the high-contrast theme.
-const BRIGHT: [Color; 7] = [
-    Color::LightYellow,
+/// Bright ANSI colours for the high-contrast theme (light yellow is its
+/// highlight, so no server has it).
+const BRIGHT: [Color; 6] = [
     Color::LightCyan,
     Color::LightGreen,
     Color::LightMagenta,
@@ -92,6 +93,23 @@ const BRIGHT: [Color; 7] = [
     Color::LightRed,
     Color::LightBlue,
 ];
+
+/// The colour of a server that is not serving (down, paused,
+/// unreachable): its own colour, darker.
+fn faded(c: Color) -> Color {
+    let scale = |v: u8| (u16::from(v) * 11 / 20) as u8;
+    match c {
+        Color::Rgb(r, g, b) => Color::Rgb(scale(r), scale(g), scale(b)),
+        Color::LightCyan => Color::Cyan,
+        Color::LightGreen => Color::Green,
+        Color::LightMagenta => Color::Magenta,
+        Color::White => Color::Gray,
+        Color::LightRed => Color::Red,
+        Color::LightBlue => Color::Blue,
+        Color::LightYellow => Color::Yellow,
+        other => other,
+    }
+}
 
 /// All styles the drawing code uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +149,16 @@ impl Theme {
                 .map_or(Style::new(), |c| Style::new().fg(c))
                 .add_modifier(Modifier::BOLD),
             ThemeKind::Mono => Style::new(),
+        }
+    }
+
+    /// Style of the ring's arcs owned by server number `index` while it
+    /// is not serving: its colour, darker (no colour in monochrome).
+    pub fn server_faded(self, index: usize) -> Style {
+        let style = self.server(index);
+        match style.fg {
+            Some(c) => Style::new().fg(faded(c)),
+            None => style,
         }
     }
 
@@ -314,6 +342,26 @@ mod tests {
             assert_eq!(s.fg, None);
             assert_eq!(s.bg, None);
         }
+    }
+
+    #[test]
+    fn the_highlight_is_no_servers_colour() {
+        for kind in [ThemeKind::Default, ThemeKind::HighContrast] {
+            let t = Theme::new(kind);
+            let hl = t.highlight().fg;
+            assert!(hl.is_some(), "{kind:?}");
+            for i in 0..64 {
+                assert_ne!(t.server(i).fg, hl, "{kind:?} server {}", i + 1);
+                assert_ne!(t.server_faded(i).fg, hl, "{kind:?} server {}", i + 1);
+                assert_ne!(t.server_faded(i).fg, t.server(i).fg, "{kind:?} {}", i + 1);
+            }
+        }
+        for c in OKABE_ITO.iter().chain(BRIGHT.iter()) {
+            for kind in [ThemeKind::Default, ThemeKind::HighContrast] {
+                assert_ne!(Some(*c), Theme::new(kind).highlight().fg);
+            }
+        }
+        assert_eq!(Theme::new(ThemeKind::Mono).server_faded(2).fg, None);
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl Interpreter {
 
     /// Switches this session to `config` after a membership change: a new
     /// client (same deadline, resends, protocol and key), the what-if view
-    /// cleared, the focus key placed on the new ring.
+    /// and the last operation cleared, the focus key placed on the new ring.
     fn switch(&mut self, config: ClusterConfig) {
         let client = Client::new(config)
             .with_timeout(self.client.timeout())
@@ -62,6 +62,8 @@ impl Interpreter {
             .with_complete_traces(true);
         self.client = client;
         self.view.whatif = None;
+        // The last operation names nodes of the old ring: nothing to replay.
+        self.last_op.clear();
         if let Some((key, placement)) = self.view.focus_key.take() {
             let n = placement.replicas.len().min(self.config().servers.len());
             self.focus(&key, n.max(1));

@@ -11,6 +11,8 @@ mod quorum;
 mod replay;
 
 #[cfg(test)]
+mod lesson_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
@@ -41,6 +43,14 @@ pub struct Interpreter {
     /// Where each server removed in this session stood in the cluster
     /// file, so adding it back puts it where it was.
     removed_at: HashMap<std::net::SocketAddrV4, usize>,
+    /// The session's lines and what they printed (`export transcript`).
+    transcript: crate::export::Transcript,
+    /// The guided lesson running, if any.
+    lesson: Option<lesson::Run>,
+    /// Print a lesson step's text into the output (the line shell).
+    lesson_text: bool,
+    /// The last data command's operations, for `replay`.
+    last_op: Vec<super::Motion>,
 }
 
 type Sink<'a> = &'a mut (dyn FnMut(ReplEvent) + Send);
@@ -76,6 +86,10 @@ impl Interpreter {
             proxies: HashMap::new(),
             settling: None,
             removed_at: HashMap::new(),
+            transcript: crate::export::Transcript::default(),
+            lesson: None,
+            lesson_text: false,
+            last_op: Vec::new(),
         }
     }
 
@@ -125,7 +139,25 @@ impl Interpreter {
     }
 
     /// Runs one line; reports lines and traces to `sink` as they come.
+    /// The line and the lines it printed go to the session's transcript
+    /// (`export transcript`).
     pub async fn run_line(&mut self, line: &str, sink: Sink<'_>) -> LineOutcome {
+        let mut printed = Vec::new();
+        let outcome = {
+            let mut tee = |e: ReplEvent| {
+                if let ReplEvent::Line(l) = &e {
+                    printed.push(l.clone());
+                }
+                sink(e);
+            };
+            self.run_unrecorded(line, &mut tee).await
+        };
+        self.record(line, printed, outcome);
+        outcome
+    }
+
+    /// [`Interpreter::run_line`] without the transcript.
+    async fn run_unrecorded(&mut self, line: &str, sink: Sink<'_>) -> LineOutcome {
         let command = match parse_line(line, self.config()) {
             Ok(Some(c)) => c,
             Ok(None) => return OK,
@@ -134,8 +166,22 @@ impl Interpreter {
                 return FAILED;
             }
         };
+        let typed = !matches!(command, ReplCommand::Lesson(_));
+        let outcome = self.dispatch(command, &mut *sink).await;
+        if typed {
+            self.check_expect(line, sink);
+        }
+        self.update_lesson_view();
+        outcome
+    }
+
+    /// Runs one parsed line.
+    async fn dispatch(&mut self, command: ReplCommand, sink: Sink<'_>) -> LineOutcome {
         match command {
-            ReplCommand::Data(command, options) => self.data(&command, options, sink).await,
+            ReplCommand::Data(command, options) => {
+                self.note_written(&command);
+                self.data(&command, options, sink).await
+            }
             ReplCommand::Where(key) => self.where_key(&key, sink),
             ReplCommand::Ring => self.ring(sink),
             ReplCommand::Dump(server) => self.dump(server, sink).await,
@@ -162,10 +208,7 @@ impl Interpreter {
             ReplCommand::Lesson(command) => self.lesson(command, sink).await,
             ReplCommand::Replay(step_ms) => self.replay(step_ms, sink),
             ReplCommand::Export(kind, path) => self.export(kind, &path, sink),
-            ReplCommand::Quit => LineOutcome {
-                ok: true,
-                quit: true,
-            },
+            ReplCommand::Quit => self.quit(sink).await,
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::commands;
 use crate::quorum::{QuorumOptions, Spelling};
 use crate::trace::Trace;
 
+use super::super::Motion;
 use super::super::format::{self, error_line};
 use super::super::parse::Slow;
 use super::{FAILED, Interpreter, LineOutcome, OK, ReplEvent, Sink, say, say_all};
@@ -28,47 +29,38 @@ impl Interpreter {
                 return FAILED;
             }
         };
-        let outcome = match self.view.slow_ms {
+        let (outcome, snapshots) = match self.view.slow_ms {
             None => {
                 let mut observer = |t: &Trace| sink(ReplEvent::Trace(Box::new(t.clone())));
-                commands::execute(&self.client, command, quorum, &mut observer).await
+                let outcome = commands::execute(&self.client, command, quorum, &mut observer).await;
+                (outcome, Vec::new())
             }
-            Some(ms) => {
+            Some(_) => {
                 // Collect every snapshot, then show them one by one.
                 let mut snapshots: Vec<Trace> = Vec::new();
                 let mut observer = |t: &Trace| snapshots.push(t.clone());
                 let outcome = commands::execute(&self.client, command, quorum, &mut observer).await;
-                let mut previous: Option<Trace> = None;
-                for snapshot in snapshots {
-                    if previous
-                        .as_ref()
-                        .is_some_and(|p| same_but_finished(p, &snapshot))
-                    {
-                        sink(ReplEvent::Trace(Box::new(snapshot.clone())));
-                        previous = Some(snapshot);
-                        continue;
-                    }
-                    if previous.is_some() {
-                        tokio::time::sleep(Duration::from_millis(ms)).await;
-                    }
-                    sink(ReplEvent::Trace(Box::new(snapshot.clone())));
-                    previous = Some(snapshot);
-                }
-                outcome
+                (outcome, snapshots)
             }
         };
-        if let Some(last) = outcome.traces.last() {
-            self.focus(&last.key.clone(), last.quorum.n);
-        }
         // Background work of the operation (read repairs, hints) is
         // waited for first: a hint shows on the line of the server it is
-        // for, so the verdict stays the last line of a write.
+        // for, so the verdict stays the last line of a write; and the ring
+        // draws the hints after the verdict.
         let (hints, repairs): (Vec<Trace>, Vec<Trace>) = self
             .client
             .finish_repairs()
             .await
             .into_iter()
             .partition(format::is_hint_report);
+        let motions = motions(&outcome.traces, &hints);
+        if let Some(ms) = self.view.slow_ms {
+            play(snapshots, &motions, ms, sink).await;
+        }
+        self.last_op = motions;
+        if let Some(last) = outcome.traces.last() {
+            self.focus(&last.key.clone(), last.quorum.n);
+        }
         let several = outcome.traces.len() > 1;
         for trace in &outcome.traces {
             if several {
@@ -115,6 +107,55 @@ impl Interpreter {
         }
         say(sink, format::skew_line(self.client.clock_offset_ms()));
         OK
+    }
+}
+
+/// Each finished trace of a line with the holders of the hints left for
+/// its silent servers, ready to animate (the pace is set when played).
+fn motions(traces: &[Trace], hints: &[Trace]) -> Vec<Motion> {
+    traces
+        .iter()
+        .map(|t| Motion {
+            trace: t.clone(),
+            step_ms: 0,
+            hints: hints
+                .iter()
+                .filter(|h| h.key == t.key)
+                .flat_map(|h| h.replicas.iter().filter(|r| r.hint_for.is_some()))
+                .cloned()
+                .collect(),
+        })
+        .collect()
+}
+
+/// Slow motion: shows the snapshots `ms` apart. When an operation's first
+/// snapshot is shown, its motion (`motions`, in order) is sent too, so the
+/// ring plays it in step with the text.
+async fn play(snapshots: Vec<Trace>, motions: &[Motion], ms: u64, sink: Sink<'_>) {
+    let mut previous: Option<Trace> = None;
+    let mut next = motions.iter();
+    for snapshot in snapshots {
+        if previous
+            .as_ref()
+            .is_some_and(|p| same_but_finished(p, &snapshot))
+        {
+            sink(ReplEvent::Trace(Box::new(snapshot.clone())));
+            previous = Some(snapshot);
+            continue;
+        }
+        if previous.is_some() {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        if previous.as_ref().is_none_or(|p| p.finished)
+            && let Some(m) = next.next()
+        {
+            sink(ReplEvent::Motion(Box::new(Motion {
+                step_ms: ms,
+                ..m.clone()
+            })));
+        }
+        sink(ReplEvent::Trace(Box::new(snapshot.clone())));
+        previous = Some(snapshot);
     }
 }
 

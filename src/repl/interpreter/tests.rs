@@ -52,6 +52,7 @@ async fn run(i: &mut Interpreter, line: &str) -> (LineOutcome, Vec<String>, usiz
         .run_line(line, &mut |e| match e {
             ReplEvent::Line(l) => lines.push(l),
             ReplEvent::Trace(_) => traces += 1,
+            ReplEvent::Motion(_) => {}
         })
         .await;
     (outcome, lines, traces)

@@ -95,6 +95,10 @@ pub(super) fn parse_teach(
             }
             ReplCommand::Export(kind, PathBuf::from(&file.text))
         }
-        other => return err(format!("unknown command `{other}`; type `help` for the list")),
+        other => {
+            return err(format!(
+                "unknown command `{other}`; type `help` for the list"
+            ));
+        }
     })
 }

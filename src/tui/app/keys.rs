@@ -7,6 +7,13 @@ use crate::tui::theme::Theme;
 
 use super::{Action, App, Focus, MainView, PAGE, TEST_PANIC_LINE};
 
+/// What Enter on an empty REPL line runs while a lesson runs.
+const LESSON_NEXT: &str = "lesson next";
+/// What Backspace on an empty REPL line runs while a lesson runs.
+const LESSON_BACK: &str = "lesson back";
+/// What Esc on an empty REPL line runs while a lesson runs.
+const LESSON_END: &str = "lesson end";
+
 impl App {
     /// Scrolls the big pane's content (results or log) up.
     pub(super) fn scroll_up(&mut self, lines: usize) {
@@ -96,6 +103,9 @@ impl App {
     }
 
     fn repl_key(&mut self, key: KeyEvent) -> Action {
+        if let Some(action) = self.lesson_key(key) {
+            return action;
+        }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         match key.code {
@@ -142,6 +152,50 @@ impl App {
             _ => {}
         }
         Action::None
+    }
+
+    /// Enter, Backspace and Esc on an empty REPL line while a lesson runs:
+    /// `lesson next`, `lesson back`, `lesson end`, run as if typed (a results
+    /// entry) but kept out of the history. `None` when the key keeps its
+    /// usual meaning (no lesson, text in the line, another key, a modifier).
+    /// While such a line is still running, Enter and Backspace are swallowed
+    /// (a held or repeated key must not skip steps), and so is Esc once a
+    /// `lesson end` is waiting.
+    fn lesson_key(&mut self, key: KeyEvent) -> Option<Action> {
+        if self.view.lesson.is_none()
+            || !self.input.text.is_empty()
+            || key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+        {
+            return None;
+        }
+        let line = match key.code {
+            KeyCode::Enter => LESSON_NEXT,
+            KeyCode::Backspace => LESSON_BACK,
+            KeyCode::Esc => LESSON_END,
+            _ => return None,
+        };
+        let pending = |l: &str| {
+            self.entries
+                .iter()
+                .any(|e| e.done.is_none() && e.command == l)
+        };
+        let busy = if line == LESSON_END {
+            pending(LESSON_END)
+        } else {
+            [LESSON_NEXT, LESSON_BACK, LESSON_END]
+                .into_iter()
+                .any(pending)
+        };
+        if busy {
+            return Some(Action::None);
+        }
+        let id = self.new_entry(line.to_string());
+        Some(Action::Run {
+            id,
+            line: line.to_string(),
+        })
     }
 
     fn submit(&mut self) -> Action {

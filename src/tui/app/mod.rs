@@ -13,6 +13,7 @@
 
 mod keys;
 mod line;
+mod motion;
 mod mouse;
 mod repl;
 mod servers;
@@ -31,6 +32,7 @@ use super::rates::ServerRates;
 use super::theme::{Theme, ThemeKind};
 
 pub use line::InputLine;
+pub use motion::{FRAME, HOLD, Playing};
 pub use repl::{Chunk, Entry};
 
 /// The hidden REPL line that panics when `DKVS_TUI_TEST_PANIC=1` (tests only).
@@ -155,6 +157,11 @@ pub struct App {
     /// Turns a live trace into text: [`format_trace`], the shell's own
     /// formatter (replaceable so snapshot tests do not depend on its wording).
     pub trace_text: fn(&Trace, &ClusterConfig) -> Vec<String>,
+    /// Operations travelling on the ring, each from the moment it starts
+    /// (slow motion, `replay`), in order; the last one stays drawn a moment.
+    pub motions: Vec<motion::Playing>,
+    /// The last finished operation (the timeline strip).
+    pub last_op: Option<crate::repl::Motion>,
     next_id: u64,
 }
 
@@ -187,6 +194,8 @@ impl App {
             now,
             test_panic: false,
             trace_text: format_trace,
+            motions: Vec::new(),
+            last_op: None,
             next_id: 1,
         }
     }
@@ -195,6 +204,8 @@ impl App {
     /// fresh ops/s histories, the selection kept inside the list.
     pub fn set_config(&mut self, config: Arc<ClusterConfig>) {
         self.ring = Ring::new(&config);
+        // A playback names nodes of the old ring.
+        self.motions.clear();
         self.rates = ServerRates::new(config.servers.len());
         self.keys.clear();
         self.selected = self.selected.min(config.servers.len().saturating_sub(1));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::repl::{LineOutcome, ReplEvent, View};
 use crate::supervisor::ActionError;
 
-use super::{App, MAX_ENTRIES};
+use super::{Action, App, MAX_ENTRIES};
 
 /// One piece of a results entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +64,16 @@ impl App {
         id
     }
 
+    /// A line run as if typed on the REPL line (`dkvs-tui --lesson`): its
+    /// results entry and the action that runs it.
+    pub fn run_as_typed(&mut self, line: &str) -> Action {
+        let id = self.new_entry(line.to_string());
+        Action::Run {
+            id,
+            line: line.to_string(),
+        }
+    }
+
     fn entry_mut(&mut self, id: u64) -> Option<&mut Entry> {
         self.entries.iter_mut().rev().find(|e| e.id == id)
     }
@@ -80,6 +90,9 @@ impl App {
         if let ReplEvent::Trace(trace) = &event {
             let placement = self.ring.placement(&trace.key, trace.quorum.n);
             self.view.focus_key = Some((trace.key.clone(), placement));
+            if trace.finished {
+                self.on_finished_trace(trace);
+            }
         }
         let Some(entry) = self.entry_mut(id) else {
             return;
@@ -91,7 +104,8 @@ impl App {
                 entry.chunks.retain(|c| matches!(c, Chunk::Line(_)));
                 entry.chunks.push(Chunk::Line(line));
             }
-            // Drawn on the ring, not in the text (being built).
+            // Drawn on the ring: the loop hands it to `on_motion` with the
+            // time it arrived.
             ReplEvent::Motion(_) => {}
             ReplEvent::Trace(trace) => {
                 let lines = trace_text(&trace, &config);

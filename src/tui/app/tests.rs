@@ -485,3 +485,177 @@ fn act_answers_and_line_events_fill_entries() {
         vec!["line 1"]
     );
 }
+
+/// A lesson at step `step` of 3, as the interpreter's view shows it.
+fn lesson_view(step: usize) -> View {
+    View {
+        lesson: Some(crate::repl::LessonView {
+            title: "The ring".into(),
+            step,
+            steps: 3,
+            heading: "Where does a key go?".into(),
+            text: vec!["Every key is hashed.".into()],
+            expect: None,
+            expect_met: true,
+        }),
+        ..View::default()
+    }
+}
+
+/// Finishes the running entry `id` with the interpreter's `view`.
+fn finish(a: &mut App, id: u64, view: View) {
+    a.on_line_done(
+        id,
+        LineOutcome {
+            ok: true,
+            quit: false,
+        },
+        view,
+    );
+}
+
+fn run_of(action: Action) -> (u64, String) {
+    match action {
+        Action::Run { id, line } => (id, line),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn lesson_keys_on_an_empty_line_drive_the_lesson() {
+    let mut a = app();
+    a.view = lesson_view(1);
+    for (code, want) in [
+        (KeyCode::Enter, "lesson next"),
+        (KeyCode::Backspace, "lesson back"),
+        (KeyCode::Esc, "lesson end"),
+    ] {
+        let (id, line) = run_of(a.handle_key(key(code)));
+        assert_eq!(line, want);
+        // A results entry like a typed line, but not in the history.
+        assert_eq!(a.entries.back().unwrap().command, want);
+        assert!(a.input.history.is_empty());
+        let view = if want == "lesson end" {
+            View::default()
+        } else {
+            lesson_view(2)
+        };
+        finish(&mut a, id, view);
+    }
+    // The lesson is over: the keys are back to their usual meaning.
+    assert!(a.view.lesson.is_none());
+    assert_eq!(a.handle_key(key(KeyCode::Enter)), Action::None);
+    assert_eq!(a.handle_key(key(KeyCode::Backspace)), Action::None);
+    assert_eq!(a.handle_key(key(KeyCode::Esc)), Action::None);
+    assert_eq!(a.busy(), 0);
+}
+
+#[test]
+fn with_text_in_the_line_lesson_keys_edit_and_run_it() {
+    let mut a = app();
+    a.view = lesson_view(1);
+    typed(&mut a, "get ab");
+    assert_eq!(a.handle_key(key(KeyCode::Backspace)), Action::None);
+    assert_eq!(a.input.text, "get a");
+    let (_, line) = run_of(a.handle_key(key(KeyCode::Enter)));
+    assert_eq!(line, "get a");
+    assert_eq!(a.input.history, vec!["get a".to_string()]);
+    typed(&mut a, "oops");
+    assert_eq!(a.handle_key(key(KeyCode::Esc)), Action::None);
+    assert_eq!(a.input.text, "");
+    // Ctrl-H (a backspace) and Alt-Enter are not lesson keys.
+    assert_eq!(a.handle_key(ctrl('h')), Action::None);
+    assert_eq!(
+        a.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)),
+        Action::None
+    );
+    assert_eq!(a.entries.len(), 1);
+}
+
+#[test]
+fn esc_closes_the_help_and_leaves_the_server_list_before_the_lesson() {
+    let mut a = app();
+    a.view = lesson_view(2);
+    a.handle_key(key(KeyCode::F(1)));
+    assert!(a.help_open);
+    assert_eq!(a.handle_key(key(KeyCode::Esc)), Action::None);
+    assert!(!a.help_open);
+    // Backspace and Enter in the help do not reach the lesson either
+    // (Enter closes the help).
+    a.handle_key(key(KeyCode::F(1)));
+    assert_eq!(a.handle_key(key(KeyCode::Backspace)), Action::None);
+    assert_eq!(a.handle_key(key(KeyCode::Enter)), Action::None);
+    assert!(!a.help_open);
+    a.handle_key(key(KeyCode::Tab));
+    assert_eq!(a.focus, Focus::Servers);
+    assert_eq!(a.handle_key(key(KeyCode::Esc)), Action::None);
+    assert_eq!(a.focus, Focus::Repl);
+    assert!(a.entries.is_empty());
+    let (_, line) = run_of(a.handle_key(key(KeyCode::Esc)));
+    assert_eq!(line, "lesson end");
+}
+
+#[test]
+fn a_held_lesson_key_does_not_skip_steps() {
+    let mut a = app();
+    a.view = lesson_view(1);
+    let (id, _) = run_of(a.handle_key(key(KeyCode::Enter)));
+    // Still running: more Enter and Backspace are swallowed.
+    assert_eq!(a.handle_key(key(KeyCode::Enter)), Action::None);
+    assert_eq!(a.handle_key(key(KeyCode::Backspace)), Action::None);
+    // Esc may queue a `lesson end`, once.
+    let (end, line) = run_of(a.handle_key(key(KeyCode::Esc)));
+    assert_eq!(line, "lesson end");
+    assert_eq!(a.handle_key(key(KeyCode::Esc)), Action::None);
+    assert_eq!(a.busy(), 2);
+    finish(&mut a, id, lesson_view(2));
+    finish(&mut a, end, View::default());
+    assert_eq!(a.entries.len(), 2);
+    // A typed line running does not hold the lesson keys back.
+    a.view = lesson_view(1);
+    typed(&mut a, "get a");
+    run_of(a.handle_key(key(KeyCode::Enter)));
+    let (_, line) = run_of(a.handle_key(key(KeyCode::Enter)));
+    assert_eq!(line, "lesson next");
+}
+
+#[test]
+fn clicks_still_land_while_a_lesson_runs() {
+    use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut a = app();
+    a.view = lesson_view(1);
+    let ev = |kind, column, row| MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+        let areas = super::super::draw::screen_layout(&a, Rect::new(0, 0, w, h)).unwrap();
+        assert!(!areas.lesson.is_empty(), "{w}x{h}");
+        let s = areas.servers;
+        a.handle_mouse(
+            ev(MouseEventKind::Down(MouseButton::Left), s.x + 5, s.y + 3),
+            Some(&areas),
+        );
+        assert_eq!((a.focus, a.selected), (Focus::Servers, 1), "{w}x{h}");
+        let r = areas.results;
+        a.handle_mouse(ev(MouseEventKind::ScrollUp, r.x + 3, r.y + 1), Some(&areas));
+        assert_eq!(a.scroll, 3, "{w}x{h}");
+        a.scroll = 0;
+        // The lesson panel is not a click target: the focus stays.
+        let l = areas.lesson;
+        a.handle_mouse(
+            ev(MouseEventKind::Down(MouseButton::Left), l.x + 3, l.y + 2),
+            Some(&areas),
+        );
+        assert_eq!(a.focus, Focus::Servers);
+        let i = areas.input;
+        a.handle_mouse(
+            ev(MouseEventKind::Down(MouseButton::Left), i.x + 3, i.y + 1),
+            Some(&areas),
+        );
+        assert_eq!(a.focus, Focus::Repl);
+        a.selected = 0;
+    }
+}

@@ -43,6 +43,13 @@ pub fn help_lines(t: Theme) -> Vec<Line<'static>> {
         key("Ctrl-U Ctrl-K", "delete to start / to end; Ctrl-W word"),
         key("Esc", "clear the line"),
         key("Tab", "go to the server list"),
+        head("During a lesson (REPL line empty; with text, as above)"),
+        key("Enter", "next step (`lesson next`); the last one ends it"),
+        key(
+            "Backspace",
+            "step back (`lesson back`), the cluster as it was",
+        ),
+        key("Esc", "leave (`lesson end`): the cluster put back as found"),
         head("Server list"),
         key(
             "↑ ↓ 1-9",

@@ -63,6 +63,15 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
         ];
     }
     match app.focus {
+        // Enter, Backspace and Esc drive the lesson while the line is empty.
+        Focus::Repl if app.view.lesson.is_some() && app.input.text.is_empty() => vec![
+            ("Enter", "next"),
+            ("⌫", "back"),
+            ("Esc", "leave lesson"),
+            ("Tab", "servers"),
+            ("F1", "help"),
+            ("Ctrl-C", "quit"),
+        ],
         Focus::Repl => vec![
             ("Enter", "run"),
             ("↑↓", "history"),

@@ -7,7 +7,9 @@
 //!
 //! This file lays out the frame and draws the ring pane; each other pane has
 //! its file: `servers`, `results`, `logs` (events and server log), `input`
-//! (REPL line and footer), `help`, and `text` for the string helpers.
+//! (REPL line and footer), `help`, `lesson` (the lesson panel, which
+//! takes the bottom row while a lesson runs) and `text` for the string
+//! helpers.
 //!
 //! ```text
 //! ┌ Ring ──────────┐┌ Servers ──────────────────────────────┐
@@ -24,10 +26,12 @@
 
 mod help;
 mod input;
+mod lesson;
 mod logs;
 mod results;
 mod servers;
 mod text;
+mod timeline;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
@@ -42,11 +46,13 @@ use super::theme::Theme;
 
 use help::render_help;
 use input::{render_footer, render_input};
+use lesson::{lesson_rows, render_lesson, split_row};
 use logs::{render_events, render_log};
 use results::render_results;
 use servers::render_servers;
 
 pub use help::help_lines;
+pub use lesson::{lesson_lines, wrap_words};
 pub use logs::{clean_log_line, compact_log_line};
 pub use results::results_lines;
 pub use servers::list_offset;
@@ -76,18 +82,35 @@ pub struct Areas {
     pub input: Rect,
     /// The key-hint footer.
     pub footer: Rect,
+    /// The lesson panel (with border), empty when no lesson runs. While
+    /// one runs it takes the bottom row, where `events` and `log` may then
+    /// be empty (not shown): see `lesson::split_row`.
+    pub lesson: Rect,
 }
 
 /// The panes for a screen of `area` showing `servers` servers, or `None`
 /// when the screen is smaller than 80×24.
 pub fn layout(area: Rect, servers: usize) -> Option<Areas> {
+    arrange(area, servers, None)
+}
+
+/// The panes of `app`'s screen: [`layout`], with the lesson panel when a
+/// lesson runs (what is drawn, and what mouse clicks are mapped with).
+pub fn screen_layout(app: &App, area: Rect) -> Option<Areas> {
+    let lesson = app.view.lesson.as_ref().map(|_| app.main_view);
+    arrange(area, app.server_count(), lesson)
+}
+
+/// [`layout`]; `lesson` is the big pane's view while a lesson runs.
+fn arrange(area: Rect, servers: usize, lesson: Option<MainView>) -> Option<Areas> {
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         return None;
     }
-    let logs_h = match area.height {
-        0..30 => 5,
-        30..36 => 7,
-        _ => 9,
+    let logs_h = match (lesson, area.height) {
+        (Some(_), h) => lesson_rows(h),
+        (None, 0..30) => 5,
+        (None, 30..36) => 7,
+        (None, _) => 9,
     };
     let [top, logs, input, footer] = Layout::vertical([
         Constraint::Fill(1),
@@ -106,8 +129,15 @@ pub fn layout(area: Rect, servers: usize) -> Option<Areas> {
     let servers_h = (servers as u16 + 3).min(right.height / 2).max(4);
     let [servers, results] =
         Layout::vertical([Constraint::Length(servers_h), Constraint::Fill(1)]).areas(right);
-    let [events, log] =
-        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(logs);
+    let (lesson, events, log) = match lesson {
+        Some(view) => split_row(logs, view),
+        None => {
+            let [events, log] =
+                Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                    .areas(logs);
+            (Rect::ZERO, events, log)
+        }
+    };
     Some(Areas {
         ring,
         servers,
@@ -116,6 +146,7 @@ pub fn layout(area: Rect, servers: usize) -> Option<Areas> {
         log,
         input,
         footer,
+        lesson,
     })
 }
 
@@ -124,23 +155,36 @@ pub fn layout(area: Rect, servers: usize) -> Option<Areas> {
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) -> Option<(u16, u16)> {
     let t = app.theme;
     buf.set_style(area, t.base());
-    let Some(areas) = layout(area, app.server_count()) else {
+    let Some(areas) = screen_layout(app, area) else {
         render_too_small(app, area, buf);
         return None;
     };
     render_ring(app, areas.ring, buf);
     render_servers(app, areas.servers, buf);
+    // While a lesson runs, the events or the small pane may be hidden.
+    let small = !areas.log.is_empty();
     match app.main_view {
         MainView::Results => {
-            render_results(app, areas.results, buf);
-            render_log(app, areas.log, buf, false);
+            let (results, strip) = timeline::split(app, areas.results);
+            render_results(app, results, buf);
+            if let Some(strip) = strip {
+                timeline::render_timeline(app, strip, buf);
+            }
+            if small {
+                render_log(app, areas.log, buf, false);
+            }
         }
         MainView::Log => {
             render_log(app, areas.results, buf, true);
-            render_results(app, areas.log, buf);
+            if small {
+                render_results(app, areas.log, buf);
+            }
         }
     }
-    render_events(app, areas.events, buf);
+    if !areas.events.is_empty() {
+        render_events(app, areas.events, buf);
+    }
+    render_lesson(app, areas.lesson, buf);
     let cursor = render_input(app, areas.input, buf);
     render_footer(app, areas.footer, buf);
     if app.help_open {
@@ -205,6 +249,7 @@ fn render_ring(app: &App, area: Rect, buf: &mut Buffer) {
         .map_or(3, |n| n as usize)
         .min(s)
         .max(1);
+    let motion = app.motion_frame();
     RingView {
         ring: &app.ring,
         servers: &app.config.servers,
@@ -213,6 +258,7 @@ fn render_ring(app: &App, area: Rect, buf: &mut Buffer) {
         whatif: app.view.whatif.as_ref(),
         n,
         theme: t,
+        motion: motion.as_ref(),
     }
     .render(inner, buf);
 }

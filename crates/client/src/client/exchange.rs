@@ -363,9 +363,17 @@ impl<'a> Round<'a> {
         // hints (the deadline has passed, so nothing more is awaited). Not
         // after a superseded round: its version is not the one to keep.
         let superseded = matches!(trace.verdict, Verdict::Failed(Failure::Superseded(_)));
+        // A complete trace (the REPL's) waited for every server up to the
+        // deadline: its silent servers get their hints within one more
+        // timeout, as a client that stopped at the verdict would leave them.
+        let hint_deadline = if client.complete_traces && Instant::now() >= deadline {
+            Instant::now() + client.timeout()
+        } else {
+            deadline
+        };
         let socket = if (trace.verdict != Verdict::Pending || trace.kind.is_write()) && !superseded
         {
-            client.linger(socket, trace, &routes, &lanes, plan, deadline);
+            client.linger(socket, trace, &routes, &lanes, plan, hint_deadline);
             None
         } else {
             Some(socket)

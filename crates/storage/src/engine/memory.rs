@@ -98,6 +98,7 @@ impl Engine for MemoryEngine {
             limit: self.store.limit(),
             commits: 0,
             syncs: 0,
+            corrupt_reads: 0,
         }
     }
 

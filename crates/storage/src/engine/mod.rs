@@ -18,6 +18,7 @@
 
 pub mod committer;
 pub mod durable;
+pub mod log;
 pub mod memory;
 pub mod wal;
 
@@ -32,6 +33,7 @@ pub use crate::version::Version;
 pub use committer::Committer;
 pub use dkvs_cluster::config::SyncPolicy;
 pub use durable::{DurableEngine, DurableOptions};
+pub use log::LogEngine;
 pub use memory::MemoryEngine;
 // The record type sits below both engines and the store (`crate::record`).
 pub use crate::record::{Pairs, Record, tombstone_expired, tombstone_time_ms};
@@ -174,6 +176,24 @@ pub enum EngineError {
         #[source]
         source: RecordError,
     },
+    /// A stored record failed its check (CRC-32C, format): it is not
+    /// served, neither as a value nor as "not found". The record is lost
+    /// on this replica only; any put of the key replaces it, so read repair
+    /// and anti-entropy can refill it from the others (log engine).
+    #[error(
+        "corrupt record of key \"{}\" in {file} at offset {offset}: {reason}",
+        .key.escape_ascii()
+    )]
+    CorruptRecord {
+        /// The key asked for.
+        key: Box<[u8]>,
+        /// The file holding the record (a segment file's name).
+        file: String,
+        /// Where in the file the record starts.
+        offset: u64,
+        /// What is wrong (e.g. `checksum mismatch`).
+        reason: String,
+    },
     /// The engine's own conditions, with no underlying error: a directory
     /// in use, foreign or damaged, a poisoned lock, a database unavailable.
     #[error("{0}")]
@@ -224,6 +244,9 @@ pub struct EngineStats {
     pub commits: u64,
     /// Syncs to disk (durable engine; 0 in memory).
     pub syncs: u64,
+    /// Reads that found a record failing its check
+    /// ([`EngineError::CorruptRecord`]; log engine).
+    pub corrupt_reads: u64,
 }
 
 /// A storage engine: the map a server reads and writes.

@@ -9,7 +9,7 @@ use super::super::EngineError;
 use super::{CREATED_FILE, FORMAT_FILE, FORMAT_TEXT, LOCK_FILE};
 
 /// Locks `dir/LOCK` for this process and writes our pid into it.
-pub(super) fn lock_dir(dir: &Path) -> Result<File, EngineError> {
+pub(crate) fn lock_dir(dir: &Path) -> Result<File, EngineError> {
     let path = dir.join(LOCK_FILE);
     let mut file = OpenOptions::new()
         .read(true)
@@ -46,7 +46,7 @@ pub(super) fn lock_dir(dir: &Path) -> Result<File, EngineError> {
 
 /// Writes our pid into the locked `LOCK` file (once the directory is known
 /// to be dkvs's), so that a second server can name the holder.
-pub(super) fn write_pid(dir: &Path, file: &mut File) -> Result<(), EngineError> {
+pub(crate) fn write_pid(dir: &Path, file: &mut File) -> Result<(), EngineError> {
     let pid = std::process::id().to_string();
     let written = file
         .set_len(0)
@@ -61,7 +61,7 @@ pub(super) fn write_pid(dir: &Path, file: &mut File) -> Result<(), EngineError> 
 
 /// Creates `dir` and its missing parents, fsyncing the parent of each
 /// directory created so that the new directory entries are durable.
-pub(super) fn create_dirs(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_dirs(dir: &Path) -> std::io::Result<()> {
     let missing: Vec<&Path> = dir
         .ancestors()
         .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
@@ -82,14 +82,19 @@ pub(super) fn create_dirs(dir: &Path) -> std::io::Result<()> {
 /// and nothing but (at most) a `LOCK` file dkvs could have left (empty or
 /// a pid) — a directory that crashed between locking and writing `FORMAT`.
 pub(super) fn check_foreign(dir: &Path) -> Result<(), EngineError> {
+    check_foreign_as(dir, FORMAT_TEXT)
+}
+
+/// [`check_foreign`] for an engine whose `FORMAT` text is `format`.
+pub(crate) fn check_foreign_as(dir: &Path, format: &str) -> Result<(), EngineError> {
     let path = dir.join(FORMAT_FILE);
     match std::fs::read(&path) {
-        Ok(text) if text == FORMAT_TEXT.as_bytes() => Ok(()),
+        Ok(text) if text == format.as_bytes() => Ok(()),
         Ok(text) => Err(EngineError::Other(format!(
             "{} is not a data directory of this dkvs version: its FORMAT file says {:?}, expected {:?}",
             dir.display(),
             String::from_utf8_lossy(text.get(..200).unwrap_or(&text)),
-            FORMAT_TEXT
+            format
         ))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let entries = std::fs::read_dir(dir)
@@ -126,16 +131,21 @@ pub(super) fn check_foreign(dir: &Path) -> Result<(), EngineError> {
 /// Checks again, under the lock, that the directory is dkvs's or empty
 /// (see [`check_foreign`]), and writes the `FORMAT` file in an empty one.
 pub(super) fn check_format(dir: &Path) -> Result<(), EngineError> {
-    check_foreign(dir)?;
+    check_format_as(dir, FORMAT_TEXT)
+}
+
+/// [`check_format`] for an engine whose `FORMAT` text is `format`.
+pub(crate) fn check_format_as(dir: &Path, format: &str) -> Result<(), EngineError> {
+    check_foreign_as(dir, format)?;
     if dir.join(FORMAT_FILE).exists() {
         return Ok(());
     }
-    write_synced(dir, FORMAT_FILE, FORMAT_TEXT.as_bytes())
+    write_synced(dir, FORMAT_FILE, format.as_bytes())
 }
 
 /// Writes `dir/name` durably (temporary file, fsync, rename, fsync of the
 /// directory).
-pub(super) fn write_synced(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), EngineError> {
+pub(crate) fn write_synced(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), EngineError> {
     let tmp = dir.join(format!("{name}.tmp"));
     let path = dir.join(name);
     let result = (|| {

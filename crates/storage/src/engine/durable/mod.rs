@@ -42,11 +42,11 @@
 //! free-space reserve.
 
 mod checkpoint;
-mod dir;
+pub(crate) mod dir;
 mod open;
 mod purge;
 mod read;
-mod space;
+pub(crate) mod space;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -64,6 +64,7 @@ use super::wal::Wal;
 use super::{Engine, EngineError, EngineStats, Pairs, PutResults, Record, SyncPolicy};
 
 pub use space::{DISK_PAIR_OVERHEAD, disk_pair_size, disk_reserve};
+pub(crate) use write::kept_instead;
 
 /// The content of a data directory's `FORMAT` file.
 pub const FORMAT_TEXT: &str = "dkvs data directory\nformat 1\nengine redb 3\n";
@@ -300,6 +301,7 @@ impl Engine for DurableEngine {
             limit: self.limit,
             commits: self.commits.load(Ordering::Relaxed),
             syncs: self.syncs.load(Ordering::Relaxed),
+            corrupt_reads: 0,
         }
     }
 

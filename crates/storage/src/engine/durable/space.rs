@@ -39,19 +39,22 @@ fn disk_space(dir: &Path) -> Option<(u64, u64)> {
 /// What a batch of puts may still take: the size limit and the room left
 /// on the disk above its reserve.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Room {
+pub(crate) struct Room {
     /// The size limit in accounted bytes.
     limit: u64,
     /// Bytes that may still be written before the reserve is reached.
     room: u64,
     /// The reserve kept free ([`disk_reserve`]).
     reserve: u64,
+    /// Bytes written per accounted byte before the space is reclaimed
+    /// (3 for redb, copy-on-write plus the log; see [`Room::admit`]).
+    factor: u64,
 }
 
 impl Room {
     /// The room of a batch being served: `limit` and the free space of the
     /// file system holding `dir` (unbounded when it cannot be read).
-    pub(super) fn serving(dir: &Path, limit: u64) -> Room {
+    pub(crate) fn serving(dir: &Path, limit: u64) -> Room {
         match disk_space(dir) {
             Some((free, total)) => {
                 let reserve = disk_reserve(total);
@@ -59,12 +62,14 @@ impl Room {
                     limit,
                     room: free.saturating_sub(reserve),
                     reserve,
+                    factor: 3,
                 }
             }
             None => Room {
                 limit,
                 room: u64::MAX,
                 reserve: 0,
+                factor: 3,
             },
         }
     }
@@ -75,19 +80,26 @@ impl Room {
             limit: u64::MAX,
             room: u64::MAX,
             reserve: 0,
+            factor: 3,
         }
+    }
+
+    /// The same room for an engine writing `factor` bytes per accounted
+    /// byte until its space is reclaimed.
+    pub(crate) fn with_factor(self, factor: u64) -> Room {
+        Room { factor, ..self }
     }
 
     /// Admits a pair going from `old` to `new_size` accounted bytes while
     /// `used` are in use: the bytes then in use, or the refusal. Each put
     /// costs its log entry and, redb being copy-on-write, up to twice its
     /// size in pages until a checkpoint.
-    pub(super) fn admit(&mut self, used: u64, old: u64, new_size: u64) -> Result<u64, Refused> {
+    pub(crate) fn admit(&mut self, used: u64, old: u64, new_size: u64) -> Result<u64, Refused> {
         let next = used.saturating_sub(old).saturating_add(new_size);
         if new_size > old && next > self.limit {
             return Err(Refused::Full { limit: self.limit });
         }
-        let cost = 3 * new_size;
+        let cost = self.factor.saturating_mul(new_size);
         if cost > self.room {
             return Err(Refused::NoSpace {
                 free: self.room.saturating_add(self.reserve),

@@ -70,7 +70,7 @@ impl<E: Into<redb::Error>> From<E> for WriteFailure {
 /// put of `record` that is not stored because the key keeps `kept`, as new
 /// (a retransmission: `Ok`) or newer ([`Refused::Older`]); `None` when the
 /// put is to be stored (a v1 put always is).
-fn kept_instead(record: &Record, kept: Option<Version>) -> Option<Result<(), Refused>> {
+pub(crate) fn kept_instead(record: &Record, kept: Option<Version>) -> Option<Result<(), Refused>> {
     match kept {
         Some(kept) if !record.is_v1() && kept >= record.version => {
             Some(if kept == record.version {

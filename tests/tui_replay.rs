@@ -1,0 +1,115 @@
+//! `replay` through the piped shell against real servers: the last data
+//! command's summary and its time line as text, at any pace, and a clear
+//! error before any operation (docs/TUI.md, "Messages on the ring").
+
+use std::net::Ipv4Addr;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");
+
+/// Pids in the `pid` column of the `status` table of `stdout`.
+fn status_pids(stdout: &str) -> Vec<u32> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() >= 5 && f[1].contains(':') && f[0].parse::<usize>().is_ok() {
+                f[3].parse().ok()
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Waits (bounded) for the servers to be gone; kills any left, by pid.
+fn assert_all_gone(pids: &[u32]) {
+    let alive = |p: u32| {
+        std::fs::read(format!("/proc/{p}/cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("--serve-internal"))
+            && !std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .map(|s| s.contains(") Z "))
+                .unwrap_or(true)
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|&p| alive(p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left: Vec<u32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+    for &p in &left {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &p.to_string()])
+            .status();
+    }
+    assert!(left.is_empty(), "servers still running: {left:?}");
+}
+
+/// The lines of `text` printed for the command echoed as `> {command}`.
+fn output_of<'a>(text: &'a str, command: &str) -> Vec<&'a str> {
+    text.lines()
+        .skip_while(|l| l.strip_prefix("> ") != Some(command))
+        .skip(1)
+        .take_while(|l| !l.starts_with("> "))
+        .collect()
+}
+
+#[test]
+fn piped_replay_prints_the_last_operation_and_its_time_line() {
+    let ip = loopback_ip();
+    let ports = free_ports(ip, 3);
+    let servers: Vec<(Ipv4Addr, u16, u32)> = ports.iter().map(|&p| (ip, p, 2)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cluster.toml"), cluster_toml(&servers, "")).unwrap();
+    let script = "replay\nput a b n=3 w=2\nreplay 5\nslow 5\nget a\nreplay\nstatus\nquit\n";
+    std::fs::write(dir.path().join("script.txt"), script).unwrap();
+    let mut cmd = clean_command(TUI, dir.path());
+    cmd.arg("cluster.toml");
+    let input = Stdio::from(std::fs::File::open(dir.path().join("script.txt")).unwrap());
+    let out = run_with_input(&mut cmd, input, Duration::from_secs(60));
+    let text = &out.stdout;
+    assert!(!out.timed_out, "timed out:\n{text}\n{}", out.stderr);
+    let pids = status_pids(text);
+    assert_eq!(pids.len(), 3, "{text}");
+    // Before any operation: one clear error (and the script fails).
+    assert_eq!(
+        output_of(text, "replay"),
+        vec![
+            "ERROR: replay: no operation to replay yet (run get, put, del, cat, substr or find first)"
+        ],
+        "{text}"
+    );
+    assert_eq!(out.code, Some(1), "{text}\n{}", out.stderr);
+    // After the put: its summary, the three rows of the time line and the
+    // legend of the marks.
+    let put = output_of(text, "replay 5");
+    assert_eq!(put.len(), 5, "{text}");
+    assert!(
+        put[0].starts_with("replay: put \"a\" (N=3 W=2): 3 replies, quorum at the 2nd ("),
+        "{text}"
+    );
+    // The axis; `┼` marks the quorum (at its end when the last reply
+    // came right after the quorum).
+    assert!(put[2].trim_start().starts_with('├'), "{text}");
+    assert!(put[2].ends_with('┤') || put[2].ends_with('┼'), "{text}");
+    assert!(put[2].contains('┼'), "{text}");
+    assert!(
+        put[3].contains("quorum ") && put[3].trim_start().starts_with('0'),
+        "{text}"
+    );
+    assert!(put[4].contains("marks:"), "{text}");
+    // Every server's number is on the marks row.
+    for k in ["1", "2", "3"] {
+        assert!(put[1].contains(k), "{text}");
+    }
+    // A slow get is what a later replay plays.
+    let get = output_of(text, "replay");
+    let get_replay = text
+        .lines()
+        .filter(|l| l.starts_with("replay: get \"a\" (N=3 R=2): 3 replies, quorum at the 2nd"))
+        .count();
+    assert_eq!(get_replay, 1, "{text}\n{get:?}");
+    assert_all_gone(&pids);
+}
