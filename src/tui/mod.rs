@@ -358,7 +358,10 @@ pub fn run(
 /// rewrote, is put back), then the session's own (`--export`).
 fn last_lines(app: &App, session: &SessionLines) -> Vec<String> {
     let leave = app.view.lesson.is_some().then(|| "lesson end".to_string());
-    leave.into_iter().chain(session.last.iter().cloned()).collect()
+    leave
+        .into_iter()
+        .chain(session.last.iter().cloned())
+        .collect()
 }
 
 /// How long the session's last lines (`--export`) may take after a quit.
