@@ -7,29 +7,15 @@
 //! script on stdin (bounded wait) and reads the files it wrote. The piped
 //! shell stops the servers it started on every way out.
 
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common::*;
-use dkvs::config::ClusterConfig;
 use dkvs::ring::Ring;
 
 const TUI: &str = env!("CARGO_BIN_EXE_dkvs-tui");
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn setup(nodes: &[u32]) -> (tempfile::TempDir, ClusterConfig) {
-    let ip = loopback_ip();
-    let ports = free_ports(ip, nodes.len());
-    let servers: Vec<(Ipv4Addr, u16, u32)> =
-        ports.iter().zip(nodes).map(|(&p, &k)| (ip, p, k)).collect();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("cluster.toml");
-    std::fs::write(&path, cluster_toml(&servers, "")).unwrap();
-    let config = ClusterConfig::load(&path).unwrap();
-    (dir, config)
-}
 
 fn run_script(dir: &Path, args: &[&str], script: &str) -> Output {
     let mut cmd = clean_command(TUI, dir);
@@ -55,7 +41,7 @@ fn class_count(doc: &roxmltree::Document<'_>, class: &str) -> usize {
 
 #[test]
 fn export_ring_and_transcript_from_the_repl() {
-    let (dir, config) = setup(&[3, 2, 2]);
+    let (dir, config) = spawned_cluster(&[3, 2, 2]);
     let ring = Ring::new(&config);
     let script = "put a b\nkill 2\nget a\nexport ring slide.svg\nexport transcript notes.md\n\
                   export ring pic.png\nexport ring no/such/dir/x.svg\nquit\n";
@@ -118,7 +104,7 @@ fn export_ring_and_transcript_from_the_repl() {
 
 #[test]
 fn export_flags_write_both_files_when_the_input_ends() {
-    let (dir, _) = setup(&[2, 1]);
+    let (dir, _) = spawned_cluster(&[2, 1]);
     let out = run_script(
         dir.path(),
         &["--export", "end.svg", "--export", "end.md"],
@@ -142,7 +128,7 @@ fn export_flags_write_both_files_when_the_input_ends() {
 
 #[test]
 fn export_flag_with_another_extension_is_a_usage_error() {
-    let (dir, _) = setup(&[1]);
+    let (dir, _) = spawned_cluster(&[1]);
     let out = run_script(dir.path(), &["--export", "foo.txt"], "status\n");
     assert_eq!(out.code, Some(2), "{}\n{}", out.stdout, out.stderr);
     assert_eq!(
@@ -154,7 +140,7 @@ fn export_flag_with_another_extension_is_a_usage_error() {
 
 #[test]
 fn lesson_flag_runs_the_lesson_first() {
-    let (dir, _) = setup(&[2, 2, 1]);
+    let (dir, _) = spawned_cluster(&[2, 2, 1]);
     let out = run_script(
         dir.path(),
         &["--lesson", "1", "--export", "lesson.md"],
@@ -178,7 +164,7 @@ fn full_screen_exports_on_ctrl_c() {
         eprintln!("NOTICE: tmux not found: skipping the full-screen export test");
         return;
     }
-    let (dir, config) = setup(&[2, 1, 1]);
+    let (dir, config) = spawned_cluster(&[2, 1, 1]);
     let command = format!(
         "cd '{}' && '{TUI}' --export fs.svg --export fs.md cluster.toml; echo \"EXITED $?\"; sleep 60",
         dir.path().display()

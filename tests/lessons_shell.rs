@@ -5,10 +5,9 @@
 //! the cluster as it found it. Waits are bounded; processes are stopped
 //! by pid only.
 
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::*;
 
@@ -52,31 +51,6 @@ fn status_rows(stdout: &str) -> Vec<(usize, Option<u32>, String)> {
         .collect()
 }
 
-/// True while a process with this pid runs our hidden server mode.
-fn server_alive(pid: u32) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| String::from_utf8_lossy(&c).contains("--serve-internal"))
-        .unwrap_or(false)
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| s.contains(") Z "))
-            .unwrap_or(true)
-}
-
-fn assert_all_gone(pids: &[u32]) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while pids.iter().any(|&p| server_alive(p)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let alive: Vec<u32> = pids.iter().copied().filter(|&p| server_alive(p)).collect();
-    for &p in &alive {
-        let _ = std::process::Command::new("kill")
-            .arg("-KILL")
-            .arg(p.to_string())
-            .status();
-    }
-    assert!(alive.is_empty(), "servers still running: {alive:?}");
-}
-
 fn run_script(dir: &Path, script: &str) -> Output {
     let mut cmd = clean_command(TUI, dir);
     cmd.args(["--shell", "cluster.toml"]);
@@ -109,11 +83,7 @@ fn output_of<'a>(text: &'a str, command: &str, nth: usize) -> Vec<&'a str> {
 
 #[test]
 fn a_lesson_file_runs_waits_for_the_student_and_leaves_the_cluster_as_it_was() {
-    let ip = loopback_ip();
-    let ports = free_ports(ip, 3);
-    let servers: Vec<(Ipv4Addr, u16, u32)> = ports.iter().map(|&p| (ip, p, 3)).collect();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("cluster.toml"), cluster_toml(&servers, "")).unwrap();
+    let (dir, config) = spawned_cluster(&[3, 3, 3]);
     let lesson = dir.path().join("test.lesson");
     std::fs::write(&lesson, LESSON).unwrap();
     let bad = dir.path().join("bad.lesson");
@@ -221,7 +191,7 @@ fn a_lesson_file_runs_waits_for_the_student_and_leaves_the_cluster_as_it_was() {
     ] {
         assert!(end.contains(&undone), "{undone}:\n{text}");
     }
-    let started = format!("restored: started {ip}:{}", ports[1]);
+    let started = format!("restored: started {}", config.servers[1].addr());
     assert!(end.iter().any(|l| l.starts_with(&started)), "{text}");
     assert!(end.iter().any(|l| l.contains("healed")), "{text}");
     assert!(

@@ -2,9 +2,8 @@
 //! command's summary and its time line as text, at any pace, and a clear
 //! error before any operation (docs/TUI.md, "Messages on the ring").
 
-use std::net::Ipv4Addr;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::*;
 
@@ -25,28 +24,6 @@ fn status_pids(stdout: &str) -> Vec<u32> {
         .collect()
 }
 
-/// Waits (bounded) for the servers to be gone; kills any left, by pid.
-fn assert_all_gone(pids: &[u32]) {
-    let alive = |p: u32| {
-        std::fs::read(format!("/proc/{p}/cmdline"))
-            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("--serve-internal"))
-            && !std::fs::read_to_string(format!("/proc/{p}/stat"))
-                .map(|s| s.contains(") Z "))
-                .unwrap_or(true)
-    };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while pids.iter().any(|&p| alive(p)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let left: Vec<u32> = pids.iter().copied().filter(|&p| alive(p)).collect();
-    for &p in &left {
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", &p.to_string()])
-            .status();
-    }
-    assert!(left.is_empty(), "servers still running: {left:?}");
-}
-
 /// The lines of `text` printed for the command echoed as `> {command}`.
 fn output_of<'a>(text: &'a str, command: &str) -> Vec<&'a str> {
     text.lines()
@@ -58,11 +35,7 @@ fn output_of<'a>(text: &'a str, command: &str) -> Vec<&'a str> {
 
 #[test]
 fn piped_replay_prints_the_last_operation_and_its_time_line() {
-    let ip = loopback_ip();
-    let ports = free_ports(ip, 3);
-    let servers: Vec<(Ipv4Addr, u16, u32)> = ports.iter().map(|&p| (ip, p, 2)).collect();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("cluster.toml"), cluster_toml(&servers, "")).unwrap();
+    let (dir, _) = spawned_cluster(&[2, 2, 2]);
     let script = "replay\nput a b n=3 w=2\nreplay 5\nslow 5\nget a\nreplay\nstatus\nquit\n";
     std::fs::write(dir.path().join("script.txt"), script).unwrap();
     let mut cmd = clean_command(TUI, dir.path());

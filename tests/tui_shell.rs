@@ -7,7 +7,6 @@
 //! stopped by pid only.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
@@ -26,14 +25,7 @@ struct Setup {
 }
 
 fn setup(nodes: &[u32]) -> Setup {
-    let ip = loopback_ip();
-    let ports = free_ports(ip, nodes.len());
-    let servers: Vec<(Ipv4Addr, u16, u32)> =
-        ports.iter().zip(nodes).map(|(&p, &k)| (ip, p, k)).collect();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("cluster.toml");
-    std::fs::write(&path, cluster_toml(&servers, "")).unwrap();
-    let config = ClusterConfig::load(&path).unwrap();
+    let (dir, config) = spawned_cluster(nodes);
     Setup { dir, config }
 }
 
@@ -51,32 +43,6 @@ fn status_pids(stdout: &str) -> Vec<(usize, u32)> {
             }
         })
         .collect()
-}
-
-/// True while a process with this pid runs our hidden server mode.
-fn server_alive(pid: u32) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| String::from_utf8_lossy(&c).contains("--serve-internal"))
-        .unwrap_or(false)
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| s.contains(") Z "))
-            .unwrap_or(true)
-}
-
-fn assert_all_gone(pids: &[u32]) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while pids.iter().any(|&p| server_alive(p)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let alive: Vec<u32> = pids.iter().copied().filter(|&p| server_alive(p)).collect();
-    // Never leave them behind, even when the assertion fails.
-    for &p in &alive {
-        let _ = std::process::Command::new("kill")
-            .arg("-KILL")
-            .arg(p.to_string())
-            .status();
-    }
-    assert!(alive.is_empty(), "servers still running: {alive:?}");
 }
 
 fn run_script(dir: &Path, args: &[&str], script: &str) -> Output {

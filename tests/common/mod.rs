@@ -32,7 +32,10 @@
 
 #![allow(dead_code)]
 
+pub mod spawned;
 pub mod tmux;
+
+pub use spawned::{assert_all_gone, server_alive, spawned_cluster};
 
 use std::fmt::Write as _;
 use std::io::Read;
