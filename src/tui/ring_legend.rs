@@ -342,8 +342,6 @@ mod tests {
     use std::sync::Arc;
     use std::time::Instant;
 
-    use ratatui::Terminal;
-    use ratatui::backend::TestBackend;
     use ratatui::layout::Rect;
 
     use super::*;
@@ -630,12 +628,7 @@ mod tests {
     }
 
     fn screen(a: &App, w: u16, h: u16) -> String {
-        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-        term.draw(|f| {
-            draw::render(a, f.area(), f.buffer_mut());
-        })
-        .unwrap();
-        term.backend().to_string()
+        crate::tui::draw::test_screen(a, w, h)
     }
 
     #[test]

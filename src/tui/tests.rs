@@ -227,12 +227,7 @@ fn run_line(a: &mut App, line: &str) -> u64 {
 }
 
 fn screen(a: &App, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| {
-        draw::render(a, f.area(), f.buffer_mut());
-    })
-    .unwrap();
-    term.backend().to_string()
+    crate::tui::draw::test_screen(a, w, h)
 }
 
 fn both(name: &str, a: &App) {

@@ -263,6 +263,19 @@ fn render_ring(app: &App, area: Rect, buf: &mut Buffer) {
     .render(inner, buf);
 }
 
+/// The whole screen for `app` on a `w`×`h` TestBackend, as text (the
+/// snapshot tests' one way to draw).
+#[cfg(test)]
+pub fn test_screen(app: &App, w: u16, h: u16) -> String {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let Ok(mut term) = Terminal::new(TestBackend::new(w, h));
+    let _ = term.draw(|f| {
+        render(app, f.area(), f.buffer_mut());
+    });
+    term.backend().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,12 +113,7 @@ fn app(kind: ThemeKind, at_ms: u64) -> App {
 }
 
 fn screen(a: &App, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| {
-        draw::render(a, f.area(), f.buffer_mut());
-    })
-    .unwrap();
-    term.backend().to_string()
+    crate::tui::draw::test_screen(a, w, h)
 }
 
 #[test]
