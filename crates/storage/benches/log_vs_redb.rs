@@ -6,7 +6,9 @@
 //!
 //! `cargo bench -p dkvs-storage --bench log_vs_redb` (env: `BENCH_DIR`, a
 //! directory on the disk to measure, default `target/bench-engines`;
-//! `BENCH_SECS`, seconds per run, default 3).
+//! `BENCH_SECS`, seconds per run, default 3; `BENCH_ROUNDS`, default 3;
+//! `BENCH_KEYS`, keys of the disk and reopen part, default 1,000,000;
+//! `BENCH_ONLY`, `log` or `redb` to run one engine).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -109,7 +111,8 @@ fn main() {
             if round % 2 == 1 {
                 kinds.reverse();
             }
-            for kind in kinds {
+            let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+            for kind in kinds.into_iter().filter(|k| only.is_empty() || *k == only) {
                 let dir = base.join(format!("{kind}-{in_flight}-{round}"));
                 let engine = open(kind, &dir);
                 let (rate, syncs) = run(Arc::clone(&engine), in_flight, secs);
@@ -137,7 +140,10 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
-    for kind in ["redb", "log"].into_iter().filter(|k| only.is_empty() || *k == only) {
+    for kind in ["redb", "log"]
+        .into_iter()
+        .filter(|k| only.is_empty() || *k == only)
+    {
         let dir = base.join(format!("{kind}-bulk"));
         let engine = open(kind, &dir);
         let value = Bytes::from(vec![b'v'; 100]);

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::engine::committer::{Delivery, SubmitError};
-use crate::engine::{Committer, DurableEngine, Engine, Record, Refused};
+use crate::engine::{Committer, DiskEngine, Engine, Record, Refused};
 use crate::limits::Stats;
 use crate::protocol::{self, Request};
 use crate::protocol_v2::{AuthKey, Frame};
@@ -52,7 +52,8 @@ pub struct ReplyTo {
 /// A durable engine and its committer, as a server uses them.
 #[derive(Debug)]
 pub struct DurableStorage {
-    engine: Arc<DurableEngine>,
+    disk: DiskEngine,
+    engine: Arc<dyn Engine>,
     committer: Committer<ReplyTo>,
     stats: Arc<Stats>,
     busy: AtomicU64,
@@ -70,7 +71,7 @@ impl DurableStorage {
     /// refusals are counted in `stats` and latencies in `latency` (from the
     /// hand-off to the committer until the group commit is done).
     pub fn start<S>(
-        engine: Arc<DurableEngine>,
+        disk: DiskEngine,
         socket: Arc<S>,
         (stats, latency): (Arc<Stats>, Arc<Latency>),
         keys: Arc<[AuthKey]>,
@@ -111,10 +112,11 @@ impl DurableStorage {
             }
             send_all(&mut replies, &*socket);
         };
-        let every = engine.sync_every();
-        let as_engine: Arc<dyn Engine> = engine.clone();
-        let committer = Committer::start(as_engine, every, deliver)?;
+        let every = disk.sync_every();
+        let engine = disk.engine();
+        let committer = Committer::start(Arc::clone(&engine), every, deliver)?;
         Ok(DurableStorage {
+            disk,
             engine,
             committer,
             stats,
@@ -125,8 +127,13 @@ impl DurableStorage {
     }
 
     /// The engine.
-    pub fn engine(&self) -> &Arc<DurableEngine> {
+    pub fn engine(&self) -> &Arc<dyn Engine> {
         &self.engine
+    }
+
+    /// The engine by kind (its directory, sync policy, files).
+    pub fn disk(&self) -> &DiskEngine {
+        &self.disk
     }
 
     /// Puts dropped because the commit queue was full.

@@ -35,20 +35,15 @@ impl Shared {
     pub(super) fn figures(&self) -> ServerFigures {
         let (keys, bytes_stored, bytes_limit, durable) = match &self.durable {
             Some(storage) => {
-                let engine = storage.engine();
-                let e = Engine::stats(&**engine);
-                let size = |file: &str| {
-                    std::fs::metadata(engine.dir().join(file))
-                        .ok()
-                        .map(|m| m.len())
-                };
+                let e = Engine::stats(&**storage.engine());
+                let (log_bytes, db_bytes) = storage.disk().file_bytes();
                 let durable = DurableFigures {
                     commit_queue_full: storage.busy_drops(),
                     commits: e.commits,
                     syncs: e.syncs,
-                    log_bytes: size(crate::engine::wal::WAL_FILE),
-                    db_bytes: size(crate::engine::durable::DB_FILE),
-                    sync_policy: engine.sync_policy().to_string(),
+                    log_bytes,
+                    db_bytes,
+                    sync_policy: storage.disk().sync_policy().to_string(),
                 };
                 (e.keys, e.used_bytes, e.limit, Some(durable))
             }

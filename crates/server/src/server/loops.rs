@@ -107,7 +107,7 @@ pub(super) async fn run(server: Server, shutdown: impl Future<Output = ()>) {
         }
     }
     let swept: Arc<dyn Engine> = match &server.shared.durable {
-        Some(durable) => Arc::clone(durable.engine()) as Arc<dyn Engine>,
+        Some(durable) => Arc::clone(durable.engine()),
         None => Arc::new(MemoryEngine::new(Arc::clone(&server.shared.store))),
     };
     let ae_task = server

@@ -86,7 +86,7 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 
-use crate::engine::DurableEngine;
+use crate::engine::DiskEngine;
 pub use crate::limits::{Limits, Stats, StatsSnapshot};
 use crate::store::Store;
 
@@ -181,7 +181,7 @@ impl Server {
     /// Serves from the durable `engine` instead of the in-memory store:
     /// gets and dumps read it, puts go through its group committer, which
     /// replies once they are stored. Call before [`Server::run`].
-    pub fn use_durable(&mut self, engine: Arc<DurableEngine>) -> io::Result<()> {
+    pub fn use_durable(&mut self, engine: DiskEngine) -> io::Result<()> {
         let socket = self
             .sockets
             .first()

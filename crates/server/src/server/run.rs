@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::engine::{DurableEngine, DurableOptions, Engine, Record, StorageArgs};
+use crate::engine::{DiskEngine, DurableOptions, Record, StorageArgs};
 use crate::limits::{AuthConfig, Limits};
 use crate::net::kernel_drops;
 use crate::protocol;
@@ -180,14 +180,14 @@ pub fn serve_until_signal(mut options: ServeOptions) -> Result<(), ServeError> {
     // The data directory first: a directory in use or damaged is a
     // configuration error, reported before anything else happens.
     let durable = match options.storage.durable() {
-        // --max-memory bounds redb's page cache.
-        Some(o) => Some(Arc::new(
-            DurableEngine::open(&DurableOptions {
+        // --max-memory bounds redb's page cache (directories on redb).
+        Some(o) => Some(
+            DiskEngine::open(&DurableOptions {
                 cache: options.limits.max_memory,
                 ..o
             })
             .map_err(|e| config_error(e.to_string()))?,
-        )),
+        ),
         None => None,
     };
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -203,7 +203,7 @@ pub fn serve_until_signal(mut options: ServeOptions) -> Result<(), ServeError> {
 /// any) is open: sets the server up, serves until a signal, logs the end.
 async fn serve(
     options: &ServeOptions,
-    durable: Option<&Arc<DurableEngine>>,
+    durable: Option<&DiskEngine>,
 ) -> Result<(), ServeError> {
     let shutdown = shutdown_signal().map_err(|e| format!("cannot watch signals: {e}"))?;
     let mut server = Server::bind_with(options.addr, options.limits.clone()).map_err(|e| {
@@ -271,7 +271,7 @@ async fn serve(
     );
     if let Some(engine) = durable {
         // The committer has stopped with the server (and synced).
-        let e = engine.stats();
+        let e = engine.engine().stats();
         tracing::info!(
             keys = e.keys,
             used_bytes = e.used_bytes,
@@ -327,8 +327,9 @@ fn enable_ring(
 fn use_durable(
     server: &mut Server,
     options: &ServeOptions,
-    engine: &Arc<DurableEngine>,
+    disk: &DiskEngine,
 ) -> Result<(), ServeError> {
+    let engine = disk.engine();
     let puts: Vec<_> = options
         .initial
         .iter()
@@ -342,17 +343,18 @@ fn use_durable(
     for (result, (key, _)) in engine.put_batch(&puts).into_iter().zip(&options.initial) {
         result.map_err(|e| format!("initial pair {}: {e}", crate::preview::for_message(key)))?;
     }
-    let report = engine.open_report();
+    let report = disk.opened();
     tracing::info!(
-        data_dir = %engine.dir().display(),
-        sync = %engine.sync_policy(),
+        data_dir = %disk.dir().display(),
+        engine = disk.kind(),
+        sync = %disk.sync_policy(),
         keys = report.keys,
         open_ms = report.took.as_secs_f64() * 1e3,
         max_disk = engine.stats().limit,
         "data directory opened"
     );
     server
-        .use_durable(Arc::clone(engine))
+        .use_durable(disk.clone())
         .map_err(|e| format!("cannot start the committer: {e}"))?;
     Ok(())
 }

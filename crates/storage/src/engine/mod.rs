@@ -17,6 +17,7 @@
 //! syncs once ([`SyncPolicy`]), then sends all the replies (group commit).
 
 pub mod committer;
+pub mod disk;
 pub mod durable;
 pub mod log;
 pub mod memory;
@@ -31,6 +32,7 @@ use bytes::Bytes;
 pub use crate::version::Version;
 // The policy is part of the cluster model: `cluster.toml` names it.
 pub use committer::Committer;
+pub use disk::DiskEngine;
 pub use dkvs_cluster::config::SyncPolicy;
 pub use durable::{DurableEngine, DurableOptions};
 pub use log::LogEngine;

@@ -87,7 +87,7 @@ impl Inner {
             let path = self.dir.join(seg_name(id));
             let bytes = std::fs::read(&path)
                 .map_err(|e| EngineError::io(format_args!("cannot read {}", path.display()), e))?;
-            let found = scan(id, &bytes);
+            let found = scan(id, &bytes, false);
             if !found.damage.is_empty() || found.torn_at.is_some() || bytes.len() as u64 != len {
                 if let Ok(mut u) = self.unhintable.lock() {
                     u.insert(id);
@@ -274,6 +274,17 @@ impl Inner {
             .filter(|&id| id <= top)
             .collect();
         for id in inputs {
+            let damaged = self.unhintable.lock().map_or(true, |u| u.contains(&id));
+            if damaged {
+                // Kept aside for `--check` and forensics, never read again.
+                let name = seg_name(id);
+                std::fs::rename(
+                    self.dir.join(&name),
+                    self.dir.join(format!("{name}.damaged")),
+                )
+                .map_err(|e| EngineError::io(format_args!("cannot set {name} aside"), e))?;
+                tracing::warn!(file = %name, "damaged segment compacted; kept as {name}.damaged");
+            }
             for name in [seg_name(id), hint_name(id)] {
                 match std::fs::remove_file(self.dir.join(&name)) {
                     Ok(()) => {}

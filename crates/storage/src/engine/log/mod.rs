@@ -67,11 +67,6 @@ pub const BACKGROUND_EVERY: Duration = Duration::from_secs(1);
 /// Keys examined per compaction or sweep step (its bound of work).
 pub const STEP_KEYS: usize = 4096;
 
-/// Which engine a new data directory gets from [`open_durable`]: the
-/// one-line switch of issue 18 (existing directories keep the engine their
-/// `FORMAT` names).
-pub const NEW_DIRS_USE_LOG: bool = false;
-
 /// How to open a log engine: the redb engine's options (its `cache` is
 /// unused) plus the segment size and compaction threshold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,22 +92,6 @@ impl LogOptions {
             background: true,
         }
     }
-}
-
-/// Opens the durable engine a data directory calls for: the log engine if
-/// its `FORMAT` says so (or, when [`NEW_DIRS_USE_LOG`], if it is new), the
-/// redb engine otherwise.
-pub fn open_durable(options: &DurableOptions) -> Result<Arc<dyn Engine>, EngineError> {
-    let format = std::fs::read(options.dir.join(super::durable::FORMAT_FILE)).ok();
-    let log = match format {
-        Some(text) => text == FORMAT_TEXT.as_bytes(),
-        None => NEW_DIRS_USE_LOG,
-    };
-    Ok(if log {
-        Arc::new(LogEngine::open(&LogOptions::new(options.clone()))?)
-    } else {
-        Arc::new(super::DurableEngine::open(options)?)
-    })
 }
 
 /// What opening found, for the start-up log line.
@@ -247,6 +226,11 @@ impl LogEngine {
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// The sync policy in force.
+    pub fn sync_policy(&self) -> SyncPolicy {
+        self.inner.sync
     }
 
     /// How often the committer calls [`Engine::sync`]: the sync interval

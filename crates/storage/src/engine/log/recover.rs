@@ -29,6 +29,8 @@ use super::{
 /// A damaged range of a segment found when opening.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Damage {
+    /// The segment's id.
+    pub segment: u64,
     /// The segment's file name.
     pub file: String,
     /// Where the damage starts.
@@ -51,20 +53,15 @@ pub(super) struct Scan {
     pub torn_at: Option<u64>,
 }
 
-/// Scans the entries of segment `seg` (see the module comment).
-pub(super) fn scan(seg: u64, bytes: &[u8]) -> Scan {
+/// Scans the entries of segment `seg` (see the module comment). In the
+/// `newest` segment a bad last entry is a torn write; in a sealed one
+/// (synced whole before the next was started) it is damage.
+pub(super) fn scan(seg: u64, bytes: &[u8], newest: bool) -> Scan {
     let mut out = Scan::default();
     let mut at = 0usize;
     while at < bytes.len() {
         let rest = bytes.get(at..).unwrap_or_default();
         let parsed = entry::parse(rest).filter(|p| p.len > 0);
-        let next_ok = |p: &entry::Parsed<'_>| {
-            at + p.len == bytes.len()
-                || bytes
-                    .get(at + p.len..)
-                    .and_then(entry::parse)
-                    .is_some_and(|n| n.crc_ok)
-        };
         let Some(p) = parsed else {
             match lost(seg, bytes, at, &mut out) {
                 Some(next) => at = next,
@@ -76,7 +73,7 @@ pub(super) fn scan(seg: u64, bytes: &[u8]) -> Scan {
         let (Ok(off), Ok(len)) = (u32::try_from(at), u32::try_from(p.len)) else {
             break;
         };
-        let framed_bad = !p.crc_ok && next_ok(&p) && at + p.len < bytes.len();
+        let framed_bad = !p.crc_ok && frames_to_valid(bytes, at + p.len, newest);
         if !p.crc_ok && !framed_bad {
             match lost(seg, bytes, at, &mut out) {
                 Some(next) => at = next,
@@ -88,6 +85,7 @@ pub(super) fn scan(seg: u64, bytes: &[u8]) -> Scan {
         if framed_bad {
             flags |= CORRUPT;
             out.damage.push(Damage {
+                segment: seg,
                 file: seg_name(seg),
                 from: at as u64,
                 to: (at + p.len) as u64,
@@ -108,12 +106,35 @@ pub(super) fn scan(seg: u64, bytes: &[u8]) -> Scan {
     out
 }
 
+/// Entries a damaged entry's frame is followed through (a run of damaged
+/// entries, such as compaction packs together, stays framed).
+const FRAME_HOPS: usize = 16;
+
+/// Whether the entries from `at` on frame (by their lengths) up to a valid
+/// entry, or exactly to the end of a sealed segment, within
+/// [`FRAME_HOPS`] entries: then a damaged entry before `at` has a trusted
+/// frame, its key is kept (reads of it are refused) and the scan goes on.
+fn frames_to_valid(bytes: &[u8], mut at: usize, newest: bool) -> bool {
+    for _ in 0..FRAME_HOPS {
+        if at == bytes.len() {
+            return !newest;
+        }
+        match bytes.get(at..).and_then(entry::parse) {
+            Some(p) if p.crc_ok => return true,
+            Some(p) if p.len > 0 => at += p.len,
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// Records the damage starting at `at`: the range up to the next valid
 /// entry (where the scan goes on), or the torn tail (`None`).
 fn lost(seg: u64, bytes: &[u8], at: usize, out: &mut Scan) -> Option<usize> {
     match entry::next_valid(bytes, at + 1) {
         Some(next) => {
             out.damage.push(Damage {
+                segment: seg,
                 file: seg_name(seg),
                 from: at as u64,
                 to: next as u64,
@@ -195,6 +216,9 @@ impl LogEngine {
             len: 0,
         };
         let inner = Arc::new(Inner::new(dir, options, keydir, segments, active));
+        if let Ok(mut damaged) = inner.unhintable.lock() {
+            damaged.extend(report.damage.iter().map(|d| d.segment));
+        }
         let background = if options.background {
             Some(super::merge::start(Arc::clone(&inner))?)
         } else {
@@ -292,7 +316,7 @@ fn load_segment(
             }
             report.scanned += 1;
             let bytes = std::fs::read(&path).map_err(|e| io("read", e))?;
-            let found = scan(id, &bytes);
+            let found = scan(id, &bytes, newest);
             report.damage.extend(found.damage);
             if let Some(torn) = found.torn_at {
                 if newest {
@@ -303,6 +327,7 @@ fn load_segment(
                     len = torn;
                 } else {
                     report.damage.push(Damage {
+                        segment: id,
                         file: seg_name(id),
                         from: torn,
                         to: len,
