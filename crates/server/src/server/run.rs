@@ -201,10 +201,7 @@ pub fn serve_until_signal(mut options: ServeOptions) -> Result<(), ServeError> {
 
 /// [`serve_until_signal`] inside the runtime, once the data directory (if
 /// any) is open: sets the server up, serves until a signal, logs the end.
-async fn serve(
-    options: &ServeOptions,
-    durable: Option<&DiskEngine>,
-) -> Result<(), ServeError> {
+async fn serve(options: &ServeOptions, durable: Option<&DiskEngine>) -> Result<(), ServeError> {
     let shutdown = shutdown_signal().map_err(|e| format!("cannot watch signals: {e}"))?;
     let mut server = Server::bind_with(options.addr, options.limits.clone()).map_err(|e| {
         let hint = if e.kind() == io::ErrorKind::AddrInUse {

@@ -137,7 +137,9 @@ fn formats_pick_the_engine_and_foreign_directories_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("engine redb"), "{err}");
-    let e = crate::engine::DiskEngine::open(&DurableOptions::new(&redb_dir)).unwrap().engine();
+    let e = crate::engine::DiskEngine::open(&DurableOptions::new(&redb_dir))
+        .unwrap()
+        .engine();
     e.put_batch(&[put(b"k", b"v")]);
     drop(e);
     let log_dir = tmp.path().join("log");
@@ -146,7 +148,9 @@ fn formats_pick_the_engine_and_foreign_directories_are_refused() {
         std::fs::read_to_string(log_dir.join("FORMAT")).unwrap(),
         FORMAT_TEXT
     );
-    let e = crate::engine::DiskEngine::open(&DurableOptions::new(&log_dir)).unwrap().engine();
+    let e = crate::engine::DiskEngine::open(&DurableOptions::new(&log_dir))
+        .unwrap()
+        .engine();
     assert_eq!(e.put_batch(&[put(b"k", b"v")]), vec![Ok(())]);
     drop(e);
     assert_eq!(value(&open(&log_dir), b"k").unwrap(), b"v");
