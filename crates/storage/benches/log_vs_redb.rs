@@ -134,7 +134,12 @@ fn main() {
             r[r.len() / 2]
         );
     }
-    // Disk per key and reopen time after 1M distinct keys (bulk batches).
+    bulk(base);
+    let _ = std::fs::remove_dir_all(base);
+}
+
+/// Disk per key and reopen time after 1M distinct keys (bulk batches).
+fn bulk(base: &Path) {
     let keys: u64 = std::env::var("BENCH_KEYS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -189,5 +194,4 @@ fn main() {
             );
         }
     }
-    let _ = std::fs::remove_dir_all(base);
 }
