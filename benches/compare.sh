@@ -19,6 +19,7 @@ command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v taskset >/dev/null || need+=(util-linux)
 /usr/bin/python3 -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
 command -v perf >/dev/null || need+=(linux-perf)
+command -v fio >/dev/null || need+=(fio)  # benches/fsync_rate.sh (compare_durable.py)
 if ((${#need[@]})); then
     echo "installing: ${need[*]}" >&2
     apt-get update -qq

@@ -23,7 +23,7 @@ _dkvs__server() {
 
     case "${cmd}" in
         dkvs__server)
-            opts="-v -q -h -V --allow --allow-dump --max-memory --reply-rate --reply-burst --budget-exempt --recv-buffer --key-file --max-clock-offset --data-dir --sync --sync-interval --max-disk --tombstone-grace --servers --replicas --ring-address --anti-entropy-interval --anti-entropy-rate --metrics --protocol --verbose --quiet --color --exit-codes --help --version"
+            opts="-v -q -h -V --allow --allow-dump --max-memory --reply-rate --reply-burst --budget-exempt --recv-buffer --key-file --max-clock-offset --data-dir --sync --sync-interval --max-disk --engine --tombstone-grace --servers --replicas --ring-address --anti-entropy-interval --anti-entropy-rate --metrics --protocol --check --verbose --quiet --color --exit-codes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -81,6 +81,10 @@ _dkvs__server() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --engine)
+                    COMPREPLY=($(compgen -W "log redb" -- "${cur}"))
+                    return 0
+                    ;;
                 --tombstone-grace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -110,6 +114,10 @@ _dkvs__server() {
                     return 0
                     ;;
                 --protocol)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --check)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -25,6 +25,7 @@
 pub mod bench;
 pub mod cli;
 pub mod cli_defs;
+pub mod data_check;
 pub mod export;
 pub mod fault_proxy;
 pub mod logging;

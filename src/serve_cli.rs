@@ -24,6 +24,9 @@ pub enum ServeCliError {
     /// The initial `<key> <value>` words.
     #[error("{0}")]
     Pairs(#[from] InitialPairError),
+    /// No <IP> <PORT> (only `--check` goes without them).
+    #[error("the address to serve is missing: <IP> <PORT>")]
+    NoAddress,
 }
 
 impl ServeCliError {
@@ -31,7 +34,9 @@ impl ServeCliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ServeCliError::KeyFile(_) => exit::CONFIG,
-            ServeCliError::V1With(_) | ServeCliError::Pairs(_) => exit::USAGE,
+            ServeCliError::V1With(_) | ServeCliError::Pairs(_) | ServeCliError::NoAddress => {
+                exit::USAGE
+            }
         }
     }
 }
@@ -50,7 +55,10 @@ pub fn serve_options(cli: Cli) -> Result<ServeOptions, ServeCliError> {
             "--servers: anti-entropy and hinted handoff need",
         ));
     }
-    Ok(ServeOptions::new(cli.ip, cli.port, cli.pairs)?
+    let (Some(ip), Some(port)) = (cli.ip, cli.port) else {
+        return Err(ServeCliError::NoAddress);
+    };
+    Ok(ServeOptions::new(ip, port, cli.pairs)?
         .with_limits(Limits {
             auth,
             v1_only,
@@ -61,13 +69,17 @@ pub fn serve_options(cli: Cli) -> Result<ServeOptions, ServeCliError> {
         .with_metrics(cli.metrics))
 }
 
-/// Serves as `cli` asks until SIGINT/SIGTERM; returns the exit status,
+/// Serves as `cli` asks until SIGINT/SIGTERM (or, with `--check DIR`,
+/// checks DIR: [`crate::data_check`]); returns the exit status,
 /// every error reported as one `ERROR:` line (what the supervisor shows
 /// for a spawned server). `best_effort_metrics`: a metrics port that
 /// cannot be bound is logged and the server serves without it (the
 /// servers `dkvs-tui` spawns, DECISIONS #89).
 pub fn run(cli: Cli, best_effort_metrics: bool) -> u8 {
     cli.log.init_logging();
+    if let Some(dir) = &cli.check {
+        return crate::data_check::run(dir);
+    }
     let metrics = cli.metrics;
     let pairs = !cli.pairs.is_empty();
     let options = match serve_options(cli) {

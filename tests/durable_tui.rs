@@ -29,13 +29,11 @@ fn restart_of_a_durable_server_keeps_its_keys() {
     let text = &out.stdout;
     assert!(!out.timed_out, "timed out:\n{text}\n{}", out.stderr);
     assert_eq!(out.code, Some(0), "{text}\n{}", out.stderr);
-    // Each server's directory exists under data/.
+    // Each server's directory exists under data/, on the default engine.
     for (ip, port, _) in &servers {
-        assert!(
-            dir.path()
-                .join(format!("data/{ip}-{port}/dkvs.redb"))
-                .exists()
-        );
+        let format = dir.path().join(format!("data/{ip}-{port}/FORMAT"));
+        let format = std::fs::read_to_string(&format).unwrap_or_default();
+        assert!(format.contains("engine log"), "{format:?}");
     }
     // The dump after the restart lists the same pairs as before it.
     let dumps: Vec<&str> = text.split("> dump 1\n").skip(1).collect();

@@ -780,11 +780,32 @@ fn the_grafana_dashboard_reads_real_metrics() {
     stats_of(c.addr(0));
 
     let body = curl(&[&format!("http://{at}/metrics")]).stdout;
+    // The same server on a redb data directory (which old directories
+    // keep): the dashboard shows both engines' figures.
+    c.terminate(0);
+    let at_redb = SocketAddrV4::new(c.ip, free_tcp_port(c.ip));
+    let redb: Vec<OsString> = vec![
+        "--metrics".into(),
+        at_redb.to_string().into(),
+        "--data-dir".into(),
+        c.dir.path().join("data-redb").into_os_string(),
+        "--engine".into(),
+        "redb".into(),
+    ];
+    let redb: Vec<&OsStr> = redb.iter().map(OsString::as_os_str).collect();
+    c.start_with_options(0, &redb);
+    let redb_body = curl(&[&format!("http://{at_redb}/metrics")]).stdout;
+    let redb_samples = samples(&redb_body);
     let samples = samples(&body);
     let exposed: std::collections::BTreeSet<&str> = samples
         .iter()
+        .chain(&redb_samples)
         .map(|(m, _)| m.split('{').next().unwrap())
         .collect();
+    for engine in ["log", "redb"] {
+        let info = format!("dkvs_durable_engine_info{{durable_engine=\"{engine}\"}} 1");
+        assert!(format!("{body}{redb_body}").contains(&info), "{info}");
+    }
     for op in ["get", "put", "delete", "dump", "stats"] {
         let count = format!("dkvs_request_duration_seconds_count{{op=\"{op}\"}}");
         let n = samples
@@ -822,7 +843,7 @@ fn the_grafana_dashboard_reads_real_metrics() {
             "the dashboard does not show {wanted}"
         );
     }
-    check_metrics_md(&body, &exposed);
+    check_metrics_md(&format!("{body}{redb_body}"), &exposed);
     let quantiles = queries
         .iter()
         .filter(|(_, e)| {

@@ -67,13 +67,21 @@ fn n(s: &ServerStats, name: &str) -> u64 {
 #[test]
 fn both_engines_count_what_they_serve() {
     let data = tempfile::tempdir().unwrap();
-    let durable: Vec<OsString> = vec![
-        "--data-dir".into(),
-        data.path().join("d").into_os_string(),
-        "--sync".into(),
-        "none".into(),
-    ];
-    for (engine, options) in [("memory", Vec::new()), ("durable", durable)] {
+    let durable = |kind: &str| -> Vec<OsString> {
+        vec![
+            "--data-dir".into(),
+            data.path().join(kind).into_os_string(),
+            "--sync".into(),
+            "none".into(),
+            "--engine".into(),
+            kind.into(),
+        ]
+    };
+    for (engine, kind, options) in [
+        ("memory", "", Vec::new()),
+        ("durable", "log", durable("log")),
+        ("durable", "redb", durable("redb")),
+    ] {
         let mut c = Cluster::new(&[1]);
         let options: Vec<&OsStr> = options.iter().map(OsString::as_os_str).collect();
         c.start_with_options(0, &options);
@@ -104,10 +112,13 @@ fn both_engines_count_what_they_serve() {
         }
         assert!(n(&before, "memory_rss_bytes") > 1 << 20);
         if engine == "durable" {
-            for name in ["commits", "syncs", "log_bytes", "db_bytes"] {
+            for name in ["commits", "syncs", "db_bytes"] {
                 n(&before, name);
             }
+            // Only redb has a write-ahead log beside its data.
+            assert_eq!(before.get("log_bytes").is_some(), kind == "redb");
             assert_eq!(before.get("sync_policy"), Some("none"));
+            assert_eq!(before.get("durable_engine"), Some(kind));
         }
 
         // Known traffic, each datagram sent once: 2 puts, 3 gets (2 hits,
@@ -349,7 +360,8 @@ fn stats_only_to_allow_dump_sources() {
 }
 
 /// The table's engine columns: a durable server shows its syncs and the
-/// size of its database file, a server in memory `-` in both.
+/// size of its data (the log engine's segments), a server in memory `-` in
+/// both.
 #[test]
 fn client_table_shows_the_durable_engine_figures() {
     let dir = tempfile::tempdir().unwrap();
@@ -373,7 +385,12 @@ fn client_table_shows_the_durable_engine_figures() {
     // Sizes are one word (`1.5MiB`, `units::format_size`): syncs, then disk.
     let syncs: u64 = durable[durable.len() - 2].parse().expect("syncs");
     assert!(syncs >= 1, "{}", lines[1]);
-    assert!(durable[durable.len() - 1].ends_with("iB"), "{}", lines[1]);
+    let disk = durable[durable.len() - 1];
+    assert!(
+        disk.ends_with('B') && disk.starts_with(|c: char| c.is_ascii_digit()),
+        "{}",
+        lines[1]
+    );
     let memory: Vec<&str> = lines[2].split_whitespace().collect();
     assert_eq!(memory[memory.len() - 2..], ["-", "-"], "{}", lines[2]);
 }

@@ -126,6 +126,67 @@ fn stale_majority_fails_and_read_repair_fixes_it() {
     });
 }
 
+/// A replica whose record failed its check answers REFUSED 12: its trace
+/// says `refused: corrupt`, it does not count toward R (the other two
+/// decide), and read repair sends it the value read — replacing its record
+/// even though that record's (untrusted) version is higher. With the other
+/// replicas down, the get fails naming the refusal, never "not found".
+#[test]
+fn a_corrupt_replica_is_refused_not_counted_and_repaired() {
+    let (ip, rs) = responders(3, 0);
+    let (good, garbage) = (version(1_700_000_000_000, 7), version(1_800_000_000_000, 9));
+    rs[0].set(b"k", Some(b"garbage"), garbage);
+    rs[0].state.lock().unwrap().corrupt.insert(b"k".to_vec());
+    for r in &rs[1..] {
+        r.set(b"k", Some(b"good"), good);
+        // The refusal arrives before the verdict (repair looks at the
+        // replies the get waited for).
+        r.state.lock().unwrap().delay = Duration::from_millis(100);
+    }
+    let client = client_of(ip, &rs);
+    runtime().block_on(async {
+        let trace = client.get_traced(b"k", N3R2, &mut |_| {}).await;
+        assert_eq!(trace.verdict, Verdict::Reached, "{trace:#?}");
+        assert_eq!(trace.value.as_deref(), Some(&b"good"[..]));
+        assert_eq!(trace.version, Some(good));
+        let bad = trace
+            .replicas
+            .iter()
+            .find(|r| r.addr == rs[0].addr)
+            .unwrap();
+        assert_eq!(
+            bad.reply,
+            Some(Reply::Refused(Some(dkvs::protocol_v2::Reason::Corrupt)))
+        );
+        assert_eq!(bad.reply.as_ref().unwrap().to_string(), "refused: corrupt");
+        assert!(!bad.counted);
+        assert_eq!(bad.repair, Some(good));
+        let others = trace.replicas.iter().filter(|r| r.addr != rs[0].addr);
+        assert!(others.clone().all(|r| r.repair.is_none() && r.counted));
+        let repairs = client.finish_repairs().await;
+        assert_eq!(repairs.len(), 1);
+        assert_eq!(repairs[0].verdict, Verdict::Reached, "{:#?}", repairs[0]);
+        assert_eq!(rs[0].record(b"k"), Some((Some(b"good".to_vec()), good)));
+        assert!(rs[0].state.lock().unwrap().corrupt.is_empty());
+        // Corrupt again, and the only replica asked: a failure naming the
+        // refusal, not "not found".
+        rs[0].state.lock().unwrap().corrupt.insert(b"k".to_vec());
+        let alone = Client::new(
+            parse_servers_txt(&format!("{ip} {} 1\n", rs[0].addr.port()), "t").unwrap(),
+        )
+        .with_timeout(Duration::from_millis(500));
+        let one = Quorum { n: 1, w: 1, r: 1 };
+        let trace = alone.get_traced(b"k", one, &mut |_| {}).await;
+        assert_ne!(trace.verdict, Verdict::Failed(Failure::NotFound));
+        assert_eq!(trace.value, None);
+        let reason = trace.failure_reason().unwrap();
+        assert!(
+            reason.contains("corrupt (its stored record failed its check"),
+            "{reason}"
+        );
+    });
+}
+
 /// The same through `dkvs-client`: the failing get repairs before its
 /// process exits, so the next process reads the newest value.
 #[test]

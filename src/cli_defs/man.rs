@@ -137,7 +137,8 @@ const SERVER: Extras = Extras {
         ("0", "Clean stop (SIGINT or SIGTERM)."),
         (
             "1",
-            "Cannot serve (address in use, initial pairs beyond --max-memory, ...).",
+            "Cannot serve (address in use, initial pairs beyond --max-memory, ...); with \
+             --check, damage was found.",
         ),
         (
             "2",
@@ -146,7 +147,8 @@ const SERVER: Extras = Extras {
         (
             "3",
             "Unusable data directory (in use by another server, foreign, corrupt), or a key \
-             file or --servers file that cannot be used.",
+             file or --servers file that cannot be used; with --check, DIR is not a dkvs data \
+             directory.",
         ),
         COURSE_CODES,
     ],
@@ -162,8 +164,9 @@ const SERVER: Extras = Extras {
     files: &[
         (
             "DIR (--data-dir)",
-            "The durable store: a redb database, its write-ahead log and a lock; one server per \
-             directory. See docs/STORAGE.md.",
+            "The durable store: append-only segment files of checksummed records, their hint \
+             files and a lock (a directory created by an older dkvs keeps its redb database and \
+             write-ahead log); one server per directory. See docs/STORAGE.md.",
         ),
         (
             "FILE (--servers)",
@@ -188,6 +191,11 @@ const SERVER: Extras = Extras {
             "Know the ring and repair replicas every 30 s; metrics for Prometheus:",
             "dkvs-server --servers cluster.toml --anti-entropy-interval 30s \\\n  \
              --metrics 127.0.0.1:9100 127.0.0.1 1234",
+        ),
+        (
+            "Check a data directory offline (a server may be using it): every bad record, then \
+             a summary; exit 1 when damage was found:",
+            "dkvs-server --check /var/lib/dkvs",
         ),
     ],
 };

@@ -10,6 +10,8 @@ use crate::cli::LogArgs;
 /// Prints nothing in normal operation; errors go to stderr. Exit status:
 /// 0 clean stop, 1 cannot serve (address in use, …), 2 usage error,
 /// 3 unusable data directory (in use by another server, foreign, corrupt).
+/// `dkvs-server --check DIR` checks a data directory offline instead of
+/// serving (exit 0 clean, 1 damage found, 3 not a data directory).
 /// Abuse limits (allow lists, reply budget, memory) are explained in
 /// docs/SECURITY.md.
 ///
@@ -22,10 +24,11 @@ use crate::cli::LogArgs;
 #[command(name = "dkvs-server", version, after_long_help = super::SEE_ALSO)]
 pub struct Cli {
     /// IPv4 address to bind
-    pub ip: std::net::Ipv4Addr,
+    #[arg(required = true)]
+    pub ip: Option<std::net::Ipv4Addr>,
     /// UDP port to bind
-    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: u16,
+    #[arg(required = true, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
     /// Initial pairs: <key> <value> ...
     #[arg(
         trailing_var_arg = true,
@@ -57,6 +60,15 @@ pub struct Cli {
     #[arg(long = "protocol", value_name = "VERSION", default_value = "v2", value_parser = super::bench::protocol,
           help_heading = crate::limits::NETWORK)]
     pub protocol: crate::client::ProtocolMode,
+    /// Check the data directory DIR offline instead of serving, like
+    /// redis-check-aof: every record's checksum is verified, each bad one
+    /// printed (file, offset, key when readable, what is wrong), then a
+    /// summary. Writes nothing; exit 0 when clean, 1 when damage was found,
+    /// 3 when DIR is not a dkvs data directory. Safe while a server runs
+    #[arg(long = "check", value_name = "DIR",
+          conflicts_with_all = ["ip", "port", "pairs", "LimitArgs", "StorageArgs", "AntiEntropyArgs", "metrics", "protocol"],
+          help_heading = "Storage")]
+    pub check: Option<std::path::PathBuf>,
     /// Logs and colour.
     #[command(flatten, next_help_heading = "Logging")]
     pub log: LogArgs,

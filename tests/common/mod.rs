@@ -957,6 +957,10 @@ pub struct V2State {
     pub wrong_id_first: bool,
     /// Every datagram received, in order.
     pub received: Vec<Vec<u8>>,
+    /// Keys whose record failed its check: a GET is answered REFUSED 12
+    /// (*corrupt*) until a PUT or DELETE of the key, of any version,
+    /// replaces it (as the log engine does).
+    pub corrupt: std::collections::HashSet<Vec<u8>>,
 }
 
 /// A small protocol-v2 server in a test thread (`docs/PROTOCOL.md`): it
@@ -1057,8 +1061,11 @@ fn v2_respond(s: &mut V2State, datagram: &[u8]) -> Vec<Vec<u8>> {
         .records
         .get(key)
     {
-        Some((_, current)) if *current > version => Message::Older { current: *current },
+        Some((_, current)) if *current > version && !s.corrupt.contains(key) => {
+            Message::Older { current: *current }
+        }
         _ => {
+            s.corrupt.remove(key);
             s.records
                 .insert(key.to_vec(), (value.map(<[u8]>::to_vec), version));
             Message::Stored
@@ -1075,6 +1082,9 @@ fn v2_respond(s: &mut V2State, datagram: &[u8]) -> Vec<Vec<u8>> {
         ),
         Message::Get { key } => {
             let reply = match s.records.get(key) {
+                _ if s.corrupt.contains(key) => Message::Refused {
+                    reason: v2::Reason::Corrupt,
+                },
                 Some((Some(v), version)) => Message::Value {
                     value: v,
                     version: *version,

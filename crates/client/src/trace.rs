@@ -289,12 +289,16 @@ pub fn version_text(v: Version) -> String {
 }
 
 /// Why a server refused, with the server option that sets the limit it
-/// hit: `out of memory (--max-memory)`, `disk full (--max-disk)`; other
-/// reasons as the wire names them.
+/// hit: `out of memory (--max-memory)`, `disk full (--max-disk)`; a
+/// record that failed its check on that server says what happens next;
+/// other reasons as the wire names them.
 pub fn refusal_cause(reason: Reason) -> String {
     match reason {
         Reason::OutOfMemory => format!("{reason} (--max-memory)"),
         Reason::DiskFull => format!("{reason} (--max-disk)"),
+        Reason::Corrupt => {
+            format!("{reason} (its stored record failed its check; read repair refills it)")
+        }
         _ => reason.to_string(),
     }
 }

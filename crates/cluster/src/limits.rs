@@ -594,6 +594,9 @@ pub struct Stats {
     pub unauthenticated: AtomicU64,
     /// Reads and writes the storage engine failed (I/O errors).
     pub engine_errors: AtomicU64,
+    /// Gets refused because the key's stored record failed its check
+    /// (v2 REFUSED 12 *corrupt*, v1's empty refusal).
+    pub refused_corrupt: AtomicU64,
 }
 
 /// A copy of [`Stats`] at one moment.
@@ -621,6 +624,8 @@ pub struct StatsSnapshot {
     pub unauthenticated: u64,
     /// Storage engine failures.
     pub engine_errors: u64,
+    /// Gets refused: the stored record failed its check.
+    pub refused_corrupt: u64,
 }
 
 impl Stats {
@@ -644,6 +649,7 @@ impl Stats {
             restarts: get(&self.restarts),
             unauthenticated: get(&self.unauthenticated),
             engine_errors: get(&self.engine_errors),
+            refused_corrupt: get(&self.refused_corrupt),
         }
     }
 }

@@ -7,9 +7,9 @@ use tokio::time::Instant;
 use super::plan::Plan;
 use super::verdict::{decide, read_reply};
 use super::{Client, MAX_REPAIR_REPORTS, MAX_RESTAMPS};
-use crate::protocol_v2::Dialect;
+use crate::protocol_v2::{Dialect, Reason};
 use crate::quorum::{Newest, Quorum, ReadReply, newest};
-use crate::trace::{Failure, OpKind, ReplicaTrace, Restamp, Trace, Verdict};
+use crate::trace::{Failure, OpKind, ReplicaTrace, Reply, Restamp, Trace, Verdict};
 use crate::version::Version;
 
 impl Client {
@@ -116,7 +116,9 @@ impl Client {
     }
 
     /// Read repair after a get: marks the servers that answered (in v2) an
-    /// older version or "not found" and sends them the newest record in a
+    /// older version or "not found", or refused with *corrupt* (their
+    /// record failed its check: the newest record replaces it, whatever its
+    /// version), and sends them the newest record in a
     /// background task, whose trace [`Client::finish_repairs`] returns.
     /// Servers that did not answer, or answered in v1, are left alone; so
     /// is every server when a value without a version (written through v1)
@@ -150,6 +152,12 @@ impl Client {
                 .get(i)
                 .is_some_and(|r| r.dialect == Some(Dialect::V2))
         };
+        let corrupt = |i: usize| {
+            trace
+                .replicas
+                .get(i)
+                .is_some_and(|r| r.reply == Some(Reply::Refused(Some(Reason::Corrupt))))
+        };
         let stale: Vec<usize> = replies
             .iter()
             .enumerate()
@@ -162,6 +170,7 @@ impl Client {
                 (Some(ReadReply::V1Value(_)), _) => v2(*i),
                 (Some(ReadReply::Absent), Newest::Value(..)) => true,
                 (Some(ReadReply::Absent), Newest::Deleted(_)) => true,
+                (None, _) => corrupt(*i),
                 _ => false,
             })
             .map(|(i, _)| i)

@@ -35,7 +35,8 @@ pub fn display_value(stats: &ServerStats, name: &str) -> String {
 /// The columns of `dkvs-client stats`'s table (every counter is in its
 /// `--json` output): header and counter name. The last two are the
 /// durable engine's (`-` for a server in memory): syncs to disk and the
-/// size of its database file.
+/// size of its data (`db_bytes`: the log engine's segments, or redb's
+/// database file).
 pub const TABLE_COLUMNS: &[(&str, &str)] = &[
     ("engine", "engine"),
     ("uptime", "uptime_seconds"),

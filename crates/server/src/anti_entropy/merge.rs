@@ -1,5 +1,6 @@
 //! Applying records from another replica: the engine's version rule, and
-//! the bound on versions stamped too far ahead.
+//! the bound on versions stamped too far ahead. A record that failed its
+//! check here is replaced by the replica's (`Engine::merge_batch`).
 
 use bytes::Bytes;
 

@@ -138,3 +138,84 @@ fn pack_marks_a_lone_oversized_record_omitted() {
     let two = pack([entry_of(b"k", &r), entry_of(b"j", &r)].into_iter(), 300);
     assert_eq!(two.len(), 2);
 }
+
+/// Flips one byte of `needle` where it occurs in `dir`'s segment files.
+fn flip_in_segments(dir: &std::path::Path, needle: &[u8]) {
+    let mut flipped = 0;
+    for f in std::fs::read_dir(dir).unwrap() {
+        let path = f.unwrap().path();
+        if path.extension().is_none_or(|e| e != "seg") {
+            continue;
+        }
+        let mut bytes = std::fs::read(&path).unwrap();
+        if let Some(at) = bytes.windows(needle.len()).position(|w| w == needle) {
+            bytes[at + 1] ^= 0x20;
+            std::fs::write(&path, bytes).unwrap();
+            flipped += 1;
+        }
+    }
+    assert_eq!(flipped, 1, "{needle:?} in one segment");
+}
+
+/// A record that failed its check on this replica is replaced by the one
+/// anti-entropy receives (whatever the versions), and the tree sees the
+/// key as missing until then, so the peer's copy is fetched.
+#[test]
+fn merge_replaces_a_corrupt_record() {
+    use crate::engine::{DurableOptions, EngineError, LogEngine, log::LogOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let options = LogOptions::new(DurableOptions::new(dir.path()));
+    let v = |t| Version {
+        timestamp: crate::hlc::pack(t, 0),
+        writer: 1,
+    };
+    let put = |e: &LogEngine, key: &'static [u8], value: &'static [u8], t| {
+        let record = Record {
+            version: v(t),
+            tombstone: false,
+            value: Bytes::from_static(value),
+        };
+        assert!(e.put_batch(&[(Bytes::from_static(key), record)])[0].is_ok());
+    };
+    {
+        let e = LogEngine::open(&options).unwrap();
+        put(&e, b"k", b"value-of-k", 2_000);
+        put(&e, b"z", b"value-of-z", 2_000);
+    }
+    flip_in_segments(dir.path(), b"value-of-k");
+    let e = LogEngine::open(&options).unwrap();
+    assert!(matches!(
+        e.get(b"k"),
+        Err(EngineError::CorruptRecord { .. })
+    ));
+    let servers = dir.path().join("servers.txt");
+    std::fs::write(&servers, "127.0.0.1 7001 1\n").unwrap();
+    let args = AntiEntropyArgs {
+        servers: Some(servers),
+        ..AntiEntropyArgs::default()
+    };
+    let me = "127.0.0.1:7001".parse().unwrap();
+    let grace = Duration::from_secs(86_400);
+    let ae = AntiEntropy::new(&args, me, Arc::from([]), 0, grace)
+        .unwrap()
+        .unwrap();
+    ae.rebuild(&e);
+    assert!(lock(&ae.tree).get(b"k").is_none(), "corrupt is missing");
+    assert!(lock(&ae.tree).get(b"z").is_some());
+    let stale = crate::merkle::Digest {
+        version: v(2_000),
+        tombstone: false,
+    };
+    lock(&ae.tree).update(b"k", Some(stale));
+    ae.refresh(&e, [&b"k"[..]]);
+    assert!(lock(&ae.tree).get(b"k").is_none(), "a refresh forgets it");
+    // An older version than the one stored: still stored.
+    let older = Record {
+        version: v(1_000),
+        tombstone: false,
+        value: Bytes::from_static(b"good"),
+    };
+    assert_eq!(merge(&e, &[(Bytes::from_static(b"k"), older.clone())]), 1);
+    assert_eq!(e.get(b"k").unwrap(), Some(older));
+    assert_eq!(e.get(b"z").unwrap().unwrap().value, &b"value-of-z"[..]);
+}

@@ -43,6 +43,9 @@ impl AntiEntropy {
             .into_iter()
             .filter_map(|k| match engine.get(k) {
                 Ok(r) => Some((k, self.digest_of(r.as_ref(), now))),
+                // A record failing its check is missing here: a replica's
+                // copy will be fetched and replace it.
+                Err(crate::engine::EngineError::CorruptRecord { .. }) => Some((k, None)),
                 Err(e) => {
                     tracing::debug!(error = %e, "anti-entropy: read failed");
                     None

@@ -142,8 +142,9 @@ impl DurableStorage {
     }
 
     /// The reply to a parsed request from `peer`: `Some` for gets and
-    /// dumps; `None` for puts (the committer replies) and when the engine
-    /// cannot read (logged; the client will retry or use other replicas).
+    /// dumps (the empty refusal for a get whose record failed its check);
+    /// `None` for puts (the committer replies) and when the engine cannot
+    /// read (logged; the client will retry or use other replicas).
     pub fn answer(&self, request: Request<'_>, peer: SocketAddrV4) -> Option<Response> {
         match request {
             Request::Get { key } => match self.engine.get(key) {
@@ -151,6 +152,11 @@ impl DurableStorage {
                     Some(Response::One(protocol::v1_get_reply(record.value)))
                 }
                 Ok(_) => Some(Response::One(Bytes::from_static(protocol::REPLY_NOT_FOUND))),
+                // A record failing its check: v1's empty refusal, never a
+                // value nor "not found".
+                Err(e) if super::corrupt::refused(&e, &self.stats) => {
+                    Some(Response::One(Bytes::from_static(protocol::REPLY_REFUSED)))
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "get failed; no reply");
                     None

@@ -41,9 +41,11 @@ impl Shared {
                     commit_queue_full: storage.busy_drops(),
                     commits: e.commits,
                     syncs: e.syncs,
+                    corrupt_reads: e.corrupt_reads,
                     log_bytes,
                     db_bytes,
                     sync_policy: storage.disk().sync_policy().to_string(),
+                    durable_engine: storage.disk().kind().to_string(),
                 };
                 (e.keys, e.used_bytes, e.limit, Some(durable))
             }

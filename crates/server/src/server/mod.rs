@@ -68,6 +68,7 @@
 //! STATS and metrics, and `run.rs`
 //! `dkvs-server`'s main path ([`serve_until_signal`]).
 
+mod corrupt;
 mod durable;
 mod figures;
 mod loops;

@@ -110,6 +110,10 @@ pub(crate) fn answer_v2(
             Ok(r) => reply(&V2::NotFound {
                 tombstone: r.map(|r| r.version),
             }),
+            // A record failing its check: neither a value nor NOT FOUND.
+            Err(e) if super::corrupt::refused(&e, stats) => reply(&V2::Refused {
+                reason: Reason::Corrupt,
+            }),
             Err(e) => read_failed(e),
         },
         V2::Put {
@@ -351,6 +355,97 @@ mod tests {
         };
         assert_eq!(reason(no_space, true), Reason::DiskFull);
         assert_eq!(reason(Refused::Io("x".into()), true), Reason::Overloaded);
+    }
+
+    /// An engine whose every get finds a corrupt record, or another read
+    /// error (`corrupt: false`).
+    #[derive(Debug)]
+    struct FailingEngine {
+        corrupt: bool,
+    }
+
+    impl Engine for FailingEngine {
+        fn get(&self, key: &[u8]) -> Result<Option<Record>, crate::engine::EngineError> {
+            Err(if self.corrupt {
+                crate::engine::EngineError::CorruptRecord {
+                    key: key.into(),
+                    file: "65536.seg".into(),
+                    offset: 42,
+                    reason: "checksum mismatch".into(),
+                }
+            } else {
+                crate::engine::EngineError::other("unavailable")
+            })
+        }
+        fn put_batch(&self, puts: &[(Bytes, Record)]) -> crate::engine::PutResults {
+            puts.iter().map(|_| Ok(())).collect()
+        }
+        fn snapshot(&self) -> Result<crate::engine::Pairs, crate::engine::EngineError> {
+            Ok(Vec::new())
+        }
+        fn page(
+            &self,
+            _: &[u8],
+            _: usize,
+        ) -> Result<(crate::engine::Pairs, bool), crate::engine::EngineError> {
+            Ok((Vec::new(), false))
+        }
+        fn purge_tombstones(
+            &self,
+            _: u64,
+            _: u64,
+            _: usize,
+        ) -> Result<usize, crate::engine::EngineError> {
+            Ok(0)
+        }
+        fn remove_if_unchanged(
+            &self,
+            _: &[u8],
+            _: &Record,
+        ) -> Result<bool, crate::engine::EngineError> {
+            Ok(false)
+        }
+        fn sync(&self) -> Result<(), crate::engine::EngineError> {
+            Ok(())
+        }
+        fn stats(&self) -> crate::engine::EngineStats {
+            crate::engine::EngineStats::default()
+        }
+        fn needs_committer(&self) -> bool {
+            false
+        }
+    }
+
+    /// A get whose record failed its check is answered REFUSED 12 and
+    /// counted: never a value, never NOT FOUND; other read errors still
+    /// get no reply (the client retries).
+    #[test]
+    fn a_corrupt_record_is_refused_as_corrupt() {
+        let stats = Stats::default();
+        let guard = OffsetGuard::new(500);
+        let frame = Frame {
+            id: 7,
+            message: V2::Get { key: b"k" },
+            auth: None,
+        };
+        let get = |corrupt: bool| {
+            let engine = FailingEngine { corrupt };
+            answer_v2(&engine, &frame, None, &[], &guard, &stats)
+        };
+        let Some(Response::One(d)) = get(true) else {
+            panic!("one datagram");
+        };
+        let reply = protocol_v2::decode(&d).unwrap();
+        assert_eq!(reply.id, 7);
+        assert_eq!(
+            reply.message,
+            V2::Refused {
+                reason: Reason::Corrupt
+            }
+        );
+        assert_eq!(stats.snapshot().refused_corrupt, 1);
+        assert!(get(false).is_none());
+        assert_eq!(stats.snapshot().refused_corrupt, 1);
     }
 
     #[test]

@@ -190,6 +190,17 @@ pub fn serve_until_signal(mut options: ServeOptions) -> Result<(), ServeError> {
         ),
         None => None,
     };
+    if let (Some(disk), Some(asked)) = (&durable, options.storage.engine)
+        && disk.kind() != asked
+    {
+        tracing::info!(
+            data_dir = %disk.dir().display(),
+            engine = %disk.kind(),
+            asked = %asked,
+            "--engine applies to new data directories only: this one was created \
+             with another engine and keeps it"
+        );
+    }
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -343,7 +354,7 @@ fn use_durable(
     let report = disk.opened();
     tracing::info!(
         data_dir = %disk.dir().display(),
-        engine = disk.kind(),
+        engine = %disk.kind(),
         sync = %disk.sync_policy(),
         keys = report.keys,
         open_ms = report.took.as_secs_f64() * 1e3,

@@ -143,12 +143,16 @@ pub struct DurableFigures {
     pub commits: u64,
     /// Syncs to disk.
     pub syncs: u64,
+    /// Stored records that failed their check when read.
+    pub corrupt_reads: u64,
     /// Write-ahead log size, when it can be read.
     pub log_bytes: Option<u64>,
     /// Database file size, when it can be read.
     pub db_bytes: Option<u64>,
     /// The sync policy (`always`, `periodic`, `none`).
     pub sync_policy: String,
+    /// The engine of the data directory (`log`, `redb`).
+    pub durable_engine: String,
 }
 
 /// Everything a server report is made of, gathered by the server
@@ -222,7 +226,14 @@ impl ServerFigures {
         );
         put(
             "refused",
-            sum(&[l.refused, l.over_memory, l.over_disk, self.clock.1]).to_string(),
+            sum(&[
+                l.refused,
+                l.over_memory,
+                l.over_disk,
+                self.clock.1,
+                l.refused_corrupt,
+            ])
+            .to_string(),
         );
         put(
             "dropped",
@@ -251,6 +262,7 @@ impl ServerFigures {
         }
         put("clock_ahead_max_ms", self.clock.0.to_string());
         put("refused_clock", self.clock.1.to_string());
+        put("refused_corrupt", l.refused_corrupt.to_string());
         put("hints_pending", self.hints_pending.to_string());
         if let Some(h) = &self.handoff {
             put("handoff_foreign_keys", h.foreign_keys.to_string());
@@ -268,6 +280,7 @@ impl ServerFigures {
             put("commit_queue_full", d.commit_queue_full.to_string());
             put("commits", d.commits.to_string());
             put("syncs", d.syncs.to_string());
+            put("corrupt_reads", d.corrupt_reads.to_string());
             if let Some(b) = d.log_bytes {
                 put("log_bytes", b.to_string());
             }
@@ -275,6 +288,7 @@ impl ServerFigures {
                 put("db_bytes", b.to_string());
             }
             put("sync_policy", d.sync_policy.clone());
+            put("durable_engine", d.durable_engine.clone());
         }
         out
     }
@@ -353,6 +367,7 @@ mod tests {
                 log_bytes: Some(3),
                 db_bytes: Some(4),
                 sync_policy: "always".into(),
+                durable_engine: "log".into(),
                 ..DurableFigures::default()
             }),
             ..ServerFigures::default()
@@ -375,13 +390,14 @@ mod tests {
                 over_budget: 8,
                 panics: 16,
                 engine_errors: 32,
+                refused_corrupt: 128,
                 ..Default::default()
             },
             kernel_drops: Some(64),
             ..ServerFigures::default()
         };
         let s = ServerStats::from_raw(figures.pairs());
-        assert_eq!(s.refused, Some(3));
+        assert_eq!(s.refused, Some(131));
         assert_eq!(s.dropped, Some(76));
         assert_eq!(s.errors, Some(48));
     }

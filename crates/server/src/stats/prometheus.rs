@@ -142,6 +142,7 @@ pub const FAMILIES: &[Family] = &[
             ("over_memory", "memory"),
             ("over_disk", "disk"),
             ("refused_clock", "clock"),
+            ("refused_corrupt", "corrupt"),
             ("not_allowed", "not_allowed"),
             ("dump_denied", "dump_denied"),
             ("over_budget", "over_budget"),
@@ -150,7 +151,7 @@ pub const FAMILIES: &[Family] = &[
         ],
     )
     .label("reason")
-    .help("Requests refused or dropped by the server, by reason: malformed, memory (--max-memory), disk (--max-disk or the disk's reserve), clock (--max-clock-offset), not_allowed (--allow), dump_denied (--allow-dump), over_budget (reply budget), unauthenticated (--key-file), queue_full (durable commit queue)."),
+    .help("Requests refused or dropped by the server, by reason: malformed, memory (--max-memory), disk (--max-disk or the disk's reserve), clock (--max-clock-offset), corrupt (a get whose stored record failed its check), not_allowed (--allow), dump_denied (--allow-dump), over_budget (reply budget), unauthenticated (--key-file), queue_full (durable commit queue)."),
     metric("dkvs_kernel_drops_total", Counter, &[("kernel_drops", "")]),
     metric(
         "dkvs_errors_total",
@@ -177,9 +178,11 @@ pub const FAMILIES: &[Family] = &[
     metric("dkvs_ae_sent_bytes_total", Counter, &[("ae_bytes_sent", "")]),
     metric("dkvs_commits_total", Counter, &[("commits", "")]),
     metric("dkvs_syncs_total", Counter, &[("syncs", "")]),
+    metric("dkvs_corrupt_reads_total", Counter, &[("corrupt_reads", "")]),
     metric("dkvs_log_bytes", Gauge, &[("log_bytes", "")]),
     metric("dkvs_db_bytes", Gauge, &[("db_bytes", "")]),
     metric("dkvs_sync_policy_info", Info, &[("sync_policy", "")]).label("sync_policy"),
+    metric("dkvs_durable_engine_info", Info, &[("durable_engine", "")]).label("durable_engine"),
 ];
 
 /// STATS names with no metric of their own: sums of other pairs, which a

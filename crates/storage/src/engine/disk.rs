@@ -12,8 +12,34 @@ use super::durable::FORMAT_FILE;
 use super::log::{FORMAT_TEXT as LOG_FORMAT, LogOptions};
 use super::{DurableEngine, DurableOptions, Engine, EngineError, LogEngine, SyncPolicy};
 
-/// Whether a new data directory gets the log engine (else redb).
-pub const NEW_DIRS_USE_LOG: bool = false;
+/// Which engine a new data directory gets (`dkvs-server --engine`); an
+/// existing directory keeps the one its `FORMAT` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum EngineKind {
+    /// Append-only segments, a checksum per record checked on every read,
+    /// compaction in the background (the default)
+    #[default]
+    Log,
+    /// A redb B-tree with a write-ahead log (the engine of directories
+    /// created before the log engine)
+    Redb,
+}
+
+impl EngineKind {
+    /// `log` or `redb`, as `--engine` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Log => "log",
+            EngineKind::Redb => "redb",
+        }
+    }
+}
+
+impl std::fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A durable engine, by kind.
 #[derive(Debug, Clone)]
@@ -35,12 +61,12 @@ pub struct Opened {
 
 impl DiskEngine {
     /// Opens `options.dir` with the engine its `FORMAT` names; a new (or
-    /// empty) directory gets the log engine when [`NEW_DIRS_USE_LOG`].
+    /// empty) directory gets `options.engine`.
     pub fn open(options: &DurableOptions) -> Result<DiskEngine, EngineError> {
         let format = std::fs::read(options.dir.join(FORMAT_FILE)).ok();
         let log = match format {
             Some(text) => text == LOG_FORMAT.as_bytes(),
-            None => NEW_DIRS_USE_LOG,
+            None => options.engine == EngineKind::Log,
         };
         Ok(if log {
             DiskEngine::Log(Arc::new(LogEngine::open(&LogOptions::new(
@@ -59,11 +85,11 @@ impl DiskEngine {
         }
     }
 
-    /// `log` or `redb`.
-    pub fn kind(&self) -> &'static str {
+    /// The engine this directory runs on.
+    pub fn kind(&self) -> EngineKind {
         match self {
-            DiskEngine::Redb(_) => "redb",
-            DiskEngine::Log(_) => "log",
+            DiskEngine::Redb(_) => EngineKind::Redb,
+            DiskEngine::Log(_) => EngineKind::Log,
         }
     }
 
@@ -123,5 +149,33 @@ impl DiskEngine {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &Path, engine: EngineKind) -> DiskEngine {
+        DiskEngine::open(&DurableOptions {
+            engine,
+            ..DurableOptions::new(dir)
+        })
+        .unwrap()
+    }
+
+    /// `--engine` picks the engine of a new directory only; an existing
+    /// one keeps the engine its `FORMAT` names.
+    #[test]
+    fn new_directories_get_the_chosen_engine_and_old_ones_keep_theirs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (log, redb) = (tmp.path().join("log"), tmp.path().join("redb"));
+        assert_eq!(DurableOptions::new(&log).engine, EngineKind::Log);
+        assert_eq!(open(&log, EngineKind::default()).kind(), EngineKind::Log);
+        assert_eq!(open(&redb, EngineKind::Redb).kind(), EngineKind::Redb);
+        assert_eq!(open(&redb, EngineKind::Log).kind(), EngineKind::Redb);
+        assert_eq!(open(&log, EngineKind::Redb).kind(), EngineKind::Log);
+        assert_eq!(EngineKind::Redb.to_string(), "redb");
     }
 }

@@ -32,7 +32,7 @@ use bytes::Bytes;
 pub use crate::version::Version;
 // The policy is part of the cluster model: `cluster.toml` names it.
 pub use committer::Committer;
-pub use disk::DiskEngine;
+pub use disk::{DiskEngine, EngineKind};
 pub use dkvs_cluster::config::SyncPolicy;
 pub use durable::{DurableEngine, DurableOptions};
 pub use log::LogEngine;
@@ -329,7 +329,10 @@ pub trait Engine: Send + Sync + fmt::Debug {
     /// and a versioned record (or tombstone) never replaces a v1 record —
     /// because values without versions are not ordered against versions
     /// (DECISIONS #78, #301); such puts are [`Refused::Older`] with the
-    /// version kept. This default reads the key first, so a write landing
+    /// version kept. A record that failed its check here
+    /// ([`EngineError::CorruptRecord`]) is replaced whatever its version:
+    /// this is how anti-entropy refills it. This default reads the key
+    /// first, so a write landing
     /// between the read and the put can be replaced (as a v1 write would
     /// replace it anyway); the in-memory engine stores v1 records
     /// atomically.
@@ -345,7 +348,9 @@ pub trait Engine: Send + Sync + fmt::Debug {
                     }));
                     continue;
                 }
-                Ok(_) => {}
+                // A record that failed its check here is no version to
+                // compare with: the replica's record replaces it.
+                Ok(_) | Err(EngineError::CorruptRecord { .. }) => {}
                 Err(e) => {
                     results.push(Err(Refused::Io(e.to_string())));
                     continue;
@@ -390,6 +395,13 @@ pub struct StorageArgs {
     /// [default: no limit but the disk's; a full disk also refuses puts]
     #[arg(long = "max-disk", value_name = "SIZE", value_parser = crate::units::parse_size)]
     pub max_disk: Option<u64>,
+    /// With --data-dir: the storage engine a NEW data directory gets. `log`:
+    /// append-only segments with a checksum per record, checked on every
+    /// read; `redb`: a B-tree with a write-ahead log (the engine of
+    /// directories made by older versions). An existing directory keeps
+    /// the engine it was created with, whatever this says [default: log]
+    #[arg(long = "engine", value_name = "ENGINE")]
+    pub engine: Option<EngineKind>,
     /// How long a deleted key's tombstone is kept before a background sweep
     /// purges it (protocol v2 deletes; e.g. 10d, 36h; a bare number is
     /// seconds). A replica that misses a delete and comes back after the
@@ -432,6 +444,7 @@ impl Default for StorageArgs {
             sync: SyncPolicy::Always,
             sync_interval_ms: 1000,
             max_disk: None,
+            engine: None,
             tombstone_grace_secs: DEFAULT_TOMBSTONE_GRACE_SECS,
         }
     }
@@ -446,6 +459,7 @@ impl StorageArgs {
             sync_interval: Duration::from_millis(self.sync_interval_ms),
             max_disk: self.max_disk.unwrap_or(u64::MAX),
             cache: durable::DEFAULT_CACHE,
+            engine: self.engine.unwrap_or_default(),
         })
     }
 
@@ -469,6 +483,10 @@ impl StorageArgs {
             if let Some(max) = self.max_disk {
                 args.push("--max-disk".into());
                 args.push(max.to_string().into());
+            }
+            if let Some(engine) = self.engine {
+                args.push("--engine".into());
+                args.push(engine.as_str().into());
             }
         }
         args
@@ -530,6 +548,7 @@ mod tests {
             sync: SyncPolicy::Periodic,
             sync_interval_ms: 1000,
             max_disk: Some(4096),
+            engine: Some(EngineKind::Redb),
             tombstone_grace_secs: DEFAULT_TOMBSTONE_GRACE_SECS,
         };
         let words: Vec<String> = a
@@ -545,7 +564,9 @@ mod tests {
                 "--sync",
                 "periodic",
                 "--max-disk",
-                "4096"
+                "4096",
+                "--engine",
+                "redb"
             ]
         );
         assert!(StorageArgs::default().to_args().is_empty());

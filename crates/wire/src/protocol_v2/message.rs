@@ -44,6 +44,11 @@ pub enum Reason {
     /// 11: storing it would exceed the server's disk limit (`--max-disk`)
     /// or eat into the free space a durable server keeps in reserve.
     DiskFull,
+    /// 12: the record stored under the key failed its check (a checksum)
+    /// on this server: it is neither served nor reported as missing. The
+    /// client reads it from the other replicas; read repair or
+    /// anti-entropy refills it here.
+    Corrupt,
     /// A code this version does not know (kept as received).
     Other(u8),
 }
@@ -62,6 +67,7 @@ impl Reason {
             Reason::Overloaded => 8,
             Reason::ClockAhead { .. } => 10,
             Reason::DiskFull => 11,
+            Reason::Corrupt => 12,
             Reason::Other(c) => c,
         }
     }
@@ -82,6 +88,7 @@ impl Reason {
                 max_offset_ms: 0,
             },
             11 => Reason::DiskFull,
+            12 => Reason::Corrupt,
             c => Reason::Other(c),
         }
     }
@@ -104,6 +111,7 @@ impl std::fmt::Display for Reason {
                 write!(f, "clock ahead (max offset {max_offset_ms} ms)")
             }
             Reason::DiskFull => f.write_str("disk full"),
+            Reason::Corrupt => f.write_str("corrupt"),
             Reason::Other(code) => write!(f, "reason {code}"),
         }
     }

@@ -120,6 +120,14 @@ fn vectors() -> Vec<(&'static str, u64, Message<'static>, bool)> {
             false,
         ),
         (
+            "refused-corrupt",
+            2,
+            Message::Refused {
+                reason: Reason::Corrupt,
+            },
+            false,
+        ),
+        (
             "refused-clock",
             3,
             Message::Refused {
@@ -531,6 +539,10 @@ fn reasons_round_trip() {
     assert_eq!(Reason::from_code(5), Reason::Unauthenticated);
     assert_eq!(Reason::from_code(11), Reason::DiskFull);
     assert_eq!(Reason::DiskFull.to_string(), "disk full");
+    assert_eq!(Reason::from_code(12), Reason::Corrupt);
+    assert_eq!(Reason::Corrupt.code(), 12);
+    assert_eq!(Reason::Corrupt.to_string(), "corrupt");
+    assert_eq!(Reason::from_code(13), Reason::Other(13));
     assert_eq!(Reason::from_code(200), Reason::Other(200));
 }
 

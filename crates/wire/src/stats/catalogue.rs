@@ -233,6 +233,12 @@ pub const CATALOGUE: &[Counter] = &[
         "Writes refused because their version was more than --max-clock-offset ahead of this server's clock.",
     ),
     entry(
+        "refused_corrupt",
+        Kind::Counter,
+        Unit::Count,
+        "Gets refused because the key's stored record failed its check (REFUSED 12 corrupt; v1's empty refusal); read repair and anti-entropy refill it.",
+    ),
+    entry(
         "hints_pending",
         Kind::Gauge,
         Unit::Count,
@@ -305,22 +311,34 @@ pub const CATALOGUE: &[Counter] = &[
         "Syncs to disk by the durable engine.",
     ),
     entry(
+        "corrupt_reads",
+        Kind::Counter,
+        Unit::Count,
+        "Stored records that failed their check when read (gets, dumps, anti-entropy) and were not served (durable engine).",
+    ),
+    entry(
         "log_bytes",
         Kind::Gauge,
         Unit::Bytes,
-        "Size of the durable engine's write-ahead log.",
+        "Size of the durable engine's write-ahead log (redb engine only).",
     ),
     entry(
         "db_bytes",
         Kind::Gauge,
         Unit::Bytes,
-        "Size of the durable engine's database file.",
+        "Size of the durable engine's data: redb's database file, or the log engine's segment files.",
     ),
     entry(
         "sync_policy",
         Kind::Text,
         Unit::Count,
         "The durable engine's --sync policy.",
+    ),
+    entry(
+        "durable_engine",
+        Kind::Text,
+        Unit::Count,
+        "The engine of the data directory: log or redb (--engine; an existing directory keeps its own).",
     ),
 ];
 

@@ -100,6 +100,9 @@ pub struct DurableOptions {
     /// Bytes of memory redb may use for its page cache (the server passes
     /// `--max-memory`).
     pub cache: u64,
+    /// The engine a new data directory gets (`--engine`; an existing one
+    /// keeps its own: [`super::DiskEngine::open`]).
+    pub engine: super::disk::EngineKind,
 }
 
 /// The page cache of a durable engine unless told otherwise: 1 GiB, like
@@ -115,6 +118,7 @@ impl DurableOptions {
             sync_interval: Duration::from_secs(1),
             max_disk: u64::MAX,
             cache: DEFAULT_CACHE,
+            engine: super::disk::EngineKind::default(),
         }
     }
 }

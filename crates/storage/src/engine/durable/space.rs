@@ -36,6 +36,12 @@ fn disk_space(dir: &Path) -> Option<(u64, u64)> {
     ))
 }
 
+/// Bytes free for an unprivileged writer on the file system holding
+/// `dir` (`None` when it cannot be read).
+pub(crate) fn free_bytes(dir: &Path) -> Option<u64> {
+    disk_space(dir).map(|(free, _)| free)
+}
+
 /// What a batch of puts may still take: the size limit and the room left
 /// on the disk above its reserve.
 #[derive(Debug, Clone, Copy)]

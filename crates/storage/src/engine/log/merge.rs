@@ -20,10 +20,14 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 use super::super::EngineError;
+use super::super::durable::space;
 use super::file::{self, hint_name, read_at, seg_name};
 use super::keydir::{CORRUPT, Loc};
 use super::recover::{create_segment, scan};
 use super::{BACKGROUND_EVERY, Inner, STEP_KEYS, Segment, entry};
+
+/// Free disk space a compaction leaves beyond its outputs and their hints.
+const COMPACT_MARGIN: u64 = 1 << 20;
 
 /// Starts the background thread.
 pub(super) fn start(inner: Arc<Inner>) -> Result<JoinHandle<()>, EngineError> {
@@ -119,6 +123,9 @@ impl Inner {
         if !force && (dead <= live || dead < self.merge_min_dead) {
             return Ok(false);
         }
+        if !self.room_to_compact(live, total) {
+            return Ok(false);
+        }
         let top = {
             let mut active = self.lock_active()?;
             self.roll(&mut active)?
@@ -142,6 +149,31 @@ impl Inner {
         }
         self.merges.fetch_add(1, Ordering::Relaxed);
         Ok(true)
+    }
+
+    /// Whether the disk has room for a compaction's outputs: the live bytes
+    /// and their hints (a hint item is about an entry's size, so twice the
+    /// live bytes) plus [`COMPACT_MARGIN`]. A compaction that ran out of
+    /// space would fail half-way, after filling the disk (its reserve
+    /// included) with copies, and free nothing; it is put off instead, with
+    /// one warning, and tried again each second.
+    pub(super) fn room_to_compact(&self, live: u64, total: u64) -> bool {
+        let need = live.saturating_mul(2).saturating_add(COMPACT_MARGIN);
+        let free = space::free_bytes(&self.dir);
+        let room = free.is_none_or(|free| free >= need);
+        let was_blocked = self.merge_blocked.swap(!room, Ordering::AcqRel);
+        if !room && !was_blocked {
+            tracing::warn!(
+                dir = %self.dir.display(),
+                live_bytes = live,
+                segment_bytes = total,
+                free_bytes = free.unwrap_or(0),
+                needed_bytes = need,
+                "compaction put off: not enough free disk space for the live data's copy; \
+                 free some space (or move the data directory) so that dead bytes can be reclaimed"
+            );
+        }
+        room
     }
 
     /// Copies the entries of `page` that are in segments up to `top` into

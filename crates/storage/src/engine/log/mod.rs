@@ -152,6 +152,9 @@ struct Inner {
     /// refused until a restart.
     broken: AtomicBool,
     warned_full: Mutex<Option<Instant>>,
+    /// The last compaction was put off for want of free space (logged
+    /// once, when it starts being so).
+    merge_blocked: AtomicBool,
     sweep_from: Mutex<Option<Box<[u8]>>>,
     /// One compaction (or hint writing) at a time.
     merging: Mutex<()>,

@@ -260,6 +260,7 @@ impl Inner {
             failed_at: Mutex::new(None),
             broken: AtomicBool::new(false),
             warned_full: Mutex::new(None),
+            merge_blocked: AtomicBool::new(false),
             sweep_from: Mutex::new(None),
             merging: Mutex::new(()),
             unhintable: Mutex::new(std::collections::HashSet::new()),

@@ -629,3 +629,27 @@ fn churn_comes_back_within_twice_the_live_bytes_after_compaction() {
         e.get(b"key:000000000001").unwrap().unwrap().value.to_vec()
     );
 }
+
+/// A compaction needing more free space than the disk has is put off
+/// (one warning), not started to fail half-way on a full disk; it runs
+/// again once there is room.
+#[test]
+fn compaction_is_put_off_without_room_for_the_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = open(tmp.path());
+    let inner = &e.inner;
+    assert!(inner.room_to_compact(0, 0));
+    assert!(!inner.room_to_compact(u64::MAX / 4, u64::MAX / 4));
+    assert!(
+        inner
+            .merge_blocked
+            .load(std::sync::atomic::Ordering::Acquire)
+    );
+    assert!(!inner.room_to_compact(u64::MAX / 4, u64::MAX / 4));
+    assert!(inner.room_to_compact(0, 0));
+    assert!(
+        !inner
+            .merge_blocked
+            .load(std::sync::atomic::Ordering::Acquire)
+    );
+}
