@@ -58,7 +58,7 @@ pub fn check_dir(dir: &Path) -> Result<Report, EngineError> {
         let bytes = std::fs::read(&path)
             .map_err(|e| EngineError::io(format_args!("cannot read {}", path.display()), e))?;
         report.segments += 1;
-        let found = scan(id, &bytes, segs.last() == Some(&id));
+        let found = scan(id, &bytes);
         for d in &found.damage {
             let at = bytes.get(d.from as usize..).and_then(entry::parse);
             report.bad.push(BadRecord {

@@ -91,7 +91,7 @@ impl Inner {
             let path = self.dir.join(seg_name(id));
             let bytes = std::fs::read(&path)
                 .map_err(|e| EngineError::io(format_args!("cannot read {}", path.display()), e))?;
-            let found = scan(id, &bytes, false);
+            let found = scan(id, &bytes);
             if !found.damage.is_empty() || found.torn_at.is_some() || bytes.len() as u64 != len {
                 if let Ok(mut u) = self.unhintable.lock() {
                     u.insert(id);

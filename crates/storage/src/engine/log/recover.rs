@@ -1,9 +1,10 @@
 //! Opening a log directory: the directory checked and locked as the redb
 //! engine's is, then every segment applied in id order — from its hint
 //! file when it has a valid one, otherwise by scanning its entries and
-//! checking each CRC. A bad entry with nothing valid after it in the newest
-//! segment is a write torn by a crash (never acknowledged under `always`:
-//! a batch is acknowledged after its sync) and is cut off; damage anywhere
+//! checking each CRC. A bad entry running past the end of the newest
+//! segment, with nothing valid after it, is a write torn by a crash (never
+//! acknowledged under `always`: a batch is acknowledged after its sync) and
+//! is cut off; a whole damaged entry ending the file is not; damage anywhere
 //! else is reported and logged, never silently dropped: a damaged entry
 //! whose frame is intact stays in the key directory, marked corrupt, so
 //! reading it is [`EngineError::CorruptRecord`].
@@ -53,10 +54,11 @@ pub(super) struct Scan {
     pub torn_at: Option<u64>,
 }
 
-/// Scans the entries of segment `seg` (see the module comment). In the
-/// `newest` segment a bad last entry is a torn write; in a sealed one
-/// (synced whole before the next was started) it is damage.
-pub(super) fn scan(seg: u64, bytes: &[u8], newest: bool) -> Scan {
+/// Scans the entries of segment `seg` (see the module comment): a bad
+/// entry with nothing valid after it is a torn tail ([`Scan::torn_at`]),
+/// which the caller cuts off the newest segment and reports as damage in a
+/// sealed one (synced whole before the next was started).
+pub(super) fn scan(seg: u64, bytes: &[u8]) -> Scan {
     let mut out = Scan::default();
     let mut at = 0usize;
     while at < bytes.len() {
@@ -73,7 +75,7 @@ pub(super) fn scan(seg: u64, bytes: &[u8], newest: bool) -> Scan {
         let (Ok(off), Ok(len)) = (u32::try_from(at), u32::try_from(p.len)) else {
             break;
         };
-        let framed_bad = !p.crc_ok && frames_to_valid(bytes, at + p.len, newest);
+        let framed_bad = !p.crc_ok && frames_to_valid(bytes, at + p.len);
         if !p.crc_ok && !framed_bad {
             match lost(seg, bytes, at, &mut out) {
                 Some(next) => at = next,
@@ -107,17 +109,22 @@ pub(super) fn scan(seg: u64, bytes: &[u8], newest: bool) -> Scan {
 }
 
 /// Entries a damaged entry's frame is followed through (a run of damaged
-/// entries, such as compaction packs together, stays framed).
-const FRAME_HOPS: usize = 16;
+/// entries, such as compaction packs together, stays framed). Each damaged
+/// entry walks the run after it, so this bounds the work of a long run.
+const FRAME_HOPS: usize = 1024;
 
 /// Whether the entries from `at` on frame (by their lengths) up to a valid
-/// entry, or exactly to the end of a sealed segment, within
+/// entry, or exactly to the end of the segment, within
 /// [`FRAME_HOPS`] entries: then a damaged entry before `at` has a trusted
 /// frame, its key is kept (reads of it are refused) and the scan goes on.
-fn frames_to_valid(bytes: &[u8], mut at: usize, newest: bool) -> bool {
+fn frames_to_valid(bytes: &[u8], mut at: usize) -> bool {
     for _ in 0..FRAME_HOPS {
+        // A whole frame ending exactly at the end of the file, newest
+        // segment too: a write torn by a crash leaves a frame running past
+        // the end, so this is damage to an acknowledged entry, kept (its
+        // reads refused, a put replaces it) rather than cut off unseen.
         if at == bytes.len() {
-            return !newest;
+            return true;
         }
         match bytes.get(at..).and_then(entry::parse) {
             Some(p) if p.crc_ok => return true,
@@ -317,7 +324,7 @@ fn load_segment(
             }
             report.scanned += 1;
             let bytes = std::fs::read(&path).map_err(|e| io("read", e))?;
-            let found = scan(id, &bytes, newest);
+            let found = scan(id, &bytes);
             report.damage.extend(found.damage);
             if let Some(torn) = found.torn_at {
                 if newest {

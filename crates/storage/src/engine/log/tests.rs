@@ -395,6 +395,28 @@ fn random_corruption_is_reported_never_served() {
 }
 
 #[test]
+fn a_damaged_last_entry_of_the_newest_segment_is_refused_not_cut() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    drop(open(&dir).put_batch(&[put(b"a", b"first"), put(b"k", b"last!")]));
+    // A whole entry ending the file, one byte flipped (a bad disk, not a
+    // crash): acknowledged, so it must be refused, never "not found".
+    let (seg, len) = segments(&dir).into_iter().find(|(_, l)| *l > 0).unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let last = usize::try_from(len).unwrap() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(&seg, bytes).unwrap();
+    let e = open(&dir);
+    assert_eq!(e.open_report().cut, 0, "{:?}", e.open_report());
+    assert!(
+        matches!(e.get(b"k"), Err(EngineError::CorruptRecord { .. })),
+        "{:?}",
+        e.get(b"k")
+    );
+    assert_eq!(value(&e, b"a").unwrap(), b"first");
+}
+
+#[test]
 fn corrupt_read_is_typed_counted_and_replaced_by_any_put() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
