@@ -186,3 +186,45 @@ fn check_cannot_be_combined_with_serving_options() {
         assert!(out.stderr.contains("cannot be used with"), "{out}");
     }
 }
+
+#[test]
+fn a_torn_end_of_the_newest_segment_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = log_dir(tmp.path(), 100);
+    let seg = segments(&dir).pop().unwrap();
+    let bytes = std::fs::read(&seg).unwrap();
+    std::fs::write(&seg, &bytes[..bytes.len() - 7]).unwrap();
+    let out = check(&dir);
+    assert_eq!(out.code, Some(1), "{out}");
+    out.assert_no_panic();
+    assert!(out.stdout.contains("torn"), "{out}");
+    assert!(out.stdout.contains("99 records, 1 bad in 1 files"), "{out}");
+}
+
+#[test]
+fn a_redb_directorys_write_ahead_log_is_read_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("redb");
+    let engine = DurableEngine::open(&DurableOptions::new(&dir)).unwrap();
+    assert!(engine.put_batch(&pairs(40)).iter().all(Result::is_ok));
+    // As after kill -9: no checkpoint, the puts are in dkvs.wal only (the
+    // leaked engine also keeps LOCK, as a running server would).
+    std::mem::forget(engine);
+    let out = check(&dir);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.starts_with("note: a server is using"), "{out}");
+    assert!(
+        out.stdout
+            .contains("dkvs.wal: 40 entries since the last checkpoint, 0 bad"),
+        "{out}"
+    );
+    let wal = dir.join("dkvs.wal");
+    let mut bytes = std::fs::read(&wal).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&wal, &bytes).unwrap();
+    let out = check(&dir);
+    assert_eq!(out.code, Some(1), "{out}");
+    out.assert_no_panic();
+    assert!(out.stdout.contains("dkvs.wal: offset "), "{out}");
+}
