@@ -3,13 +3,13 @@
 //!
 //! The receive loops of [`crate::server`] hand the requests they parsed to
 //! [`DurableStorage::answer`]: gets and dumps are answered at once from the
-//! engine (redb readers never wait for the writer), puts go to the
-//! [`Committer`] and get no reply from the loop. The committer's delivery
-//! function sends each put's reply itself, from its own thread, once the
-//! group commit holding it is done — so under `--sync always` no
-//! acknowledgement leaves the process before its data is on disk, and a
-//! receive loop never waits for a sync. With keys, a v2 put's reply is
-//! signed with the key of its request there too (DECISIONS #75).
+//! engine. Under `--sync always`, and always on redb, puts go to the
+//! [`Committer`], whose delivery function sends each reply from its own
+//! thread once the group commit holding it is done — so no acknowledgement
+//! leaves the process before its data is on disk, and a receive loop never
+//! waits for a sync. Otherwise the log engine's puts are applied on the
+//! loop itself, one `pwrite` each ([`DiskEngine::puts_inline`]). With keys,
+//! a v2 put's reply is signed with the key of its request (DECISIONS #75).
 
 use std::net::SocketAddrV4;
 use std::os::fd::AsFd;
@@ -55,6 +55,8 @@ pub struct DurableStorage {
     disk: DiskEngine,
     engine: Arc<dyn Engine>,
     committer: Committer<ReplyTo>,
+    /// Puts are applied on the receive loop ([`DiskEngine::puts_inline`]).
+    inline: bool,
     stats: Arc<Stats>,
     busy: AtomicU64,
     /// The server's keys (`--key-file`; empty without), which sign replies
@@ -86,29 +88,8 @@ impl DurableStorage {
             let mut replies = SendQueue::new();
             let committed = timer.is_on().then(Instant::now);
             for (to, result) in delivery {
-                if let (Some((handed, op)), Some(now)) = (to.timed, committed) {
-                    timer.observe(op, now.saturating_duration_since(handed));
-                }
-                if let Err(e) = &result
-                    && !matches!(e, Refused::Older { .. })
-                {
-                    if matches!(e, Refused::Full { .. } | Refused::NoSpace { .. }) {
-                        Stats::bump(&counters.over_disk);
-                    }
-                    if matches!(e, Refused::Io(_)) {
-                        Stats::bump(&counters.engine_errors);
-                    }
-                    tracing::debug!(peer = %to.peer, error = %e, "refused put");
-                }
-                let reply = match (to.v2_id, &result) {
-                    (Some(id), _) => {
-                        let sign = reply_signature(&reply_keys, to.signed_by);
-                        v2_write_reply(id, &result, true, sign)
-                    }
-                    (None, Ok(())) => Bytes::from_static(protocol::REPLY_STORED),
-                    (None, Err(_)) => Bytes::from_static(protocol::REPLY_REFUSED),
-                };
-                replies.push(reply, to.peer);
+                finished(&timer, committed, &to, &counters, &result);
+                replies.push(reply_for(&reply_keys, &to, &result), to.peer);
             }
             send_all(&mut replies, &*socket);
         };
@@ -116,6 +97,7 @@ impl DurableStorage {
         let engine = disk.engine();
         let committer = Committer::start(Arc::clone(&engine), every, deliver)?;
         Ok(DurableStorage {
+            inline: disk.puts_inline(),
             disk,
             engine,
             committer,
@@ -170,8 +152,7 @@ impl DurableStorage {
                     signed_by: None,
                     timed: self.timed(Timed::Put),
                 };
-                self.submit(Bytes::copy_from_slice(key), record, to);
-                None
+                self.submit(Bytes::copy_from_slice(key), record, to)
             }
             Request::Dump => match self.engine.snapshot() {
                 Ok(pairs) => Some(Response::Many(protocol::encode_v1_dump(
@@ -194,9 +175,18 @@ impl DurableStorage {
         self.latency.is_on().then(|| (Instant::now(), op))
     }
 
-    /// Hands a put to the committer, which replies to `to` once it is
-    /// stored; a put that cannot be queued is dropped (the client resends).
-    fn submit(&self, key: Bytes, record: Record, to: ReplyTo) {
+    /// Applies a put at once when puts are inline and returns its reply;
+    /// otherwise hands it to the committer, which replies to `to` once it
+    /// is stored (`None`). A put that cannot be queued is dropped (the
+    /// client resends).
+    fn submit(&self, key: Bytes, record: Record, to: ReplyTo) -> Option<Response> {
+        if self.inline {
+            let result = (self.engine.put_batch(&[(key, record)]).pop())
+                .unwrap_or_else(|| Err(Refused::Io("no result".into())));
+            let now = self.latency.is_on().then(Instant::now);
+            finished(&self.latency, now, &to, &self.stats, &result);
+            return Some(Response::One(reply_for(&self.keys, &to, &result)));
+        }
         let peer = to.peer;
         match self.committer.submit(key, record, to) {
             Ok(()) => {}
@@ -208,6 +198,7 @@ impl DurableStorage {
                 tracing::error!(%peer, "dropped: the committer has stopped");
             }
         }
+        None
     }
 
     /// The reply to a well-formed v2 request from `peer`
@@ -251,6 +242,43 @@ impl DurableStorage {
     /// The counters of the server this storage serves.
     pub fn stats(&self) -> &Arc<Stats> {
         &self.stats
+    }
+}
+
+/// A put is stored or refused: its latency (from `to.timed` until `now`)
+/// and its refusal counted and logged.
+fn finished(
+    timer: &Latency,
+    now: Option<Instant>,
+    to: &ReplyTo,
+    counters: &Stats,
+    result: &Result<(), Refused>,
+) {
+    if let (Some((handed, op)), Some(now)) = (to.timed, now) {
+        timer.observe(op, now.saturating_duration_since(handed));
+    }
+    if let Err(e) = result
+        && !matches!(e, Refused::Older { .. })
+    {
+        if matches!(e, Refused::Full { .. } | Refused::NoSpace { .. }) {
+            Stats::bump(&counters.over_disk);
+        }
+        if matches!(e, Refused::Io(_)) {
+            Stats::bump(&counters.engine_errors);
+        }
+        tracing::debug!(peer = %to.peer, error = %e, "refused put");
+    }
+}
+
+/// The reply to a put from `to` (v1, or v2 signed like its request).
+fn reply_for(keys: &[AuthKey], to: &ReplyTo, result: &Result<(), Refused>) -> Bytes {
+    match (to.v2_id, result) {
+        (Some(id), _) => {
+            let sign = reply_signature(keys, to.signed_by);
+            v2_write_reply(id, result, true, sign)
+        }
+        (None, Ok(())) => Bytes::from_static(protocol::REPLY_STORED),
+        (None, Err(_)) => Bytes::from_static(protocol::REPLY_REFUSED),
     }
 }
 

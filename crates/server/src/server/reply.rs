@@ -74,12 +74,12 @@ pub(super) fn clock_refusal(guard: &OffsetGuard, version: Version) -> Option<V2<
 
 /// The v2 reply to a well-formed v2 request, read from and written to
 /// `engine`. Writes are applied with [`Engine::put_batch`] when `submit` is
-/// `None`; otherwise they are handed to `submit` (the durable engine's
-/// committer, which replies itself) and `None` is returned.
+/// `None`; otherwise they are handed to `submit`, whose answer is the
+/// reply (the durable engine's: `None` when its committer replies itself).
 pub(crate) fn answer_v2(
     engine: &dyn Engine,
     frame: &Frame<'_>,
-    submit: Option<&dyn Fn(Bytes, Record)>,
+    submit: Option<&dyn Fn(Bytes, Record) -> Option<Response>>,
     keys: &[AuthKey],
     clock: &OffsetGuard,
     stats: &Stats,
@@ -153,7 +153,7 @@ fn read_failed(e: crate::engine::EngineError) -> Option<Response> {
 /// writes and answers for it; the clock check; the refusal counters.
 struct Writer<'a> {
     engine: &'a dyn Engine,
-    submit: Option<&'a dyn Fn(Bytes, Record)>,
+    submit: Option<&'a dyn Fn(Bytes, Record) -> Option<Response>>,
     clock: &'a OffsetGuard,
     stats: &'a Stats,
 }
@@ -191,8 +191,7 @@ fn write_v2(
     }
     let key = Bytes::copy_from_slice(key);
     if let Some(submit) = submit {
-        submit(key, record);
-        return None;
+        return submit(key, record);
     }
     let result = engine
         .put_batch(&[(key, record)])

@@ -109,6 +109,18 @@ impl DiskEngine {
         }
     }
 
+    /// True when a put may be applied on the receive loop that got it
+    /// instead of going through the committer: the log engine when no
+    /// acknowledgement waits for a sync (`periodic`, `none`). A put is then
+    /// one `pwrite` into the page cache, cheaper than handing it to another
+    /// thread. redb commits a transaction per call, so it always batches.
+    pub fn puts_inline(&self) -> bool {
+        match self {
+            DiskEngine::Redb(_) => false,
+            DiskEngine::Log(e) => e.sync_policy() != SyncPolicy::Always,
+        }
+    }
+
     /// How often the committer calls [`Engine::sync`] (`None`: never).
     pub fn sync_every(&self) -> Option<Duration> {
         match self {
@@ -177,5 +189,28 @@ mod tests {
         assert_eq!(open(&redb, EngineKind::Log).kind(), EngineKind::Redb);
         assert_eq!(open(&log, EngineKind::Redb).kind(), EngineKind::Log);
         assert_eq!(EngineKind::Redb.to_string(), "redb");
+    }
+
+    /// Only the log engine without a sync per acknowledgement writes on
+    /// the receive loop.
+    #[test]
+    fn puts_are_inline_only_for_the_log_engine_without_sync_always() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (engine, sync, inline) in [
+            (EngineKind::Log, SyncPolicy::Always, false),
+            (EngineKind::Log, SyncPolicy::Periodic, true),
+            (EngineKind::Log, SyncPolicy::None, true),
+            (EngineKind::Redb, SyncPolicy::Periodic, false),
+            (EngineKind::Redb, SyncPolicy::None, false),
+        ] {
+            let dir = tmp.path().join(format!("{engine}-{sync}"));
+            let disk = DiskEngine::open(&DurableOptions {
+                engine,
+                sync,
+                ..DurableOptions::new(&dir)
+            })
+            .unwrap();
+            assert_eq!(disk.puts_inline(), inline, "{engine} {sync}");
+        }
     }
 }
