@@ -80,6 +80,11 @@ impl Room {
         }
     }
 
+    /// Bytes that may still be written before the reserve is reached.
+    pub(crate) fn left(&self) -> u64 {
+        self.room
+    }
+
     /// No limit at all (a replay stores what was acknowledged).
     pub(super) fn unlimited() -> Room {
         Room {

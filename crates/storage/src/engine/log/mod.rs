@@ -125,7 +125,17 @@ struct Active {
     id: u64,
     file: Arc<File>,
     len: u64,
+    /// The room left after the last batch and when the disk was last
+    /// asked (`statvfs`), so that a batch does not cost a system call
+    /// while the disk is far from full ([`ROOM_FRESH`], [`ROOM_LOW`]).
+    room: Option<(std::time::Instant, super::durable::space::Room)>,
 }
+
+/// How long a free-space figure is trusted (the reserve covers what
+/// other writers take meanwhile).
+const ROOM_FRESH: Duration = Duration::from_secs(1);
+/// Below this much room the disk is asked before every batch.
+const ROOM_LOW: u64 = 256 << 20;
 
 /// The state shared with the background thread.
 #[derive(Debug)]

@@ -221,6 +221,7 @@ impl LogEngine {
             id,
             file: active_file,
             len: 0,
+            room: None,
         };
         let inner = Arc::new(Inner::new(dir, options, keydir, segments, active));
         if let Ok(mut damaged) = inner.unhintable.lock() {

@@ -16,7 +16,7 @@ use super::super::durable::space::Room;
 use super::super::{EngineError, PutResults, Record, Refused, SyncPolicy, tombstone_expired};
 use super::file::{seg_name, sync_dir};
 use super::keydir::Loc;
-use super::{Active, ID_GAP, Inner, STEP_KEYS, Segment, entry};
+use super::{Active, ID_GAP, Inner, ROOM_FRESH, ROOM_LOW, STEP_KEYS, Segment, entry};
 
 /// After a failed write, puts are refused for this long before the disk is
 /// tried again.
@@ -29,6 +29,8 @@ struct Staged {
     buf: Vec<u8>,
     /// Each stored key's new location, in order.
     locs: Vec<(Bytes, Loc)>,
+    /// The room left after these puts.
+    room: Room,
 }
 
 impl Inner {
@@ -48,7 +50,8 @@ impl Inner {
             self.failed();
             return refuse(e.to_string());
         }
-        let staged = match self.stage(&active, puts) {
+        let (asked, room) = self.room(&active);
+        let staged = match self.stage(&active, puts, room) {
             Ok(s) => s,
             Err(e) => return refuse(e.to_string()),
         };
@@ -62,22 +65,41 @@ impl Inner {
         if let Err(e) = self.publish(&active, &staged.locs) {
             return refuse(e.to_string());
         }
+        active.room = Some((asked, staged.room));
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.warn_no_space(&staged.results);
         staged.results
     }
 
+    /// The room a batch may take: what is left of the last figure while
+    /// it is fresh and far from the reserve, else the disk asked again.
+    /// Returns it with the time the disk was asked.
+    fn room(&self, active: &Active) -> (Instant, Room) {
+        match active.room {
+            Some((at, room)) if at.elapsed() < ROOM_FRESH && room.left() > ROOM_LOW => (at, room),
+            _ => (
+                Instant::now(),
+                Room::serving(&self.dir, self.limit).with_factor(1),
+            ),
+        }
+    }
+
     /// The version rule and the size checks for each put, against the key
-    /// directory and the puts before it in the batch.
-    fn stage(&self, active: &Active, puts: &[(Bytes, Record)]) -> Result<Staged, EngineError> {
+    /// directory and the puts before it in the batch, within `room`.
+    fn stage(
+        &self,
+        active: &Active,
+        puts: &[(Bytes, Record)],
+        mut room: Room,
+    ) -> Result<Staged, EngineError> {
         let keydir = self.read_keydir()?;
-        let mut room = Room::serving(&self.dir, self.limit).with_factor(1);
         let mut used = keydir.used();
         let mut newer: HashMap<&[u8], Loc> = HashMap::new();
         let mut staged = Staged {
             results: Vec::with_capacity(puts.len()),
             buf: Vec::with_capacity(puts.len() * 64),
             locs: Vec::with_capacity(puts.len()),
+            room,
         };
         for (key, record) in puts {
             let old = newer.get(&key[..]).copied().or_else(|| keydir.get(key));
@@ -120,6 +142,7 @@ impl Inner {
                 }
             }
         }
+        staged.room = room;
         Ok(staged)
     }
 
@@ -257,7 +280,12 @@ impl Inner {
             },
         );
         let sealed = active.id;
-        *active = Active { id, file, len };
+        *active = Active {
+            id,
+            file,
+            len,
+            room: active.room,
+        };
         Ok(sealed)
     }
 
