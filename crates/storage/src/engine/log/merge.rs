@@ -18,13 +18,14 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use super::super::EngineError;
 use super::super::durable::space;
 use super::file::{self, hint_name, read_at, seg_name};
 use super::keydir::{CORRUPT, Loc};
 use super::recover::{create_segment, scan};
-use super::{BACKGROUND_EVERY, Inner, STEP_KEYS, Segment, entry};
+use super::{BACKGROUND_EVERY, Inner, QUIET_AFTER, QUIET_MIN_DEAD, STEP_KEYS, Segment, entry};
 
 /// Free disk space a compaction leaves beyond its outputs and their hints.
 const COMPACT_MARGIN: u64 = 1 << 20;
@@ -37,7 +38,23 @@ pub(super) fn start(inner: Arc<Inner>) -> Result<JoinHandle<()>, EngineError> {
         .map_err(|e| EngineError::io("cannot start the log compaction thread", e))
 }
 
+/// Why a compaction is considered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Trigger {
+    /// Whatever the dead bytes are (tests, tools).
+    Force,
+    /// Puts are arriving: more dead than live bytes, and at least the
+    /// threshold.
+    Busy,
+    /// No put for [`QUIET_AFTER`]: a tenth of the bytes dead is enough.
+    Quiet,
+}
+
 fn run(inner: &Inner) {
+    // The put count last seen, when it last changed, and whether this
+    // quiet spell had its compaction.
+    let mut seen = (inner.commits.load(Ordering::Relaxed), Instant::now());
+    let mut quiet_done = false;
     loop {
         let Ok(stop) = inner.stop.lock() else { return };
         let Ok((stop, _)) = inner.wake.wait_timeout(stop, BACKGROUND_EVERY) else {
@@ -50,7 +67,15 @@ fn run(inner: &Inner) {
         if let Err(e) = inner.write_hints() {
             tracing::error!(error = %e, "writing hint files failed");
         }
-        if let Err(e) = inner.merge(false) {
+        let commits = inner.commits.load(Ordering::Relaxed);
+        if commits != seen.0 {
+            seen = (commits, Instant::now());
+            quiet_done = false;
+        }
+        let quiet = !quiet_done && seen.1.elapsed() >= QUIET_AFTER;
+        let trigger = if quiet { Trigger::Quiet } else { Trigger::Busy };
+        quiet_done |= quiet;
+        if let Err(e) = inner.merge(trigger) {
             tracing::error!(error = %e, "log compaction failed");
         }
     }
@@ -105,9 +130,9 @@ impl Inner {
         Ok(())
     }
 
-    /// Compacts when the segments hold more dead than live bytes and at
-    /// least the threshold (`force`: always); true when it ran.
-    pub(super) fn merge(&self, force: bool) -> Result<bool, EngineError> {
+    /// Compacts when `trigger`'s condition holds ([`Trigger`]); true when
+    /// it ran.
+    pub(super) fn merge(&self, trigger: Trigger) -> Result<bool, EngineError> {
         let Ok(_merging) = self.merging.try_lock() else {
             return Ok(false);
         };
@@ -120,7 +145,14 @@ impl Inner {
             .sum();
         let live = self.read_keydir()?.live_total();
         let dead = total.saturating_sub(live);
-        if !force && (dead <= live || dead < self.merge_min_dead) {
+        let wanted = match trigger {
+            Trigger::Force => true,
+            Trigger::Busy => dead > live && dead >= self.merge_min_dead,
+            Trigger::Quiet => {
+                dead.saturating_mul(10) >= total && dead >= self.merge_min_dead.min(QUIET_MIN_DEAD)
+            }
+        };
+        if !wanted {
             return Ok(false);
         }
         if !self.room_to_compact(live, total) {

@@ -62,6 +62,13 @@ pub const ID_GAP: u64 = 1 << 16;
 /// Compaction runs once the segments hold more than twice the live bytes
 /// and at least this much is dead.
 pub const MERGE_MIN_DEAD: u64 = 16 << 20;
+/// After this long without a put, compaction also runs when a tenth of
+/// the segments is dead ([`QUIET_MIN_DEAD`] at least): once per quiet
+/// spell, so a store left alone after churn comes back near its live size.
+pub const QUIET_AFTER: Duration = Duration::from_secs(3);
+/// The dead bytes a quiet-time compaction needs at least (or
+/// `merge_min_dead`, when smaller).
+pub const QUIET_MIN_DEAD: u64 = 4 << 20;
 /// How often the background thread looks for work.
 pub const BACKGROUND_EVERY: Duration = Duration::from_secs(1);
 /// Keys examined per compaction or sweep step (its bound of work).
@@ -278,7 +285,19 @@ impl LogEngine {
     /// (`force`: whatever they are); true when a compaction ran.
     pub fn merge_now(&self, force: bool) -> Result<bool, EngineError> {
         self.inner.write_hints()?;
-        self.inner.merge(force)
+        let trigger = if force {
+            merge::Trigger::Force
+        } else {
+            merge::Trigger::Busy
+        };
+        self.inner.merge(trigger)
+    }
+
+    /// As [`LogEngine::merge_now`] when the store has been quiet
+    /// ([`QUIET_AFTER`]); true when a compaction ran.
+    pub fn merge_quiet_now(&self) -> Result<bool, EngineError> {
+        self.inner.write_hints()?;
+        self.inner.merge(merge::Trigger::Quiet)
     }
 }
 

@@ -652,6 +652,46 @@ fn churn_comes_back_within_twice_the_live_bytes_after_compaction() {
     );
 }
 
+/// A store a fifth of whose bytes are dead is not compacted while puts
+/// arrive (dead ≤ live), but is once quiet, down to about its live size.
+#[test]
+fn a_quiet_store_is_compacted_at_a_tenth_dead() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut o = options(&tmp.path().join("d"));
+    o.segment_bytes = 64 << 10;
+    o.merge_min_dead = 16 << 10;
+    let e = LogEngine::open(&o).unwrap();
+    let batch = |keys: std::ops::Range<u32>, ms: u64| -> Vec<(Bytes, Record)> {
+        keys.map(|i| {
+            (
+                Bytes::from(format!("key:{i:012}")),
+                versioned(&value_of(i), ms),
+            )
+        })
+        .collect()
+    };
+    for chunk in 0..20u32 {
+        assert!(
+            e.put_batch(&batch(chunk * 100..chunk * 100 + 100, 1))
+                .iter()
+                .all(Result::is_ok)
+        );
+    }
+    assert!(e.put_batch(&batch(0..500, 2)).iter().all(Result::is_ok));
+    let before = e.disk_bytes();
+    assert!(!e.merge_now(false).unwrap(), "compacted while busy");
+    assert!(e.merge_quiet_now().unwrap(), "not compacted when quiet");
+    let after = e.disk_bytes();
+    assert!(after * 100 < before * 90, "{before} -> {after}");
+    // Nothing dead left: a second quiet check does nothing.
+    assert!(!e.merge_quiet_now().unwrap());
+    assert_eq!(e.len(), 2000);
+    assert_eq!(
+        e.get(b"key:000000000001").unwrap(),
+        Some(versioned(&value_of(1), 2))
+    );
+}
+
 /// A compaction needing more free space than the disk has is put off
 /// (one warning), not started to fail half-way on a full disk; it runs
 /// again once there is room.
