@@ -7,8 +7,12 @@
 //! indexes (u64 LE), one item per entry of the segment — flags (u8, the
 //! entry's plus [`super::keydir::CORRUPT`]), key length (u16), key, offset,
 //! entry length and value length (u32 each), the version when the entry
-//! has one — and a CRC-32C of all of that (u32). A hint that fails any
-//! check is ignored and its segment scanned instead.
+//! has one — and a CRC-32C of all of that (u32). Hints are written with
+//! [`HINT_MAGIC_LZ4`], the items as one LZ4 block (their length prepended):
+//! keys in a compaction's output are sorted and offsets grow, so this
+//! about halves them; [`HINT_MAGIC`] hints (items as they are) are still
+//! read. A hint that fails any check is ignored and its segment scanned
+//! instead.
 
 use std::fs::File;
 use std::io;
@@ -19,7 +23,9 @@ use super::super::Version;
 use super::entry::{self, VERSIONED};
 use super::keydir::Loc;
 
-/// First bytes of a hint file.
+/// First bytes of a hint file whose items are one LZ4 block.
+pub(super) const HINT_MAGIC_LZ4: &[u8; 8] = b"DKVSHNT2";
+/// First bytes of a hint file whose items are stored as they are.
 pub(super) const HINT_MAGIC: &[u8; 8] = b"DKVSHNT1";
 
 /// The file name of segment `id`.
@@ -74,24 +80,26 @@ pub(super) fn encode_hint<'a>(
     seg_len: u64,
     items: impl IntoIterator<Item = (&'a [u8], Loc)>,
 ) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(HINT_MAGIC);
-    out.extend_from_slice(&seg_len.to_le_bytes());
+    let mut plain = Vec::new();
     for (key, loc) in items {
         let Ok(key_len) = u16::try_from(key.len()) else {
             continue;
         };
-        out.push(loc.flags);
-        out.extend_from_slice(&key_len.to_le_bytes());
-        out.extend_from_slice(key);
-        out.extend_from_slice(&loc.off.to_le_bytes());
-        out.extend_from_slice(&loc.len.to_le_bytes());
-        out.extend_from_slice(&loc.vlen.to_le_bytes());
+        plain.push(loc.flags);
+        plain.extend_from_slice(&key_len.to_le_bytes());
+        plain.extend_from_slice(key);
+        plain.extend_from_slice(&loc.off.to_le_bytes());
+        plain.extend_from_slice(&loc.len.to_le_bytes());
+        plain.extend_from_slice(&loc.vlen.to_le_bytes());
         if loc.flags & VERSIONED != 0 {
-            out.extend_from_slice(&loc.version.timestamp.to_le_bytes());
-            out.extend_from_slice(&loc.version.writer.to_le_bytes());
+            plain.extend_from_slice(&loc.version.timestamp.to_le_bytes());
+            plain.extend_from_slice(&loc.version.writer.to_le_bytes());
         }
     }
+    let mut out = Vec::with_capacity(plain.len() / 2 + 24);
+    out.extend_from_slice(HINT_MAGIC_LZ4);
+    out.extend_from_slice(&seg_len.to_le_bytes());
+    out.extend_from_slice(&lz4_flex::block::compress_prepend_size(&plain));
     let crc = entry::crc(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
@@ -138,9 +146,27 @@ pub(super) fn decode_hint(bytes: &[u8], seg: u64, seg_len: u64) -> Option<Vec<(B
         return None;
     }
     let mut r = Reader { bytes: body, at: 0 };
-    if r.take(8)? != HINT_MAGIC || r.u64()? != seg_len {
+    let magic = r.take(8)?;
+    if r.u64()? != seg_len {
         return None;
     }
+    let unpacked;
+    let body = if magic == HINT_MAGIC_LZ4 {
+        let packed = body.get(r.at..)?;
+        // An item takes at most a few bytes more than its entry: a larger
+        // size is damage, not a reason to allocate.
+        let size = u64::from(u32::from_le_bytes(packed.get(..4)?.try_into().ok()?));
+        if size > seg_len.saturating_mul(4).saturating_add(64) {
+            return None;
+        }
+        unpacked = lz4_flex::block::decompress_size_prepended(packed).ok()?;
+        &unpacked[..]
+    } else if magic == HINT_MAGIC {
+        body.get(r.at..)?
+    } else {
+        return None;
+    };
+    let mut r = Reader { bytes: body, at: 0 };
     let mut items = Vec::new();
     while r.at < body.len() {
         let flags = *r.take(1)?.first()?;
@@ -203,5 +229,42 @@ mod tests {
         }
         assert_eq!(list(Path::new("/nonexistent")).ok(), None);
         assert_eq!(seg_name(255), "00000000000000ff.seg");
+    }
+
+    /// Hints written before compression (`DKVSHNT1`) are still read, and
+    /// the compressed form is smaller for sorted keys.
+    #[test]
+    fn plain_hints_are_read_and_compressed_ones_are_smaller() {
+        let items: Vec<(Vec<u8>, Loc)> = (0..500u32)
+            .map(|i| {
+                let loc = Loc {
+                    seg: 7,
+                    off: i * 40,
+                    len: 40,
+                    vlen: 20,
+                    version: Version::ZERO,
+                    flags: 0,
+                };
+                (format!("key:{i:012}").into_bytes(), loc)
+            })
+            .collect();
+        let packed = encode_hint(20_000, items.iter().map(|(k, l)| (&k[..], *l)));
+        let plain_items =
+            lz4_flex::block::decompress_size_prepended(&packed[16..packed.len() - 4]).unwrap();
+        let mut plain = HINT_MAGIC.to_vec();
+        plain.extend_from_slice(&20_000u64.to_le_bytes());
+        plain.extend_from_slice(&plain_items);
+        let crc = entry::crc(&plain);
+        plain.extend_from_slice(&crc.to_le_bytes());
+        let from_plain = decode_hint(&plain, 7, 20_000).unwrap();
+        let from_packed = decode_hint(&packed, 7, 20_000).unwrap();
+        assert_eq!(from_plain, from_packed);
+        assert_eq!(from_packed.len(), 500);
+        assert!(
+            packed.len() * 2 < plain.len(),
+            "{} vs {}",
+            packed.len(),
+            plain.len()
+        );
     }
 }
