@@ -29,6 +29,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("cluster", &["wire"]),
     ("storage", &["cluster", "wire"]),
     ("net", &["cluster", "wire"]),
+    ("netns", &[]),
     ("server", &["storage", "net", "cluster", "wire"]),
     ("client", &["net", "cluster", "wire"]),
 ];

@@ -42,6 +42,7 @@ mod man_pages;
 mod membership;
 mod messages;
 mod metrics;
+mod netns;
 mod proptest_commands;
 mod proptest_merkle;
 mod proptest_protocol;

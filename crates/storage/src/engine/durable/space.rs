@@ -2,6 +2,7 @@
 //! and the free-space reserve it keeps on the disk, checked for each put.
 
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::super::{PutResults, Refused};
@@ -123,17 +124,22 @@ impl Room {
 }
 
 impl DurableEngine {
-    /// Logs the first "disk nearly full" refusal of `results`, at most once
-    /// every 10 s.
+    /// [`warn_no_space`] for this engine.
     pub(super) fn warn_no_space(&self, results: &PutResults) {
-        if let Some(Err(e)) = results
-            .iter()
-            .find(|r| matches!(r, Err(Refused::NoSpace { .. })))
-            && let Ok(mut warned) = self.warned_full.lock()
-            && warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(10))
-        {
-            *warned = Some(Instant::now());
-            tracing::warn!(dir = %self.dir.display(), "puts refused: {e}");
-        }
+        warn_no_space(&self.dir, &self.warned_full, results);
+    }
+}
+
+/// Logs the first "disk nearly full" refusal of `results` for the data
+/// directory `dir`, at most once every 10 s (`warned`: when it last was).
+pub(crate) fn warn_no_space(dir: &Path, warned: &Mutex<Option<Instant>>, results: &PutResults) {
+    if let Some(Err(e)) = results
+        .iter()
+        .find(|r| matches!(r, Err(Refused::NoSpace { .. })))
+        && let Ok(mut warned) = warned.lock()
+        && warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(10))
+    {
+        *warned = Some(Instant::now());
+        tracing::warn!(dir = %dir.display(), "puts refused: {e}");
     }
 }

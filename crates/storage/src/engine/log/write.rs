@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::super::durable::kept_instead;
-use super::super::durable::space::Room;
+use super::super::durable::space::{self, Room};
 use super::super::{EngineError, PutResults, Record, Refused, SyncPolicy, tombstone_expired};
 use super::file::{seg_name, sync_dir};
 use super::keydir::Loc;
@@ -67,7 +67,7 @@ impl Inner {
         }
         active.room = Some((asked, staged.room));
         self.commits.fetch_add(1, Ordering::Relaxed);
-        self.warn_no_space(&staged.results);
+        space::warn_no_space(&self.dir, &self.warned_full, &staged.results);
         staged.results
     }
 
@@ -361,19 +361,5 @@ impl Inner {
             self.remove_keys(&mut active, &expired)?;
         }
         Ok(expired.len())
-    }
-
-    /// Logs the first "disk nearly full" refusal of `results`, at most once
-    /// every 10 s.
-    fn warn_no_space(&self, results: &PutResults) {
-        if let Some(Err(e)) = results
-            .iter()
-            .find(|r| matches!(r, Err(Refused::NoSpace { .. })))
-            && let Ok(mut warned) = self.warned_full.lock()
-            && warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(10))
-        {
-            *warned = Some(Instant::now());
-            tracing::warn!(dir = %self.dir.display(), "puts refused: {e}");
-        }
     }
 }
