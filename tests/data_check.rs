@@ -35,11 +35,28 @@ fn pairs<K: From<Vec<u8>>>(n: usize) -> Vec<(K, Record)> {
 
 /// A log data directory holding `n` pairs, written in batches of 50 and
 /// closed cleanly.
+/// Opens a log engine in this process. A test elsewhere in the process
+/// that spawns a child at the moment an earlier engine on `options.dir` is
+/// dropped lends the child the `LOCK` file until it execs, so "in use" is
+/// retried for a bounded time.
+fn open_engine(options: &LogOptions) -> LogEngine {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match LogEngine::open(options) {
+            Ok(engine) => return engine,
+            Err(e) if e.to_string().contains("in use") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 fn log_dir(parent: &Path, n: usize) -> PathBuf {
     let dir = parent.join("log");
     let mut options = LogOptions::new(DurableOptions::new(&dir));
     options.background = false;
-    let engine = LogEngine::open(&options).unwrap();
+    let engine = open_engine(&options);
     for batch in pairs(n).chunks(50) {
         assert!(engine.put_batch(batch).iter().all(Result::is_ok));
     }
@@ -163,7 +180,7 @@ fn a_directory_in_use_is_checked_read_only_with_a_note() {
     let dir = log_dir(tmp.path(), 60);
     let mut options = LogOptions::new(DurableOptions::new(&dir));
     options.background = false;
-    let engine = LogEngine::open(&options).unwrap();
+    let engine = open_engine(&options);
     let out = check(&dir);
     assert_eq!(out.code, Some(0), "{out}");
     assert!(out.stdout.starts_with("note: a server is using"), "{out}");
