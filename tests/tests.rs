@@ -17,6 +17,7 @@ mod auth;
 mod bench;
 mod bench_protocol;
 mod chaos;
+mod chaos_netns;
 mod chaos_skew;
 mod chaos_v2;
 mod cli_comforts;
