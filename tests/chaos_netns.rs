@@ -33,6 +33,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::common::chaos::{env_number, get_result, microseconds, seeds};
 use crate::common::*;
 use dkvs::ClusterConfig;
 use dkvs::checker::{Action, GetResult, History, Op, Report};
@@ -41,7 +42,7 @@ use dkvs::config::parse_servers_txt;
 use dkvs::protocol_v2::{self as v2, EntryValue, Message};
 use dkvs::quorum::Quorum;
 use dkvs::ring::Ring;
-use dkvs::trace::{Failure, Trace, Verdict, version_text};
+use dkvs::trace::{Trace, Verdict, version_text};
 use dkvs::version::Version;
 use dkvs_netns::{Hosts, HostsSpec, Side};
 use rand::rngs::StdRng;
@@ -365,24 +366,6 @@ fn nemesis(net: &mut Net, seed: u64, epoch: Instant, end: Instant) -> Vec<String
 
 fn key_name(k: usize) -> Vec<u8> {
     format!("netns-{k}").into_bytes()
-}
-
-fn microseconds(epoch: Instant) -> u64 {
-    u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
-}
-
-/// What the checker is told a get returned.
-fn get_result(trace: &Trace) -> GetResult {
-    match (&trace.verdict, &trace.value, trace.version) {
-        (Verdict::Reached, Some(v), Some(version)) => GetResult::Versioned {
-            value: v.clone(),
-            version,
-        },
-        (Verdict::Reached, Some(v), None) => GetResult::Value(v.clone()),
-        (Verdict::Failed(Failure::NotFound), _, Some(version)) => GetResult::Deleted(version),
-        (Verdict::Failed(Failure::NotFound), _, None) => GetResult::NotFound,
-        _ => GetResult::Failed,
-    }
 }
 
 /// One line per operation, for the explanation of a violation.
@@ -770,21 +753,6 @@ fn skip() -> bool {
             true
         }
     }
-}
-
-/// `CHAOS_SEED` when set (one seed), else `defaults`.
-fn seeds(defaults: &[u64]) -> Vec<u64> {
-    match std::env::var("CHAOS_SEED") {
-        Ok(s) => vec![s.trim().parse().expect("CHAOS_SEED is a number")],
-        Err(_) => defaults.to_vec(),
-    }
-}
-
-fn env_number(name: &str, default: f64) -> f64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(default)
 }
 
 /// The fixed seeds: partitions between servers, one-way cuts, the clients

@@ -32,13 +32,14 @@ use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use crate::common::chaos::{env_number, get_result, microseconds, seeds};
 use crate::common::*;
 use dkvs::checker::{Action, GetResult, History, Op, Report};
 use dkvs::client::Client;
 use dkvs::config::parse_servers_txt;
 use dkvs::fault_proxy::{Direction, FaultConfig, FaultProxy, Faults};
 use dkvs::quorum::Quorum;
-use dkvs::trace::{Failure, OpKind, Trace, Verdict, version_text};
+use dkvs::trace::{OpKind, Trace, Verdict, version_text};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -185,10 +186,6 @@ fn key_name(k: usize) -> Vec<u8> {
     format!("skew-{k}").into_bytes()
 }
 
-fn microseconds(epoch: Instant) -> u64 {
-    u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
-}
-
 fn verdict_text(trace: &Trace) -> String {
     match &trace.verdict {
         Verdict::Reached => "ok".into(),
@@ -197,20 +194,6 @@ fn verdict_text(trace: &Trace) -> String {
             trace.failure_reason().unwrap_or_else(|| "?".into())
         ),
         Verdict::Pending => "pending".into(),
-    }
-}
-
-/// What the checker is told a get returned.
-fn get_result(trace: &Trace) -> GetResult {
-    match (&trace.verdict, &trace.value, trace.version) {
-        (Verdict::Reached, Some(v), Some(version)) => GetResult::Versioned {
-            value: v.clone(),
-            version,
-        },
-        (Verdict::Reached, Some(v), None) => GetResult::Value(v.clone()),
-        (Verdict::Failed(Failure::NotFound), _, Some(version)) => GetResult::Deleted(version),
-        (Verdict::Failed(Failure::NotFound), _, None) => GetResult::NotFound,
-        _ => GetResult::Failed,
     }
 }
 
@@ -619,21 +602,6 @@ fn check_run(scenario: Scenario, run: &Run) {
             );
         }
     }
-}
-
-/// `CHAOS_SEED` when set (one seed), else `defaults`.
-fn seeds(defaults: &[u64]) -> Vec<u64> {
-    match std::env::var("CHAOS_SEED") {
-        Ok(s) => vec![s.trim().parse().expect("CHAOS_SEED is a number")],
-        Err(_) => defaults.to_vec(),
-    }
-}
-
-fn env_number(name: &str, default: f64) -> f64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(default)
 }
 
 /// One client 200..400 ms ahead, one 100 ms behind: writes superseded by

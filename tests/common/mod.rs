@@ -32,6 +32,7 @@
 
 #![allow(dead_code)]
 
+pub mod chaos;
 pub mod spawned;
 pub mod tmux;
 
