@@ -74,9 +74,11 @@ fn run(inner: &Inner) {
         }
         let quiet = !quiet_done && seen.1.elapsed() >= QUIET_AFTER;
         let trigger = if quiet { Trigger::Quiet } else { Trigger::Busy };
-        quiet_done |= quiet;
-        if let Err(e) = inner.merge(trigger) {
-            tracing::error!(error = %e, "log compaction failed");
+        // A quiet spell's compaction is done once it ran; until then (too
+        // little dead yet, no room, an error) it is looked for each second.
+        match inner.merge(trigger) {
+            Ok(ran) => quiet_done |= quiet && ran,
+            Err(e) => tracing::error!(error = %e, "log compaction failed"),
         }
     }
 }
@@ -284,6 +286,12 @@ impl Inner {
             .write_all_at(buf, o.len)
             .map_err(|e| EngineError::io(format_args!("cannot write {}", seg_name(o.id)), e))?;
         o.len += buf.len() as u64;
+        // Puts spend a free-space figure kept for up to a second; a
+        // compaction writes faster than that figure's margin allows for,
+        // so the next batch asks the disk again.
+        if let Ok(mut active) = self.active.lock() {
+            active.room = None;
+        }
         buf.clear();
         {
             let mut segments = self
