@@ -28,6 +28,7 @@ pub mod cli_defs;
 pub mod data_check;
 pub mod export;
 pub mod fault_proxy;
+pub mod hosts_mode;
 pub mod logging;
 pub mod membership;
 pub mod repl;

@@ -16,7 +16,7 @@
 //! Without tmux the tests print a notice and pass.
 
 use std::fs;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -64,10 +64,10 @@ fn idle(screen: &str) -> bool {
     !screen.contains("running…")
 }
 
-/// Every server of `ports` is shown up, and none down, paused or starting.
-fn all_up(screen: &str, ip: Ipv4Addr, ports: &[u16]) -> bool {
-    ports.iter().all(|p| {
-        let addr = format!("{ip}:{p}");
+/// Every server of `addrs` is shown up, and none down, paused or starting.
+fn all_up(screen: &str, addrs: &[SocketAddrV4]) -> bool {
+    addrs.iter().all(|a| {
+        let addr = a.to_string();
         let lines: Vec<&str> = screen.lines().filter(|l| l.contains(&addr)).collect();
         lines.iter().any(|l| l.contains("● up"))
             && !lines
@@ -91,8 +91,7 @@ fn wait_step(t: &Tmux, lesson: &Lesson, step: usize, secs: u64) -> String {
 /// dkvs-tui in tmux on a cluster shaped like the bundled one.
 struct Session {
     t: Tmux,
-    ip: Ipv4Addr,
-    ports: Vec<u16>,
+    addrs: Vec<SocketAddrV4>,
     toml: PathBuf,
     /// The cluster file's text at the start.
     config: String,
@@ -101,17 +100,35 @@ struct Session {
 
 impl Session {
     /// Writes the cluster file, starts dkvs-tui, waits for five servers up.
-    fn start(number: usize) -> Session {
+    /// With `subnet` (an octet), the servers run in namespaces mode on
+    /// 10.<octet>.0.0/24, port 7000 each.
+    fn start(number: usize, subnet: Option<u8>) -> Session {
         let dir = tempfile::tempdir().unwrap();
-        let ip = loopback_ip();
-        let ports = free_ports(ip, NODES.len());
-        let servers: Vec<(Ipv4Addr, u16, u32)> =
-            ports.iter().zip(NODES).map(|(&p, n)| (ip, p, n)).collect();
+        let defaults = "n = 3\nw = 2\nr = 2\ntimeout_ms = 1000";
+        let (addrs, config): (Vec<SocketAddrV4>, String) = match subnet {
+            None => {
+                let ip = loopback_ip();
+                let ports = free_ports(ip, NODES.len());
+                let servers: Vec<(Ipv4Addr, u16, u32)> =
+                    ports.iter().zip(NODES).map(|(&p, n)| (ip, p, n)).collect();
+                let addrs = ports.iter().map(|&p| SocketAddrV4::new(ip, p)).collect();
+                (addrs, cluster_toml(&servers, defaults))
+            }
+            Some(octet) => {
+                let mut text = format!(
+                    "[cluster]\nnetwork = \"namespaces\"\nsubnet = \"10.{octet}.0.0/24\"\n\n[defaults]\n{defaults}\n"
+                );
+                for n in NODES {
+                    text.push_str(&format!("\n[[server]]\nport = 7000\nnodes = {n}\n"));
+                }
+                let addrs = (0..NODES.len())
+                    .map(|i| SocketAddrV4::new(Ipv4Addr::new(10, octet, 0, 2 + i as u8), 7000))
+                    .collect();
+                (addrs, text)
+            }
+        };
         let toml = dir.path().join("cluster.toml");
-        let config = format!(
-            "# lesson {number} test\n{}",
-            cluster_toml(&servers, "n = 3\nw = 2\nr = 2\ntimeout_ms = 1000")
-        );
+        let config = format!("# lesson {number} test\n{config}");
         fs::write(&toml, &config).unwrap();
         let t = Tmux::start(
             &format!("lesson{number}"),
@@ -122,11 +139,10 @@ impl Session {
         );
         // Wide enough that headings and result lines are not wrapped.
         t.tmux(&["resize-window", "-t", &t.session, "-x", "160", "-y", "45"]);
-        t.wait_for("five servers up", 30, |s| all_up(s, ip, &ports));
+        t.wait_for("five servers up", 30, |s| all_up(s, &addrs));
         Session {
             t,
-            ip,
-            ports,
+            addrs,
             toml,
             config,
             _dir: dir,
@@ -186,7 +202,7 @@ impl Session {
         let t = &self.t;
         t.type_line("status");
         t.wait_for("every server up after the lesson", 15, |s| {
-            idle(s) && all_up(s, self.ip, &self.ports)
+            idle(s) && all_up(s, &self.addrs)
         });
         assert_eq!(
             fs::read_to_string(&self.toml).unwrap(),
@@ -229,13 +245,19 @@ impl Session {
 /// Runs bundled lesson `number` from its first step to its end, then
 /// checks that the cluster is as the lesson found it.
 fn run_lesson(number: usize) {
+    run_lesson_on(number, None);
+}
+
+/// [`run_lesson`] on a cluster in namespaces mode on 10.`subnet`.0.0/24
+/// when given.
+fn run_lesson_on(number: usize, subnet: Option<u8>) {
     if !tmux_available() {
         eprintln!("NOTICE: tmux not found: skipping the lesson {number} test");
         return;
     }
     let started = Instant::now();
     let lesson = lesson_file(number);
-    let session = Session::start(number);
+    let session = Session::start(number, subnet);
     let keys = session.run_steps(number, &lesson);
     session.check_as_found(&lesson, &keys);
     session.quit();
@@ -281,8 +303,17 @@ fn lesson_07_clocks() {
     run_lesson(7);
 }
 
+#[test]
+fn lesson_08_partitions() {
+    if let Err(e) = dkvs_netns::available() {
+        eprintln!("NOTICE: lesson 8 test skipped: {e}");
+        return;
+    }
+    run_lesson_on(8, Some(crate::netns_tui::free_octet()));
+}
+
 /// Every bundled lesson has a test above.
 #[test]
 fn every_bundled_lesson_is_tested() {
-    assert_eq!(BUNDLED.len(), 7, "add a test for the new lesson");
+    assert_eq!(BUNDLED.len(), 8, "add a test for the new lesson");
 }

@@ -44,6 +44,7 @@ mod membership;
 mod messages;
 mod metrics;
 mod netns;
+mod netns_tui;
 mod proptest_commands;
 mod proptest_merkle;
 mod proptest_protocol;

@@ -67,10 +67,16 @@ fn run(cli: Cli) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let config = match load_config(&cli) {
+    let mut config = match load_config(&cli) {
         Ok(c) => c,
         Err(e) => return cli::config_failure(false, &e),
     };
+    dkvs::hosts_mode::remove_stale_fallbacks();
+    let prepared = match dkvs::hosts_mode::prepare(&mut config) {
+        Ok(p) => p,
+        Err(e) => return cli::fail(false, e, exit::FAILED),
+    };
+
     let stdin_tty = std::io::stdin().is_terminal();
     let stdout_tty = std::io::stdout().is_terminal();
     let full_screen = !cli.shell && stdin_tty && stdout_tty;
@@ -92,7 +98,9 @@ fn run(cli: Cli) -> u8 {
         return cli::config_failure(false, &e);
     }
     let config = Arc::new(config);
-    let supervisor = runtime.block_on(async { Supervisor::start(config.clone(), launcher) });
+    let supervisor = runtime.block_on(async {
+        Supervisor::start_with_hosts(config.clone(), launcher, prepared.hosts, &prepared.notes)
+    });
     kill_children_on_panic(supervisor.clone());
     let interrupts = shell::Interrupts::new();
     if !full_screen {
@@ -116,6 +124,9 @@ fn run(cli: Cli) -> u8 {
         )
     };
     runtime.block_on(supervisor.shutdown());
+    if let Some(dir) = &prepared.fallback_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     code
 }
 

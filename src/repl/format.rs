@@ -580,6 +580,9 @@ pub fn status_lines_with_words(
                 note.push(words.clone());
             }
         }
+        if let Some(badge) = &s.badge {
+            note.push(badge.clone());
+        }
         lines.push(
             format!(
                 "  {:<3} {:<21} {:>5}  {:>7}  {} {:<11} {:<13} {}",

@@ -101,6 +101,11 @@ pub const SUMMARY: &[(&str, &str, &str)] = &[
         "set this session's clock ahead or behind: versions and re-stamps",
     ),
     (
+        "sloppy",
+        "sloppy on|off",
+        "sloppy quorum: hints written for silent servers count toward W",
+    ),
+    (
         "whatif",
         "whatif add <ip:port> nodes=<k> | remove <server> | nodes <server>=<k>... | off",
         "which keys would move",
@@ -122,8 +127,18 @@ pub const SUMMARY: &[(&str, &str, &str)] = &[
     ),
     (
         "heal",
-        "heal <server>",
-        "remove loss and delay: talk to the server directly",
+        "heal [<server>]",
+        "remove loss and delay of a server; alone: every cut and fault, then watch convergence",
+    ),
+    (
+        "partition",
+        "partition <servers> | <servers>... | partition <servers> -> <servers>",
+        "cut the network between groups of servers (namespaces mode)",
+    ),
+    (
+        "net",
+        "net",
+        "the network: each server's host and side, the cuts and faults in force",
     ),
     (
         "add",
@@ -205,6 +220,9 @@ fn detail(command: &str) -> Option<&'static str> {
         "skew" => {
             "Moves this session's clock <ms> ahead (+) or behind (-) the machine's, as a badly set clock would; `skew off` puts it back, `skew` alone shows it. Puts and deletes carry a version from this clock.\nA write superseded by a newer version the servers keep is re-stamped past it: put a key, `skew -30000`, put it again — the trace shows `superseded by … re-stamped …, stored`. A clock more than the servers' maximum offset (500 ms by default) ahead is refused, with by how much: try `skew +5000`."
         }
+        "sloppy" => {
+            "Dynamo's sloppy quorum. Off (the default), a put counts only the key's own N servers toward W; a server that stays silent gets its write kept as a hint on the next server of the ring, delivered when it answers again, but never counted.\n`sloppy on`: at the first resend, while W is not reached, each silent server's write goes to the next server of the ring as a hint, and that server's acknowledgement counts toward W: writes succeed during a partition, on whichever side the client is, and the hints bring the data home after `heal`. The price: a get right after may not find the value on the key's own servers."
+        }
         "whatif" => {
             "Shows what a membership change would do without doing it: the nodes a new server would add (or a removed server would take away), the share of the key space that would change owners, and how many stored keys would move.\n`whatif nodes 1=10 3=5` previews new virtual-node counts: each server's share before and after (as `balance` shows it) and the share of the key space whose preference list would change. Nothing is changed."
         }
@@ -212,7 +230,13 @@ fn detail(command: &str) -> Option<&'static str> {
             "Each server's share of the key space, computed exactly from the ring: as primary (the arcs ending at its nodes) and as a replica (the keys whose preference list of N servers includes it), against the ideal 1/S and N/S, and the standard deviation of each column in percentage points. The keys column is each server's stored key count from STATS (— when it does not answer).\nMore virtual nodes per server mean a smaller standard deviation: try `whatif nodes 1=50 2=50 3=50 4=50 5=50`."
         }
         "loss" | "delay" | "heal" => {
-            "Puts a fault proxy (inside dkvs-tui) between this session and one server: loss drops <percent> of the datagrams each way, delay holds every request <ms> back; both can be combined. Lost requests are resent (after 50, 150, 350, 750 ms), so watch quorums slow down and fail.\nOnly this session's gets and puts go through the proxy: dumps, probes and other clients talk to the server directly. heal (or loss 0 and delay 0) removes it."
+            "Puts a fault proxy (inside dkvs-tui) between this session and one server: loss drops <percent> of the datagrams each way, delay holds every request <ms> back; both can be combined. Lost requests are resent (after 50, 150, 350, 750 ms), so watch quorums slow down and fail.\nOnly this session's gets and puts go through the proxy: dumps, probes and other clients talk to the server directly. `heal <server>` (or loss 0 and delay 0) removes it.\n`heal` alone removes everything: every partition cut and every loss and delay. After a partition it then watches the replicas converge — hints delivered, anti-entropy repairs — and shows each server's progress (`3 hints to deliver`, `2 keys differ`, `in sync`) in the server list, `status` and the event log."
+        }
+        "partition" => {
+            "Cuts real links between servers: in namespaces mode ([cluster] network = \"namespaces\" in cluster.toml, dkvs-tui run as root) every server is a host of its own, and nftables rules in the hosts drop the packets.\n`partition 1,2 | 3,4,5` splits the servers into groups that no longer reach each other, both ways, replacing the cuts in force; servers not named reach everyone. `client` is this machine (the REPL, probes, dkvs-client): `partition client,1 | 2,3,4,5` leaves the client with server 1 only, so writes to the others become hints and quorums needing them fail, with the reason.\n`partition 1 -> 2` is one way: 1's packets no longer reach 2, 2's still reach 1; it adds to the cuts in force. `net` lists them; `heal` ends them all. The server list and the ring show each server's side (A, B, …)."
+        }
+        "net" => {
+            "Shows the network mode (loopback, or namespaces with the hosts' subnet and bridge), each server's host and side, the client's side, the cuts in force (partitions and one-way cuts) and the loss and delay faults."
         }
         "add" => {
             "Membership change, for real (`whatif add` only shows it): adds a [[server]] table to the cluster file (comments kept; a server removed in this session goes back where it stood, after it finished leaving), with the fields given (nodes default 1; metrics, data_dir and sync as in cluster.toml; server_option=max-memory=512MiB, repeatable, for its server_options; servers.txt holds nodes only), starts the server (a new ip:port on 127.0.0.0/8, the port free), tells every other running server to reload the file (SIGHUP) and switches this screen to the new ring.\nThe servers then move the keys the new server now owns to it (anti-entropy and handoff); the events log shows the key counts as they change."

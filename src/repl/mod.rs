@@ -6,6 +6,7 @@
 
 pub mod balance;
 pub mod format;
+pub mod heal_watch;
 pub mod help;
 pub mod interpreter;
 pub mod lesson;
@@ -33,6 +34,44 @@ pub struct View {
     pub slow_ms: Option<u64>,
     /// The guided lesson running, if any: what its panel shows.
     pub lesson: Option<LessonView>,
+    /// The cuts in force (namespaces mode), as sides per server.
+    pub net: Option<NetView>,
+}
+
+/// The cuts in force as the screen shows them: which side of a partition
+/// each server and the client are on, and the one-way cuts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetView {
+    /// Per server (configuration order): its side's letter (`A`, `B`, …)
+    /// in the partition in force; `None`: it reaches every side.
+    pub sides: Vec<Option<char>>,
+    /// The client's (this machine's) side letter; `None`: it reaches
+    /// every server.
+    pub client_side: Option<char>,
+    /// One-way cuts `(from, to)` in force beyond the partition.
+    pub one_way: Vec<(crate::supervisor::NetEnd, crate::supervisor::NetEnd)>,
+}
+
+impl NetView {
+    /// A short label of server `i` for lists: its side letter, and `↛`
+    /// with the ends it cannot send to through a one-way cut (`A`,
+    /// `B ↛2`, `↛client`), or `None` when it is cut from nothing.
+    pub fn label(&self, i: usize) -> Option<String> {
+        use crate::supervisor::NetEnd;
+        let side = self.sides.get(i).copied().flatten();
+        let to: Vec<String> = self
+            .one_way
+            .iter()
+            .filter(|(from, _)| *from == NetEnd::Server(i))
+            .map(|(_, to)| to.to_string())
+            .collect();
+        match (side, to.is_empty()) {
+            (None, true) => None,
+            (Some(s), true) => Some(s.to_string()),
+            (None, false) => Some(format!("↛{}", to.join(","))),
+            (Some(s), false) => Some(format!("{s} ↛{}", to.join(","))),
+        }
+    }
 }
 
 /// A guided lesson's current step, as the lesson panel shows it.

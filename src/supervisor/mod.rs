@@ -5,6 +5,7 @@
 mod actions;
 mod error;
 mod events;
+mod hosts;
 mod membership;
 mod probe;
 mod process;
@@ -23,6 +24,7 @@ use crate::config::{ClusterConfig, ServerSpec};
 pub use actions::ProcessAction;
 pub use error::{ActionError, AddError, RemoveError, SignalError, SpawnError};
 pub use events::strip_ansi;
+pub use hosts::{NetEnd, NetInfo};
 pub use probe::{hello_probe, probe, probe_with};
 pub use process::{Launcher, SERVE_FLAG, describe_exit, server_words};
 
@@ -100,6 +102,8 @@ pub struct ServerStatus {
     pub last_answer: Option<Instant>,
     /// How the last child ended, e.g. "killed by SIGKILL".
     pub last_exit: Option<String>,
+    /// A word about it from a watch (after `heal`: "3 hints", "in sync").
+    pub badge: Option<String>,
 }
 
 /// One line of the event log.
@@ -169,6 +173,18 @@ impl Supervisor {
     /// Spawns every `spawn` server and starts probing. Must be called inside
     /// a tokio runtime.
     pub fn start(config: Arc<ClusterConfig>, launcher: Launcher) -> Supervisor {
+        Supervisor::start_with_hosts(config, launcher, None, &[])
+    }
+
+    /// [`Supervisor::start`] in namespaces mode: each server whose address
+    /// is one of `hosts` runs inside that host, and the hosts are removed
+    /// after the children on every exit. `notes` go to the event log first.
+    pub fn start_with_hosts(
+        config: Arc<ClusterConfig>,
+        launcher: Launcher,
+        hosts: Option<dkvs_netns::Hosts>,
+        notes: &[String],
+    ) -> Supervisor {
         let slots = config
             .servers
             .iter()
@@ -195,8 +211,12 @@ impl Supervisor {
             shutting_down: AtomicBool::new(false),
             prober: Mutex::new(None),
             actions: (0..cells).map(|_| tokio::sync::Mutex::new(())).collect(),
+            hosts: Mutex::new(hosts),
         });
         let supervisor = Supervisor { inner };
+        for note in notes {
+            supervisor.note(None, note.clone());
+        }
         for (index, spec) in config.servers.iter().enumerate() {
             if spec.spawn {
                 // A failure is already in the event log.
@@ -233,8 +253,27 @@ impl Supervisor {
                 state: s.state,
                 last_answer: s.last_answer,
                 last_exit: s.last_exit.clone(),
+                badge: s.badge.clone(),
             })
             .collect()
+    }
+
+    /// Sets each configured server's badge (in configuration order; the
+    /// others' are cleared); tells the screens when one changed.
+    pub fn set_badges(&self, badges: &[Option<String>]) {
+        let mut state = self.inner.lock();
+        let mut changed = false;
+        for (i, slot) in state.slots.iter_mut().filter(|s| !s.leaving).enumerate() {
+            let badge = badges.get(i).cloned().flatten();
+            if slot.badge != badge {
+                slot.badge = badge;
+                changed = true;
+            }
+        }
+        drop(state);
+        if changed {
+            self.inner.bump();
+        }
     }
 
     /// A receiver whose value changes on every state change, event or log line.

@@ -51,8 +51,18 @@ impl Launcher {
         ))
     }
 
-    fn command(&self, spec: &ServerSpec) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(&self.program);
+    /// The command starting `spec`'s server; inside network namespace
+    /// `namespace` when given (`ip netns exec` execs the program, so the
+    /// child's pid is the server's).
+    fn command(&self, spec: &ServerSpec, namespace: Option<&str>) -> tokio::process::Command {
+        let mut cmd = match namespace {
+            Some(ns) => {
+                let mut cmd = tokio::process::Command::new("ip");
+                cmd.args(["netns", "exec", ns]).arg(&self.program);
+                cmd
+            }
+            None => tokio::process::Command::new(&self.program),
+        };
         cmd.args(&self.args);
         cmd.args(server_words(spec));
         cmd.arg(spec.ip.to_string())
@@ -117,7 +127,8 @@ impl Supervisor {
         }) else {
             return Err(SpawnError::Gone);
         };
-        let mut command = inner.launcher.command(&spec);
+        let namespace = inner.namespace_of(spec.ip);
+        let mut command = inner.launcher.command(&spec, namespace.as_deref());
         if let Some(file) = &inner.config().defaults.key_file {
             command.env(crate::limits::KEY_FILE_ENV, file);
         }
@@ -288,6 +299,16 @@ impl Supervisor {
         self.inner
             .event(&mut state, None, "all spawned servers stopped".into());
         drop(state);
+        match self.inner.remove_hosts() {
+            None => {}
+            Some(Ok(())) => self.note(None, "hosts, links and cuts removed".into()),
+            Some(Err(e)) => {
+                let text =
+                    format!("the hosts were not all removed: {e} (the next start removes them)");
+                tracing::warn!(target: "dkvs::supervisor", "{text}");
+                self.note(None, text);
+            }
+        }
         self.inner.bump();
     }
 
@@ -304,6 +325,7 @@ impl Supervisor {
                 let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
         }
+        self.inner.remove_hosts_now();
     }
 
     /// Pids of the children alive now (for tests and the exit message).

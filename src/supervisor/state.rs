@@ -33,6 +33,8 @@ pub(super) struct Slot {
     pub(super) spawned_at: Option<Instant>,
     pub(super) last_answer: Option<Instant>,
     pub(super) last_exit: Option<String>,
+    /// What a watch says of it (`Supervisor::set_badges`).
+    pub(super) badge: Option<String>,
     pub(super) state: ServerState,
     pub(super) log: VecDeque<String>,
     /// Lines ever added to `log` (also those dropped since), so a screen
@@ -57,6 +59,7 @@ impl Slot {
             spawned_at: None,
             last_answer: None,
             last_exit: None,
+            badge: None,
             state: if spec.spawn {
                 ServerState::Down
             } else {
@@ -116,6 +119,8 @@ pub(super) struct Inner {
     /// One lock per server (by cell): process actions on a server run one
     /// at a time (the screen's keys and the REPL may ask at once).
     pub(super) actions: Vec<tokio::sync::Mutex<()>>,
+    /// The hosts of the namespaces mode, removed after the children.
+    pub(super) hosts: Mutex<Option<dkvs_netns::Hosts>>,
 }
 
 impl Inner {

@@ -72,8 +72,9 @@ enum Msg {
     LineDone(u64, LineOutcome, Box<View>),
     ActDone(u64, Result<String, ActionError>),
     Rates(Instant, Vec<Option<rates::Reading>>),
-    /// Every server's key count (the list's keys column).
-    Keys(Vec<Option<u64>>),
+    /// Every server's key count and pending hints (the list's keys and
+    /// hints columns).
+    Keys(Vec<Option<u64>>, Vec<Option<u64>>),
     Signal,
     Panicked,
 }
@@ -301,7 +302,8 @@ pub fn run(
         tasks
             .0
             .push(poller::spawn_poller(source, move |at, totals| {
-                tx.send(Msg::Keys(keys.key_counts())).is_ok()
+                tx.send(Msg::Keys(keys.key_counts(), keys.hint_counts()))
+                    .is_ok()
                     && tx.send(Msg::Rates(at, totals)).is_ok()
             }));
     }
@@ -561,8 +563,9 @@ fn on_msg(app: &mut App, msg: Msg, screen: Rect) -> io::Result<Action> {
             app.on_act_done(id, result);
             Action::None
         }
-        Msg::Keys(keys) => {
+        Msg::Keys(keys, hints) => {
             app.keys = keys;
+            app.hints = hints;
             Action::None
         }
         Msg::Rates(at, totals) => {

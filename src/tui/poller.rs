@@ -50,6 +50,10 @@ pub struct RingStats {
     /// configuration order: the list's keys column, where keys are seen
     /// moving after `add` and `remove`.
     pub keys: Arc<std::sync::Mutex<Vec<Option<u64>>>>,
+    /// Every server's writes held for others (STATS `hints_pending`) at
+    /// the last poll: the list's hints column, where hints are seen
+    /// collecting during a partition and draining after `heal`.
+    pub hints: Arc<std::sync::Mutex<Vec<Option<u64>>>>,
 }
 
 impl RingStats {
@@ -60,6 +64,7 @@ impl RingStats {
             options: FetchOptions::new(config, STATS_TIMEOUT),
             supervisor,
             keys: Arc::default(),
+            hints: Arc::default(),
         }
     }
 }
@@ -89,6 +94,11 @@ impl RingStats {
             .map(|r| r.answer.stats().and_then(|s| s.keys))
             .collect();
         *self.keys.lock().unwrap_or_else(|e| e.into_inner()) = keys;
+        let hints = reports
+            .iter()
+            .map(|r| r.answer.stats().and_then(|s| s.number("hints_pending")))
+            .collect();
+        *self.hints.lock().unwrap_or_else(|e| e.into_inner()) = hints;
         let raced = self
             .supervisor
             .as_ref()
@@ -112,6 +122,11 @@ impl RingStats {
     /// Every server's key count at the last poll (`None`: not told).
     pub fn key_counts(&self) -> Vec<Option<u64>> {
         self.keys.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Every server's pending hints at the last poll (`None`: not told).
+    pub fn hint_counts(&self) -> Vec<Option<u64>> {
+        self.hints.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

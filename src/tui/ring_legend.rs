@@ -42,20 +42,27 @@ enum Detail {
 /// The server legend in at most `budget` rows of `width` cells when it can:
 /// the full legend, else the numbers alone, else folded runs per state
 /// (which may still take more rows when many servers differ in state).
+///
+/// While the network is cut (`sides` not empty), each server's token ends
+/// with its side (`●1:1234 [A]`); folded, the sides get runs of their own
+/// (`[A] 1–30 [B] 31–64`).
 pub fn server_legend(
     servers: &[ServerSpec],
     states: &[Option<ServerState>],
+    sides: &[Option<char>],
     theme: Theme,
     width: u16,
     budget: usize,
 ) -> Vec<Line<'static>> {
     for detail in [Detail::Full, Detail::Numbers] {
-        let lines = pack(server_tokens(servers, states, theme, detail), width);
+        let lines = pack(server_tokens(servers, states, sides, theme, detail), width);
         if lines.len() <= budget {
             return lines;
         }
     }
-    pack(folded_tokens(servers.len(), states, theme), width)
+    let mut tokens = folded_tokens(servers.len(), states, theme);
+    tokens.extend(side_tokens(servers.len(), sides, theme));
+    pack(tokens, width)
 }
 
 fn state_of(states: &[Option<ServerState>], index: usize) -> Option<ServerState> {
@@ -66,6 +73,7 @@ fn state_of(states: &[Option<ServerState>], index: usize) -> Option<ServerState>
 fn server_tokens(
     servers: &[ServerSpec],
     states: &[Option<ServerState>],
+    sides: &[Option<char>],
     t: Theme,
     detail: Detail,
 ) -> Vec<Vec<Span<'static>>> {
@@ -84,6 +92,9 @@ fn server_tokens(
             && s != ServerState::Up
         {
             tok.push(Span::styled(format!(" {}", s.word()), t.state(s)));
+        }
+        if let Some(side) = sides.get(i).copied().flatten() {
+            tok.push(Span::styled(format!(" [{side}]"), t.title()));
         }
         tokens.push(tok);
     }
@@ -148,6 +159,36 @@ fn folded_tokens(
             {
                 tok.push(Span::styled(format!(" {}", s.word()), style));
             }
+            tokens.push(tok);
+        }
+    }
+    tokens
+}
+
+/// The folded legend's sides while the network is cut, one token per run
+/// of servers on one side: `[A] 1–30 [B] 31–64` (servers reaching every
+/// side are not named).
+fn side_tokens(count: usize, sides: &[Option<char>], t: Theme) -> Vec<Vec<Span<'static>>> {
+    let mut letters: Vec<char> = sides.iter().take(count).flatten().copied().collect();
+    letters.sort_unstable();
+    letters.dedup();
+    let mut tokens = Vec::new();
+    for letter in letters {
+        let members: Vec<usize> = (0..count)
+            .filter(|&i| sides.get(i).copied().flatten() == Some(letter))
+            .map(|i| i + 1)
+            .collect();
+        for (k, (a, b)) in runs(&members).into_iter().enumerate() {
+            let text = if a == b {
+                format!("{a}")
+            } else {
+                format!("{a}–{b}")
+            };
+            let mut tok = Vec::new();
+            if k == 0 {
+                tok.push(Span::styled(format!("[{letter}] "), t.title()));
+            }
+            tok.push(Span::styled(text, Style::new()));
             tokens.push(tok);
         }
     }
@@ -410,16 +451,16 @@ mod tests {
         let states = big_states();
         let t = Theme::new(ThemeKind::Default);
         // Wide and tall enough: every server with its address.
-        let full = text(&server_legend(&c.servers, &states, t, 600, 20));
+        let full = text(&server_legend(&c.servers, &states, &[], t, 600, 20));
         assert!(full.concat().contains("●1:5000 ●2:5001"), "{full:?}");
         assert!(full.concat().contains("✖18:5017 down"), "{full:?}");
         // Less room: the numbers.
-        let numbers = text(&server_legend(&c.servers, &states, t, 70, 6));
+        let numbers = text(&server_legend(&c.servers, &states, &[], t, 70, 6));
         assert!(numbers.len() <= 6, "{numbers:?}");
         assert!(numbers.concat().contains("●1 ●2 ●3"), "{numbers:?}");
         assert!(numbers.concat().contains("✖18 down"), "{numbers:?}");
         // Little room: runs per state.
-        let folded = text(&server_legend(&c.servers, &states, t, 28, 2));
+        let folded = text(&server_legend(&c.servers, &states, &[], t, 28, 2));
         assert_eq!(folded, vec!["●1–17 19–64 up ✖18 down"]);
         // Unknown states: no word; several down: their runs.
         let mut mixed = vec![None; 64];
@@ -431,7 +472,7 @@ mod tests {
             });
         }
         mixed[3] = Some(ServerState::Unreachable);
-        let folded = text(&server_legend(&c.servers, &mixed, t, 28, 2)).join(" ");
+        let folded = text(&server_legend(&c.servers, &mixed, &[], t, 28, 2)).join(" ");
         assert!(folded.starts_with("●1–3 5–40 ●41 43"), "{folded}");
         assert!(folded.contains("‖42 44"), "{folded}");
         assert!(folded.ends_with("64 paused ?4 unreachable"), "{folded}");
@@ -446,6 +487,7 @@ mod tests {
         let lines = text(&server_legend(
             servers,
             &states,
+            &[],
             t,
             28,
             server_rows_budget(14),
@@ -539,6 +581,7 @@ mod tests {
                         ring: &ring,
                         servers: &c.servers,
                         states: &states,
+                        sides: &[],
                         focus: Some(&focus),
                         whatif: None,
                         n: 3,
@@ -616,6 +659,7 @@ mod tests {
                 },
                 last_answer: Some(now),
                 last_exit: (i == DOWN).then(|| "killed by SIGKILL".to_string()),
+                badge: None,
             })
             .collect();
         let mut a = App::new(Arc::new(c), Theme::new(ThemeKind::Default), now);

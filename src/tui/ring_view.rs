@@ -177,6 +177,8 @@ pub struct RingView<'a> {
     pub servers: &'a [ServerSpec],
     /// Each server's live state, when known.
     pub states: &'a [Option<ServerState>],
+    /// Each server's side while the network is cut (empty when not).
+    pub sides: &'a [Option<char>],
     /// The last key used and its walk.
     pub focus: Option<&'a (Vec<u8>, Placement)>,
     /// The what-if question being shown.
@@ -212,7 +214,7 @@ impl RingView<'_> {
     fn legend(&self, width: u16, height: u16) -> Vec<Line<'static>> {
         let t = self.theme;
         let budget = server_rows_budget(height);
-        let mut lines = server_legend(self.servers, self.states, t, width, budget);
+        let mut lines = server_legend(self.servers, self.states, self.sides, t, width, budget);
         if let Some((key, placement)) = self.focus {
             let mut tokens = vec![vec![Span::styled(
                 format!("◆ {}:", truncate(&String::from_utf8_lossy(key), 12)),
@@ -789,6 +791,7 @@ mod tests {
             ring: &ring,
             servers: &c.servers,
             states: &states,
+            sides: &[],
             focus: Some(&focus),
             whatif: None,
             n: 3,

@@ -22,6 +22,8 @@ use super::draw;
 use super::ring_view::moved_samples;
 use super::theme::{Theme, ThemeKind};
 
+mod partition;
+
 fn config() -> ClusterConfig {
     let servers = [(1234, 3), (1235, 2), (1236, 2), (1237, 1), (1238, 1)]
         .into_iter()
@@ -55,6 +57,7 @@ fn statuses(now: Instant, down: Option<usize>) -> Vec<ServerStatus> {
                     }),
                 ),
                 last_exit: is_down.then(|| "killed by SIGKILL".to_string()),
+                badge: None,
             }
         })
         .collect()
@@ -213,6 +216,7 @@ fn focus_view(key: &[u8], n: usize) -> View {
         whatif: None,
         slow_ms: None,
         lesson: None,
+        net: None,
     }
 }
 
@@ -482,6 +486,7 @@ fn whatif_shown() {
         }),
         slow_ms: None,
         lesson: None,
+        net: None,
     };
     a.on_line_done(
         id,
@@ -598,6 +603,7 @@ fn a_big_cluster_scrolls_the_list_and_still_draws_the_ring() {
         whatif: None,
         slow_ms: None,
         lesson: None,
+        net: None,
     };
     let text = screen(&a, 120, 40);
     assert!(text.contains("▶ 28 "), "selected row visible:\n{text}");

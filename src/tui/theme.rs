@@ -287,6 +287,17 @@ impl Theme {
             })
     }
 
+    /// Something to watch, not yet wrong: a server still catching up after
+    /// `heal` ("3 hints to deliver", "2 keys differ").
+    pub fn warn(self) -> Style {
+        self.color(Color::Rgb(240, 228, 66))
+            .add_modifier(Modifier::BOLD)
+            .patch(match self.kind {
+                ThemeKind::HighContrast => Style::new().fg(Color::LightYellow),
+                _ => Style::new(),
+            })
+    }
+
     /// The echoed command line in the results pane.
     pub fn command(self) -> Style {
         self.highlight().remove_modifier(Modifier::UNDERLINED)

@@ -32,7 +32,8 @@ pub enum NetnsError {
 }
 
 impl NetnsError {
-    pub(crate) fn invalid(reason: impl Into<String>) -> NetnsError {
+    /// A request refused for `reason`.
+    pub fn invalid(reason: impl Into<String>) -> NetnsError {
         NetnsError::Invalid {
             reason: reason.into(),
         }

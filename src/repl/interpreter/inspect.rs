@@ -221,6 +221,7 @@ impl Interpreter {
                 },
                 last_answer: up.then_some(now),
                 last_exit: None,
+                badge: None,
             })
             .collect()
     }

@@ -204,6 +204,12 @@ impl Interpreter {
                 lesson.title
             ));
         }
+        if lesson.namespaces && !self.supervisor.as_ref().is_some_and(|s| s.has_hosts()) {
+            return Err(format!(
+                "lesson \"{}\" cuts links between servers, so it needs the namespaces mode: start dkvs-tui as root with [cluster] network = \"namespaces\" in cluster.toml (docs/TEACHING.md)",
+                lesson.title
+            ));
+        }
         lesson
             .check_commands(self.config())
             .map_err(|e| e.to_string())?;
@@ -432,8 +438,10 @@ impl Interpreter {
             servers,
             slow_ms: self.view.slow_ms,
             skew_ms: self.client.clock_offset_ms(),
+            sloppy: self.client.hints() == crate::client::HintMode::Count,
             faults,
             whatif: self.view.whatif.is_some(),
+            cuts: (self.groups.clone(), self.one_way.clone()),
             keys: keys.clone(),
         }
     }
@@ -568,6 +576,8 @@ impl Interpreter {
                 self.slow(slow, sink).ok
             }
             Undo::Skew(ms) => self.skew(Some(*ms), sink).ok,
+            Undo::Net(cuts) => self.set_cuts(cuts, sink).await,
+            Undo::Sloppy(on) => self.sloppy(*on, sink).ok,
         }
     }
 

@@ -224,6 +224,22 @@ async fn a_bad_lesson_starts_nothing_and_keeps_the_running_one() {
     let (ok, lines) = run(&mut i, &format!("lesson {}", missing.display())).await;
     assert!(!ok);
     assert!(lines[0].starts_with(&format!("ERROR: {}: cannot read it", missing.display())));
+    // A lesson that cuts links needs hosts; these servers share loopback.
+    let cuts = dir.path().join("cuts.lesson");
+    std::fs::write(
+        &cuts,
+        "# Cuts\nneeds: 3 servers, namespaces\n## one\n$ partition 1 | 2,3\n",
+    )
+    .unwrap();
+    let (ok, lines) = run(&mut i, &format!("lesson {}", cuts.display())).await;
+    assert!(!ok);
+    assert!(lines[0].contains("needs the namespaces mode"), "{lines:?}");
+    let (ok, lines) = run(&mut i, "partition 1 | 2,3").await;
+    assert!(!ok);
+    assert!(lines[0].contains("no link to cut"), "{lines:?}");
+    let (ok, lines) = run(&mut i, "net").await;
+    assert!(ok);
+    assert!(lines[0].starts_with("network: loopback"), "{lines:?}");
     let count = crate::repl::lesson::bundled::count();
     let (ok, lines) = run(&mut i, &format!("lesson {}", count + 1)).await;
     assert!(!ok);

@@ -47,6 +47,12 @@ impl Interpreter {
                 "a fault proxy is active (`loss`/`delay`): `heal` it first".into(),
             );
         }
+        if supervisor.has_hosts() {
+            return refuse(
+                sink,
+                "in namespaces mode the hosts are made at start, one per server of cluster.toml: change the file and start dkvs-tui again".into(),
+            );
+        }
         Some((supervisor, path))
     }
 

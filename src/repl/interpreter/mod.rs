@@ -6,6 +6,7 @@ mod export;
 mod inspect;
 mod lesson;
 mod membership;
+mod network;
 mod processes;
 mod quorum;
 mod replay;
@@ -51,6 +52,12 @@ pub struct Interpreter {
     lesson_text: bool,
     /// The last data command's operations, for `replay`.
     last_op: Vec<super::Motion>,
+    /// The partition in force (`partition a | b`), in the user's words.
+    groups: Vec<Vec<crate::supervisor::NetEnd>>,
+    /// One-way cuts in force (`partition a -> b`).
+    one_way: Vec<(crate::supervisor::NetEnd, crate::supervisor::NetEnd)>,
+    /// The watch started by the last `heal` (`heal_watch::watch`).
+    healing: Option<tokio::task::JoinHandle<()>>,
 }
 
 type Sink<'a> = &'a mut (dyn FnMut(ReplEvent) + Send);
@@ -90,6 +97,9 @@ impl Interpreter {
             lesson: None,
             lesson_text: false,
             last_op: Vec::new(),
+            groups: Vec::new(),
+            one_way: Vec::new(),
+            healing: None,
         }
     }
 
@@ -200,9 +210,13 @@ impl Interpreter {
             },
             ReplCommand::Slow(slow) => self.slow(slow, sink),
             ReplCommand::Skew(offset) => self.skew(offset, sink),
+            ReplCommand::Sloppy(on) => self.sloppy(on, sink),
             ReplCommand::WhatIf(question) => self.whatif(&question, sink).await,
             ReplCommand::Balance => self.balance(sink).await,
             ReplCommand::Fault(fault, index) => self.fault(fault, index, sink).await,
+            ReplCommand::Partition(p) => self.partition(p, sink).await,
+            ReplCommand::HealAll => self.heal_all(sink).await,
+            ReplCommand::Net => self.net(sink),
             ReplCommand::Add { addr, server } => self.add(addr, server, sink).await,
             ReplCommand::Remove(index) => self.remove(index, sink).await,
             ReplCommand::Lesson(command) => self.lesson(command, sink).await,

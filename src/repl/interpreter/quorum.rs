@@ -80,6 +80,11 @@ impl Interpreter {
             sink,
             format::command_verdict_line(&outcome.result, &outcome.traces),
         );
+        if outcome.result.is_err()
+            && let Some(why) = outcome.traces.last().and_then(|t| self.partition_reason(t))
+        {
+            say(sink, why);
+        }
         // Read repairs (protocol v2) run after the verdict; show how they went.
         for repair in repairs {
             say_all(sink, format::repair_lines(&repair));
@@ -97,6 +102,23 @@ impl Interpreter {
             Slow::Off => None,
         };
         say(sink, format::slow_line(self.view.slow_ms));
+        OK
+    }
+
+    /// `sloppy on|off`: hinted writes count toward W (Dynamo's sloppy
+    /// quorum) or only keep the write for later (the default).
+    pub(super) fn sloppy(&mut self, on: bool, sink: Sink<'_>) -> LineOutcome {
+        use crate::client::HintMode;
+        let mode = if on { HintMode::Count } else { HintMode::Store };
+        self.client = self.client.clone().with_hints(mode);
+        say(
+            sink,
+            if on {
+                "sloppy quorum on: a write to a silent server goes to the next server of the ring as a hint, and that server's acknowledgement counts toward W"
+            } else {
+                "sloppy quorum off: only the key's own N servers count toward W; hints are kept for silent servers but never counted"
+            },
+        );
         OK
     }
 

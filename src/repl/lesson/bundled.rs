@@ -35,6 +35,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         "07-clocks.lesson",
         include_str!("../../../lessons/07-clocks.lesson"),
     ),
+    (
+        "08-partitions.lesson",
+        include_str!("../../../lessons/08-partitions.lesson"),
+    ),
 ];
 
 /// Bundled lesson `number` (1-based), parsed; `None` when there is no such

@@ -22,6 +22,9 @@ pub struct Lesson {
     pub title: String,
     /// `needs: <k> servers`.
     pub needs: Option<usize>,
+    /// `needs: …, namespaces`: the lesson cuts links between servers, so
+    /// it runs only in namespaces mode.
+    pub namespaces: bool,
     /// The steps, at least one.
     pub steps: Vec<Step>,
 }
@@ -119,7 +122,9 @@ pub enum LineError {
     #[error("unknown header `{0}`: the only header is \"needs: <k> servers\"")]
     UnknownHeader(String),
     /// A `needs` header that is not `<k> servers`.
-    #[error("bad header `needs: {0}`: write \"needs: <k> servers\" with k from 1 to 1000")]
+    #[error(
+        "bad header `needs: {0}`: write \"needs: <k> servers\" with k from 1 to 1000, and \", namespaces\" after it for a lesson that cuts links"
+    )]
     BadNeeds(String),
     /// `needs` twice.
     #[error("`needs` is given twice")]
@@ -205,6 +210,7 @@ struct Reader<'a> {
     file: &'a str,
     title: Option<String>,
     needs: Option<usize>,
+    namespaces: bool,
     steps: Vec<Step>,
     /// The paragraph being read (its lines joined).
     paragraph: Option<String>,
@@ -308,7 +314,13 @@ impl Reader<'_> {
         if self.needs.is_some() {
             return fail(LineError::SecondNeeds);
         }
-        let words: Vec<&str> = value.split_whitespace().collect();
+        let (servers, namespaces) = match value.split_once(',') {
+            Some((servers, "namespaces")) => (servers, true),
+            Some((servers, rest)) if rest.trim() == "namespaces" => (servers, true),
+            Some(_) => return fail(LineError::BadNeeds(value.to_string())),
+            None => (value, false),
+        };
+        let words: Vec<&str> = servers.split_whitespace().collect();
         let k = match words.as_slice() {
             [k, "server" | "servers"] => k.parse::<usize>().ok(),
             _ => None,
@@ -316,6 +328,7 @@ impl Reader<'_> {
         match k {
             Some(k) if (1..=MAX_NEEDS).contains(&k) => {
                 self.needs = Some(k);
+                self.namespaces = namespaces;
                 Ok(())
             }
             _ => fail(LineError::BadNeeds(value.to_string())),
@@ -370,6 +383,7 @@ pub fn parse_lesson(text: &str, file: &str) -> Result<Lesson, LessonError> {
         file,
         title: None,
         needs: None,
+        namespaces: false,
         steps: Vec::new(),
         paragraph: None,
     };
@@ -389,6 +403,7 @@ pub fn parse_lesson(text: &str, file: &str) -> Result<Lesson, LessonError> {
         file: file.to_string(),
         title,
         needs: reader.needs,
+        namespaces: reader.namespaces,
         steps: reader.steps,
     })
 }

@@ -41,6 +41,9 @@ fn a_full_example_parses_to_its_steps() {
     let lesson = parse_lesson(EXAMPLE, "ring.lesson").unwrap();
     assert_eq!(lesson.title, "The ring and hashing");
     assert_eq!(lesson.needs, Some(4));
+    assert!(!lesson.namespaces);
+    let cuts = parse_lesson("# C\nneeds: 5 servers, namespaces\n## a\n", "c.lesson").unwrap();
+    assert_eq!((cuts.needs, cuts.namespaces), (Some(5), true));
     assert_eq!(lesson.steps.len(), 2);
     let one = &lesson.steps[0];
     assert_eq!(one.heading, "Where does a key go?");
@@ -99,6 +102,11 @@ fn every_error_names_its_line() {
             BadNeeds("0 servers".into()),
         ),
         ("# T\nneeds: 4\n## a\n", 2, BadNeeds("4".into())),
+        (
+            "# T\nneeds: 4 servers, mesh\n## a\n",
+            2,
+            BadNeeds("4 servers, mesh".into()),
+        ),
         (
             "# T\nneeds: 2 servers\nneeds: 3 servers\n## a\n",
             3,

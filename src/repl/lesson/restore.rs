@@ -10,7 +10,7 @@ use std::net::SocketAddrV4;
 
 use crate::config::ServerSpec;
 use crate::fault_proxy::FaultConfig;
-use crate::supervisor::ProcessAction;
+use crate::supervisor::{NetEnd, ProcessAction};
 
 /// A server's process, as far as a lesson changes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,13 +41,21 @@ pub struct Snapshot {
     pub slow_ms: Option<u64>,
     /// This session's clock offset (`skew`), in milliseconds.
     pub skew_ms: i64,
+    /// Sloppy quorum (`sloppy on`).
+    pub sloppy: bool,
     /// The fault proxies in force (`loss`, `delay`), by server address.
     pub faults: Vec<(SocketAddrV4, FaultConfig)>,
     /// A what-if view is shown.
     pub whatif: bool,
+    /// The cuts in force (namespaces mode): the partition's groups and
+    /// the one-way cuts, as `partition` made them.
+    pub cuts: Cuts,
     /// The keys written since the lesson started.
     pub keys: BTreeSet<Vec<u8>>,
 }
+
+/// The cuts in force: a partition's groups, then one-way cuts.
+pub type Cuts = (Vec<Vec<NetEnd>>, Vec<(NetEnd, NetEnd)>);
 
 /// One thing to undo, in the order [`plan`] gives them.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +78,10 @@ pub enum Undo {
     Slow(Option<u64>),
     /// `skew` as it was.
     Skew(i64),
+    /// `sloppy` as it was.
+    Sloppy(bool),
+    /// The cuts as they were (none: every link healed).
+    Net(Cuts),
 }
 
 /// The process actions that take a server from `now` to `then`.
@@ -95,6 +107,12 @@ pub fn plan(then: &Snapshot, now: &Snapshot) -> Vec<Undo> {
     let mut undo = Vec::new();
     if now.whatif && !then.whatif {
         undo.push(Undo::WhatIfOff);
+    }
+    // Links first: the other undos need to reach the servers.
+    let cuts_changed = now.cuts != then.cuts;
+    let no_cuts = |c: &Cuts| c.0.is_empty() && c.1.is_empty();
+    if cuts_changed && !no_cuts(&now.cuts) {
+        undo.push(Undo::Net(Cuts::default()));
     }
     let fault_of = |snap: &Snapshot, addr: SocketAddrV4| {
         snap.faults
@@ -137,6 +155,9 @@ pub fn plan(then: &Snapshot, now: &Snapshot) -> Vec<Undo> {
     if now.skew_ms != then.skew_ms {
         undo.push(Undo::Skew(then.skew_ms));
     }
+    if now.sloppy != then.sloppy {
+        undo.push(Undo::Sloppy(then.sloppy));
+    }
     // With the clock put back (a clock the lesson set far ahead would have
     // its deletes refused; a write stamped ahead within the servers' bound
     // is passed by re-stamping) and before faults come back.
@@ -148,6 +169,9 @@ pub fn plan(then: &Snapshot, now: &Snapshot) -> Vec<Undo> {
         if !still && find(then, *addr).is_some() {
             undo.push(Undo::Fault(*addr, *fault));
         }
+    }
+    if cuts_changed && !no_cuts(&then.cuts) {
+        undo.push(Undo::Net(then.cuts.clone()));
     }
     undo
 }

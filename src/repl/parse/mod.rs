@@ -6,6 +6,7 @@
 //! and values, server names — so a bad line prints one clear error and
 //! changes nothing.
 
+mod partition;
 mod teach;
 
 use std::fmt;
@@ -85,7 +86,7 @@ pub type ServerIndex = usize;
 
 /// Process actions on a spawned server (what the supervisor does to a
 /// process; defined there).
-pub use crate::supervisor::ProcessAction;
+pub use crate::supervisor::{NetEnd, ProcessAction};
 
 /// The slow-motion setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +128,17 @@ pub enum Fault {
     Heal,
 }
 
+/// A cut between servers (and this machine's client), namespaces mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Partition {
+    /// Groups that no longer reach each other, both ways; ends not named
+    /// reach everyone. Replaces the cuts in force.
+    Groups(Vec<Vec<NetEnd>>),
+    /// `from -> to`: packets from each of the first no longer reach each
+    /// of the second. Added to the cuts in force.
+    OneWay(Vec<NetEnd>, Vec<NetEnd>),
+}
+
 /// Longest `delay` accepted, in milliseconds.
 pub const MAX_FAULT_DELAY_MS: u64 = 10_000;
 
@@ -155,6 +167,8 @@ pub enum ReplCommand {
     /// `skew [<±ms>|off]`: set (or show, `None`) how far this session's
     /// clock is from the system's.
     Skew(Option<i64>),
+    /// `sloppy on|off`: whether hints count toward W (sloppy quorum).
+    Sloppy(bool),
     /// `whatif add|remove|nodes|off`.
     WhatIf(WhatIf),
     /// `balance`: each server's share of the key space, primary and
@@ -162,6 +176,12 @@ pub enum ReplCommand {
     Balance,
     /// `loss|delay|heal <server> …`.
     Fault(Fault, ServerIndex),
+    /// `partition a,b | c,d` or `partition a -> b` (namespaces mode).
+    Partition(Partition),
+    /// `heal` alone: every cut, loss and delay removed.
+    HealAll,
+    /// `net`: the hosts, the cuts and the faults in force.
+    Net,
     /// `add <ip:port> [nodes=<k>] [metrics=…] [data_dir=…] [sync=…]`: a new
     /// server joins (membership change).
     Add {
@@ -184,9 +204,40 @@ pub enum ReplCommand {
 
 /// Every command word, for help and completion.
 pub const COMMANDS: &[&str] = &[
-    "put", "get", "del", "cat", "substr", "find", "where", "ring", "dump", "kill", "stop", "start",
-    "restart", "pause", "resume", "status", "health", "slow", "skew", "whatif", "loss", "delay",
-    "heal", "add", "remove", "balance", "lesson", "replay", "export", "help", "quit",
+    "put",
+    "get",
+    "del",
+    "cat",
+    "substr",
+    "find",
+    "where",
+    "ring",
+    "dump",
+    "kill",
+    "stop",
+    "start",
+    "restart",
+    "pause",
+    "resume",
+    "status",
+    "health",
+    "slow",
+    "skew",
+    "sloppy",
+    "whatif",
+    "loss",
+    "delay",
+    "heal",
+    "partition",
+    "net",
+    "add",
+    "remove",
+    "balance",
+    "lesson",
+    "replay",
+    "export",
+    "help",
+    "quit",
 ];
 
 impl fmt::Display for ReplCommand {
@@ -311,7 +362,7 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
         "put" | "del" | "get" | "cat" | "substr" | "find" => data_command(&name, &args, &options)?,
         "dump" | "kill" | "stop" | "start" | "restart" | "pause" | "resume" | "add" | "remove"
         | "loss" | "delay" | "heal" => server_command(&name, &args, &options, config)?,
-        "slow" | "skew" => setting(&name, &args, &options)?,
+        "slow" | "skew" | "sloppy" => setting(&name, &args, &options)?,
         "where" => {
             let [key] = exactly("where", &args, "<key>")?;
             no_options("where", &options)?;
@@ -320,11 +371,16 @@ pub fn parse_line(line: &str, config: &ClusterConfig) -> Result<Option<ReplComma
             }
             ReplCommand::Where(bytes(key))
         }
-        "ring" | "status" | "health" | "balance" | "quit" | "q" | "exit" => {
+        "partition" => {
+            no_options("partition", &options)?;
+            ReplCommand::Partition(partition::parse_partition(&args, config)?)
+        }
+        "ring" | "status" | "health" | "balance" | "net" | "quit" | "q" | "exit" => {
             arity(&name, &args, 0, 0, "")?;
             no_options(&name, &options)?;
             match name.as_str() {
                 "ring" => ReplCommand::Ring,
+                "net" => ReplCommand::Net,
                 "balance" => ReplCommand::Balance,
                 "status" => ReplCommand::Status,
                 "health" => ReplCommand::Health,
@@ -501,8 +557,11 @@ fn server_command(
             ReplCommand::Fault(fault, server)
         }
         "heal" => {
-            let [server] = exactly("heal", args, "<server>")?;
             no_options("heal", options)?;
+            if args.is_empty() {
+                return Ok(ReplCommand::HealAll);
+            }
+            let [server] = exactly("heal", args, "[<server>]")?;
             ReplCommand::Fault(Fault::Heal, resolve_server(config, &server.text)?)
         }
         other => {
@@ -547,6 +606,15 @@ fn setting(
                     Some(v) if v <= 60_000 => Slow::On(v),
                     _ => return err("usage: slow on|off|<ms> (ms from 1 to 60000)"),
                 },
+            })
+        }
+        "sloppy" => {
+            let [setting] = exactly("sloppy", args, "on|off")?;
+            no_options("sloppy", options)?;
+            ReplCommand::Sloppy(match setting.text.as_str() {
+                "on" => true,
+                "off" => false,
+                _ => return err("usage: sloppy on|off"),
             })
         }
         "skew" => {
@@ -959,7 +1027,7 @@ mod tests {
         assert!(bad("loss 9 5").contains("unknown server"));
         assert!(bad("delay 1 soon").starts_with("usage: delay"));
         assert!(bad("delay 1 10001").starts_with("usage: delay"));
-        assert!(bad("heal").starts_with("usage: heal"));
+        assert!(bad("heal 1 2").starts_with("usage: heal"));
         assert!(bad("heal 1 x=2").contains("takes no options"));
         assert!(bad("add").starts_with("usage: add <ip:port>"));
         assert!(bad("add 127.0.0.1:1 127.0.0.1:2").starts_with("usage: add"));

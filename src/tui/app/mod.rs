@@ -147,6 +147,10 @@ pub struct App {
     /// Every server's key count at the last poll (STATS `keys`), in
     /// configuration order; the list shows a keys column when one is known.
     pub keys: Vec<Option<u64>>,
+    /// Every server's writes held for others at the last poll (STATS
+    /// `hints_pending`), in configuration order: the list's hints column,
+    /// where hints collect during a partition and drain after `heal`.
+    pub hints: Vec<Option<u64>>,
     /// What the interpreter wants highlighted.
     pub view: View,
     /// The time of the last snapshot; ages are computed against it so that
@@ -190,6 +194,7 @@ impl App {
             log_scroll: 0,
             rates: ServerRates::new(config_servers),
             keys: Vec::new(),
+            hints: Vec::new(),
             view: View::default(),
             now,
             test_panic: false,
@@ -208,6 +213,7 @@ impl App {
         self.motions.clear();
         self.rates = ServerRates::new(config.servers.len());
         self.keys.clear();
+        self.hints.clear();
         self.selected = self.selected.min(config.servers.len().saturating_sub(1));
         self.config = config;
     }

@@ -295,6 +295,7 @@ fn no_key_panics_in_any_state() {
         source: None,
         servers: Vec::new(),
         defaults: Default::default(),
+        network: Default::default(),
     });
     e.handle_key(key(KeyCode::Tab));
     for c in ['k', 's', 'S', 'r', 'p', 'u', '1'] {

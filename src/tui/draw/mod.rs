@@ -9,7 +9,8 @@
 //! its file: `servers`, `results`, `logs` (events and server log), `input`
 //! (REPL line and footer), `help`, `lesson` (the lesson panel, which
 //! takes the bottom row while a lesson runs) and `text` for the string
-//! helpers.
+//! helpers; `net_columns` adds the list's side, hints and badge columns
+//! while the network is cut or healing.
 //!
 //! ```text
 //! ┌ Ring ──────────┐┌ Servers ──────────────────────────────┐
@@ -28,6 +29,7 @@ mod help;
 mod input;
 mod lesson;
 mod logs;
+mod net_columns;
 mod results;
 mod servers;
 mod text;
@@ -250,10 +252,12 @@ fn render_ring(app: &App, area: Rect, buf: &mut Buffer) {
         .min(s)
         .max(1);
     let motion = app.motion_frame();
+    let sides = app.view.net.as_ref().map_or(&[][..], |net| &net.sides[..]);
     RingView {
         ring: &app.ring,
         servers: &app.config.servers,
         states: &states,
+        sides,
         focus: app.view.focus_key.as_ref(),
         whatif: app.view.whatif.as_ref(),
         n,

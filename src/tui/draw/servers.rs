@@ -1,5 +1,7 @@
 //! The server list pane: one row per server with its state, answer age,
-//! keys and last exit, and beside it the ops/s sparklines.
+//! keys and last exit, and beside it the ops/s sparklines; while the
+//! network is cut or healing, also its side, hints and badge
+//! ([`super::net_columns`]).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -11,6 +13,7 @@ use ratatui::widgets::{
 };
 
 use super::block;
+use super::net_columns::{self, Extras};
 use super::text::format_age;
 use crate::config::ServerSpec;
 use crate::tui::app::{App, Focus};
@@ -35,12 +38,20 @@ const LAST_EXIT_MIN: u16 = 12;
 struct Columns {
     /// Addresses shown as `:port` (every server shares the IP in the title).
     short: bool,
+    /// What a cut, hints or badges add ([`net_columns`]).
+    extras: Extras,
+    /// Width of the side column; 0 when not shown.
+    side_w: u16,
+    /// Whether the pid column is shown (dropped only for the extras).
+    pid: bool,
     /// Width of the keys column; 0 when not shown.
     keys_w: u16,
+    /// Width of the hints column; 0 when not shown.
+    hints_w: u16,
     /// Width of the ops/s column beside the table; 0 when not shown.
     rate_w: u16,
-    /// Whether the "last exit" column is shown.
-    wide: bool,
+    /// Width of the "last exit" (or badge) column; 0 when not shown.
+    note_w: u16,
     /// The table's column widths.
     widths: Vec<Constraint>,
 }
@@ -70,15 +81,10 @@ impl Columns {
             .unwrap_or(9)
             .max(9);
         let addr_w = if short { 6 } else { longest.max(7) as u16 };
-        let mut widths = vec![
-            Constraint::Length(1),
-            Constraint::Length(2),
-            Constraint::Length(addr_w),
-            Constraint::Length(3),
-            Constraint::Length(7),
-            Constraint::Length(state_w),
-            Constraint::Length(6),
-        ];
+        let extras = Extras::of(app);
+        if extras.any() {
+            return Columns::with_extras(app, extras, inner_w, short, (addr_w, state_w));
+        }
         // Key counts (STATS `keys`), once a poll has told one (keys move
         // between servers after `add` and `remove`), when the ops/s figure
         // still fits beside them.
@@ -90,9 +96,6 @@ impl Columns {
         } else {
             0
         };
-        if keys_w > 0 {
-            widths.push(Constraint::Length(keys_w));
-        }
         // The fixed columns and their gaps; what is left goes to ops/s first,
         // then to the last exit.
         let base = fixed + keys_w + u16::from(keys_w > 0);
@@ -102,35 +105,101 @@ impl Columns {
             w => w.min(RATE_FULL),
         };
         let exit_w = left.saturating_sub(rate_w + 1);
-        let wide = exit_w >= LAST_EXIT_MIN;
-        if wide {
-            widths.push(Constraint::Length(exit_w));
-        }
-        Columns {
+        let note_w = if exit_w >= LAST_EXIT_MIN { exit_w } else { 0 };
+        let mut cols = Columns {
             short,
+            extras,
+            side_w: 0,
+            pid: true,
             keys_w,
+            hints_w: 0,
             rate_w,
-            wide,
-            widths,
+            note_w,
+            widths: Vec::new(),
+        };
+        cols.widths = cols.table_widths(addr_w, state_w);
+        cols
+    }
+
+    /// The columns while a cut, hints or badges are shown: the columns
+    /// always there, then the optional ones as [`net_columns::share`]
+    /// gives them room.
+    fn with_extras(
+        app: &App,
+        extras: Extras,
+        inner_w: u16,
+        short: bool,
+        (addr_w, state_w): (u16, u16),
+    ) -> Columns {
+        let always = 1 + 2 + addr_w + 3 + state_w + 6 + 5;
+        let keys_w = if app.keys.iter().any(Option::is_some) {
+            KEYS_W
+        } else {
+            0
+        };
+        let w = net_columns::share(
+            &extras,
+            keys_w,
+            inner_w.saturating_sub(always),
+            (RATE_FULL, RATE_WITH_NUMBER),
+            LAST_EXIT_MIN,
+        );
+        let mut cols = Columns {
+            short,
+            extras,
+            side_w: w.side_w,
+            pid: w.pid,
+            keys_w: w.keys_w,
+            hints_w: w.hints_w,
+            rate_w: w.rate_w,
+            note_w: w.note_w,
+            widths: Vec::new(),
+        };
+        cols.widths = cols.table_widths(addr_w, state_w);
+        cols
+    }
+
+    /// The table's column widths, in the order of [`Columns::header`].
+    fn table_widths(&self, addr_w: u16, state_w: u16) -> Vec<Constraint> {
+        let mut widths = vec![Constraint::Length(1), Constraint::Length(2)];
+        if self.side_w > 0 {
+            widths.push(Constraint::Length(self.side_w));
         }
+        widths.extend([Constraint::Length(addr_w), Constraint::Length(3)]);
+        if self.pid {
+            widths.push(Constraint::Length(7));
+        }
+        widths.extend([Constraint::Length(state_w), Constraint::Length(6)]);
+        for w in [self.keys_w, self.hints_w] {
+            if w > 0 {
+                widths.push(Constraint::Length(w));
+            }
+        }
+        if self.note_w > 0 {
+            widths.push(Constraint::Length(self.note_w));
+        }
+        widths
     }
 
     /// The header row.
     fn header(&self, t: Theme) -> Row<'static> {
-        let mut header = vec![
-            "",
-            "#",
-            if self.short { "port" } else { "address" },
-            "vn",
-            "pid",
-            "state",
-            "answer",
-        ];
+        let mut header = vec!["", "#"];
+        if self.side_w > 0 {
+            header.push("side");
+        }
+        header.extend([if self.short { "port" } else { "address" }, "vn"]);
+        if self.pid {
+            header.push("pid");
+        }
+        header.extend(["state", "answer"]);
         if self.keys_w > 0 {
             header.push("keys");
         }
-        if self.wide {
-            header.push("last exit");
+        if self.hints_w > 0 {
+            header.push("hints");
+        }
+        if self.note_w > 0 {
+            header.push(net_columns::note_header(&self.extras));
         }
         Row::new(header).style(t.title().add_modifier(Modifier::UNDERLINED))
     }
@@ -169,16 +238,25 @@ fn server_row(
             format!("{}", i + 1),
             t.server(i).add_modifier(Modifier::BOLD),
         )),
+    ];
+    if cols.side_w > 0 {
+        cells.push(net_columns::side_cell(&cols.extras, i));
+    }
+    cells.extend([
         Cell::from(if cols.short {
             format!(":{}", spec.port)
         } else {
             spec.to_string()
         }),
         Cell::from(spec.nodes.to_string()),
-        Cell::from(pid),
+    ]);
+    if cols.pid {
+        cells.push(Cell::from(pid));
+    }
+    cells.extend([
         Cell::from(Span::styled(state_text, state_style)),
         Cell::from(age),
-    ];
+    ]);
     if cols.keys_w > 0 {
         let keys = app.keys.get(i).copied().flatten();
         cells.push(Cell::from(keys.map_or_else(
@@ -186,11 +264,11 @@ fn server_row(
             |k| format!("{:>4}", format_rate(k)),
         )));
     }
-    if cols.wide {
-        cells.push(Cell::from(Span::styled(
-            status.and_then(|s| s.last_exit.clone()).unwrap_or_default(),
-            t.dim(),
-        )));
+    if cols.hints_w > 0 {
+        cells.push(net_columns::hints_cell(app, i));
+    }
+    if cols.note_w > 0 {
+        cells.push(net_columns::note_cell(t, status, cols.note_w));
     }
     let row = Row::new(cells);
     if i == app.selected && focused {
@@ -216,10 +294,11 @@ pub(super) fn render_servers(app: &App, area: Rect, buf: &mut Buffer) {
         (true, Some(s)) => format!(" · {}", s.ip),
         _ => String::new(),
     };
+    let client = net_columns::client_title(app);
     let title = if focused {
-        format!(" Servers{ip} · ↑↓ select, keys below ")
+        format!(" Servers{ip}{client} · ↑↓ select, keys below ")
     } else {
-        format!(" Servers{ip} (Tab to select) ")
+        format!(" Servers{ip}{client} (Tab to select) ")
     };
     let b = block(t, title, focused);
     let inner = b.inner(area);

@@ -105,6 +105,7 @@ fn app(kind: ThemeKind, at_ms: u64) -> App {
             state: ServerState::Up,
             last_answer: Some(now - Duration::from_millis(200)),
             last_exit: None,
+            badge: None,
         })
         .collect();
     a.set_snapshot(statuses, Vec::new(), LogSnapshot::default(), now);

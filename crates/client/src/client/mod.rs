@@ -436,6 +436,11 @@ impl Client {
         self
     }
 
+    /// The hint mode of its writes.
+    pub fn hints(&self) -> HintMode {
+        self.hints
+    }
+
     /// Sets how long a server found v1-only is spoken to in v1 before it is
     /// asked in v2 again ([`V1_ONLY_RECHECK`] by default).
     pub fn with_v1_recheck(mut self, recheck: Duration) -> Client {

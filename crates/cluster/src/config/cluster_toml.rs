@@ -3,13 +3,14 @@
 //! the file, the line and the field.
 
 use std::fmt;
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::network::{DEFAULT_SUBNET_OCTET, Network, host_addresses, parse_subnet};
 use super::{
     ClusterConfig, ConfigError, DEFAULT_N, Defaults, MAX_NODES_PER_SERVER, Seen, ServerSpec,
     SyncPolicy, line_of, parse_ipv4, same_listener,
@@ -18,8 +19,16 @@ use super::{
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCluster {
+    cluster: Option<RawClusterTable>,
     defaults: Option<RawDefaults>,
     server: Option<Vec<Spanned<RawServer>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClusterTable {
+    network: Option<Spanned<String>>,
+    subnet: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -38,7 +47,7 @@ struct RawDefaults {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawServer {
-    ip: Spanned<String>,
+    ip: Option<Spanned<String>>,
     port: Spanned<i64>,
     nodes: Option<Spanned<i64>>,
     spawn: Option<bool>,
@@ -77,10 +86,14 @@ pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, Confi
             .as_ref()
             .and_then(|d| d.server_options.as_ref()),
     };
+    let network = p.network(raw.cluster.as_ref())?;
+    let entries = raw.server.unwrap_or_default();
+    let addrs = p.addresses(network, &entries)?;
     let mut servers: Vec<ServerSpec> = Vec::new();
     let mut seen = Seen::default();
-    for entry in raw.server.unwrap_or_default() {
-        let spec = p.server(&entry.into_inner(), &inherited, &servers, &mut seen)?;
+    for (entry, (ip, spawn)) in entries.iter().zip(addrs) {
+        let mut spec = p.server(entry.get_ref(), ip, &inherited, &servers, &mut seen)?;
+        spec.spawn = spawn;
         servers.push(spec);
     }
     if servers.is_empty() {
@@ -95,6 +108,7 @@ pub fn parse_cluster_toml(text: &str, file: &str) -> Result<ClusterConfig, Confi
         source: None,
         servers,
         defaults,
+        network,
     })
 }
 
@@ -153,6 +167,134 @@ impl TomlParse<'_> {
         } else {
             Ok(value)
         }
+    }
+
+    /// The `[cluster]` table: `network` (`loopback` or `namespaces`) and,
+    /// for namespaces, the hosts' `subnet`.
+    fn network(&self, c: Option<&RawClusterTable>) -> Result<Network, ConfigError> {
+        let Some(c) = c else {
+            return Ok(Network::Loopback);
+        };
+        let namespaces = match &c.network {
+            None => false,
+            Some(n) => match n.get_ref().as_str() {
+                "loopback" => false,
+                "namespaces" => true,
+                other => {
+                    return Err(self.at(
+                        n.span(),
+                        "network",
+                        format!("{other:?} is not a network (loopback or namespaces)"),
+                    ));
+                }
+            },
+        };
+        let octet = match &c.subnet {
+            Some(s) if !namespaces => {
+                return Err(self.at(
+                    s.span(),
+                    "subnet",
+                    "a subnet is for network = \"namespaces\" only".into(),
+                ));
+            }
+            Some(s) => parse_subnet(s.get_ref()).map_err(|m| self.at(s.span(), "subnet", m))?,
+            None => DEFAULT_SUBNET_OCTET,
+        };
+        Ok(if namespaces {
+            Network::Namespaces { octet }
+        } else {
+            Network::Loopback
+        })
+    }
+
+    /// Every server's address and `spawn`. On loopback each server gives
+    /// its `ip`. With namespaces, spawned servers live on hosts of the
+    /// subnet: an `ip` there chooses one, the others get the lowest free in
+    /// file order; a server not spawned keeps any `ip`.
+    fn addresses(
+        &self,
+        network: Network,
+        entries: &[Spanned<RawServer>],
+    ) -> Result<Vec<(Ipv4Addr, bool)>, ConfigError> {
+        let mut given = Vec::with_capacity(entries.len());
+        for e in entries {
+            let s = e.get_ref();
+            let ip =
+                s.ip.as_ref()
+                    .map(|ip| parse_ipv4(ip.get_ref()).map_err(|m| self.at(ip.span(), "ip", m)))
+                    .transpose()?;
+            given.push(ip);
+        }
+        let Some((subnet, _)) = network.subnet() else {
+            return entries
+                .iter()
+                .zip(given)
+                .map(|(e, ip)| match ip {
+                    Some(ip) => Ok((ip, e.get_ref().spawn.unwrap_or(ip.is_loopback()))),
+                    None => Err(self.at(
+                        e.span(),
+                        "ip",
+                        "missing field `ip` (only [cluster] network = \"namespaces\" gives servers addresses)".into(),
+                    )),
+                })
+                .collect();
+        };
+        // Which servers are hosts: those spawned (the default here).
+        let mut hosted = Vec::new();
+        for (e, ip) in entries.iter().zip(&given) {
+            let spawn = e.get_ref().spawn.unwrap_or(true);
+            if !spawn && ip.is_none() {
+                return Err(self.at(
+                    e.span(),
+                    "ip",
+                    "a server dkvs-tui does not start (spawn = false) needs its `ip`".into(),
+                ));
+            }
+            if let (true, Some(ip)) = (spawn, ip)
+                && !network.is_host_addr(*ip)
+            {
+                let span = e
+                    .get_ref()
+                    .ip
+                    .as_ref()
+                    .map(Spanned::span)
+                    .unwrap_or(e.span());
+                return Err(self.at(
+                    span,
+                    "ip",
+                    format!(
+                        "{ip} is not a host address of {subnet}/24 (.2 to .254); in namespaces mode a spawned server lives there: leave `ip` out, choose one there, or set spawn = false"
+                    ),
+                ));
+            }
+            hosted.push(spawn);
+        }
+        let octet = subnet.octets()[1];
+        let requested: Vec<Option<Ipv4Addr>> = given
+            .iter()
+            .zip(&hosted)
+            .filter(|(_, h)| **h)
+            .map(|(ip, _)| *ip)
+            .collect();
+        let mut assigned = host_addresses(octet, &requested)
+            .map_err(|(_, m)| ConfigError::new(self.file, None, Some("ip"), m))?
+            .into_iter();
+        given
+            .into_iter()
+            .zip(hosted)
+            .map(|(ip, hosted)| match (hosted, ip) {
+                (true, _) => assigned.next().map(|a| (a, true)).ok_or_else(|| {
+                    ConfigError::new(self.file, None, Some("ip"), "no address left".into())
+                }),
+                (false, Some(ip)) => Ok((ip, false)),
+                (false, None) => Err(ConfigError::new(
+                    self.file,
+                    None,
+                    Some("ip"),
+                    "missing field `ip`".into(),
+                )),
+            })
+            .collect()
     }
 
     /// The `[defaults]` table: N, W, R (W and R at most N), the deadline,
@@ -278,11 +420,11 @@ impl TomlParse<'_> {
     fn server(
         &self,
         s: &RawServer,
+        ip: Ipv4Addr,
         inherited: &ServerDefaults<'_>,
         servers: &[ServerSpec],
         seen: &mut Seen,
     ) -> Result<ServerSpec, ConfigError> {
-        let ip = parse_ipv4(s.ip.get_ref()).map_err(|m| self.at(s.ip.span(), "ip", m))?;
         let port = self.positive(&s.port, "port", 65535)? as u16;
         let nodes = match &s.nodes {
             Some(n) => self.positive(n, "nodes", MAX_NODES_PER_SERVER as i64)? as u32,
@@ -299,9 +441,6 @@ impl TomlParse<'_> {
             ));
         }
         let mut spec = ServerSpec::new(ip, port, nodes);
-        if let Some(spawn) = s.spawn {
-            spec.spawn = spawn;
-        }
         // [defaults] data_dir is a parent: each server gets its own
         // directory in it, named after its address.
         spec.data_dir = match &s.data_dir {

@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 
 use crate::limits::AuthConfig;
 
+mod network;
 mod server_options;
 mod sync_policy;
+pub use network::{DEFAULT_SUBNET_OCTET, Network};
 pub use sync_policy::SyncPolicy;
 
 /// Environment variable naming the configuration file.
@@ -134,6 +136,8 @@ pub struct ClusterConfig {
     pub servers: Vec<ServerSpec>,
     /// Defaults for quorum operations.
     pub defaults: Defaults,
+    /// Where `dkvs-tui` runs its servers (`[cluster] network`).
+    pub network: Network,
 }
 
 /// Where the name of the cluster's key file came from, so that an error
@@ -216,6 +220,7 @@ impl ClusterConfig {
             source: None,
             servers,
             defaults: Defaults::default(),
+            network: Network::Loopback,
         })
     }
 
@@ -475,6 +480,7 @@ pub fn parse_servers_txt(text: &str, file: &str) -> Result<ClusterConfig, Config
         source: None,
         servers,
         defaults: Defaults::default(),
+        network: Network::Loopback,
     })
 }
 
