@@ -69,6 +69,9 @@ pub fn prepare(config: &mut ClusterConfig) -> Result<Prepared, String> {
     for &i in &hosted {
         if let Some(server) = config.servers.get_mut(i) {
             open_defaults(&mut server.server_args, &cidr);
+            if let Some(note) = move_metrics(server) {
+                prepared.notes.push(note);
+            }
         }
     }
     prepared.notes.push(format!(
@@ -94,6 +97,22 @@ fn open_defaults(args: &mut Vec<String>, cidr: &str) {
             ]);
         }
     }
+}
+
+/// A hosted server's metrics endpoint on loopback would be inside its
+/// host, out of this machine's reach: it moves to the host's address,
+/// same port. Returns the note saying so.
+fn move_metrics(server: &mut crate::config::ServerSpec) -> Option<String> {
+    let metrics = server.metrics?;
+    if !metrics.ip().is_loopback() {
+        return None;
+    }
+    let moved = std::net::SocketAddr::new(server.ip.into(), metrics.port());
+    server.metrics = Some(moved);
+    Some(format!(
+        "{}: metrics served at {moved} (its host's address) instead of {metrics}",
+        server.addr()
+    ))
 }
 
 /// The loopback fallback: every host address 10.o.0.k becomes 127.0.0.1
@@ -210,6 +229,16 @@ mod tests {
                 "10.9.0.0/24"
             ]
         );
+    }
+
+    #[test]
+    fn loopback_metrics_move_to_the_host() {
+        let mut spec = crate::config::ServerSpec::new(Ipv4Addr::new(10, 9, 0, 2), 7000, 1);
+        spec.metrics = Some("127.0.0.1:9101".parse().unwrap());
+        let note = move_metrics(&mut spec).unwrap();
+        assert_eq!(spec.metrics, Some("10.9.0.2:9101".parse().unwrap()));
+        assert!(note.contains("10.9.0.2:9101"), "{note}");
+        assert_eq!(move_metrics(&mut spec), None);
     }
 
     #[test]

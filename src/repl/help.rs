@@ -132,7 +132,7 @@ pub const SUMMARY: &[(&str, &str, &str)] = &[
     ),
     (
         "partition",
-        "partition <servers> | <servers>... | partition <servers> -> <servers>",
+        "partition <servers> | <servers> [| …]  or  partition <servers> -> <servers>",
         "cut the network between groups of servers (namespaces mode)",
     ),
     (
@@ -239,10 +239,10 @@ fn detail(command: &str) -> Option<&'static str> {
             "Shows the network mode (loopback, or namespaces with the hosts' subnet and bridge), each server's host and side, the client's side, the cuts in force (partitions and one-way cuts) and the loss and delay faults."
         }
         "add" => {
-            "Membership change, for real (`whatif add` only shows it): adds a [[server]] table to the cluster file (comments kept; a server removed in this session goes back where it stood, after it finished leaving), with the fields given (nodes default 1; metrics, data_dir and sync as in cluster.toml; server_option=max-memory=512MiB, repeatable, for its server_options; servers.txt holds nodes only), starts the server (a new ip:port on 127.0.0.0/8, the port free), tells every other running server to reload the file (SIGHUP) and switches this screen to the new ring.\nThe servers then move the keys the new server now owns to it (anti-entropy and handoff); the events log shows the key counts as they change."
+            "Membership change, for real (`whatif add` only shows it): adds a [[server]] table to the cluster file (comments kept; a server removed in this session goes back where it stood, after it finished leaving), with the fields given (nodes default 1; metrics, data_dir and sync as in cluster.toml; server_option=max-memory=512MiB, repeatable, for its server_options; servers.txt holds nodes only), starts the server (a new ip:port on 127.0.0.0/8, the port free), tells every other running server to reload the file (SIGHUP) and switches this screen to the new ring.\nThe servers then move the keys the new server now owns to it (anti-entropy and handoff); the events log shows the key counts as they change.\nRefused in namespaces mode, whose hosts are made at start from cluster.toml."
         }
         "remove" => {
-            "Membership change, for real (`whatif remove` only shows it): takes the server out of the cluster file, tells every running server to reload it (SIGHUP) — the removed one hands its keys to their new owners — and switches this screen to the new ring. The removed server is stopped once it holds no keys, or after 30 s; the events log shows the progress.\nOnly a server dkvs-tui started can be removed, never the last one."
+            "Membership change, for real (`whatif remove` only shows it): takes the server out of the cluster file, tells every running server to reload it (SIGHUP) — the removed one hands its keys to their new owners — and switches this screen to the new ring. The removed server is stopped once it holds no keys, or after 30 s; the events log shows the progress.\nOnly a server dkvs-tui started can be removed, never the last one. Refused in namespaces mode, whose hosts are made at start from cluster.toml."
         }
         "lesson" => {
             "`lesson` lists the bundled lessons; `lesson 2` runs the second, `lesson FILE` a lesson file of your own (format: docs/TEACHING.md). Each step says what to look at and runs real commands, shown as `$ <command>` before their output; a step may wait for you to type a command (`→ your turn: …`).\n`lesson next` goes to the next step (Enter on an empty line), `lesson back` to the previous one, the cluster first put back as it was when that step began (Backspace), `lesson end` leaves (Esc). Leaving or finishing puts the cluster back as the lesson found it: servers started, stopped, resumed, added or removed again, faults healed, slow motion, skew and the what-if view as they were, keys written during the lesson deleted; one line per thing undone."

@@ -119,7 +119,9 @@ pub enum LineError {
     #[error("a step needs a heading: write \"## <heading>\"")]
     EmptyHeading,
     /// A header other than `needs`.
-    #[error("unknown header `{0}`: the only header is \"needs: <k> servers\"")]
+    #[error(
+        "unknown header `{0}`: the only header is \"needs: <k> servers\" (or \"needs: <k> servers, namespaces\")"
+    )]
     UnknownHeader(String),
     /// A `needs` header that is not `<k> servers`.
     #[error(
