@@ -744,15 +744,8 @@ fn check_run(run: &Run) {
     assert!(all > 20 && ok > 0, "writes {ok}/{all}: {}", run.summary());
 }
 
-/// Whether to skip: namespaces cannot be made here (says why).
 fn skip() -> bool {
-    match dkvs_netns::available() {
-        Ok(()) => false,
-        Err(reason) => {
-            eprintln!("chaos_netns skipped: {reason}");
-            true
-        }
-    }
+    netns_skip("chaos_netns")
 }
 
 /// The fixed seeds: partitions between servers, one-way cuts, the clients

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dkvs_netns::{Hosts, HostsSpec, Side, available, cleanup_stale};
+use dkvs_netns::{Hosts, HostsSpec, Side, cleanup_stale};
 
 use crate::common::*;
 
@@ -18,15 +18,8 @@ const PORT: u16 = 7000;
 /// How long a request waits for an answer that must not come.
 const SILENT: Duration = Duration::from_millis(300);
 
-/// Whether to skip: namespaces are unavailable here (says why).
 fn skip() -> bool {
-    match available() {
-        Ok(()) => false,
-        Err(e) => {
-            eprintln!("netns test skipped: {e}");
-            true
-        }
-    }
+    netns_skip("netns test")
 }
 
 /// `program` in host `i`'s namespace, with the environment of

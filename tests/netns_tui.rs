@@ -25,13 +25,7 @@ const KEYS: usize = 8;
 const CONVERGE_LIMIT: Duration = Duration::from_secs(40);
 
 fn skip() -> bool {
-    match dkvs_netns::available() {
-        Ok(()) => false,
-        Err(e) => {
-            eprintln!("netns tui test skipped: {e}");
-            true
-        }
-    }
+    netns_skip("netns tui test")
 }
 
 /// A subnet octet no interface uses now, different for each test of this

@@ -1378,3 +1378,15 @@ pub fn write_ops(
     ops.push(op(trace.version.expect("a versioned write"), ok));
     ops
 }
+
+/// Whether a test that needs network namespaces must be skipped here (not
+/// root, no `ip` or `nft`); prints why, naming `what` was skipped.
+pub fn netns_skip(what: &str) -> bool {
+    match dkvs_netns::available() {
+        Ok(()) => false,
+        Err(e) => {
+            eprintln!("{what} skipped: {e}");
+            true
+        }
+    }
+}

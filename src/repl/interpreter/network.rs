@@ -40,25 +40,14 @@ impl Interpreter {
             return FAILED;
         };
         self.stop_heal_watch(&supervisor);
-        let applied = {
-            let p = p.clone();
-            let sup = supervisor.clone();
-            tokio::task::spawn_blocking(move || match &p {
-                Partition::Groups(groups) => sup.partition(groups),
-                Partition::OneWay(from, to) => sup.cut(from, to),
-            })
-            .await
-        };
-        match applied {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                say(sink, error_line(format!("partition: {e}")));
-                return FAILED;
-            }
-            Err(e) => {
-                say(sink, error_line(format!("partition: {e}")));
-                return FAILED;
-            }
+        let (sup, cut) = (supervisor.clone(), p.clone());
+        let applied = blocking(move || match &cut {
+            Partition::Groups(groups) => sup.partition(groups),
+            Partition::OneWay(from, to) => sup.cut(from, to),
+        });
+        if let Err(e) = applied.await {
+            say(sink, error_line(format!("partition: {e}")));
+            return FAILED;
         }
         match &p {
             Partition::Groups(groups) => {
@@ -96,20 +85,12 @@ impl Interpreter {
         let had_cuts = !self.groups.is_empty() || !self.one_way.is_empty();
         if let Some(sup) = self.supervisor.clone().filter(Supervisor::has_hosts) {
             let s = sup.clone();
-            match tokio::task::spawn_blocking(move || s.heal_cuts()).await {
-                Ok(Ok(())) => {
-                    if had_cuts {
-                        healed.push("every cut removed".to_string());
-                    }
-                }
-                Ok(Err(e)) => {
-                    say(sink, error_line(format!("heal: {e}")));
-                    return FAILED;
-                }
-                Err(e) => {
-                    say(sink, error_line(format!("heal: {e}")));
-                    return FAILED;
-                }
+            if let Err(e) = blocking(move || s.heal_cuts()).await {
+                say(sink, error_line(format!("heal: {e}")));
+                return FAILED;
+            }
+            if had_cuts {
+                healed.push("every cut removed".to_string());
             }
             sup.probe_soon();
         }
@@ -153,7 +134,7 @@ impl Interpreter {
         let (groups, one_way) = cuts.clone();
         let sup = supervisor.clone();
         let (g, o) = (groups.clone(), one_way.clone());
-        let applied = tokio::task::spawn_blocking(move || {
+        let applied = blocking(move || {
             sup.heal_cuts()?;
             if !g.is_empty() {
                 sup.partition(&g)?;
@@ -161,17 +142,12 @@ impl Interpreter {
             for (a, b) in &o {
                 sup.cut(&[*a], &[*b])?;
             }
-            Ok::<(), dkvs_netns::NetnsError>(())
+            Ok(())
         })
         .await;
         supervisor.probe_soon();
-        let ok = matches!(applied, Ok(Ok(())));
-        if !ok {
-            let why = match applied {
-                Ok(Err(e)) => e.to_string(),
-                Err(e) => e.to_string(),
-                Ok(Ok(())) => String::new(),
-            };
+        let ok = applied.is_ok();
+        if let Err(why) = applied {
             say(sink, error_line(format!("cuts not restored: {why}")));
         }
         let empty = groups.is_empty() && one_way.is_empty();
@@ -373,6 +349,17 @@ impl Interpreter {
             watch.abort();
         }
         supervisor.set_badges(&[]);
+    }
+}
+
+/// Runs a change of the hosts' rules (`ip` and `nft` commands, a few
+/// milliseconds each) off the runtime's threads; the error as text.
+async fn blocking(
+    f: impl FnOnce() -> Result<(), dkvs_netns::NetnsError> + Send + 'static,
+) -> Result<(), String> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
