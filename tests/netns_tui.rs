@@ -265,8 +265,19 @@ fn partition_writes_on_both_sides_heal_and_converge() {
         shell.wait_for("OK — W=1 reached", Duration::from_secs(10));
     }
 
+    // The proxy's loss works between hosts too, and `heal` ends it.
+    shell.send("loss 2 100");
+    shell.wait_for("100% of datagrams lost each way", Duration::from_secs(5));
+    shell.drain(Duration::from_millis(100));
+    shell.send("put lossy v n=5 w=2");
+    let host2 = shell.wait_for(".0.3:7000", Duration::from_secs(10));
+    assert!(host2.contains("timeout"), "{host2}");
+    shell.wait_for("OK — W=2 reached", Duration::from_secs(10));
     shell.send("heal");
-    shell.wait_for("healed: every cut removed", Duration::from_secs(5));
+    shell.wait_for(
+        "healed: every cut removed; loss and delay removed on 2",
+        Duration::from_secs(5),
+    );
     let healed = Instant::now();
     // Events are printed after each command: ask until the watch is done.
     let deadline = healed + CONVERGE_LIMIT;
@@ -388,4 +399,40 @@ fn without_root_the_same_file_runs_on_loopback() {
         all.contains(&format!("127.0.0.1:{}: starting → up", ports[0])),
         "{all}"
     );
+}
+
+#[test]
+fn a_panic_of_the_full_screen_removes_the_hosts() {
+    use crate::common::tmux::{Tmux, tmux_available};
+    if skip() || !tmux_available() {
+        eprintln!("netns panic test skipped (needs namespaces and tmux)");
+        return;
+    }
+    let dir = cluster_dir(3);
+    let toml = dir.path().join("cluster.toml");
+    let t = Tmux::start(
+        "netns-panic",
+        &format!(
+            "env -u DKVS_LOG -u RUST_LOG DKVS_TUI_TEST_PANIC=1 RUST_BACKTRACE=0 '{TUI}' '{}'; echo \"EXITED $?\"; sleep 60",
+            toml.display()
+        ),
+    );
+    t.wait_for("three servers up", 30, |s| s.matches("● up").count() >= 3);
+    let out = Command::new("pgrep")
+        .args(["-P", &t.pane_pid().to_string()])
+        .output()
+        .unwrap();
+    let tui: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert_eq!(tui.len(), 1, "the dkvs-tui process: {tui:?}");
+    assert!(
+        !leftovers(tui[0]).is_empty(),
+        "its hosts exist while it runs"
+    );
+    t.type_line("__panic");
+    t.wait_for("dkvs-tui to exit 101", 20, |s| s.contains("EXITED 101"));
+    let left = leftovers(tui[0]);
+    assert!(left.is_empty(), "left behind after a panic: {left:?}");
 }
