@@ -19,8 +19,30 @@ pub struct Prepared {
     /// What to tell the user (the fallback, leftovers removed).
     pub notes: Vec<String>,
     /// The cluster file written for the servers in the loopback fallback,
-    /// in a directory of its own to remove at exit.
-    pub fallback_dir: Option<PathBuf>,
+    /// in a directory of its own, removed when this is dropped.
+    pub fallback_dir: Option<FallbackDir>,
+}
+
+/// The loopback fallback's directory, removed when dropped (an exit by a
+/// signal leaves it to the next start's [`remove_stale_fallbacks`]).
+#[derive(Debug)]
+pub struct FallbackDir(PathBuf);
+
+impl Drop for FallbackDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The fallback's directory for this process: `$TMPDIR/dkvs-tui-<pid>`.
+fn fallback_dir_path() -> PathBuf {
+    std::env::temp_dir().join(format!("dkvs-tui-{}", std::process::id()))
+}
+
+/// Whether `path` is the cluster file the loopback fallback wrote (a copy
+/// that is gone at exit: `add` and `remove` must not edit it).
+pub fn is_fallback_file(path: &Path) -> bool {
+    path.parent() == Some(fallback_dir_path().as_path())
 }
 
 /// The servers' options that default to 127.0.0.0/8, opened to the hosts'
@@ -52,6 +74,13 @@ pub fn prepare(config: &mut ClusterConfig) -> Result<Prepared, String> {
     let hosted: Vec<usize> = (0..config.servers.len())
         .filter(|&i| config.servers.get(i).is_some_and(|s| s.spawn))
         .collect();
+    if hosted.is_empty() {
+        prepared.notes.push(
+            "namespaces: no server to start here (every one has spawn = false), so no host is made"
+                .into(),
+        );
+        return Ok(prepared);
+    }
     let spec = HostsSpec {
         hosts: hosted.len(),
         subnet_octet: Some(subnet.octets()[1]),
@@ -61,9 +90,13 @@ pub fn prepare(config: &mut ClusterConfig) -> Result<Prepared, String> {
             .collect(),
     };
     let hosts = Hosts::create(&spec).map_err(|e| {
-        format!(
-            "cannot make the hosts on {subnet}/{len}: {e}; if another dkvs-tui uses this subnet, choose another with [cluster] subnet = \"10.<n>.0.0/24\""
-        )
+        let text = e.to_string();
+        let advice = if text.contains("in use") || text.contains("taken") {
+            "; another program uses this subnet: choose another with [cluster] subnet = \"10.<n>.0.0/24\" in cluster.toml"
+        } else {
+            ""
+        };
+        format!("cannot make the hosts on {subnet}/{len}: {text}{advice}")
     })?;
     let cidr = format!("{subnet}/{len}");
     for &i in &hosted {
@@ -134,31 +167,33 @@ fn fall_back(
         };
     }
     config.network = Network::Loopback;
+    let mut copy = String::new();
     if let Some(source) = config.source.clone() {
-        let dir = std::env::temp_dir().join(format!("dkvs-tui-{}", std::process::id()));
+        let dir = fallback_dir_path();
         let file = dir.join("cluster.toml");
-        write_fallback(&source, config, &dir, &file).map_err(|e| {
+        make_private_dir(&dir).map_err(|e| {
             format!(
-                "cannot write the loopback cluster file {}: {e}",
-                file.display()
+                "cannot make the directory {} for the loopback cluster file: {e}",
+                dir.display()
             )
         })?;
+        prepared.fallback_dir = Some(FallbackDir(dir.clone()));
+        write_fallback(&source, config, &file)
+            .map_err(|e| format!("cannot run {} on loopback: {e}", source.display()))?;
+        copy = format!(
+            " (the servers read {}: use it with dkvs-client)",
+            file.display()
+        );
         config.source = Some(file);
-        prepared.fallback_dir = Some(dir);
     }
     Ok(format!(
-        "{why}; running on loopback instead: no partitions, `loss` and `delay` still work"
+        "{why}; running on loopback instead{copy}: no partitions, `loss` and `delay` still work"
     ))
 }
 
 /// The user's file with every server's address written out and
 /// `network = "loopback"`, for the spawned servers' `--servers`.
-fn write_fallback(
-    source: &Path,
-    config: &ClusterConfig,
-    dir: &Path,
-    file: &Path,
-) -> Result<(), String> {
+fn write_fallback(source: &Path, config: &ClusterConfig, file: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(source).map_err(|e| e.to_string())?;
     let mut doc: toml_edit::DocumentMut = text
         .parse()
@@ -167,11 +202,13 @@ fn write_fallback(
         cluster.insert("network", toml_edit::value("loopback"));
         cluster.remove("subnet");
     }
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     if let Some(defaults) = doc.get_mut("defaults").and_then(|d| d.as_table_like_mut()) {
-        // Relative paths were relative to the user's file.
+        // Each server's own directory is written below, absolute.
         defaults.remove("data_dir");
         if let Some(key) = &config.defaults.key_file {
-            defaults.insert("key_file", toml_edit::value(key.display().to_string()));
+            let key = absolute(key).display().to_string();
+            defaults.insert("key_file", toml_edit::value(key));
         }
     }
     if let Some(servers) = doc
@@ -181,13 +218,30 @@ fn write_fallback(
         for (table, spec) in servers.iter_mut().zip(&config.servers) {
             table.insert("ip", toml_edit::value(spec.ip.to_string()));
             match &spec.data_dir {
-                Some(d) => table.insert("data_dir", toml_edit::value(d.display().to_string())),
+                Some(d) => {
+                    let d = absolute(d).display().to_string();
+                    table.insert("data_dir", toml_edit::value(d))
+                }
                 None => table.remove("data_dir"),
             };
         }
     }
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    std::fs::write(file, doc.to_string()).map_err(|e| e.to_string())
+    std::fs::write(file, doc.to_string()).map_err(|e| e.to_string())?;
+    // The copy must describe the same servers (an inline `server = [...]`
+    // array, say, is not rewritten).
+    let written = ClusterConfig::load(file).map_err(|e| e.to_string())?;
+    let addrs = |c: &ClusterConfig| c.servers.iter().map(|s| s.addr()).collect::<Vec<_>>();
+    if addrs(&written) != addrs(config) {
+        return Err("the rewritten copy does not list the same servers (write each server as a [[server]] table)".into());
+    }
+    Ok(())
+}
+
+/// A directory only this user can enter; one that exists already (made by
+/// someone else for this PID) is an error.
+fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(dir)
 }
 
 /// Removes the fallback files of runs whose process is gone (a crashed
@@ -268,6 +322,9 @@ mod tests {
         let written = ClusterConfig::load(config.source.as_deref().unwrap()).unwrap();
         assert_eq!(written.servers, config.servers);
         assert_eq!(written.network, Network::Loopback);
-        let _ = std::fs::remove_dir_all(prepared.fallback_dir.unwrap());
+        let dir = prepared.fallback_dir.as_ref().unwrap().0.clone();
+        assert!(is_fallback_file(config.source.as_deref().unwrap()));
+        drop(prepared);
+        assert!(!dir.exists(), "removed when dropped");
     }
 }

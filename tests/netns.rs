@@ -242,6 +242,7 @@ fn dropped_hosts_and_dead_owners_leave_nothing() {
         let out = run(Command::new("ip").args(&args), RUN_LIMIT);
         assert_eq!(out.code, Some(0), "{}", out.stderr);
     }
-    assert!(cleanup_stale().unwrap() >= 2);
+    // Other tests' starts may remove them first: gone is what counts.
+    cleanup_stale().unwrap();
     assert_gone(&[ns, bridge]);
 }

@@ -37,13 +37,17 @@ pub fn free_octet() -> u8 {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    loop {
-        let k = NEXT.fetch_add(1, Ordering::SeqCst);
-        let octet = 200 + (std::process::id() as u8 % 20) + k % 30;
+    // Half the range away from where this process's in-process `Hosts`
+    // start looking (at the PID), so the two rarely meet.
+    let start = (std::process::id() % 254 + 127) % 254;
+    for _ in 0..254 {
+        let k = u32::from(NEXT.fetch_add(1, Ordering::SeqCst));
+        let octet = ((start + k) % 254 + 1) as u8;
         if !text.contains(&format!(" 10.{octet}.")) {
             return octet;
         }
     }
+    panic!("no free 10.<n>.0.0/24 subnet:\n{text}");
 }
 
 fn namespaces_toml(octet: u8, servers: usize) -> String {
@@ -169,6 +173,31 @@ impl Shell {
         }
     }
 
+    /// Waits (10 s at most) for a line containing one of `texts`.
+    fn wait_any(&mut self, texts: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(l) = self
+                .seen
+                .iter()
+                .find(|l| texts.iter().any(|t| l.contains(t)))
+            {
+                return l.clone();
+            }
+            match self.lines.recv_timeout(Duration::from_millis(200)) {
+                Ok((_, line)) => self.seen.push(line),
+                Err(_) if Instant::now() >= deadline => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "none of {texts:?} within 10 s; seen:\n{}",
+                        self.seen.join("\n")
+                    );
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
     /// Every line so far (for assertions after the end).
     fn drain(&mut self, limit: Duration) -> Vec<String> {
         let deadline = Instant::now() + limit;
@@ -205,6 +234,22 @@ fn cluster_dir(servers: usize) -> tempfile::TempDir {
     dir
 }
 
+/// dkvs-tui on a fresh cluster of `servers` hosts; another subnet is
+/// tried when one is taken meanwhile (by a parallel test).
+fn start_cluster(servers: usize) -> (tempfile::TempDir, Shell) {
+    for _ in 0..4 {
+        let dir = cluster_dir(servers);
+        let mut shell = Shell::start(dir.path());
+        let line = shell.wait_any(&["namespaces: ", "cannot make the hosts"]);
+        if line.contains("namespaces: ") {
+            return (dir, shell);
+        }
+        eprintln!("retrying on another subnet: {line}");
+        shell.finish();
+    }
+    panic!("no subnet could be used in four tries");
+}
+
 /// Waits for `count` servers to come up (their state events).
 fn wait_up(shell: &mut Shell, count: usize) {
     for _ in 0..count {
@@ -217,9 +262,7 @@ fn partition_writes_on_both_sides_heal_and_converge() {
     if skip() {
         return;
     }
-    let dir = cluster_dir(5);
-    let mut shell = Shell::start(dir.path());
-    shell.wait_for("namespaces: 5 hosts on", Duration::from_secs(10));
+    let (dir, mut shell) = start_cluster(5);
     wait_up(&mut shell, 5);
     let pid = shell.pid();
     assert_eq!(
@@ -227,7 +270,25 @@ fn partition_writes_on_both_sides_heal_and_converge() {
         5 + 1 + 5,
         "5 namespaces, a bridge, 5 veths"
     );
+    writes_on_both_sides(&mut shell);
+    loss_between_hosts(&mut shell);
+    heal_until_in_sync(&mut shell);
+    // The acknowledged writes of the majority side won everywhere.
+    for k in 0..KEYS {
+        shell.send(&format!("get key{k} r=3"));
+        shell.wait_for(&format!("OK majority{k} — R=3"), Duration::from_secs(10));
+    }
+    other_tools_reach_the_hosts(dir.path());
+    shell.send("quit");
+    let status = shell.finish();
+    assert!(status.code().is_some(), "{status:?}");
+    let left = leftovers(pid);
+    assert!(left.is_empty(), "left behind after quit: {left:?}");
+}
 
+/// The client in the minority (failed quorums say why, hints), then in
+/// the majority (later writes of the same keys, acknowledged).
+fn writes_on_both_sides(shell: &mut Shell) {
     // The client with servers 1 and 2: keys homed on 3..5 become hints
     // on this side, and quorums needing the far side fail, with why.
     shell.send("partition client,1,2 | 3,4,5");
@@ -264,8 +325,10 @@ fn partition_writes_on_both_sides_heal_and_converge() {
         shell.send(&format!("put key{k} majority{k} w=1"));
         shell.wait_for("OK — W=1 reached", Duration::from_secs(10));
     }
+}
 
-    // The proxy's loss works between hosts too, and `heal` ends it.
+/// The proxy's loss works between hosts too (`heal` below ends it).
+fn loss_between_hosts(shell: &mut Shell) {
     shell.send("loss 2 100");
     shell.wait_for("100% of datagrams lost each way", Duration::from_secs(5));
     shell.drain(Duration::from_millis(100));
@@ -273,6 +336,10 @@ fn partition_writes_on_both_sides_heal_and_converge() {
     let host2 = shell.wait_for(".0.3:7000", Duration::from_secs(10));
     assert!(host2.contains("timeout"), "{host2}");
     shell.wait_for("OK — W=2 reached", Duration::from_secs(10));
+}
+
+/// `heal`, then the watch's lines until `in sync`.
+fn heal_until_in_sync(shell: &mut Shell) {
     shell.send("heal");
     shell.wait_for(
         "healed: every cut removed; loss and delay removed on 2",
@@ -301,32 +368,23 @@ fn partition_writes_on_both_sides_heal_and_converge() {
     eprintln!("in sync {:.1} s after heal", healed.elapsed().as_secs_f64());
     let badges = shell.seen.join("\n");
     assert!(badges.contains("healing: "), "{badges}");
+}
 
-    // The acknowledged writes of the majority side won everywhere.
-    for k in 0..KEYS {
-        shell.send(&format!("get key{k} r=3"));
-        shell.wait_for(&format!("OK majority{k} — R=3"), Duration::from_secs(10));
-    }
-    // The other tools reach the hosts with the same file.
+/// `dkvs-client` and `dkvs-dump-ring` reach the hosts with the same file.
+fn other_tools_reach_the_hosts(dir: &Path) {
     let client = run(
-        clean_command(CLIENT, dir.path()).args(["--servers", "cluster.toml", "get", "key0"]),
+        clean_command(CLIENT, dir).args(["--servers", "cluster.toml", "get", "key0"]),
         RUN_LIMIT,
     );
     assert!(client.stdout.contains("majority0"), "{client:?}");
     let dump = run(
-        clean_command(DUMP_RING, dir.path()).args(["--servers", "cluster.toml"]),
+        clean_command(DUMP_RING, dir).args(["--servers", "cluster.toml"]),
         RUN_LIMIT,
     );
     assert!(
         dump.stdout.contains("majority0") && dump.code == Some(0),
         "{dump:?}"
     );
-
-    shell.send("quit");
-    let status = shell.finish();
-    assert!(status.code().is_some(), "{status:?}");
-    let left = leftovers(pid);
-    assert!(left.is_empty(), "left behind after quit: {left:?}");
 }
 
 #[test]
@@ -334,18 +392,16 @@ fn no_host_is_left_after_a_signal_or_a_crash_of_the_manager() {
     if skip() {
         return;
     }
-    let dir = cluster_dir(3);
-    // SIGKILL: the servers exit by themselves, the hosts stay…
-    let mut first = Shell::start(dir.path());
+    // SIGKILL: the servers exit by themselves, the hosts stay until the
+    // next start removes them (or a parallel test's start: either way,
+    // what counts is that they are gone).
+    let (dir, mut first) = start_cluster(3);
     wait_up(&mut first, 3);
     let crashed = first.pid();
     send_signal(crashed, "KILL");
     let (_, timed_out) = wait_bounded(&mut first.child, Duration::from_secs(5));
     assert!(!timed_out);
-    assert!(!leftovers(crashed).is_empty(), "a SIGKILL cannot clean up");
-    // …until the next start removes them.
     let mut second = Shell::start(dir.path());
-    second.wait_for("an earlier run left behind", Duration::from_secs(10));
     wait_up(&mut second, 3);
     assert!(leftovers(crashed).is_empty(), "{:?}", leftovers(crashed));
     // SIGTERM: a clean stop, hosts removed.

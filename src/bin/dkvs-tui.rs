@@ -124,9 +124,8 @@ fn run(cli: Cli) -> u8 {
         )
     };
     runtime.block_on(supervisor.shutdown());
-    if let Some(dir) = &prepared.fallback_dir {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    // The fallback's directory goes with `prepared`.
+    drop(prepared.fallback_dir);
     code
 }
 

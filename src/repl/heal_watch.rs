@@ -13,7 +13,7 @@ use crate::config::ClusterConfig;
 use crate::dump_ring::{DumpOptions, dump_all_with};
 use crate::ring::Ring;
 use crate::stats::{FetchOptions, fetch_all};
-use crate::supervisor::Supervisor;
+use crate::supervisor::{ServerState, Supervisor};
 
 /// Time between two readings.
 pub const POLL: Duration = Duration::from_secs(1);
@@ -26,6 +26,13 @@ pub const WATCH_LIMIT: Duration = Duration::from_secs(120);
 pub enum Sync {
     /// It answered neither STATS nor DUMP.
     NoAnswer,
+    /// Not running (down, stopped, paused): left out of the comparison.
+    NotUp,
+    /// It answered one of STATS and DUMP only: cannot tell.
+    Unknown {
+        /// DUMP refused or unanswered (else STATS).
+        no_dump: bool,
+    },
     /// Hints still to deliver and keys whose copy differs from another
     /// replica's.
     Behind {
@@ -44,6 +51,9 @@ impl Sync {
     pub fn word(self) -> String {
         match self {
             Sync::NoAnswer => "no answer".into(),
+            Sync::NotUp => "not running".into(),
+            Sync::Unknown { no_dump: true } => "cannot compare (no dump)".into(),
+            Sync::Unknown { no_dump: false } => "cannot tell its hints (no STATS)".into(),
             Sync::InSync => "in sync".into(),
             Sync::Behind { hints, differ } => {
                 let keys = match differ {
@@ -89,24 +99,42 @@ pub fn differing(ring: &Ring, n: usize, contents: &Contents) -> Vec<usize> {
     counts
 }
 
-/// Each server's standing from its hints and differing keys.
-pub fn standings(hints: &[Option<u64>], contents: &Contents, differ: &[usize]) -> Vec<Sync> {
+/// Each server's standing from its hints and differing keys; `up[i]`
+/// false for a server that does not run (left out).
+pub fn standings(
+    hints: &[Option<u64>],
+    contents: &Contents,
+    differ: &[usize],
+    up: &[bool],
+) -> Vec<Sync> {
     (0..contents.len())
         .map(|i| {
             let hints_told = hints.get(i).copied().flatten();
             let dumped = contents.get(i).is_some_and(Option::is_some);
-            if hints_told.is_none() && !dumped {
-                return Sync::NoAnswer;
+            match (hints_told, dumped) {
+                (None, false) if !up.get(i).copied().unwrap_or(true) => return Sync::NotUp,
+                (None, false) => return Sync::NoAnswer,
+                (Some(_), false) => return Sync::Unknown { no_dump: true },
+                (None, true) => return Sync::Unknown { no_dump: false },
+                (Some(_), true) => {}
             }
             let hints = hints_told.unwrap_or(0);
             let differ = differ.get(i).copied().unwrap_or(0);
-            if hints == 0 && differ == 0 && dumped {
+            if hints == 0 && differ == 0 {
                 Sync::InSync
             } else {
                 Sync::Behind { hints, differ }
             }
         })
         .collect()
+}
+
+/// Whether the watch is done: every running server in sync, at least one.
+pub fn converged(standings: &[Sync]) -> bool {
+    standings
+        .iter()
+        .all(|s| matches!(s, Sync::InSync | Sync::NotUp))
+        && standings.contains(&Sync::InSync)
 }
 
 /// The event log's progress line: `healing: 1: in sync, 2: 3 hints to
@@ -159,7 +187,15 @@ pub async fn watch(supervisor: Supervisor, options: WatchOptions) {
             .collect();
         let n = options.n.min(config.servers.len()).max(1);
         let differ = differing(&ring, n, &contents);
-        let standings = standings(&hints, &contents, &differ);
+        let statuses = supervisor.statuses();
+        let up: Vec<bool> = (0..config.servers.len())
+            .map(|i| {
+                statuses
+                    .get(i)
+                    .is_none_or(|s| !matches!(s.state, ServerState::Down | ServerState::Paused))
+            })
+            .collect();
+        let standings = standings(&hints, &contents, &differ, &up);
         let badges: Vec<Option<String>> = standings.iter().map(|s| Some(s.word())).collect();
         supervisor.set_badges(&badges);
         let line = progress_line(&standings);
@@ -168,11 +204,20 @@ pub async fn watch(supervisor: Supervisor, options: WatchOptions) {
             last_line = line;
         }
         let elapsed = started.elapsed();
-        if standings.iter().all(|s| *s == Sync::InSync) {
+        if converged(&standings) {
+            let left_out: Vec<String> = (0..standings.len())
+                .filter(|&i| standings.get(i) == Some(&Sync::NotUp))
+                .map(|i| (i + 1).to_string())
+                .collect();
+            let note = if left_out.is_empty() {
+                String::new()
+            } else {
+                format!("; not running, left out: {}", left_out.join(", "))
+            };
             supervisor.note(
                 None,
                 format!(
-                    "in sync: every replica of every key holds the same value and no hint is pending ({:.1} s after heal)",
+                    "in sync: every replica of every key holds the same value and no hint is pending ({:.1} s after heal{note})",
                     elapsed.as_secs_f64()
                 ),
             );
@@ -224,7 +269,7 @@ mod tests {
         // A server that did not answer is left out of the comparison.
         let silent: Contents = vec![kv(&[("a", "1")]), None, kv(&[("a", "1")])];
         assert_eq!(differing(&ring, 3, &silent), [0, 0, 0]);
-        let s = standings(&[Some(2), None, Some(0)], &silent, &[0, 0, 0]);
+        let s = standings(&[Some(2), None, Some(0)], &silent, &[0, 0, 0], &[true; 3]);
         assert_eq!(
             s,
             [
@@ -236,6 +281,23 @@ mod tests {
                 Sync::InSync
             ]
         );
+        assert!(!converged(&s));
+        // A server that does not run is left out; one that answers only
+        // STATS cannot be compared.
+        let down = standings(
+            &[Some(0), None, Some(0)],
+            &silent,
+            &[0, 0, 0],
+            &[true, false, true],
+        );
+        assert_eq!(down, [Sync::InSync, Sync::NotUp, Sync::InSync]);
+        assert!(converged(&down));
+        let half = standings(&[Some(0), Some(0), None], &silent, &[0, 0, 0], &[true; 3]);
+        assert_eq!(half[1], Sync::Unknown { no_dump: true });
+        assert_eq!(half[2], Sync::Unknown { no_dump: false });
+        assert_eq!(half[1].word(), "cannot compare (no dump)");
+        assert!(!converged(&half));
+        assert!(!converged(&[Sync::NotUp]));
         assert_eq!(
             progress_line(&s),
             "healing: 1: 2 hints to deliver, 2: no answer, 3: in sync"

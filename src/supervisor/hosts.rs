@@ -12,6 +12,9 @@ use dkvs_netns::{Hosts, NetnsError, Side};
 use super::Supervisor;
 use super::state::Inner;
 
+/// How long the panic path waits for the hosts' lock.
+const PANIC_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// One end of a cut as the REPL names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NetEnd {
@@ -56,19 +59,42 @@ impl Inner {
         hosts.namespace(host)
     }
 
-    /// Removes the hosts, if any (after the children have stopped); the
-    /// outcome goes to the event log.
+    /// Removes the hosts, if any (after the children have stopped). The
+    /// lock is held until they are gone, so a second caller (a signal
+    /// during a quit) waits for the removal instead of exiting before it.
     pub(super) fn remove_hosts(&self) -> Option<Result<(), NetnsError>> {
-        let hosts = self.hosts().take()?;
+        let mut guard = self.hosts();
+        let hosts = guard.take()?;
         Some(hosts.remove())
     }
 
-    /// [`Inner::remove_hosts`] without waiting for the lock (panic path).
+    /// [`Inner::remove_hosts`] on the panic path: the lock is tried for at
+    /// most [`PANIC_LOCK_WAIT`] (a rule change in flight ends within
+    /// milliseconds; the panicking thread itself may hold it), then left
+    /// to the next start's cleanup.
     pub(super) fn remove_hosts_now(&self) {
-        if let Ok(mut guard) = self.hosts.try_lock()
-            && let Some(hosts) = guard.take()
-        {
-            let _ = hosts.remove();
+        let deadline = std::time::Instant::now() + PANIC_LOCK_WAIT;
+        loop {
+            match self.hosts.try_lock() {
+                Ok(mut guard) => {
+                    if let Some(hosts) = guard.take() {
+                        let _ = hosts.remove();
+                    }
+                    return;
+                }
+                Err(std::sync::TryLockError::Poisoned(e)) => {
+                    if let Some(hosts) = e.into_inner().take() {
+                        let _ = hosts.remove();
+                    }
+                    return;
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    if std::time::Instant::now() >= deadline {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            }
         }
     }
 }
@@ -130,12 +156,13 @@ impl Supervisor {
     /// of `to`.
     pub fn cut(&self, from: &[NetEnd], to: &[NetEnd]) -> Result<(), NetnsError> {
         self.with_hosts(|hosts, side| {
+            let mut pairs = Vec::new();
             for a in from {
                 for b in to {
-                    hosts.cut(side(*a)?, side(*b)?)?;
+                    pairs.push((side(*a)?, side(*b)?));
                 }
             }
-            Ok(())
+            hosts.cut_all(&pairs)
         })
     }
 
@@ -170,7 +197,7 @@ impl Supervisor {
                     .map(Side::Host)
                     .ok_or_else(|| {
                         NetnsError::invalid(format!(
-                            "server {} ({}) is not on a host of its own (spawn = false)",
+                            "server {} ({}) is not on a host of its own (spawn = false): leave it out of the cut",
                             i + 1,
                             spec.addr()
                         ))

@@ -295,11 +295,16 @@ impl Supervisor {
                 self.wait_exit(id, Duration::from_secs(1)).await;
             }
         }
-        let mut state = self.inner.lock();
-        self.inner
-            .event(&mut state, None, "all spawned servers stopped".into());
-        drop(state);
-        match self.inner.remove_hosts() {
+        {
+            let mut state = self.inner.lock();
+            self.inner
+                .event(&mut state, None, "all spawned servers stopped".into());
+        }
+        let inner = self.inner.clone();
+        let removed = tokio::task::spawn_blocking(move || inner.remove_hosts())
+            .await
+            .unwrap_or_else(|e| Some(Err(dkvs_netns::NetnsError::invalid(e.to_string()))));
+        match removed {
             None => {}
             Some(Ok(())) => self.note(None, "hosts, links and cuts removed".into()),
             Some(Err(e)) => {

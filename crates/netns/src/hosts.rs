@@ -165,6 +165,16 @@ impl Hosts {
         self.apply()
     }
 
+    /// Several one-way cuts at once: all checked before any is added, and
+    /// the rules written once.
+    pub fn cut_all(&mut self, pairs: &[(Side, Side)]) -> Result<(), NetnsError> {
+        for (from, to) in pairs {
+            check_cut(*from, *to, self.len())?;
+        }
+        self.cuts.extend(pairs.iter().copied());
+        self.apply()
+    }
+
     /// Replaces the cuts in force by a partition: both ways between every
     /// two sides in different groups; sides not named reach everyone.
     pub fn partition(&mut self, groups: &[Vec<Side>]) -> Result<(), NetnsError> {

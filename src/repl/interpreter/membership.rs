@@ -47,6 +47,12 @@ impl Interpreter {
                 "a fault proxy is active (`loss`/`delay`): `heal` it first".into(),
             );
         }
+        if crate::hosts_mode::is_fallback_file(&path) {
+            return refuse(
+                sink,
+                "this cluster runs on loopback in place of namespaces, from a copy of cluster.toml that is gone at exit: start it with network = \"loopback\" to change its members".into(),
+            );
+        }
         if supervisor.has_hosts() {
             return refuse(
                 sink,
@@ -57,7 +63,7 @@ impl Interpreter {
     }
 
     /// Switches this session to `config` after a membership change: a new
-    /// client (same deadline, resends, protocol and key), the what-if view
+    /// client (same deadline, resends, protocol, key and hint mode), the what-if view
     /// and the last operation cleared, the focus key placed on the new ring.
     fn switch(&mut self, config: ClusterConfig) {
         let client = Client::new(config)
@@ -65,6 +71,7 @@ impl Interpreter {
             .with_retry(self.client.retry())
             .with_protocol(self.client.protocol())
             .with_key(self.client.key().cloned())
+            .with_hints(self.client.hints())
             .with_complete_traces(true);
         self.client = client;
         self.view.whatif = None;

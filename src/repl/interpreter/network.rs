@@ -39,14 +39,17 @@ impl Interpreter {
         let Some(supervisor) = self.hosts_supervisor("partition", &mut *sink) else {
             return FAILED;
         };
-        self.stop_heal_watch(&supervisor);
+        self.stop_heal_watch(&supervisor).await;
         let (sup, cut) = (supervisor.clone(), p.clone());
         let applied = blocking(move || match &cut {
             Partition::Groups(groups) => sup.partition(groups),
             Partition::OneWay(from, to) => sup.cut(from, to),
         });
         if let Err(e) = applied.await {
-            say(sink, error_line(format!("partition: {e}")));
+            say(sink, error_line(format!("partition: {}", e.text())));
+            if e.changed() {
+                self.reset_cuts(&supervisor, sink).await;
+            }
             return FAILED;
         }
         match &p {
@@ -82,11 +85,18 @@ impl Interpreter {
     /// replicas watched until they converge.
     pub(super) async fn heal_all(&mut self, sink: Sink<'_>) -> LineOutcome {
         let mut healed = Vec::new();
-        let had_cuts = !self.groups.is_empty() || !self.one_way.is_empty();
+        // The hosts' own cuts count too (a change cut short, say).
+        let in_hosts = self
+            .supervisor
+            .as_ref()
+            .and_then(Supervisor::net_info)
+            .is_some_and(|i| !i.cuts.is_empty());
+        let had_cuts = in_hosts || !self.groups.is_empty() || !self.one_way.is_empty();
         if let Some(sup) = self.supervisor.clone().filter(Supervisor::has_hosts) {
+            self.stop_heal_watch(&sup).await;
             let s = sup.clone();
             if let Err(e) = blocking(move || s.heal_cuts()).await {
-                say(sink, error_line(format!("heal: {e}")));
+                say(sink, error_line(format!("heal: {}", e.text())));
                 return FAILED;
             }
             if had_cuts {
@@ -131,6 +141,7 @@ impl Interpreter {
             say(sink, error_line("no hosts to cut or heal"));
             return false;
         };
+        self.stop_heal_watch(&supervisor).await;
         let (groups, one_way) = cuts.clone();
         let sup = supervisor.clone();
         let (g, o) = (groups.clone(), one_way.clone());
@@ -146,23 +157,25 @@ impl Interpreter {
         })
         .await;
         supervisor.probe_soon();
-        let ok = applied.is_ok();
         if let Err(why) = applied {
-            say(sink, error_line(format!("cuts not restored: {why}")));
+            say(
+                sink,
+                error_line(format!("cuts not restored: {}", why.text())),
+            );
+            self.reset_cuts(&supervisor, sink).await;
+            return false;
         }
         let empty = groups.is_empty() && one_way.is_empty();
         self.groups = groups;
         self.one_way = one_way;
         self.update_net_view();
-        if ok {
-            let line = if empty {
-                "every cut healed".to_string()
-            } else {
-                self.cuts_line(None)
-            };
-            say(sink, line);
-        }
-        ok
+        let line = if empty {
+            "every cut healed".to_string()
+        } else {
+            self.cuts_line(None)
+        };
+        say(sink, line);
+        true
     }
 
     /// `net`: the network mode, each server's host and side, the cuts and
@@ -232,7 +245,10 @@ impl Interpreter {
         }
         match (parts.is_empty(), info.is_some_and(|i| !i.cuts.is_empty())) {
             (true, false) => "cuts: none — every host reaches every other".into(),
-            (true, true) => format!("cuts: {} one-way rules", info.map_or(0, |i| i.cuts.len())),
+            (true, true) => format!(
+                "cuts: {} one-way rules in the hosts (`heal` removes them)",
+                info.map_or(0, |i| i.cuts.len())
+            ),
             (false, _) => format!("cuts: {}", parts.join("; ")),
         }
     }
@@ -283,7 +299,9 @@ impl Interpreter {
             .replicas
             .iter()
             .filter(|r| {
-                matches!(r.reply, None | Some(crate::trace::Reply::Timeout)) && cut_off(r.server)
+                r.hint_for.is_none()
+                    && matches!(r.reply, None | Some(crate::trace::Reply::Timeout))
+                    && cut_off(r.server)
             })
             .map(|r| r.server)
             .collect();
@@ -291,7 +309,11 @@ impl Interpreter {
         if silent.is_empty() {
             return None;
         }
-        let n = trace.quorum.n;
+        let n = trace
+            .replicas
+            .iter()
+            .filter(|r| r.hint_for.is_none())
+            .count();
         let reachable = n.saturating_sub(silent.len());
         let list: Vec<String> = silent.iter().map(|s| (s + 1).to_string()).collect();
         Some(format!(
@@ -343,23 +365,73 @@ impl Interpreter {
         self.healing = Some(tokio::spawn(heal_watch::watch(supervisor, options)));
     }
 
-    /// Ends the heal watch, if one runs, and clears its badges.
-    fn stop_heal_watch(&mut self, supervisor: &Supervisor) {
+    /// Ends the heal watch, if one runs (waiting until it has stopped, so
+    /// no late reading of it lands after), and clears its badges.
+    async fn stop_heal_watch(&mut self, supervisor: &Supervisor) {
         if let Some(watch) = self.healing.take() {
             watch.abort();
+            let _ = watch.await;
         }
         supervisor.set_badges(&[]);
+    }
+
+    /// After a change of the rules failed half-way: every cut removed, so
+    /// that what the screen and `net` say is what the hosts do.
+    async fn reset_cuts(&mut self, supervisor: &Supervisor, sink: Sink<'_>) {
+        let sup = supervisor.clone();
+        let healed = blocking(move || sup.heal_cuts()).await;
+        self.groups.clear();
+        self.one_way.clear();
+        self.update_net_view();
+        supervisor.probe_soon();
+        say(
+            sink,
+            match healed {
+                Ok(()) => {
+                    "every cut was removed, so that the network is as `net` shows it".to_string()
+                }
+                Err(e) => error_line(format!(
+                    "the cuts could not be removed either ({}): `net` may not show what the hosts do; quit to remove everything",
+                    e.text()
+                )),
+            },
+        );
+    }
+}
+
+/// Why a change of the hosts' rules failed.
+enum RuleError {
+    /// Refused before anything changed (an end that is no host).
+    Refused(String),
+    /// A command failed: some rules may have changed.
+    Failed(String),
+}
+
+impl RuleError {
+    fn text(&self) -> &str {
+        match self {
+            RuleError::Refused(t) | RuleError::Failed(t) => t,
+        }
+    }
+
+    /// Whether the rules may have changed.
+    fn changed(&self) -> bool {
+        matches!(self, RuleError::Failed(_))
     }
 }
 
 /// Runs a change of the hosts' rules (`ip` and `nft` commands, a few
-/// milliseconds each) off the runtime's threads; the error as text.
+/// milliseconds each) off the runtime's threads.
 async fn blocking(
     f: impl FnOnce() -> Result<(), dkvs_netns::NetnsError> + Send + 'static,
-) -> Result<(), String> {
+) -> Result<(), RuleError> {
     match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e @ dkvs_netns::NetnsError::Invalid { .. })) => {
+            Err(RuleError::Refused(e.to_string()))
+        }
+        Ok(Err(e)) => Err(RuleError::Failed(e.to_string())),
+        Err(e) => Err(RuleError::Failed(e.to_string())),
     }
 }
 

@@ -267,9 +267,30 @@ impl TomlParse<'_> {
                     ),
                 ));
             }
+            if let (false, Some(ip)) = (spawn, ip)
+                && network.is_host_addr(*ip)
+            {
+                let span = e
+                    .get_ref()
+                    .ip
+                    .as_ref()
+                    .map(Spanned::span)
+                    .unwrap_or(e.span());
+                return Err(self.at(
+                    span,
+                    "ip",
+                    format!(
+                        "{ip} is a host address of {subnet}/24, for the servers dkvs-tui starts; give a server it does not start (spawn = false) an address outside"
+                    ),
+                ));
+            }
             hosted.push(spawn);
         }
         let octet = subnet.octets()[1];
+        // The entry each requested address comes from, for errors.
+        let entry_of: Vec<usize> = (0..hosted.len())
+            .filter(|&i| hosted.get(i) == Some(&true))
+            .collect();
         let requested: Vec<Option<Ipv4Addr>> = given
             .iter()
             .zip(&hosted)
@@ -277,7 +298,20 @@ impl TomlParse<'_> {
             .map(|(ip, _)| *ip)
             .collect();
         let mut assigned = host_addresses(octet, &requested)
-            .map_err(|(_, m)| ConfigError::new(self.file, None, Some("ip"), m))?
+            .map_err(
+                |(i, m)| match entry_of.get(i).and_then(|&e| entries.get(e)) {
+                    Some(e) => {
+                        let span = e
+                            .get_ref()
+                            .ip
+                            .as_ref()
+                            .map(Spanned::span)
+                            .unwrap_or(e.span());
+                        self.at(span, "ip", m)
+                    }
+                    None => ConfigError::new(self.file, None, Some("ip"), m),
+                },
+            )?
             .into_iter();
         given
             .into_iter()

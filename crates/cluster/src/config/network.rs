@@ -85,7 +85,12 @@ pub(crate) fn host_addresses(
                     ),
                 ));
             }
-            taken.insert(ip.octets()[3]);
+            if !taken.insert(ip.octets()[3]) {
+                return Err((
+                    i,
+                    format!("{ip} is given to two servers: each host has one address"),
+                ));
+            }
         }
     }
     let mut free = (2..=254u8).filter(|x| !taken.contains(x));
@@ -181,6 +186,18 @@ mod tests {
             err(spawned_loopback).contains("not a host address"),
             "{}",
             err(spawned_loopback)
+        );
+        let twice = "[cluster]\nnetwork = \"namespaces\"\n[[server]]\nip = \"10.77.0.9\"\nport = 1\n[[server]]\nip = \"10.77.0.9\"\nport = 2\n";
+        let e = parse_cluster_toml(twice, "c.toml").unwrap_err();
+        assert!(
+            e.to_string().contains("given to two servers") && e.line == Some(7),
+            "{e}"
+        );
+        let inside = "[cluster]\nnetwork = \"namespaces\"\n[[server]]\nport = 1\n[[server]]\nip = \"10.77.0.2\"\nport = 2\nspawn = false\n";
+        assert!(
+            err(inside).contains("for the servers dkvs-tui starts"),
+            "{}",
+            err(inside)
         );
         let unspawned =
             "[cluster]\nnetwork = \"namespaces\"\n[[server]]\nport = 1\nspawn = false\n";
