@@ -98,6 +98,12 @@ pub fn prepare(config: &mut ClusterConfig) -> Result<Prepared, String> {
         };
         format!("cannot make the hosts on {subnet}/{len}: {text}{advice}")
     })?;
+    let outside = config.servers.iter().filter(|s| !s.spawn).count();
+    if outside > 0 {
+        prepared.notes.push(format!(
+            "namespaces: {outside} server(s) with spawn = false stay outside the hosts' network: this machine reaches them, the hosts do not (no hints or anti-entropy with them)"
+        ));
+    }
     let cidr = format!("{subnet}/{len}");
     for &i in &hosted {
         if let Some(server) = config.servers.get_mut(i) {

@@ -297,6 +297,34 @@ mod tests {
     }
 
     #[test]
+    fn cuts_are_healed_first_and_put_back_last_and_sloppy_too() {
+        use NetEnd::{Client, Server};
+        let servers = vec![server(1, RunState::Running)];
+        let mut then = snapshot(servers.clone());
+        let mut now = snapshot(servers);
+        now.cuts = (vec![vec![Client, Server(0)], vec![Server(1)]], vec![]);
+        now.sloppy = true;
+        now.keys.insert(b"k".to_vec());
+        // The lesson made the cuts: healed before the keys are deleted.
+        assert_eq!(
+            plan(&then, &now),
+            [
+                Undo::Net(Cuts::default()),
+                Undo::Sloppy(false),
+                Undo::Del(b"k".to_vec())
+            ]
+        );
+        // Cuts in force before the lesson: healed first, put back last.
+        then.cuts = (vec![], vec![(Server(0), Server(1))]);
+        let undo = plan(&then, &now);
+        assert_eq!(undo.first(), Some(&Undo::Net(Cuts::default())));
+        assert_eq!(undo.last(), Some(&Undo::Net(then.cuts.clone())));
+        // The same cuts: nothing to do about them.
+        now.cuts = then.cuts.clone();
+        assert!(!plan(&then, &now).iter().any(|u| matches!(u, Undo::Net(_))));
+    }
+
+    #[test]
     fn server_options_come_back_from_their_words() {
         let args: Vec<String> = ["--max-memory", "512MiB", "--quiet", "--allow", "10.0.0.0/8"]
             .iter()
