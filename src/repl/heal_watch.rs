@@ -17,6 +17,9 @@ use crate::supervisor::{ServerState, Supervisor};
 
 /// Time between two readings.
 pub const POLL: Duration = Duration::from_secs(1);
+/// How long the last badges stay once the watch has ended (later they
+/// would describe a cluster that may have changed since).
+pub const BADGE_LINGER: Duration = Duration::from_secs(15);
 /// The watch gives up after this long (anti-entropy runs every 10 s by
 /// default; a server left down never converges).
 pub const WATCH_LIMIT: Duration = Duration::from_secs(120);
@@ -221,7 +224,7 @@ pub async fn watch(supervisor: Supervisor, options: WatchOptions) {
                     elapsed.as_secs_f64()
                 ),
             );
-            return;
+            break;
         }
         if elapsed >= WATCH_LIMIT {
             supervisor.note(
@@ -232,9 +235,11 @@ pub async fn watch(supervisor: Supervisor, options: WatchOptions) {
                     last_line.trim_start_matches("healing: ")
                 ),
             );
-            return;
+            break;
         }
     }
+    tokio::time::sleep(BADGE_LINGER).await;
+    supervisor.set_badges(&[]);
 }
 
 #[cfg(test)]
