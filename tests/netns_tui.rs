@@ -146,14 +146,30 @@ impl Shell {
     }
 
     /// Waits until a line containing `text` arrives (after those already
-    /// seen); panics with everything seen after `limit`.
+    /// seen), and takes it; panics with everything seen after `limit`.
     fn wait_for(&mut self, text: &str, limit: Duration) -> String {
+        let found = self.wait_line(&[text], limit);
+        if let Some(at) = self.seen.iter().position(|l| *l == found) {
+            self.seen.remove(at);
+        }
+        found
+    }
+
+    /// Waits (10 s at most) for a line containing one of `texts`.
+    fn wait_any(&mut self, texts: &[&str]) -> String {
+        self.wait_line(texts, Duration::from_secs(10))
+    }
+
+    /// The first line seen with one of `texts`, waiting up to `limit`.
+    fn wait_line(&mut self, texts: &[&str], limit: Duration) -> String {
         let deadline = Instant::now() + limit;
         loop {
-            if let Some(l) = self.seen.iter().find(|l| l.contains(text)) {
-                let found = l.clone();
-                self.seen.retain(|x| x != &found);
-                return found;
+            if let Some(l) = self
+                .seen
+                .iter()
+                .find(|l| texts.iter().any(|t| l.contains(t)))
+            {
+                return l.clone();
             }
             let left = deadline.saturating_duration_since(Instant::now());
             match self
@@ -164,32 +180,7 @@ impl Shell {
                 Err(_) if Instant::now() >= deadline => {
                     let _ = self.child.kill();
                     panic!(
-                        "no line with {text:?} within {limit:?}; seen:\n{}",
-                        self.seen.join("\n")
-                    );
-                }
-                Err(_) => {}
-            }
-        }
-    }
-
-    /// Waits (10 s at most) for a line containing one of `texts`.
-    fn wait_any(&mut self, texts: &[&str]) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(l) = self
-                .seen
-                .iter()
-                .find(|l| texts.iter().any(|t| l.contains(t)))
-            {
-                return l.clone();
-            }
-            match self.lines.recv_timeout(Duration::from_millis(200)) {
-                Ok((_, line)) => self.seen.push(line),
-                Err(_) if Instant::now() >= deadline => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "none of {texts:?} within 10 s; seen:\n{}",
+                        "no line with {texts:?} within {limit:?}; seen:\n{}",
                         self.seen.join("\n")
                     );
                 }

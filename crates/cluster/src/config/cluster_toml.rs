@@ -253,15 +253,8 @@ impl TomlParse<'_> {
             if let (true, Some(ip)) = (spawn, ip)
                 && !network.is_host_addr(*ip)
             {
-                let span = e
-                    .get_ref()
-                    .ip
-                    .as_ref()
-                    .map(Spanned::span)
-                    .unwrap_or(e.span());
-                return Err(self.at(
-                    span,
-                    "ip",
+                return Err(self.ip_error(
+                    e,
                     format!(
                         "{ip} is not a host address of {subnet}/24 (.2 to .254); in namespaces mode a spawned server lives there: leave `ip` out, choose one there, or set spawn = false"
                     ),
@@ -270,15 +263,8 @@ impl TomlParse<'_> {
             if let (false, Some(ip)) = (spawn, ip)
                 && network.is_host_addr(*ip)
             {
-                let span = e
-                    .get_ref()
-                    .ip
-                    .as_ref()
-                    .map(Spanned::span)
-                    .unwrap_or(e.span());
-                return Err(self.at(
-                    span,
-                    "ip",
+                return Err(self.ip_error(
+                    e,
                     format!(
                         "{ip} is a host address of {subnet}/24, for the servers dkvs-tui starts; give a server it does not start (spawn = false) an address outside"
                     ),
@@ -300,15 +286,7 @@ impl TomlParse<'_> {
         let mut assigned = host_addresses(octet, &requested)
             .map_err(
                 |(i, m)| match entry_of.get(i).and_then(|&e| entries.get(e)) {
-                    Some(e) => {
-                        let span = e
-                            .get_ref()
-                            .ip
-                            .as_ref()
-                            .map(Spanned::span)
-                            .unwrap_or(e.span());
-                        self.at(span, "ip", m)
-                    }
+                    Some(e) => self.ip_error(e, m),
                     None => ConfigError::new(self.file, None, Some("ip"), m),
                 },
             )?
@@ -329,6 +307,12 @@ impl TomlParse<'_> {
                 )),
             })
             .collect()
+    }
+
+    /// An error about a server's `ip`: at its `ip` line, else its table's.
+    fn ip_error(&self, e: &Spanned<RawServer>, msg: String) -> ConfigError {
+        let span = e.get_ref().ip.as_ref().map_or(e.span(), Spanned::span);
+        self.at(span, "ip", msg)
     }
 
     /// The `[defaults]` table: N, W, R (W and R at most N), the deadline,
