@@ -27,13 +27,14 @@
 //! `ip` or `nft`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::chaos::{env_number, get_result, microseconds, seeds};
+use crate::common::chaos::{
+    check_common, env_number, explain, get_result, join_clients, microseconds, seeds,
+};
 use crate::common::*;
 use dkvs::ClusterConfig;
 use dkvs::checker::{Action, GetResult, History, Op, Report};
@@ -589,37 +590,15 @@ impl Run {
         )
     }
 
-    /// The violations, the nemesis events and the last operations of the
-    /// first violating keys.
+    /// The run told for a failure (`chaos::explain`).
     fn explain(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "{}", self.summary());
-        for v in self.report.violations.iter().take(10) {
-            let _ = writeln!(s, "VIOLATION {v}");
-        }
-        let _ = writeln!(s, "nemesis: {}", self.events.join("; "));
-        for v in self.report.violations.iter().take(2) {
-            let flagged = &self.history.ops[v.op];
-            let mut ops: Vec<usize> = (0..self.history.ops.len())
-                .filter(|&i| {
-                    let op = &self.history.ops[i];
-                    op.key == v.key && op.invoked <= flagged.completed
-                })
-                .collect();
-            ops.sort_by_key(|&i| self.history.ops[i].invoked);
-            let _ = writeln!(s, "--- up to op {} ---", v.op);
-            for &i in &ops[ops.len().saturating_sub(60)..] {
-                let op = &self.history.ops[i];
-                let mark = if i == v.op { ">" } else { " " };
-                let (a, b) = (op.invoked as f64 / 1e3, op.completed as f64 / 1e3);
-                let _ = writeln!(
-                    s,
-                    "{mark}op {i:5} [{a:9.3} .. {b:9.3} ms] {}",
-                    self.labels[i]
-                );
-            }
-        }
-        s
+        explain(
+            &self.summary(),
+            &self.history,
+            &self.labels,
+            &self.events,
+            &self.report,
+        )
     }
 }
 
@@ -678,17 +657,7 @@ fn run_seed(seed: u64, duration: Duration) -> Run {
         .collect();
     let events = nemesis(&mut net, seed, epoch, end);
     let healed = Instant::now();
-    let results = rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(30), async {
-            let mut all = Vec::new();
-            for t in tasks {
-                all.push(t.await.expect("a client task panicked"));
-            }
-            all
-        })
-        .await
-        .expect("the clients finished within 30 s of the end of the run")
-    });
+    let results = join_clients(&rt, tasks);
     let (converged, records, first) = converge(&net, healed, &events);
     let mut history = History::new();
     let mut labels = Vec::new();
@@ -724,24 +693,12 @@ fn run_seed(seed: u64, duration: Duration) -> Run {
 }
 
 fn check_run(run: &Run) {
-    assert!(
-        run.report.violations.is_empty(),
-        "seed {} (rerun with CHAOS_SEED={}): {} violations\n{}",
-        run.seed,
-        run.seed,
-        run.report.violations.len(),
+    let summary = run.summary();
+    check_common(run.seed, &run.report, run.final_failed, &summary, || {
         run.explain()
-    );
-    assert_eq!(
-        run.final_failed,
-        0,
-        "seed {}: final reads failed on a healed cluster\n{}",
-        run.seed,
-        run.explain()
-    );
-    assert!(run.report.gets > 20, "too few gets: {}", run.summary());
+    });
     let (ok, all) = run.writes;
-    assert!(all > 20 && ok > 0, "writes {ok}/{all}: {}", run.summary());
+    assert!(all > 20 && ok > 0, "writes {ok}/{all}: {summary}");
 }
 
 fn skip() -> bool {

@@ -29,10 +29,11 @@
 //! `chaos-skew seed=… skew=… : <report>`, with `--nocapture`.
 
 use std::ffi::{OsStr, OsString};
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use crate::common::chaos::{env_number, get_result, microseconds, seeds};
+use crate::common::chaos::{
+    check_common, env_number, explain, get_result, join_clients, microseconds, seeds,
+};
 use crate::common::*;
 use dkvs::checker::{Action, GetResult, History, Op, Report};
 use dkvs::client::Client;
@@ -127,50 +128,15 @@ impl Run {
         )
     }
 
-    /// The violations, the nemesis events and, for the first violating
-    /// keys, the key's operations up to the flagged get.
+    /// The run told for a failure (`chaos::explain`).
     fn explain(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "{}", self.summary());
-        for v in self.report.violations.iter().take(10) {
-            let _ = writeln!(s, "VIOLATION {v}");
-        }
-        let _ = writeln!(s, "nemesis: {}", self.events.join("; "));
-        let mut shown: Vec<&[u8]> = Vec::new();
-        for v in &self.report.violations {
-            if shown.contains(&v.key.as_slice()) || shown.len() >= 3 {
-                continue;
-            }
-            shown.push(&v.key);
-            let flagged = &self.history.ops[v.op];
-            let mut ops: Vec<usize> = (0..self.history.ops.len())
-                .filter(|&i| {
-                    let op = &self.history.ops[i];
-                    op.key == v.key && op.invoked <= flagged.completed
-                })
-                .collect();
-            ops.sort_by_key(|&i| self.history.ops[i].invoked);
-            let skip = ops.len().saturating_sub(80);
-            let _ = writeln!(
-                s,
-                "--- key {:?}, last {} operations up to op {} ---",
-                String::from_utf8_lossy(&v.key),
-                ops.len() - skip,
-                v.op
-            );
-            for &i in &ops[skip..] {
-                let op = &self.history.ops[i];
-                let _ = writeln!(
-                    s,
-                    "{}op {i:5} [{:9.3} .. {:9.3} ms] {}",
-                    if i == v.op { ">" } else { " " },
-                    op.invoked as f64 / 1000.0,
-                    op.completed as f64 / 1000.0,
-                    self.labels[i]
-                );
-            }
-        }
-        s
+        explain(
+            &self.summary(),
+            &self.history,
+            &self.labels,
+            &self.events,
+            &self.report,
+        )
     }
 
     fn writes(&self, clients: impl Fn(usize) -> bool) -> (usize, usize) {
@@ -480,17 +446,7 @@ fn run_seed(scenario: Scenario, seed: u64, duration: Duration) -> Run {
 
     // Every operation ends by its deadline and every read repair by its
     // get's deadline: this bound is generous.
-    let results = rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(30), async {
-            let mut all = Vec::new();
-            for t in tasks {
-                all.push(t.await.expect("a client task panicked"));
-            }
-            all
-        })
-        .await
-        .expect("the clients finished within 30 s of the end of the run")
-    });
+    let results = join_clients(&rt, tasks);
     let mut history = History::new();
     let mut labels = Vec::new();
     let mut stats = [WriteStats::default(); CLIENTS];
@@ -555,22 +511,10 @@ fn run_seed(scenario: Scenario, seed: u64, duration: Duration) -> Run {
 /// What every run must satisfy, whatever the scenario; then the
 /// scenario's own expectations.
 fn check_run(scenario: Scenario, run: &Run) {
-    assert!(
-        run.report.violations.is_empty(),
-        "seed {} (rerun with CHAOS_SEED={}): {} violations\n{}",
-        run.seed,
-        run.seed,
-        run.report.violations.len(),
+    let summary = run.summary();
+    check_common(run.seed, &run.report, run.final_failed, &summary, || {
         run.explain()
-    );
-    assert_eq!(
-        run.final_failed,
-        0,
-        "seed {}: final reads failed on a healed cluster\n{}",
-        run.seed,
-        run.explain()
-    );
-    assert!(run.report.gets > 20, "too few gets: {}", run.summary());
+    });
     match scenario {
         Scenario::UnderOffset => {
             let (ok, all) = run.writes(|_| true);

@@ -26,14 +26,7 @@ fn skip() -> bool {
 /// [`clean_command`].
 fn in_host(hosts: &Hosts, i: usize, program: &str, dir: &Path) -> Command {
     let mut cmd = hosts.command(i, program).unwrap();
-    cmd.current_dir(dir)
-        .stdin(Stdio::null())
-        .env_remove(dkvs::config::SERVERS_ENV)
-        .env_remove("DKVS_LOG")
-        .env_remove("RUST_LOG")
-        .env_remove("DKVS_KEY_FILE")
-        .env_remove(dkvs::commands::exit::EXIT_CODES_ENV)
-        .env_remove("NO_COLOR");
+    clean(&mut cmd, dir);
     cmd
 }
 

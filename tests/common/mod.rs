@@ -123,6 +123,14 @@ pub fn bind_socket(ip: Ipv4Addr) -> UdpSocket {
 /// the variables that would change the tools' behaviour removed.
 pub fn clean_command(program: &str, dir: &Path) -> Command {
     let mut cmd = Command::new(program);
+    clean(&mut cmd, dir);
+    cmd
+}
+
+/// What [`clean_command`] does to a command made elsewhere (in a host's
+/// namespace, say): run in `dir`, stdin closed, the tools' variables
+/// removed.
+pub fn clean<'a>(cmd: &'a mut Command, dir: &Path) -> &'a mut Command {
     cmd.current_dir(dir)
         .stdin(Stdio::null())
         .env_remove(dkvs::config::SERVERS_ENV)
@@ -130,8 +138,7 @@ pub fn clean_command(program: &str, dir: &Path) -> Command {
         .env_remove("RUST_LOG")
         .env_remove("DKVS_KEY_FILE")
         .env_remove(dkvs::commands::exit::EXIT_CODES_ENV)
-        .env_remove("NO_COLOR");
-    cmd
+        .env_remove("NO_COLOR")
 }
 
 /// What one finished (or stopped) process produced.
