@@ -27,7 +27,7 @@
 //! `ip` or `nft`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::net::SocketAddrV4;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -449,19 +449,8 @@ async fn client_loop(
 /// Every record of the server at `addr`, with values, read with the paged
 /// v2 DUMP from the root namespace (`None` when a page goes unanswered).
 fn dump(addr: SocketAddrV4) -> Option<Records> {
-    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
     let mut all = Records::new();
-    let mut cursor: Vec<u8> = Vec::new();
-    for id in 1.. {
-        let page = Message::Dump {
-            cursor: &cursor,
-            limit: 0,
-        };
-        let request = v2::encode(id, &page, None).ok()?;
-        let reply = (0..3).find_map(|_| {
-            udp_request(&socket, addr, &request, Duration::from_millis(500))
-                .filter(|r| v2::decode(r).is_ok_and(|f| f.id == id))
-        })?;
+    for reply in v2_dump_pages(addr, None)? {
         let Ok(Message::Page(page)) = v2::decode(&reply).map(|f| f.message) else {
             return None;
         };
@@ -472,10 +461,6 @@ fn dump(addr: SocketAddrV4) -> Option<Records> {
                 EntryValue::Omitted => Some(b"<omitted>".to_vec()),
             };
             all.insert(e.key.to_vec(), (value, e.version));
-        }
-        match page.next_cursor() {
-            Some(c) => cursor = c.to_vec(),
-            None => break,
         }
     }
     Some(all)

@@ -1296,7 +1296,12 @@ pub fn v2_dump_pages(
 ) -> Option<Vec<Vec<u8>>> {
     use dkvs::hlc::Clock;
     use dkvs::protocol_v2::{self as v2, Message};
-    let socket = bind_socket(*addr.ip());
+    // A server on another host (a namespace) is reached from any address.
+    let socket = if addr.ip().is_loopback() {
+        bind_socket(*addr.ip())
+    } else {
+        bind_socket(Ipv4Addr::UNSPECIFIED)
+    };
     let mut all = Vec::new();
     let mut cursor: Vec<u8> = Vec::new();
     for id in 1.. {
